@@ -1,0 +1,68 @@
+# salespulse: every target installs what it needs (idempotent, cached) before it runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check bench clean
+
+help:
+	@echo "make run | test | kafka-up | kafka-down | worker | bench"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages for Prometheus, promtool and Alertmanager (e2e tests, alert rules).
+system-deps:
+	@bash .ci/system-deps.sh
+
+kafka-up: install
+	$(PY) deploy/kafka/kafka_local.py up
+
+kafka-down:
+	@$(PYTHON) deploy/kafka/kafka_local.py down
+
+worker: install
+	$(VENV)/bin/salespulse worker
+
+run: install system-deps kafka-up
+	$(VENV)/bin/salespulse run
+
+lint: install
+	$(VENV)/bin/ruff check streams tests bench deploy
+	$(VENV)/bin/ruff format --check streams tests bench deploy
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: install
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+e2e: install system-deps
+	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+promtool-check: system-deps
+	bash deploy/prometheus/check.sh
+
+compose-check: install
+	$(PY) deploy/compose_check.py
+
+test: install system-deps lint typecheck promtool-check compose-check
+	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
