@@ -1,0 +1,115 @@
+"""Items carried on the internal scopes topic, batched into envelopes.
+
+Ingestion validates input records and routes them to the scope that owns them: an activity
+or feedback to its rep, a deal to its deal_id, a target to its rep or team. Scopes in turn
+send *absolute* contributions to other scopes (a rep's hour to its team, a deal's current
+state to every rep and team it was ever attributed to). Absolute values, never deltas, make
+every hop idempotent: replaying a batch after a crash rewrites the same values instead of
+counting them twice.
+
+One Kafka message carries an envelope of many items bound for the same partition, so the
+per-message cost of Kafka and Faust is paid once per batch, not once per event.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True):
+    """A validated input record, still as its original bytes (needed for the dead-letter)."""
+
+    scope: str  # "rep:<rep_id>" for activities and feedback, "deal:<deal_id>" for deals
+    kind: str  # "activities" | "deals" | "feedback"
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    payload: bytes
+
+
+class TargetItem(msgspec.Struct, tag="target", array_like=True, frozen=True):
+    scope: str  # "rep:<id>" or "team:<id>"
+    metric: str
+    period: str
+    value: float | None  # None deletes the target
+
+
+class HourCounts(msgspec.Struct, array_like=True):
+    """What one rep did in one team in one local clock hour."""
+
+    counts: dict[str, int] = {}
+    csat_sum: int = 0
+    csat_n: int = 0
+    csat_sat: int = 0
+    nps_prom: int = 0
+    nps_det: int = 0
+    nps_n: int = 0
+    latest: float = 0.0  # epoch seconds of the latest event in this part
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True):
+    """Absolute: rep `rep`'s part of team `scope`'s hour `hour` is now `part`."""
+
+    scope: str
+    hour: int
+    rep: str
+    part: HourCounts
+
+
+class DealFigure(msgspec.Struct, array_like=True, frozen=True):
+    """The counted state of one closed deal."""
+
+    occurred_at: float  # epoch seconds
+    outcome: str  # "won" | "lost"
+    amount_base: str  # Decimal text in the base currency ("0" when lost without amount)
+    cycle_seconds: float | None  # occurred_at - created_at, won deals with created_at only
+    rep: str
+    team: str
+
+
+class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True):
+    """Absolute: deal `deal_id` now contributes `figure` (or nothing) to `scope`."""
+
+    scope: str
+    deal_id: str
+    figure: DealFigure | None
+
+
+class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
+    """Absolute: in `period`, rep `rep` is (or is not) a member of team `scope`."""
+
+    scope: str
+    period: str
+    rep: str
+    member: bool
+    activities: int
+    revenue: str  # Decimal text
+
+
+class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True):
+    """Asks the partition's owner to evaluate every target it holds (once a minute)."""
+
+    scope: str = ""
+
+
+Item = RawEvent | TargetItem | TeamHourItem | DealContribution | MemberItem | Tick
+
+
+class Envelope(msgspec.Struct, array_like=True):
+    items: list[Item]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Envelope)
+
+
+def encode_envelope(items: list[Item]) -> bytes:
+    return _encoder.encode(Envelope(items))
+
+
+def decode_envelope(data: bytes) -> list[Item]:
+    return _decoder.decode(data).items
