@@ -1,0 +1,231 @@
+"""Calendar periods in the configured time zone (CONTRACT.md section 3).
+
+Period ids are calendar periods of the local calendar in ``SALES_TIMEZONE``:
+
+* day ``2026-11-27``, ISO 8601 week ``2026-W48`` (Monday to Sunday, the ISO week-numbering
+  year, so ``2021-01-01`` is in ``2020-W53``), month ``2026-11``, quarter ``2026-Q4``.
+* A period is the half-open instant range ``[start, end)``, where ``start`` is the local
+  midnight opening its first day and ``end`` the local midnight opening the day after its
+  last day. Both are aware datetimes in the zone. Across DST they are computed per date, so a
+  day is 23 or 25 hours long when the clocks change; where a zone skips midnight itself the
+  day starts at the first local time that exists (e.g. 01:00).
+
+Everything here is pure and allocation-light: :func:`periods_of` is called for every event.
+
+Note for callers: Python compares and subtracts two datetimes that share the same ``tzinfo``
+object by their wall-clock fields, ignoring ``fold`` and the UTC offset. Compare against
+period bounds with instants in UTC (or another tzinfo), as this module does internally.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo
+
+PeriodKind = Literal["day", "week", "month", "quarter"]
+PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
+
+# ASCII digits only (``\d`` would accept e.g. Arabic-Indic digits); matched with fullmatch,
+# so no surrounding whitespace or trailing newline is accepted.
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_QUARTER = re.compile(r"([0-9]{4})-Q([0-9])")
+
+_ONE_DAY = timedelta(days=1)
+
+
+class PeriodError(ValueError):
+    """A text is not a valid calendar period id; the message says which form was expected."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """One calendar period: ``[start, end)`` in the zone it was built for."""
+
+    kind: PeriodKind
+    id: str
+    start: datetime
+    end: datetime
+
+    @property
+    def first_day(self) -> date:
+        """The first local date of the period."""
+        return _parse_dates(self.id)[1]
+
+    @property
+    def end_day(self) -> date:
+        """The local date after the last one (exclusive bound, like ``end``)."""
+        return _parse_dates(self.id)[2]
+
+    def contains(self, instant: datetime) -> bool:
+        """True when the aware ``instant`` lies in ``[start, end)``."""
+        _require_aware(instant)
+        utc = instant.astimezone(UTC)
+        return self.start.astimezone(UTC) <= utc < self.end.astimezone(UTC)
+
+
+def _require_aware(dt: datetime) -> None:
+    # A naive datetime would silently be read as the machine's local time.
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: an aware datetime (with offset) is required")
+
+
+def _year(text: str, period: str) -> int:
+    year = int(text)
+    if year < 1:
+        raise PeriodError(f"period {period!r}: year 0000 does not exist")
+    return year
+
+
+@lru_cache(maxsize=4096)
+def _parse_dates(text: str) -> tuple[PeriodKind, date, date]:
+    """Validate a period id and return (kind, first day, day after the last day).
+
+    Independent of the time zone, hence cached by text.
+    """
+    if not isinstance(text, str):
+        raise PeriodError(f"period must be a string, got {type(text).__name__}")
+    try:
+        if m := _DAY.fullmatch(text):
+            try:
+                first = date(_year(m[1], text), int(m[2]), int(m[3]))
+            except PeriodError:
+                raise
+            except ValueError as exc:
+                raise PeriodError(f"period {text!r} is not a calendar day: {exc}") from None
+            return "day", first, first + _ONE_DAY
+        if m := _WEEK.fullmatch(text):
+            year, week = _year(m[1], text), int(m[2])
+            try:
+                first = date.fromisocalendar(year, week, 1)
+            except ValueError:
+                weeks = date(year, 12, 28).isocalendar().week
+                raise PeriodError(
+                    f"period {text!r}: ISO year {year} has weeks W01 to W{weeks:02d}"
+                ) from None
+            return "week", first, first + timedelta(days=7)
+        if m := _MONTH.fullmatch(text):
+            year, month = _year(m[1], text), int(m[2])
+            if not 1 <= month <= 12:
+                raise PeriodError(f"period {text!r}: month must be 01 to 12")
+            first = date(year, month, 1)
+            end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+            return "month", first, end
+        if m := _QUARTER.fullmatch(text):
+            year, quarter = _year(m[1], text), int(m[2])
+            if not 1 <= quarter <= 4:
+                raise PeriodError(f"period {text!r}: quarter must be Q1 to Q4")
+            first = date(year, 3 * quarter - 2, 1)
+            end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+            return "quarter", first, end
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, PeriodError):
+            raise
+        # Only year 9999 gets here: its last period ends after date.max.
+        raise PeriodError(f"period {text!r} is out of the supported range") from None
+    raise PeriodError(
+        f"period {text!r} is not a day (YYYY-MM-DD), ISO week (YYYY-Www), "
+        "month (YYYY-MM) or quarter (YYYY-Qn)"
+    )
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant a local date begins, as an aware datetime in ``tz``.
+
+    Normalised through UTC so the result always shows an existing wall time with the right
+    offset (a midnight inside a DST gap becomes the first instant after the gap).
+    """
+    naive_midnight = datetime(day.year, day.month, day.day, tzinfo=tz)  # fold=0: first one
+    return naive_midnight.astimezone(UTC).astimezone(tz)
+
+
+def parse_period(text: str, tz: ZoneInfo) -> Period:
+    """Parse a period id into its bounds in ``tz``; raise :class:`PeriodError` if invalid.
+
+    Forms are strict: upper-case ``W``/``Q``, zero-padded numbers, no whitespace.
+    """
+    kind, first, end = _parse_dates(text)
+    try:
+        return Period(kind, text, local_midnight(first, tz), local_midnight(end, tz))
+    except OverflowError:
+        raise PeriodError(f"period {text!r} is out of the supported range") from None
+
+
+def period_kind(period_id: str) -> PeriodKind:
+    """The kind of a period id (validated the same way as :func:`parse_period`)."""
+    return _parse_dates(period_id)[0]
+
+
+def period_of_day(kind: PeriodKind, day: date) -> str:
+    """The id of the period of ``kind`` containing a local date."""
+    ids = _ids_of_date(day)
+    return ids[PERIOD_KINDS.index(kind)]
+
+
+@lru_cache(maxsize=8192)
+def _ids_of_date(day: date) -> tuple[str, str, str, str]:
+    # The ids depend only on the local date, so the cache is shared by all zones.
+    iso = day.isocalendar()
+    return (
+        day.isoformat(),
+        f"{iso.year:04d}-W{iso.week:02d}",
+        f"{day.year:04d}-{day.month:02d}",
+        f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}",
+    )
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The local calendar date of an aware instant in ``tz``."""
+    _require_aware(instant)
+    return instant.astimezone(tz).date()
+
+
+def periods_of(instant: datetime, tz: ZoneInfo) -> tuple[str, str, str, str]:
+    """(day, week, month, quarter) ids of the periods containing an aware instant in ``tz``."""
+    if instant.tzinfo is None:
+        _require_aware(instant)
+    return _ids_of_date(instant.astimezone(tz).date())
+
+
+def current_period_ids(now: datetime, tz: ZoneInfo) -> dict[PeriodKind, str]:
+    """The ids of the day, week, month and quarter containing ``now``, by kind."""
+    return dict(zip(PERIOD_KINDS, periods_of(now, tz), strict=True))
+
+
+def local_hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Start of the local clock hour containing ``instant`` (aware, in ``tz``).
+
+    Buckets follow the local clock, so in a zone with a ``:30`` offset they start at
+    ``09:00+05:30``, not at whole UTC hours. In a DST fall-back the repeated hour gives two
+    distinct buckets (``01:00-04:00`` and ``01:00-05:00`` in New York).
+    """
+    _require_aware(instant)
+    local = instant.astimezone(tz)  # carries fold=1 for the second pass of a repeated hour
+    truncated = local.replace(minute=0, second=0, microsecond=0)
+    return truncated.astimezone(UTC).astimezone(tz)
+
+
+def local_day_start(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Start of the local day containing ``instant`` (aware, in ``tz``)."""
+    return local_midnight(local_date(instant, tz), tz)
+
+
+def rfc3339(dt: datetime) -> str:
+    """RFC 3339 text with a numeric offset, e.g. ``2026-11-27T09:00:00+01:00``.
+
+    UTC is written ``+00:00`` (never ``Z``) so every timestamp has the same shape;
+    fractional seconds appear only when non-zero.
+    """
+    _require_aware(dt)
+    return dt.isoformat()
+
+
+def day_ids_of(period: Period) -> list[str]:
+    """The ids of the local days of a period, in order."""
+    _, first, end = _parse_dates(period.id)
+    return [(first + timedelta(days=i)).isoformat() for i in range((end - first).days)]
