@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
@@ -120,6 +120,26 @@ async def _wait_for_topics(admin: AIOKafkaAdminClient, names: list[str]) -> None
         ):
             return
         await asyncio.sleep(0.2)
+
+
+async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    """The partitions of `topic`, or [] when it does not exist (yet)."""
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    try:
+        await admin.start()
+    except KafkaConnectionError:
+        await admin.close()
+        raise unreachable(settings) from None
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if not described or described[0]["error_code"] != 0:
+        return []
+    return [
+        TopicPartition(topic, p["partition"])
+        for p in sorted(described[0]["partitions"], key=lambda p: p["partition"])
+    ]
 
 
 def quiet_kafka_logs() -> None:
