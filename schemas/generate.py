@@ -1,0 +1,534 @@
+"""Generates the JSON Schema files in this directory: ``python schemas/generate.py``.
+
+The schemas are data, but a few rules (real calendar dates, ISO weeks 53, the timestamp
+grammar msgspec accepts) need long regular expressions that are safer built by code than typed.
+tests/unit/test_schemas.py fails when a committed file differs from what this script writes.
+Patterns use [0-9] rather than \\d (Python's \\d also matches non-ASCII digits) and only
+ECMA-262 syntax, so any JSON Schema implementation reads them the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BASE_URI = "https://salespulse.example/schemas/"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+ACTIVITY_TYPES = [
+    "call",
+    "email",
+    "meeting",
+    "demo",
+    "proposal",
+    "negotiation",
+    "social",
+    "event",
+    "follow_up",
+]
+MAX_DOUBLE = 1.7976931348623157e308  # refuses numbers that overflow to infinity (1e400)
+
+
+def _two_digit_alternation(values: list[int]) -> str:
+    """A regex for a set of two-digit numbers, grouped by tens digit: 0[48]|1[26]|..."""
+    by_tens: dict[int, list[int]] = {}
+    for v in sorted(values):
+        by_tens.setdefault(v // 10, []).append(v % 10)
+    parts = []
+    for tens, units in by_tens.items():
+        cls = str(units[0]) if len(units) == 1 else "[" + "".join(map(str, units)) + "]"
+        parts.append(f"{tens}{cls}")
+    return "|".join(parts)
+
+
+def _year_mod_400(residues: set[int]) -> str:
+    """A regex matching four-digit years whose value mod 400 is in ``residues``."""
+    alternatives = []
+    for century_mod in range(4):
+        centuries = [c for c in range(100) if c % 4 == century_mod]
+        endings = [y for y in range(100) if century_mod * 100 + y in residues]
+        if endings:
+            alternatives.append(
+                f"(?:{_two_digit_alternation(centuries)})(?:{_two_digit_alternation(endings)})"
+            )
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _has_53_weeks(year: int) -> bool:
+    return date(year, 12, 28).isocalendar()[1] == 53
+
+
+# Years 0002-9998: the first and last representable years could overflow on conversion to
+# another offset or time zone, so the decoder refuses them as well.
+YEAR = "(?!000[01]|9999)[0-9]{4}"
+LEAP_YEAR = _year_mod_400({y for y in range(400) if y % 4 == 0 and (y % 100 != 0 or y == 0)})
+WEEK53_YEAR = _year_mod_400({y % 400 for y in range(2000, 2400) if _has_53_weeks(y)})
+DATE = (
+    f"(?:{YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    f"|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?!000[01]|9999){LEAP_YEAR}-02-29)"
+)
+WEEK = f"(?:{YEAR}-W(?:0[1-9]|[1-4][0-9]|5[0-2])|(?!000[01]|9999){WEEK53_YEAR}-W53)"
+MONTH = f"{YEAR}-(?:0[1-9]|1[0-2])"
+QUARTER = f"{YEAR}-Q[1-4]"
+PERIOD = f"^(?:{DATE}|{WEEK}|{MONTH}|{QUARTER})$"
+TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
+OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
+TIMESTAMP = f"^{DATE}[Tt ]{TIME}{OFFSET}$"
+UTC_TIMESTAMP = f"^{DATE}T{TIME}Z$"
+METRIC = (
+    "^(?:revenue_won|deals_won|activities_total|activities\\.(?:" + "|".join(ACTIVITY_TYPES) + "))$"
+)
+CURRENCY = "^[A-Z]{3}$"
+
+TIMESTAMP_DESCRIPTION = (
+    "RFC 3339 timestamp with a mandatory offset: Z or +hh:mm (also accepted: lowercase t/z, "
+    "a space as separator, +hhmm, any number of fraction digits). Years 0002-9998."
+)
+
+
+def string(
+    lo: int | None = None, hi: int | None = None, nullable: bool = False, **extra: Any
+) -> dict[str, Any]:
+    s: dict[str, Any] = {"type": ["string", "null"] if nullable else "string"}
+    if lo is not None:
+        s["minLength"] = lo
+    if hi is not None:
+        s["maxLength"] = hi
+    s.update(extra)
+    return s
+
+
+def timestamp(nullable: bool = False, description: str = TIMESTAMP_DESCRIPTION) -> dict[str, Any]:
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "format": "date-time",
+        "pattern": TIMESTAMP,
+        "description": description,
+    }
+
+
+def number(nullable: bool = False, **extra: Any) -> dict[str, Any]:
+    s: dict[str, Any] = {
+        "type": ["number", "null"] if nullable else "number",
+        "maximum": MAX_DOUBLE,
+    }
+    s.update(extra)
+    return s
+
+
+def schema(name: str, title: str, description: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": DIALECT,
+        "$id": f"{BASE_URI}{name}.schema.json",
+        "title": title,
+        "description": description,
+        **body,
+    }
+
+
+COMMON_REQUIRED = ["event_id", "occurred_at", "rep_id", "team_id"]
+COMMON = {
+    "event_id": string(
+        1, 128, description="Unique per topic; a repeat is a duplicate and is ignored."
+    ),
+    "occurred_at": timestamp(description="The event time. " + TIMESTAMP_DESCRIPTION),
+    "rep_id": string(1, 64, description="The sales rep."),
+    "team_id": string(1, 64, description="The rep's team at that moment; team figures use it."),
+    "schema_version": {
+        "type": "integer",
+        "const": 1,
+        "description": "Optional, 1 by default. Any other integer is rejected with reason "
+        "unsupported_schema_version, which wins over every other schema error; a non-integer "
+        '("1", true, null) is a schema_violation. 1.0 counts as 1 (JSON has one number type).',
+    },
+}
+EVENT_NOTE = (
+    " Unknown extra fields are ignored. Checked by the decoder only (not expressible here): "
+    "an occurred_at more than SALES_MAX_CLOCK_SKEW ahead of the wall clock (future_event_time) "
+    "and lateness against stream time (late_event). Values larger than SALES_MAX_PAYLOAD_BYTES "
+    "(payload_too_large) and bytes that are not UTF-8 JSON (invalid_json) never reach the schema."
+)
+
+ACTIVITY = schema(
+    "activity",
+    "Activity event (sales.activities)",
+    "What a sales rep did: one input of the sales process." + EVENT_NOTE,
+    {
+        "type": "object",
+        "required": [*COMMON_REQUIRED, "activity"],
+        "properties": {
+            **COMMON,
+            "activity": {"enum": ACTIVITY_TYPES},
+            "account_id": string(nullable=True),
+            "deal_id": string(nullable=True),
+            "duration_s": number(nullable=True, minimum=0, description="Seconds, >= 0."),
+            "outcome": string(nullable=True, description="Free text, e.g. connected, voicemail."),
+            "source": string(nullable=True, description="The producing system."),
+        },
+    },
+)
+
+DEAL = schema(
+    "deal",
+    "Deal outcome event (sales.deals)",
+    "A deal outcome. For one deal_id the event with the latest occurred_at is the current state. "
+    "amount is required when outcome is won; currency is required when amount is given (null "
+    "counts as absent). A currency without an amount is accepted and ignored. Checked by the "
+    "decoder only: when an amount is given, currency must be a key of SALES_FX_RATES or the "
+    "base currency (unknown_currency)." + EVENT_NOTE,
+    {
+        "type": "object",
+        "required": [*COMMON_REQUIRED, "deal_id", "outcome"],
+        "properties": {
+            **COMMON,
+            "deal_id": string(1, 128),
+            "outcome": {"enum": ["won", "lost", "reopened"]},
+            "amount": number(nullable=True, minimum=0, description="In currency; >= 0."),
+            "currency": string(nullable=True, pattern=CURRENCY, description="ISO 4217 code."),
+            "created_at": timestamp(
+                nullable=True, description="When the opportunity opened. " + TIMESTAMP_DESCRIPTION
+            ),
+            "account_id": string(nullable=True),
+            "source": string(nullable=True),
+        },
+        "allOf": [
+            {
+                "if": {"required": ["outcome"], "properties": {"outcome": {"const": "won"}}},
+                "then": {"required": ["amount"], "properties": {"amount": {"type": "number"}}},
+            },
+            {
+                "if": {"required": ["amount"], "properties": {"amount": {"type": "number"}}},
+                "then": {"required": ["currency"], "properties": {"currency": {"type": "string"}}},
+            },
+        ],
+    },
+)
+
+FEEDBACK = schema(
+    "feedback",
+    "Customer feedback event (sales.feedback)",
+    "Customer satisfaction: csat (1-5) and/or nps (0-10), at least one non-null. Integral "
+    "numbers written as 4.0 are accepted as integers, 4.5 is not." + EVENT_NOTE,
+    {
+        "type": "object",
+        "required": COMMON_REQUIRED,
+        "properties": {
+            **COMMON,
+            "csat": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "nps": {"type": ["integer", "null"], "minimum": 0, "maximum": 10},
+            "account_id": string(nullable=True),
+            "deal_id": string(nullable=True),
+        },
+        "anyOf": [
+            {"required": ["csat"], "properties": {"csat": {"type": "integer"}}},
+            {"required": ["nps"], "properties": {"nps": {"type": "integer"}}},
+        ],
+    },
+)
+
+PERIOD_DESCRIPTION = (
+    "A calendar period: day 2026-11-27, ISO week 2026-W48 (W53 only in ISO years with 53 "
+    "weeks), month 2026-11 or quarter 2026-Q4; real calendar values, years 0002-9998."
+)
+METRIC_DESCRIPTION = (
+    "revenue_won (base currency), deals_won, activities_total or activities.<activity type>."
+)
+
+TARGET = schema(
+    "target",
+    "Target value (sales.targets, compacted)",
+    "The value of a quota record. The record key is {scope}:{scope_id}:{metric}:{period} (UTF-8; "
+    "scope_id may itself contain ':', so the key is split at the first ':' and the last two). "
+    "A null value (Kafka tombstone, empty value or JSON null) deletes the target; then only the "
+    "key is checked. Checked by the decoder only: the key is present and valid, and the "
+    "value's scope, scope_id, metric and period equal the key's (schema_violation otherwise). "
+    "schema_version is not used on this topic. Unknown extra fields are ignored.",
+    {
+        "type": "object",
+        "required": ["scope", "scope_id", "metric", "period", "value"],
+        "properties": {
+            "scope": {"enum": ["rep", "team"]},
+            "scope_id": string(1, 64),
+            "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),
+            "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
+            "value": number(exclusiveMinimum=0, description="The target, > 0."),
+        },
+    },
+)
+
+ALERT = schema(
+    "alert",
+    "Target alert (sales.alerts)",
+    "Emitted at most once per target and period and kind, when that status is first seen "
+    "(CONTRACT.md section 5). Consumers must ignore unknown extra fields.",
+    {
+        "type": "object",
+        "required": [
+            "alert_id",
+            "kind",
+            "scope",
+            "scope_id",
+            "metric",
+            "period",
+            "target",
+            "actual",
+            "attainment",
+            "expected_by_now",
+            "emitted_at",
+        ],
+        "properties": {
+            "alert_id": string(1, description="Unique per alert; the same alert re-sent keeps it."),
+            "kind": {"enum": ["target_at_risk", "target_missed", "target_achieved"]},
+            "scope": {"enum": ["rep", "team"]},
+            "scope_id": string(1, 64),
+            "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),
+            "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
+            "target": number(exclusiveMinimum=0),
+            "actual": number(minimum=0, description="The figure named by metric."),
+            "attainment": number(minimum=0, description="actual / target."),
+            "expected_by_now": number(
+                minimum=0,
+                description="target x the fraction of the period's business days elapsed.",
+            ),
+            "emitted_at": string(
+                format="date-time", pattern=TIMESTAMP, description=TIMESTAMP_DESCRIPTION
+            ),
+        },
+    },
+)
+
+
+def nullable_number(description: str, **extra: Any) -> dict[str, Any]:
+    return number(nullable=True, description=description, **extra)
+
+
+def count(description: str) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "description": description}
+
+
+def group(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+QUADRANTS = [
+    "high_activity_high_performance",
+    "high_activity_low_performance",
+    "low_activity_high_performance",
+    "low_activity_low_performance",
+]
+
+PERFORMANCE = schema(
+    "performance",
+    "Performance figures of a rep or team for one period",
+    "The figures of CONTRACT.md section 4 for one scope and period: the body of GET "
+    "/v1/reps/{rep_id}/performance and /v1/teams/{team_id}/performance, and the value on "
+    "sales.performance (key {scope}:{id}:{period}). Money is in the base currency, rounded to "
+    "cents. team_id and quadrant are required for reps. Consumers must ignore unknown extra "
+    "fields.",
+    {
+        "type": "object",
+        "required": [
+            "scope",
+            "id",
+            "period",
+            "currency",
+            "activities",
+            "deals",
+            "satisfaction",
+            "efficiency",
+            "targets",
+        ],
+        "properties": {
+            "scope": {"enum": ["rep", "team"]},
+            "id": string(1, 64),
+            "team_id": string(
+                1, 64, description="Reps: the team on its latest event in the period."
+            ),
+            "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
+            "currency": string(
+                pattern=CURRENCY, description="The base currency (SALES_BASE_CURRENCY)."
+            ),
+            "activities": group(
+                {
+                    "total": count("Applied activity events."),
+                    "by_type": {
+                        "type": "object",
+                        "description": "Counts per activity type; only types with a count above 0.",
+                        "propertyNames": {"enum": ACTIVITY_TYPES},
+                        "additionalProperties": {"type": "integer", "minimum": 1},
+                    },
+                }
+            ),
+            "deals": group(
+                {
+                    "won": count("Deals whose current state is won in the period."),
+                    "lost": count("Deals whose current state is lost in the period."),
+                    "revenue_won": number(
+                        minimum=0, description="Sum of won amounts, base currency, cents."
+                    ),
+                    "win_rate": nullable_number(
+                        "won / (won + lost), 0-1; null when both are 0.", minimum=0, maximum=1
+                    ),
+                    "avg_deal_size": nullable_number(
+                        "revenue_won / won; null when won is 0.", minimum=0
+                    ),
+                    "avg_cycle_days": nullable_number(
+                        "Mean of (occurred_at - created_at) in days over won deals with "
+                        "created_at; "
+                        "null if none."
+                    ),
+                }
+            ),
+            "satisfaction": group(
+                {
+                    "csat_avg": nullable_number(
+                        "Mean csat; null when no responses.", minimum=1, maximum=5
+                    ),
+                    "csat_count": count("csat responses."),
+                    "csat_satisfied_pct": nullable_number(
+                        "Share of csat 4-5 in percent; null when no responses.",
+                        minimum=0,
+                        maximum=100,
+                    ),
+                    "nps": nullable_number(
+                        "% promoters (9-10) minus % detractors (0-6); null when no responses.",
+                        minimum=-100,
+                        maximum=100,
+                    ),
+                    "nps_count": count("nps responses."),
+                }
+            ),
+            "efficiency": group(
+                {
+                    "activities_per_win": nullable_number(
+                        "activities.total / deals.won; null when won is 0.", minimum=0
+                    ),
+                    "revenue_per_activity": nullable_number(
+                        "revenue_won / activities.total; null when no activities.", minimum=0
+                    ),
+                }
+            ),
+            "quadrant": {"enum": QUADRANTS, "description": "Reps only."},
+            "targets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "metric",
+                        "target",
+                        "actual",
+                        "attainment",
+                        "expected_by_now",
+                        "pace",
+                        "status",
+                    ],
+                    "properties": {
+                        "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),
+                        "target": number(exclusiveMinimum=0),
+                        "actual": number(minimum=0),
+                        "attainment": number(minimum=0, description="actual / target."),
+                        "expected_by_now": number(minimum=0),
+                        "pace": nullable_number(
+                            "actual / expected_by_now; null while nothing is expected yet.",
+                            minimum=0,
+                        ),
+                        "status": {
+                            "enum": [
+                                "achieved",
+                                "missed",
+                                "not_started",
+                                "on_track",
+                                "behind",
+                                "at_risk",
+                            ]
+                        },
+                    },
+                },
+            },
+        },
+        "if": {"required": ["scope"], "properties": {"scope": {"const": "rep"}}},
+        "then": {"required": ["team_id", "quadrant"]},
+    },
+)
+
+DEADLETTER = schema(
+    "deadletter",
+    "Dead-letter record (sales.deadletter)",
+    "Every rejected input record (CONTRACT.md section 5). payload is the original value as "
+    "text (payload_encoding utf-8) or base64 when it is not UTF-8; both are null when the "
+    "value was a Kafka null. key is text when UTF-8; a key that is not UTF-8 is base64 and then, "
+    'only then, key_encoding "base64" is present. received_at is RFC 3339 UTC.',
+    {
+        "type": "object",
+        "required": [
+            "reason",
+            "detail",
+            "topic",
+            "partition",
+            "offset",
+            "key",
+            "payload",
+            "payload_encoding",
+            "received_at",
+        ],
+        "properties": {
+            "reason": {
+                "enum": [
+                    "invalid_json",
+                    "schema_violation",
+                    "unsupported_schema_version",
+                    "unknown_currency",
+                    "late_event",
+                    "future_event_time",
+                    "payload_too_large",
+                ]
+            },
+            "detail": string(description="Human-readable: the field path and the rule broken."),
+            "topic": string(1),
+            "partition": {"type": ["integer", "null"], "minimum": 0},
+            "offset": {"type": ["integer", "null"], "minimum": 0},
+            "key": string(nullable=True),
+            "key_encoding": {"const": "base64", "description": "Present only when key is base64."},
+            "payload": string(nullable=True),
+            "payload_encoding": {"enum": ["utf-8", "base64", None]},
+            "received_at": string(format="date-time", pattern=UTC_TIMESTAMP),
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"payload": {"type": "null"}}},
+                "then": {"properties": {"payload_encoding": {"type": "null"}}},
+                "else": {"properties": {"payload_encoding": {"enum": ["utf-8", "base64"]}}},
+            },
+            {
+                "if": {"required": ["key_encoding"]},
+                "then": {"properties": {"key": {"type": "string"}}},
+            },
+        ],
+    },
+)
+
+SCHEMAS = {
+    "activity": ACTIVITY,
+    "deal": DEAL,
+    "feedback": FEEDBACK,
+    "target": TARGET,
+    "alert": ALERT,
+    "performance": PERFORMANCE,
+    "deadletter": DEADLETTER,
+}
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for name, document in SCHEMAS.items():
+        (HERE / f"{name}.schema.json").write_text(render(document), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Validated input events (CONTRACT.md section 2) as compiled msgspec Structs.
+
+The Structs are both the decoding schema and the in-memory type the rest of the project uses:
+msgspec checks types, lengths, ranges and enums in C while it parses, and the few cross-field
+rules run in ``__post_init__``, so any instance, decoded or built in code, obeys the contract.
+Unknown JSON fields are ignored (msgspec's default). Pure module: no Kafka or faust imports.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Final, Literal, TypeAlias
+
+import msgspec
+
+ActivityType: TypeAlias = Literal[
+    "call", "email", "meeting", "demo", "proposal", "negotiation", "social", "event", "follow_up"
+]
+ACTIVITY_TYPES: Final[tuple[str, ...]] = (
+    "call",
+    "email",
+    "meeting",
+    "demo",
+    "proposal",
+    "negotiation",
+    "social",
+    "event",
+    "follow_up",
+)
+DealOutcome: TypeAlias = Literal["won", "lost", "reopened"]
+DEAL_OUTCOMES: Final[tuple[str, ...]] = ("won", "lost", "reopened")
+Scope: TypeAlias = Literal["rep", "team"]
+SCOPES: Final[tuple[str, ...]] = ("rep", "team")
+
+#: Metrics a target may name (section 2, sales.targets).
+TARGET_METRICS: Final[frozenset[str]] = frozenset(
+    ("revenue_won", "deals_won", "activities_total", *(f"activities.{t}" for t in ACTIVITY_TYPES))
+)
+SCHEMA_VERSION: Final = 1
+
+# Event times must stay convertible to any UTC offset / time zone without OverflowError
+# downstream, so the first and last representable years are refused (schema: same rule).
+MIN_YEAR: Final = 2
+MAX_YEAR: Final = 9998
+
+EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+RepId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TeamId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+DealId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+# \Z rather than $: Python's $ also matches before a trailing newline.
+CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
+Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
+Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
+
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_QUARTER = re.compile(r"([0-9]{4})-Q([0-9])")
+
+
+def is_valid_period(text: str) -> bool:
+    """True for a real calendar day, ISO week, month or quarter (section 3 period syntax)."""
+    try:
+        if m := _DAY.fullmatch(text):
+            y = int(m[1])
+            date(y, int(m[2]), int(m[3]))
+        elif m := _WEEK.fullmatch(text):
+            y = int(m[1])
+            date.fromisocalendar(y, int(m[2]), 1)  # ValueError for W00, W54, W53 of 52-week years
+        elif m := _MONTH.fullmatch(text):
+            y = int(m[1])
+            if not 1 <= int(m[2]) <= 12:
+                return False
+        elif m := _QUARTER.fullmatch(text):
+            y = int(m[1])
+            if not 1 <= int(m[2]) <= 4:
+                return False
+        else:
+            return False
+    except ValueError:
+        return False
+    return MIN_YEAR <= y <= MAX_YEAR
+
+
+def is_valid_metric(text: str) -> bool:
+    """True for revenue_won, deals_won, activities_total or activities.<activity type>."""
+    return text in TARGET_METRICS
+
+
+def _check_time(path: str, value: datetime | None) -> None:
+    """Refuse years whose conversion to another offset could overflow later."""
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"{path}: year must be between {MIN_YEAR:04d} and {MAX_YEAR}")
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Fields every input event carries (section 2)."""
+
+    event_id: EventId
+    occurred_at: AwareDatetime
+    rep_id: RepId
+    team_id: TeamId
+    schema_version: int = SCHEMA_VERSION
+
+
+class Activity(_Event, frozen=True, kw_only=True, gc=False):
+    """One thing a rep did (sales.activities)."""
+
+    activity: ActivityType
+    account_id: str | None = None
+    deal_id: str | None = None
+    duration_s: NonNegative | None = None
+    outcome: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check the time range msgspec's RFC 3339 parser cannot."""
+        _check_time("$.occurred_at", self.occurred_at)
+
+
+class Deal(_Event, frozen=True, kw_only=True, gc=False):
+    """A deal outcome (sales.deals).
+
+    Rules: ``amount`` is required when the outcome is won; ``currency`` is required when an
+    amount is given. A currency without an amount is accepted (CRMs send the deal currency on
+    every event) and carries no value, so it is not checked against the known currencies.
+    """
+
+    deal_id: DealId
+    outcome: DealOutcome
+    amount: NonNegative | None = None
+    currency: CurrencyCode | None = None
+    created_at: AwareDatetime | None = None
+    account_id: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        """Cross-field rules a per-field type cannot express."""
+        _check_time("$.occurred_at", self.occurred_at)
+        _check_time("$.created_at", self.created_at)
+        if self.outcome == "won" and self.amount is None:
+            raise ValueError("$.amount: required when outcome is won")
+        if self.amount is not None and self.currency is None:
+            raise ValueError("$.currency: required when amount is given")
+
+
+class Feedback(_Event, frozen=True, kw_only=True, gc=False):
+    """A customer satisfaction response (sales.feedback): csat and/or nps."""
+
+    csat: Csat | None = None
+    nps: Nps | None = None
+    account_id: str | None = None
+    deal_id: str | None = None
+
+    def __post_init__(self) -> None:
+        """At least one score must be present."""
+        _check_time("$.occurred_at", self.occurred_at)
+        if self.csat is None and self.nps is None:
+            raise ValueError("$: at least one of csat or nps is required")
+
+
+class TargetValue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The JSON value of a sales.targets record (a quota)."""
+
+    scope: Scope
+    scope_id: ScopeId
+    metric: str
+    period: str
+    value: Positive
+
+    def __post_init__(self) -> None:
+        """metric and period have grammars plus calendar rules, checked here."""
+        if not is_valid_metric(self.metric):
+            raise ValueError(
+                "$.metric: must be revenue_won, deals_won, activities_total or "
+                f"activities.<{'|'.join(ACTIVITY_TYPES)}>, got {self.metric!r}"
+            )
+        if not is_valid_period(self.period):
+            raise ValueError(
+                "$.period: must be a real day 2026-11-27, ISO week 2026-W48, month 2026-11 "
+                f"or quarter 2026-Q4, got {self.period!r}"
+            )
+
+
+class TargetCommand(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A validated sales.targets record: set ``value`` for the key, or delete it (None)."""
+
+    key: str
+    scope: Scope
+    scope_id: str
+    metric: str
+    period: str
+    value: float | None
+
+
+Event: TypeAlias = Activity | Deal | Feedback
