@@ -315,6 +315,35 @@ class BusinessClock:
         return start + timedelta(seconds=min(offset - self._consumed, length - 0.001))
 
 
+def in_business_hours(moment: datetime, tz: ZoneInfo) -> bool:
+    local = moment.astimezone(tz)
+    return local.weekday() < 5 and BUSINESS_START <= local.time() < BUSINESS_END
+
+
+def snap_to_business(moment: datetime, tz: ZoneInfo, forward: bool = True) -> datetime:
+    """The nearest business moment after (or before) `moment`, keeping its minutes as jitter.
+
+    Reopens, re-closes and late events are computed by adding or subtracting hours; snapping
+    them keeps every generated event inside business hours.
+    """
+    if in_business_hours(moment, tz):
+        return moment
+    local = moment.astimezone(tz)
+    jitter = timedelta(minutes=local.minute, seconds=local.second)
+    day = local.date()
+    if forward:
+        if local.time() >= BUSINESS_END or local.weekday() >= 5:
+            day += timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return datetime.combine(day, BUSINESS_START, tz) + jitter
+    if local.time() < BUSINESS_START or local.weekday() >= 5:
+        day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return datetime.combine(day, BUSINESS_END, tz) - timedelta(minutes=1) - jitter
+
+
 def business_days_in_month(year: int, month: int) -> int:
     first = date(year, month, 1)
     nxt = date(year + month // 12, month % 12 + 1, 1)
@@ -458,11 +487,11 @@ class SalesSimulator:
         created = at - timedelta(days=max(1.0, cycle))
         event = self._close(rep, at, deal_id, account, created)
         if schedule and rng.random() < self.config.reopen_rate:
-            reopen_at = at + timedelta(hours=rng.uniform(2, 96))
+            reopen_at = snap_to_business(at + timedelta(hours=rng.uniform(2, 96)), self.tz)
             reopened = self._base(rep, reopen_at)
             reopened.update(deal_id=deal_id, account_id=account, outcome="reopened")
             self._schedule(reopen_at, Record("deals", rep.rep_id, orjson.dumps(reopened)))
-            reclose_at = reopen_at + timedelta(days=rng.uniform(1, 10))
+            reclose_at = snap_to_business(reopen_at + timedelta(days=rng.uniform(1, 10)), self.tz)
             reclosed = self._close(rep, reclose_at, deal_id, account, created)
             self._schedule(reclose_at, Record("deals", rep.rep_id, orjson.dumps(reclosed)))
         return event
@@ -544,7 +573,9 @@ class SalesSimulator:
         draw -= cfg.duplicate_rate
         if 0 <= draw < cfg.late_rate:
             behind = cfg.late_grace + timedelta(hours=self.rng.uniform(6, 96))
-            kind, rep, event = self._valid(at - behind, schedule=False)
+            kind, rep, event = self._valid(
+                snap_to_business(at - behind, self.tz, forward=False), schedule=False
+            )
             return Record(kind, rep.rep_id, orjson.dumps(event), "late")
         kind, rep, event = self._valid(at)
         record = Record(kind, rep.rep_id, orjson.dumps(event))

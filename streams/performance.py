@@ -132,13 +132,13 @@ def metric_actual(view: ScopeView, period_id: str, metric: str) -> float:
     raise ValueError(f"unknown target metric {metric!r}")
 
 
-def leaderboard_value(figures: Figures, metric: str) -> float | None:
+def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
     if metric == "revenue_won":
         return money_out(figures.revenue_won)
     if metric == "deals_won":
-        return float(figures.won)
+        return figures.won
     if metric == "activities_total":
-        return float(figures.activities_total)
+        return figures.activities_total
     if metric == "win_rate":
         return figures.win_rate
     if metric == "avg_deal_size":

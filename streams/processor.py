@@ -94,6 +94,8 @@ class BatchResult:
     activities: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     #: seconds between event time and now, per applied event
     lags: list[float] = field(default_factory=list)
+    #: (team, rep) -> latest event time of an activity applied in this batch
+    last_activity: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def alert_id(scope: str, metric: str, period: str, kind: str) -> str:
@@ -277,6 +279,9 @@ class _Batch:
         if isinstance(event, Activity):
             part.counts[event.activity] = part.counts.get(event.activity, 0) + 1
             self.result.activities[(event.team_id, event.rep_id, event.activity)] += 1
+            who = (event.team_id, event.rep_id)
+            if occurred > self.result.last_activity.get(who, 0.0):
+                self.result.last_activity[who] = occurred
         else:
             if event.csat is not None:
                 part.csat_sum += event.csat

@@ -103,9 +103,10 @@ class Settings:
     at_risk_pace: float = 0.8
     max_payload_bytes: int = 65536
     topic_partitions: int = 8
+    replication_factor: int = 1
     app_id: str = "salespulse"
     data_dir: Path = Path("var/worker")
-    store: str = "rocksdict://"
+    store: str = "rocksdb://"
     metrics_rep_label: bool = True
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
@@ -115,6 +116,16 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
+
+    def kafka_client_options(self) -> dict[str, str]:
+        """aiokafka keyword arguments for SASL/SSL (KAFKA_SECURITY_PROTOCOL etc.)."""
+        names = {
+            "security_protocol": "security_protocol",
+            "sasl_mechanism": "sasl_mechanism",
+            "sasl_username": "sasl_plain_username",
+            "sasl_password": "sasl_plain_password",
+        }
+        return {names[k]: v for k, v in self.kafka_security.items() if k in names}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,9 +178,10 @@ class Settings:
             at_risk_pace=_float(env, "SALES_AT_RISK_PACE", 0.8),
             max_payload_bytes=_int(env, "SALES_MAX_PAYLOAD_BYTES", 65536),
             topic_partitions=_int(env, "SALES_TOPIC_PARTITIONS", 8),
+            replication_factor=_int(env, "SALES_TOPIC_REPLICATION", 1),
             app_id=env.get("SALES_APP_ID") or "salespulse",
             data_dir=Path(env.get("SALES_DATA_DIR") or f"var/worker-{port}"),
-            store=env.get("SALES_STORE") or "rocksdict://",
+            store=env.get("SALES_STORE") or "rocksdb://",
             metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),

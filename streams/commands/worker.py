@@ -1,0 +1,83 @@
+"""`salespulse worker`: one stream-processing worker (Faust) with the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from typing import Any
+
+from streams.settings import Settings, SettingsError
+
+EXAMPLE = """example:
+  salespulse worker                        # Kafka on 127.0.0.1:9092, API on :6066
+  SALES_API_PORT=6067 salespulse worker    # a second worker on the same machine
+"""
+
+log = logging.getLogger("salespulse.worker")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream-processing worker with the HTTP API and /metrics",
+        description="Run one salespulse worker. Configuration comes from environment "
+        "variables (see README.md); more workers with the same SALES_APP_ID share the load.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--loglevel", default="info", help="debug, info, warning (default info)")
+    parser.add_argument(
+        "--wait-for-kafka",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the broker at start-up (default 60)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _create_topics(settings: Settings, wait: float) -> None:
+    from streams.topics import ensure_topics
+
+    deadline = time.monotonic() + wait
+    while True:
+        loop = asyncio.new_event_loop()
+        try:
+            created = loop.run_until_complete(ensure_topics(settings))
+            if created:
+                log.info("created topics %s", ", ".join(created))
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer "
+                    f"({exc}). Start it with `make kafka-up` or set KAFKA_BOOTSTRAP."
+                ) from None
+            time.sleep(1.0)
+        finally:
+            loop.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"salespulse worker: {exc}", file=sys.stderr)
+        return 2
+    _create_topics(settings, args.wait_for_kafka)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+    import faust
+
+    from streams.app import build_runtime
+
+    runtime = build_runtime(settings)
+    worker = faust.Worker(runtime.app, loglevel=args.loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
