@@ -131,6 +131,9 @@ async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartitio
         await admin.close()
         raise unreachable(settings) from None
     try:
+        # describing a missing topic could auto-create it (with the wrong cleanup policy)
+        if topic not in await admin.list_topics():
+            return []
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
