@@ -169,8 +169,8 @@ def _scopes_agent(rt: Runtime) -> None:
 async def process_envelope(rt: Runtime, partition: int, value: bytes) -> None:
     items = decode_envelope(value)
     now = datetime.now(UTC)
-    result = rt.processor.process(partition, items, rt.table.get, now)
-    table = rt.table
+    table: Any = rt.table
+    result = rt.processor.process(partition, items, table.get, now)
     for key, record in result.writes.items():
         if record is None:
             del table[key]
@@ -190,9 +190,9 @@ async def process_envelope(rt: Runtime, partition: int, value: bytes) -> None:
             now,
         )
     for alert in result.alerts:
-        key = f"{alert['scope']}:{alert['scope_id']}:{alert['metric']}:{alert['period']}"
-        log.info("alert %s %s", alert["kind"], key)
-        await rt.alerts_topic.send(key=key.encode(), value=orjson.dumps(alert))
+        target = f"{alert['scope']}:{alert['scope_id']}:{alert['metric']}:{alert['period']}"
+        log.info("alert %s %s", alert["kind"], target)
+        await rt.alerts_topic.send(key=target.encode(), value=orjson.dumps(alert))
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
 

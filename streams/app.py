@@ -117,7 +117,7 @@ class Runtime:
             help="Per-scope state of reps, teams and deals",
         )
         table.runtime = self
-        self.table = self.app.tables.add(table)
+        self.table: Any = self.app.tables.add(table)
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(

@@ -214,14 +214,14 @@ class _Batch:
         elif isinstance(item, DealContribution):
             self.handle_contribution(item)
         elif isinstance(item, MemberItem):
-            key = (item.scope, MEMBER, item.period, item.rep)
+            member_key = (item.scope, MEMBER, item.period, item.rep)
             member = (
                 Member(member=True, activities=item.activities, revenue=item.revenue)
                 if item.member
                 else None
             )
-            if self.load(key) != member:
-                self.put(key, member)
+            if self.load(member_key) != member:
+                self.put(member_key, member)
         elif isinstance(item, Tick):
             self.eval_scopes.update(
                 scope

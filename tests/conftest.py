@@ -6,6 +6,8 @@ What lives here (append yours below, one section per owner, and keep this list c
   bootstrap string "127.0.0.1:PORT" and stops the broker at the end of the session.
 - `unique_name` (function): a short unique string (letters and digits) to prefix topic names,
   consumer groups, transactional ids and faust app ids, so tests never share state.
+- `cluster` (function): salespulse workers as subprocesses with their own app id and topic
+  names (tests/support/workers.py); every worker it started is stopped afterwards.
 """
 
 from __future__ import annotations
@@ -55,3 +57,21 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def unique_name() -> str:
     """A short unique name, e.g. "t3f9a1c0b2e", valid in topic names and app ids."""
     return "t" + uuid.uuid4().hex[:11]
+
+
+# ---------------------------------------------------------------- workers (streams owner)
+
+
+@pytest.fixture
+def cluster(kafka_bootstrap: str, unique_name: str, tmp_path: Path) -> Iterator[object]:
+    """A `tests.support.workers.Cluster` with its own app id and topics; workers stopped after.
+
+    Start workers with `cluster.start_worker()`; `cluster.topic("activities")` names a topic.
+    """
+    from tests.support.workers import Cluster
+
+    c = Cluster(bootstrap=kafka_bootstrap, name=unique_name, base_dir=tmp_path)
+    try:
+        yield c
+    finally:
+        c.stop()

@@ -1,0 +1,158 @@
+"""Ingestion against the real broker: every reject reaches the dead-letter topic with its
+reason and original bytes, and the valid records after it are still processed."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from tests.support.workers import (
+    Cluster,
+    eventually,
+    http_get,
+    produce,
+    read_topic,
+    topic_partitions,
+    wait_ready,
+)
+
+
+def activity(event_id: str, rep: str, when: datetime, kind: str = "call") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "occurred_at": when.isoformat(),
+        "rep_id": rep,
+        "team_id": "north",
+        "activity": kind,
+    }
+
+
+async def test_rejects_reach_deadletter_and_valid_records_still_count(cluster: Cluster) -> None:
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0)
+    acts, deals, feedback = (
+        cluster.topic("activities"),
+        cluster.topic("deals"),
+        cluster.topic("feedback"),
+    )
+    too_large = orjson.dumps({**activity("big", "ana", now), "source": "x" * 70_000})
+    not_utf8 = b'{"event_id": "\xff\xfe"}'
+    rejects: list[tuple[str, bytes | None, bytes, str]] = [
+        (acts, b"ana", b"{not json", "invalid_json"),
+        (acts, b"ana", not_utf8, "invalid_json"),
+        (
+            acts,
+            None,
+            orjson.dumps({**activity("v2", "ana", now), "schema_version": 2}),
+            "unsupported_schema_version",
+        ),
+        (
+            acts,
+            b"ana",
+            orjson.dumps({**activity("s1", "ana", now), "activity": "lunch"}),
+            "schema_violation",
+        ),
+        (acts, b"ana", too_large, "payload_too_large"),
+        (
+            acts,
+            b"ana",
+            orjson.dumps(activity("fut", "ana", now + timedelta(hours=3))),
+            "future_event_time",
+        ),
+        (
+            deals,
+            b"ana",
+            orjson.dumps(
+                {
+                    **activity("d1", "ana", now),
+                    "deal_id": "D1",
+                    "outcome": "won",
+                    "amount": 10,
+                    "currency": "XYZ",
+                }
+            ),
+            "unknown_currency",
+        ),
+        (feedback, b"ana", orjson.dumps({**activity("f1", "ana", now)}), "schema_violation"),
+    ]
+    valid = [activity(f"ok{i}", "ana", now - timedelta(minutes=i), "email") for i in range(5)]
+    records: list[tuple[str, bytes | None, Any]] = []
+    for topic, key, payload, _ in rejects:
+        records.append((topic, key, payload))
+        records.append((acts, b"ana", valid.pop() if valid else None))
+    records = [r for r in records if r[2] is not None]
+    await produce(cluster.bootstrap, records)
+
+    async def all_rejects_arrived() -> list[Any]:
+        dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
+        assert len(dead) >= len(rejects), worker.log_tail()
+        return dead
+
+    dead = await eventually(all_rejects_arrived)
+    by_payload: dict[bytes, dict[str, Any]] = {}
+    for message in dead:
+        doc = orjson.loads(message.value)
+        original = (
+            base64.b64decode(doc["payload"])
+            if doc["payload_encoding"] == "base64"
+            else doc["payload"].encode()
+        )
+        by_payload[original] = doc
+    assert len(dead) == len(rejects), [orjson.loads(m.value)["reason"] for m in dead]
+    for topic, key, payload, reason in rejects:
+        doc = by_payload[payload]
+        assert doc["reason"] == reason, doc
+        assert doc["topic"] == topic
+        assert doc["detail"]
+        assert isinstance(doc["partition"], int) and isinstance(doc["offset"], int)
+        assert doc["key"] == (key.decode() if key else None)
+        assert doc["received_at"]
+
+    async def valid_counted() -> None:
+        status, body = await http_get(f"{worker.url}/v1/reps/ana/performance")
+        assert status == 200, body
+        assert body["activities"] == {"total": 5, "by_type": {"email": 5}}
+
+    await eventually(valid_counted)
+    status, metrics = await http_get(worker.url + "/metrics")
+    assert status == 200
+    for _, _, _, reason in rejects:
+        assert f'reason="{reason}"' in metrics
+    assert worker.alive(), "a bad record must never stop the worker"
+
+
+async def test_topics_created_at_startup(cluster: Cluster) -> None:
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    topics = await topic_partitions(cluster.bootstrap)
+    for kind in ("activities", "deals", "feedback", "targets", "alerts", "deadletter"):
+        assert topics[cluster.topic(kind)][0] == 8
+    assert topics[cluster.topic("targets")][1].get("cleanup.policy") == "compact"
+
+
+async def test_late_event_goes_to_deadletter(cluster: Cluster) -> None:
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0)
+    acts = cluster.topic("activities")
+    late = activity("late", "bo", now - timedelta(days=8))
+    await produce(
+        cluster.bootstrap,
+        [(acts, b"bo", activity("recent", "bo", now)), (acts, b"bo", late)],
+    )
+
+    async def rejected() -> dict[str, Any]:
+        dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
+        assert dead
+        return orjson.loads(dead[0].value)
+
+    doc = await eventually(rejected)
+    assert doc["reason"] == "late_event"
+    assert orjson.loads(doc["payload"]) == late
+    status, body = await http_get(f"{worker.url}/v1/reps/bo/performance")
+    assert status == 200
+    assert body["activities"]["total"] == 1

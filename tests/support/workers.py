@@ -1,0 +1,255 @@
+"""Real salespulse workers as subprocesses, for integration and end-to-end tests.
+
+Each `Cluster` gets its own app id and its own topic names (SALES_TOPIC_*), so tests
+sharing the session broker never see each other's records or consumer groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOPIC_NAMES = (
+    "activities",
+    "deals",
+    "feedback",
+    "targets",
+    "alerts",
+    "performance",
+    "deadletter",
+    "scopes",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Worker:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no commit. What a crash looks like."""
+        if self.process is not None and self.alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class Cluster:
+    """Workers of one app id on one broker, and the topic names they use."""
+
+    bootstrap: str
+    name: str
+    base_dir: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    workers: list[Worker] = field(default_factory=list)
+
+    def topic(self, kind: str) -> str:
+        return f"{self.name}.{kind}"
+
+    def env(self, port: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SALES_", "KAFKA_"))}
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP": self.bootstrap,
+                "SALES_API_PORT": str(port),
+                "SALES_APP_ID": self.name,
+                "SALES_DATA_DIR": str(self.base_dir / f"worker-{port}"),
+                "SALES_PERFORMANCE_MIN_INTERVAL": "0.5",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for kind in TOPIC_NAMES:
+            env[f"SALES_TOPIC_{kind.upper()}"] = self.topic(kind)
+        env.update(self.extra_env)
+        return env
+
+    def start_worker(self, port: int | None = None) -> Worker:
+        port = port or free_port()
+        worker = Worker(port, self.env(port), self.base_dir / f"worker-{port}.log").start()
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+async def http_get(url: str) -> tuple[int, Any]:
+    """GET a JSON document with the standard library (no client to configure)."""
+    import urllib.error
+    import urllib.request
+
+    def call() -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read()
+                if "json" not in response.headers.get("Content-Type", ""):
+                    return response.status, body.decode()
+                return response.status, orjson.loads(body) if body else None
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                return exc.code, orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return exc.code, body.decode(errors="replace")
+
+    return await asyncio.to_thread(call)
+
+
+async def wait_ready(workers: Iterable[Worker], timeout: float = 120.0) -> None:
+    """Until every worker answers /readyz with 200 (or fail with its log)."""
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        while True:
+            if not worker.alive():
+                raise AssertionError(f"worker {worker.port} died:\n{worker.log_tail()}")
+            try:
+                status, _ = await http_get(worker.url + "/readyz")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker {worker.port} never ready:\n{worker.log_tail()}")
+            await asyncio.sleep(0.5)
+
+
+async def eventually(check: Any, timeout: float = 90.0, interval: float = 0.5) -> Any:
+    """Retry an async check until it returns without AssertionError; re-raise at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await check()
+        except (AssertionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(interval)
+
+
+async def produce(
+    bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | dict[str, Any] | None]]
+) -> None:
+    """Send (topic, key, value) in order; dict values are JSON-encoded."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            payload = orjson.dumps(value) if isinstance(value, dict) else value
+            await producer.send_and_wait(topic, payload, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record currently in a topic (all partitions, up to the end offsets)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, messages in batch.items():
+                records.extend(messages)
+                if messages and messages[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def topic_partitions(bootstrap: str) -> dict[str, tuple[int, dict[str, str]]]:
+    """name -> (partition count, non-default configs) of every topic."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names)
+        out: dict[str, tuple[int, dict[str, str]]] = {}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+        configs = await admin.describe_configs(resources)
+        config_by_name: dict[str, dict[str, str]] = {}
+        for response in configs:
+            for resource in response.resources:
+                name = resource[3]
+                entries = resource[4]
+                config_by_name[name] = {e[0]: e[1] for e in entries}
+        for topic in described:
+            out[topic["topic"]] = (
+                len(topic["partitions"]),
+                config_by_name.get(topic["topic"], {}),
+            )
+        return out
+    finally:
+        await admin.close()
