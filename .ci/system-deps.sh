@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages salespulse needs besides the Python venv (idempotent, quiet, starts nothing):
 #   prometheus, prometheus-alertmanager   promtool / prometheus / prometheus-alertmanager binaries
+#   docker-compose (1.29, Debian)           `docker-compose config` validates deploy/docker-compose.yml; no engine
 #   default-jre-headless, maven           only when java / mvn are missing (local Kafka broker)
 # Debian's prometheus packages would start their services on install; a policy-rc.d that
 # answers 101 ("action forbidden") keeps invoke-rc.d / deb-systemd-invoke from doing so.
@@ -31,7 +32,7 @@ installed() { # installed PACKAGE -> 0 when dpkg has it fully installed
 }
 
 missing=()
-for pkg in prometheus prometheus-alertmanager; do
+for pkg in prometheus prometheus-alertmanager docker-compose; do
     installed "$pkg" || missing+=("$pkg")
 done
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
@@ -88,7 +89,7 @@ if ! $SUDO apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@
     die "apt-get install ${missing[*]} failed"
 fi
 
-for bin in promtool prometheus prometheus-alertmanager java mvn; do
+for bin in promtool prometheus prometheus-alertmanager docker-compose java mvn; do
     command -v "$bin" >/dev/null 2>&1 || die "$bin is still missing after the installation"
 done
 echo "system-deps: done"

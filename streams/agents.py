@@ -192,6 +192,13 @@ async def process_envelope(rt: Runtime, partition: int, value: bytes) -> None:
     for alert in result.alerts:
         target = f"{alert['scope']}:{alert['scope_id']}:{alert['metric']}:{alert['period']}"
         log.info("alert %s %s", alert["kind"], target)
+        rt.metrics.alerts.labels(
+            scope=alert["scope"],
+            id=alert["scope_id"],
+            metric=alert["metric"],
+            period=alert["period"],
+            kind=alert["kind"],
+        ).inc()
         await rt.alerts_topic.send(key=target.encode(), value=orjson.dumps(alert))
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}

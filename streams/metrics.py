@@ -86,6 +86,12 @@ class PipelineMetrics:
             ["team", "rep"],
             registry=registry,
         )
+        self.alerts = Counter(
+            "sales_target_alerts_total",
+            "Alerts emitted on sales.alerts, by target and kind",
+            ["scope", "id", "metric", "period", "kind"],
+            registry=registry,
+        )
         info = Gauge(
             "sales_worker_info", "One per running worker", ["worker", "version"], registry=registry
         )
