@@ -358,6 +358,7 @@ class SalesSimulator:
         self.context = CONTEXTS[config.context]
         self.tz = config.tz
         self.rng = random.Random(config.seed)
+        self._id_rng = self.rng
         self.reps = self._build_org()
         fx = config.fx_rates
         mix = {c: w for c, w in self.context.currency_mix.items() if c in fx}
@@ -420,7 +421,7 @@ class SalesSimulator:
     # -- records ----------------------------------------------------------------------
 
     def _event_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
 
     def _pick_rep(self, kind: str) -> Rep:
         cum = self._rep_cum[kind]
@@ -601,7 +602,12 @@ class SalesSimulator:
             yield self.record_at(clock.at((k + self.rng.random()) * step))
 
     def live(self, clock: Callable[[], datetime]) -> Iterator[Record]:
-        """Endless records stamped with `clock()` at the moment each one is pulled."""
+        """Endless records stamped with `clock()` at the moment each one is pulled.
+
+        Live event ids come from a fresh random source: a second demo with the same seed
+        must add new events, not repeat the ids of the first one's live tail.
+        """
+        self._id_rng = random.Random()
         while True:
             yield self.record_at(clock())
 
@@ -612,15 +618,23 @@ def generate(config: GeneratorConfig, now: datetime | None = None) -> Iterator[R
     return SalesSimulator(config).history(start, end, config.events)
 
 
+def month_elapsed(now: datetime, tz: ZoneInfo) -> float:
+    """Share of the month's business days elapsed at `now` (the current day pro rata)."""
+    local = now.astimezone(tz)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    elapsed = BusinessClock(first, local, tz).business_days
+    return max(elapsed, 0.25) / business_days_in_month(local.year, local.month)
+
+
 def demo_targets(config: GeneratorConfig, now: datetime) -> list[Record]:
     """Monthly targets for every rep and team, scaled to what `generate(config)` produces.
 
-    Each target is the scope's generated pace over the month times a factor, so some are
-    already achieved, some on track and some clearly at risk when the demo starts.
+    The month-to-date figures are estimated from the generated pace over the span; see
+    `targets_for` for how ambition is spread.
     """
     start, end = config.span(now)
     sim = SalesSimulator(config)
-    business_days = BusinessClock(start, end, sim.tz).business_days or 1.0
+    span_days = BusinessClock(start, end, sim.tz).business_days or 1.0
     per_rep: dict[str, dict[str, float]] = {
         r.rep_id: {"revenue_won": 0.0, "deals_won": 0.0, "activities_total": 0.0} for r in sim.reps
     }
@@ -640,19 +654,41 @@ def demo_targets(config: GeneratorConfig, now: datetime) -> list[Record]:
             per_rep[rep]["deals_won"] += 1
             per_rep[rep]["revenue_won"] += amount
     local = now.astimezone(sim.tz)
-    period = f"{local.year:04d}-{local.month:02d}"
     month_days = business_days_in_month(local.year, local.month)
-    factors = (0.6, 0.85, 1.0, 1.35, 1.8, 2.5)
-    rng = random.Random(config.seed + 1)
+    elapsed = month_elapsed(now, sim.tz)
+    to_date = {
+        rep: {m: v / span_days * month_days * elapsed for m, v in figures.items()}
+        for rep, figures in per_rep.items()
+    }
+    teams = {r.rep_id: r.team_id for r in sim.reps}
+    return targets_for(to_date, teams, f"{local.year:04d}-{local.month:02d}", elapsed, config.seed)
+
+
+def targets_for(
+    to_date: Mapping[str, Mapping[str, float]],
+    teams: Mapping[str, str],
+    period: str,
+    elapsed: float,
+    seed: int,
+) -> list[Record]:
+    """Targets = month-to-date figure projected to the month end x a factor per scope.
+
+    Factors from 0.6 to 2.5 make some targets achieved already, some on track and some
+    clearly at risk (pace = 1 / factor). A scope with nothing yet is measured against a
+    share of the average, so no target is trivial.
+    """
+    rng = random.Random(seed + 1)
+    metrics = ("revenue_won", "deals_won", "activities_total")
+    mean = {m: sum(f.get(m, 0.0) for f in to_date.values()) / max(1, len(to_date)) for m in metrics}
     records: list[Record] = []
     team_totals: dict[str, dict[str, float]] = {}
-    for rep in sim.reps:
-        factor = rng.choice(factors)
-        totals = team_totals.setdefault(rep.team_id, dict.fromkeys(per_rep[rep.rep_id], 0.0))
-        for metric, actual in per_rep[rep.rep_id].items():
-            monthly = actual / business_days * month_days
+    for rep_id in sorted(to_date):
+        factor = rng.choice((0.6, 0.85, 1.0, 1.35, 1.8, 2.5))
+        totals = team_totals.setdefault(teams[rep_id], dict.fromkeys(metrics, 0.0))
+        for metric in metrics:
+            monthly = max(to_date[rep_id].get(metric, 0.0), 0.3 * mean[metric]) / elapsed
             totals[metric] += monthly
-            records.append(_target("rep", rep.rep_id, metric, period, monthly * factor))
+            records.append(_target("rep", rep_id, metric, period, monthly * factor))
     for team_id, totals in sorted(team_totals.items()):
         factor = rng.choice((0.9, 1.1, 1.4))
         for metric, monthly in totals.items():

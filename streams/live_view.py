@@ -138,8 +138,8 @@ def alerts_table(state: LiveState) -> Table:
     return table
 
 
-def render(state: LiveState) -> RenderableType:
-    """The whole screen for the current state."""
+def render(state: LiveState, width: int = 200) -> RenderableType:
+    """The whole screen for the current state; wide terminals get two columns."""
     header = Text.assemble(
         ("salespulse ", "bold"),
         (f"{state.context} demo  ", "cyan"),
@@ -150,11 +150,15 @@ def render(state: LiveState) -> RenderableType:
     parts: list[RenderableType] = [header]
     if state.problem:
         parts.append(Text(state.problem, style="bold red"))
-    side_by_side = Table.grid(expand=True, padding=(0, 1))
-    side_by_side.add_column(ratio=3)
-    side_by_side.add_column(ratio=2)
-    side_by_side.add_row(leaderboard_table(state), quadrant_table(state))
-    parts += [side_by_side, alerts_table(state)]
+    if width >= 150:
+        side_by_side = Table.grid(expand=True, padding=(0, 1))
+        side_by_side.add_column(ratio=3)
+        side_by_side.add_column(ratio=2)
+        side_by_side.add_row(leaderboard_table(state), quadrant_table(state))
+        parts.append(side_by_side)
+    else:
+        parts += [leaderboard_table(state), quadrant_table(state)]
+    parts.append(alerts_table(state))
     return Panel(Group(*parts), border_style="blue")
 
 

@@ -27,8 +27,15 @@ from streams.commands.generate import (
     parse_duration_seconds,
     positive_float,
 )
-from streams.commands.report import SalesApi, current_month
-from streams.generator import GeneratorConfig, SalesSimulator, demo_targets
+from streams.commands.report import ApiError, ApiUnavailable, SalesApi, current_month
+from streams.generator import (
+    GeneratorConfig,
+    Record,
+    SalesSimulator,
+    demo_targets,
+    month_elapsed,
+    targets_for,
+)
 from streams.live_view import LiveState, follow_alerts, poll_api, render, status_line
 from streams.producer import (
     KafkaUnavailable,
@@ -109,7 +116,7 @@ def run_demo(args: argparse.Namespace) -> int:
     except (RunError, KafkaUnavailable) as exc:
         print(f"salespulse run: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("salespulse run: stopped", file=sys.stderr)
         return 0
     return 0
@@ -121,6 +128,7 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
     await ensure_topics(settings, topics.inputs())  # also proves Kafka is reachable
     worker: asyncio.subprocess.Process | None = None
     background: list[asyncio.Task[None]] = []
+    _stop_on_signals(asyncio.current_task())
     async with SalesApi(api_url, timeout=5) as api:
         try:
             if args.no_worker:
@@ -137,10 +145,7 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
             )
             # alerts from the end, but before targets and history so their alerts show up
             background.append(asyncio.create_task(follow_alerts(state, settings)))
-            targets = demo_targets(config, datetime.now(settings.tz))
             async with RecordProducer(settings) as producer:
-                await producer.send_records(outgoing(t, topics) for t in targets)
-                print(f"set {len(targets)} demo targets for {state.period}", file=sys.stderr)
                 start, end = config.span()
                 with progress_bar("history", config.events) as progress:
                     sent = await producer.send_records(
@@ -151,12 +156,54 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
                     f"sent {sent} history events ({config.context}, {args.days:g} days)",
                     file=sys.stderr,
                 )
+                targets = await _targets_from_worker(api, state.period, settings, config.seed)
+                if not targets:
+                    targets = demo_targets(config, datetime.now(settings.tz))
+                await producer.send_records(outgoing(t, topics) for t in targets)
+                print(f"set {len(targets)} demo targets for {state.period}", file=sys.stderr)
                 background.append(asyncio.create_task(poll_api(state, api)))
                 await _live(args, state, settings, producer, sim, background)
         finally:
             await _cancel(background)
             if worker is not None:
                 await _stop_worker(worker)
+
+
+async def _targets_from_worker(
+    api: SalesApi, period: str, settings: Settings, seed: int, settle: float = 45.0
+) -> list[Record]:
+    """Demo targets relative to the figures the worker really holds for this month.
+
+    Basing them on the worker's figures (rather than on the history just sent) keeps them
+    meaningful when the broker already holds earlier demos' events.
+    """
+    last = -1.0
+    deadline = time.monotonic() + settle
+    entries: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:  # wait until the history is folded in
+        try:
+            entries = await api.leaderboard(period, metric="activities_total")
+        except (ApiError, ApiUnavailable):
+            return []
+        total = float(sum(e.get("value") or 0 for e in entries))
+        if entries and total == last:
+            break
+        last = total
+        await asyncio.sleep(1.5)
+    if not entries:
+        return []
+    docs = await api.performances("rep", [e["id"] for e in entries], period)
+    to_date = {
+        d["id"]: {
+            "revenue_won": float(d["deals"].get("revenue_won") or 0),
+            "deals_won": float(d["deals"].get("won") or 0),
+            "activities_total": float(d["activities"].get("total") or 0),
+        }
+        for d in docs
+    }
+    teams = {d["id"]: str(d.get("team_id") or "") for d in docs}
+    elapsed = month_elapsed(datetime.now(settings.tz), settings.tz)
+    return targets_for(to_date, teams, period, elapsed, seed)
 
 
 async def _live(
@@ -188,7 +235,7 @@ async def _live(
             with Live(render(state), refresh_per_second=2) as live:
                 while not _over(tasks, deadline):
                     await asyncio.sleep(0.5)
-                    live.update(render(state))
+                    live.update(render(state, live.console.width))
     finally:
         await _cancel([sender])
     for task in tasks:
@@ -220,6 +267,25 @@ async def _plain(state: LiveState, tasks: list[asyncio.Task[Any]], deadline: flo
     print(status_line(state), flush=True)
 
 
+def _stop_on_signals(task: asyncio.Task[Any] | None) -> None:
+    """SIGTERM and SIGHUP (terminal closed) stop the demo as cleanly as Ctrl-C does."""
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, task.cancel)
+
+
+def _die_with_parent() -> None:
+    """In the worker child (Linux): get SIGTERM if `run` itself dies without cleaning up."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _worker_log(settings: Settings) -> Path:
     return Path("var/run") / f"worker-{settings.api_port}.log"
 
@@ -241,6 +307,7 @@ async def _start_worker(settings: Settings) -> asyncio.subprocess.Process:
             stdout=log,
             stderr=log,
             start_new_session=True,  # Ctrl-C reaches us; we stop the worker cleanly ourselves
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 
 
