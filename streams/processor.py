@@ -52,6 +52,7 @@ from streams.records import (
     MEMBER_SENT,
     STREAM_TIME,
     TARGET,
+    DealSlot,
     DealState,
     DealVersion,
     HourRecord,
@@ -243,6 +244,16 @@ class _Batch:
             )
         )
 
+    def seen_again(self, occurred: float, topic: str) -> None:
+        """A duplicate, or the replay of an event applied before a crash.
+
+        Its time was seen, so it counts for stream time: a crash between the event's record
+        and the stream-time record must not make a late event look on time on replay.
+        """
+        self.result.duplicates[topic] += 1
+        if occurred > self.stream_time:
+            self.stream_time = occurred
+
     def advance(self, occurred: float, topic: str) -> None:
         if occurred > self.stream_time:
             self.stream_time = occurred
@@ -263,10 +274,10 @@ class _Batch:
         record = self.load(key) or HourRecord()
         self.touched_hours.add((raw.scope, hour))
         self.rep_periods.setdefault(raw.scope, set()).update(self.proc.views.hour_periods(hour))
-        if event_key in record.ids:
-            self.result.duplicates[raw.topic] += 1
-            return
         occurred = occurred_at.timestamp()
+        if event_key in record.ids:
+            self.seen_again(occurred, raw.topic)
+            return
         if self.is_late(occurred):
             self.reject_late(raw, occurred_at)
             return
@@ -299,10 +310,10 @@ class _Batch:
         key = (raw.scope, DEAL_STATE)
         state = self.load(key) or DealState()
         self.touched_deals.add(raw.scope)
-        if event.event_id in state.ids:
-            self.result.duplicates[raw.topic] += 1
-            return
         occurred = event.occurred_at.timestamp()
+        if event.event_id in state.ids:
+            self.seen_again(occurred, raw.topic)
+            return
         if self.is_late(occurred):
             self.reject_late(raw, event.occurred_at)
             return
@@ -340,14 +351,18 @@ class _Batch:
 
     def handle_contribution(self, item: DealContribution) -> None:
         key = (item.scope, DEAL, item.deal_id)
-        old = self.load(key)
+        slot: DealSlot | None = self.load(key)
+        seen = set(slot.seen) if slot is not None else set()
+        if item.figure is not None:
+            seen.add(item.figure.occurred_at)
         if item.scope.startswith("rep:"):
+            # every period the deal ever touched: a move or a retraction changes them all
             periods = self.rep_periods.setdefault(item.scope, set())
-            for figure in (old, item.figure):
-                if figure is not None:
-                    periods.update(self.proc.views.instant_periods(figure.occurred_at))
-        if old != item.figure:
-            self.put(key, item.figure)
+            for occurred in seen:
+                periods.update(self.proc.views.instant_periods(occurred))
+        new = DealSlot(figure=item.figure, seen=sorted(seen))
+        if slot != new:
+            self.put(key, new)
 
     # -- end of batch -------------------------------------------------------------------
     def finish(self) -> BatchResult:

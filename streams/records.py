@@ -19,7 +19,7 @@ from streams.messages import DealFigure, HourCounts
 
 # record kinds (second element of a key)
 HOUR = "h"  # (scope, "h", hour_epoch) -> HourRecord
-DEAL = "d"  # (scope, "d", deal_id) -> DealFigure (what a deal contributes to a rep or team)
+DEAL = "d"  # (scope, "d", deal_id) -> DealSlot (what a deal contributes to a rep or team)
 DEAL_STATE = "s"  # ("deal:<id>", "s") -> DealState
 TARGET = "t"  # (scope, "t", metric, period) -> float
 ALERTS = "a"  # (scope, "a", metric, period) -> list of alert kinds already emitted
@@ -51,6 +51,17 @@ class DealState(msgspec.Struct, array_like=True):
     owners: list[tuple[str, str]] = []
 
 
+class DealSlot(msgspec.Struct, array_like=True):
+    """What one deal contributes to one rep or team, and every event time it ever held.
+
+    The times let a replayed contribution re-announce every period the deal ever touched,
+    even when the replay itself changes nothing (the first run already wrote it).
+    """
+
+    figure: DealFigure | None = None
+    seen: list[float] = []
+
+
 class Member(msgspec.Struct, array_like=True, frozen=True):
     member: bool
     activities: int
@@ -76,7 +87,7 @@ def encode_value(value: Any) -> bytes:
 
 _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     HOUR: msgspec.msgpack.Decoder(HourRecord),
-    DEAL: msgspec.msgpack.Decoder(DealFigure),
+    DEAL: msgspec.msgpack.Decoder(DealSlot),
     DEAL_STATE: msgspec.msgpack.Decoder(DealState),
     TARGET: msgspec.msgpack.Decoder(float),
     ALERTS: msgspec.msgpack.Decoder(list[str]),

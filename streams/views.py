@@ -169,7 +169,9 @@ class Views:
         if kind == HOUR:
             return self._apply_hour(view, key[2], old, new)
         if kind == DEAL:
-            return self._apply_deal(view, key[2], old, new)
+            return self._apply_deal(
+                view, key[2], old.figure if old else None, new.figure if new else None
+            )
         if kind == TARGET:
             if new is None:
                 view.targets.pop((key[2], key[3]), None)
