@@ -80,6 +80,8 @@ class Context:
     sources: tuple[str, ...]
     deal_share: float = 0.05
     feedback_share: float = 0.03
+    #: first letter of rep ids (s01, c01, a01): contexts sent to one broker never share reps
+    rep_prefix: str = "s"
 
 
 CONTEXTS: dict[str, Context] = {
@@ -106,6 +108,7 @@ CONTEXTS: dict[str, Context] = {
         ),
         Context(
             name="consulting",
+            rep_prefix="c",
             description="a consulting firm: meetings and proposals, long cycles, big tickets",
             activity_mix={
                 "meeting": 30,
@@ -125,6 +128,7 @@ CONTEXTS: dict[str, Context] = {
         ),
         Context(
             name="agency",
+            rep_prefix="a",
             description="a digital marketing agency: social, email and events",
             activity_mix={
                 "social": 26,
@@ -404,7 +408,7 @@ class SalesSimulator:
             accounts = tuple(f"acct-{rng.randrange(10_000):04d}" for _ in range(rng.randint(8, 20)))
             reps.append(
                 Rep(
-                    rep_id=f"r{i + 1:0{width}d}",
+                    rep_id=f"{self.context.rep_prefix}{i + 1:0{width}d}",
                     team_id=teams[i % len(teams)],
                     profile=profile,
                     activity_weight=profile.activity_weight * rng.uniform(0.85, 1.15),
@@ -416,7 +420,8 @@ class SalesSimulator:
 
     def _new_deal(self, rep: Rep) -> tuple[str, str]:
         self._deal_seq += 1
-        return (f"d-{self.config.seed}-{self._deal_seq:06d}", self.rng.choice(rep.accounts))
+        deal_id = f"d-{self.context.rep_prefix}{self.config.seed}-{self._deal_seq:06d}"
+        return (deal_id, self.rng.choice(rep.accounts))
 
     # -- records ----------------------------------------------------------------------
 

@@ -49,12 +49,12 @@ PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")
 
 EPILOG = """\
 examples:
-  salespulse targets set --scope rep --id r01 --metric revenue_won --period 2026-11 --value 50000
+  salespulse targets set --scope rep --id s01 --metric revenue_won --period 2026-11 --value 50000
   salespulse targets set --scope team --id t-smb --metric activities.demo \\
       --period 2026-Q4 --value 300
   salespulse targets set --file targets.csv     # columns: scope,scope_id,metric,period,value
   salespulse targets list --period 2026-11
-  salespulse targets delete --scope rep --id r01 --metric revenue_won --period 2026-11
+  salespulse targets delete --scope rep --id s01 --metric revenue_won --period 2026-11
 
 metrics: revenue_won (base currency), deals_won, activities_total, activities.<type>
 periods: day 2026-11-27, ISO week 2026-W48, month 2026-11, quarter 2026-Q4
@@ -186,7 +186,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     set_ = actions.add_parser(
         "set",
         help="set targets from arguments or a CSV file",
-        epilog="examples:\n  salespulse targets set --scope rep --id r01 --metric revenue_won "
+        epilog="examples:\n  salespulse targets set --scope rep --id s01 --metric revenue_won "
         "--period 2026-11 --value 50000\n  salespulse targets set --file targets.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -212,7 +212,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     delete = actions.add_parser(
         "delete",
         help="delete a target (sends a tombstone)",
-        epilog="example:\n  salespulse targets delete --scope rep --id r01 --metric revenue_won "
+        epilog="example:\n  salespulse targets delete --scope rep --id s01 --metric revenue_won "
         "--period 2026-11",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

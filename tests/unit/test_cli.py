@@ -296,3 +296,34 @@ def test_report_formats(stand_in_api: str, capsys: pytest.CaptureFixture[str]) -
 
     assert run_cli([*base[:3], "--period", "bad"]) == 2
     assert "bad period" in capsys.readouterr().err
+
+
+def test_live_view_renders_leaderboard_quadrants_and_alerts() -> None:
+    from rich.console import Console
+
+    from streams.live_view import LiveState, render, status_line
+
+    state = LiveState(api_url="http://127.0.0.1:6066", period="2026-11", context="saas")
+    state.leaderboard = [{"rank": 1, "id": "s01", "team_id": "t-smb", "value": 12345.5}]
+    state.performance = {"s01": {**PERFORMANCE, "id": "s01"}}
+    state.alerts.append(
+        {
+            "kind": "target_at_risk",
+            "scope": "rep",
+            "scope_id": "s01",
+            "metric": "revenue_won",
+            "period": "2026-11",
+            "attainment": 0.617,
+            "emitted_at": "2026-11-27T14:00:05+00:00",
+        }
+    )
+    state.alerts_seen = 1
+    state.sent = 42
+    for width in (100, 180):
+        console = Console(record=True, width=width)
+        console.print(render(state, width))
+        text = console.export_text()
+        assert "s01" in text and "12,346" in text and "62% at_risk" in text
+        assert "hi act / lo perf" in text and "target_at_risk" in text
+        assert "http://127.0.0.1:6066/metrics" in text
+    assert "leader s01 (12,346)" in status_line(state)

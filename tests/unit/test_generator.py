@@ -256,3 +256,18 @@ def test_records_are_plain_data() -> None:
     )
     tombstone = Record("targets", "rep:r01:deals_won:2026-11", None)
     assert orjson.loads(tombstone.jsonl("sales.targets"))["value"] is None
+
+
+def test_contexts_never_share_reps_or_deals() -> None:
+    ids: dict[str, set[str]] = {}
+    for context in CONTEXTS:
+        seen: set[str] = set()
+        for record in generate(config(context=context, events=2000)):
+            event = orjson.loads(record.value)  # type: ignore[arg-type]
+            seen.add(event["rep_id"])
+            if "deal_id" in event:
+                seen.add(event["deal_id"])
+        ids[context] = seen
+    assert not ids["saas"] & ids["consulting"]
+    assert not ids["saas"] & ids["agency"]
+    assert not ids["consulting"] & ids["agency"]
