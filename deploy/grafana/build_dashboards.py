@@ -145,7 +145,9 @@ def variables(hide_business: bool = False) -> list[dict[str, Any]]:
         },
         # ".*" also matches series without a rep label (SALES_METRICS_REP_LABEL=false)
         query_var("team", "Team", "label_values(sales_activities_total, team)", ".*"),
-        # no custom "All" value: All means the reps of the selected teams
+        # no custom "All" value: All means the reps of the selected teams. With
+        # SALES_METRICS_REP_LABEL=false the worker exports no per-rep series at all, so this
+        # list is empty and the rep panels stay empty (team panels are unaffected).
         query_var(
             "rep",
             "Rep",
@@ -443,6 +445,35 @@ def performance_quota() -> dict[str, Any]:
             [(f"scope_status:sales_targets:count{{{PK}}}", "{{scope}} {{status}}")],
             w=24,
         ),
+        lay.row("Target alerts (sales.alerts)"),
+        lay.panel(
+            "bargauge",
+            "Target alerts emitted, by kind",
+            [
+                (
+                    "sum by (kind) "
+                    "(max by (scope, id, metric, period, kind) (sales_target_alerts_total))",
+                    "{{kind}}",
+                )
+            ],
+            w=8,
+            description="Alerts the workers emitted on sales.alerts since they started "
+            "(sales_target_alerts_total; each is emitted once per target and period)",
+            options={"orientation": "horizontal"},
+        ),
+        lay.panel(
+            "table",
+            "Target alerts emitted",
+            [
+                (
+                    "max by (kind, scope, id, metric, period) (sales_target_alerts_total)",
+                    "",
+                )
+            ],
+            w=16,
+            description="One row per alert on sales.alerts since the workers started; "
+            "SalesTargetMissed fires for an hour after a target_missed row appears",
+        ),
     ]
     return dashboard(
         "salespulse-performance",
@@ -575,7 +606,7 @@ def pipeline_health() -> dict[str, Any]:
         lay.row("Throughput"),
         lay.panel(
             "timeseries",
-            "Events applied per second, by topic",
+            "Records read per second, by topic (valid, rejected and duplicates)",
             [
                 (
                     "sum by (topic) (rate(sales_events_processed_total[$__rate_interval]))",
@@ -583,12 +614,15 @@ def pipeline_health() -> dict[str, Any]:
                 )
             ],
             unit="ops",
+            description="sales_events_processed_total counts every input record read",
         ),
         lay.panel(
             "timeseries",
-            "Records read per second, by topic (applied + rejected + duplicate)",
-            [("topic:sales_events_received:rate5m", "{{topic}}")],
+            "Events applied per second, by topic",
+            [("topic:sales_events_applied:rate5m", "{{topic}}")],
             unit="ops",
+            description="read - rejected - duplicates "
+            "(recording rule topic:sales_events_applied:rate5m)",
         ),
         lay.panel(
             "timeseries",

@@ -48,6 +48,7 @@ EXPORTED_METRICS = {
     "sales_event_lag_seconds",
     "sales_consumer_lag_records",
     "sales_worker_info",
+    "sales_target_alerts_total",
 }
 HISTOGRAMS = {"sales_event_lag_seconds"}
 

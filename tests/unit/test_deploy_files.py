@@ -120,6 +120,27 @@ def test_each_alert_is_unit_tested_firing_and_quiet() -> None:
     assert quiet >= REQUIRED_ALERTS, f"never tested quiet: {REQUIRED_ALERTS - quiet}"
 
 
+def test_reject_ratio_is_rejected_over_read() -> None:
+    # sales_events_processed_total counts every record read (valid, rejected, duplicates)
+    rules = recording_rules()
+    ratio = rules["topic:sales_events_reject_ratio:rate5m"]
+    assert "topic:sales_events_rejected:rate5m" in ratio
+    assert "topic:sales_events_processed:rate5m" in ratio
+    assert "duplicate" not in ratio
+    assert "topic:sales_events_reject_ratio:rate5m" in alerts()["DeadLetterRateHigh"]["expr"]
+
+
+def test_target_missed_comes_from_the_alerts_counter() -> None:
+    # past periods are never exported: a "missed" status is never visible in sales_target_status
+    expr = alerts()["SalesTargetMissed"]["expr"]
+    assert 'sales_target_alerts_total{kind="target_missed"}' in expr
+    assert "increase(" in expr
+    assert "sales_target_status" not in expr
+    at_risk = alerts()["SalesTargetAtRisk"]
+    assert 'sales_target_status{status="at_risk"}' in at_risk["expr"]
+    assert at_risk["for"] != "0m"
+
+
 def test_key_recording_rules_are_unit_tested() -> None:
     tested: set[str] = set()
     for path in PROM.glob("tests/*.yml"):
@@ -128,7 +149,8 @@ def test_key_recording_rules_are_unit_tested() -> None:
                 tested.update(re.findall(r"[A-Za-z_]\w*:[\w:]+", case["expr"]))
     assert {
         "team_activity:sales_activities:rate5m",
-        "topic:sales_events_received:rate5m",
+        "topic:sales_events_processed:rate5m",
+        "topic:sales_events_applied:rate5m",
         "topic:sales_events_reject_ratio:rate5m",
         "rep:sales_inactive_business_hours",
         "salespulse:business_hours",
