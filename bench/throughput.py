@@ -354,7 +354,7 @@ async def _time_salespulse(
 
     def alive() -> None:
         if not worker.alive():
-            raise RuntimeError(f"salespulse worker died:\n{worker.log_tail()}")
+            raise RuntimeError(f"salespulse worker died:\n{worker.log_tail(400)}")
 
     async def get(path: str) -> tuple[int, bytes]:
         return await asyncio.to_thread(http_get, url + path)

@@ -93,6 +93,8 @@ class Runtime:
             stream_buffer_maxsize=65536,
             consumer_auto_offset_reset="earliest",
             producer_linger=0.005,
+            broker_max_poll_records=5000,
+            consumer_max_fetch_size=4 * 1024 * 1024,
             producer_max_request_size=4 * 1024 * 1024,
             broker_credentials=self._credentials(),
             web_in_thread=False,
