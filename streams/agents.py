@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from faust.streams import _current_event
 
 from streams.app import Runtime
 from streams.cluster import team_medians_anywhere
@@ -168,12 +170,13 @@ def _scopes_agent(rt: Runtime) -> None:
                 rt.positions[(msg.topic, msg.partition)] = msg.offset + 1
                 by_partition[msg.partition].append(event)
             for partition, group in sorted(by_partition.items()):
-                # Table writes go to the store and changelog partition of the current event;
-                # every envelope of the group comes from this partition.
-                stream._set_current_event(group[-1])
+                # Table writes go to the store and changelog partition of the current
+                # event; every envelope of the group comes from this partition. Only this
+                # task's context changes: the stream's own buffering task is left alone.
+                _current_event.set(weakref.ref(group[-1]))
                 items = [item for event in group for item in decode_envelope(event.value)]
                 await process_items(rt, partition, items)
-            stream._set_current_event(None)
+            _current_event.set(None)
             yield None
 
     rt.app.agent(rt.scopes_topic, name="scopes", concurrency=1)(scopes)

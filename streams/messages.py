@@ -90,13 +90,20 @@ class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
     revenue: str  # Decimal text
 
 
+class Republish(msgspec.Struct, tag="republish", array_like=True, frozen=True):
+    """Tells a rep's owner that its team's medians moved: its quadrant may have changed."""
+
+    scope: str
+    period: str
+
+
 class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True):
     """Asks the partition's owner to evaluate every target it holds (once a minute)."""
 
     scope: str = ""
 
 
-Item = RawEvent | TargetItem | TeamHourItem | DealContribution | MemberItem | Tick
+Item = RawEvent | TargetItem | TeamHourItem | DealContribution | MemberItem | Republish | Tick
 
 
 class Envelope(msgspec.Struct, array_like=True):

@@ -37,11 +37,12 @@ from streams.messages import (
     Item,
     MemberItem,
     RawEvent,
+    Republish,
     TargetItem,
     TeamHourItem,
     Tick,
 )
-from streams.performance import target_evaluations
+from streams.performance import TeamMedians, target_evaluations, team_medians
 from streams.periods import local_hour_start, rfc3339
 from streams.records import (
     ALERTS,
@@ -159,6 +160,8 @@ class _Batch:
         self.touched_deals: set[str] = set()
         self.rep_periods: dict[str, set[str]] = {}
         self.eval_scopes: set[str] = set()
+        #: (team scope, period) -> medians before this batch, for teams whose members changed
+        self.medians_before: dict[tuple[str, str], TeamMedians] = {}
 
     # -- record cache -----------------------------------------------------------------
     def load(self, key: tuple[Any, ...]) -> Any:
@@ -215,6 +218,10 @@ class _Batch:
         elif isinstance(item, DealContribution):
             self.handle_contribution(item)
         elif isinstance(item, MemberItem):
+            if (item.scope, item.period) not in self.medians_before:
+                self.medians_before[(item.scope, item.period)] = team_medians(
+                    self.proc.views.get(item.scope), item.period
+                )
             member_key = (item.scope, MEMBER, item.period, item.rep)
             member = (
                 Member(member=True, activities=item.activities, revenue=item.revenue)
@@ -223,6 +230,8 @@ class _Batch:
             )
             if self.load(member_key) != member:
                 self.put(member_key, member)
+        elif isinstance(item, Republish):
+            self.result.changed.add((item.scope, item.period))
         elif isinstance(item, Tick):
             self.eval_scopes.update(
                 scope
@@ -373,6 +382,7 @@ class _Batch:
         self.flush()
         self.evaluate_alerts()
         self.flush()
+        self.announce_medians()
         if self.stream_time != self.initial_stream_time:
             self.put(self.stream_time_key, self.stream_time)
             self.flush()
@@ -443,6 +453,15 @@ class _Batch:
                     )
                 if not teams.issubset(sent):
                     self.put((scope, MEMBER_SENT, period_id), sorted(teams))
+
+    def announce_medians(self) -> None:
+        """When a team's medians move, its reps' quadrants may move: have them republished."""
+        for (scope, period_id), before in sorted(self.medians_before.items()):
+            view = self.proc.views.get(scope)
+            if view is None or team_medians(view, period_id) == before:
+                continue
+            for rep in sorted(view.members.get(period_id, {})):
+                self.result.outbox.append(Republish("rep:" + rep, period_id))
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from streams.settings import Settings, SettingsError
@@ -61,6 +64,55 @@ def _create_topics(settings: Settings, wait: float) -> None:
             loop.close()
 
 
+RUNNING_MARKER = "salespulse.running"
+
+
+def _prepare_data_dir(settings: Settings) -> Path:
+    """Claim the data dir; after an unclean stop, discard the local state it holds.
+
+    Faust writes a table record to the local RocksDB before its changelog record reaches
+    Kafka, so after a crash the local store can hold records the changelog never got. The
+    changelog is the truth: discarding the local copy makes recovery rebuild exactly what
+    Kafka has, and the input replay then repairs the rest (see README, "Why nothing is lost").
+    """
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / RUNNING_MARKER
+    if marker.exists():
+        owner = marker.read_text().strip()
+        if owner.isdigit() and _alive(int(owner)):
+            raise SystemExit(
+                f"salespulse worker: {data_dir} is in use by process {owner}; give each worker "
+                "its own SALES_DATA_DIR (it defaults to var/worker-<SALES_API_PORT>)"
+            )
+        log.warning(
+            "the previous worker on %s did not stop cleanly: discarding its local state, "
+            "which is restored from the changelog topic",
+            data_dir,
+        )
+        for child in data_dir.iterdir():
+            if child.name == RUNNING_MARKER:
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    marker.write_text(str(os.getpid()))
+    return marker
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,7 +129,17 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.app import build_runtime
 
+    marker = _prepare_data_dir(settings)
     runtime = build_runtime(settings)
     worker = faust.Worker(runtime.app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()
+    clean = False
+    try:
+        worker.execute_from_commandline()
+        clean = True
+    except SystemExit as exc:
+        clean = exc.code in (0, None)
+        raise
+    finally:
+        if clean:
+            marker.unlink(missing_ok=True)
     return 0
