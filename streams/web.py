@@ -278,6 +278,34 @@ def register(rt: Runtime) -> None:
             }
             return json_response(self, body)
 
+    @app.page("/v1/internal/consumer")
+    class ConsumerState(faust.web.View):  # type: ignore[misc]
+        """What the Kafka consumer of this worker holds: for diagnosing a stalled worker."""
+
+        async def get(self, request: Any) -> Any:
+            consumer: Any = app.consumer
+            assigned = sorted(consumer.assignment())
+            state = []
+            for tp in assigned:
+                state.append(
+                    {
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "highwater": consumer.highwater(tp),
+                        "read_offset": consumer._read_offset.get(tp),
+                        "committed": consumer._committed_offset.get(tp),
+                        "processed_up_to": rt.positions.get((tp.topic, tp.partition)),
+                        "paused": tp in consumer._paused_partitions,
+                    }
+                )
+            body = {
+                "flow_active": app.flow_control.is_active(),
+                "suspended": consumer.suspend_flow.is_set(),
+                "rebalancing": app.rebalancing,
+                "partitions": state,
+            }
+            return json_response(self, body)
+
     @app.page("/v1/internal/leaderboard")
     class LocalLeaderboard(faust.web.View):  # type: ignore[misc]
         async def get(self, request: Any) -> Any:
