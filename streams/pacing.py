@@ -26,21 +26,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from streams.business_time import elapsed_business_fraction
+from streams.events import ACTIVITY_TYPES
 from streams.periods import Period
 
 TargetStatus = Literal["achieved", "missed", "not_started", "on_track", "behind", "at_risk"]
-
-ACTIVITY_TYPES: tuple[str, ...] = (
-    "call",
-    "email",
-    "meeting",
-    "demo",
-    "proposal",
-    "negotiation",
-    "social",
-    "event",
-    "follow_up",
-)
 
 _METRICS: tuple[str, ...] = (
     "revenue_won",
@@ -48,7 +37,6 @@ _METRICS: tuple[str, ...] = (
     "activities_total",
     *(f"activities.{t}" for t in ACTIVITY_TYPES),
 )
-_METRIC_SET = frozenset(_METRICS)
 
 _REL_TOL = 1e-9
 
@@ -57,11 +45,6 @@ def metric_names() -> tuple[str, ...]:
     """All target metrics: revenue_won (base currency), deals_won, activities_total and
     activities.<type> for the nine activity types."""
     return _METRICS
-
-
-def is_valid_metric(metric: str) -> bool:
-    """True for a metric a target may name (exact, case-sensitive)."""
-    return metric in _METRIC_SET
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
+from streams.events import ACTIVITY_TYPES
 from streams.generator import target_record
 from streams.producer import (
     KafkaUnavailable,
@@ -33,17 +34,6 @@ from streams.producer import (
 )
 from streams.settings import Settings, SettingsError
 
-ACTIVITY_TYPES = (
-    "call",
-    "email",
-    "meeting",
-    "demo",
-    "proposal",
-    "negotiation",
-    "social",
-    "event",
-    "follow_up",
-)
 METRICS = ("revenue_won", "deals_won", "activities_total")
 PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")
 

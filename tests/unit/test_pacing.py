@@ -10,11 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.business_time import elapsed_business_fraction
+from streams.events import ACTIVITY_TYPES, is_valid_metric
 from streams.pacing import (
-    ACTIVITY_TYPES,
     TargetEvaluation,
     evaluate_target,
-    is_valid_metric,
     metric_names,
 )
 from streams.periods import parse_period
