@@ -38,6 +38,7 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
         self.runtime.rebuild_views(active_tps)
+        await self.runtime.rewind_uncommitted()
 
 
 class Runtime:
@@ -89,7 +90,7 @@ class Runtime:
             canonical_url=f"http://{s.api_host}:{s.api_port}",
             table_standby_replicas=0,
             processing_guarantee="at_least_once",
-            broker_commit_interval=1.0,
+            broker_commit_interval=s.commit_interval,
             stream_buffer_maxsize=65536,
             consumer_auto_offset_reset="earliest",
             producer_linger=0.005,
@@ -190,6 +191,23 @@ class Runtime:
             sorted(mine),
             (datetime.now(UTC) - started).total_seconds(),
         )
+
+    async def rewind_uncommitted(self) -> None:
+        """Start partitions that have no committed offset at their beginning, explicitly.
+
+        While recovery pauses and resumes the flow, Faust's fetcher can take records from
+        the client and drop them; it then seeks back to the committed offsets, but a
+        partition with no committed offset yet (its previous owner died before its first
+        commit) is not sought at all and those records would be skipped. Seeking such
+        partitions to offset 0 restores the `earliest` policy (out of range resets to the
+        log start).
+        """
+        consumer: Any = self.app.consumer
+        watched = {*self.settings.topics.inputs(), self.settings.topics.scopes}
+        committed = await consumer.seek_to_committed()
+        for tp in sorted(consumer.assignment()):
+            if tp.topic in watched and committed.get(tp) is None:
+                await consumer.seek(tp, 0)
 
     def evaluations(self, scope: str, now: datetime) -> list[tuple[str, Any]]:
         view = self.views.get(scope)

@@ -110,6 +110,7 @@ class Settings:
     metrics_rep_label: bool = True
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
+    commit_interval: float = 1.0
     topics: Topics = field(default_factory=Topics)
     kafka_security: Mapping[str, str] = field(default_factory=dict)
 
@@ -185,6 +186,7 @@ class Settings:
             metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
+            commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
             topics=topics,
             kafka_security=security,
         )

@@ -296,12 +296,16 @@ def register(rt: Runtime) -> None:
                         "committed": consumer._committed_offset.get(tp),
                         "processed_up_to": rt.positions.get((tp.topic, tp.partition)),
                         "paused": tp in consumer._paused_partitions,
+                        "active": tp in (consumer._active_partitions or ()),
+                        "buffered": tp in consumer._buffered_partitions,
+                        "position": await consumer.position(tp),
                     }
                 )
             body = {
                 "flow_active": app.flow_control.is_active(),
                 "suspended": consumer.suspend_flow.is_set(),
                 "rebalancing": app.rebalancing,
+                "flags": sorted(consumer.diag.flags),
                 "partitions": state,
             }
             return json_response(self, body)

@@ -222,3 +222,35 @@ async def test_sigkill_restart_loses_nothing_counts_nothing_twice(
         assert first > 0 and activities(1800) < second and activities(2500) < third
     finally:
         cluster.stop()
+
+
+async def test_killed_before_its_first_commit_the_next_worker_starts_from_the_beginning(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    """Regression: a worker killed before it ever committed an offset left partitions with
+    no committed offset; during the next worker's recovery Faust's fetcher dropped the
+    records it had fetched and, with no committed offset to seek back to, skipped them."""
+    now = datetime.now(UTC)
+    events = generate(now)[:1200]
+    exp = Expected(events, late_grace=GRACE)
+    months = sorted({period_ids(now - timedelta(days=d))["month"] for d in range(0, 30)})
+    first = Cluster(
+        kafka_bootstrap,
+        unique_name,
+        tmp_path,
+        extra_env={**EXTRA_ENV, "SALES_COMMIT_INTERVAL": "600"},
+    )
+    try:
+        worker = first.start_worker()
+        await wait_ready([worker])
+        await Feed(first).run(events, chunk=200, pause=0)
+        await kill_mid_stream(worker, months, above=0)  # long before its first commit
+    finally:
+        first.stop()
+    second = Cluster(kafka_bootstrap, unique_name, tmp_path, extra_env=EXTRA_ENV)
+    try:
+        worker = second.start_worker(worker.port)
+        await wait_ready([worker])
+        await converged(exp, [worker.url], full=False)
+    finally:
+        second.stop()
