@@ -164,10 +164,6 @@ class Runtime:
     def partition_of(self, scope: str) -> int:
         return partition_of(scope, self.settings.topic_partitions)
 
-    def owns(self, scope: str) -> bool:
-        view = self.views.get(scope)
-        return view is not None
-
     def rebuild_views(self, active_tps: set[TP]) -> None:
         """Derive the views again from the table after a rebalance: the table is the truth."""
         started = datetime.now(UTC)

@@ -26,7 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-import orjson
 
 from streams.events import Activity, Deal, Feedback
 from streams.fx import FxRates, UnknownCurrency
@@ -501,7 +500,3 @@ class _Batch:
                     }
                 )
                 self.put((scope, ALERTS, metric, period_id), [*emitted, kind])
-
-
-def encode_alert(alert: dict[str, Any]) -> bytes:
-    return orjson.dumps(alert)

@@ -92,9 +92,6 @@ class ScopeView:
     def id(self) -> str:
         return self.scope.split(":", 1)[1]
 
-    def has_data(self) -> bool:
-        return bool(self.hours or self.deals or self.members)
-
     def period(self, period_id: str) -> PeriodAgg:
         agg = self.periods.get(period_id)
         return agg if agg is not None else PeriodAgg()
