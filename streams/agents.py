@@ -10,7 +10,6 @@ a batch sends is durable before its input is acknowledged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from collections import Counter, defaultdict
@@ -287,10 +286,11 @@ def _timers(rt: Runtime) -> None:
 
     @app.timer(5.0, name="consumer-lag")
     async def consumer_lag() -> None:
+        """Records each assigned partition still has to process; unassigned ones vanish."""
         gauge = rt.metrics.consumer_lag
-        assigned = app.consumer.assignment()
         watched = {*rt.settings.topics.inputs(), rt.settings.topics.scopes}
-        for tp in assigned:
+        exported: set[tuple[str, str]] = set()
+        for tp in app.consumer.assignment():
             if tp.topic not in watched:
                 continue
             highwater = app.consumer.highwater(tp)
@@ -301,7 +301,9 @@ def _timers(rt: Runtime) -> None:
                 position = await app.consumer.position(tp)
                 if position is None:
                     continue
-            gauge.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                max(highwater - position, 0)
-            )
-        await asyncio.sleep(0)
+            labels = (tp.topic, str(tp.partition))
+            gauge.labels(*labels).set(max(highwater - position, 0))
+            exported.add(labels)
+        for labels in rt.lag_series - exported:
+            gauge.remove(*labels)
+        rt.lag_series = exported

@@ -67,6 +67,8 @@ class Runtime:
         self.dirty: set[tuple[str, str]] = set()
         #: (team, rep) -> latest activity time exported, so the gauge never goes back
         self.last_activity: dict[tuple[str, str], float] = {}
+        #: (topic, partition) label pairs of the consumer lag gauge currently exported
+        self.lag_series: set[tuple[str, str]] = set()
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
         self.registry = CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry, self.worker_id)
