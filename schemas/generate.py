@@ -14,21 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from streams.events import ACTIVITY_TYPES as EVENT_ACTIVITY_TYPES
+
 HERE = Path(__file__).resolve().parent
 BASE_URI = "https://salespulse.example/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-ACTIVITY_TYPES = [
-    "call",
-    "email",
-    "meeting",
-    "demo",
-    "proposal",
-    "negotiation",
-    "social",
-    "event",
-    "follow_up",
-]
+# the decoder's list: schema and decoder cannot disagree on the activity types
+ACTIVITY_TYPES = list(EVENT_ACTIVITY_TYPES)
 MAX_DOUBLE = 1.7976931348623157e308  # refuses numbers that overflow to infinity (1e400)
 
 
