@@ -159,8 +159,8 @@ async def produce(
     Returns the end offset of every partition written to.
     """
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while leaders settle
+    # creates the app's topics as the worker would and waits for their leaders
     await ensure_topics(Settings(kafka_bootstrap=bootstrap, topics=topics))
-    await wait_for_leaders(bootstrap, [getattr(topics, kind) for kind in INPUT_KINDS])
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1
     )
@@ -194,26 +194,6 @@ async def committed_records(
         min(max(meta.offset, 0), ends[tp]) if meta is not None else 0
         for tp, meta in ((tp, offsets.get(tp)) for tp in ends)
     )
-
-
-async def wait_for_leaders(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:
-    """Until every partition of `names` has a leader, so the first sends are not refused."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = await admin.describe_topics(names)
-            if all(
-                t["error_code"] == 0
-                and t["partitions"]
-                and all(p["leader"] >= 0 for p in t["partitions"])
-                for t in described
-            ):
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
 
 
 # -- HTTP -----------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from streams.commands.report import ApiError, ApiUnavailable, SalesApi
-from streams.producer import kafka_options, topic_partitions
+from streams.producer import topic_partitions
 from streams.settings import Settings
+from streams.topics import kafka_options
 
 QUADRANTS = (
     ("high_activity_high_performance", "hi act / hi perf", "green"),

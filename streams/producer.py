@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
-from aiokafka.helpers import create_ssl_context
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streams.generator import Record
 from streams.settings import Settings, Topics
+from streams.topics import ensure_topics as create_missing_topics
+from streams.topics import kafka_options
 
 #: (topic, key, value) as sent; a None value is a tombstone
 Outgoing = tuple[str, bytes | None, bytes | None]
@@ -30,27 +31,6 @@ Progress = Callable[[int], None]
 
 class KafkaUnavailable(RuntimeError):
     """The broker cannot be reached; the message says how to start or point to one."""
-
-
-def kafka_options(settings: Settings) -> dict[str, Any]:
-    """Connection options for any aiokafka client, from KAFKA_BOOTSTRAP and KAFKA_* security."""
-    sec = settings.kafka_security
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap}
-    if "security_protocol" in sec:
-        options["security_protocol"] = sec["security_protocol"].upper()
-    if "sasl_mechanism" in sec:
-        options["sasl_mechanism"] = sec["sasl_mechanism"].upper()
-    if "sasl_username" in sec:
-        options["sasl_plain_username"] = sec["sasl_username"]
-    if "sasl_password" in sec:
-        options["sasl_plain_password"] = sec["sasl_password"]
-    if options.get("security_protocol", "").endswith("SSL") or "ssl_cafile" in sec:
-        options["ssl_context"] = create_ssl_context(
-            cafile=sec.get("ssl_cafile"),
-            certfile=sec.get("ssl_certfile"),
-            keyfile=sec.get("ssl_keyfile"),
-        )
-    return options
 
 
 def unreachable(settings: Settings) -> KafkaUnavailable:
@@ -67,59 +47,15 @@ def outgoing(record: Record, topics: Topics) -> Outgoing:
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
-    """Create the missing topics among `names` (the targets topic compacted); return them.
+    """Create the missing topics among `names` as the worker would; return them.
 
     The worker creates its topics too; doing it here means producing to an empty broker does
-    not silently auto-create single-partition topics.
+    not silently auto-create topics with the broker's defaults.
     """
-    admin = AIOKafkaAdminClient(**kafka_options(settings))
     try:
-        await admin.start()
+        return await create_missing_topics(settings, names)
     except KafkaConnectionError:
-        await admin.close()
         raise unreachable(settings) from None
-    try:
-        existing = set(await admin.list_topics())
-        missing = sorted(set(names) - existing)
-        if not missing:
-            return []
-        brokers = len((await admin.describe_cluster()).get("brokers", [])) or 1
-        replication = min(3, brokers)
-        new = [
-            NewTopic(
-                name,
-                settings.topic_partitions,
-                replication,
-                topic_configs={"cleanup.policy": "compact"}
-                if name == settings.topics.targets
-                else {},
-            )
-            for name in missing
-        ]
-        response = await admin.create_topics(new)
-        for name, code, *_ in response.topic_errors:
-            # a topic created meanwhile by a worker or another client is fine
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise for_code(code)(f"cannot create topic {name}")
-        await _wait_for_topics(admin, missing)
-        return missing
-    finally:
-        await admin.close()
-
-
-async def _wait_for_topics(admin: AIOKafkaAdminClient, names: list[str]) -> None:
-    """Wait until every partition has a leader, so the first sends are not refused."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        described = await admin.describe_topics(names)
-        if all(
-            t["error_code"] == 0
-            and t["partitions"]
-            and all(p["leader"] >= 0 for p in t["partitions"])
-            for t in described
-        ):
-            return
-        await asyncio.sleep(0.2)
 
 
 async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:

@@ -118,16 +118,6 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
 
-    def kafka_client_options(self) -> dict[str, str]:
-        """aiokafka keyword arguments for SASL/SSL (KAFKA_SECURITY_PROTOCOL etc.)."""
-        names = {
-            "security_protocol": "security_protocol",
-            "sasl_mechanism": "sasl_mechanism",
-            "sasl_username": "sasl_plain_username",
-            "sasl_password": "sasl_plain_password",
-        }
-        return {names[k]: v for k, v in self.kafka_security.items() if k in names}
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -26,13 +26,13 @@ from streams.producer import (
     KafkaUnavailable,
     RecordProducer,
     ensure_topics,
-    kafka_options,
     outgoing,
     quiet_kafka_logs,
     topic_partitions,
     unreachable,
 )
 from streams.settings import Settings, SettingsError
+from streams.topics import kafka_options
 
 METRICS = ("revenue_won", "deals_won", "activities_total")
 PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")

@@ -49,9 +49,7 @@ def _create_topics(settings: Settings, wait: float) -> None:
     while True:
         loop = asyncio.new_event_loop()
         try:
-            created = loop.run_until_complete(ensure_topics(settings))
-            if created:
-                log.info("created topics %s", ", ".join(created))
+            loop.run_until_complete(ensure_topics(settings))
             return
         except Exception as exc:
             if time.monotonic() > deadline:
