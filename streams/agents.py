@@ -21,11 +21,10 @@ import orjson
 from faust.streams import _current_event
 
 from streams.app import Runtime
-from streams.cluster import team_medians_anywhere
+from streams.cluster import performance_anywhere
 from streams.deadletter import deadletter_record
 from streams.events import Activity, Deal, Feedback, TargetCommand
 from streams.messages import Item, RawEvent, TargetItem, Tick, decode_envelope, encode_envelope
-from streams.performance import performance_document
 from streams.periods import PeriodError, parse_period
 from streams.processor import BatchResult
 from streams.validation import Rejection
@@ -267,20 +266,7 @@ def _timers(rt: Runtime) -> None:
                 period = parse_period(period_id, rt.settings.tz)
             except PeriodError:
                 continue
-            medians = None
-            if view.kind == "rep":
-                team = view.latest_part(period_id)
-                if team:
-                    medians = await team_medians_anywhere(rt, team, period_id)
-            doc = performance_document(
-                view,
-                period,
-                now=now,
-                tz=rt.settings.tz,
-                at_risk_pace=rt.settings.at_risk_pace,
-                currency=rt.settings.base_currency,
-                medians=medians,
-            )
+            doc = await performance_anywhere(rt, view, period, now)
             key = f"{view.kind}:{view.id}:{period_id}".encode()
             await rt.performance_topic.send(key=key, value=orjson.dumps(doc))
 

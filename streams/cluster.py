@@ -8,13 +8,16 @@ assignment during a rebalance cannot bounce a request between workers.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from yarl import URL
 
-from streams.performance import TeamMedians, team_medians
+from streams.performance import TeamMedians, performance_document, team_medians
+from streams.periods import Period
+from streams.views import ScopeView
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -94,4 +97,25 @@ def medians_from_json(body: dict[str, Any]) -> TeamMedians:
         activities=None if body["activities"] is None else Decimal(body["activities"]),
         revenue=None if body["revenue"] is None else Decimal(body["revenue"]),
         members=int(body["members"]),
+    )
+
+
+async def performance_anywhere(
+    rt: Runtime, view: ScopeView, period: Period, now: datetime
+) -> dict[str, Any]:
+    """A scope's performance document; a rep's quadrant uses its team's medians, wherever
+    that team is owned. Shared by the HTTP API and the sales.performance publisher."""
+    medians = None
+    if view.kind == "rep":
+        team = view.latest_part(period.id)
+        if team:
+            medians = await team_medians_anywhere(rt, team, period.id)
+    return performance_document(
+        view,
+        period,
+        now=now,
+        tz=rt.settings.tz,
+        at_risk_pace=rt.settings.at_risk_pace,
+        currency=rt.settings.base_currency,
+        medians=medians,
     )

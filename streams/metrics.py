@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from streams import __version__
 from streams.figures import money_out
+from streams.figures import quadrant as quadrant_of
 from streams.pacing import TargetStatus
 from streams.performance import figures_of, team_medians
 from streams.periods import current_period_ids
@@ -156,8 +157,6 @@ class BusinessCollector(Collector):
             "1 when the rep has a target in a current period",
             labels=["team", "rep"],
         )
-        from streams.figures import quadrant as quadrant_of
-
         for view in list(self.views.scopes.values()):
             if view.kind not in ("rep", "team"):
                 continue

@@ -61,6 +61,7 @@ from streams.records import (
     encode_value,
     make_key,
 )
+from streams.validation import LATE_EVENT, UNKNOWN_CURRENCY
 from streams.views import Views
 
 ALERT_KINDS = {
@@ -246,7 +247,7 @@ class _Batch:
         self.result.deadletters.append(
             DeadLetter(
                 raw,
-                "late_event",
+                LATE_EVENT,
                 f"occurred_at {rfc3339(occurred_at)} is older than stream time minus "
                 f"SALES_LATE_GRACE ({rfc3339(limit)}); the event was not applied",
             )
@@ -333,7 +334,7 @@ class _Batch:
                 self.result.deadletters.append(
                     DeadLetter(
                         raw,
-                        "unknown_currency",
+                        UNKNOWN_CURRENCY,
                         f"currency {event.currency!r} has no rate in SALES_FX_RATES any more; "
                         "add it to the rates file and replay the record",
                     )

@@ -24,14 +24,13 @@ from streams.cluster import (
     owner_url,
     peer_get,
     peer_urls,
-    team_medians_anywhere,
+    performance_anywhere,
 )
 from streams.performance import (
     LEADERBOARD_METRICS,
     figures_of,
     has_period_data,
     leaderboard_value,
-    performance_document,
     team_medians,
 )
 from streams.periods import (
@@ -116,19 +115,8 @@ def register(rt: Runtime) -> None:
         scope_view = rt.views.get(scope)
         if scope_view is None:
             return error(view, 404, f"no {kind} {ident!r} has been seen")
-        medians = None
-        if kind == "rep":
-            team = scope_view.latest_part(period_id)
-            if team:
-                medians = await team_medians_anywhere(rt, team, period_id)
-        doc = performance_document(
-            scope_view,
-            parse_period(period_id, tz),
-            now=datetime.now(UTC),
-            tz=tz,
-            at_risk_pace=rt.settings.at_risk_pace,
-            currency=rt.settings.base_currency,
-            medians=medians,
+        doc = await performance_anywhere(
+            rt, scope_view, parse_period(period_id, tz), datetime.now(UTC)
         )
         return json_response(view, doc)
 
