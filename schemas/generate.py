@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from streams.events import ACTIVITY_TYPES as EVENT_ACTIVITY_TYPES
+from streams.domain.events import ACTIVITY_TYPES as EVENT_ACTIVITY_TYPES
 
 HERE = Path(__file__).resolve().parent
 BASE_URI = "https://salespulse.example/schemas/"

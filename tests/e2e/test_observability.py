@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from streams.periods import current_period_ids
+from streams.domain.periods import current_period_ids
 from tests.e2e.conftest import AlertmanagerServer, PrometheusServer
 from tests.support.workers import REPO_ROOT, Cluster, eventually, http_get, produce, wait_ready
 

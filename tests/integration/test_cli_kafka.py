@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams import cli
-from streams.producer import topic_partitions
-from streams.settings import Settings
+from streams.tools import cli
+from streams.tools.producer import topic_partitions
+from streams.worker.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -55,7 +55,7 @@ class Worker:
     def start(self) -> Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "streams.tools.cli", "worker", "--loglevel", "info"],
             env=self.env,
             cwd=REPO_ROOT,
             stdout=log,

@@ -19,8 +19,8 @@ import msgspec
 import pytest
 from jsonschema import Draft202012Validator
 
-from streams.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
-from streams.validation import EventDecoder, Rejection
+from streams.domain.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
+from streams.domain.validation import EventDecoder, Rejection
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = ("activity", "deal", "feedback", "target", "alert", "performance", "deadletter")

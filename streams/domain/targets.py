@@ -1,0 +1,108 @@
+"""Target evaluation: attainment, pace and status (CONTRACT.md section 4, "Targets").
+
+Status is decided in this order, the first that applies wins:
+
+1. ``achieved``: actual >= target (also after the period ended, and before it started).
+2. ``missed``: the period has ended (now >= period.end) without reaching the target.
+3. ``not_started``: nothing is expected yet, i.e. ``expected_by_now == 0``: before the period
+   starts, at its very start, on a weekend before its first business day has begun, and all
+   through a period that has no business day at all (a Saturday).
+4. ``on_track``: actual >= expected_by_now.
+5. ``at_risk``: actual < at_risk_pace x expected_by_now (strictly below: exactly at the
+   threshold is ``behind``).
+6. ``behind``: otherwise.
+
+Comparisons against expected_by_now (4 and 5) treat values within a relative 1e-9 of each
+other as equal, so float noise in the elapsed fraction never flips an exact boundary; the
+comparison with the target itself (1) is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from streams.domain.business_time import elapsed_business_fraction
+from streams.domain.events import ACTIVITY_TYPES
+from streams.domain.periods import Period
+
+TargetStatus = Literal["achieved", "missed", "not_started", "on_track", "behind", "at_risk"]
+
+_METRICS: tuple[str, ...] = (
+    "revenue_won",
+    "deals_won",
+    "activities_total",
+    *(f"activities.{t}" for t in ACTIVITY_TYPES),
+)
+
+_REL_TOL = 1e-9
+
+
+def metric_names() -> tuple[str, ...]:
+    """All target metrics: revenue_won (base currency), deals_won, activities_total and
+    activities.<type> for the nine activity types."""
+    return _METRICS
+
+
+@dataclass(frozen=True)
+class TargetEvaluation:
+    """One target's standing at a moment; ratios are unrounded floats."""
+
+    metric: str
+    target: float
+    actual: float
+    attainment: float
+    expected_by_now: float
+    pace: float | None
+    status: TargetStatus
+
+
+def _at_least(value: float, bound: float) -> bool:
+    return value >= bound or math.isclose(value, bound, rel_tol=_REL_TOL)
+
+
+def evaluate_target(
+    *,
+    metric: str,
+    target: float,
+    actual: float,
+    period: Period,
+    now: datetime,
+    tz: ZoneInfo,
+    at_risk_pace: float,
+) -> TargetEvaluation:
+    """Evaluate a target at the aware moment ``now`` (see the module docstring for the rules).
+
+    attainment = actual / target; expected_by_now = target x elapsed business fraction;
+    pace = actual / expected_by_now, None while expected_by_now is 0.
+    """
+    if not (target > 0 and math.isfinite(target)):
+        raise ValueError(f"target must be a finite number > 0, got {target!r}")
+    fraction = elapsed_business_fraction(period, now, tz)
+    expected = target * fraction
+    pace = actual / expected if expected > 0 else None
+    status: TargetStatus
+    if actual >= target:
+        status = "achieved"
+    elif now.astimezone(UTC) >= period.end.astimezone(UTC):
+        status = "missed"
+    elif expected == 0:
+        status = "not_started"
+    elif _at_least(actual, expected):
+        status = "on_track"
+    elif not _at_least(actual, at_risk_pace * expected):
+        status = "at_risk"
+    else:
+        status = "behind"
+    return TargetEvaluation(
+        metric=metric,
+        target=target,
+        actual=actual,
+        attainment=actual / target,
+        expected_by_now=expected,
+        pace=pace,
+        status=status,
+    )

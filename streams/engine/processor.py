@@ -1,0 +1,503 @@
+"""The scope processor: folds one envelope of items into the scopes table.
+
+Pure logic: it reads records through a `get` callable, returns the records to write, the
+items to send on, dead letters and alerts, and never touches Kafka itself. The Faust agent
+(streams/agents.py) feeds it one envelope at a time and applies what it returns, so each
+table key is written at most once per envelope and all writes of one envelope land in one
+changelog partition, in order.
+
+Crash safety under at-least-once delivery rests on three rules:
+- the ids of the events counted in an hour live in the same record as the counts, so a
+  replayed event is recognised as seen exactly when its count survived;
+- everything sent on to other scopes is an absolute value, re-sent whenever a batch touches
+  it, even if the batch was all replays: a lost send is repaired and a repeated one is
+  harmless;
+- the partition's stream time is written last, after the records it was derived from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from streams.domain.events import Activity, Deal, Feedback
+from streams.domain.money import FxRates, UnknownCurrency
+from streams.domain.periods import local_hour_start, rfc3339
+from streams.domain.validation import LATE_EVENT, UNKNOWN_CURRENCY
+from streams.engine.items import (
+    DealContribution,
+    DealFigure,
+    HourCounts,
+    Item,
+    MemberItem,
+    RawEvent,
+    Republish,
+    TargetItem,
+    TeamHourItem,
+    Tick,
+)
+from streams.engine.queries import TeamMedians, target_evaluations, team_medians
+from streams.engine.rollups import Views
+from streams.engine.state import (
+    ALERTS,
+    DEAL,
+    DEAL_STATE,
+    HOUR,
+    MEMBER,
+    MEMBER_SENT,
+    STREAM_TIME,
+    TARGET,
+    DealSlot,
+    DealState,
+    DealVersion,
+    HourRecord,
+    Member,
+    decode_value,
+    encode_value,
+    make_key,
+)
+
+ALERT_KINDS = {
+    "at_risk": "target_at_risk",
+    "missed": "target_missed",
+    "achieved": "target_achieved",
+}
+
+_activity_decoder = msgspec.json.Decoder(Activity)
+_deal_decoder = msgspec.json.Decoder(Deal)
+_feedback_decoder = msgspec.json.Decoder(Feedback)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    raw: RawEvent
+    reason: str
+    detail: str
+
+
+@dataclass
+class BatchResult:
+    writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    outbox: list[Item] = field(default_factory=list)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: (scope, period) whose figures changed, for the performance topic
+    changed: set[tuple[str, str]] = field(default_factory=set)
+    applied: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    #: (team, rep, activity) -> activities applied
+    activities: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: seconds between event time and now, per applied event
+    lags: list[float] = field(default_factory=list)
+    #: (team, rep) -> latest event time of an activity applied in this batch
+    last_activity: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def alert_id(scope: str, metric: str, period: str, kind: str) -> str:
+    """Stable id: a replay after a crash re-sends the same alert with the same id."""
+    digest = hashlib.sha256(f"{scope}\x1f{metric}\x1f{period}\x1f{kind}".encode()).hexdigest()
+    return digest[:32]
+
+
+class ScopeProcessor:
+    def __init__(
+        self,
+        *,
+        views: Views,
+        fx: FxRates,
+        tz: ZoneInfo,
+        late_grace_seconds: float,
+        at_risk_pace: float,
+    ) -> None:
+        self.views = views
+        self.fx = fx
+        self.tz = tz
+        self.late_grace = late_grace_seconds
+        self.at_risk_pace = at_risk_pace
+
+    def process(
+        self,
+        partition: int,
+        items: list[Item],
+        get: Callable[[bytes], bytes | None],
+        now: datetime,
+    ) -> BatchResult:
+        batch = _Batch(self, partition, get, now)
+        for item in items:
+            batch.handle(item)
+        return batch.finish()
+
+
+class _Batch:
+    def __init__(
+        self,
+        proc: ScopeProcessor,
+        partition: int,
+        get: Callable[[bytes], bytes | None],
+        now: datetime,
+    ) -> None:
+        self.proc = proc
+        self.partition = partition
+        self.get = get
+        self.now = now
+        self.now_ts = now.timestamp()
+        self.result = BatchResult()
+        # key bytes -> (key tuple, old bytes, current value)
+        self.records: dict[bytes, tuple[tuple[Any, ...], bytes | None, Any]] = {}
+        self.flushed: set[bytes] = set()
+        st_raw = get(make_key("", STREAM_TIME, partition))
+        self.stream_time_key = ("", STREAM_TIME, partition)
+        self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
+        self.initial_stream_time = self.stream_time
+        self.touched_hours: set[tuple[str, int]] = set()
+        self.touched_deals: set[str] = set()
+        self.rep_periods: dict[str, set[str]] = {}
+        self.eval_scopes: set[str] = set()
+        #: (team scope, period) -> medians before this batch, for teams whose members changed
+        self.medians_before: dict[tuple[str, str], TeamMedians] = {}
+
+    # -- record cache -----------------------------------------------------------------
+    def load(self, key: tuple[Any, ...]) -> Any:
+        kb = make_key(*key)
+        entry = self.records.get(kb)
+        if entry is not None:
+            return entry[2]
+        raw = self.get(kb)
+        value = decode_value(key[1], raw) if raw is not None else None
+        self.records[kb] = (key, raw, value)
+        return value
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        kb = make_key(*key)
+        entry = self.records.get(kb)
+        old = entry[1] if entry is not None else self.get(kb)
+        self.records[kb] = (key, old, value)
+        self.flushed.discard(kb)
+
+    def flush(self) -> None:
+        """Encode changed records, hand them to the views; each key once per batch."""
+        views = self.proc.views
+        for kb, (key, old_raw, value) in self.records.items():
+            if kb in self.flushed:
+                continue
+            self.flushed.add(kb)
+            new_raw = encode_value(value) if value is not None else None
+            if new_raw == old_raw:
+                continue
+            old_value = decode_value(key[1], old_raw) if old_raw is not None else None
+            self.result.writes[kb] = new_raw
+            changed = views.apply(key, self.partition, old_value, value)
+            for period_id in changed:
+                self.result.changed.add((key[0], period_id))
+            # the next flush compares against what this one wrote
+            self.records[kb] = (key, new_raw, value)
+
+    # -- items --------------------------------------------------------------------------
+    def handle(self, item: Item) -> None:
+        if isinstance(item, RawEvent):
+            if item.kind == "deals":
+                self.handle_deal(item)
+            else:
+                self.handle_rep_event(item)
+        elif isinstance(item, TargetItem):
+            self.put((item.scope, TARGET, item.metric, item.period), item.value)
+            self.eval_scopes.add(item.scope)
+        elif isinstance(item, TeamHourItem):
+            key = (item.scope, HOUR, item.hour)
+            record = self.load(key) or HourRecord()
+            if record.parts.get(item.rep) != item.part:
+                record.parts[item.rep] = item.part
+                self.put(key, record)
+        elif isinstance(item, DealContribution):
+            self.handle_contribution(item)
+        elif isinstance(item, MemberItem):
+            if (item.scope, item.period) not in self.medians_before:
+                self.medians_before[(item.scope, item.period)] = team_medians(
+                    self.proc.views.get(item.scope), item.period
+                )
+            member_key = (item.scope, MEMBER, item.period, item.rep)
+            member = (
+                Member(member=True, activities=item.activities, revenue=item.revenue)
+                if item.member
+                else None
+            )
+            if self.load(member_key) != member:
+                self.put(member_key, member)
+        elif isinstance(item, Republish):
+            self.result.changed.add((item.scope, item.period))
+        elif isinstance(item, Tick):
+            self.eval_scopes.update(
+                scope
+                for scope, view in self.proc.views.scopes.items()
+                if view.partition == self.partition and view.targets
+            )
+
+    def is_late(self, occurred: float) -> bool:
+        return occurred < self.stream_time - self.proc.late_grace
+
+    def reject_late(self, raw: RawEvent, occurred_at: datetime) -> None:
+        limit = datetime.fromtimestamp(self.stream_time - self.proc.late_grace, UTC)
+        self.result.deadletters.append(
+            DeadLetter(
+                raw,
+                LATE_EVENT,
+                f"occurred_at {rfc3339(occurred_at)} is older than stream time minus "
+                f"SALES_LATE_GRACE ({rfc3339(limit)}); the event was not applied",
+            )
+        )
+
+    def seen_again(self, occurred: float, topic: str) -> None:
+        """A duplicate, or the replay of an event applied before a crash.
+
+        Its time was seen, so it counts for stream time: a crash between the event's record
+        and the stream-time record must not make a late event look on time on replay.
+        """
+        self.result.duplicates[topic] += 1
+        if occurred > self.stream_time:
+            self.stream_time = occurred
+
+    def advance(self, occurred: float, topic: str) -> None:
+        if occurred > self.stream_time:
+            self.stream_time = occurred
+        self.result.applied[topic] += 1
+        self.result.lags.append(self.now_ts - occurred)
+
+    def handle_rep_event(self, raw: RawEvent) -> None:
+        event: Activity | Feedback
+        if raw.kind == "activities":
+            event = _activity_decoder.decode(raw.payload)
+            event_key = "a:" + event.event_id
+        else:
+            event = _feedback_decoder.decode(raw.payload)
+            event_key = "f:" + event.event_id
+        occurred_at = event.occurred_at
+        hour = int(local_hour_start(occurred_at, self.proc.tz).timestamp())
+        key = (raw.scope, HOUR, hour)
+        record = self.load(key) or HourRecord()
+        self.touched_hours.add((raw.scope, hour))
+        self.rep_periods.setdefault(raw.scope, set()).update(self.proc.views.hour_periods(hour))
+        occurred = occurred_at.timestamp()
+        if event_key in record.ids:
+            self.seen_again(occurred, raw.topic)
+            return
+        if self.is_late(occurred):
+            self.reject_late(raw, occurred_at)
+            return
+        record.ids.append(event_key)
+        part = record.parts.get(event.team_id)
+        if part is None:
+            part = record.parts[event.team_id] = HourCounts()
+        if occurred >= part.latest:
+            part.latest = occurred
+        if isinstance(event, Activity):
+            part.counts[event.activity] = part.counts.get(event.activity, 0) + 1
+            self.result.activities[(event.team_id, event.rep_id, event.activity)] += 1
+            who = (event.team_id, event.rep_id)
+            if occurred > self.result.last_activity.get(who, 0.0):
+                self.result.last_activity[who] = occurred
+        else:
+            if event.csat is not None:
+                part.csat_sum += event.csat
+                part.csat_n += 1
+                part.csat_sat += event.csat >= 4
+            if event.nps is not None:
+                part.nps_prom += event.nps >= 9
+                part.nps_det += event.nps <= 6
+                part.nps_n += 1
+        self.put(key, record)
+        self.advance(occurred, raw.topic)
+
+    def handle_deal(self, raw: RawEvent) -> None:
+        event = _deal_decoder.decode(raw.payload)
+        key = (raw.scope, DEAL_STATE)
+        state = self.load(key) or DealState()
+        self.touched_deals.add(raw.scope)
+        occurred = event.occurred_at.timestamp()
+        if event.event_id in state.ids:
+            self.seen_again(occurred, raw.topic)
+            return
+        if self.is_late(occurred):
+            self.reject_late(raw, event.occurred_at)
+            return
+        amount_base: str | None = None
+        if event.amount is not None and event.currency is not None:
+            try:
+                amount_base = str(self.proc.fx.to_base(event.amount, event.currency))
+            except UnknownCurrency:
+                self.result.deadletters.append(
+                    DeadLetter(
+                        raw,
+                        UNKNOWN_CURRENCY,
+                        f"currency {event.currency!r} has no rate in SALES_FX_RATES any more; "
+                        "add it to the rates file and replay the record",
+                    )
+                )
+                return
+        version = DealVersion(
+            occurred_at=occurred,
+            outcome=event.outcome,
+            amount_base=amount_base,
+            created_at=event.created_at.timestamp() if event.created_at else None,
+            rep=event.rep_id,
+            team=event.team_id,
+        )
+        state.ids.append(event.event_id)
+        # the latest occurred_at is current; on a tie the one processed later wins
+        if state.current is None or occurred >= state.current.occurred_at:
+            state.current = version
+        owner = (event.rep_id, event.team_id)
+        if owner not in state.owners:
+            state.owners.append(owner)
+        self.put(key, state)
+        self.advance(occurred, raw.topic)
+
+    def handle_contribution(self, item: DealContribution) -> None:
+        key = (item.scope, DEAL, item.deal_id)
+        slot: DealSlot | None = self.load(key)
+        seen = set(slot.seen) if slot is not None else set()
+        if item.figure is not None:
+            seen.add(item.figure.occurred_at)
+        if item.scope.startswith("rep:"):
+            # every period the deal ever touched: a move or a retraction changes them all
+            periods = self.rep_periods.setdefault(item.scope, set())
+            for occurred in seen:
+                periods.update(self.proc.views.instant_periods(occurred))
+        new = DealSlot(figure=item.figure, seen=sorted(seen))
+        if slot != new:
+            self.put(key, new)
+
+    # -- end of batch -------------------------------------------------------------------
+    def finish(self) -> BatchResult:
+        self.emit_deal_contributions()
+        self.emit_team_hours()
+        self.flush()
+        self.emit_memberships()
+        self.flush()
+        self.evaluate_alerts()
+        self.flush()
+        self.announce_medians()
+        if self.stream_time != self.initial_stream_time:
+            self.put(self.stream_time_key, self.stream_time)
+            self.flush()
+        return self.result
+
+    def emit_deal_contributions(self) -> None:
+        for scope in sorted(self.touched_deals):
+            state: DealState | None = self.load((scope, DEAL_STATE))
+            if state is None:
+                continue
+            deal_id = scope.split(":", 1)[1]
+            current = state.current
+            figure: DealFigure | None = None
+            if current is not None and current.outcome in ("won", "lost"):
+                cycle = None
+                if current.outcome == "won" and current.created_at is not None:
+                    cycle = current.occurred_at - current.created_at
+                figure = DealFigure(
+                    occurred_at=current.occurred_at,
+                    outcome=current.outcome,
+                    amount_base=current.amount_base or "0",
+                    cycle_seconds=cycle,
+                    rep=current.rep,
+                    team=current.team,
+                )
+            reps = dict.fromkeys(rep for rep, _ in state.owners)
+            teams = dict.fromkeys(team for _, team in state.owners)
+            for rep in reps:
+                share = figure if figure is not None and figure.rep == rep else None
+                self.result.outbox.append(DealContribution("rep:" + rep, deal_id, share))
+            for team in teams:
+                share = figure if figure is not None and figure.team == team else None
+                self.result.outbox.append(DealContribution("team:" + team, deal_id, share))
+
+    def emit_team_hours(self) -> None:
+        for scope, hour in sorted(self.touched_hours):
+            record: HourRecord | None = self.load((scope, HOUR, hour))
+            if record is None:
+                continue
+            rep = scope.split(":", 1)[1]
+            for team, part in record.parts.items():
+                self.result.outbox.append(TeamHourItem("team:" + team, hour, rep, part))
+
+    def emit_memberships(self) -> None:
+        """Tell each team a rep touched whether the rep belongs to it in each period.
+
+        A rep belongs to the team on its latest event in the period; every other team it was
+        ever reported to hears that it does not, so a move between teams is retracted.
+        """
+        for scope in sorted(self.rep_periods):
+            view = self.proc.views.get(scope)
+            if view is None:
+                continue
+            rep = view.id
+            for period_id in sorted(self.rep_periods[scope]):
+                sent = view.member_sent.get(period_id, [])
+                teams = view.teams_in(period_id) | set(sent)
+                if not teams:
+                    continue
+                latest = view.latest_part(period_id)
+                activities = view.period(period_id).activities_total
+                revenue = str(view.revenue_won(period_id))
+                for team in sorted(teams):
+                    self.result.outbox.append(
+                        MemberItem(
+                            "team:" + team, period_id, rep, team == latest, activities, revenue
+                        )
+                    )
+                if not teams.issubset(sent):
+                    self.put((scope, MEMBER_SENT, period_id), sorted(teams))
+
+    def announce_medians(self) -> None:
+        """When a team's medians move, its reps' quadrants may move: have them republished."""
+        for (scope, period_id), before in sorted(self.medians_before.items()):
+            view = self.proc.views.get(scope)
+            if view is None or team_medians(view, period_id) == before:
+                continue
+            for rep in sorted(view.members.get(period_id, {})):
+                self.result.outbox.append(Republish("rep:" + rep, period_id))
+
+    def evaluate_alerts(self) -> None:
+        scopes = set(self.eval_scopes)
+        for scope, period_id in self.result.changed:
+            view = self.proc.views.get(scope)
+            if view is not None and any(p == period_id for _, p in view.targets):
+                scopes.add(scope)
+        for scope in sorted(scopes):
+            view = self.proc.views.get(scope)
+            if view is None or view.partition != self.partition:
+                continue
+            evaluations = target_evaluations(
+                view, now=self.now, tz=self.proc.tz, at_risk_pace=self.proc.at_risk_pace
+            )
+            for period_id, ev in evaluations:
+                metric = ev.metric
+                kind = ALERT_KINDS.get(ev.status)
+                if kind is None:
+                    continue
+                emitted = view.alerts.get((metric, period_id), [])
+                if kind in emitted:
+                    continue
+                scope_kind, scope_id = scope.split(":", 1)
+                self.result.alerts.append(
+                    {
+                        "alert_id": alert_id(scope, metric, period_id, kind),
+                        "kind": kind,
+                        "scope": scope_kind,
+                        "scope_id": scope_id,
+                        "metric": metric,
+                        "period": period_id,
+                        "target": ev.target,
+                        "actual": ev.actual,
+                        "attainment": ev.attainment,
+                        "expected_by_now": ev.expected_by_now,
+                        "emitted_at": rfc3339(self.now),
+                    }
+                )
+                self.put((scope, ALERTS, metric, period_id), [*emitted, kind])

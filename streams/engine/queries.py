@@ -1,0 +1,245 @@
+"""The figures of CONTRACT.md section 4 for one scope and period, from its view.
+
+Shared by the HTTP API, the sales.performance topic, alerts and the Prometheus collector,
+so every consumer sees the same numbers computed by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from streams.domain.figures import (
+    activities_per_win,
+    avg_cycle_days,
+    avg_deal_size,
+    csat_stats,
+    median,
+    money_out,
+    nps,
+    quadrant,
+    revenue_per_activity,
+    win_rate,
+)
+from streams.domain.periods import Period, PeriodError, parse_period
+from streams.domain.targets import TargetEvaluation, evaluate_target
+from streams.engine.rollups import ScopeView
+
+LEADERBOARD_METRICS = (
+    "revenue_won",
+    "deals_won",
+    "activities_total",
+    "win_rate",
+    "avg_deal_size",
+    "csat_avg",
+)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Exact (unrounded) figures; rounding happens only in `as_document`."""
+
+    by_type: dict[str, int]
+    activities_total: int
+    won: int
+    lost: int
+    revenue_won: Decimal
+    cycle_seconds: list[float]
+    csat_sum: int
+    csat_n: int
+    csat_sat: int
+    nps_prom: int
+    nps_det: int
+    nps_n: int
+
+    @property
+    def win_rate(self) -> float | None:
+        return win_rate(self.won, self.lost)
+
+    @property
+    def avg_deal_size(self) -> Decimal | None:
+        return avg_deal_size(self.revenue_won, self.won)
+
+    @property
+    def csat_avg(self) -> float | None:
+        return csat_stats(self.csat_sum, self.csat_n, self.csat_sat)[0]
+
+    def as_document(self) -> dict[str, Any]:
+        csat_avg, csat_count, csat_pct = csat_stats(self.csat_sum, self.csat_n, self.csat_sat)
+        return {
+            "activities": {
+                "total": self.activities_total,
+                "by_type": {k: v for k, v in sorted(self.by_type.items()) if v > 0},
+            },
+            "deals": {
+                "won": self.won,
+                "lost": self.lost,
+                "revenue_won": money_out(self.revenue_won),
+                "win_rate": self.win_rate,
+                "avg_deal_size": money_out(self.avg_deal_size),
+                "avg_cycle_days": avg_cycle_days(sum(self.cycle_seconds), len(self.cycle_seconds)),
+            },
+            "satisfaction": {
+                "csat_avg": csat_avg,
+                "csat_count": csat_count,
+                "csat_satisfied_pct": csat_pct,
+                "nps": nps(self.nps_prom, self.nps_det, self.nps_n),
+                "nps_count": self.nps_n,
+            },
+            "efficiency": {
+                "activities_per_win": activities_per_win(self.activities_total, self.won),
+                "revenue_per_activity": money_out(
+                    revenue_per_activity(self.revenue_won, self.activities_total)
+                ),
+            },
+        }
+
+
+def figures_of(view: ScopeView, period_id: str) -> Figures:
+    agg = view.period(period_id)
+    deals = view.deals_in(period_id)
+    won = [d for d in deals if d.outcome == "won"]
+    return Figures(
+        by_type=dict(agg.by_type),
+        activities_total=agg.activities_total,
+        won=len(won),
+        lost=sum(1 for d in deals if d.outcome == "lost"),
+        revenue_won=sum((Decimal(d.amount_base) for d in won), Decimal(0)),
+        cycle_seconds=[d.cycle_seconds for d in won if d.cycle_seconds is not None],
+        csat_sum=agg.csat_sum,
+        csat_n=agg.csat_n,
+        csat_sat=agg.csat_sat,
+        nps_prom=agg.nps_prom,
+        nps_det=agg.nps_det,
+        nps_n=agg.nps_n,
+    )
+
+
+def metric_actual(view: ScopeView, period_id: str, metric: str) -> float:
+    """The figure a target's metric names: revenue in cents-rounded base currency."""
+    if metric == "revenue_won":
+        return money_out(view.revenue_won(period_id)) or 0.0
+    if metric == "deals_won":
+        return float(sum(1 for d in view.deals_in(period_id) if d.outcome == "won"))
+    agg = view.period(period_id)
+    if metric == "activities_total":
+        return float(agg.activities_total)
+    if metric.startswith("activities."):
+        return float(agg.by_type.get(metric.split(".", 1)[1], 0))
+    raise ValueError(f"unknown target metric {metric!r}")
+
+
+def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
+    if metric == "revenue_won":
+        return money_out(figures.revenue_won)
+    if metric == "deals_won":
+        return figures.won
+    if metric == "activities_total":
+        return figures.activities_total
+    if metric == "win_rate":
+        return figures.win_rate
+    if metric == "avg_deal_size":
+        return money_out(figures.avg_deal_size)
+    if metric == "csat_avg":
+        return figures.csat_avg
+    raise ValueError(f"unknown leaderboard metric {metric!r}")
+
+
+def has_period_data(view: ScopeView, period_id: str) -> bool:
+    agg = view.periods.get(period_id)
+    if agg is not None and (agg.by_type or agg.csat_n or agg.nps_n):
+        return True
+    return bool(view.deal_periods.get(period_id))
+
+
+@dataclass(frozen=True)
+class TeamMedians:
+    activities: float | Decimal | None
+    revenue: float | Decimal | None
+    members: int
+
+
+def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
+    """Medians over the reps whose latest event in the period was in this team."""
+    members = [] if view is None else list(view.members.get(period_id, {}).values())
+    return TeamMedians(
+        activities=median([m.activities for m in members]),
+        revenue=median([Decimal(m.revenue) for m in members]),
+        members=len(members),
+    )
+
+
+def target_evaluations(
+    view: ScopeView,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    at_risk_pace: float,
+    only_period: str | None = None,
+) -> list[tuple[str, TargetEvaluation]]:
+    """(period id, evaluation) for every target of the scope, or of one period."""
+    out = []
+    for (metric, period_id), value in sorted(view.targets.items()):
+        if only_period is not None and period_id != only_period:
+            continue
+        try:
+            period = parse_period(period_id, tz)
+        except PeriodError:
+            continue  # validated on ingestion; a target never holds a bad period
+        evaluation = evaluate_target(
+            metric=metric,
+            target=value,
+            actual=metric_actual(view, period_id, metric),
+            period=period,
+            now=now,
+            tz=tz,
+            at_risk_pace=at_risk_pace,
+        )
+        out.append((period_id, evaluation))
+    return out
+
+
+def performance_document(
+    view: ScopeView,
+    period: Period,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    at_risk_pace: float,
+    currency: str,
+    medians: TeamMedians | None = None,
+) -> dict[str, Any]:
+    """The body of GET /v1/{reps|teams}/{id}/performance and of sales.performance."""
+    figures = figures_of(view, period.id)
+    doc: dict[str, Any] = {"scope": view.kind, "id": view.id}
+    if view.kind == "rep":
+        doc["team_id"] = view.latest_part(period.id)
+    doc["period"] = period.id
+    doc["currency"] = currency
+    doc.update(figures.as_document())
+    if view.kind == "rep":
+        doc["quadrant"] = (
+            quadrant(
+                figures.activities_total, figures.revenue_won, medians.activities, medians.revenue
+            )
+            if medians is not None and doc["team_id"] is not None
+            else None
+        )
+    doc["targets"] = [
+        {
+            "metric": ev.metric,
+            "target": ev.target,
+            "actual": ev.actual,
+            "attainment": ev.attainment,
+            "expected_by_now": ev.expected_by_now,
+            "pace": ev.pace,
+            "status": ev.status,
+        }
+        for _, ev in target_evaluations(
+            view, now=now, tz=tz, at_risk_pace=at_risk_pace, only_period=period.id
+        )
+    ]
+    return doc

@@ -1,0 +1,227 @@
+"""In-memory views derived from the scopes table, for queries, alerts and metrics.
+
+The table is the truth (changelog-backed, recovered after a crash); these views only roll
+its records up per period so that a query, a leaderboard or a scrape never scans hour
+records. They are rebuilt from the table after every rebalance and updated record by record
+as batches write, through `Views.apply`, which receives the old and the new value so that
+every roll-up is adjusted by the exact difference (integers: no drift).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from streams.domain.periods import periods_of
+from streams.engine.items import DealFigure, HourCounts
+from streams.engine.state import (
+    ALERTS,
+    DEAL,
+    HOUR,
+    MEMBER,
+    MEMBER_SENT,
+    TARGET,
+    HourRecord,
+    Member,
+)
+
+
+@dataclass
+class PeriodAgg:
+    """Counters of one scope in one period, summed over its hour records."""
+
+    by_type: Counter[str] = field(default_factory=Counter)
+    csat_sum: int = 0
+    csat_n: int = 0
+    csat_sat: int = 0
+    nps_prom: int = 0
+    nps_det: int = 0
+    nps_n: int = 0
+    #: latest event time seen from hour records, and the part (team of a rep) it came from
+    latest: float = 0.0
+    latest_part: str = ""
+    #: parts (teams of a rep, reps of a team) with hour counts in the period
+    parts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, part: str, counts: HourCounts, sign: int) -> None:
+        for activity, n in counts.counts.items():
+            self.by_type[activity] += sign * n
+            if not self.by_type[activity]:
+                del self.by_type[activity]
+        self.csat_sum += sign * counts.csat_sum
+        self.csat_n += sign * counts.csat_n
+        self.csat_sat += sign * counts.csat_sat
+        self.nps_prom += sign * counts.nps_prom
+        self.nps_det += sign * counts.nps_det
+        self.nps_n += sign * counts.nps_n
+        self.parts[part] += sign
+        if not self.parts[part]:
+            del self.parts[part]
+        if sign > 0 and counts.latest >= self.latest:
+            self.latest = counts.latest
+            self.latest_part = part
+
+    @property
+    def activities_total(self) -> int:
+        return sum(self.by_type.values())
+
+
+@dataclass
+class ScopeView:
+    scope: str
+    partition: int
+    hours: dict[int, HourRecord] = field(default_factory=dict)
+    periods: dict[str, PeriodAgg] = field(default_factory=dict)
+    deals: dict[str, DealFigure] = field(default_factory=dict)
+    deal_periods: dict[str, set[str]] = field(default_factory=dict)
+    targets: dict[tuple[str, str], float] = field(default_factory=dict)
+    alerts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    members: dict[str, dict[str, Member]] = field(default_factory=dict)
+    member_sent: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.scope.split(":", 1)[0]
+
+    @property
+    def id(self) -> str:
+        return self.scope.split(":", 1)[1]
+
+    def period(self, period_id: str) -> PeriodAgg:
+        agg = self.periods.get(period_id)
+        return agg if agg is not None else PeriodAgg()
+
+    def deals_in(self, period_id: str) -> list[DealFigure]:
+        return [self.deals[d] for d in sorted(self.deal_periods.get(period_id, ()))]
+
+    def revenue_won(self, period_id: str) -> Decimal:
+        return sum(
+            (Decimal(f.amount_base) for f in self.deals_in(period_id) if f.outcome == "won"),
+            Decimal(0),
+        )
+
+    def latest_part(self, period_id: str) -> str | None:
+        """The team on a rep's latest event in the period (activities, feedback, deals)."""
+        agg = self.periods.get(period_id)
+        best: tuple[float, str] | None = (agg.latest, agg.latest_part) if agg else None
+        for figure in self.deals_in(period_id):
+            if best is None or figure.occurred_at >= best[0]:
+                best = (figure.occurred_at, figure.team)
+        return best[1] if best else None
+
+    def teams_in(self, period_id: str) -> set[str]:
+        """Teams a rep's events in the period were attributed to."""
+        agg = self.periods.get(period_id)
+        teams = set(agg.parts) if agg else set()
+        teams.update(f.team for f in self.deals_in(period_id))
+        return teams
+
+
+class Views:
+    """Every scope this worker owns, rolled up per period."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.scopes: dict[str, ScopeView] = {}
+        self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
+
+    def clear(self) -> None:
+        self.scopes.clear()
+
+    def get(self, scope: str) -> ScopeView | None:
+        return self.scopes.get(scope)
+
+    def view(self, scope: str, partition: int) -> ScopeView:
+        view = self.scopes.get(scope)
+        if view is None:
+            view = self.scopes[scope] = ScopeView(scope, partition)
+        return view
+
+    def hour_periods(self, hour: int) -> tuple[str, str, str, str]:
+        periods = self._hour_periods.get(hour)
+        if periods is None:
+            periods = periods_of(datetime.fromtimestamp(hour, UTC), self.tz)
+            self._hour_periods[hour] = periods
+        return periods
+
+    def instant_periods(self, epoch: float) -> tuple[str, str, str, str]:
+        return periods_of(datetime.fromtimestamp(epoch, UTC), self.tz)
+
+    def drop_partitions(self, keep: Iterable[int]) -> None:
+        kept = set(keep)
+        for scope in [s for s, v in self.scopes.items() if v.partition not in kept]:
+            del self.scopes[scope]
+
+    def apply(self, key: tuple[Any, ...], partition: int, old: Any, new: Any) -> set[str]:
+        """Apply one record change; return the period ids whose figures it changed."""
+        scope, kind = key[0], key[1]
+        if not scope:
+            return set()
+        view = self.view(scope, partition)
+        if kind == HOUR:
+            return self._apply_hour(view, key[2], old, new)
+        if kind == DEAL:
+            return self._apply_deal(
+                view, key[2], old.figure if old else None, new.figure if new else None
+            )
+        if kind == TARGET:
+            if new is None:
+                view.targets.pop((key[2], key[3]), None)
+            else:
+                view.targets[(key[2], key[3])] = new
+            return {key[3]}
+        if kind == ALERTS:
+            view.alerts[(key[2], key[3])] = list(new or [])
+            return set()
+        if kind == MEMBER:
+            period, rep = key[2], key[3]
+            if new is None:
+                view.members.get(period, {}).pop(rep, None)
+            else:
+                view.members.setdefault(period, {})[rep] = new
+            return {period}
+        if kind == MEMBER_SENT:
+            view.member_sent[key[2]] = list(new or [])
+            return set()
+        return set()
+
+    def _apply_hour(
+        self, view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None
+    ) -> set[str]:
+        periods = self.hour_periods(hour)
+        for period_id in periods:
+            agg = view.periods.get(period_id)
+            if agg is None:
+                agg = view.periods[period_id] = PeriodAgg()
+            if old is not None:
+                for part, counts in old.parts.items():
+                    agg.add(part, counts, -1)
+            if new is not None:
+                for part, counts in new.parts.items():
+                    agg.add(part, counts, +1)
+        if new is None:
+            view.hours.pop(hour, None)
+        else:
+            view.hours[hour] = new
+        return set(periods)
+
+    def _apply_deal(
+        self, view: ScopeView, deal_id: str, old: DealFigure | None, new: DealFigure | None
+    ) -> set[str]:
+        changed: set[str] = set()
+        if old is not None:
+            for period_id in self.instant_periods(old.occurred_at):
+                view.deal_periods.get(period_id, set()).discard(deal_id)
+                changed.add(period_id)
+            view.deals.pop(deal_id, None)
+        if new is not None:
+            for period_id in self.instant_periods(new.occurred_at):
+                view.deal_periods.setdefault(period_id, set()).add(deal_id)
+                changed.add(period_id)
+            view.deals[deal_id] = new
+        return changed

@@ -1,0 +1,354 @@
+"""`salespulse run`: the whole demo on one machine (what `make run` calls).
+
+Starts a worker subprocess, waits until it is ready, sets demo targets, sends some history so
+the figures mean something, then streams live events at a visible rate while a terminal view
+shows the leaderboard, quadrants and alerts. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from streams.tools.commands.generate import (
+    add_stream_arguments,
+    at_least_one,
+    build_config,
+    count,
+    parse_duration_seconds,
+    positive_float,
+)
+from streams.tools.commands.report import ApiError, ApiUnavailable, SalesApi, current_month
+from streams.tools.generator import (
+    GeneratorConfig,
+    Record,
+    SalesSimulator,
+    demo_targets,
+    month_elapsed,
+    targets_for,
+)
+from streams.tools.live_view import LiveState, follow_alerts, poll_api, render, status_line
+from streams.tools.producer import (
+    KafkaUnavailable,
+    Outgoing,
+    RecordProducer,
+    ensure_topics,
+    outgoing,
+    progress_bar,
+    quiet_kafka_logs,
+)
+from streams.worker.settings import Settings, SettingsError
+
+EPILOG = """\
+examples:
+  make run                                   # installs, starts Kafka, then this
+  salespulse run                             # SaaS demo until Ctrl-C
+  salespulse run --context consulting --rate 20
+  salespulse run --no-view --duration 60     # for scripts and tests: plain status lines
+
+The worker's output goes to var/run/worker-$SALES_API_PORT.log.
+"""
+
+
+class RunError(RuntimeError):
+    """The demo cannot go on; the message says why and what to do."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the whole demo: worker, targets, history, live events and a live view",
+        description="Start a worker, set demo targets, send history then live events, and "
+        "watch leaderboard, quadrants and alerts live.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_stream_arguments(parser)
+    parser.set_defaults(seed=None, late_rate=0.005, duplicate_rate=0.005, invalid_rate=0.005)
+    parser.add_argument(
+        "--days", type=positive_float, default=30.0, help="days of history sent first (30)"
+    )
+    parser.add_argument(
+        "--events", type=count, default=6000, help="history events sent first (6000)"
+    )
+    parser.add_argument(
+        "--rate", type=positive_float, default=8.0, help="live events per second (8)"
+    )
+    parser.add_argument(
+        "--duration", type=parse_duration_seconds, help="stop after this long (default: Ctrl-C)"
+    )
+    parser.add_argument("--no-view", action="store_true", help="print status lines instead")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="use the worker already answering on SALES_API_PORT instead of starting one",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=at_least_one,
+        default=180,
+        help="seconds to wait for the worker's /readyz (180)",
+    )
+    parser.set_defaults(func=run_demo, start=None, end=None)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    quiet_kafka_logs()
+    try:
+        settings = Settings.from_env()
+        if args.seed is None:
+            args.seed = int(time.time())  # new event ids on every demo against the same broker
+        config = build_config(args, settings, datetime.now(settings.tz))
+    except (ValueError, SettingsError) as exc:
+        print(f"salespulse run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_demo(args, settings, config))
+    except (RunError, KafkaUnavailable) as exc:
+        print(f"salespulse run: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("salespulse run: stopped", file=sys.stderr)
+        return 0
+    return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorConfig) -> None:
+    api_url = f"http://127.0.0.1:{settings.api_port}"
+    topics = settings.topics
+    await ensure_topics(settings, topics.inputs())  # also proves Kafka is reachable
+    worker: asyncio.subprocess.Process | None = None
+    background: list[asyncio.Task[None]] = []
+    _stop_on_signals(asyncio.current_task())
+    async with SalesApi(api_url, timeout=5) as api:
+        try:
+            if args.no_worker:
+                if not await api.ready():
+                    raise RunError(f"--no-worker, but no worker is ready at {api_url}/readyz")
+            elif await api.ready():
+                print(f"a worker already answers at {api_url}: using it", file=sys.stderr)
+            else:
+                worker = await _start_worker(settings)
+                await _wait_ready(api, worker, args.ready_timeout, _worker_log(settings))
+            sim = SalesSimulator(config)
+            state = LiveState(
+                api_url=api_url, period=current_month(settings.tz), context=sim.context.name
+            )
+            # alerts from the end, but before targets and history so their alerts show up
+            background.append(asyncio.create_task(follow_alerts(state, settings)))
+            async with RecordProducer(settings) as producer:
+                start, end = config.span()
+                with progress_bar("history", config.events) as progress:
+                    sent = await producer.send_records(
+                        (outgoing(r, topics) for r in sim.history(start, end, config.events)),
+                        progress=progress,
+                    )
+                print(
+                    f"sent {sent} history events ({config.context}, {args.days:g} days)",
+                    file=sys.stderr,
+                )
+                targets = await _targets_from_worker(api, state.period, settings, config.seed)
+                if not targets:
+                    targets = demo_targets(config, datetime.now(settings.tz))
+                await producer.send_records(outgoing(t, topics) for t in targets)
+                print(f"set {len(targets)} demo targets for {state.period}", file=sys.stderr)
+                background.append(asyncio.create_task(poll_api(state, api)))
+                await _live(args, state, settings, producer, sim, background)
+        finally:
+            await _cancel(background)
+            if worker is not None:
+                await _stop_worker(worker)
+
+
+async def _targets_from_worker(
+    api: SalesApi, period: str, settings: Settings, seed: int, settle: float = 45.0
+) -> list[Record]:
+    """Demo targets relative to the figures the worker really holds for this month.
+
+    Basing them on the worker's figures (rather than on the history just sent) keeps them
+    meaningful when the broker already holds earlier demos' events.
+    """
+    last = -1.0
+    deadline = time.monotonic() + settle
+    entries: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:  # wait until the history is folded in
+        try:
+            entries = await api.leaderboard(period, metric="activities_total")
+        except (ApiError, ApiUnavailable):
+            return []
+        total = float(sum(e.get("value") or 0 for e in entries))
+        if entries and total == last:
+            break
+        last = total
+        await asyncio.sleep(1.5)
+    if not entries:
+        return []
+    docs = await api.performances("rep", [e["id"] for e in entries], period)
+    to_date = {
+        d["id"]: {
+            "revenue_won": float(d["deals"].get("revenue_won") or 0),
+            "deals_won": float(d["deals"].get("won") or 0),
+            "activities_total": float(d["activities"].get("total") or 0),
+        }
+        for d in docs
+    }
+    teams = {d["id"]: str(d.get("team_id") or "") for d in docs}
+    elapsed = month_elapsed(datetime.now(settings.tz), settings.tz)
+    return targets_for(to_date, teams, period, elapsed, seed)
+
+
+async def _live(
+    args: argparse.Namespace,
+    state: LiveState,
+    settings: Settings,
+    producer: RecordProducer,
+    sim: SalesSimulator,
+    background: list[asyncio.Task[None]],
+) -> None:
+    """Live events while the view refreshes, until --duration, Ctrl-C or a failure."""
+    topics = settings.topics
+
+    def counted() -> Iterator[Outgoing]:
+        for record in sim.live(lambda: datetime.now(sim.tz)):
+            state.sent += 1
+            yield outgoing(record, topics)
+
+    state.started = time.monotonic()
+    sender = asyncio.create_task(producer.send_records(counted(), rate=args.rate or None))
+    tasks: list[asyncio.Task[Any]] = [sender, *background]
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        if args.no_view or not sys.stdout.isatty():
+            await _plain(state, tasks, deadline)
+        else:
+            from rich.live import Live
+
+            with Live(render(state), refresh_per_second=2) as live:
+                while not _over(tasks, deadline):
+                    await asyncio.sleep(0.5)
+                    live.update(render(state, live.console.width))
+    finally:
+        await _cancel([sender])
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise RunError(f"the live stream stopped: {task.exception()}")
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def _over(tasks: list[asyncio.Task[Any]], deadline: float | None) -> bool:
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    return any(t.done() for t in tasks)
+
+
+async def _plain(state: LiveState, tasks: list[asyncio.Task[Any]], deadline: float | None) -> None:
+    last = 0.0
+    while not _over(tasks, deadline):
+        await asyncio.sleep(0.5)
+        if time.monotonic() - last >= 5:
+            print(status_line(state), flush=True)
+            last = time.monotonic()
+    print(status_line(state), flush=True)
+
+
+def _stop_on_signals(task: asyncio.Task[Any] | None) -> None:
+    """SIGTERM and SIGHUP (terminal closed) stop the demo as cleanly as Ctrl-C does."""
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, task.cancel)
+
+
+def _die_with_parent() -> None:
+    """In the worker child (Linux): get SIGTERM if `run` itself dies without cleaning up."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _worker_log(settings: Settings) -> Path:
+    return Path("var/run") / f"worker-{settings.api_port}.log"
+
+
+def _worker_command() -> list[str]:
+    """`salespulse worker` via this interpreter, so the venv is used even if not on PATH."""
+    return [sys.executable, "-m", "streams.tools.cli", "worker"]
+
+
+async def _start_worker(settings: Settings) -> asyncio.subprocess.Process:
+    log_path = _worker_log(settings)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"starting a worker (log: {log_path})", file=sys.stderr)
+    with log_path.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *_worker_command(),
+            env=dict(os.environ),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the worker cleanly ourselves
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+async def _wait_ready(
+    api: SalesApi, worker: asyncio.subprocess.Process, timeout: float, log_path: Path
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.returncode is not None:
+            tail = _tail(log_path)
+            raise RunError(
+                f"the worker exited with code {worker.returncode} before it was ready; "
+                f"its log ({log_path}) ends with:\n{tail}"
+            )
+        if await api.ready():
+            print(f"worker ready at {api.base_url}", file=sys.stderr)
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(worker.wait(), 0.5)
+    raise RunError(
+        f"the worker was not ready after {timeout:.0f}s: see {log_path}, or raise --ready-timeout"
+    )
+
+
+async def _stop_worker(worker: asyncio.subprocess.Process, grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds: the worker gets to commit and close."""
+    if worker.returncode is not None:
+        return
+    print("stopping the worker", file=sys.stderr)
+    with contextlib.suppress(ProcessLookupError):
+        worker.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(worker.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            worker.kill()
+        await worker.wait()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

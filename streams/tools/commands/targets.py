@@ -1,0 +1,298 @@
+"""`salespulse targets set|list|delete`: manage quotas on the compacted targets topic.
+
+The topic is the source of truth (CONTRACT section 2): the latest value per key wins and a
+null value deletes, so `list` replays the topic up to its end offsets and keeps the last one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
+
+from streams.domain.events import ACTIVITY_TYPES
+from streams.tools.generator import target_record
+from streams.tools.producer import (
+    KafkaUnavailable,
+    RecordProducer,
+    ensure_topics,
+    outgoing,
+    quiet_kafka_logs,
+    topic_partitions,
+    unreachable,
+)
+from streams.worker.settings import Settings, SettingsError
+from streams.worker.topics import kafka_options
+
+METRICS = ("revenue_won", "deals_won", "activities_total")
+PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")
+
+EPILOG = """\
+examples:
+  salespulse targets set --scope rep --id s01 --metric revenue_won --period 2026-11 --value 50000
+  salespulse targets set --scope team --id t-smb --metric activities.demo \\
+      --period 2026-Q4 --value 300
+  salespulse targets set --file targets.csv     # columns: scope,scope_id,metric,period,value
+  salespulse targets list --period 2026-11
+  salespulse targets delete --scope rep --id s01 --metric revenue_won --period 2026-11
+
+metrics: revenue_won (base currency), deals_won, activities_total, activities.<type>
+periods: day 2026-11-27, ISO week 2026-W48, month 2026-11, quarter 2026-Q4
+"""
+
+
+class TargetError(ValueError):
+    """A target is malformed; the message names the bad field."""
+
+
+def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) -> float:
+    """Check one target against the contract; return its value as a number."""
+    if scope not in ("rep", "team"):
+        raise TargetError(f"scope {scope!r} must be rep or team")
+    if not 1 <= len(scope_id) <= 64 or ":" in scope_id:
+        raise TargetError(f"id {scope_id!r} must be 1-64 characters without ':'")
+    if metric not in METRICS and not (
+        metric.startswith("activities.") and metric.split(".", 1)[1] in ACTIVITY_TYPES
+    ):
+        raise TargetError(
+            f"metric {metric!r} must be one of {', '.join(METRICS)} or activities.<type> "
+            f"with type in {', '.join(ACTIVITY_TYPES)}"
+        )
+    if not PERIOD.match(period):
+        raise TargetError(
+            f"period {period!r} must look like 2026-11-27, 2026-W48, 2026-11 or 2026-Q4"
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TargetError(f"value {value!r} is not a number") from None
+    if not number > 0:
+        raise TargetError(f"value {value!r} must be > 0 (use `targets delete` to remove one)")
+    return number
+
+
+def read_csv(path: Path) -> list[tuple[str, str, str, str, float]]:
+    """Targets from a CSV with a header row scope,scope_id,metric,period,value."""
+    rows = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        wanted = {"scope", "scope_id", "metric", "period", "value"}
+        if not reader.fieldnames or not wanted <= set(reader.fieldnames):
+            raise TargetError(f"{path} needs a header row: scope,scope_id,metric,period,value")
+        for line, row in enumerate(reader, 2):
+            fields = (row["scope"], row["scope_id"], row["metric"], row["period"])
+            try:
+                rows.append((*fields, validate(*fields, row["value"])))
+            except TargetError as exc:
+                raise TargetError(f"{path} line {line}: {exc}") from None
+    return rows
+
+
+async def send_targets(
+    settings: Settings, items: Iterable[tuple[str, str, str, str, float | None]]
+) -> int:
+    """Send target values (None = tombstone) to the targets topic; return how many."""
+    await ensure_topics(settings, [settings.topics.targets])
+    records = [outgoing(target_record(*item), settings.topics) for item in items]
+    async with RecordProducer(settings, linger_ms=5) as producer:
+        return await producer.send_records(records)
+
+
+async def read_targets(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The current targets: the topic read from the beginning to its end offsets."""
+    partitions = await topic_partitions(settings, settings.topics.targets)
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(
+        **kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    try:
+        await consumer.start()
+    except KafkaConnectionError:
+        await consumer.stop()
+        raise unreachable(settings) from None
+    await asyncio.sleep(0)  # let aiokafka's no-group task start, or stop() raises CancelledError
+    current: dict[str, dict[str, Any] | None] = {}
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for messages in batch.values():
+                for message in messages:
+                    key = message.key.decode("utf-8", "replace") if message.key else ""
+                    current[key] = None if message.value is None else _parse(message.value)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return {k: v for k, v in sorted(current.items()) if v is not None}
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, int | float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _add_key_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--scope", choices=("rep", "team"), required=required)
+    parser.add_argument("--id", dest="scope_id", required=required, help="rep_id or team_id")
+    parser.add_argument("--metric", required=required, help="revenue_won, deals_won, ...")
+    parser.add_argument("--period", required=required, help="2026-11, 2026-Q4, 2026-W48, ...")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "targets",
+        help="set, list or delete quotas (the compacted sales.targets topic)",
+        description="Manage targets (quotas) per rep or team, metric and period.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    set_ = actions.add_parser(
+        "set",
+        help="set targets from arguments or a CSV file",
+        epilog="examples:\n  salespulse targets set --scope rep --id s01 --metric revenue_won "
+        "--period 2026-11 --value 50000\n  salespulse targets set --file targets.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_key_arguments(set_, required=False)
+    set_.add_argument("--value", help="the target, > 0 (revenue in the base currency)")
+    set_.add_argument(
+        "--file", type=Path, help="CSV with columns scope,scope_id,metric,period,value"
+    )
+    set_.set_defaults(func=run_set)
+
+    list_ = actions.add_parser(
+        "list",
+        help="print the current targets",
+        epilog="examples:\n  salespulse targets list\n  salespulse targets list --period 2026-11 "
+        "--format csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    list_.add_argument("--scope", choices=("rep", "team"), help="only this scope")
+    list_.add_argument("--period", help="only this period")
+    list_.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    list_.set_defaults(func=run_list)
+
+    delete = actions.add_parser(
+        "delete",
+        help="delete a target (sends a tombstone)",
+        epilog="example:\n  salespulse targets delete --scope rep --id s01 --metric revenue_won "
+        "--period 2026-11",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_key_arguments(delete, required=True)
+    delete.set_defaults(func=run_delete)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"salespulse targets: {message}", file=sys.stderr)
+    return code
+
+
+def run_set(args: argparse.Namespace) -> int:
+    quiet_kafka_logs()
+    fields = (args.scope, args.scope_id, args.metric, args.period, args.value)
+    try:
+        if args.file is not None:
+            if any(f is not None for f in fields):
+                return _fail("give either --file or --scope/--id/--metric/--period/--value")
+            if not args.file.is_file():
+                return _fail(f"{args.file} is not a file")
+            items: list[tuple[str, str, str, str, float | None]] = list(read_csv(args.file))
+        else:
+            if any(f is None for f in fields):
+                return _fail(
+                    "give --scope, --id, --metric, --period and --value (or --file targets.csv)"
+                )
+            items = [(*fields[:4], validate(*fields))]
+        settings = Settings.from_env()
+        sent = asyncio.run(send_targets(settings, items))
+    except (TargetError, SettingsError) as exc:
+        return _fail(str(exc))
+    except KafkaUnavailable as exc:
+        return _fail(str(exc), 1)
+    for scope, scope_id, metric, period, value in items:
+        print(f"set {scope}:{scope_id}:{metric}:{period} = {value:g}")
+    print(f"{sent} target(s) sent to {settings.topics.targets}", file=sys.stderr)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    quiet_kafka_logs()
+    try:
+        validate(args.scope, args.scope_id, args.metric, args.period, 1)
+        settings = Settings.from_env()
+        asyncio.run(
+            send_targets(settings, [(args.scope, args.scope_id, args.metric, args.period, None)])
+        )
+    except (TargetError, SettingsError) as exc:
+        return _fail(str(exc))
+    except KafkaUnavailable as exc:
+        return _fail(str(exc), 1)
+    print(f"deleted {args.scope}:{args.scope_id}:{args.metric}:{args.period}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    quiet_kafka_logs()
+    try:
+        settings = Settings.from_env()
+        targets = asyncio.run(read_targets(settings))
+    except SettingsError as exc:
+        return _fail(str(exc))
+    except KafkaUnavailable as exc:
+        return _fail(str(exc), 1)
+    rows = [
+        t
+        for t in targets.values()
+        if (args.scope is None or t.get("scope") == args.scope)
+        and (args.period is None or t.get("period") == args.period)
+    ]
+    columns = ("scope", "scope_id", "metric", "period", "value")
+    if args.format == "json":
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif args.format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        print(out.getvalue(), end="")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"targets on {settings.topics.targets}", title_justify="left")
+        for column in columns:
+            table.add_column(column, justify="right" if column == "value" else "left")
+        for row in rows:
+            table.add_row(
+                *(_number(row.get(c)) if c == "value" else str(row.get(c, "")) for c in columns)
+            )
+        Console().print(table if rows else "no targets yet: set one with `salespulse targets set`")
+    return 0

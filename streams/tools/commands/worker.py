@@ -1,0 +1,143 @@
+"""`salespulse worker`: one stream-processing worker (Faust) with the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.worker.settings import Settings, SettingsError
+
+EXAMPLE = """example:
+  salespulse worker                        # Kafka on 127.0.0.1:9092, API on :6066
+  SALES_API_PORT=6067 salespulse worker    # a second worker on the same machine
+"""
+
+log = logging.getLogger("salespulse.worker")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream-processing worker with the HTTP API and /metrics",
+        description="Run one salespulse worker. Configuration comes from environment "
+        "variables (see README.md); more workers with the same SALES_APP_ID share the load.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--loglevel", default="info", help="debug, info, warning (default info)")
+    parser.add_argument(
+        "--wait-for-kafka",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the broker at start-up (default 60)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _create_topics(settings: Settings, wait: float) -> None:
+    from streams.worker.topics import ensure_topics
+
+    deadline = time.monotonic() + wait
+    while True:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(ensure_topics(settings))
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer "
+                    f"({exc}). Start it with `make kafka-up` or set KAFKA_BOOTSTRAP."
+                ) from None
+            time.sleep(1.0)
+        finally:
+            loop.close()
+
+
+RUNNING_MARKER = "salespulse.running"
+
+
+def _prepare_data_dir(settings: Settings) -> Path:
+    """Claim the data dir; after an unclean stop, discard the local state it holds.
+
+    Faust writes a table record to the local RocksDB before its changelog record reaches
+    Kafka, so after a crash the local store can hold records the changelog never got. The
+    changelog is the truth: discarding the local copy makes recovery rebuild exactly what
+    Kafka has, and the input replay then repairs the rest (see README, "Why nothing is lost").
+    """
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / RUNNING_MARKER
+    if marker.exists():
+        owner = marker.read_text().strip()
+        if owner.isdigit() and _alive(int(owner)):
+            raise SystemExit(
+                f"salespulse worker: {data_dir} is in use by process {owner}; give each worker "
+                "its own SALES_DATA_DIR (it defaults to var/worker-<SALES_API_PORT>)"
+            )
+        log.warning(
+            "the previous worker on %s did not stop cleanly: discarding its local state, "
+            "which is restored from the changelog topic",
+            data_dir,
+        )
+        for child in data_dir.iterdir():
+            if child.name == RUNNING_MARKER:
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    marker.write_text(str(os.getpid()))
+    return marker
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"salespulse worker: {exc}", file=sys.stderr)
+        return 2
+    _create_topics(settings, args.wait_for_kafka)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+    import faust
+
+    from streams.worker.runtime import build_runtime
+
+    marker = _prepare_data_dir(settings)
+    runtime = build_runtime(settings)
+    worker = faust.Worker(runtime.app, loglevel=args.loglevel, quiet=True)
+    clean = False
+    try:
+        worker.execute_from_commandline()
+        clean = True
+    except SystemExit as exc:
+        clean = exc.code in (0, None)
+        raise
+    finally:
+        if clean:
+            marker.unlink(missing_ok=True)
+    return 0

@@ -1,0 +1,227 @@
+"""The Faust application: topics, the scopes table and the shared runtime objects.
+
+Thin wiring only. Logic lives in the pure modules (validation, processor, views,
+performance); agents.py and web.py attach the stream processors and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from streams.domain.money import FxRates
+from streams.domain.validation import EventDecoder
+from streams.engine.processor import ScopeProcessor
+from streams.engine.queries import target_evaluations
+from streams.engine.rollups import Views
+from streams.engine.state import STREAM_TIME, decode_value, parse_key
+from streams.worker.metrics import BusinessCollector, PipelineMetrics
+from streams.worker.partitioning import partition_of
+from streams.worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "scopes"
+
+
+class ScopesTable(faust.Table):  # type: ignore[misc]
+    """The one state table; rebuilds this worker's views each time recovery completes."""
+
+    runtime: Runtime
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        self.runtime.rebuild_views(active_tps)
+        await self.runtime.rewind_uncommitted()
+
+
+class Runtime:
+    """Everything a worker holds: app, topics, table, views, processor and metrics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fx = FxRates.load(settings.fx_rates_path, settings.base_currency)
+        self.decoder = EventDecoder(
+            known_currencies=self.fx.known,
+            max_payload_bytes=settings.max_payload_bytes,
+            max_clock_skew=settings.max_clock_skew,
+        )
+        self.views = Views(settings.tz)
+        self.processor = ScopeProcessor(
+            views=self.views,
+            fx=self.fx,
+            tz=settings.tz,
+            late_grace_seconds=settings.late_grace.total_seconds(),
+            at_risk_pace=settings.at_risk_pace,
+        )
+        self.ready = False
+        #: (topic, partition) -> next offset to process, for the consumer lag gauge
+        self.positions: dict[tuple[str, int], int] = {}
+        #: (scope, period) whose figures changed since the last sales.performance flush
+        self.dirty: set[tuple[str, str]] = set()
+        #: (team, rep) -> latest activity time exported, so the gauge never goes back
+        self.last_activity: dict[tuple[str, str], float] = {}
+        #: (topic, partition) label pairs of the consumer lag gauge currently exported
+        self.lag_series: set[tuple[str, str]] = set()
+        self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
+        self.registry = CollectorRegistry()
+        self.metrics = PipelineMetrics(self.registry, self.worker_id)
+        self.registry.register(BusinessCollector(self.views, settings, self.evaluations))
+
+        s = settings
+        self.app = faust.App(
+            s.app_id,
+            broker=f"kafka://{s.kafka_bootstrap}",
+            store=s.store,
+            datadir=str(s.data_dir),
+            topic_partitions=s.topic_partitions,
+            topic_replication_factor=s.replication_factor,
+            topic_allow_declare=True,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=True,
+            web_port=s.api_port,
+            web_bind=s.api_host,
+            web_host=s.api_host,
+            canonical_url=f"http://{s.api_host}:{s.api_port}",
+            table_standby_replicas=0,
+            processing_guarantee="at_least_once",
+            broker_commit_interval=s.commit_interval,
+            stream_buffer_maxsize=65536,
+            consumer_auto_offset_reset="earliest",
+            producer_linger=0.005,
+            broker_max_poll_records=5000,
+            consumer_max_fetch_size=4 * 1024 * 1024,
+            producer_max_request_size=4 * 1024 * 1024,
+            broker_credentials=self._credentials(),
+            web_in_thread=False,
+        )
+        t = s.topics
+        self.inputs = {
+            "activities": self._topic(t.activities),
+            "deals": self._topic(t.deals),
+            "feedback": self._topic(t.feedback),
+            "targets": self._topic(t.targets),
+        }
+        self.scopes_topic = self._topic(t.scopes)
+        self.alerts_topic = self._topic(t.alerts)
+        self.performance_topic = self._topic(t.performance)
+        self.deadletter_topic = self._topic(t.deadletter)
+        table = ScopesTable(
+            app=self.app,
+            name=TABLE_NAME,
+            partitions=s.topic_partitions,
+            key_type=bytes,
+            value_type=bytes,
+            help="Per-scope state of reps, teams and deals",
+        )
+        table.runtime = self
+        self.table: Any = self.app.tables.add(table)
+
+    def _topic(self, name: str) -> Any:
+        return self.app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.settings.topic_partitions,
+        )
+
+    def _credentials(self) -> Any:
+        sec = self.settings.kafka_security
+        if sec.get("sasl_mechanism"):
+            return faust.SASLCredentials(
+                username=sec.get("sasl_username"),
+                password=sec.get("sasl_password"),
+                mechanism=sec["sasl_mechanism"],
+                ssl_context=self._ssl_context(),
+            )
+        if sec.get("security_protocol", "").upper() == "SSL":
+            return faust.SSLCredentials(self._ssl_context())
+        return None
+
+    def _ssl_context(self) -> Any:
+        sec = self.settings.kafka_security
+        if (
+            not any(k.startswith("ssl_") for k in sec)
+            and "SSL" not in sec.get("security_protocol", "").upper()
+        ):
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(
+            cafile=sec.get("ssl_cafile"),
+            certfile=sec.get("ssl_certfile"),
+            keyfile=sec.get("ssl_keyfile"),
+        )
+
+    # -- state ------------------------------------------------------------------------
+    def partition_of(self, scope: str) -> int:
+        return partition_of(scope, self.settings.topic_partitions)
+
+    def rebuild_views(self, active_tps: set[TP]) -> None:
+        """Derive the views again from the table after a rebalance: the table is the truth."""
+        started = datetime.now(UTC)
+        table_topic = self.table.changelog_topic.get_topic_name()
+        mine = {tp.partition for tp in active_tps if tp.topic == table_topic}
+        self.views.clear()
+        records = 0
+        for raw_key, raw_value in self.table.data.items():
+            key = parse_key(bytes(raw_key))
+            if key[1] == STREAM_TIME or not key[0]:
+                continue
+            partition = self.partition_of(key[0])
+            if partition not in mine:
+                continue
+            self.views.apply(key, partition, None, decode_value(key[1], bytes(raw_value)))
+            records += 1
+        self.ready = True
+        log.info(
+            "views rebuilt from %d records of partitions %s in %.2fs",
+            records,
+            sorted(mine),
+            (datetime.now(UTC) - started).total_seconds(),
+        )
+
+    async def rewind_uncommitted(self) -> None:
+        """Start partitions that have no committed offset at their beginning, explicitly.
+
+        While recovery pauses and resumes the flow, Faust's fetcher can take records from
+        the client and drop them; it then seeks back to the committed offsets, but a
+        partition with no committed offset yet (its previous owner died before its first
+        commit) is not sought at all and those records would be skipped. Seeking such
+        partitions to offset 0 restores the `earliest` policy (out of range resets to the
+        log start).
+        """
+        consumer: Any = self.app.consumer
+        watched = {*self.settings.topics.inputs(), self.settings.topics.scopes}
+        committed = await consumer.seek_to_committed()
+        for tp in sorted(consumer.assignment()):
+            if tp.topic in watched and committed.get(tp) is None:
+                await consumer.seek(tp, 0)
+
+    def evaluations(self, scope: str, now: datetime) -> list[tuple[str, Any]]:
+        view = self.views.get(scope)
+        if view is None:
+            return []
+        return target_evaluations(
+            view, now=now, tz=self.settings.tz, at_risk_pace=self.settings.at_risk_pace
+        )
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    """A runtime with its agents, timers and web views attached."""
+    from streams.worker import agents
+    from streams.worker import api as web
+
+    runtime = Runtime(settings or Settings.from_env())
+    agents.register(runtime)
+    web.register(runtime)
+    return runtime

@@ -1,0 +1,182 @@
+"""Runtime settings, read once from environment variables (CONTRACT.md section 1).
+
+Every setting has a default that works on one machine, so `salespulse worker` runs with
+no configuration at all. Invalid values fail at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
+
+_DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable and the fix."""
+
+
+def parse_duration(name: str, text: str) -> timedelta:
+    """Parse an ISO 8601 duration such as P7D, PT1H or P1DT12H (no months or years)."""
+    match = _DURATION.match(text.strip().upper())
+    if not match or text.strip().upper() in ("P", "PT"):
+        raise SettingsError(f"{name}={text!r} is not an ISO 8601 duration such as P7D or PT1H")
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    return timedelta(**parts)
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} must be true or false")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names; each can be renamed with SALES_TOPIC_<NAME> (e.g. SALES_TOPIC_ACTIVITIES)."""
+
+    activities: str = "sales.activities"
+    deals: str = "sales.deals"
+    feedback: str = "sales.feedback"
+    targets: str = "sales.targets"
+    alerts: str = "sales.alerts"
+    performance: str = "sales.performance"
+    deadletter: str = "sales.deadletter"
+    #: internal topic carrying validated events to the scope that owns them
+    scopes: str = "salespulse.scopes"
+
+    def inputs(self) -> tuple[str, str, str, str]:
+        return (self.activities, self.deals, self.feedback, self.targets)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    api_port: int = 6066
+    api_host: str = "127.0.0.1"
+    timezone_name: str = "UTC"
+    base_currency: str = "USD"
+    fx_rates_path: Path = DEFAULT_FX_RATES
+    late_grace: timedelta = timedelta(days=7)
+    max_clock_skew: timedelta = timedelta(hours=1)
+    at_risk_pace: float = 0.8
+    max_payload_bytes: int = 65536
+    topic_partitions: int = 8
+    replication_factor: int = 1
+    app_id: str = "salespulse"
+    data_dir: Path = Path("var/worker")
+    store: str = "rocksdb://"
+    metrics_rep_label: bool = True
+    performance_min_interval: float = 1.0
+    evaluation_interval: float = 60.0
+    commit_interval: float = 1.0
+    topics: Topics = field(default_factory=Topics)
+    kafka_security: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone_name)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        tz_name = env.get("SALES_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"SALES_TIMEZONE={tz_name!r} is not an IANA time zone such as Europe/Paris"
+            ) from None
+        base = (env.get("SALES_BASE_CURRENCY") or "USD").upper()
+        if not re.fullmatch(r"[A-Z]{3}", base):
+            raise SettingsError(f"SALES_BASE_CURRENCY={base!r} is not an ISO 4217 code")
+        fx_path = Path(env.get("SALES_FX_RATES") or DEFAULT_FX_RATES)
+        topics = Topics(
+            **{
+                name: env[f"SALES_TOPIC_{name.upper()}"]
+                for name in Topics.__dataclass_fields__
+                if env.get(f"SALES_TOPIC_{name.upper()}")
+            }
+        )
+        security = {
+            key[len("KAFKA_") :].lower(): value
+            for key, value in env.items()
+            if key
+            in (
+                "KAFKA_SECURITY_PROTOCOL",
+                "KAFKA_SASL_MECHANISM",
+                "KAFKA_SASL_USERNAME",
+                "KAFKA_SASL_PASSWORD",
+                "KAFKA_SSL_CAFILE",
+                "KAFKA_SSL_CERTFILE",
+                "KAFKA_SSL_KEYFILE",
+            )
+            and value
+        }
+        port = _int(env, "SALES_API_PORT", 6066)
+        return cls(
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092",
+            api_port=port,
+            api_host=env.get("SALES_API_HOST") or "127.0.0.1",
+            timezone_name=tz_name,
+            base_currency=base,
+            fx_rates_path=fx_path,
+            late_grace=parse_duration("SALES_LATE_GRACE", env.get("SALES_LATE_GRACE") or "P7D"),
+            max_clock_skew=parse_duration(
+                "SALES_MAX_CLOCK_SKEW", env.get("SALES_MAX_CLOCK_SKEW") or "PT1H"
+            ),
+            at_risk_pace=_float(env, "SALES_AT_RISK_PACE", 0.8),
+            max_payload_bytes=_int(env, "SALES_MAX_PAYLOAD_BYTES", 65536),
+            topic_partitions=_int(env, "SALES_TOPIC_PARTITIONS", 8),
+            replication_factor=_int(env, "SALES_TOPIC_REPLICATION", 1),
+            app_id=env.get("SALES_APP_ID") or "salespulse",
+            data_dir=Path(env.get("SALES_DATA_DIR") or f"var/worker-{port}"),
+            store=env.get("SALES_STORE") or "rocksdb://",
+            metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),
+            performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
+            evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
+            commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
+            topics=topics,
+            kafka_security=security,
+        )

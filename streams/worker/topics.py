@@ -1,0 +1,109 @@
+"""Kafka client options and the topics salespulse needs, created when missing.
+
+One place for both, used by the worker at start-up and by the command-line tools (which may
+run against an empty broker before any worker has started), so every topic is created with
+the same partitions, replication and cleanup policy whoever creates it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
+
+from streams.worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def kafka_options(settings: Settings) -> dict[str, Any]:
+    """Connection options for any aiokafka client, from KAFKA_BOOTSTRAP and KAFKA_* security."""
+    sec = settings.kafka_security
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap}
+    if "security_protocol" in sec:
+        options["security_protocol"] = sec["security_protocol"].upper()
+    if "sasl_mechanism" in sec:
+        options["sasl_mechanism"] = sec["sasl_mechanism"].upper()
+    if "sasl_username" in sec:
+        options["sasl_plain_username"] = sec["sasl_username"]
+    if "sasl_password" in sec:
+        options["sasl_plain_password"] = sec["sasl_password"]
+    if options.get("security_protocol", "").endswith("SSL") or "ssl_cafile" in sec:
+        options["ssl_context"] = create_ssl_context(
+            cafile=sec.get("ssl_cafile"),
+            certfile=sec.get("ssl_certfile"),
+            keyfile=sec.get("ssl_keyfile"),
+        )
+    return options
+
+
+def wanted_topics(settings: Settings) -> list[NewTopic]:
+    t = settings.topics
+    n = settings.topic_partitions
+    rf = settings.replication_factor
+    compact = {"cleanup.policy": "compact"}
+    return [
+        NewTopic(t.activities, n, rf),
+        NewTopic(t.deals, n, rf),
+        NewTopic(t.feedback, n, rf),
+        NewTopic(t.targets, n, rf, topic_configs=compact),
+        NewTopic(t.alerts, n, rf),
+        NewTopic(t.performance, n, rf, topic_configs=compact),
+        NewTopic(t.deadletter, n, rf),
+        NewTopic(t.scopes, n, rf),
+    ]
+
+
+async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the missing topics (all, or those among `names`); return the names created.
+
+    Existing topics are left as they are; a topic created meanwhile by another client is
+    fine. Returns once every partition of the created topics has a leader, so the first
+    sends are not refused.
+    """
+    only = None if names is None else set(names)
+    wanted = [t for t in wanted_topics(settings) if only is None or t.name in only]
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    try:
+        await admin.start()
+    except Exception:
+        await admin.close()
+        raise
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in wanted if topic.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(missing)
+        for name, code, *_ in response.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise for_code(code)(f"cannot create topic {name}")
+        created = [t.name for t in missing]
+        await wait_for_leaders(admin, created)
+        log.info("created topics: %s", ", ".join(created))
+        return created
+    finally:
+        await admin.close()
+
+
+async def wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0
+) -> None:
+    """Until every partition of `names` has a leader (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            t["error_code"] == 0
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        ):
+            return
+        await asyncio.sleep(0.2)

@@ -1,0 +1,127 @@
+"""deadletter_record: the contract's dead-letter JSON, valid against its JSON Schema."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from streams.domain.deadletter import deadletter_record, rfc3339_utc
+from streams.domain.validation import REASONS, SCHEMA_VIOLATION, Rejection
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[3] / "schemas" / "deadletter.schema.json").read_text()
+)
+VALIDATOR = Draft202012Validator(SCHEMA)
+AT = datetime(2026, 11, 27, 13, 40, 0, 123456, tzinfo=UTC)
+REJECTION = Rejection(SCHEMA_VIOLATION, "$.rep_id: required field is missing")
+
+
+def record(**changes: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "rejection": REJECTION,
+        "topic": "sales.activities",
+        "partition": 3,
+        "offset": 1042,
+        "key": b"rep-ana",
+        "payload": b'{"event_id":"a-1"}',
+        "received_at": AT,
+    }
+    args.update(changes)
+    out = orjson.loads(deadletter_record(**args))
+    VALIDATOR.validate(out)
+    return out  # type: ignore[no-any-return]
+
+
+def test_utf8_record_has_the_contract_fields() -> None:
+    assert record() == {
+        "reason": "schema_violation",
+        "detail": "$.rep_id: required field is missing",
+        "topic": "sales.activities",
+        "partition": 3,
+        "offset": 1042,
+        "key": "rep-ana",
+        "payload": '{"event_id":"a-1"}',
+        "payload_encoding": "utf-8",
+        "received_at": "2026-11-27T13:40:00.123Z",
+    }
+
+
+def test_non_utf8_payload_is_base64() -> None:
+    out = record(payload=b"\xff\x00{")
+    assert out["payload_encoding"] == "base64"
+    assert base64.b64decode(out["payload"]) == b"\xff\x00{"
+
+
+def test_null_payload_and_null_key() -> None:
+    out = record(payload=None, key=None)
+    assert out["payload"] is None and out["payload_encoding"] is None
+    assert out["key"] is None and "key_encoding" not in out
+
+
+def test_empty_payload_is_empty_text() -> None:
+    out = record(payload=b"")
+    assert out["payload"] == "" and out["payload_encoding"] == "utf-8"
+
+
+def test_non_utf8_key_is_base64_with_key_encoding() -> None:
+    out = record(key=b"\xfe\xff")
+    assert out["key_encoding"] == "base64"
+    assert base64.b64decode(out["key"]) == b"\xfe\xff"
+
+
+def test_utf8_key_has_no_key_encoding() -> None:
+    out = record(key="rep-é".encode())
+    assert out["key"] == "rep-é" and "key_encoding" not in out
+
+
+def test_unknown_partition_and_offset() -> None:
+    out = record(partition=None, offset=None)
+    assert out["partition"] is None and out["offset"] is None
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (AT, "2026-11-27T13:40:00.123Z"),
+        (
+            datetime(2026, 11, 27, 14, 40, tzinfo=timezone(timedelta(hours=1))),
+            "2026-11-27T13:40:00.000Z",
+        ),
+        (datetime(2026, 11, 27, 13, 40), "2026-11-27T13:40:00.000Z"),
+    ],
+)
+def test_received_at_is_rfc3339_utc(moment: datetime, text: str) -> None:
+    assert rfc3339_utc(moment) == text
+    assert record(received_at=moment)["received_at"] == text
+
+
+@pytest.mark.parametrize("reason", sorted(REASONS))
+def test_every_reason_is_valid(reason: str) -> None:
+    assert record(rejection=Rejection(reason, "why"))["reason"] == reason
+
+
+@given(
+    key=st.none() | st.binary(max_size=30),
+    payload=st.none() | st.binary(max_size=100),
+    detail=st.text(),
+)
+def test_payload_and_key_round_trip(key: bytes | None, payload: bytes | None, detail: str) -> None:
+    out = record(key=key, payload=payload, rejection=Rejection(SCHEMA_VIOLATION, detail))
+    for field, original in (("key", key), ("payload", payload)):
+        encoding = out.get(f"{field}_encoding", "utf-8" if out[field] is not None else None)
+        if original is None:
+            assert out[field] is None
+        elif encoding == "base64":
+            assert base64.b64decode(out[field]) == original
+        else:
+            assert out[field].encode() == original
+    assert out["detail"] == detail

@@ -1,0 +1,316 @@
+"""Calendar periods: ids, bounds across DST, parsing errors, hour/day buckets."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.domain.periods import (
+    Period,
+    PeriodError,
+    current_period_ids,
+    day_ids_of,
+    local_day_start,
+    local_hour_start,
+    parse_period,
+    period_kind,
+    periods_of,
+    rfc3339,
+)
+
+NY = ZoneInfo("America/New_York")
+PARIS = ZoneInfo("Europe/Paris")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+CAIRO = ZoneInfo("Africa/Cairo")
+UTCZ = ZoneInfo("UTC")
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
+
+
+def length(p: Period) -> timedelta:
+    return p.end.astimezone(UTC) - p.start.astimezone(UTC)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "start", "end"),
+    [
+        ("2026-11-27", "day", date(2026, 11, 27), date(2026, 11, 28)),
+        ("2026-W48", "week", date(2026, 11, 23), date(2026, 11, 30)),
+        ("2026-11", "month", date(2026, 11, 1), date(2026, 12, 1)),
+        ("2026-Q4", "quarter", date(2026, 10, 1), date(2027, 1, 1)),
+        ("2026-Q1", "quarter", date(2026, 1, 1), date(2026, 4, 1)),
+        ("2026-12", "month", date(2026, 12, 1), date(2027, 1, 1)),
+        ("2024-02", "month", date(2024, 2, 1), date(2024, 3, 1)),
+        ("2024-02-29", "day", date(2024, 2, 29), date(2024, 3, 1)),
+        ("2020-W53", "week", date(2020, 12, 28), date(2021, 1, 4)),
+        ("2026-W53", "week", date(2026, 12, 28), date(2027, 1, 4)),
+        ("2026-W01", "week", date(2025, 12, 29), date(2026, 1, 5)),
+        ("2021-W01", "week", date(2021, 1, 4), date(2021, 1, 11)),
+    ],
+)
+def test_parse_period_bounds_utc(text: str, kind: str, start: date, end: date) -> None:
+    p = parse_period(text, UTCZ)
+    assert (p.kind, p.id) == (kind, text)
+    assert p.start == datetime(start.year, start.month, start.day, tzinfo=UTC)
+    assert p.end == datetime(end.year, end.month, end.day, tzinfo=UTC)
+    assert (p.first_day, p.end_day) == (start, end)
+    assert period_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-W54",
+        "2025-W53",  # 2025 has 52 ISO weeks (28 Dec 2025 is in W52)
+        "2026-W00",
+        "2026-13",
+        "2026-00",
+        "2026-Q5",
+        "2026-Q0",
+        "2026-02-30",
+        "2025-02-29",
+        "2026-04-31",
+        "2026-w48",
+        "2026-q4",
+        "2026-1",
+        "2026-W8",
+        "26-11",
+        "2026/11",
+        "2026-11-27T00:00",
+        " 2026-11",
+        "2026-11\n",
+        "2026-11 ",
+        "",
+        "0000-01-01",
+        "9999-Q4",
+        "٢٠٢٦-11",  # non-ASCII digits
+        "current",
+    ],
+)
+def test_parse_period_rejects(text: str) -> None:
+    with pytest.raises(PeriodError):
+        parse_period(text, UTCZ)
+    with pytest.raises(ValueError):  # PeriodError is a ValueError
+        period_kind(text)
+
+
+def test_parse_period_messages_are_clear() -> None:
+    with pytest.raises(PeriodError, match="W01 to W52"):
+        parse_period("2025-W53", UTCZ)
+    with pytest.raises(PeriodError, match="month must be 01 to 12"):
+        parse_period("2026-13", UTCZ)
+    with pytest.raises(PeriodError, match="Q1 to Q4"):
+        parse_period("2026-Q5", UTCZ)
+    with pytest.raises(PeriodError, match="YYYY-Www"):
+        parse_period("2026-w48", UTCZ)
+
+
+def test_bounds_in_new_york_across_fall_back() -> None:
+    p = parse_period("2026-11", NY)
+    assert rfc3339(p.start) == "2026-11-01T00:00:00-04:00"
+    assert rfc3339(p.end) == "2026-12-01T00:00:00-05:00"
+    assert length(p) == timedelta(days=30, hours=1)
+    day = parse_period("2026-11-01", NY)
+    assert length(day) == timedelta(hours=25)
+
+
+def test_bounds_in_paris_across_spring_forward() -> None:
+    p = parse_period("2026-Q1", PARIS)
+    assert rfc3339(p.start) == "2026-01-01T00:00:00+01:00"
+    assert rfc3339(p.end) == "2026-04-01T00:00:00+02:00"
+    day = parse_period("2026-03-29", PARIS)
+    assert length(day) == timedelta(hours=23)
+    week = parse_period("2026-W13", PARIS)  # Mon 23 March to Sun 29 March
+    assert length(week) == timedelta(days=7) - timedelta(hours=1)
+
+
+def test_day_starting_in_a_midnight_gap_starts_after_the_gap() -> None:
+    # Cairo skipped 00:00-01:00 on Friday 24 April 2026.
+    p = parse_period("2026-04-24", CAIRO)
+    assert rfc3339(p.start) == "2026-04-24T01:00:00+03:00"
+    assert length(p) == timedelta(hours=23)
+    assert parse_period("2026-04-23", CAIRO).end == p.start
+
+
+# --- periods_of ---------------------------------------------------------------------------
+
+
+def test_periods_of_examples() -> None:
+    assert periods_of(utc(2026, 11, 27, 12), UTCZ) == (
+        "2026-11-27",
+        "2026-W48",
+        "2026-11",
+        "2026-Q4",
+    )
+    # 2021-01-01 belongs to ISO week 53 of 2020.
+    assert periods_of(utc(2021, 1, 1, 12), UTCZ) == ("2021-01-01", "2020-W53", "2021-01", "2021-Q1")
+    # 2025-12-29 (a Monday) belongs to ISO week 1 of 2026.
+    assert periods_of(utc(2025, 12, 29), UTCZ)[1] == "2026-W01"
+
+
+def test_periods_of_q4_to_q1_boundary_in_new_york() -> None:
+    # 04:59:59Z on 1 Jan is still 31 Dec 23:59:59 in New York (UTC-5).
+    assert periods_of(utc(2027, 1, 1, 4, 59, 59), NY) == (
+        "2026-12-31",
+        "2026-W53",
+        "2026-12",
+        "2026-Q4",
+    )
+    assert periods_of(utc(2027, 1, 1, 5), NY) == ("2027-01-01", "2026-W53", "2027-01", "2027-Q1")
+
+
+def test_periods_of_month_boundary_in_paris_and_kolkata() -> None:
+    # 22:00Z on 31 March is 00:00 on 1 April in Paris (UTC+2 in summer).
+    assert periods_of(utc(2026, 3, 31, 21, 59, 59), PARIS)[2:] == ("2026-03", "2026-Q1")
+    assert periods_of(utc(2026, 3, 31, 22), PARIS)[2:] == ("2026-04", "2026-Q2")
+    assert periods_of(utc(2026, 6, 30, 18, 29, 59), KOLKATA)[0] == "2026-06-30"
+    assert periods_of(utc(2026, 6, 30, 18, 30), KOLKATA)[0] == "2026-07-01"
+
+
+def test_periods_of_accepts_any_offset_and_rejects_naive() -> None:
+    t = datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=-8)))
+    assert periods_of(t, UTCZ)[0] == "2026-11-28"
+    with pytest.raises(ValueError, match="naive"):
+        periods_of(datetime(2026, 11, 27), UTCZ)
+
+
+def test_current_period_ids() -> None:
+    assert current_period_ids(utc(2026, 11, 27, 12), PARIS) == {
+        "day": "2026-11-27",
+        "week": "2026-W48",
+        "month": "2026-11",
+        "quarter": "2026-Q4",
+    }
+
+
+ZONES = [UTCZ, NY, PARIS, KOLKATA, CAIRO, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Pacific/Apia")]
+
+
+@given(
+    instant=st.datetimes(
+        min_value=datetime(1990, 1, 1), max_value=datetime(2060, 1, 1), timezones=st.just(UTC)
+    ),
+    tz=st.sampled_from(ZONES),
+)
+def test_periods_of_consistent_with_parse_period(instant: datetime, tz: ZoneInfo) -> None:
+    ids = periods_of(instant, tz)
+    for kind, period_id in zip(("day", "week", "month", "quarter"), ids, strict=True):
+        p = parse_period(period_id, tz)
+        assert p.kind == kind
+        assert p.start.astimezone(UTC) <= instant < p.end.astimezone(UTC)
+        assert p.contains(instant)
+    # The day nests in the week, month and quarter.
+    day = parse_period(ids[0], tz)
+    for period_id in ids[1:]:
+        p = parse_period(period_id, tz)
+        assert p.first_day <= day.first_day < p.end_day
+
+
+@given(
+    day=st.dates(min_value=date(1990, 1, 1), max_value=date(2060, 1, 1)),
+    tz=st.sampled_from(ZONES),
+)
+def test_consecutive_periods_tile_time(day: date, tz: ZoneInfo) -> None:
+    ids = periods_of(datetime(day.year, day.month, day.day, 12, tzinfo=UTC), tz)
+    for period_id in ids:
+        p = parse_period(period_id, tz)
+        nxt = periods_of(p.end, tz)[("day", "week", "month", "quarter").index(p.kind)]
+        assert nxt != period_id
+        assert parse_period(nxt, tz).start == p.end
+        days = day_ids_of(p)
+        assert len(days) == (p.end_day - p.first_day).days
+        assert days[0] == p.first_day.isoformat()
+
+
+def test_day_ids_of() -> None:
+    assert day_ids_of(parse_period("2026-W53", UTCZ)) == [
+        "2026-12-28",
+        "2026-12-29",
+        "2026-12-30",
+        "2026-12-31",
+        "2027-01-01",
+        "2027-01-02",
+        "2027-01-03",
+    ]
+    assert len(day_ids_of(parse_period("2024-Q1", NY))) == 91
+    assert day_ids_of(parse_period("2026-02-28", NY)) == ["2026-02-28"]
+
+
+# --- buckets and formatting ---------------------------------------------------------------
+
+
+def test_hour_buckets_in_new_york_fall_back_are_distinct() -> None:
+    first = local_hour_start(utc(2026, 11, 1, 5, 30), NY)  # 01:30 EDT
+    second = local_hour_start(utc(2026, 11, 1, 6, 30), NY)  # 01:30 EST
+    assert rfc3339(first) == "2026-11-01T01:00:00-04:00"
+    assert rfc3339(second) == "2026-11-01T01:00:00-05:00"
+    assert first.astimezone(UTC) == utc(2026, 11, 1, 5)
+    assert second.astimezone(UTC) == utc(2026, 11, 1, 6)
+    assert rfc3339(local_hour_start(utc(2026, 11, 1, 7, 59, 59), NY)) == "2026-11-01T02:00:00-05:00"
+
+
+def test_hour_buckets_in_paris_spring_forward() -> None:
+    # 02:00-03:00 does not exist on 29 March 2026; 01:59 CET is followed by 03:00 CEST.
+    assert rfc3339(local_hour_start(utc(2026, 3, 29, 0, 59), PARIS)) == "2026-03-29T01:00:00+01:00"
+    assert rfc3339(local_hour_start(utc(2026, 3, 29, 1, 0), PARIS)) == "2026-03-29T03:00:00+02:00"
+
+
+def test_hour_buckets_follow_half_hour_offsets() -> None:
+    start = local_hour_start(utc(2026, 1, 1, 3, 45), KOLKATA)  # 09:15 IST
+    assert rfc3339(start) == "2026-01-01T09:00:00+05:30"
+    assert start.astimezone(UTC) == utc(2026, 1, 1, 3, 30)
+    assert rfc3339(local_hour_start(utc(2026, 1, 1, 3, 29, 59), KOLKATA)) == (
+        "2026-01-01T08:00:00+05:30"
+    )
+
+
+@given(
+    instant=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2050, 1, 1), timezones=st.just(UTC)
+    ),
+    tz=st.sampled_from(ZONES),
+)
+def test_hour_and_day_start_contain_instant(instant: datetime, tz: ZoneInfo) -> None:
+    hour = local_hour_start(instant, tz).astimezone(UTC)
+    assert hour <= instant < hour + timedelta(hours=1)
+    assert local_hour_start(hour, tz).astimezone(UTC) == hour  # idempotent
+    day = local_day_start(instant, tz)
+    assert day == parse_period(periods_of(instant, tz)[0], tz).start
+    assert day.astimezone(UTC) <= instant
+
+
+def test_local_day_start() -> None:
+    assert rfc3339(local_day_start(utc(2026, 11, 1, 12), NY)) == "2026-11-01T00:00:00-04:00"
+    assert rfc3339(local_day_start(utc(2026, 11, 2, 3), NY)) == "2026-11-01T00:00:00-04:00"
+    assert rfc3339(local_day_start(utc(2026, 4, 24, 12), CAIRO)) == "2026-04-24T01:00:00+03:00"
+
+
+def test_rfc3339() -> None:
+    assert rfc3339(datetime(2026, 11, 27, 9, tzinfo=PARIS)) == "2026-11-27T09:00:00+01:00"
+    assert rfc3339(utc(2026, 11, 27, 9)) == "2026-11-27T09:00:00+00:00"
+    assert rfc3339(datetime(2026, 11, 27, 9, tzinfo=UTCZ)) == "2026-11-27T09:00:00+00:00"
+    assert rfc3339(utc(2026, 11, 27, 9, 0, 0, 500000)) == "2026-11-27T09:00:00.500000+00:00"
+    with pytest.raises(ValueError, match="naive"):
+        rfc3339(datetime(2026, 11, 27, 9))
+    parsed = datetime.fromisoformat(rfc3339(local_hour_start(utc(2026, 11, 1, 6, 30), NY)))
+    assert parsed == utc(2026, 11, 1, 6)
+
+
+def test_a_day_skipped_by_the_zone_is_an_empty_period() -> None:
+    # Samoa skipped 30 December 2011 entirely (moved across the date line).
+    apia = ZoneInfo("Pacific/Apia")
+    p = parse_period("2011-12-30", apia)
+    assert p.start == p.end
+    assert parse_period("2011-12-29", apia).end == p.start
+    assert periods_of(p.start, apia)[0] == "2011-12-31"

@@ -1,0 +1,572 @@
+"""A multi-partition driver for ScopeProcessor, and an independent oracle for its figures.
+
+`Harness` simulates a cluster of N partitions of the scopes topic, each with its own worker
+(one `Views` and one `ScopeProcessor`) and its own table (a dict). Items are routed by a
+deterministic hash of their scope, so a rep, its team and its deals usually live on
+different partitions and every cross-partition flow (deal -> reps and teams, rep hour ->
+team, rep membership -> team) goes through the outbox, as it would through Kafka.
+
+`Oracle` recomputes the figures of CONTRACT.md section 4 straight from the input events, by
+the contract's definitions, without any code from `streams` except the FX rates table and
+period ids of the contract's own format. Tests compare the two.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from streams.domain.money import FxRates
+from streams.domain.periods import parse_period
+from streams.engine.items import Item, RawEvent, TargetItem, Tick
+from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
+from streams.engine.queries import performance_document, team_medians
+from streams.engine.rollups import Views
+from streams.engine.state import decode_value, parse_key
+
+FX_PATH = Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json"
+DAY = 86_400.0
+GRACE = 7 * DAY
+
+TOPICS = {"activities": "sales.activities", "deals": "sales.deals", "feedback": "sales.feedback"}
+
+
+# -- building input items ----------------------------------------------------------------
+
+
+def ts(value: str | datetime) -> str:
+    """RFC 3339 text of an aware datetime (or the text itself)."""
+    if isinstance(value, datetime):
+        assert value.tzinfo is not None
+        return value.isoformat()
+    return value
+
+
+_offsets: Counter[str] = Counter()
+
+
+def _raw(kind: str, scope: str, payload: dict[str, Any]) -> RawEvent:
+    topic = TOPICS[kind]
+    _offsets[topic] += 1
+    return RawEvent(
+        scope=scope,
+        kind=kind,
+        topic=topic,
+        partition=0,
+        offset=_offsets[topic],
+        key=payload["rep_id"].encode(),
+        payload=orjson.dumps(payload),
+    )
+
+
+def raw_event(kind: str, payload: dict[str, Any]) -> RawEvent:
+    """Route a plain input dict the way ingestion does: deals by deal_id, the rest by rep."""
+    payload = dict(payload)
+    payload["occurred_at"] = ts(payload["occurred_at"])
+    if payload.get("created_at") is not None:
+        payload["created_at"] = ts(payload["created_at"])
+    scope = "deal:" + payload["deal_id"] if kind == "deals" else "rep:" + payload["rep_id"]
+    return _raw(kind, scope, payload)
+
+
+def activity(
+    event_id: str, rep: str, team: str, at: str | datetime, type_: str = "call", **extra: Any
+) -> RawEvent:
+    return raw_event(
+        "activities",
+        {
+            "event_id": event_id,
+            "occurred_at": at,
+            "rep_id": rep,
+            "team_id": team,
+            "activity": type_,
+            **extra,
+        },
+    )
+
+
+def deal(
+    event_id: str,
+    deal_id: str,
+    rep: str,
+    team: str,
+    at: str | datetime,
+    outcome: str,
+    amount: float | None = None,
+    currency: str | None = "USD",
+    created_at: str | datetime | None = None,
+    **extra: Any,
+) -> RawEvent:
+    payload: dict[str, Any] = {
+        "event_id": event_id,
+        "occurred_at": at,
+        "rep_id": rep,
+        "team_id": team,
+        "deal_id": deal_id,
+        "outcome": outcome,
+        **extra,
+    }
+    if amount is not None:
+        payload["amount"] = amount
+        payload["currency"] = currency
+    if created_at is not None:
+        payload["created_at"] = created_at
+    return raw_event("deals", payload)
+
+
+def feedback(
+    event_id: str,
+    rep: str,
+    team: str,
+    at: str | datetime,
+    csat: int | None = None,
+    nps: int | None = None,
+) -> RawEvent:
+    payload: dict[str, Any] = {
+        "event_id": event_id,
+        "occurred_at": at,
+        "rep_id": rep,
+        "team_id": team,
+    }
+    if csat is not None:
+        payload["csat"] = csat
+    if nps is not None:
+        payload["nps"] = nps
+    return raw_event("feedback", payload)
+
+
+def target(scope: str, metric: str, period: str, value: float | None) -> TargetItem:
+    return TargetItem(scope, metric, period, value)
+
+
+def payload_of(item: RawEvent) -> dict[str, Any]:
+    return orjson.loads(item.payload)
+
+
+# -- the simulated cluster -----------------------------------------------------------------
+
+
+def crc_route(n: int) -> Callable[[str], int]:
+    return lambda scope: zlib.crc32(scope.encode()) % n
+
+
+#: (batch number, partition, items) -> None, or (writes kept, outbox mode); writes kept is
+#: None for all, an int for that many, a float for that fraction of the batch's writes
+CrashPlan = Callable[[int, int, list[Item]], "tuple[int | float | None, str] | None"]
+
+
+@dataclass
+class Partition:
+    index: int
+    views: Views
+    proc: ScopeProcessor
+    store: dict[bytes, bytes] = field(default_factory=dict)
+
+
+class Harness:
+    def __init__(
+        self,
+        partitions: int = 4,
+        *,
+        tz: str = "UTC",
+        grace: float = GRACE,
+        at_risk_pace: float = 0.8,
+        base: str = "USD",
+        route: Callable[[str], int] | None = None,
+    ) -> None:
+        self.n = partitions
+        self.tz = ZoneInfo(tz)
+        self.grace = grace
+        self.at_risk_pace = at_risk_pace
+        self.base = base
+        self.fx = FxRates.load(FX_PATH, base)
+        self.route = route or crc_route(partitions)
+        self.parts = [self._new_partition(i) for i in range(partitions)]
+        self.deadletters: list[DeadLetter] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.duplicates: Counter[str] = Counter()
+        self.applied: Counter[str] = Counter()
+        self.activities: Counter[tuple[str, str, str]] = Counter()
+        self.changed: set[tuple[str, str]] = set()
+        self.batches = 0
+
+    def _new_partition(self, index: int, store: dict[bytes, bytes] | None = None) -> Partition:
+        views = Views(self.tz)
+        proc = ScopeProcessor(
+            views=views,
+            fx=self.fx,
+            tz=self.tz,
+            late_grace_seconds=self.grace,
+            at_risk_pace=self.at_risk_pace,
+        )
+        return Partition(index, views, proc, store if store is not None else {})
+
+    # routing ------------------------------------------------------------------------------
+    def partition_of(self, scope: str) -> int:
+        p = self.route(scope)
+        assert 0 <= p < self.n
+        return p
+
+    def group(self, items: Iterable[Item]) -> dict[int, list[Item]]:
+        """Items per partition, in their original order; a Tick goes to every partition."""
+        groups: dict[int, list[Item]] = defaultdict(list)
+        for item in items:
+            if isinstance(item, Tick):
+                for p in range(self.n):
+                    groups[p].append(item)
+            else:
+                groups[self.partition_of(item.scope)].append(item)
+        return groups
+
+    # one batch ----------------------------------------------------------------------------
+    def process(self, p: int, items: list[Item], now: datetime) -> BatchResult:
+        """Process one batch on partition p; collects side outputs, applies nothing."""
+        part = self.parts[p]
+        result = part.proc.process(p, list(items), part.store.get, now)
+        self.batches += 1
+        self.deadletters.extend(result.deadletters)
+        self.alerts.extend(result.alerts)
+        self.duplicates.update(result.duplicates)
+        self.applied.update(result.applied)
+        self.activities.update(result.activities)
+        self.changed.update(result.changed)
+        return result
+
+    def apply_writes(self, p: int, writes: dict[bytes, bytes | None], limit: int | None = None):
+        """Apply the first `limit` writes (all when None), in changelog order."""
+        store = self.parts[p].store
+        for i, (key, value) in enumerate(writes.items()):
+            if limit is not None and i >= limit:
+                break
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = value
+
+    def step(self, p: int, items: list[Item], now: datetime) -> BatchResult:
+        result = self.process(p, items, now)
+        self.apply_writes(p, result.writes)
+        return result
+
+    # until quiescent ----------------------------------------------------------------------
+    def run(
+        self,
+        items: Iterable[Item],
+        now: datetime,
+        *,
+        batch_size: int | None = None,
+        max_rounds: int = 50,
+        crash: CrashPlan | None = None,
+    ) -> list[BatchResult]:
+        """Process items per partition in batches, then feed outboxes back until empty.
+
+        `crash(batch_number, partition, items)` may return (keep_writes, outbox_mode) to crash
+        that batch: its first `keep_writes` writes (None: all) reach the table, its outbox is
+        "lost", sent "once" or "twice", the partition's worker restarts (views rebuilt from
+        the table) and processes the same batch again. batch_number counts every batch this
+        harness processed before, so a plan can aim at one batch of a clean run.
+        """
+        results: list[BatchResult] = []
+        pending: list[Item] = list(items)
+        rounds = 0
+        while pending:
+            rounds += 1
+            assert rounds <= max_rounds, "outbox never became empty"
+            outbox: list[Item] = []
+            for p, group in sorted(self.group(pending).items()):
+                size = batch_size or len(group)
+                for start in range(0, len(group), size):
+                    batch = group[start : start + size]
+                    plan = crash(self.batches, p, batch) if crash is not None else None
+                    if plan is not None:
+                        keep, mode = plan
+                        first = self.process(p, batch, now)
+                        if isinstance(keep, float):  # a fraction of the batch's writes
+                            keep = int(len(first.writes) * keep)
+                        self.apply_writes(p, first.writes, keep)
+                        outbox.extend(first.outbox * {"lost": 0, "once": 1, "twice": 2}[mode])
+                        self.restart(p)
+                    result = self.step(p, batch, now)
+                    results.append(result)
+                    outbox.extend(result.outbox)
+            pending = outbox
+        return results
+
+    def tick(self, now: datetime) -> list[BatchResult]:
+        return self.run([Tick()], now)
+
+    # crash and restart --------------------------------------------------------------------
+    def restart(self, p: int) -> None:
+        """A new worker takes partition p over: its views are rebuilt from the table only."""
+        self.parts[p] = self._new_partition(p, self.parts[p].store)
+        rebuild_views(self.parts[p].views, p, self.parts[p].store)
+
+    def crash_and_replay(
+        self,
+        items: list[Item],
+        now: datetime,
+        *,
+        keep_writes: int | float | None,
+        outbox: str = "lost",
+        partition: int | None = None,
+    ) -> int:
+        """Run items, crashing the first batch (of `partition`, if given) as `run` describes;
+        return the number of the crashed batch."""
+        assert outbox in ("lost", "once", "twice")
+        crashed: list[int] = []
+
+        def plan(n: int, p: int, batch: list[Item]) -> tuple[int | float | None, str] | None:
+            if crashed or (partition is not None and p != partition):
+                return None
+            crashed.append(n)
+            return keep_writes, outbox
+
+        self.run(items, now, crash=plan)
+        assert crashed, "no batch was crashed"
+        return crashed[0]
+
+    # queries ------------------------------------------------------------------------------
+    def views_of(self, scope: str) -> Views:
+        return self.parts[self.partition_of(scope)].views
+
+    def view(self, scope: str):
+        return self.views_of(scope).get(scope)
+
+    def performance(self, scope: str, period: str, now: datetime) -> dict[str, Any] | None:
+        """performance_document of a scope, a rep's medians from its team's owner."""
+        view = self.view(scope)
+        if view is None:
+            return None
+        medians = None
+        if view.kind == "rep":
+            team = view.latest_part(period)
+            if team is not None:
+                medians = team_medians(self.view("team:" + team), period)
+        return performance_document(
+            view,
+            parse_period(period, self.tz),
+            now=now,
+            tz=self.tz,
+            at_risk_pace=self.at_risk_pace,
+            currency=self.base,
+            medians=medians,
+        )
+
+    def figures(self, scope: str, period: str, now: datetime) -> dict[str, Any] | None:
+        """The performance document without targets (figures only)."""
+        doc = self.performance(scope, period, now)
+        if doc is not None:
+            doc.pop("targets")
+        return doc
+
+    def scopes(self) -> set[str]:
+        return {s for part in self.parts for s in part.views.scopes}
+
+    def snapshot(self, scopes: Iterable[str], periods: Iterable[str], now: datetime):
+        periods = list(periods)
+        return {(s, p): self.figures(s, p, now) for s in sorted(scopes) for p in periods}
+
+    def unique_alerts(self) -> dict[str, dict[str, Any]]:
+        """Alerts by alert_id (a replay after a crash may send the same id again)."""
+        return {a["alert_id"]: a for a in self.alerts}
+
+    def store_items(self, p: int):
+        return self.parts[p].store.items()
+
+
+def rebuild_views(views: Views, partition: int, store: dict[bytes, bytes]) -> Views:
+    """Rebuild views from a table, record by record, as a worker does after a rebalance."""
+    for kb, raw in store.items():
+        key = parse_key(kb)
+        views.apply(key, partition, None, decode_value(key[1], raw))
+    return views
+
+
+# -- the oracle -----------------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+
+
+def cents(x: Decimal) -> float:
+    return float(x.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def period_ids(instant: datetime, tz: ZoneInfo) -> tuple[str, str, str, str]:
+    d: date = instant.astimezone(tz).date()
+    iso = d.isocalendar()
+    return (
+        d.isoformat(),
+        f"{iso.year:04d}-W{iso.week:02d}",
+        f"{d.year:04d}-{d.month:02d}",
+        f"{d.year:04d}-Q{(d.month - 1) // 3 + 1}",
+    )
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class _Acc:
+    by_type: Counter[str] = field(default_factory=Counter)
+    won: int = 0
+    lost: int = 0
+    revenue: Decimal = Decimal(0)
+    cycles: list[float] = field(default_factory=list)
+    csat: list[int] = field(default_factory=list)
+    nps: list[int] = field(default_factory=list)
+    latest: tuple[float, int, str] | None = None  # (time, order, team) of a rep's latest event
+
+
+class Oracle:
+    """Figures straight from the contract, over events that are all applied (none late).
+
+    Events are given in processing order; duplicates (same topic and event_id) are skipped.
+    """
+
+    def __init__(self, events: Sequence[RawEvent], tz: ZoneInfo, fx: FxRates) -> None:
+        self.tz = tz
+        self.currency = fx.base
+        self.acc: dict[tuple[str, str], _Acc] = defaultdict(_Acc)
+        seen: set[tuple[str, str]] = set()
+        deals: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        for order, raw in enumerate(events):
+            data = payload_of(raw)
+            if (raw.topic, data["event_id"]) in seen:
+                continue
+            seen.add((raw.topic, data["event_id"]))
+            at = _dt(data["occurred_at"])
+            if raw.kind == "deals":
+                current = deals.get(data["deal_id"])
+                if current is None or at.timestamp() >= current[0]:
+                    deals[data["deal_id"]] = (at.timestamp(), order, data)
+                continue
+            rep, team = data["rep_id"], data["team_id"]
+            for period in period_ids(at, tz):
+                for scope in ("rep:" + rep, "team:" + team):
+                    acc = self.acc[(scope, period)]
+                    if raw.kind == "activities":
+                        acc.by_type[data["activity"]] += 1
+                    else:
+                        if data.get("csat") is not None:
+                            acc.csat.append(data["csat"])
+                        if data.get("nps") is not None:
+                            acc.nps.append(data["nps"])
+                self._latest("rep:" + rep, period, at.timestamp(), order, team)
+        for at_ts, order, data in deals.values():
+            if data["outcome"] not in ("won", "lost"):
+                continue
+            at = _dt(data["occurred_at"])
+            for period in period_ids(at, tz):
+                for scope in ("rep:" + data["rep_id"], "team:" + data["team_id"]):
+                    acc = self.acc[(scope, period)]
+                    if data["outcome"] == "lost":
+                        acc.lost += 1
+                        continue
+                    acc.won += 1
+                    amount = data["amount"]
+                    acc.revenue += Decimal(str(amount)) * fx.rate(data["currency"])
+                    if data.get("created_at"):
+                        acc.cycles.append((at - _dt(data["created_at"])).total_seconds())
+                self._latest("rep:" + data["rep_id"], period, at_ts, order, data["team_id"])
+
+    def _latest(self, scope: str, period: str, at: float, order: int, team: str) -> None:
+        acc = self.acc[(scope, period)]
+        if acc.latest is None or (at, order) >= acc.latest[:2]:
+            acc.latest = (at, order, team)
+
+    def team_of(self, rep: str, period: str) -> str | None:
+        acc = self.acc.get(("rep:" + rep, period))
+        return acc.latest[2] if acc and acc.latest else None
+
+    def members(self, team: str, period: str) -> list[str]:
+        return sorted(
+            scope.split(":", 1)[1]
+            for (scope, p), acc in self.acc.items()
+            if p == period and scope.startswith("rep:") and acc.latest and acc.latest[2] == team
+        )
+
+    def figures(self, scope: str, period: str) -> dict[str, Any]:
+        acc = self.acc.get((scope, period), _Acc())
+        total = sum(acc.by_type.values())
+        doc: dict[str, Any] = {"scope": scope.split(":")[0], "id": scope.split(":", 1)[1]}
+        if scope.startswith("rep:"):
+            doc["team_id"] = acc.latest[2] if acc.latest else None
+        doc["period"] = period
+        doc["currency"] = self.currency
+        doc["activities"] = {
+            "total": total,
+            "by_type": {k: v for k, v in sorted(acc.by_type.items()) if v > 0},
+        }
+        doc["deals"] = {
+            "won": acc.won,
+            "lost": acc.lost,
+            "revenue_won": cents(acc.revenue),
+            "win_rate": acc.won / (acc.won + acc.lost) if acc.won + acc.lost else None,
+            "avg_deal_size": cents(acc.revenue / acc.won) if acc.won else None,
+            "avg_cycle_days": sum(acc.cycles) / len(acc.cycles) / DAY if acc.cycles else None,
+        }
+        n = len(acc.csat)
+        m = len(acc.nps)
+        doc["satisfaction"] = {
+            "csat_avg": sum(acc.csat) / n if n else None,
+            "csat_count": n,
+            "csat_satisfied_pct": 100 * sum(1 for c in acc.csat if c >= 4) / n if n else None,
+            "nps": (
+                100 * (sum(1 for x in acc.nps if x >= 9) - sum(1 for x in acc.nps if x <= 6)) / m
+                if m
+                else None
+            ),
+            "nps_count": m,
+        }
+        doc["efficiency"] = {
+            "activities_per_win": total / acc.won if acc.won else None,
+            "revenue_per_activity": cents(acc.revenue / total) if total else None,
+        }
+        if scope.startswith("rep:"):
+            doc["quadrant"] = self.quadrant(scope.split(":", 1)[1], period)
+        return doc
+
+    def quadrant(self, rep: str, period: str) -> str | None:
+        team = self.team_of(rep, period)
+        if team is None:
+            return None
+        members = self.members(team, period)
+
+        def med(values: list[Decimal]) -> Decimal:
+            values = sorted(values)
+            k = len(values) // 2
+            return values[k] if len(values) % 2 else (values[k - 1] + values[k]) / 2
+
+        acts = [Decimal(sum(self.acc[("rep:" + m, period)].by_type.values())) for m in members]
+        revs = [self.acc[("rep:" + m, period)].revenue for m in members]
+        mine = self.acc[("rep:" + rep, period)]
+        a = "high" if sum(mine.by_type.values()) >= med(acts) else "low"
+        r = "high" if mine.revenue >= med(revs) else "low"
+        return f"{a}_activity_{r}_performance"
+
+
+def close(a: Any, b: Any, rel: float = 1e-9) -> bool:
+    """Deep equality, floats within a relative tolerance (sums in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y, rel) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        if not isinstance(a, int | float) or not isinstance(b, int | float):
+            return False
+        return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+    return type(a) is type(b) and a == b
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]

@@ -1,0 +1,151 @@
+"""Views: rebuilt from the table they equal the incrementally maintained ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+
+from streams.engine.queries import figures_of, team_medians
+from streams.engine.rollups import Views
+from tests.unit.engine.scope_harness import (
+    Harness,
+    activity,
+    deal,
+    feedback,
+    rebuild_views,
+    target,
+    utc,
+)
+from tests.unit.engine.test_processor import ALL_SCOPES, NOW, SCRIPT, deliveries
+
+NOV = "2026-11"
+
+
+def at(day: int, hour: int = 10) -> str:
+    return f"2026-11-{day:02d}T{hour:02d}:00:00Z"
+
+
+def view_state(views: Views):
+    """Everything a view holds that queries, alerts and medians read."""
+    out = {}
+    for scope, v in views.scopes.items():
+        # periods with something in them (a roll-up may keep an emptied entry: no figure)
+        periods = (
+            {p for p, agg in v.periods.items() if agg.by_type or agg.csat_n or agg.nps_n}
+            | {p for p, ids in v.deal_periods.items() if ids}
+            | {p for p, m in v.members.items() if m}
+            | {p for _, p in v.targets}
+        )
+        out[scope] = {
+            "partition": v.partition,
+            "hours": dict(v.hours),
+            "deals": dict(v.deals),
+            "targets": dict(v.targets),
+            "alerts": {k: list(a) for k, a in v.alerts.items() if a},
+            "members": {p: dict(m) for p, m in v.members.items() if m},
+            "member_sent": {p: list(s) for p, s in v.member_sent.items() if s},
+            "figures": {p: figures_of(v, p) for p in sorted(periods)},
+            "latest_part": {p: v.latest_part(p) for p in sorted(periods)},
+            "teams_in": {p: v.teams_in(p) for p in sorted(periods)},
+            "medians": {p: team_medians(v, p) for p in sorted(periods)},
+        }
+    return out
+
+
+def rebuilt(h: Harness, p: int) -> Views:
+    return rebuild_views(Views(h.tz), p, h.parts[p].store)
+
+
+def assert_rebuild_equal(h: Harness) -> None:
+    for p in range(h.n):
+        assert view_state(rebuilt(h, p)) == view_state(h.parts[p].views), p
+
+
+def test_views_are_tagged_with_their_partition() -> None:
+    h = Harness()
+    h.run([activity("a", "r1", "t1", at(25)), deal("d", "D1", "r2", "t2", at(25), "won", 5)], NOW)
+    for p, part in enumerate(h.parts):
+        for scope, view in part.views.scopes.items():
+            assert view.partition == p == h.partition_of(scope), scope
+    assert {"rep:r1", "rep:r2", "team:t1", "team:t2"} <= h.scopes()
+
+
+def test_rebuild_after_the_processor_script() -> None:
+    h = Harness()
+    for step, batch in enumerate(SCRIPT):
+        h.run(batch, NOW + timedelta(minutes=step))
+    assert_rebuild_equal(h)
+
+
+def test_rebuild_after_supersessions_retractions_targets_and_alerts() -> None:
+    h = Harness()
+    h.run([target("rep:r1", "revenue_won", NOV, 1000.0)], NOW)
+    h.run(
+        [
+            activity("a1", "r1", "t1", at(20)),
+            activity("a2", "r1", "t2", at(24)),  # team change
+            feedback("f1", "r1", "t2", at(24, 11), csat=3, nps=9),
+            deal("d1", "D1", "r1", "t1", at(24), "won", 100, "EUR"),
+            deal("d2", "D1", "r2", "t2", at(25), "won", 90, "EUR"),  # reassigned
+            deal("d3", "D2", "r2", "t2", at(25), "won", 10),
+            deal("d4", "D2", "r2", "t2", at(26), "reopened"),  # retracted
+            target("team:t1", "activities_total", "2026-10", 3.0),  # missed at once
+        ],
+        NOW,
+    )
+    h.run([target("rep:r1", "revenue_won", NOV, None)], NOW)  # deleted
+    h.tick(NOW + timedelta(minutes=1))
+    assert h.alerts  # alerts records exist to be rebuilt
+    assert_rebuild_equal(h)
+    # and the documents a restarted cluster answers are the same
+    before = h.snapshot(h.scopes(), ["2026-11-24", "2026-W48", NOV, "2026-Q4"], NOW)
+    for p in range(h.n):
+        h.restart(p)
+    after = h.snapshot(h.scopes(), ["2026-11-24", "2026-W48", NOV, "2026-Q4"], NOW)
+    assert before == after
+
+
+def test_rebuild_in_paris_across_dst_and_month_end() -> None:
+    h = Harness(tz="Europe/Paris")
+    now = utc(2026, 10, 27, 12)
+    h.run(
+        [
+            activity("a1", "r1", "t1", "2026-10-25T02:30:00+02:00"),  # before the fall back
+            activity("a2", "r1", "t1", "2026-10-25T02:30:00+01:00"),  # the repeated hour
+            activity("a3", "r1", "t1", "2026-10-25T03:10:00+01:00"),
+            deal("d1", "D1", "r1", "t1", "2026-10-25T02:45:00+01:00", "won", 3),
+        ],
+        now,
+    )
+    rep = h.view("rep:r1")
+    assert len(rep.hours) == 3  # two distinct 02:00 hours and 03:00
+    assert h.figures("rep:r1", "2026-10-25", now)["activities"]["total"] == 3
+    assert_rebuild_equal(h)
+
+
+def test_drop_partitions_keeps_only_owned_scopes() -> None:
+    h = Harness(partitions=1)
+    h.run([activity("a", "r1", "t1", at(25))], NOW)
+    views = h.parts[0].views
+    assert views.get("rep:r1") is not None
+    views.drop_partitions([1, 2])
+    assert views.scopes == {}
+    rebuild_views(views, 0, h.parts[0].store)
+    views.drop_partitions([0])
+    assert views.get("rep:r1") is not None and views.get("team:t1") is not None
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deliveries())
+def test_rebuilt_views_equal_incremental_views_for_any_delivery(case) -> None:
+    _events, batches, batch_size = case
+    h = Harness()
+    h.run([target("rep:r1", "deals_won", "2026-W48", 1.0)], NOW)
+    for batch in batches:
+        h.run(batch, NOW, batch_size=batch_size)
+    assert_rebuild_equal(h)
+    for scope in ALL_SCOPES:
+        view = h.view(scope)
+        if view is not None:
+            assert view.partition == h.partition_of(scope)
