@@ -21,8 +21,8 @@ from rich.text import Text
 
 from streams.tools.commands.report import ApiError, ApiUnavailable, SalesApi
 from streams.tools.producer import topic_partitions
+from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
-from streams.worker.topics import kafka_options
 
 QUADRANTS = (
     ("high_activity_high_performance", "hi act / hi perf", "green"),

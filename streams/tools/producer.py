@@ -20,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streams.tools.generator import Record
+from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings, Topics
 from streams.worker.topics import ensure_topics as create_missing_topics
-from streams.worker.topics import kafka_options
 
 #: (topic, key, value) as sent; a None value is a tombstone
 Outgoing = tuple[str, bytes | None, bytes | None]

@@ -21,6 +21,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import Views
 from streams.engine.state import STREAM_TIME, decode_value, parse_key
+from streams.worker.kafka_options import faust_credentials
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
 from streams.worker.partitioning import partition_of
 from streams.worker.settings import Settings
@@ -99,7 +100,7 @@ class Runtime:
             broker_max_poll_records=5000,
             consumer_max_fetch_size=4 * 1024 * 1024,
             producer_max_request_size=4 * 1024 * 1024,
-            broker_credentials=self._credentials(),
+            broker_credentials=faust_credentials(s.kafka_security),
             web_in_thread=False,
         )
         t = s.topics
@@ -132,34 +133,6 @@ class Runtime:
             key_serializer="raw",
             value_serializer="raw",
             partitions=self.settings.topic_partitions,
-        )
-
-    def _credentials(self) -> Any:
-        sec = self.settings.kafka_security
-        if sec.get("sasl_mechanism"):
-            return faust.SASLCredentials(
-                username=sec.get("sasl_username"),
-                password=sec.get("sasl_password"),
-                mechanism=sec["sasl_mechanism"],
-                ssl_context=self._ssl_context(),
-            )
-        if sec.get("security_protocol", "").upper() == "SSL":
-            return faust.SSLCredentials(self._ssl_context())
-        return None
-
-    def _ssl_context(self) -> Any:
-        sec = self.settings.kafka_security
-        if (
-            not any(k.startswith("ssl_") for k in sec)
-            and "SSL" not in sec.get("security_protocol", "").upper()
-        ):
-            return None
-        from aiokafka.helpers import create_ssl_context
-
-        return create_ssl_context(
-            cafile=sec.get("ssl_cafile"),
-            certfile=sec.get("ssl_certfile"),
-            keyfile=sec.get("ssl_keyfile"),
         )
 
     # -- state ------------------------------------------------------------------------

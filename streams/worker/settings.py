@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
+
 DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
 
 _DURATION = re.compile(
@@ -112,7 +114,7 @@ class Settings:
     evaluation_interval: float = 60.0
     commit_interval: float = 1.0
     topics: Topics = field(default_factory=Topics)
-    kafka_security: Mapping[str, str] = field(default_factory=dict)
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -139,21 +141,10 @@ class Settings:
                 if env.get(f"SALES_TOPIC_{name.upper()}")
             }
         )
-        security = {
-            key[len("KAFKA_") :].lower(): value
-            for key, value in env.items()
-            if key
-            in (
-                "KAFKA_SECURITY_PROTOCOL",
-                "KAFKA_SASL_MECHANISM",
-                "KAFKA_SASL_USERNAME",
-                "KAFKA_SASL_PASSWORD",
-                "KAFKA_SSL_CAFILE",
-                "KAFKA_SSL_CERTFILE",
-                "KAFKA_SSL_KEYFILE",
-            )
-            and value
-        }
+        try:
+            security = KafkaSecurity.from_env(env)
+        except KafkaSecurityError as exc:
+            raise SettingsError(str(exc)) from None
         port = _int(env, "SALES_API_PORT", 6066)
         return cls(
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092",

@@ -1,6 +1,6 @@
-"""Kafka client options and the topics salespulse needs, created when missing.
+"""The topics salespulse needs, created when missing.
 
-One place for both, used by the worker at start-up and by the command-line tools (which may
+Used by the worker at start-up and by the command-line tools (which may
 run against an empty broker before any worker has started), so every topic is created with
 the same partitions, replication and cleanup policy whoever creates it first.
 """
@@ -11,36 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
-from aiokafka.helpers import create_ssl_context
 
+from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def kafka_options(settings: Settings) -> dict[str, Any]:
-    """Connection options for any aiokafka client, from KAFKA_BOOTSTRAP and KAFKA_* security."""
-    sec = settings.kafka_security
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap}
-    if "security_protocol" in sec:
-        options["security_protocol"] = sec["security_protocol"].upper()
-    if "sasl_mechanism" in sec:
-        options["sasl_mechanism"] = sec["sasl_mechanism"].upper()
-    if "sasl_username" in sec:
-        options["sasl_plain_username"] = sec["sasl_username"]
-    if "sasl_password" in sec:
-        options["sasl_plain_password"] = sec["sasl_password"]
-    if options.get("security_protocol", "").endswith("SSL") or "ssl_cafile" in sec:
-        options["ssl_context"] = create_ssl_context(
-            cafile=sec.get("ssl_cafile"),
-            certfile=sec.get("ssl_certfile"),
-            keyfile=sec.get("ssl_keyfile"),
-        )
-    return options
 
 
 def wanted_topics(settings: Settings) -> list[NewTopic]:

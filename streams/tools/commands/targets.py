@@ -31,8 +31,8 @@ from streams.tools.producer import (
     topic_partitions,
     unreachable,
 )
+from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings, SettingsError
-from streams.worker.topics import kafka_options
 
 METRICS = ("revenue_won", "deals_won", "activities_total")
 PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")

@@ -1,0 +1,195 @@
+"""Kafka connection security: read from KAFKA_* variables once, checked, and turned into
+options for every client (worker, command-line tools, admin) by one builder.
+
+An incomplete or contradictory setting fails at start with a message naming the variable:
+a client never falls back to plaintext because a value was missing or misspelt.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.worker.settings import Settings
+
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+#: the variables this module reads, in the order the README lists them
+VARIABLES = (
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CAFILE",
+    "KAFKA_SSL_CERTFILE",
+    "KAFKA_SSL_KEYFILE",
+)
+
+
+class KafkaSecurityError(ValueError):
+    """A KAFKA_* security setting is incomplete or contradictory; the message says which."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Checked security settings; `repr` never shows the password."""
+
+    protocol: str = "PLAINTEXT"
+    mechanism: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KafkaSecurity:
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value else None
+
+        protocol = (get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+        if protocol not in PROTOCOLS:
+            raise KafkaSecurityError(
+                f"KAFKA_SECURITY_PROTOCOL={env['KAFKA_SECURITY_PROTOCOL']!r} is not one of "
+                f"{', '.join(PROTOCOLS)}"
+            )
+        raw_mechanism = get("KAFKA_SASL_MECHANISM")
+        mechanism = raw_mechanism.upper() if raw_mechanism else None
+        security = cls(
+            protocol=protocol,
+            mechanism=mechanism,
+            username=get("KAFKA_SASL_USERNAME"),
+            password=get("KAFKA_SASL_PASSWORD"),
+            cafile=get("KAFKA_SSL_CAFILE"),
+            certfile=get("KAFKA_SSL_CERTFILE"),
+            keyfile=get("KAFKA_SSL_KEYFILE"),
+        )
+        security.check()
+        return security
+
+    def check(self) -> None:
+        """Refuse every combination that would connect differently from what was asked."""
+        sasl_given = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_MECHANISM", self.mechanism),
+                ("KAFKA_SASL_USERNAME", self.username),
+                ("KAFKA_SASL_PASSWORD", self.password),
+            )
+            if value is not None
+        ]
+        if self.uses_sasl:
+            if self.mechanism is None:
+                raise KafkaSecurityError(
+                    f"KAFKA_SECURITY_PROTOCOL={self.protocol} needs KAFKA_SASL_MECHANISM "
+                    f"({', '.join(MECHANISMS)})"
+                )
+            if self.mechanism not in MECHANISMS:
+                raise KafkaSecurityError(
+                    f"KAFKA_SASL_MECHANISM={self.mechanism!r} is not one of {', '.join(MECHANISMS)}"
+                )
+            for name, value in (
+                ("KAFKA_SASL_USERNAME", self.username),
+                ("KAFKA_SASL_PASSWORD", self.password),
+            ):
+                if value is None:
+                    raise KafkaSecurityError(
+                        f"KAFKA_SASL_MECHANISM={self.mechanism} needs {name}; it is empty"
+                    )
+        elif sasl_given:
+            raise KafkaSecurityError(
+                f"{sasl_given[0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
+                "use SASL; set KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        tls_files = [
+            (name, value)
+            for name, value in (
+                ("KAFKA_SSL_CAFILE", self.cafile),
+                ("KAFKA_SSL_CERTFILE", self.certfile),
+                ("KAFKA_SSL_KEYFILE", self.keyfile),
+            )
+            if value is not None
+        ]
+        if tls_files and not self.uses_tls:
+            raise KafkaSecurityError(
+                f"{tls_files[0][0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
+                "use TLS; set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
+            )
+        if (self.certfile is None) != (self.keyfile is None):
+            raise KafkaSecurityError(
+                "KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (a client certificate "
+                "needs its key); set both or neither"
+            )
+        for name, value in tls_files:
+            if not Path(value).is_file():
+                raise KafkaSecurityError(f"{name}={value!r}: no such file")
+        if tls_files:
+            try:
+                self.ssl_context()
+            except (ssl.SSLError, OSError) as exc:
+                names = ", ".join(f"{name}={value!r}" for name, value in tls_files)
+                raise KafkaSecurityError(
+                    f"{names}: cannot be loaded as PEM certificates and key ({exc})"
+                ) from None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context, or None for a protocol without TLS.
+
+        Without KAFKA_SSL_CAFILE the system's trusted CAs verify the broker.
+        """
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(cafile=self.cafile)
+        if self.certfile is not None:
+            context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+
+def kafka_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
+    security = settings.kafka_security
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": security.protocol,
+    }
+    if security.uses_tls:
+        options["ssl_context"] = security.ssl_context()
+    if security.uses_sasl:
+        options["sasl_mechanism"] = security.mechanism
+        options["sasl_plain_username"] = security.username
+        options["sasl_plain_password"] = security.password
+    return options
+
+
+def faust_credentials(security: KafkaSecurity) -> Any:
+    """The same settings as Faust credentials (None for plaintext).
+
+    Faust derives SASL_SSL from the presence of a TLS context, which `ssl_context` gives
+    exactly for the TLS protocols, so both paths connect the same way.
+    """
+    import faust  # the command-line tools use this module without loading Faust
+
+    if security.uses_sasl:
+        return faust.SASLCredentials(
+            username=security.username,
+            password=security.password,
+            mechanism=security.mechanism,
+            ssl_context=security.ssl_context(),
+        )
+    if security.uses_tls:
+        return faust.SSLCredentials(security.ssl_context())
+    return None
