@@ -14,14 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from streams.domain.events import ACTIVITY_TYPES as EVENT_ACTIVITY_TYPES
+from streams.domain import vocabulary
 
 HERE = Path(__file__).resolve().parent
 BASE_URI = "https://salespulse.example/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# the decoder's list: schema and decoder cannot disagree on the activity types
-ACTIVITY_TYPES = list(EVENT_ACTIVITY_TYPES)
+# the decoder's lists: schema and decoder cannot disagree on a vocabulary
+ACTIVITY_TYPES = list(vocabulary.ACTIVITY_TYPES)
 MAX_DOUBLE = 1.7976931348623157e308  # refuses numbers that overflow to infinity (1e400)
 
 
@@ -178,7 +178,7 @@ DEAL = schema(
         "properties": {
             **COMMON,
             "deal_id": string(1, 128),
-            "outcome": {"enum": ["won", "lost", "reopened"]},
+            "outcome": {"enum": list(vocabulary.DEAL_OUTCOMES)},
             "amount": number(nullable=True, minimum=0, description="In currency; >= 0."),
             "currency": string(nullable=True, pattern=CURRENCY, description="ISO 4217 code."),
             "created_at": timestamp(
@@ -243,7 +243,7 @@ TARGET = schema(
         "type": "object",
         "required": ["scope", "scope_id", "metric", "period", "value"],
         "properties": {
-            "scope": {"enum": ["rep", "team"]},
+            "scope": {"enum": list(vocabulary.SCOPES)},
             "scope_id": string(1, 64),
             "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),
             "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
@@ -274,8 +274,8 @@ ALERT = schema(
         ],
         "properties": {
             "alert_id": string(1, description="Unique per alert; the same alert re-sent keeps it."),
-            "kind": {"enum": ["target_at_risk", "target_missed", "target_achieved"]},
-            "scope": {"enum": ["rep", "team"]},
+            "kind": {"enum": list(vocabulary.ALERT_KINDS)},
+            "scope": {"enum": list(vocabulary.SCOPES)},
             "scope_id": string(1, 64),
             "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),
             "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
@@ -306,12 +306,7 @@ def group(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-QUADRANTS = [
-    "high_activity_high_performance",
-    "high_activity_low_performance",
-    "low_activity_high_performance",
-    "low_activity_low_performance",
-]
+QUADRANTS = list(vocabulary.QUADRANTS)
 
 PERFORMANCE = schema(
     "performance",
@@ -335,7 +330,7 @@ PERFORMANCE = schema(
             "targets",
         ],
         "properties": {
-            "scope": {"enum": ["rep", "team"]},
+            "scope": {"enum": list(vocabulary.SCOPES)},
             "id": string(1, 64),
             "team_id": string(
                 1, 64, description="Reps: the team on its latest event in the period."
@@ -428,16 +423,7 @@ PERFORMANCE = schema(
                             "actual / expected_by_now; null while nothing is expected yet.",
                             minimum=0,
                         ),
-                        "status": {
-                            "enum": [
-                                "achieved",
-                                "missed",
-                                "not_started",
-                                "on_track",
-                                "behind",
-                                "at_risk",
-                            ]
-                        },
+                        "status": {"enum": list(vocabulary.TARGET_STATUSES)},
                     },
                 },
             },
@@ -468,17 +454,7 @@ DEADLETTER = schema(
             "received_at",
         ],
         "properties": {
-            "reason": {
-                "enum": [
-                    "invalid_json",
-                    "schema_violation",
-                    "unsupported_schema_version",
-                    "unknown_currency",
-                    "late_event",
-                    "future_event_time",
-                    "payload_too_large",
-                ]
-            },
+            "reason": {"enum": list(vocabulary.DEADLETTER_REASONS)},
             "detail": string(description="Human-readable: the field path and the rule broken."),
             "topic": string(1),
             "partition": {"type": ["integer", "null"], "minimum": 0},

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from streams.domain.periods import rfc3339
 from streams.domain.validation import Rejection
 
 
@@ -30,7 +31,7 @@ def rfc3339_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z and milliseconds; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(moment, "milliseconds", utc_z=True)
 
 
 def deadletter_record(

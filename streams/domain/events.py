@@ -8,41 +8,25 @@ Unknown JSON fields are ignored (msgspec's default). Pure module: no Kafka or fa
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
-from typing import Annotated, Final, Literal, TypeAlias
+from datetime import datetime
+from typing import Annotated, Final, TypeAlias
 
 import msgspec
 
-ActivityType: TypeAlias = Literal[
-    "call", "email", "meeting", "demo", "proposal", "negotiation", "social", "event", "follow_up"
-]
-ACTIVITY_TYPES: Final[tuple[str, ...]] = (
-    "call",
-    "email",
-    "meeting",
-    "demo",
-    "proposal",
-    "negotiation",
-    "social",
-    "event",
-    "follow_up",
+from streams.domain.periods import MAX_YEAR, MIN_YEAR, PeriodError, parse_period_id
+from streams.domain.vocabulary import (
+    ACTIVITY_TYPES,
+    DEAL_OUTCOMES,
+    SCOPES,
+    TARGET_METRICS,
+    ActivityType,
+    DealOutcome,
+    Scope,
 )
-DealOutcome: TypeAlias = Literal["won", "lost", "reopened"]
-DEAL_OUTCOMES: Final[tuple[str, ...]] = ("won", "lost", "reopened")
-Scope: TypeAlias = Literal["rep", "team"]
-SCOPES: Final[tuple[str, ...]] = ("rep", "team")
 
-#: Metrics a target may name (section 2, sales.targets).
-TARGET_METRICS: Final[frozenset[str]] = frozenset(
-    ("revenue_won", "deals_won", "activities_total", *(f"activities.{t}" for t in ACTIVITY_TYPES))
-)
+__all__ = ["ACTIVITY_TYPES", "DEAL_OUTCOMES", "SCOPES", "TARGET_METRICS"]
+
 SCHEMA_VERSION: Final = 1
-
-# Event times must stay convertible to any UTC offset / time zone without OverflowError
-# downstream, so the first and last representable years are refused (schema: same rule).
-MIN_YEAR: Final = 2
-MAX_YEAR: Final = 9998
 
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 RepId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -57,34 +41,14 @@ CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
 Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
 Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
 
-_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-_QUARTER = re.compile(r"([0-9]{4})-Q([0-9])")
-
 
 def is_valid_period(text: str) -> bool:
-    """True for a real calendar day, ISO week, month or quarter (section 3 period syntax)."""
+    """True for a real calendar day, ISO week, month or quarter (one grammar: periods)."""
     try:
-        if m := _DAY.fullmatch(text):
-            y = int(m[1])
-            date(y, int(m[2]), int(m[3]))
-        elif m := _WEEK.fullmatch(text):
-            y = int(m[1])
-            date.fromisocalendar(y, int(m[2]), 1)  # ValueError for W00, W54, W53 of 52-week years
-        elif m := _MONTH.fullmatch(text):
-            y = int(m[1])
-            if not 1 <= int(m[2]) <= 12:
-                return False
-        elif m := _QUARTER.fullmatch(text):
-            y = int(m[1])
-            if not 1 <= int(m[2]) <= 4:
-                return False
-        else:
-            return False
-    except ValueError:
+        parse_period_id(text)
+    except PeriodError:
         return False
-    return MIN_YEAR <= y <= MAX_YEAR
+    return True
 
 
 def is_valid_metric(text: str) -> bool:

@@ -18,14 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Literal
 
-Quadrant = Literal[
-    "high_activity_high_performance",
-    "high_activity_low_performance",
-    "low_activity_high_performance",
-    "low_activity_low_performance",
-]
+from streams.domain.vocabulary import Quadrant
 
 CENT = Decimal("0.01")
 SECONDS_PER_DAY = 86_400

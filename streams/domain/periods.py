@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 PeriodKind = Literal["day", "week", "month", "quarter"]
@@ -55,12 +55,12 @@ class Period:
     @property
     def first_day(self) -> date:
         """The first local date of the period."""
-        return _parse_dates(self.id)[1]
+        return parse_period_id(self.id)[1]
 
     @property
     def end_day(self) -> date:
         """The local date after the last one (exclusive bound, like ``end``)."""
-        return _parse_dates(self.id)[2]
+        return parse_period_id(self.id)[2]
 
     def contains(self, instant: datetime) -> bool:
         """True when the aware ``instant`` lies in ``[start, end)``."""
@@ -77,13 +77,19 @@ def _require_aware(dt: datetime) -> None:
 
 def _year(text: str, period: str) -> int:
     year = int(text)
-    if year < 1:
-        raise PeriodError(f"period {period!r}: year 0000 does not exist")
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(f"period {period!r}: the year must be {MIN_YEAR:04d} to {MAX_YEAR}")
     return year
 
 
+#: Event times and periods must stay convertible to any UTC offset or time zone without an
+#: OverflowError, so the first and last representable years are refused everywhere.
+MIN_YEAR: Final = 2
+MAX_YEAR: Final = 9998
+
+
 @lru_cache(maxsize=4096)
-def _parse_dates(text: str) -> tuple[PeriodKind, date, date]:
+def parse_period_id(text: str) -> tuple[PeriodKind, date, date]:
     """Validate a period id and return (kind, first day, day after the last day).
 
     Independent of the time zone, hence cached by text.
@@ -149,7 +155,7 @@ def parse_period(text: str, tz: ZoneInfo) -> Period:
 
     Forms are strict: upper-case ``W``/``Q``, zero-padded numbers, no whitespace.
     """
-    kind, first, end = _parse_dates(text)
+    kind, first, end = parse_period_id(text)
     try:
         return Period(kind, text, local_midnight(first, tz), local_midnight(end, tz))
     except OverflowError:
@@ -158,7 +164,7 @@ def parse_period(text: str, tz: ZoneInfo) -> Period:
 
 def period_kind(period_id: str) -> PeriodKind:
     """The kind of a period id (validated the same way as :func:`parse_period`)."""
-    return _parse_dates(period_id)[0]
+    return parse_period_id(period_id)[0]
 
 
 def period_of_day(kind: PeriodKind, day: date) -> str:
@@ -215,17 +221,21 @@ def local_day_start(instant: datetime, tz: ZoneInfo) -> datetime:
     return local_midnight(local_date(instant, tz), tz)
 
 
-def rfc3339(dt: datetime) -> str:
+def rfc3339(dt: datetime, timespec: str = "auto", *, utc_z: bool = False) -> str:
     """RFC 3339 text with a numeric offset, e.g. ``2026-11-27T09:00:00+01:00``.
 
-    UTC is written ``+00:00`` (never ``Z``) so every timestamp has the same shape;
-    fractional seconds appear only when non-zero.
+    The one formatter of the project. By default UTC is written ``+00:00`` so every
+    timestamp of the API has the same shape, and fractional seconds appear only when
+    non-zero; `timespec` fixes them (``"milliseconds"``) and `utc_z` converts to UTC
+    written with ``Z``, as dead-letter records carry it.
     """
     _require_aware(dt)
-    return dt.isoformat()
+    if utc_z:
+        return dt.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return dt.isoformat(timespec=timespec)
 
 
 def day_ids_of(period: Period) -> list[str]:
     """The ids of the local days of a period, in order."""
-    _, first, end = _parse_dates(period.id)
+    _, first, end = parse_period_id(period.id)
     return [(first + timedelta(days=i)).isoformat() for i in range((end - first).days)]

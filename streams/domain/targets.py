@@ -22,21 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from streams.domain.business_time import elapsed_business_fraction
-from streams.domain.events import ACTIVITY_TYPES
 from streams.domain.periods import Period
-
-TargetStatus = Literal["achieved", "missed", "not_started", "on_track", "behind", "at_risk"]
-
-_METRICS: tuple[str, ...] = (
-    "revenue_won",
-    "deals_won",
-    "activities_total",
-    *(f"activities.{t}" for t in ACTIVITY_TYPES),
-)
+from streams.domain.vocabulary import TARGET_METRICS, TargetStatus
 
 _REL_TOL = 1e-9
 
@@ -44,7 +34,7 @@ _REL_TOL = 1e-9
 def metric_names() -> tuple[str, ...]:
     """All target metrics: revenue_won (base currency), deals_won, activities_total and
     activities.<type> for the nine activity types."""
-    return _METRICS
+    return TARGET_METRICS
 
 
 @dataclass(frozen=True)

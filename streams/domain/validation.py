@@ -44,29 +44,20 @@ from streams.domain.events import (
     is_valid_metric,
     is_valid_period,
 )
-
-INVALID_JSON: Final = "invalid_json"
-SCHEMA_VIOLATION: Final = "schema_violation"
-UNSUPPORTED_SCHEMA_VERSION: Final = "unsupported_schema_version"
-UNKNOWN_CURRENCY: Final = "unknown_currency"
-LATE_EVENT: Final = "late_event"
-FUTURE_EVENT_TIME: Final = "future_event_time"
-PAYLOAD_TOO_LARGE: Final = "payload_too_large"
-
-#: Every dead-letter reason of CONTRACT.md section 5.
-REASONS: Final[frozenset[str]] = frozenset(
-    (
-        INVALID_JSON,
-        SCHEMA_VIOLATION,
-        UNSUPPORTED_SCHEMA_VERSION,
-        UNKNOWN_CURRENCY,
-        LATE_EVENT,
-        FUTURE_EVENT_TIME,
-        PAYLOAD_TOO_LARGE,
-    )
+from streams.domain.vocabulary import (
+    DEADLETTER_REASONS,
+    FUTURE_EVENT_TIME,
+    INPUT_KINDS,
+    INVALID_JSON,
+    PAYLOAD_TOO_LARGE,
+    SCHEMA_VIOLATION,
+    UNKNOWN_CURRENCY,
+    UNSUPPORTED_SCHEMA_VERSION,
 )
 
-KINDS: Final[tuple[str, ...]] = ("activities", "deals", "feedback", "targets")
+#: Every dead-letter reason of the contract.
+REASONS: Final[frozenset[str]] = frozenset(DEADLETTER_REASONS)
+KINDS: Final[tuple[str, ...]] = INPUT_KINDS
 MAX_DETAIL_CHARS: Final = 500  # details may quote the payload; keep dead-letter records small
 
 Decoded: TypeAlias = Activity | Deal | Feedback | TargetCommand

@@ -30,7 +30,7 @@ import msgspec
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import local_hour_start, rfc3339
-from streams.domain.validation import LATE_EVENT, UNKNOWN_CURRENCY
+from streams.domain.vocabulary import ALERT_KIND_OF_STATUS, LATE_EVENT, UNKNOWN_CURRENCY
 from streams.engine.items import (
     DealContribution,
     DealFigure,
@@ -63,12 +63,6 @@ from streams.engine.state import (
     encode_value,
     make_key,
 )
-
-ALERT_KINDS = {
-    "at_risk": "target_at_risk",
-    "missed": "target_missed",
-    "achieved": "target_achieved",
-}
 
 _activity_decoder = msgspec.json.Decoder(Activity)
 _deal_decoder = msgspec.json.Decoder(Deal)
@@ -478,7 +472,7 @@ class _Batch:
             )
             for period_id, ev in evaluations:
                 metric = ev.metric
-                kind = ALERT_KINDS.get(ev.status)
+                kind = ALERT_KIND_OF_STATUS.get(ev.status)
                 if kind is None:
                     continue
                 emitted = view.alerts.get((metric, period_id), [])

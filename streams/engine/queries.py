@@ -26,16 +26,10 @@ from streams.domain.figures import (
 )
 from streams.domain.periods import Period, PeriodError, parse_period
 from streams.domain.targets import TargetEvaluation, evaluate_target
+from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.rollups import ScopeView
 
-LEADERBOARD_METRICS = (
-    "revenue_won",
-    "deals_won",
-    "activities_total",
-    "win_rate",
-    "avg_deal_size",
-    "csat_avg",
-)
+__all__ = ["LEADERBOARD_METRICS"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ records are mixed in at configurable rates to exercise the worker's dead-letter 
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import os
 import random
@@ -28,10 +27,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from streams.domain.money import FxRates
+from streams.domain.periods import rfc3339
+from streams.domain.vocabulary import INPUT_KINDS
+
 DEFAULT_FX_PATH = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
 
 #: input topic kinds (attributes of `streams.worker.settings.Topics`)
-TOPIC_KINDS = ("activities", "deals", "feedback", "targets")
+TOPIC_KINDS = INPUT_KINDS
 
 #: local business hours in which reps work (start inclusive, end exclusive)
 BUSINESS_START = time(9, 0)
@@ -254,28 +257,21 @@ class GeneratorConfig:
 def load_fx_rates(
     path: str | os.PathLike[str] | None = None, base_currency: str = "USD"
 ) -> dict[str, float]:
-    """Read the FX table (SALES_FX_RATES or the shipped file) with plain json.
+    """The worker's FX table (SALES_FX_RATES or the shipped file), as plain floats.
 
     Only currencies the worker can convert may appear in valid deals, so the generator reads
-    the same file; a missing file leaves just the base currency.
+    the same file through the same loader; a missing file leaves just the base currency.
     """
     fx_path = Path(path or os.environ.get("SALES_FX_RATES") or DEFAULT_FX_PATH)
-    rates: dict[str, float] = {base_currency: 1.0}
-    try:
-        raw = json.loads(fx_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return rates
-    if not isinstance(raw, dict):
-        raise ValueError(f"{fx_path} must hold a JSON object mapping currency codes to rates")
-    for code, rate in raw.items():
-        if isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0:
-            rates[str(code).upper()] = float(rate)
-    return rates
+    if not fx_path.exists():
+        return {base_currency: 1.0}
+    fx = FxRates.load(fx_path, base_currency)
+    return {code: float(fx.to_base(1, code)) for code in sorted(fx.known)}
 
 
-def rfc3339(moment: datetime, tz: ZoneInfo) -> str:
-    """RFC 3339 with the zone's offset and milliseconds, as the contract requires."""
-    return moment.astimezone(tz).isoformat(timespec="milliseconds")
+def local_rfc3339(moment: datetime, tz: ZoneInfo) -> str:
+    """RFC 3339 with the zone's offset and milliseconds, as upstream systems write it."""
+    return rfc3339(moment.astimezone(tz), "milliseconds")
 
 
 class BusinessClock:
@@ -435,7 +431,7 @@ class SalesSimulator:
     def _base(self, rep: Rep, at: datetime) -> dict[str, Any]:
         return {
             "event_id": self._event_id(),
-            "occurred_at": rfc3339(at, self.tz),
+            "occurred_at": local_rfc3339(at, self.tz),
             "rep_id": rep.rep_id,
             "team_id": rep.team_id,
             "schema_version": 1,
@@ -475,7 +471,7 @@ class SalesSimulator:
         event = self._base(rep, at)
         event["deal_id"] = deal_id
         event["account_id"] = account
-        event["created_at"] = rfc3339(created, self.tz)
+        event["created_at"] = local_rfc3339(created, self.tz)
         event["source"] = self.rng.choice(self.context.sources)
         if self.rng.random() < rep.profile.win_rate:
             event["outcome"] = "won"

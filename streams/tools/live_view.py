@@ -19,18 +19,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from streams.domain.vocabulary import Quadrant
 from streams.tools.commands.report import ApiError, ApiUnavailable, SalesApi
 from streams.tools.producer import topic_partitions
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
 
-QUADRANTS = (
-    ("high_activity_high_performance", "hi act / hi perf", "green"),
-    ("low_activity_high_performance", "lo act / hi perf", "cyan"),
-    ("high_activity_low_performance", "hi act / lo perf", "yellow"),
-    ("low_activity_low_performance", "lo act / lo perf", "red"),
-)
-STATUS_STYLE = {
+#: how each quadrant is shown, best first
+QUADRANT_STYLE: dict[Quadrant, tuple[str, str]] = {
+    "high_activity_high_performance": ("hi act / hi perf", "green"),
+    "low_activity_high_performance": ("lo act / hi perf", "cyan"),
+    "high_activity_low_performance": ("hi act / lo perf", "yellow"),
+    "low_activity_low_performance": ("lo act / lo perf", "red"),
+}
+STATUS_STYLE: dict[str, str] = {
     "achieved": "bold green",
     "on_track": "green",
     "behind": "yellow",
@@ -107,7 +109,7 @@ def leaderboard_table(state: LiveState) -> Table:
 
 def quadrant_table(state: LiveState) -> Table:
     """Reps placed by activity vs performance relative to their team (the `quadrant` field)."""
-    members: dict[str, list[str]] = {key: [] for key, _, _ in QUADRANTS}
+    members: dict[str, list[str]] = {key: [] for key in QUADRANT_STYLE}
     for rep_id, doc in sorted(state.performance.items()):
         quadrant = doc.get("quadrant")
         if quadrant in members:
@@ -115,7 +117,7 @@ def quadrant_table(state: LiveState) -> Table:
     table = Table(title="activity vs performance", title_justify="left", expand=True)
     table.add_column("quadrant")
     table.add_column("reps")
-    for key, label, style in QUADRANTS:
+    for key, (label, style) in QUADRANT_STYLE.items():
         table.add_row(Text(label, style=style), ", ".join(members[key]) or "-")
     return table
 

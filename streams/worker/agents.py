@@ -26,7 +26,7 @@ from streams.domain.periods import PeriodError, parse_period
 from streams.domain.validation import Rejection
 from streams.engine.items import Item, RawEvent, TargetItem, Tick, decode_envelope, encode_envelope
 from streams.engine.processor import BatchResult
-from streams.worker.peers import performance_anywhere
+from streams.worker.medians import performance_for
 from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def _timers(rt: Runtime) -> None:
                 period = parse_period(period_id, rt.settings.tz)
             except PeriodError:
                 continue
-            doc = await performance_anywhere(rt, view, period, now)
+            doc = await performance_for(rt, view, period, now)
             key = f"{view.kind}:{view.id}:{period_id}".encode()
             await rt.performance_topic.send(key=key, value=orjson.dumps(doc))
 

@@ -1,324 +1,280 @@
-"""HTTP API (CONTRACT.md section 6) and /metrics, as Faust web views.
+"""The HTTP API (README "HTTP API"), /healthz, /readyz and /metrics as aiohttp handlers.
 
 Any worker answers: a request about a rep or team is forwarded to the worker owning it, and
-a leaderboard is gathered from every worker and merged.
+a leaderboard gathers every worker's entries. Handlers only parse parameters and route; the
+figures, buckets and rankings come from streams.engine. They run on Faust's web server
+(`install` adds them to its aiohttp application) and, in unit tests, on a plain aiohttp
+application with a fake backend.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import faust
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
-from streams.domain.periods import (
-    PeriodError,
-    current_period_ids,
-    local_day_start,
-    parse_period,
-    rfc3339,
+from streams.domain.periods import PeriodError, current_period_ids, parse_period
+from streams.domain.vocabulary import LEADERBOARD_METRICS
+from streams.engine.activity import activity_buckets
+from streams.engine.leaderboard import (
+    LeaderboardQuery,
+    leaderboard_document,
+    local_entries,
 )
-from streams.engine.queries import (
-    LEADERBOARD_METRICS,
-    figures_of,
-    has_period_data,
-    leaderboard_value,
-    team_medians,
-)
-from streams.worker.peers import (
-    FORWARDED_HEADER,
-    OwnerUnknown,
-    is_self,
-    medians_to_json,
-    owner_url,
-    peer_get,
-    peer_urls,
-    performance_anywhere,
-)
-from streams.worker.runtime import Runtime
+from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
+from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
 
 MAX_LIMIT = 1000
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=31)}
+INTERNAL_LEADERBOARD_PATH = "/v1/internal/leaderboard"
+
+
+class ApiBackend(HasMedians, Protocol):
+    """What the handlers need of a worker (streams.worker.runtime.Runtime in production)."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def worker_id(self) -> str: ...
+
+    def is_ready(self) -> bool: ...
+
+    async def prepare_scrape(self) -> None: ...
+
+    async def consumer_state(self) -> dict[str, Any]: ...
+
+
+BACKEND: web.AppKey[ApiBackend] = web.AppKey("salespulse_backend")
 
 
 class BadRequest(Exception):
     """A request parameter is invalid; the message says which and why."""
 
 
-def register(rt: Runtime) -> None:
-    app = rt.app
-    tz = rt.settings.tz
+def install(app: web.Application, backend: ApiBackend) -> None:
+    app[BACKEND] = backend
+    app.router.add_routes(ROUTES)
 
-    def json_response(view: faust.web.View, body: Any, status: int = 200) -> Any:
-        return view.bytes(orjson.dumps(body), content_type="application/json", status=status)
 
-    def error(view: faust.web.View, status: int, message: str) -> Any:
-        return json_response(view, {"error": message}, status)
+def _backend(request: web.Request) -> ApiBackend:
+    return request.app[BACKEND]
 
-    def period_param(request: Any) -> str:
-        raw = request.query.get("period")
-        if not raw:
-            return current_period_ids(datetime.now(UTC), tz)["month"]
-        try:
-            return parse_period(raw, tz).id
-        except PeriodError as exc:
-            raise BadRequest(f"period: {exc}") from None
 
-    def time_param(request: Any, name: str, default: datetime) -> datetime:
-        raw = request.query.get(name)
-        if not raw:
-            return default
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-        except ValueError:
-            raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
-        if value.tzinfo is None:
-            raise BadRequest(f"{name}: {raw!r} needs a UTC offset, e.g. 2026-11-27T00:00:00Z")
-        return value
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
-    async def forwarded(view: faust.web.View, request: Any, scope: str) -> Any | None:
-        """The owner's answer when another worker owns `scope`; None to answer here."""
-        if request.headers.get(FORWARDED_HEADER):
-            return None
-        try:
-            url = owner_url(rt, scope)
-        except OwnerUnknown:
-            return error(view, 503, "the cluster is rebalancing; retry in a few seconds")
-        if url is None:
-            return None
-        target = URL(str(request.url)).with_host(url.host or "").with_port(url.port)
-        try:
-            async with app.http_client.get(target, headers={FORWARDED_HEADER: "1"}) as response:
-                body = await response.read()
-                return view.bytes(body, content_type="application/json", status=response.status)
-        except Exception as exc:
-            return error(view, 503, f"the worker owning {scope} at {url} did not answer: {exc}")
 
-    def not_ready(view: faust.web.View) -> Any | None:
-        if not rt.ready or app.rebalancing:
-            return error(view, 503, "the worker is recovering its state; retry in a few seconds")
+def error(status: int, message: str) -> web.Response:
+    return json_response({"error": message}, status)
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+
+def period_param(request: web.Request) -> str:
+    tz = _backend(request).settings.tz
+    raw = request.query.get("period")
+    if not raw:
+        return current_period_ids(datetime.now(UTC), tz)["month"]
+    try:
+        return parse_period(raw, tz).id
+    except PeriodError as exc:
+        raise BadRequest(f"period: {exc}") from None
+
+
+def time_param(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if not raw:
+        return default
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
+    if value.tzinfo is None:
+        raise BadRequest(f"{name}: {raw!r} needs a UTC offset, e.g. 2026-11-27T00:00:00Z")
+    return value
+
+
+def leaderboard_query(request: web.Request) -> LeaderboardQuery:
+    q = request.query
+    metric = q.get("metric", "revenue_won")
+    if metric not in LEADERBOARD_METRICS:
+        raise BadRequest(f"metric: must be one of {', '.join(LEADERBOARD_METRICS)}")
+    scope = q.get("scope", "rep")
+    if scope not in ("rep", "team"):
+        raise BadRequest("scope: must be rep or team")
+    raw_limit = q.get("limit", "10")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise BadRequest(f"limit: {raw_limit!r} is not a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
+    team = q.get("team") or None
+    if team is not None and scope != "rep":
+        raise BadRequest("team: only applies to scope=rep")
+    return LeaderboardQuery(period_param(request), metric, scope, team, limit)
+
+
+# -- routing ----------------------------------------------------------------------------------
+
+
+async def forwarded(request: web.Request, scope: str) -> web.Response | None:
+    """The owner's answer when another worker owns `scope`; None to answer here."""
+    if request.headers.get(FORWARDED_HEADER):
         return None
+    peers = _backend(request).peers
+    try:
+        url = peers.owner_of(scope)
+    except OwnerUnknown:
+        return error(503, "the cluster is rebalancing; retry in a few seconds")
+    if url is None:
+        return None
+    target = URL(str(request.url)).with_host(url.host or "").with_port(url.port)
+    try:
+        status, body = await peers.get(target)
+    except Exception as exc:
+        return error(503, f"the worker owning {scope} at {url} did not answer: {exc}")
+    return web.Response(body=body, status=status, content_type="application/json")
 
-    async def performance(view: faust.web.View, request: Any, kind: str, ident: str) -> Any:
+
+def not_ready(request: web.Request) -> web.Response | None:
+    if not _backend(request).is_ready():
+        return error(503, "the worker is recovering its state; retry in a few seconds")
+    return None
+
+
+async def owned_view(request: web.Request, kind: str, ident: str) -> Any:
+    """The scope's view here, or the response that answers instead (forwarded, 503, 404)."""
+    scope = f"{kind}:{ident}"
+    answer = await forwarded(request, scope) or not_ready(request)
+    if answer is not None:
+        return answer
+    view = _backend(request).views.get(scope)
+    if view is None:
+        return error(404, f"no {kind} {ident!r} has been seen")
+    return view
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "worker": _backend(request).worker_id})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    answer = not_ready(request)
+    return answer or json_response({"status": "ready", "worker": _backend(request).worker_id})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    backend = _backend(request)
+    await backend.prepare_scrape()
+    body = generate_latest(backend.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _performance(request: web.Request, kind: str, ident: str) -> web.Response:
+    try:
+        period_id = period_param(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    view = await owned_view(request, kind, ident)
+    if isinstance(view, web.Response):
+        return view
+    backend = _backend(request)
+    period = parse_period(period_id, backend.settings.tz)
+    return json_response(await performance_for(backend, view, period, datetime.now(UTC)))
+
+
+async def rep_performance(request: web.Request) -> web.Response:
+    return await _performance(request, "rep", request.match_info["rep_id"])
+
+
+async def team_performance(request: web.Request) -> web.Response:
+    return await _performance(request, "team", request.match_info["team_id"])
+
+
+async def rep_activity(request: web.Request) -> web.Response:
+    rep_id = request.match_info["rep_id"]
+    granularity = request.query.get("granularity", "hour")
+    if granularity not in ("hour", "day"):
+        return error(400, "granularity: must be hour or day")
+    try:
+        end = time_param(request, "to", datetime.now(UTC))
+        start = time_param(request, "from", end - DEFAULT_SPAN[granularity])
+    except BadRequest as exc:
+        return error(400, str(exc))
+    if start > end:
+        return error(400, "from: must not be after to")
+    view = await owned_view(request, "rep", rep_id)
+    if isinstance(view, web.Response):
+        return view
+    tz = _backend(request).settings.tz
+    buckets = activity_buckets(view, granularity, start, end, tz)  # type: ignore[arg-type]
+    return json_response({"rep_id": rep_id, "granularity": granularity, "buckets": buckets})
+
+
+async def leaderboard(request: web.Request) -> web.Response:
+    try:
+        q = leaderboard_query(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    answer = not_ready(request)
+    if answer is not None:
+        return answer
+    backend = _backend(request)
+    entries = local_entries(backend.views, q)
+    for url in backend.peers.others():
+        target = url.with_path(INTERNAL_LEADERBOARD_PATH).with_query(q.as_params())
         try:
-            period_id = period_param(request)
-        except BadRequest as exc:
-            return error(view, 400, str(exc))
-        scope = f"{kind}:{ident}"
-        answer = await forwarded(view, request, scope) or not_ready(view)
-        if answer is not None:
-            return answer
-        scope_view = rt.views.get(scope)
-        if scope_view is None:
-            return error(view, 404, f"no {kind} {ident!r} has been seen")
-        doc = await performance_anywhere(
-            rt, scope_view, parse_period(period_id, tz), datetime.now(UTC)
-        )
-        return json_response(view, doc)
-
-    @app.page("/healthz")
-    class Health(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any) -> Any:
-            return json_response(self, {"status": "ok", "worker": rt.worker_id})
-
-    @app.page("/readyz")
-    class Ready(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any) -> Any:
-            answer = not_ready(self)
-            return answer or json_response(self, {"status": "ready", "worker": rt.worker_id})
-
-    @app.page("/metrics")
-    class Metrics(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any) -> Any:
-            # aiohttp wants the charset apart from the content type
-            content_type = CONTENT_TYPE_LATEST.split(";")[0]
-            return self.bytes(generate_latest(rt.registry), content_type=content_type)
-
-    @app.page("/v1/reps/{rep_id}/performance")
-    class RepPerformance(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any, rep_id: str) -> Any:
-            return await performance(self, request, "rep", rep_id)
-
-    @app.page("/v1/teams/{team_id}/performance")
-    class TeamPerformance(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any, team_id: str) -> Any:
-            return await performance(self, request, "team", team_id)
-
-    @app.page("/v1/reps/{rep_id}/activity")
-    class RepActivity(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any, rep_id: str) -> Any:
-            granularity = request.query.get("granularity", "hour")
-            if granularity not in ("hour", "day"):
-                return error(self, 400, "granularity: must be hour or day")
-            now = datetime.now(UTC)
-            try:
-                end = time_param(request, "to", now)
-                start = time_param(request, "from", end - DEFAULT_SPAN[granularity])
-            except BadRequest as exc:
-                return error(self, 400, str(exc))
-            if start > end:
-                return error(self, 400, "from: must not be after to")
-            scope = "rep:" + rep_id
-            answer = await forwarded(self, request, scope) or not_ready(self)
-            if answer is not None:
-                return answer
-            scope_view = rt.views.get(scope)
-            if scope_view is None:
-                return error(self, 404, f"no rep {rep_id!r} has been seen")
-            buckets: dict[datetime, dict[str, int]] = defaultdict(dict)
-            for hour, record in scope_view.hours.items():
-                instant = datetime.fromtimestamp(hour, tz)
-                bucket = instant if granularity == "hour" else local_day_start(instant, tz)
-                counts = buckets[bucket]
-                for part in record.parts.values():
-                    for activity, n in part.counts.items():
-                        counts[activity] = counts.get(activity, 0) + n
-            out = [
-                {
-                    "start": rfc3339(bucket),
-                    "total": sum(counts.values()),
-                    "counts": dict(sorted(counts.items())),
-                }
-                for bucket, counts in sorted(buckets.items())
-                if start <= bucket < end and sum(counts.values()) > 0
-            ]
-            return json_response(
-                self, {"rep_id": rep_id, "granularity": granularity, "buckets": out}
-            )
-
-    def leaderboard_query(request: Any) -> dict[str, Any]:
-        metric = request.query.get("metric", "revenue_won")
-        if metric not in LEADERBOARD_METRICS:
-            raise BadRequest(f"metric: must be one of {', '.join(LEADERBOARD_METRICS)}")
-        scope = request.query.get("scope", "rep")
-        if scope not in ("rep", "team"):
-            raise BadRequest("scope: must be rep or team")
-        raw_limit = request.query.get("limit", "10")
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise BadRequest(f"limit: {raw_limit!r} is not a whole number") from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
-        team = request.query.get("team") or None
-        if team is not None and scope != "rep":
-            raise BadRequest("team: only applies to scope=rep")
-        return {
-            "period": period_param(request),
-            "metric": metric,
-            "scope": scope,
-            "team": team,
-            "limit": limit,
-        }
-
-    def local_entries(q: dict[str, Any]) -> list[dict[str, Any]]:
-        entries = []
-        for scope_view in list(rt.views.scopes.values()):
-            if scope_view.kind != q["scope"] or not has_period_data(scope_view, q["period"]):
-                continue
-            team = scope_view.latest_part(q["period"]) if q["scope"] == "rep" else scope_view.id
-            if q["team"] is not None and team != q["team"]:
-                continue
-            value = leaderboard_value(figures_of(scope_view, q["period"]), q["metric"])
-            if value is None:
-                continue
-            entries.append({"id": scope_view.id, "team_id": team, "value": value})
-        return ranked(entries, q["limit"])
-
-    @app.page("/v1/leaderboard")
-    class Leaderboard(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any) -> Any:
-            try:
-                q = leaderboard_query(request)
-            except BadRequest as exc:
-                return error(self, 400, str(exc))
-            answer = not_ready(self)
-            if answer is not None:
-                return answer
-            entries = local_entries(q)
-            for url in peer_urls(rt):
-                if is_self(rt, url):
-                    continue
-                query = {k: str(v) for k, v in q.items() if v is not None}
-                target = url.with_path("/v1/internal/leaderboard").with_query(query)
-                try:
-                    status, body = await peer_get(rt, target)
-                except Exception as exc:
-                    return error(self, 503, f"worker {url} did not answer: {exc}")
-                if status != 200:
-                    return error(self, 503, f"worker {url} answered {status}: {body}")
-                entries.extend(body["entries"])
-            top = ranked(entries, q["limit"])
-            for rank, entry in enumerate(top, start=1):
-                entry["rank"] = rank
-            body = {
-                "period": q["period"],
-                "metric": q["metric"],
-                "scope": q["scope"],
-                "entries": [
-                    {"rank": e["rank"], "id": e["id"], "team_id": e["team_id"], "value": e["value"]}
-                    for e in top
-                ],
-            }
-            return json_response(self, body)
-
-    @app.page("/v1/internal/consumer")
-    class ConsumerState(faust.web.View):  # type: ignore[misc]
-        """What the Kafka consumer of this worker holds: for diagnosing a stalled worker."""
-
-        async def get(self, request: Any) -> Any:
-            consumer: Any = app.consumer
-            assigned = sorted(consumer.assignment())
-            state = []
-            for tp in assigned:
-                state.append(
-                    {
-                        "topic": tp.topic,
-                        "partition": tp.partition,
-                        "highwater": consumer.highwater(tp),
-                        "read_offset": consumer._read_offset.get(tp),
-                        "committed": consumer._committed_offset.get(tp),
-                        "processed_up_to": rt.positions.get((tp.topic, tp.partition)),
-                        "paused": tp in consumer._paused_partitions,
-                        "active": tp in (consumer._active_partitions or ()),
-                        "buffered": tp in consumer._buffered_partitions,
-                        "position": await consumer.position(tp),
-                    }
-                )
-            body = {
-                "flow_active": app.flow_control.is_active(),
-                "suspended": consumer.suspend_flow.is_set(),
-                "rebalancing": app.rebalancing,
-                "flags": sorted(consumer.diag.flags),
-                "partitions": state,
-            }
-            return json_response(self, body)
-
-    @app.page("/v1/internal/leaderboard")
-    class LocalLeaderboard(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any) -> Any:
-            try:
-                q = leaderboard_query(request)
-            except BadRequest as exc:
-                return error(self, 400, str(exc))
-            answer = not_ready(self)
-            return answer or json_response(self, {"entries": local_entries(q)})
-
-    @app.page("/v1/internal/teams/{team_id}/medians")
-    class TeamMediansView(faust.web.View):  # type: ignore[misc]
-        async def get(self, request: Any, team_id: str) -> Any:
-            try:
-                period_id = period_param(request)
-            except BadRequest as exc:
-                return error(self, 400, str(exc))
-            medians = team_medians(rt.views.get("team:" + team_id), period_id)
-            return json_response(self, medians_to_json(medians))
+            status, body = await backend.peers.get_json(target)
+        except Exception as exc:
+            return error(503, f"worker {url} did not answer: {exc}")
+        if status != 200:
+            return error(503, f"worker {url} answered {status}: {body}")
+        entries.extend(body["entries"])
+    return json_response(leaderboard_document(q, entries))
 
 
-def ranked(entries: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """Highest value first, ties broken by id; the first `limit` entries."""
-    return sorted(entries, key=lambda e: (-e["value"], e["id"]))[:limit]
+async def internal_leaderboard(request: web.Request) -> web.Response:
+    try:
+        q = leaderboard_query(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    answer = not_ready(request)
+    return answer or json_response({"entries": local_entries(_backend(request).views, q)})
+
+
+async def internal_medians(request: web.Request) -> web.Response:
+    try:
+        period_id = period_param(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    teams = request.query.getall("team", [])
+    return json_response(local_medians(_backend(request).views, teams, period_id))
+
+
+async def internal_consumer(request: web.Request) -> web.Response:
+    """What the Kafka consumer of this worker holds: for diagnosing a stalled worker."""
+    return json_response(await _backend(request).consumer_state())
+
+
+ROUTES = [
+    web.get("/healthz", healthz),
+    web.get("/readyz", readyz),
+    web.get("/metrics", metrics),
+    web.get("/v1/reps/{rep_id}/performance", rep_performance),
+    web.get("/v1/teams/{team_id}/performance", team_performance),
+    web.get("/v1/reps/{rep_id}/activity", rep_activity),
+    web.get("/v1/leaderboard", leaderboard),
+    web.get(INTERNAL_LEADERBOARD_PATH, internal_leaderboard),
+    web.get(MEDIANS_PATH, internal_medians),
+    web.get("/v1/internal/consumer", internal_consumer),
+]

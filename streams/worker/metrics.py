@@ -20,25 +20,10 @@ from streams import __version__
 from streams.domain.figures import money_out
 from streams.domain.figures import quadrant as quadrant_of
 from streams.domain.periods import current_period_ids
-from streams.domain.targets import TargetStatus
-from streams.engine.queries import figures_of, team_medians
+from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
+from streams.engine.queries import TeamMedians, figures_of
 from streams.engine.rollups import Views
 from streams.worker.settings import Settings
-
-STATUSES: tuple[TargetStatus, ...] = (
-    "achieved",
-    "missed",
-    "not_started",
-    "on_track",
-    "behind",
-    "at_risk",
-)
-QUADRANTS = (
-    "high_activity_high_performance",
-    "high_activity_low_performance",
-    "low_activity_high_performance",
-    "low_activity_low_performance",
-)
 
 
 class PipelineMetrics:
@@ -113,6 +98,23 @@ class BusinessCollector(Collector):
         self.settings = settings
         self.evaluate = evaluate
         self.clock = clock
+        #: (team, period) -> medians, fetched before each scrape (streams.worker.medians)
+        self.medians: dict[tuple[str, str], TeamMedians | None] = {}
+
+    def wanted_medians(self, now: datetime) -> set[tuple[str, str]]:
+        """(team, period) of every rep's team in the current periods: for the quadrants."""
+        if not self.settings.metrics_rep_label:
+            return set()
+        current = current_period_ids(now, self.settings.tz).values()
+        wanted = set()
+        for view in list(self.views.scopes.values()):
+            if view.kind != "rep":
+                continue
+            for period_id in current:
+                team = view.latest_part(period_id)
+                if team:
+                    wanted.add((team, period_id))
+        return wanted
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
@@ -184,9 +186,8 @@ class BusinessCollector(Collector):
                         family.add_metric(base, value)
                 if scope == "rep":
                     team = view.latest_part(period_id)
-                    team_view = self.views.get(f"team:{team}") if team else None
-                    if team_view is not None:
-                        medians = team_medians(team_view, period_id)
+                    medians = self.medians.get((team, period_id)) if team else None
+                    if medians is not None:
                         q = quadrant_of(
                             f.activities_total, f.revenue_won, medians.activities, medians.revenue
                         )
@@ -204,8 +205,8 @@ class BusinessCollector(Collector):
                 attainment.add_metric(base, ev.attainment)
                 if ev.pace is not None:
                     pace.add_metric(base, ev.pace)
-                for name in STATUSES:
-                    status.add_metric([*base, name], int(name == ev.status))
+                for status_name in TARGET_STATUSES:
+                    status.add_metric([*base, status_name], int(status_name == ev.status))
             if scope == "rep" and active:
                 team = view.latest_part(current["month"]) or ""
                 target_active.add_metric([team, ident], 1)

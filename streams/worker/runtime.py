@@ -22,13 +22,15 @@ from streams.engine.queries import target_evaluations
 from streams.engine.rollups import Views
 from streams.engine.state import STREAM_TIME, decode_value, parse_key
 from streams.worker.kafka_options import faust_credentials
+from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
 from streams.worker.partitioning import partition_of
+from streams.worker.peers import Peers
 from streams.worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TABLE_NAME = "scopes"
+SCOPES_TABLE = "scopes"
 
 
 class ScopesTable(faust.Table):  # type: ignore[misc]
@@ -73,7 +75,8 @@ class Runtime:
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
         self.registry = CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry, self.worker_id)
-        self.registry.register(BusinessCollector(self.views, settings, self.evaluations))
+        self.collector = BusinessCollector(self.views, settings, self.evaluations)
+        self.registry.register(self.collector)
 
         s = settings
         self.app = faust.App(
@@ -116,7 +119,7 @@ class Runtime:
         self.deadletter_topic = self._topic(t.deadletter)
         table = ScopesTable(
             app=self.app,
-            name=TABLE_NAME,
+            name=SCOPES_TABLE,
             partitions=s.topic_partitions,
             key_type=bytes,
             value_type=bytes,
@@ -124,6 +127,7 @@ class Runtime:
         )
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
+        self.peers = Peers(self.app, SCOPES_TABLE)
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
@@ -180,6 +184,41 @@ class Runtime:
             if tp.topic in watched and committed.get(tp) is None:
                 await consumer.seek(tp, 0)
 
+    def is_ready(self) -> bool:
+        """Views rebuilt and no rebalance under way: answers are complete."""
+        return self.ready and not self.app.rebalancing
+
+    async def prepare_scrape(self) -> None:
+        """Fetch the team medians the quadrant gauges need, from wherever teams are owned."""
+        now = datetime.now(UTC)
+        self.collector.medians = await medians_for(self, self.collector.wanted_medians(now))
+
+    async def consumer_state(self) -> dict[str, Any]:
+        consumer: Any = self.app.consumer
+        state = []
+        for tp in sorted(consumer.assignment()):
+            state.append(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "highwater": consumer.highwater(tp),
+                    "read_offset": consumer._read_offset.get(tp),
+                    "committed": consumer._committed_offset.get(tp),
+                    "processed_up_to": self.positions.get((tp.topic, tp.partition)),
+                    "paused": tp in consumer._paused_partitions,
+                    "active": tp in (consumer._active_partitions or ()),
+                    "buffered": tp in consumer._buffered_partitions,
+                    "position": await consumer.position(tp),
+                }
+            )
+        return {
+            "flow_active": self.app.flow_control.is_active(),
+            "suspended": consumer.suspend_flow.is_set(),
+            "rebalancing": self.app.rebalancing,
+            "flags": sorted(consumer.diag.flags),
+            "partitions": state,
+        }
+
     def evaluations(self, scope: str, now: datetime) -> list[tuple[str, Any]]:
         view = self.views.get(scope)
         if view is None:
@@ -187,14 +226,3 @@ class Runtime:
         return target_evaluations(
             view, now=now, tz=self.settings.tz, at_risk_pace=self.settings.at_risk_pace
         )
-
-
-def build_runtime(settings: Settings | None = None) -> Runtime:
-    """A runtime with its agents, timers and web views attached."""
-    from streams.worker import agents
-    from streams.worker import api as web
-
-    runtime = Runtime(settings or Settings.from_env())
-    agents.register(runtime)
-    web.register(runtime)
-    return runtime

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import csv
 import io
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
-from streams.domain.events import ACTIVITY_TYPES
+from streams.domain.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
+from streams.domain.vocabulary import HEADLINE_TARGET_METRICS
 from streams.tools.generator import target_record
 from streams.tools.producer import (
     KafkaUnavailable,
@@ -34,8 +34,7 @@ from streams.tools.producer import (
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings, SettingsError
 
-METRICS = ("revenue_won", "deals_won", "activities_total")
-PERIOD = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2}|\d{2}|Q[1-4])$")
+METRICS = HEADLINE_TARGET_METRICS
 
 EPILOG = """\
 examples:
@@ -61,14 +60,12 @@ def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) ->
         raise TargetError(f"scope {scope!r} must be rep or team")
     if not 1 <= len(scope_id) <= 64 or ":" in scope_id:
         raise TargetError(f"id {scope_id!r} must be 1-64 characters without ':'")
-    if metric not in METRICS and not (
-        metric.startswith("activities.") and metric.split(".", 1)[1] in ACTIVITY_TYPES
-    ):
+    if not is_valid_metric(metric):
         raise TargetError(
             f"metric {metric!r} must be one of {', '.join(METRICS)} or activities.<type> "
             f"with type in {', '.join(ACTIVITY_TYPES)}"
         )
-    if not PERIOD.match(period):
+    if not is_valid_period(period):
         raise TargetError(
             f"period {period!r} must look like 2026-11-27, 2026-W48, 2026-11 or 2026-Q4"
         )

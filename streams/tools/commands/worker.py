@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     import faust
 
-    from streams.worker.runtime import build_runtime
+    from streams.worker.wiring import build_runtime
 
     marker = _prepare_data_dir(settings)
     runtime = build_runtime(settings)

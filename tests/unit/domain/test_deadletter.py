@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from streams.domain.deadletter import deadletter_record, rfc3339_utc
-from streams.domain.validation import REASONS, SCHEMA_VIOLATION, Rejection
+from streams.domain.validation import REASONS, Rejection
+from streams.domain.vocabulary import SCHEMA_VIOLATION
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[3] / "schemas" / "deadletter.schema.json").read_text()

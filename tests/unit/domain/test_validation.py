@@ -20,18 +20,20 @@ from streams.domain.events import (
     is_valid_period,
 )
 from streams.domain.validation import (
+    KINDS,
+    MAX_DETAIL_CHARS,
+    REASONS,
+    EventDecoder,
+    Rejection,
+)
+from streams.domain.vocabulary import (
     FUTURE_EVENT_TIME,
     INVALID_JSON,
-    KINDS,
     LATE_EVENT,
-    MAX_DETAIL_CHARS,
     PAYLOAD_TOO_LARGE,
-    REASONS,
     SCHEMA_VIOLATION,
     UNKNOWN_CURRENCY,
     UNSUPPORTED_SCHEMA_VERSION,
-    EventDecoder,
-    Rejection,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -1,0 +1,69 @@
+"""Leaderboards: the entries one worker holds, and their merge across workers.
+
+The contract's ordering (highest value first, ties broken by id) and its team filter live
+here, so the HTTP layer only parses parameters and gathers entries from peers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streams.engine.queries import figures_of, has_period_data, leaderboard_value
+from streams.engine.rollups import Views
+
+
+@dataclass(frozen=True)
+class LeaderboardQuery:
+    period: str
+    metric: str
+    scope: str  # "rep" | "team"
+    team: str | None
+    limit: int
+
+    def as_params(self) -> dict[str, str]:
+        """The query as request parameters, to ask a peer for its entries."""
+        params = {
+            "period": self.period,
+            "metric": self.metric,
+            "scope": self.scope,
+            "limit": str(self.limit),
+        }
+        if self.team is not None:
+            params["team"] = self.team
+        return params
+
+
+def local_entries(views: Views, q: LeaderboardQuery) -> list[dict[str, Any]]:
+    """The best `q.limit` entries among the scopes of these views; null values left out."""
+    entries = []
+    for view in list(views.scopes.values()):
+        if view.kind != q.scope or not has_period_data(view, q.period):
+            continue
+        team = view.latest_part(q.period) if q.scope == "rep" else view.id
+        if q.team is not None and team != q.team:
+            continue
+        value = leaderboard_value(figures_of(view, q.period), q.metric)
+        if value is None:
+            continue
+        entries.append({"id": view.id, "team_id": team, "value": value})
+    return ranked(entries, q.limit)
+
+
+def ranked(entries: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Highest value first, ties broken by id; the first `limit` entries, numbered."""
+    top = sorted(entries, key=lambda e: (-e["value"], e["id"]))[:limit]
+    return [
+        {"rank": rank, "id": e["id"], "team_id": e["team_id"], "value": e["value"]}
+        for rank, e in enumerate(top, start=1)
+    ]
+
+
+def leaderboard_document(q: LeaderboardQuery, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of GET /v1/leaderboard from every worker's entries."""
+    return {
+        "period": q.period,
+        "metric": q.metric,
+        "scope": q.scope,
+        "entries": ranked(entries, q.limit),
+    }

@@ -1,0 +1,120 @@
+"""Team medians wherever the team is owned: the one path to a rep's quadrant.
+
+A rep's quadrant compares it with the medians of its team, and the team may be owned by
+another worker. The HTTP API, the sales.performance publisher and /metrics all get medians
+through `medians_for`, which asks each owner once per period for all the teams it needs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from yarl import URL
+
+from streams.domain.periods import Period
+from streams.engine.queries import TeamMedians, performance_document, team_medians
+from streams.engine.rollups import ScopeView, Views
+from streams.worker.peers import OwnerUnknown, PeerDirectory
+from streams.worker.settings import Settings
+
+MEDIANS_PATH = "/v1/internal/medians"
+
+TeamPeriod = tuple[str, str]
+
+
+class HasMedians(Protocol):
+    @property
+    def views(self) -> Views: ...
+
+    @property
+    def peers(self) -> PeerDirectory: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+def medians_to_json(medians: TeamMedians) -> dict[str, Any]:
+    return {
+        "activities": None if medians.activities is None else str(medians.activities),
+        "revenue": None if medians.revenue is None else str(medians.revenue),
+        "members": medians.members,
+    }
+
+
+def medians_from_json(body: dict[str, Any]) -> TeamMedians:
+    return TeamMedians(
+        activities=None if body["activities"] is None else Decimal(body["activities"]),
+        revenue=None if body["revenue"] is None else Decimal(body["revenue"]),
+        members=int(body["members"]),
+    )
+
+
+def local_medians(views: Views, teams: Iterable[str], period: str) -> dict[str, Any]:
+    """The body of the internal medians endpoint: this worker's teams in one period."""
+    return {
+        team: medians_to_json(team_medians(views.get("team:" + team), period)) for team in teams
+    }
+
+
+async def medians_for(
+    rt: HasMedians, pairs: Iterable[TeamPeriod]
+) -> dict[TeamPeriod, TeamMedians | None]:
+    """Medians of each (team, period); None where the owner cannot be asked right now."""
+    out: dict[TeamPeriod, TeamMedians | None] = {}
+    remote: dict[tuple[URL, str], list[str]] = defaultdict(list)
+    for team, period in sorted(set(pairs)):
+        try:
+            owner = rt.peers.owner_of("team:" + team)
+        except OwnerUnknown:
+            out[(team, period)] = None
+            continue
+        if owner is None:
+            out[(team, period)] = team_medians(rt.views.get("team:" + team), period)
+        else:
+            remote[(owner, period)].append(team)
+    for (owner, period), teams in remote.items():
+        answers = await _ask(
+            rt,
+            owner.with_path(MEDIANS_PATH).with_query(
+                [("period", period), *(("team", t) for t in teams)]
+            ),
+        )
+        for team in teams:
+            body = answers.get(team)
+            out[(team, period)] = medians_from_json(body) if body is not None else None
+    return out
+
+
+async def _ask(rt: HasMedians, url: URL) -> dict[str, Any]:
+    try:
+        status, body = await rt.peers.get_json(url)
+    except Exception:  # a peer that is restarting must not fail the caller
+        return {}
+    if status != 200 or not isinstance(body, dict):
+        return {}
+    return body
+
+
+async def performance_for(
+    rt: HasMedians, view: ScopeView, period: Period, now: datetime
+) -> dict[str, Any]:
+    """A scope's performance document with its quadrant from its team's owner."""
+    medians = None
+    if view.kind == "rep":
+        team = view.latest_part(period.id)
+        if team:
+            medians = (await medians_for(rt, [(team, period.id)]))[(team, period.id)]
+    s = rt.settings
+    return performance_document(
+        view,
+        period,
+        now=now,
+        tz=s.tz,
+        at_risk_pace=s.at_risk_pace,
+        currency=s.base_currency,
+        medians=medians,
+    )
