@@ -256,7 +256,7 @@ ALERT = schema(
     "alert",
     "Target alert (sales.alerts)",
     "Emitted at most once per target and period and kind, when that status is first seen "
-    "(CONTRACT.md section 5). Consumers must ignore unknown extra fields.",
+    "(docs/contract.md section 5). Consumers must ignore unknown extra fields.",
     {
         "type": "object",
         "required": [
@@ -311,7 +311,7 @@ QUADRANTS = list(vocabulary.QUADRANTS)
 PERFORMANCE = schema(
     "performance",
     "Performance figures of a rep or team for one period",
-    "The figures of CONTRACT.md section 4 for one scope and period: the body of GET "
+    "The figures of docs/contract.md section 4 for one scope and period: the body of GET "
     "/v1/reps/{rep_id}/performance and /v1/teams/{team_id}/performance, and the value on "
     "sales.performance (key {scope}:{id}:{period}). Money is in the base currency, rounded to "
     "cents. team_id and quadrant are required for reps. Consumers must ignore unknown extra "
@@ -436,7 +436,7 @@ PERFORMANCE = schema(
 DEADLETTER = schema(
     "deadletter",
     "Dead-letter record (sales.deadletter)",
-    "Every rejected input record (CONTRACT.md section 5). payload is the original value as "
+    "Every rejected input record (docs/contract.md section 5). payload is the original value as "
     "text (payload_encoding utf-8) or base64 when it is not UTF-8; both are null when the "
     "value was a Kafka null. key is text when UTF-8; a key that is not UTF-8 is base64 and then, "
     'only then, key_encoding "base64" is present. received_at is RFC 3339 UTC.',

@@ -1,4 +1,4 @@
-"""Business-day arithmetic for target pacing (CONTRACT.md sections 3 and 4).
+"""Business-day arithmetic for target pacing (docs/contract.md sections 3 and 4).
 
 Business days are Monday to Friday in ``SALES_TIMEZONE``; there is no holiday calendar.
 Time within a business day is measured in real elapsed time against that day's real length,

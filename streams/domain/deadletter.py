@@ -1,4 +1,4 @@
-"""Dead-letter records (CONTRACT.md section 5): every rejected input record, never dropped.
+"""Dead-letter records (docs/contract.md section 5): every rejected input record, never dropped.
 
 The record carries the original bytes so an operator can fix and replay them: the value as
 text when it is UTF-8 (``payload_encoding`` "utf-8"), else base64 ("base64"), and null (with a

@@ -1,4 +1,4 @@
-"""Validated input events (CONTRACT.md section 2) as compiled msgspec Structs.
+"""Validated input events (docs/contract.md section 2) as compiled msgspec Structs.
 
 The Structs are both the decoding schema and the in-memory type the rest of the project uses:
 msgspec checks types, lengths, ranges and enums in C while it parses, and the few cross-field

@@ -1,4 +1,4 @@
-"""Derived sales figures (CONTRACT.md section 4), as pure functions of counters.
+"""Derived sales figures (docs/contract.md section 4), as pure functions of counters.
 
 Conventions, chosen so a reader can recompute every figure independently:
 

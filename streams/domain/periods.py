@@ -1,4 +1,4 @@
-"""Calendar periods in the configured time zone (CONTRACT.md section 3).
+"""Calendar periods in the configured time zone (docs/contract.md section 3).
 
 Period ids are calendar periods of the local calendar in ``SALES_TIMEZONE``:
 
@@ -167,13 +167,6 @@ def period_kind(period_id: str) -> PeriodKind:
     return parse_period_id(period_id)[0]
 
 
-def period_of_day(kind: PeriodKind, day: date) -> str:
-    """The id of the period of ``kind`` containing a local date."""
-    ids = _ids_of_date(day)
-    return ids[PERIOD_KINDS.index(kind)]
-
-
-@lru_cache(maxsize=8192)
 def _ids_of_date(day: date) -> tuple[str, str, str, str]:
     # The ids depend only on the local date, so the cache is shared by all zones.
     iso = day.isocalendar()

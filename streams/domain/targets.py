@@ -1,4 +1,4 @@
-"""Target evaluation: attainment, pace and status (CONTRACT.md section 4, "Targets").
+"""Target evaluation: attainment, pace and status (docs/contract.md section 4, "Targets").
 
 Status is decided in this order, the first that applies wins:
 

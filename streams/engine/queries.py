@@ -1,4 +1,4 @@
-"""The figures of CONTRACT.md section 4 for one scope and period, from its view.
+"""The figures of docs/contract.md section 4 for one scope and period, from its view.
 
 Shared by the HTTP API, the sales.performance topic, alerts and the Prometheus collector,
 so every consumer sees the same numbers computed by the same code.

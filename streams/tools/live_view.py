@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from streams.domain.vocabulary import Quadrant
-from streams.tools.commands.report import ApiError, ApiUnavailable, SalesApi
+from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
 from streams.tools.producer import topic_partitions
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings

@@ -212,10 +212,19 @@ async def process_items(rt: Runtime, partition: int, items: list[Item]) -> None:
             metric=alert["metric"],
             period=alert["period"],
             kind=alert["kind"],
+            team=alert_team(rt, alert),
         ).inc()
         await rt.alerts_topic.send(key=target.encode(), value=orjson.dumps(alert))
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
+
+
+def alert_team(rt: Runtime, alert: dict[str, Any]) -> str:
+    """The `team` label of an alert: the rep's team in the period, or the team itself."""
+    if alert["scope"] == "team":
+        return str(alert["scope_id"])
+    view = rt.views.get("rep:" + alert["scope_id"])
+    return (view.latest_part(alert["period"]) if view is not None else None) or ""
 
 
 def record_metrics(rt: Runtime, result: BatchResult) -> None:

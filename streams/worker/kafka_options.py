@@ -83,7 +83,11 @@ class KafkaSecurity:
 
     def check(self) -> None:
         """Refuse every combination that would connect differently from what was asked."""
-        sasl_given = [
+        self._check_sasl()
+        self._check_tls()
+
+    def _check_sasl(self) -> None:
+        given = [
             name
             for name, value in (
                 ("KAFKA_SASL_MECHANISM", self.mechanism),
@@ -92,30 +96,33 @@ class KafkaSecurity:
             )
             if value is not None
         ]
-        if self.uses_sasl:
-            if self.mechanism is None:
+        if not self.uses_sasl:
+            if given:
                 raise KafkaSecurityError(
-                    f"KAFKA_SECURITY_PROTOCOL={self.protocol} needs KAFKA_SASL_MECHANISM "
-                    f"({', '.join(MECHANISMS)})"
+                    f"{given[0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
+                    "use SASL; set KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT)"
                 )
-            if self.mechanism not in MECHANISMS:
-                raise KafkaSecurityError(
-                    f"KAFKA_SASL_MECHANISM={self.mechanism!r} is not one of {', '.join(MECHANISMS)}"
-                )
-            for name, value in (
-                ("KAFKA_SASL_USERNAME", self.username),
-                ("KAFKA_SASL_PASSWORD", self.password),
-            ):
-                if value is None:
-                    raise KafkaSecurityError(
-                        f"KAFKA_SASL_MECHANISM={self.mechanism} needs {name}; it is empty"
-                    )
-        elif sasl_given:
+            return
+        if self.mechanism is None:
             raise KafkaSecurityError(
-                f"{sasl_given[0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
-                "use SASL; set KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT)"
+                f"KAFKA_SECURITY_PROTOCOL={self.protocol} needs KAFKA_SASL_MECHANISM "
+                f"({', '.join(MECHANISMS)})"
             )
-        tls_files = [
+        if self.mechanism not in MECHANISMS:
+            raise KafkaSecurityError(
+                f"KAFKA_SASL_MECHANISM={self.mechanism!r} is not one of {', '.join(MECHANISMS)}"
+            )
+        for name, value in (
+            ("KAFKA_SASL_USERNAME", self.username),
+            ("KAFKA_SASL_PASSWORD", self.password),
+        ):
+            if value is None:
+                raise KafkaSecurityError(
+                    f"KAFKA_SASL_MECHANISM={self.mechanism} needs {name}; it is empty"
+                )
+
+    def _check_tls(self) -> None:
+        files = [
             (name, value)
             for name, value in (
                 ("KAFKA_SSL_CAFILE", self.cafile),
@@ -124,9 +131,9 @@ class KafkaSecurity:
             )
             if value is not None
         ]
-        if tls_files and not self.uses_tls:
+        if files and not self.uses_tls:
             raise KafkaSecurityError(
-                f"{tls_files[0][0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
+                f"{files[0][0]} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} does not "
                 "use TLS; set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
             )
         if (self.certfile is None) != (self.keyfile is None):
@@ -134,14 +141,14 @@ class KafkaSecurity:
                 "KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (a client certificate "
                 "needs its key); set both or neither"
             )
-        for name, value in tls_files:
+        for name, value in files:
             if not Path(value).is_file():
                 raise KafkaSecurityError(f"{name}={value!r}: no such file")
-        if tls_files:
+        if files:
             try:
                 self.ssl_context()
             except (ssl.SSLError, OSError) as exc:
-                names = ", ".join(f"{name}={value!r}" for name, value in tls_files)
+                names = ", ".join(f"{name}={value!r}" for name, value in files)
                 raise KafkaSecurityError(
                     f"{names}: cannot be loaded as PEM certificates and key ({exc})"
                 ) from None

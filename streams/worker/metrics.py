@@ -1,4 +1,4 @@
-"""Prometheus metrics (CONTRACT.md section 7).
+"""Prometheus metrics (docs/contract.md section 7).
 
 Business gauges are not kept as gauge objects: a collector computes them at scrape time from
 the views of the scopes this worker owns, for the current day, week, month and quarter only.
@@ -9,6 +9,7 @@ stops being exported; nothing stale is left behind and no bookkeeping can drift.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +20,10 @@ from prometheus_client.registry import Collector
 from streams import __version__
 from streams.domain.figures import money_out
 from streams.domain.figures import quadrant as quadrant_of
-from streams.domain.periods import current_period_ids
+from streams.domain.periods import PeriodKind, current_period_ids
 from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
 from streams.engine.queries import TeamMedians, figures_of
-from streams.engine.rollups import Views
+from streams.engine.rollups import ScopeView, Views
 from streams.worker.settings import Settings
 
 
@@ -75,7 +76,7 @@ class PipelineMetrics:
         self.alerts = Counter(
             "sales_target_alerts_total",
             "Alerts emitted on sales.alerts, by target and kind",
-            ["scope", "id", "metric", "period", "kind"],
+            ["scope", "id", "metric", "period", "kind", "team"],
             registry=registry,
         )
         info = Gauge(
@@ -119,109 +120,128 @@ class BusinessCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
         current = current_period_ids(now, self.settings.tz)
-        with_rep = self.settings.metrics_rep_label
-        labels = ["scope", "id", "period", "period_kind"]
-        revenue = GaugeMetricFamily(
-            "sales_revenue_won", "Revenue won in the base currency", labels=labels
-        )
-        deals = GaugeMetricFamily(
-            "sales_deals", "Deals whose current state is won or lost", labels=[*labels, "outcome"]
-        )
-        activities = GaugeMetricFamily(
-            "sales_activities_period", "activities.total in the period", labels=labels
-        )
-        win_rate = GaugeMetricFamily("sales_win_rate", "won / (won + lost)", labels=labels)
-        per_win = GaugeMetricFamily(
-            "sales_activities_per_win", "activities.total / deals.won", labels=labels
-        )
-        per_activity = GaugeMetricFamily(
-            "sales_revenue_per_activity", "revenue_won / activities.total", labels=labels
-        )
-        csat = GaugeMetricFamily("sales_csat_avg", "Mean CSAT", labels=labels)
-        nps = GaugeMetricFamily("sales_nps", "Net promoter score", labels=labels)
-        t_labels = ["scope", "id", "metric", "period", "period_kind"]
-        attainment = GaugeMetricFamily(
-            "sales_target_attainment_ratio", "actual / target", labels=t_labels
-        )
-        pace = GaugeMetricFamily(
-            "sales_target_pace_ratio", "actual / expected_by_now", labels=t_labels
-        )
-        status = GaugeMetricFamily(
-            "sales_target_status", "1 for the target's current status", labels=[*t_labels, "status"]
-        )
-        quadrant = GaugeMetricFamily(
-            "sales_rep_quadrant",
-            "1 for the rep's current activity/performance quadrant",
-            labels=["id", "team", "period", "period_kind", "quadrant"],
-        )
-        target_active = GaugeMetricFamily(
-            "sales_rep_target_active",
-            "1 when the rep has a target in a current period",
-            labels=["team", "rep"],
-        )
+        families = _Families.new()
         for view in list(self.views.scopes.values()):
             if view.kind not in ("rep", "team"):
                 continue
-            scope, ident = view.kind, view.id
-            if scope == "rep" and not with_rep:
+            if view.kind == "rep" and not self.settings.metrics_rep_label:
                 continue
             for kind, period_id in current.items():
-                if period_id not in view.periods and period_id not in view.deal_periods:
-                    continue
-                f = figures_of(view, period_id)
-                base = [scope, ident, period_id, kind]
-                revenue.add_metric(base, float(money_out(f.revenue_won) or 0.0))
-                deals.add_metric([*base, "won"], f.won)
-                deals.add_metric([*base, "lost"], f.lost)
-                activities.add_metric(base, f.activities_total)
-                doc = f.as_document()
-                for family, value in (
-                    (win_rate, doc["deals"]["win_rate"]),
-                    (per_win, doc["efficiency"]["activities_per_win"]),
-                    (per_activity, doc["efficiency"]["revenue_per_activity"]),
-                    (csat, doc["satisfaction"]["csat_avg"]),
-                    (nps, doc["satisfaction"]["nps"]),
-                ):
-                    if value is not None:
-                        family.add_metric(base, value)
-                if scope == "rep":
-                    team = view.latest_part(period_id)
-                    medians = self.medians.get((team, period_id)) if team else None
-                    if medians is not None:
-                        q = quadrant_of(
-                            f.activities_total, f.revenue_won, medians.activities, medians.revenue
-                        )
-                        for name in QUADRANTS:
-                            quadrant.add_metric(
-                                [ident, team or "", period_id, kind, name], int(name == q)
-                            )
-            kinds = {v: k for k, v in current.items()}
-            active = False
-            for period_id, ev in self.evaluate(view.scope, now):
-                if period_id not in kinds:
-                    continue
-                active = True
-                base = [scope, ident, ev.metric, period_id, kinds[period_id]]
-                attainment.add_metric(base, ev.attainment)
-                if ev.pace is not None:
-                    pace.add_metric(base, ev.pace)
-                for status_name in TARGET_STATUSES:
-                    status.add_metric([*base, status_name], int(status_name == ev.status))
-            if scope == "rep" and active:
-                team = view.latest_part(current["month"]) or ""
-                target_active.add_metric([team, ident], 1)
-        yield from (
-            revenue,
-            deals,
-            activities,
-            win_rate,
-            per_win,
-            per_activity,
-            csat,
-            nps,
-            attainment,
-            pace,
-            status,
-            quadrant,
-            target_active,
+                if period_id in view.periods or period_id in view.deal_periods:
+                    self._figures(families, view, kind, period_id)
+            self._targets(families, view, current, now)
+        yield from families.all()
+
+    def _figures(self, fam: _Families, view: ScopeView, kind: str, period_id: str) -> None:
+        f = figures_of(view, period_id)
+        team = _team_of(view, period_id)
+        base = [view.kind, view.id, period_id, kind]
+        fam.revenue.add_metric([*base, team], float(money_out(f.revenue_won) or 0.0))
+        fam.deals.add_metric([*base, team, "won"], f.won)
+        fam.deals.add_metric([*base, team, "lost"], f.lost)
+        fam.activities.add_metric(base, f.activities_total)
+        doc = f.as_document()
+        for family, value in (
+            (fam.win_rate, doc["deals"]["win_rate"]),
+            (fam.per_win, doc["efficiency"]["activities_per_win"]),
+            (fam.per_activity, doc["efficiency"]["revenue_per_activity"]),
+            (fam.csat, doc["satisfaction"]["csat_avg"]),
+            (fam.nps, doc["satisfaction"]["nps"]),
+        ):
+            if value is not None:
+                family.add_metric(base, value)
+        medians = self.medians.get((team, period_id)) if view.kind == "rep" and team else None
+        if medians is not None:
+            q = quadrant_of(f.activities_total, f.revenue_won, medians.activities, medians.revenue)
+            for name in QUADRANTS:
+                fam.quadrant.add_metric([view.id, team, period_id, kind, name], int(name == q))
+
+    def _targets(
+        self, fam: _Families, view: ScopeView, current: dict[PeriodKind, str], now: datetime
+    ) -> None:
+        kinds = {v: k for k, v in current.items()}
+        active = False
+        for period_id, ev in self.evaluate(view.scope, now):
+            if period_id not in kinds:
+                continue
+            active = True
+            base = [view.kind, view.id, ev.metric, period_id, kinds[period_id]]
+            team = _team_of(view, period_id)
+            fam.attainment.add_metric([*base, team], ev.attainment)
+            if ev.pace is not None:
+                fam.pace.add_metric([*base, team], ev.pace)
+            for status_name in TARGET_STATUSES:
+                fam.status.add_metric([*base, team, status_name], int(status_name == ev.status))
+        if view.kind == "rep" and active:
+            fam.target_active.add_metric([_team_of(view, current["month"]), view.id], 1)
+
+
+def _team_of(view: ScopeView, period_id: str) -> str:
+    """The `team` label: a rep's team in the period (its latest event's), a team's own id."""
+    if view.kind == "team":
+        return view.id
+    return view.latest_part(period_id) or ""
+
+
+@dataclass
+class _Families:
+    """The gauge families of one scrape."""
+
+    revenue: GaugeMetricFamily
+    deals: GaugeMetricFamily
+    activities: GaugeMetricFamily
+    win_rate: GaugeMetricFamily
+    per_win: GaugeMetricFamily
+    per_activity: GaugeMetricFamily
+    csat: GaugeMetricFamily
+    nps: GaugeMetricFamily
+    attainment: GaugeMetricFamily
+    pace: GaugeMetricFamily
+    status: GaugeMetricFamily
+    quadrant: GaugeMetricFamily
+    target_active: GaugeMetricFamily
+
+    @classmethod
+    def new(cls) -> _Families:
+        labels = ["scope", "id", "period", "period_kind"]
+        t_labels = ["scope", "id", "metric", "period", "period_kind", "team"]
+
+        def gauge(name: str, doc: str, names: list[str]) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=names)
+
+        return cls(
+            revenue=gauge(
+                "sales_revenue_won", "Revenue won in the base currency", [*labels, "team"]
+            ),
+            deals=gauge(
+                "sales_deals",
+                "Deals whose current state is won or lost",
+                [*labels, "team", "outcome"],
+            ),
+            activities=gauge("sales_activities_period", "activities.total in the period", labels),
+            win_rate=gauge("sales_win_rate", "won / (won + lost)", labels),
+            per_win=gauge("sales_activities_per_win", "activities.total / deals.won", labels),
+            per_activity=gauge(
+                "sales_revenue_per_activity", "revenue_won / activities.total", labels
+            ),
+            csat=gauge("sales_csat_avg", "Mean CSAT", labels),
+            nps=gauge("sales_nps", "Net promoter score", labels),
+            attainment=gauge("sales_target_attainment_ratio", "actual / target", t_labels),
+            pace=gauge("sales_target_pace_ratio", "actual / expected_by_now", t_labels),
+            status=gauge(
+                "sales_target_status", "1 for the target's current status", [*t_labels, "status"]
+            ),
+            quadrant=gauge(
+                "sales_rep_quadrant",
+                "1 for the rep's current activity/performance quadrant",
+                ["id", "team", "period", "period_kind", "quadrant"],
+            ),
+            target_active=gauge(
+                "sales_rep_target_active",
+                "1 when the rep has a target in a current period",
+                ["team", "rep"],
+            ),
         )
+
+    def all(self) -> Iterator[GaugeMetricFamily]:
+        yield from (getattr(self, f.name) for f in fields(self))

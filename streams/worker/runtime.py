@@ -44,6 +44,37 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
         await self.runtime.rewind_uncommitted()
 
 
+def faust_app(s: Settings) -> faust.App:
+    """The Faust app: raw bytes everywhere, at-least-once, one table, the API on its web."""
+    return faust.App(
+        s.app_id,
+        broker=f"kafka://{s.kafka_bootstrap}",
+        store=s.store,
+        datadir=str(s.data_dir),
+        topic_partitions=s.topic_partitions,
+        topic_replication_factor=s.replication_factor,
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=True,
+        web_port=s.api_port,
+        web_bind=s.api_host,
+        web_host=s.api_host,
+        canonical_url=s.advertised_url,
+        table_standby_replicas=0,
+        processing_guarantee="at_least_once",
+        broker_commit_interval=s.commit_interval,
+        stream_buffer_maxsize=65536,
+        consumer_auto_offset_reset="earliest",
+        producer_linger=0.005,
+        broker_max_poll_records=5000,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
+        broker_credentials=faust_credentials(s.kafka_security),
+        web_in_thread=False,
+    )
+
+
 class Runtime:
     """Everything a worker holds: app, topics, table, views, processor and metrics."""
 
@@ -78,34 +109,8 @@ class Runtime:
         self.collector = BusinessCollector(self.views, settings, self.evaluations)
         self.registry.register(self.collector)
 
+        self.app = faust_app(settings)
         s = settings
-        self.app = faust.App(
-            s.app_id,
-            broker=f"kafka://{s.kafka_bootstrap}",
-            store=s.store,
-            datadir=str(s.data_dir),
-            topic_partitions=s.topic_partitions,
-            topic_replication_factor=s.replication_factor,
-            topic_allow_declare=True,
-            key_serializer="raw",
-            value_serializer="raw",
-            web_enabled=True,
-            web_port=s.api_port,
-            web_bind=s.api_host,
-            web_host=s.api_host,
-            canonical_url=f"http://{s.api_host}:{s.api_port}",
-            table_standby_replicas=0,
-            processing_guarantee="at_least_once",
-            broker_commit_interval=s.commit_interval,
-            stream_buffer_maxsize=65536,
-            consumer_auto_offset_reset="earliest",
-            producer_linger=0.005,
-            broker_max_poll_records=5000,
-            consumer_max_fetch_size=4 * 1024 * 1024,
-            producer_max_request_size=4 * 1024 * 1024,
-            broker_credentials=faust_credentials(s.kafka_security),
-            web_in_thread=False,
-        )
         t = s.topics
         self.inputs = {
             "activities": self._topic(t.activities),

@@ -1,4 +1,4 @@
-"""Runtime settings, read once from environment variables (CONTRACT.md section 1).
+"""Runtime settings, read once from environment variables (docs/contract.md section 1).
 
 Every setting has a default that works on one machine, so `salespulse worker` runs with
 no configuration at all. Invalid values fail at start-up with a message naming the variable.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,6 +64,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _url(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name) or ""
+    if raw and not re.fullmatch(r"https?://[^/\s:]+(:[0-9]{1,5})?/?", raw):
+        raise SettingsError(f"{name}={raw!r} must look like http://worker-0.salespulse:6066")
+    return raw
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -115,6 +123,21 @@ class Settings:
     commit_interval: float = 1.0
     topics: Topics = field(default_factory=Topics)
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    #: how peers reach this worker's API; "" derives it from SALES_API_HOST and the port
+    api_advertised_url: str = ""
+
+    @property
+    def advertised_url(self) -> str:
+        """SALES_API_ADVERTISED_URL, else the bind address, else (bound to every interface)
+        this machine's host name: never 0.0.0.0, which would make a peer call itself."""
+        if self.api_advertised_url:
+            return self.api_advertised_url.rstrip("/")
+        host = self.api_host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.getfqdn() or socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.api_port}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -170,4 +193,5 @@ class Settings:
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
             topics=topics,
             kafka_security=security,
+            api_advertised_url=_url(env, "SALES_API_ADVERTISED_URL"),
         )

@@ -1,4 +1,4 @@
-"""An independent calculator of the figures CONTRACT.md sections 2-4 and 6 promise.
+"""An independent calculator of the figures docs/contract.md sections 2-4 and 6 promise.
 
 Written from the contract's definitions only: it does not import anything from `streams`
 (no figures, periods, pacing, processor or FX code), so a bug there cannot hide itself by

@@ -1,7 +1,7 @@
 """Acceptance: two workers in one group, a scripted stream, every answer checked.
 
 The expected figures come from tests/integration/expected_figures.py, an independent
-calculator written from CONTRACT.md only. The stream has out-of-order, late and duplicate
+calculator written from docs/contract.md only. The stream has out-of-order, late and duplicate
 events, null and wrong keys, a deal won, reopened and won again in another month, a tie
 between two events of one deal, deals in EUR and GBP, feedback, and targets that are set,
 changed and deleted. Both workers are asked every question (any worker answers).

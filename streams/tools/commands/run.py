@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
 from streams.tools.commands.generate import (
     add_stream_arguments,
     at_least_one,
@@ -27,7 +28,7 @@ from streams.tools.commands.generate import (
     parse_duration_seconds,
     positive_float,
 )
-from streams.tools.commands.report import ApiError, ApiUnavailable, SalesApi, current_month
+from streams.tools.commands.report import current_month
 from streams.tools.generator import (
     GeneratorConfig,
     Record,

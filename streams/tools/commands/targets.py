@@ -1,6 +1,6 @@
 """`salespulse targets set|list|delete`: manage quotas on the compacted targets topic.
 
-The topic is the source of truth (CONTRACT section 2): the latest value per key wins and a
+The topic is the source of truth (docs/contract.md section 2): the latest value per key wins and a
 null value deletes, so `list` replays the topic up to its end offsets and keeps the last one.
 """
 

@@ -1,4 +1,4 @@
-"""EventDecoder: every rule and reason of CONTRACT.md sections 2, 3 and 5, with boundaries."""
+"""EventDecoder: every rule and reason of docs/contract.md sections 2, 3 and 5, with boundaries."""
 
 from __future__ import annotations
 

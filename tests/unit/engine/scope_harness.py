@@ -6,7 +6,7 @@ deterministic hash of their scope, so a rep, its team and its deals usually live
 different partitions and every cross-partition flow (deal -> reps and teams, rep hour ->
 team, rep membership -> team) goes through the outbox, as it would through Kafka.
 
-`Oracle` recomputes the figures of CONTRACT.md section 4 straight from the input events, by
+`Oracle` recomputes the figures of docs/contract.md section 4 straight from the input events, by
 the contract's definitions, without any code from `streams` except the FX rates table and
 period ids of the contract's own format. Tests compare the two.
 """

@@ -1,4 +1,4 @@
-"""CONTRACT.md section 4, row by row, for reps and teams, through the multi-partition harness.
+"""docs/contract.md section 4, row by row, for reps and teams, through the multi-partition harness.
 
 Expected values are computed here from the contract's definitions (and checked against the
 independent Oracle of scope_harness), never read back from the code under test.

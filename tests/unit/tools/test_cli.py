@@ -240,7 +240,7 @@ PERFORMANCE = {
 
 @pytest.fixture
 def stand_in_api() -> Iterator[str]:
-    """A minimal server answering like a worker (CONTRACT section 6), on its own thread."""
+    """A minimal server answering like a worker (docs/contract.md section 6), on its own thread."""
 
     async def leaderboard(request: web.Request) -> web.Response:
         if request.query.get("period") == "bad":
