@@ -151,9 +151,6 @@ class EventDecoder:
         self._currencies = known_currencies
         self._max_bytes = max_payload_bytes
         self._skew = max_clock_skew
-        self._decoders: dict[type, msgspec.json.Decoder[Any]] = {
-            t: msgspec.json.Decoder(t) for t in (Activity, Deal, Feedback, TargetValue)
-        }
 
     # -- public API ---------------------------------------------------------------------
 
@@ -175,7 +172,7 @@ class EventDecoder:
             return self._too_large(raw)
         value: TargetValue | None = None
         if raw is not None and raw.strip() not in (b"", b"null"):
-            decoded = self._decode(TargetValue, raw)
+            decoded = _decode(TargetValue, raw)
             if isinstance(decoded, Rejection):
                 return decoded
             value = decoded  # type: ignore[assignment]
@@ -241,7 +238,7 @@ class EventDecoder:
             return Rejection(INVALID_JSON, "value is null; an event must be a JSON object")
         if len(raw) > self._max_bytes:
             return self._too_large(raw)
-        decoded = self._decode(cls, raw)
+        decoded = _decode(cls, raw)
         if isinstance(decoded, Rejection):
             return decoded
         event: Event = decoded  # type: ignore[assignment]
@@ -261,64 +258,76 @@ class EventDecoder:
             )
         return event
 
-    def _decode(self, cls: type, raw: bytes) -> object:
-        """Typed decode plus schema_version; returns the Struct or a Rejection."""
-        if not raw.isascii():
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return Rejection(INVALID_JSON, _clip(f"value is not valid UTF-8: {exc}"))
-        try:
-            obj = self._decoders[cls].decode(raw)
-        except msgspec.ValidationError as exc:
-            return self._classify(cls, raw, exc)
-        except msgspec.DecodeError as exc:
-            return _invalid_json(raw, exc)
-        except RecursionError:
-            return Rejection(INVALID_JSON, "JSON nested too deeply to decode")
-        except (ValueError, TypeError, OverflowError) as exc:  # defensive: never raise
-            return Rejection(SCHEMA_VIOLATION, _clip(f"$: {exc}"))
-        if getattr(obj, "schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-            return _unsupported(obj.schema_version)
-        return obj
 
-    def _classify(self, cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
-        """Slow path for a record msgspec refused: version first, then integral floats."""
-        generic: Any
+_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
+    t: msgspec.json.Decoder(t) for t in (Activity, Deal, Feedback, TargetValue)
+}
+_EVENT_TYPES: dict[str, type] = {"activities": Activity, "deals": Deal, "feedback": Feedback}
+
+
+def decode_payload(kind: str, raw: bytes) -> Event | Rejection:
+    """The typed event in an input value that ingestion accepted, by the very decoding
+    ingestion used (integral floats and all): what validation accepts, the fold accepts."""
+    return _decode(_EVENT_TYPES[kind], raw)  # type: ignore[return-value]
+
+
+def _decode(cls: type, raw: bytes) -> object:
+    """Typed decode plus schema_version; returns the Struct or a Rejection."""
+    if not raw.isascii():
         try:
-            generic = msgspec.json.decode(raw)
-            exact = True
-        except (msgspec.ValidationError, RecursionError):  # e.g. 1e400: out of float range
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Rejection(INVALID_JSON, _clip(f"value is not valid UTF-8: {exc}"))
+    try:
+        obj = _DECODERS[cls].decode(raw)
+    except msgspec.ValidationError as exc:
+        return _classify(cls, raw, exc)
+    except msgspec.DecodeError as exc:
+        return _invalid_json(raw, exc)
+    except RecursionError:
+        return Rejection(INVALID_JSON, "JSON nested too deeply to decode")
+    except (ValueError, TypeError, OverflowError) as exc:  # defensive: never raise
+        return Rejection(SCHEMA_VIOLATION, _clip(f"$: {exc}"))
+    if getattr(obj, "schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        return _unsupported(obj.schema_version)
+    return obj
+
+
+def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
+    """Slow path for a record msgspec refused: version first, then integral floats."""
+    generic: Any
+    try:
+        generic = msgspec.json.decode(raw)
+        exact = True
+    except (msgspec.ValidationError, RecursionError):  # e.g. 1e400: out of float range
+        try:
+            generic = json.loads(raw)
+        except (ValueError, RecursionError):
+            return Rejection(SCHEMA_VIOLATION, _describe(err))
+        exact = False
+    except (msgspec.DecodeError, ValueError) as exc:
+        return _invalid_json(raw, exc)
+    if not isinstance(generic, dict):
+        return Rejection(SCHEMA_VIOLATION, f"$: expected a JSON object, got {_json_type(generic)}")
+    if "schema_version" in generic and cls is not TargetValue:
+        version = generic["schema_version"]
+        if _integral(version) and version != SCHEMA_VERSION:
+            return _unsupported(version)
+    if exact:
+        changed = False
+        for name in _INT_FIELDS[cls]:
+            value = generic.get(name)
+            if type(value) is float and value.is_integer():
+                generic[name] = int(value)
+                changed = True
+        if changed:
             try:
-                generic = json.loads(raw)
-            except (ValueError, RecursionError):
-                return Rejection(SCHEMA_VIOLATION, _describe(err))
-            exact = False
-        except (msgspec.DecodeError, ValueError) as exc:
-            return _invalid_json(raw, exc)
-        if not isinstance(generic, dict):
-            return Rejection(
-                SCHEMA_VIOLATION, f"$: expected a JSON object, got {_json_type(generic)}"
-            )
-        if "schema_version" in generic and cls is not TargetValue:
-            version = generic["schema_version"]
-            if _integral(version) and version != SCHEMA_VERSION:
-                return _unsupported(version)
-        if exact:
-            changed = False
-            for name in _INT_FIELDS[cls]:
-                value = generic.get(name)
-                if type(value) is float and value.is_integer():
-                    generic[name] = int(value)
-                    changed = True
-            if changed:
-                try:
-                    return self._decoders[cls].decode(msgspec.json.encode(generic))
-                except msgspec.ValidationError as exc:
-                    err = exc
-                except (ValueError, TypeError, OverflowError, RecursionError):
-                    pass
-        return Rejection(SCHEMA_VIOLATION, _describe(err))
+                return _DECODERS[cls].decode(msgspec.json.encode(generic))
+            except msgspec.ValidationError as exc:
+                err = exc
+            except (ValueError, TypeError, OverflowError, RecursionError):
+                pass
+    return Rejection(SCHEMA_VIOLATION, _describe(err))
 
 
 def _unsupported(version: object) -> Rejection:

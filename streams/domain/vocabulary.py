@@ -72,6 +72,8 @@ UNKNOWN_CURRENCY: Final = "unknown_currency"
 LATE_EVENT: Final = "late_event"
 FUTURE_EVENT_TIME: Final = "future_event_time"
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+#: a record validation accepted whose fold raised (the exception text is the detail)
+PROCESSING_ERROR: Final = "processing_error"
 
 #: every dead-letter reason, in the contract's order
 DEADLETTER_REASONS: Final[tuple[str, ...]] = (
@@ -82,4 +84,5 @@ DEADLETTER_REASONS: Final[tuple[str, ...]] = (
     LATE_EVENT,
     FUTURE_EVENT_TIME,
     PAYLOAD_TOO_LARGE,
+    PROCESSING_ERROR,
 )

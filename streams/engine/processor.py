@@ -25,12 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import local_hour_start, rfc3339
-from streams.domain.vocabulary import ALERT_KIND_OF_STATUS, LATE_EVENT, UNKNOWN_CURRENCY
+from streams.domain.validation import MAX_DETAIL_CHARS, Rejection, decode_payload
+from streams.domain.vocabulary import (
+    ALERT_KIND_OF_STATUS,
+    LATE_EVENT,
+    PROCESSING_ERROR,
+    UNKNOWN_CURRENCY,
+)
 from streams.engine.items import (
     DealContribution,
     DealFigure,
@@ -64,9 +68,16 @@ from streams.engine.state import (
     make_key,
 )
 
-_activity_decoder = msgspec.json.Decoder(Activity)
-_deal_decoder = msgspec.json.Decoder(Deal)
-_feedback_decoder = msgspec.json.Decoder(Feedback)
+
+class UndecodablePayload(ValueError):
+    """A payload ingestion accepted that no longer decodes (a different rates file, say)."""
+
+
+def _decoded(raw: RawEvent) -> Any:
+    event = decode_payload(raw.kind, raw.payload)
+    if isinstance(event, Rejection):
+        raise UndecodablePayload(f"{event.reason}: {event.detail}")
+    return event
 
 
 @dataclass(frozen=True)
@@ -123,10 +134,35 @@ class ScopeProcessor:
         get: Callable[[bytes], bytes | None],
         now: datetime,
     ) -> BatchResult:
-        batch = _Batch(self, partition, get, now)
-        for item in items:
-            batch.handle(item)
-        return batch.finish()
+        """Fold a batch; an input record whose handling raises is dead-lettered and the
+        batch is folded again without it, so every other record still applies exactly.
+
+        Handling only reads the views (they change in `finish`) and writes to the batch's
+        own cache, so a fresh pass without the failing record starts from a clean state.
+        A failure that belongs to no input record (an internal item, or `finish`) raises:
+        the caller must stop without committing.
+        """
+        failed: dict[int, str] = {}
+        while True:
+            batch = _Batch(self, partition, get, now)
+            index = -1
+            try:
+                for index, item in enumerate(items):
+                    if index not in failed:
+                        batch.handle(item)
+            except Exception as exc:
+                if index < 0 or not isinstance(items[index], RawEvent):
+                    raise
+                failed[index] = f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS]
+                continue
+            result = batch.finish()
+            for index, detail in sorted(failed.items()):
+                raw = items[index]
+                assert isinstance(raw, RawEvent)
+                result.deadletters.append(
+                    DeadLetter(raw, PROCESSING_ERROR, f"the fold raised {detail}; not applied")
+                )
+            return result
 
 
 class _Batch:
@@ -266,10 +302,10 @@ class _Batch:
     def handle_rep_event(self, raw: RawEvent) -> None:
         event: Activity | Feedback
         if raw.kind == "activities":
-            event = _activity_decoder.decode(raw.payload)
+            event = _decoded(raw)
             event_key = "a:" + event.event_id
         else:
-            event = _feedback_decoder.decode(raw.payload)
+            event = _decoded(raw)
             event_key = "f:" + event.event_id
         occurred_at = event.occurred_at
         hour = int(local_hour_start(occurred_at, self.proc.tz).timestamp())
@@ -309,7 +345,7 @@ class _Batch:
         self.advance(occurred, raw.topic)
 
     def handle_deal(self, raw: RawEvent) -> None:
-        event = _deal_decoder.decode(raw.payload)
+        event: Deal = _decoded(raw)
         key = (raw.scope, DEAL_STATE)
         state = self.load(key) or DealState()
         self.touched_deals.add(raw.scope)

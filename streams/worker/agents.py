@@ -11,11 +11,12 @@ a batch sends is durable before its input is acknowledged.
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from faust.streams import _current_event
@@ -24,6 +25,7 @@ from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
 from streams.domain.periods import PeriodError, parse_period
 from streams.domain.validation import Rejection
+from streams.domain.vocabulary import PROCESSING_ERROR
 from streams.engine.items import Item, RawEvent, TargetItem, Tick, decode_envelope, encode_envelope
 from streams.engine.processor import BatchResult
 from streams.worker.medians import performance_for
@@ -37,6 +39,8 @@ INGEST_BATCH = 10000
 INGEST_WITHIN = 0.25
 SCOPES_BATCH = 500
 SCOPES_WITHIN = 0.1
+#: exit status of a worker that stopped rather than commit past a batch it did not handle
+EXIT_UNHANDLED = 70
 #: envelopes stay well below Kafka's default 1 MiB message limit
 ENVELOPE_MAX_BYTES = 512 * 1024
 
@@ -54,7 +58,10 @@ def register(rt: Runtime) -> None:
 def _ingest_agent(rt: Runtime, kind: str, topic: Any) -> None:
     async def ingest(stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(INGEST_BATCH, within=INGEST_WITHIN):
-            await ingest_batch(rt, kind, events)
+            try:
+                await ingest_batch(rt, kind, events)
+            except Exception as exc:
+                stop_without_commit(f"ingesting a batch of {len(events)} {kind} records", exc)
             yield None
 
     rt.app.agent(topic, name=f"ingest-{kind}", concurrency=1)(ingest)
@@ -75,6 +82,19 @@ def scope_item(kind: str, decoded: Any, msg: Any) -> Item:
     return RawEvent(scope, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
 
 
+def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Item | Rejection:
+    """The item carrying a valid record to its scope, or why the record is rejected.
+
+    Never raises: a record that makes validation raise is rejected as processing_error,
+    so one record can never take its batch down with it.
+    """
+    try:
+        decoded = rt.decoder.decode(kind, msg.key, msg.value, now)
+        return decoded if isinstance(decoded, Rejection) else scope_item(kind, decoded, msg)
+    except Exception as exc:
+        return Rejection(PROCESSING_ERROR, f"validation raised {type(exc).__name__}: {exc}")
+
+
 async def ingest_batch(rt: Runtime, kind: str, events: Sequence[Any]) -> None:
     now = datetime.now(UTC)
     routed: list[Item] = []
@@ -83,13 +103,13 @@ async def ingest_batch(rt: Runtime, kind: str, events: Sequence[Any]) -> None:
         msg = event.message
         processed[msg.topic] += 1
         rt.positions[(msg.topic, msg.partition)] = msg.offset + 1
-        decoded = rt.decoder.decode(kind, msg.key, msg.value, now)
-        if isinstance(decoded, Rejection):
+        outcome = route(rt, kind, msg, now)
+        if isinstance(outcome, Rejection):
             await send_deadletter(
-                rt, decoded, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now
+                rt, outcome, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now
             )
             continue
-        routed.append(scope_item(kind, decoded, msg))
+        routed.append(outcome)
     await send_items(rt, routed)
     for topic, n in processed.items():
         rt.metrics.processed.labels(topic=topic).inc(n)
@@ -167,13 +187,16 @@ def _scopes_agent(rt: Runtime) -> None:
                 msg = event.message
                 rt.positions[(msg.topic, msg.partition)] = msg.offset + 1
                 by_partition[msg.partition].append(event)
-            for partition, group in sorted(by_partition.items()):
-                # Table writes go to the store and changelog partition of the current
-                # event; every envelope of the group comes from this partition. Only this
-                # task's context changes: the stream's own buffering task is left alone.
-                _current_event.set(weakref.ref(group[-1]))
-                items = [item for event in group for item in decode_envelope(event.value)]
-                await process_items(rt, partition, items)
+            try:
+                for partition, group in sorted(by_partition.items()):
+                    # Table writes go to the store and changelog partition of the current
+                    # event; every envelope of the group comes from this partition. Only
+                    # this task's context changes: the stream's buffering task is left alone.
+                    _current_event.set(weakref.ref(group[-1]))
+                    items = [item for event in group for item in decode_envelope(event.value)]
+                    await process_items(rt, partition, items)
+            except Exception as exc:
+                stop_without_commit(f"folding a batch of {len(events)} envelopes", exc)
             _current_event.set(None)
             yield None
 
@@ -225,6 +248,27 @@ def alert_team(rt: Runtime, alert: dict[str, Any]) -> str:
         return str(alert["scope_id"])
     view = rt.views.get("rep:" + alert["scope_id"])
     return (view.latest_part(alert["period"]) if view is not None else None) or ""
+
+
+def stop_without_commit(what: str, exc: BaseException) -> NoReturn:
+    """End the process at once, so the batch's offsets are never committed.
+
+    Faust's `take_events` acknowledges a whole batch when its handler raises and the
+    supervisor restarts the agent: the batch would be committed, never applied. A hard exit
+    is the crash every state record is built to survive: a restarted worker replays from
+    the last committed offset, and replays are idempotent.
+    """
+    log.critical(
+        "stopping the worker without committing: %s failed: %s: %s. Nothing is lost; "
+        "restart the worker to replay from the last committed offset (if this repeats, the "
+        "logs above name the record; report it with this message)",
+        what,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    logging.shutdown()
+    os._exit(EXIT_UNHANDLED)
 
 
 def record_metrics(rt: Runtime, result: BatchResult) -> None:

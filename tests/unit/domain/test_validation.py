@@ -617,6 +617,7 @@ def test_reason_constants_are_the_contract_reasons() -> None:
         "late_event",
         "future_event_time",
         "payload_too_large",
+        "processing_error",
     } == REASONS
     assert LATE_EVENT == "late_event"
 

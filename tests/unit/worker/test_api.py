@@ -229,9 +229,12 @@ async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) 
         text = await response.text()
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == "sales_rep_quadrant" and sample.value == 1:
-                    if sample.labels["period"] == MONTH:
-                        quadrants[sample.labels["id"]] = sample.labels["quadrant"]
+                if (
+                    sample.name == "sales_rep_quadrant"
+                    and sample.value == 1
+                    and sample.labels["period"] == MONTH
+                ):
+                    quadrants[sample.labels["id"]] = sample.labels["quadrant"]
     assert quadrants == {
         "r1": "high_activity_high_performance",
         "r2": "low_activity_high_performance",
