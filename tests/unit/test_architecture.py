@@ -64,7 +64,8 @@ def layer(name: str) -> int | None:
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in MODULES if layer(n) is not None and layer(n) <= 1]  # type: ignore[operator]
+    "name",
+    [n for n in MODULES if layer(n) is not None and layer(n) <= 1],  # type: ignore[operator]
 )
 def test_domain_and_engine_import_no_kafka_faust_http_or_prometheus(name: str) -> None:
     bad = {m for m in imports(MODULES[name]) if m.split(".")[0] in FORBIDDEN_IN_PURE}
@@ -75,11 +76,7 @@ def test_domain_and_engine_import_no_kafka_faust_http_or_prometheus(name: str) -
 def test_layers_import_only_layers_below(name: str) -> None:
     own = layer(name)
     assert own is not None
-    above = {
-        m
-        for m in internal_imports(name)
-        if (other := layer(m)) is not None and other > own
-    }
+    above = {m for m in internal_imports(name) if (other := layer(m)) is not None and other > own}
     assert not above, f"{name} ({LAYERS[own]}) imports from a layer above it: {sorted(above)}"
 
 
