@@ -464,6 +464,17 @@ DEADLETTER = schema(
             "payload": string(nullable=True),
             "payload_encoding": {"enum": ["utf-8", "base64", None]},
             "received_at": string(format="date-time", pattern=UTC_TIMESTAMP),
+            "payload_truncated": {
+                "const": True,
+                "description": "Present only when payload was cut to fit the topic's limit.",
+            },
+            "payload_size": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Size in bytes of the original value; with payload_truncated.",
+            },
+            "key_truncated": {"const": True, "description": "Present only when key was cut."},
+            "key_size": {"type": "integer", "minimum": 0},
         },
         "allOf": [
             {

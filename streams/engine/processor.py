@@ -1,10 +1,10 @@
 """The scope processor: folds one envelope of items into the scopes table.
 
 Pure logic: it reads records through a `get` callable, returns the records to write, the
-items to send on, dead letters and alerts, and never touches Kafka itself. The Faust agent
-(streams/agents.py) feeds it one envelope at a time and applies what it returns, so each
-table key is written at most once per envelope and all writes of one envelope land in one
-changelog partition, in order.
+items to send on, dead letters and alerts, and never touches Kafka itself. The worker's
+batch handler (streams/worker/batch_handler.py) feeds it one partition's envelopes at a
+time and applies what it returns, so each table key is written at most once per batch and
+all writes of a batch land in one changelog partition, in order.
 
 Crash safety under at-least-once delivery rests on three rules:
 - the ids of the events counted in an hour live in the same record as the counts, so a

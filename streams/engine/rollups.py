@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.domain.periods import periods_of
+from streams.domain.periods import parse_period, periods_of
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.state import (
     ALERTS,
@@ -151,6 +151,17 @@ class Views:
 
     def instant_periods(self, epoch: float) -> tuple[str, str, str, str]:
         return periods_of(datetime.fromtimestamp(epoch, UTC), self.tz)
+
+    def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
+        """(scope, period) of every rep and team period with data that ends after `since`."""
+        out: set[tuple[str, str]] = set()
+        for scope, view in self.scopes.items():
+            if view.kind not in ("rep", "team"):
+                continue
+            for period_id in {*view.periods, *view.deal_periods}:
+                if parse_period(period_id, self.tz).end > since:
+                    out.add((scope, period_id))
+        return out
 
     def drop_partitions(self, keep: Iterable[int]) -> None:
         kept = set(keep)

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streams.tools.generator import Record
-from streams.worker.kafka_options import kafka_options
+from streams.worker.kafka_options import kafka_options, refusal
 from streams.worker.settings import Settings, Topics
 from streams.worker.topics import ensure_topics as create_missing_topics
 
@@ -33,7 +33,13 @@ class KafkaUnavailable(RuntimeError):
     """The broker cannot be reached; the message says how to start or point to one."""
 
 
-def unreachable(settings: Settings) -> KafkaUnavailable:
+async def unreachable(settings: Settings) -> KafkaUnavailable:
+    """Why Kafka cannot be used: refused credentials or TLS when that is it, else down."""
+    reason = await refusal(settings)
+    if reason is not None:
+        return KafkaUnavailable(
+            f"Kafka at {settings.kafka_bootstrap} refused the connection: {reason}"
+        )
     return KafkaUnavailable(
         f"Kafka is not reachable at {settings.kafka_bootstrap}: start a local broker with "
         "`make kafka-up`, or set KAFKA_BOOTSTRAP (and KAFKA_SECURITY_PROTOCOL, ...) to yours"
@@ -55,7 +61,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     try:
         return await create_missing_topics(settings, names)
     except KafkaConnectionError:
-        raise unreachable(settings) from None
+        raise await unreachable(settings) from None
 
 
 async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
@@ -65,7 +71,7 @@ async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartitio
         await admin.start()
     except KafkaConnectionError:
         await admin.close()
-        raise unreachable(settings) from None
+        raise await unreachable(settings) from None
     try:
         # describing a missing topic could auto-create it (with the wrong cleanup policy)
         if topic not in await admin.list_topics():
@@ -122,7 +128,7 @@ class RecordProducer:
             await self._producer.start()
         except KafkaConnectionError:
             await self._producer.stop()
-            raise unreachable(self.settings) from None
+            raise await unreachable(self.settings) from None
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,6 +7,7 @@ a client never falls back to plaintext because a value was missing or misspelt.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -199,4 +200,38 @@ def faust_credentials(security: KafkaSecurity) -> Any:
         )
     if security.uses_tls:
         return faust.SSLCredentials(security.ssl_context())
+    return None
+
+
+async def refusal(settings: Settings, timeout: float = 15.0) -> str | None:
+    """Why the first broker refuses this client, when credentials or TLS are the cause.
+
+    aiokafka reports a refused password or an untrusted certificate as "unable to
+    bootstrap", the same as a broker that is down; one direct connection tells them apart,
+    so the operator reads what to fix rather than a retry loop.
+    """
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import SaslAuthenticationFailed
+
+    first = settings.kafka_bootstrap.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    security = settings.kafka_security
+    options = kafka_options(settings)
+    options.pop("bootstrap_servers")
+    try:
+        conn = await asyncio.wait_for(create_conn(host, int(port), **options), timeout)
+    except SaslAuthenticationFailed as exc:
+        return (
+            f"authentication failed at {first} as user {security.username!r} "
+            f"({security.mechanism}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD ({exc})"
+        )
+    except ssl.SSLCertVerificationError as exc:
+        where = security.cafile or "the system's trusted CAs"
+        return (
+            f"the TLS certificate of {first} is not trusted by {where}: set KAFKA_SSL_CAFILE "
+            f"to the CA that signed it ({exc.verify_message})"
+        )
+    except Exception:
+        return None  # down or unreachable: the caller's own message says so
+    conn.close()
     return None

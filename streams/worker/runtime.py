@@ -1,7 +1,7 @@
 """The Faust application: topics, the scopes table and the shared runtime objects.
 
-Thin wiring only. Logic lives in the pure modules (validation, processor, views,
-performance); agents.py and web.py attach the stream processors and the HTTP API.
+Thin wiring only. Logic lives in streams.domain and streams.engine; streams.worker.wiring
+attaches the batch handler, the timers and the HTTP API.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import Views
 from streams.engine.state import STREAM_TIME, decode_value, parse_key
+from streams.worker.delivery import BatchApp
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
@@ -46,7 +47,7 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 
 def faust_app(s: Settings) -> faust.App:
     """The Faust app: raw bytes everywhere, at-least-once, one table, the API on its web."""
-    return faust.App(
+    return BatchApp(
         s.app_id,
         broker=f"kafka://{s.kafka_bootstrap}",
         store=s.store,
@@ -165,6 +166,11 @@ class Runtime:
             self.views.apply(key, partition, None, decode_value(key[1], bytes(raw_value)))
             records += 1
         self.ready = True
+        # sales.performance is at least once: what changed before a crash but was not yet
+        # published is published again, for every period an event could still reach
+        self.dirty |= self.views.recent_scope_periods(
+            datetime.now(UTC) - self.settings.late_grace - self.settings.max_clock_skew
+        )
         log.info(
             "views rebuilt from %d records of partitions %s in %.2fs",
             records,

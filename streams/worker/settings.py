@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
 from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
 
 DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
@@ -125,6 +126,8 @@ class Settings:
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     #: how peers reach this worker's API; "" derives it from SALES_API_HOST and the port
     api_advertised_url: str = ""
+    #: the largest dead-letter record; lowered at start to the topic's max.message.bytes
+    deadletter_max_bytes: int = DEADLETTER_MAX_BYTES
 
     @property
     def advertised_url(self) -> str:
@@ -194,4 +197,7 @@ class Settings:
             topics=topics,
             kafka_security=security,
             api_advertised_url=_url(env, "SALES_API_ADVERTISED_URL"),
+            deadletter_max_bytes=_int(
+                env, "SALES_DEADLETTER_MAX_BYTES", DEADLETTER_MAX_BYTES, minimum=4096
+            ),
         )

@@ -70,6 +70,24 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) 
         await admin.close()
 
 
+async def message_limit(settings: Settings, topic: str) -> int | None:
+    """The topic's max.message.bytes, or None when the broker does not say."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    await admin.start()
+    try:
+        response = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        for result in response:
+            for resource in result.resources:
+                for entry in resource[4]:
+                    if entry[0] == "max.message.bytes":
+                        return int(entry[1])
+    finally:
+        await admin.close()
+    return None
+
+
 async def wait_for_leaders(
     admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0
 ) -> None:

@@ -156,3 +156,49 @@ async def test_late_event_goes_to_deadletter(cluster: Cluster) -> None:
     status, body = await http_get(f"{worker.url}/v1/reps/bo/performance")
     assert status == 200
     assert body["activities"]["total"] == 1
+
+
+async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lost(
+    cluster: Cluster,
+) -> None:
+    """The dead-letter topic takes at most 8 KB per record; a 60 KB bad record still gets
+    there (its payload cut, its size said) and the valid records around it all count."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    await admin.start()
+    try:
+        topic = NewTopic(
+            cluster.topic("deadletter"), 8, 1, topic_configs={"max.message.bytes": "8192"}
+        )
+        await admin.create_topics([topic])
+    finally:
+        await admin.close()
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0)
+    acts = cluster.topic("activities")
+    big_bad = b'{"event_id": "' + b"\x00" * 60_000  # invalid JSON, escapes six-fold
+    records: list[tuple[str, bytes | None, Any]] = [
+        (acts, b"cy", orjson.dumps(activity("c1", "cy", now))),
+        (acts, b"cy", big_bad),
+        (acts, b"cy", orjson.dumps(activity("c2", "cy", now))),
+    ]
+    await produce(cluster.bootstrap, records)
+
+    async def arrived() -> dict[str, Any]:
+        dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
+        assert dead, worker.log_tail()
+        return orjson.loads(dead[0].value)
+
+    doc = await eventually(arrived)
+    assert doc["reason"] == "invalid_json"
+    assert doc["payload_truncated"] is True and doc["payload_size"] == len(big_bad)
+    assert big_bad.decode().startswith(doc["payload"])
+
+    async def both_counted() -> None:
+        status, body = await http_get(f"{worker.url}/v1/reps/cy/performance")
+        assert status == 200 and body["activities"]["total"] == 2, body
+
+    await eventually(both_counted)
+    assert worker.alive()

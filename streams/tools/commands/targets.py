@@ -117,7 +117,7 @@ async def read_targets(settings: Settings) -> dict[str, dict[str, Any]]:
         await consumer.start()
     except KafkaConnectionError:
         await consumer.stop()
-        raise unreachable(settings) from None
+        raise await unreachable(settings) from None
     await asyncio.sleep(0)  # let aiokafka's no-group task start, or stop() raises CancelledError
     current: dict[str, dict[str, Any] | None] = {}
     try:

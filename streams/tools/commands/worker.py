@@ -9,9 +9,11 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streams.worker.kafka_options import refusal
 from streams.worker.settings import Settings, SettingsError
 
 EXAMPLE = """example:
@@ -42,16 +44,35 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _create_topics(settings: Settings, wait: float) -> None:
-    from streams.worker.topics import ensure_topics
+#: room left in a dead-letter topic's max.message.bytes for the record batch's own overhead
+DEADLETTER_OVERHEAD = 1024
 
+
+async def _topics_ready(settings: Settings) -> Settings:
+    """Create missing topics; fit dead letters to their topic's max.message.bytes."""
+    from streams.worker.topics import ensure_topics, message_limit
+
+    await ensure_topics(settings)
+    limit = await message_limit(settings, settings.topics.deadletter)
+    if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
+        fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
+        log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
+        return replace(settings, deadletter_max_bytes=fitted)
+    return settings
+
+
+def _prepare_kafka(settings: Settings, wait: float) -> Settings:
     deadline = time.monotonic() + wait
     while True:
         loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(ensure_topics(settings))
-            return
+            return loop.run_until_complete(_topics_ready(settings))
         except Exception as exc:
+            reason = loop.run_until_complete(refusal(settings))
+            if reason is not None:  # retrying cannot help
+                raise SystemExit(
+                    f"salespulse worker: Kafka refused the connection: {reason}"
+                ) from None
             if time.monotonic() > deadline:
                 raise SystemExit(
                     f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer "
@@ -120,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
-    _create_topics(settings, args.wait_for_kafka)
+    settings = _prepare_kafka(settings, args.wait_for_kafka)
     asyncio.set_event_loop(asyncio.new_event_loop())
 
     import faust

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -126,3 +126,57 @@ def test_payload_and_key_round_trip(key: bytes | None, payload: bytes | None, de
         else:
             assert out[field].encode() == original
     assert out["detail"] == detail
+
+
+# -- bounded size ---------------------------------------------------------------------
+
+
+def _bounded(payload: bytes, key: bytes | None = b"r1", limit: int = 10_000) -> dict[str, Any]:
+    data = deadletter_record(
+        rejection=Rejection(SCHEMA_VIOLATION, "x"),
+        topic="sales.activities",
+        partition=3,
+        offset=41,
+        key=key,
+        payload=payload,
+        received_at=AT,
+        max_bytes=limit,
+    )
+    assert len(data) <= limit
+    return orjson.loads(data)
+
+
+def test_a_small_record_is_not_cut() -> None:
+    doc = _bounded(b'{"event_id": "e1"}')
+    assert "payload_truncated" not in doc and doc["payload"] == '{"event_id": "e1"}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"a" * 5_000_000, b"\x00" * 200_000, b'"\\' * 100_000, bytes(range(256)) * 4000],
+    ids=["plain", "nul-escapes", "quotes", "binary"],
+)
+def test_a_large_payload_is_cut_to_fit_and_says_so(payload: bytes) -> None:
+    doc = _bounded(payload)
+    assert doc["payload_truncated"] is True
+    assert doc["payload_size"] == len(payload)
+    assert (doc["topic"], doc["partition"], doc["offset"]) == ("sales.activities", 3, 41)
+    if doc["payload_encoding"] == "utf-8":
+        assert payload.decode().startswith(doc["payload"])
+    else:
+        assert base64.b64encode(payload).decode().startswith(doc["payload"])
+    assert len(doc["payload"]) > 1000
+
+
+def test_a_huge_key_is_cut_too() -> None:
+    doc = _bounded(b"{}", key=b"k" * 50_000)
+    assert doc["key_truncated"] is True and doc["key_size"] == 50_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payload=st.binary(max_size=30_000) | st.text(max_size=20_000).map(str.encode),
+    limit=st.integers(min_value=4096, max_value=40_000),
+)
+def test_every_record_fits_its_limit(payload: bytes, limit: int) -> None:
+    _bounded(payload, limit=limit)

@@ -149,3 +149,13 @@ def test_rebuilt_views_equal_incremental_views_for_any_delivery(case) -> None:
         view = h.view(scope)
         if view is not None:
             assert view.partition == h.partition_of(scope)
+
+
+def test_recent_scope_periods_lists_what_a_late_event_could_still_change() -> None:
+    h = Harness(partitions=1)
+    h.run([activity("x1", "r9", "t9", "2026-11-02T10:00:00Z")], NOW)
+    views = h.parts[0].views
+    recent = views.recent_scope_periods(NOW - timedelta(days=7))
+    assert ("rep:r9", "2026-11") in recent and ("team:t9", "2026-Q4") in recent
+    assert ("rep:r9", "2026-11-02") not in recent  # that day ended more than 7 days ago
+    assert all(scope.split(":")[0] in ("rep", "team") for scope, _ in recent)

@@ -1,0 +1,324 @@
+"""What the worker does with each fetched batch: validate, route, fold, send.
+
+Batches arrive through streams.worker.delivery, below Faust's per-record streams. Input
+records are validated and routed to the partition of the scope that owns them (rejects go
+to the dead-letter topic with the original bytes); records of the internal topic are folded
+into the table, one partition at a time. The handler returns only once every record it sent
+was delivered, so offsets are acknowledged after their consequences are in Kafka.
+
+Order inside a partition's fold, for crash safety: alerts are delivered before the table
+records that mark them sent, so a kill in between re-sends an alert rather than losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, NoReturn
+
+import orjson
+from faust.streams import _current_event
+
+from streams.domain.deadletter import deadletter_record
+from streams.domain.events import Activity, Deal, Feedback, TargetCommand
+from streams.domain.validation import Rejection
+from streams.domain.vocabulary import PROCESSING_ERROR
+from streams.engine.items import Item, RawEvent, TargetItem, decode_envelope, encode_envelope
+from streams.engine.processor import BatchResult
+from streams.worker.delivery import Batch, install_batch_handler
+from streams.worker.rate_limited_log import RateLimitedLog
+from streams.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: exit status of a worker that stopped rather than commit past a batch it did not handle
+EXIT_UNHANDLED = 70
+#: envelopes stay well below Kafka's default 1 MiB message limit
+ENVELOPE_MAX_BYTES = 512 * 1024
+SCOPES = "scopes"
+
+
+class Outgoing:
+    """Everything one batch sends; the batch is acknowledged once all of it is delivered."""
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []
+
+    async def send(self, topic: Any, **kwargs: Any) -> None:
+        self.pending.append(await topic.send(**kwargs))
+
+    async def delivered(self) -> None:
+        """Wait for the broker's acknowledgement of every send; raises if one failed."""
+        pending, self.pending = self.pending, []
+        await asyncio.gather(*pending)
+
+
+def register(rt: Runtime) -> None:
+    """Subscribe the input and internal topics and route their fetched batches here."""
+    for topic in (*rt.inputs.values(), rt.scopes_topic):
+        rt.app.topics.add(topic)
+    kinds = {rt.settings.topics.scopes: SCOPES} | {
+        getattr(rt.settings.topics, kind): kind for kind in rt.inputs
+    }
+    rejects = RateLimitedLog(log, "rejected input records")
+
+    async def handler(batch: Batch) -> None:
+        try:
+            await handle_batch(rt, kinds, batch, rejects)
+        except Exception as exc:
+            records = sum(len(records) for records in batch.values())
+            stop_without_commit(f"handling a fetched batch of {records} records", exc)
+
+    # every topic is created with the table's partition count (streams.worker.topics); Faust
+    # checks it against the consumer's metadata, which may not know the changelog yet
+    rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
+    install_batch_handler(rt.app, frozenset(kinds), handler, lambda: rt.ready)
+
+
+async def handle_batch(
+    rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
+) -> None:
+    """Validate and route input records, then fold the internal topic's records partition
+    by partition; returns once everything the batch sent was delivered."""
+    now = datetime.now(UTC)
+    out = Outgoing()
+    routed: list[Item] = []
+    for tp, records in batch.items():
+        rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
+        kind = kinds[tp.topic]
+        if kind != SCOPES:
+            routed.extend(await ingest_records(rt, out, kind, records, now, rejects))
+    await send_items(rt, out, routed)
+    for tp, records in sorted(batch.items()):
+        if kinds[tp.topic] == SCOPES:
+            items = [item for record in records for item in decode_envelope(record.value)]
+            with partition_context(tp.topic, tp.partition):
+                await process_items(rt, out, tp.partition, items, rejects)
+    await out.delivered()
+    rejects.flush()
+
+
+class _PartitionEvent:
+    """What Faust's table and store read from the current event: its topic and partition."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+@contextmanager
+def partition_context(topic: str, partition: int) -> Iterator[None]:
+    """Table writes inside go to the store and changelog partition of `partition`."""
+    event = _PartitionEvent(topic, partition)
+    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+# -- ingestion --------------------------------------------------------------------------------
+
+
+def scope_item(kind: str, decoded: Any, msg: Any) -> Item:
+    """The item that carries a valid record to the scope owning it."""
+    if isinstance(decoded, TargetCommand):
+        return TargetItem(
+            f"{decoded.scope}:{decoded.scope_id}", decoded.metric, decoded.period, decoded.value
+        )
+    if isinstance(decoded, Deal):
+        scope = "deal:" + decoded.deal_id
+    elif isinstance(decoded, Activity | Feedback):
+        scope = "rep:" + decoded.rep_id
+    else:  # pragma: no cover - the decoder returns nothing else
+        raise TypeError(f"unexpected decoded record {decoded!r}")
+    return RawEvent(scope, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+
+
+def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Item | Rejection:
+    """The item carrying a valid record to its scope, or why the record is rejected.
+
+    Never raises: a record that makes validation raise is rejected as processing_error,
+    so one record can never take its batch down with it.
+    """
+    try:
+        decoded = rt.decoder.decode(kind, msg.key, msg.value, now)
+        return decoded if isinstance(decoded, Rejection) else scope_item(kind, decoded, msg)
+    except Exception as exc:
+        return Rejection(PROCESSING_ERROR, f"validation raised {type(exc).__name__}: {exc}")
+
+
+async def ingest_records(
+    rt: Runtime,
+    out: Outgoing,
+    kind: str,
+    records: Sequence[Any],
+    now: datetime,
+    rejects: RateLimitedLog,
+) -> list[Item]:
+    """The items of one partition's valid records; rejects go to the dead-letter topic."""
+    routed: list[Item] = []
+    for record in records:
+        outcome = route(rt, kind, record, now)
+        if isinstance(outcome, Rejection):
+            await send_deadletter(rt, out, outcome, record, now, rejects)
+            continue
+        routed.append(outcome)
+    if records:
+        rt.metrics.processed.labels(topic=records[0].topic).inc(len(records))
+    return routed
+
+
+async def send_deadletter(
+    rt: Runtime,
+    out: Outgoing,
+    rejection: Rejection,
+    record: Any,
+    now: datetime,
+    rejects: RateLimitedLog,
+) -> None:
+    """`record` is anything with topic, partition, offset, key and the value (`value` or
+    `payload`): an input record, or the RawEvent that carried it to the fold."""
+    topic, partition, offset = record.topic, record.partition, record.offset
+    rt.metrics.rejected.labels(topic=topic, reason=rejection.reason).inc()
+    rejects.add(
+        "%s[%s]@%s: %s: %s (sent to %s)",
+        topic,
+        partition,
+        offset,
+        rejection.reason,
+        rejection.detail,
+        rt.settings.topics.deadletter,
+    )
+    value = record.payload if isinstance(record, RawEvent) else record.value
+    dead = deadletter_record(
+        rejection=rejection,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=record.key,
+        payload=value,
+        received_at=now,
+        max_bytes=rt.settings.deadletter_max_bytes,
+    )
+    await out.send(rt.deadletter_topic, key=record.key, value=dead)
+
+
+def _chunks(items: list[Item], sizes: Iterable[int]) -> Iterable[list[Item]]:
+    chunk: list[Item] = []
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if chunk and total + size > ENVELOPE_MAX_BYTES:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
+
+
+def _size(item: Item) -> int:
+    if isinstance(item, RawEvent):
+        return len(item.payload) + len(item.key or b"") + 64
+    return 256
+
+
+async def send_items(rt: Runtime, out: Outgoing, items: list[Item]) -> None:
+    """Send items to their scopes' partitions: one envelope per partition (and size)."""
+    groups: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        groups[rt.partition_of(item.scope)].append(item)
+    for partition, group in sorted(groups.items()):
+        for chunk in _chunks(group, map(_size, group)):
+            await out.send(rt.scopes_topic, value=encode_envelope(chunk), partition=partition)
+
+
+# -- the fold ---------------------------------------------------------------------------------
+
+
+async def process_items(
+    rt: Runtime, out: Outgoing, partition: int, items: list[Item], rejects: RateLimitedLog
+) -> None:
+    """Fold the items of one partition's envelopes as one batch: each key written once."""
+    now = datetime.now(UTC)
+    table: Any = rt.table
+    result = rt.processor.process(partition, items, table.get, now)
+    if result.alerts:
+        await send_alerts(rt, out, result)
+        await out.delivered()  # before the records that mark them sent
+    for key, record in result.writes.items():
+        if record is None:
+            del table[key]
+        else:
+            table[key] = record
+    await send_items(rt, out, result.outbox)
+    for dead in result.deadletters:
+        await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
+    record_metrics(rt, result)
+    rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
+
+
+async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:
+    for alert in result.alerts:
+        target = f"{alert['scope']}:{alert['scope_id']}:{alert['metric']}:{alert['period']}"
+        log.info("alert %s %s", alert["kind"], target)
+        rt.metrics.alerts.labels(
+            scope=alert["scope"],
+            id=alert["scope_id"],
+            metric=alert["metric"],
+            period=alert["period"],
+            kind=alert["kind"],
+            team=alert_team(rt, alert),
+        ).inc()
+        await out.send(rt.alerts_topic, key=target.encode(), value=orjson.dumps(alert))
+
+
+def alert_team(rt: Runtime, alert: dict[str, Any]) -> str:
+    """The `team` label of an alert: the rep's team in the period, or the team itself."""
+    if alert["scope"] == "team":
+        return str(alert["scope_id"])
+    view = rt.views.get("rep:" + alert["scope_id"])
+    return (view.latest_part(alert["period"]) if view is not None else None) or ""
+
+
+def record_metrics(rt: Runtime, result: BatchResult) -> None:
+    m = rt.metrics
+    for topic, n in result.duplicates.items():
+        m.duplicates.labels(topic=topic).inc(n)
+    rep_label = rt.settings.metrics_rep_label
+    for (team, rep, activity), n in result.activities.items():
+        m.activities.labels(team=team, rep=rep if rep_label else "", activity=activity).inc(n)
+    for lag in result.lags:
+        m.event_lag.observe(max(lag, 0.0))
+    if rep_label:
+        for (team, rep), latest in result.last_activity.items():
+            key = (team, rep)
+            if latest > rt.last_activity.get(key, 0.0):
+                rt.last_activity[key] = latest
+                m.last_activity.labels(team=team, rep=rep).set(latest)
+
+
+def stop_without_commit(what: str, exc: BaseException) -> NoReturn:
+    """End the process at once, so the batch's offsets are never committed.
+
+    Returning the error to Faust would let it acknowledge the batch and restart the task:
+    committed, never applied. A hard exit is the crash every state record is built to
+    survive: a restarted worker replays from the last committed offset, idempotently.
+    """
+    log.critical(
+        "stopping the worker without committing: %s failed: %s: %s. Nothing is lost; "
+        "restart the worker to replay from the last committed offset (if this repeats, the "
+        "logs above name the record; report it with this message)",
+        what,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    logging.shutdown()
+    os._exit(EXIT_UNHANDLED)

@@ -1,0 +1,34 @@
+"""Rejected records are logged at a bounded rate, with a count of the rest."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from streams.worker.rate_limited_log import RateLimitedLog
+
+
+def test_first_lines_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    rl = RateLimitedLog(
+        logging.getLogger("t"),
+        "rejected records",
+        per_interval=3,
+        interval=60,
+        clock=lambda: now[0],
+    )
+    with caplog.at_level(logging.WARNING):
+        for i in range(10):
+            rl.add("record %d", i)
+        rl.flush()
+        assert [r.getMessage() for r in caplog.records] == ["record 0", "record 1", "record 2"]
+        now[0] = 61.0
+        rl.flush()
+        assert "7 more rejected records" in caplog.records[-1].getMessage()
+        rl.add("record %d", 10)
+        assert caplog.records[-1].getMessage() == "record 10"
+        now[0] = 200.0
+        count = len(caplog.records)
+        rl.flush()
+        assert len(caplog.records) == count  # nothing held back, nothing to say
