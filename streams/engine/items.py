@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import msgspec
 
+from streams.domain.satisfaction import Satisfaction
+
 
 class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True):
     """A validated input record, still as its original bytes (needed for the dead-letter)."""
@@ -39,12 +41,7 @@ class HourCounts(msgspec.Struct, array_like=True):
     """What one rep did in one team in one local clock hour."""
 
     counts: dict[str, int] = {}
-    csat_sum: int = 0
-    csat_n: int = 0
-    csat_sat: int = 0
-    nps_prom: int = 0
-    nps_det: int = 0
-    nps_n: int = 0
+    satisfaction: Satisfaction = msgspec.field(default_factory=Satisfaction)
     latest: float = 0.0  # epoch seconds of the latest event in this part
 
     def total(self) -> int:

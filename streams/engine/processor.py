@@ -333,14 +333,7 @@ class _Batch:
             if occurred > self.result.last_activity.get(who, 0.0):
                 self.result.last_activity[who] = occurred
         else:
-            if event.csat is not None:
-                part.csat_sum += event.csat
-                part.csat_n += 1
-                part.csat_sat += event.csat >= 4
-            if event.nps is not None:
-                part.nps_prom += event.nps >= 9
-                part.nps_det += event.nps <= 6
-                part.nps_n += 1
+            part.satisfaction.record(event.csat, event.nps)
         self.put(key, record)
         self.advance(occurred, raw.topic)
 

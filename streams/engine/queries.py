@@ -16,15 +16,14 @@ from streams.domain.figures import (
     activities_per_win,
     avg_cycle_days,
     avg_deal_size,
-    csat_stats,
     median,
     money_out,
-    nps,
     quadrant,
     revenue_per_activity,
     win_rate,
 )
 from streams.domain.periods import Period, PeriodError, parse_period
+from streams.domain.satisfaction import Satisfaction
 from streams.domain.targets import TargetEvaluation, evaluate_target
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.rollups import ScopeView
@@ -42,12 +41,7 @@ class Figures:
     lost: int
     revenue_won: Decimal
     cycle_seconds: list[float]
-    csat_sum: int
-    csat_n: int
-    csat_sat: int
-    nps_prom: int
-    nps_det: int
-    nps_n: int
+    satisfaction: Satisfaction
 
     @property
     def win_rate(self) -> float | None:
@@ -59,10 +53,9 @@ class Figures:
 
     @property
     def csat_avg(self) -> float | None:
-        return csat_stats(self.csat_sum, self.csat_n, self.csat_sat)[0]
+        return self.satisfaction.csat_avg
 
     def as_document(self) -> dict[str, Any]:
-        csat_avg, csat_count, csat_pct = csat_stats(self.csat_sum, self.csat_n, self.csat_sat)
         return {
             "activities": {
                 "total": self.activities_total,
@@ -76,13 +69,7 @@ class Figures:
                 "avg_deal_size": money_out(self.avg_deal_size),
                 "avg_cycle_days": avg_cycle_days(sum(self.cycle_seconds), len(self.cycle_seconds)),
             },
-            "satisfaction": {
-                "csat_avg": csat_avg,
-                "csat_count": csat_count,
-                "csat_satisfied_pct": csat_pct,
-                "nps": nps(self.nps_prom, self.nps_det, self.nps_n),
-                "nps_count": self.nps_n,
-            },
+            "satisfaction": self.satisfaction.as_document(),
             "efficiency": {
                 "activities_per_win": activities_per_win(self.activities_total, self.won),
                 "revenue_per_activity": money_out(
@@ -103,12 +90,7 @@ def figures_of(view: ScopeView, period_id: str) -> Figures:
         lost=sum(1 for d in deals if d.outcome == "lost"),
         revenue_won=sum((Decimal(d.amount_base) for d in won), Decimal(0)),
         cycle_seconds=[d.cycle_seconds for d in won if d.cycle_seconds is not None],
-        csat_sum=agg.csat_sum,
-        csat_n=agg.csat_n,
-        csat_sat=agg.csat_sat,
-        nps_prom=agg.nps_prom,
-        nps_det=agg.nps_det,
-        nps_n=agg.nps_n,
+        satisfaction=agg.satisfaction.copy(),
     )
 
 
@@ -144,7 +126,7 @@ def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
 
 def has_period_data(view: ScopeView, period_id: str) -> bool:
     agg = view.periods.get(period_id)
-    if agg is not None and (agg.by_type or agg.csat_n or agg.nps_n):
+    if agg is not None and (agg.by_type or agg.satisfaction.responses):
         return True
     return bool(view.deal_periods.get(period_id))
 

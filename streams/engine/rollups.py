@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streams.domain.periods import parse_period, periods_of
+from streams.domain.satisfaction import Satisfaction
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.state import (
     ALERTS,
@@ -36,12 +37,7 @@ class PeriodAgg:
     """Counters of one scope in one period, summed over its hour records."""
 
     by_type: Counter[str] = field(default_factory=Counter)
-    csat_sum: int = 0
-    csat_n: int = 0
-    csat_sat: int = 0
-    nps_prom: int = 0
-    nps_det: int = 0
-    nps_n: int = 0
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
     #: latest event time seen from hour records, and the part (team of a rep) it came from
     latest: float = 0.0
     latest_part: str = ""
@@ -53,12 +49,7 @@ class PeriodAgg:
             self.by_type[activity] += sign * n
             if not self.by_type[activity]:
                 del self.by_type[activity]
-        self.csat_sum += sign * counts.csat_sum
-        self.csat_n += sign * counts.csat_n
-        self.csat_sat += sign * counts.csat_sat
-        self.nps_prom += sign * counts.nps_prom
-        self.nps_det += sign * counts.nps_det
-        self.nps_n += sign * counts.nps_n
+        self.satisfaction.add(counts.satisfaction, sign)
         self.parts[part] += sign
         if not self.parts[part]:
             del self.parts[part]

@@ -32,7 +32,7 @@ def view_state(views: Views):
     for scope, v in views.scopes.items():
         # periods with something in them (a roll-up may keep an emptied entry: no figure)
         periods = (
-            {p for p, agg in v.periods.items() if agg.by_type or agg.csat_n or agg.nps_n}
+            {p for p, agg in v.periods.items() if agg.by_type or agg.satisfaction.responses}
             | {p for p, ids in v.deal_periods.items() if ids}
             | {p for p, m in v.members.items() if m}
             | {p for _, p in v.targets}
