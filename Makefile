@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check bench clean
+.PHONY: help install system-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check bench clean
 
 help:
 	@echo "make run | test | kafka-up | kafka-down | worker | bench"
@@ -58,10 +58,18 @@ promtool-check: system-deps
 compose-check: install
 	$(PY) deploy/compose_check.py
 
-test: install system-deps lint typecheck promtool-check compose-check
+# Kubernetes manifests (deploy/kubernetes) against the schemas kubernetes-validate ships (offline).
+k8s-check: install
+	$(PY) deploy/kubernetes/check.py
+
+test: install system-deps lint typecheck promtool-check compose-check k8s-check
 	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
-bench: install
+$(VENV)/.installed-bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+bench: install $(VENV)/.installed-bench
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:

@@ -27,6 +27,7 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "team": ".*",
     "rep": ".*",
     "period_kind": "month",
+    "previous_offset": "31d",
     "datasource": "prometheus",
     "__rate_interval": "5m",
     "__interval": "1m",
