@@ -3,6 +3,7 @@
 #   prometheus, prometheus-alertmanager   promtool / prometheus / prometheus-alertmanager binaries
 #   docker-compose (1.29, Debian)           `docker-compose config` validates deploy/docker-compose.yml; no engine
 #   default-jre-headless, maven           only when java / mvn are missing (local Kafka broker)
+#   openssl                               only when missing (throwaway CA of the SASL_SSL broker)
 # Debian's prometheus packages would start their services on install; a policy-rc.d that
 # answers 101 ("action forbidden") keeps invoke-rc.d / deb-systemd-invoke from doing so.
 # Usage: bash .ci/system-deps.sh        (root, or passwordless sudo)
@@ -37,6 +38,7 @@ for pkg in prometheus prometheus-alertmanager docker-compose; do
 done
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
@@ -89,7 +91,7 @@ if ! $SUDO apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@
     die "apt-get install ${missing[*]} failed"
 fi
 
-for bin in promtool prometheus prometheus-alertmanager docker-compose java mvn; do
+for bin in promtool prometheus prometheus-alertmanager docker-compose java mvn openssl; do
     command -v "$bin" >/dev/null 2>&1 || die "$bin is still missing after the installation"
 done
 echo "system-deps: done"

@@ -8,6 +8,10 @@ What lives here (append yours below, one section per owner, and keep this list c
   consumer groups, transactional ids and faust app ids, so tests never share state.
 - `cluster` (function): salespulse workers as subprocesses with their own app id and topic
   names (tests/support/workers.py); every worker it started is stopped afterwards.
+- `secured_kafka` (session): a second real broker whose only client listener is SASL_SSL
+  (SCRAM-SHA-512 user, throwaway CA made at start); yields a kafka_local.SecuredConnection:
+  `.bootstrap`, `.ca_file`, `.username`, `.password`, `.mechanism`, `.env()` (the KAFKA_*
+  variables of salespulse) and `.aiokafka_options()`. Started only by tests that ask for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -75,3 +80,24 @@ def cluster(kafka_bootstrap: str, unique_name: str, tmp_path: Path) -> Iterator[
         yield c
     finally:
         c.stop()
+
+
+# ------------------------------------------------------- secured Kafka (deploy/kafka owner)
+
+
+@pytest.fixture(scope="session")
+def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker with a SASL_SSL/SCRAM-SHA-512 listener only; yields how to connect to it
+    (kafka_local.SecuredConnection: bootstrap, ca_file, username, password, env(), ...)."""
+    kafka_local = load_kafka_local()
+    data_dir = tmp_path_factory.mktemp("kafka-sasl")
+    broker = kafka_local.start_broker(
+        kafka_local.free_port(),
+        data_dir,
+        die_with_parent=True,
+        security=kafka_local.SecuredListener(mechanism="SCRAM-SHA-512"),
+    )
+    try:
+        yield broker.connection()
+    finally:
+        broker.stop()

@@ -13,6 +13,34 @@ Standard library only (Python 3.11). Usable as a script and as a module.
     broker.bootstrap                               # "127.0.0.1:19092"
     broker.stop()
 
+Secured mode (SASL_SSL with SCRAM users and a throwaway CA):
+
+    python deploy/kafka/kafka_local.py up --sasl-ssl [--port 19093] [--data-dir var/kafka-sasl]
+        [--sasl-user salespulse] [--sasl-password SECRET]   # password: random unless given
+    eval "$(python deploy/kafka/kafka_local.py env --data-dir var/kafka-sasl)"   # KAFKA_* vars
+
+    broker = start_broker(19093, Path("/tmp/ks"), security=SecuredListener())
+    conn = broker.connection()       # bootstrap, ca_file, username, password, mechanism
+    conn.env()                       # KAFKA_BOOTSTRAP, KAFKA_SECURITY_PROTOCOL=SASL_SSL, ...
+    conn.aiokafka_options()          # keyword arguments for any aiokafka client
+
+- The only client listener is SASL_SSL on 127.0.0.1:port (SCRAM-SHA-512 by default, or
+  SCRAM-SHA-256); brokers talk to themselves through it too (inter-broker user
+  `kafka-local-admin`). The controller listener stays PLAINTEXT on a random loopback port:
+  it is internal to the one process and no client is told about it.
+- SCRAM users are written into the storage at format time (`StorageTool format --add-scram`);
+  users or passwords asked for later on an already formatted data dir are set with
+  `kafka.admin.ConfigCommand` as the inter-broker user once the broker is up. Their passwords
+  (random unless given) are kept in `security/users.json` (mode 0600) of the data dir. A data
+  dir formatted in plain mode cannot be switched to secured mode (its storage has no SCRAM
+  user): use a fresh data dir.
+- A new throwaway CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost, RSA 2048,
+  made with the `openssl` command) are generated at every start into `security/`: `ca.pem`
+  (give it to clients) and `broker-keystore.pem` (key and chain, `ssl.keystore.type=PEM`;
+  the CA key is deleted once the certificate is signed). No JKS anywhere.
+- Readiness in secured mode: TLS handshake checked against the CA, a SCRAM authentication,
+  then the same Metadata round-trip as in plain mode.
+
 How it works:
 - The broker jars (org.apache.kafka:kafka_2.13 plus its runtime dependencies and a Log4j 2
   backend, see pom.xml next to this file) are resolved from Maven Central with
@@ -27,7 +55,8 @@ How it works:
 Environment: KAFKA_BOOTSTRAP (default port, 127.0.0.1:9092), KAFKA_LOCAL_DATA_DIR (default data
 dir, var/kafka under the repository), KAFKA_LOCAL_CACHE (jar cache root, .cache/kafka),
 KAFKA_HEAP_OPTS (-Xms128m -Xmx512m), KAFKA_LOCAL_JAVA_OPTS (extra JVM options),
-KAFKA_LOCAL_START_TIMEOUT (seconds, 90), JAVA_HOME, MVN (the maven executable).
+KAFKA_LOCAL_START_TIMEOUT (seconds, 90), JAVA_HOME, MVN (the maven executable),
+OPENSSL (the openssl executable, secured mode only).
 """
 
 from __future__ import annotations
@@ -36,17 +65,23 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,7 +189,9 @@ def _java() -> str:
 # ------------------------------------------------------------------------------------ config
 
 
-def _server_properties(port: int, controller_port: int, log_dir: Path) -> str:
+def _server_properties(
+    port: int, controller_port: int, log_dir: Path, security: _SecuredFiles | None = None
+) -> str:
     props = {
         "process.roles": "broker,controller",
         "node.id": str(NODE_ID),
@@ -189,6 +226,8 @@ def _server_properties(port: int, controller_port: int, log_dir: Path) -> str:
         "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
         "log.retention.hours": "168",
     }
+    if security is not None:
+        props.update(_secured_properties(port, controller_port, security))
     lines = ["# Written by deploy/kafka/kafka_local.py at every start; edits are lost."]
     lines += [f"{k}={v}" for k, v in props.items()]
     return "\n".join(lines) + "\n"
@@ -226,6 +265,299 @@ def _new_cluster_id() -> str:
             return text
 
 
+# ---------------------------------------------------------------------------- secured mode
+
+SCRAM_MECHANISMS = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
+DEFAULT_MECHANISM = "SCRAM-SHA-512"
+DEFAULT_SASL_USER = "salespulse"
+ADMIN_USER = "kafka-local-admin"  # the broker's own (inter-broker) SCRAM user
+SECURITY_DIR = "security"
+_USERS_FILE = "users.json"
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+# Passwords go into server.properties (JAAS), `--add-scram` and the kafka-configs syntax:
+# no quotes, backslashes, brackets, commas, equals signs or spaces.
+_PASSWORD_CHARS = _NAME_CHARS | frozenset("~!@#$%^&*()+:;?/<>{}|")
+
+
+@dataclass(frozen=True)
+class SecuredListener:
+    """Asks `start_broker(..., security=SecuredListener())` for a SASL_SSL client listener.
+
+    users: user name -> password; None picks a random password, kept in the data dir so that
+    the same data dir keeps it across restarts. The first user is the default one of
+    `Broker.connection()`. mechanism: SCRAM-SHA-512 (default) or SCRAM-SHA-256.
+    cert_days: validity of the throwaway CA and broker certificate made at every start.
+    """
+
+    users: Mapping[str, str | None] = field(default_factory=lambda: {DEFAULT_SASL_USER: None})
+    mechanism: str = DEFAULT_MECHANISM
+    cert_days: int = 30
+
+
+@dataclass(frozen=True)
+class Security:
+    """The secured listener of a running broker (`Broker.security`)."""
+
+    mechanism: str
+    ca_file: Path
+    users: dict[str, str]  # client users and their passwords; the first is the default
+    admin_user: str
+    admin_password: str
+    protocol: str = "SASL_SSL"
+
+
+@dataclass(frozen=True)
+class SecuredConnection:
+    """Everything a client needs to reach the SASL_SSL listener as one user."""
+
+    bootstrap: str
+    ca_file: Path
+    username: str
+    password: str
+    mechanism: str = DEFAULT_MECHANISM
+    protocol: str = "SASL_SSL"
+
+    def env(self) -> dict[str, str]:
+        """The salespulse environment variables (KAFKA_*) for this connection."""
+        return {
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": self.protocol,
+            "KAFKA_SASL_MECHANISM": self.mechanism,
+            "KAFKA_SASL_USERNAME": self.username,
+            "KAFKA_SASL_PASSWORD": self.password,
+            "KAFKA_SSL_CAFILE": str(self.ca_file),
+        }
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting only the throwaway CA (host name checked)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def aiokafka_options(self) -> dict[str, Any]:
+        """Keyword arguments for AIOKafkaProducer / AIOKafkaConsumer / AIOKafkaAdminClient."""
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.protocol,
+            "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+            "ssl_context": self.ssl_context(),
+        }
+
+
+@dataclass(frozen=True)
+class _SecuredFiles:
+    """What server.properties needs for the SASL_SSL listener."""
+
+    mechanism: str
+    keystore: Path
+    ca_file: Path
+    admin_user: str
+    admin_password: str
+
+
+def _secured_properties(port: int, controller_port: int, sec: _SecuredFiles) -> dict[str, str]:
+    mech = sec.mechanism
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{sec.admin_user}" password="{sec.admin_password}";'
+    )
+    return {
+        "listeners": f"SASL_SSL://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"SASL_SSL://{HOST}:{port}",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": mech,
+        "sasl.mechanism.inter.broker.protocol": mech,
+        f"listener.name.sasl_ssl.{mech.lower()}.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(sec.keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(sec.ca_file),
+        "ssl.client.auth": "none",
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+
+
+def _check_mechanism(mechanism: str) -> str:
+    mech = mechanism.strip().upper()
+    if mech not in SCRAM_MECHANISMS:
+        raise KafkaLocalError(
+            f"SASL mechanism {mechanism!r} is not supported here; "
+            f"use one of {', '.join(SCRAM_MECHANISMS)}"
+        )
+    return mech
+
+
+def _check_user(name: str, password: str | None) -> None:
+    if not name or not set(name) <= _NAME_CHARS:
+        raise KafkaLocalError(
+            f"SASL user name {name!r} must be letters, digits, '.', '_' or '-' only"
+        )
+    if name == ADMIN_USER:
+        raise KafkaLocalError(f"SASL user name {ADMIN_USER!r} is reserved for the broker")
+    if password is not None and (not password or not set(password) <= _PASSWORD_CHARS):
+        raise KafkaLocalError(
+            f"the password of SASL user {name!r} must be non-empty and use only letters, "
+            f"digits and {''.join(sorted(_PASSWORD_CHARS - _NAME_CHARS))}._-"
+        )
+
+
+def _security_dir(data_dir: Path) -> Path:
+    return data_dir / SECURITY_DIR
+
+
+def _load_users(data_dir: Path) -> dict[str, Any] | None:
+    """The SCRAM users the storage of this data dir knows (None: formatted without any)."""
+    try:
+        record = json.loads((_security_dir(data_dir) / _USERS_FILE).read_text())
+        return {
+            "mechanism": str(record["mechanism"]),
+            "admin": {
+                "name": str(record["admin"]["name"]),
+                "password": str(record["admin"]["password"]),
+            },
+            "users": {str(k): str(v) for k, v in dict(record["users"]).items()},
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (atomically)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _save_users(data_dir: Path, record: dict[str, Any]) -> None:
+    _write_private(_security_dir(data_dir) / _USERS_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def _openssl() -> str:
+    exe = os.environ.get("OPENSSL") or shutil.which("openssl")
+    if not exe:
+        raise KafkaLocalError(
+            "openssl is not on PATH; secured mode makes its throwaway CA with it. "
+            "Install it (apt-get install openssl)."
+        )
+    return exe
+
+
+def _run_openssl(args: list[str], what: str) -> None:
+    proc = subprocess.run([_openssl(), *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise KafkaLocalError(
+            f"openssl failed to {what} (exit {proc.returncode}):\n"
+            + (proc.stdout + proc.stderr).strip()[-2000:]
+        )
+
+
+def make_tls(directory: Path, days: int = 30) -> tuple[Path, Path]:
+    """A new throwaway CA and a broker certificate for 127.0.0.1 / localhost in `directory`.
+
+    Returns (ca.pem, broker-keystore.pem); the keystore holds the broker's unencrypted PKCS#8
+    key, its certificate and the CA certificate (Kafka's `ssl.keystore.type=PEM`). The CA key
+    is deleted once the certificate is signed: nothing else can ever be signed by this CA.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    work = Path(tempfile.mkdtemp(dir=directory, prefix=".tls-"))
+    try:
+        ca_key, ca_pem = work / "ca.key", work / "ca.pem"
+        key, csr, crt = work / "broker.key", work / "broker.csr", work / "broker.crt"
+        ext = work / "ext.cnf"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        ca_subject = f"/O=kafka_local/CN=kafka_local throwaway CA {stamp}"
+        ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE,pathlen:0"]
+        ca_ext += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+        new_key = ["-newkey", "rsa:2048", "-nodes", "-sha256"]
+        ca_out = ["-keyout", str(ca_key), "-out", str(ca_pem)]
+        key_out = ["-keyout", str(key), "-out", str(csr)]
+        _run_openssl(
+            ["req", "-x509", *new_key, "-days", str(days), "-subj", ca_subject, *ca_ext, *ca_out],
+            "make the throwaway CA",
+        )
+        _run_openssl(
+            ["req", "-new", *new_key, "-subj", "/O=kafka_local/CN=localhost", *key_out],
+            "make the broker key",
+        )
+        ext.write_text(
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth,clientAuth\n"
+            f"subjectAltName=IP:{HOST},DNS:localhost\n"
+            "subjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid,issuer\n"
+        )
+        signing = ["-CA", str(ca_pem), "-CAkey", str(ca_key), "-extfile", str(ext)]
+        signing += ["-in", str(csr), "-out", str(crt)]
+        serial = f"0x{secrets.token_hex(16)}"
+        _run_openssl(
+            ["x509", "-req", "-sha256", "-days", str(days), "-set_serial", serial, *signing],
+            "sign the broker certificate",
+        )
+        ca_file, keystore = directory / "ca.pem", directory / "broker-keystore.pem"
+        _write_private(keystore, key.read_text() + crt.read_text() + ca_pem.read_text())
+        tmp_ca = directory / ".ca.pem.tmp"
+        tmp_ca.write_text(ca_pem.read_text())
+        os.chmod(tmp_ca, 0o644)
+        os.replace(tmp_ca, ca_file)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the CA key and the loose broker key go here
+    return ca_file, keystore
+
+
+def _tools_cmd(java: str, libs: Path, data_dir: Path, main: str) -> list[str]:
+    log4j_tool = data_dir / "log4j2-tools.properties"
+    log4j_tool.write_text(_LOG4J2.format(root="WARN"))
+    return [java, "-Xmx256m", f"-Dlog4j2.configurationFile={log4j_tool}", "-cp", f"{libs}/*", main]
+
+
+def _set_scram_users(
+    java: str, libs: Path, data_dir: Path, port: int, sec: Security, users: Mapping[str, str]
+) -> None:
+    """Create or change SCRAM users on the running broker, as the inter-broker user."""
+    config = _security_dir(data_dir) / "admin-client.properties"
+    _write_private(
+        config,
+        "security.protocol=SASL_SSL\n"
+        f"sasl.mechanism={sec.mechanism}\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{sec.admin_user}" password="{sec.admin_password}";\n'
+        "ssl.truststore.type=PEM\n"
+        f"ssl.truststore.location={sec.ca_file}\n",
+    )
+    for name, password in users.items():
+        cmd = [
+            *_tools_cmd(java, libs, data_dir, "kafka.admin.ConfigCommand"),
+            "--bootstrap-server",
+            f"{HOST}:{port}",
+            "--command-config",
+            str(config),
+            "--alter",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            name,
+            "--add-config",
+            f"{sec.mechanism}=[password={password}]",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise KafkaLocalError(
+                f"setting the SCRAM user {name!r} failed (exit {proc.returncode}):\n"
+                + (proc.stdout + proc.stderr).strip()[-3000:]
+            )
+
+
 # ---------------------------------------------------------------------------- kafka protocol
 
 
@@ -260,17 +592,85 @@ def _read_str(data: bytes, pos: int) -> tuple[str | None, int]:
     return data[pos : pos + n].decode(), pos + n
 
 
-def probe(port: int, host: str = HOST, timeout: float = 2.0) -> dict[str, Any] | None:
-    """Ask host:port for ApiVersions and Metadata; return a summary, or None if it is no
-    ready Kafka broker (nothing listening, not Kafka, or not started yet)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
+class ProbeError(Exception):
+    """The port does not (yet) serve Kafka requests; the message says why."""
+
+
+class AuthenticationFailed(ProbeError):
+    """The broker refused the SASL credentials."""
+
+
+def _sasl_authenticate(sock: socket.socket, corr: int, data: bytes) -> bytes:
+    # SaslAuthenticate v1 (api key 36): auth_bytes -> error_code, error_message, auth_bytes,
+    # session_lifetime_ms.
+    resp = _request(sock, 36, 1, corr, struct.pack(">i", len(data)) + data)
+    (error,) = struct.unpack_from(">h", resp, 0)
+    message, pos = _read_str(resp, 2)
+    if error != 0:
+        raise AuthenticationFailed(
+            f"authentication failed (error {error}): {message or 'no message'}"
+        )
+    (size,) = struct.unpack_from(">i", resp, pos)
+    return resp[pos + 4 : pos + 4 + max(size, 0)]
+
+
+def _scram_login(sock: socket.socket, mechanism: str, user: str, password: str) -> None:
+    """SaslHandshake plus a SCRAM exchange (RFC 5802, no channel binding), server verified."""
+    mech = mechanism.encode()
+    resp = _request(sock, 17, 1, 10, struct.pack(">h", len(mech)) + mech)  # SaslHandshake v1
+    (error,) = struct.unpack_from(">h", resp, 0)
+    if error != 0:
+        raise ProbeError(f"the broker does not accept SASL mechanism {mechanism} (error {error})")
+    algo = SCRAM_MECHANISMS[mechanism]
+    client_nonce = secrets.token_urlsafe(24)
+    saslname = user.replace("=", "=3D").replace(",", "=2C")
+    first_bare = f"n={saslname},r={client_nonce}"
+    server_first = _sasl_authenticate(sock, 11, f"n,,{first_bare}".encode()).decode()
+    attrs = dict(item.split("=", 1) for item in server_first.split(",") if "=" in item)
+    nonce = attrs.get("r", "")
+    if not nonce.startswith(client_nonce) or "s" not in attrs or "i" not in attrs:
+        raise ProbeError(f"unexpected SCRAM server-first message {server_first!r}")
+    salted = hashlib.pbkdf2_hmac(
+        algo, password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"])
+    )
+    client_key = hmac.new(salted, b"Client Key", algo).digest()
+    stored_key = hashlib.new(algo, client_key).digest()
+    final_bare = f"c=biws,r={nonce}"
+    auth_message = f"{first_bare},{server_first},{final_bare}".encode()
+    signature = hmac.new(stored_key, auth_message, algo).digest()
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True)))
+    server_final = _sasl_authenticate(sock, 12, f"{final_bare},p={proof.decode()}".encode())
+    server_key = hmac.new(salted, b"Server Key", algo).digest()
+    expected = base64.b64encode(hmac.new(server_key, auth_message, algo).digest()).decode()
+    if server_final.decode() != f"v={expected}":
+        raise ProbeError("the broker's SCRAM signature does not match (not the same user store)")
+
+
+def _probe(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    security: Security | None = None,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """probe() that raises ProbeError or OSError saying why instead of returning None."""
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        sock.settimeout(timeout)
+        if security is not None:
+            context = ssl.create_default_context(cafile=str(security.ca_file))
+            sock = stack.enter_context(context.wrap_socket(sock, server_hostname=host))
+            if user is None or user == security.admin_user:
+                name, password = security.admin_user, security.admin_password
+            else:
+                name, password = user, security.users[user]
+            _scram_login(sock, security.mechanism, name, password)
+        try:
             # ApiVersions v0 (api key 18): error_code, [api_key, min, max].
             resp = _request(sock, 18, 0, 1, b"")
             (error,) = struct.unpack_from(">h", resp, 0)
             if error != 0:
-                return None
+                raise ProbeError(f"ApiVersions answered error {error}")
             # Metadata v4 (api key 3; v0-v3 are gone in Kafka 4): all topics, no auto-create.
             resp = _request(sock, 3, 4, 2, struct.pack(">ib", -1, 0))
             pos = 4  # throttle_time_ms
@@ -285,11 +685,30 @@ def probe(port: int, host: str = HOST, timeout: float = 2.0) -> dict[str, Any] |
                 brokers.append((node_id, b_host, b_port))
             cluster_id, pos = _read_str(resp, pos)
             (controller_id,) = struct.unpack_from(">i", resp, pos)
-    except (OSError, ConnectionError, struct.error, UnicodeDecodeError):
-        return None
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise ProbeError(f"unreadable answer: {exc}") from None
     if not brokers:
-        return None
+        raise ProbeError("the broker lists no brokers yet")
     return {"brokers": brokers, "cluster_id": cluster_id, "controller_id": controller_id}
+
+
+def probe(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    security: Security | None = None,
+    user: str | None = None,
+) -> dict[str, Any] | None:
+    """Ask host:port for ApiVersions and Metadata; return a summary, or None if it is no
+    ready Kafka broker (nothing listening, not Kafka, or not started yet).
+
+    With `security` (a secured broker's `Broker.security`) it speaks TLS, checks the broker
+    certificate against the CA and logs in with SCRAM as `user` (default: the broker's own
+    inter-broker user) first."""
+    try:
+        return _probe(port, host, timeout, security, user)
+    except (OSError, ConnectionError, ProbeError, struct.error, UnicodeDecodeError):
+        return None
 
 
 def _port_open(port: int, host: str = HOST) -> bool:
@@ -370,10 +789,28 @@ class Broker:
     controller_port: int = 0
     version: str = KAFKA_VERSION
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    security: Security | None = field(default=None, repr=False)  # None: plain mode
 
     @property
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
+
+    def connection(self, user: str | None = None) -> SecuredConnection:
+        """How a client reaches the SASL_SSL listener as `user` (default: the first user)."""
+        sec = self.security
+        if sec is None:
+            raise KafkaLocalError(f"the broker on {self.bootstrap} runs in plain mode (no SASL)")
+        name = user or next(iter(sec.users), "")
+        if name not in sec.users:
+            raise KafkaLocalError(f"no SASL user {name!r} on {self.bootstrap}")
+        return SecuredConnection(
+            bootstrap=self.bootstrap,
+            ca_file=sec.ca_file,
+            username=name,
+            password=sec.users[name],
+            mechanism=sec.mechanism,
+            protocol=sec.protocol,
+        )
 
     @property
     def log_file(self) -> Path:
@@ -448,12 +885,42 @@ def running_broker(data_dir: Path) -> Broker | None:
             pid=pid,
             controller_port=int(state.get("controller_port", 0)),
             version=str(state.get("version", KAFKA_VERSION)),
+            security=_security_from_state(data_dir, state.get("security")),
         )
     pids = _broker_pids(data_dir)  # pid file lost or stale, but the process is there
     if pids:
-        port = _port_from_properties(data_dir / "server.properties")
+        props = data_dir / "server.properties"
+        port = _port_from_properties(props)
+        with contextlib.suppress(OSError):
+            if "SASL_SSL://" in props.read_text():
+                return Broker(
+                    port=port,
+                    data_dir=data_dir,
+                    pid=pids[0],
+                    security=_security_from_state(data_dir, {}),
+                )
         return Broker(port=port, data_dir=data_dir, pid=pids[0])
     return None
+
+
+def _security_from_state(data_dir: Path, state: Any) -> Security | None:
+    """The Security of a running secured broker, from broker.json and security/users.json."""
+    if state is None:
+        return None
+    stored = _load_users(data_dir)
+    if stored is None:  # users.json lost: still stoppable, but nobody can log in from here
+        mechanism = str(state.get("mechanism") or DEFAULT_MECHANISM)
+        admin = {"name": ADMIN_USER, "password": ""}
+        stored = {"mechanism": mechanism, "admin": admin, "users": {}}
+    first = [n for n in state.get("users", []) if n in stored["users"]]
+    names = first + [n for n in stored["users"] if n not in first]  # started with first
+    return Security(
+        mechanism=stored["mechanism"],
+        ca_file=Path(state.get("ca_file") or _security_dir(data_dir) / "ca.pem"),
+        users={n: stored["users"][n] for n in names},
+        admin_user=stored["admin"]["name"],
+        admin_password=stored["admin"]["password"],
+    )
 
 
 def _port_from_properties(path: Path) -> int:
@@ -464,7 +931,9 @@ def _port_from_properties(path: Path) -> int:
     return 0
 
 
-def _format_storage(java: str, libs: Path, data_dir: Path, log_dir: Path) -> None:
+def _format_storage(
+    java: str, libs: Path, data_dir: Path, log_dir: Path, extra: tuple[str, ...] = ()
+) -> None:
     if (log_dir / "meta.properties").is_file():
         return
     log4j_tool = data_dir / "log4j2-tools.properties"
@@ -482,6 +951,7 @@ def _format_storage(java: str, libs: Path, data_dir: Path, log_dir: Path) -> Non
         "--config",
         str(data_dir / "server.properties"),
         "--ignore-formatted",
+        *extra,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -491,6 +961,84 @@ def _format_storage(java: str, libs: Path, data_dir: Path, log_dir: Path) -> Non
         )
 
 
+@dataclass
+class _UserPlan:
+    mechanism: str
+    admin_password: str
+    users: dict[str, str]  # the requested client users with their final passwords
+    pending: dict[str, str]  # to set on the running broker (formatted storage)
+    format_args: tuple[str, ...]  # `--add-scram` for a storage still to format
+    record: dict[str, Any]  # security/users.json once done
+
+
+def _plan_users(data_dir: Path, listener: SecuredListener, formatted: bool) -> _UserPlan:
+    mech = _check_mechanism(listener.mechanism)
+    if not listener.users:
+        raise KafkaLocalError("SecuredListener needs at least one SASL user")
+    for name, password in listener.users.items():
+        _check_user(name, password)
+    stored = _load_users(data_dir)
+    if formatted and stored is None:
+        raise KafkaLocalError(
+            f"the Kafka storage in {data_dir / 'kraft'} was formatted in plain mode and has no "
+            "SCRAM user, so it cannot serve the SASL_SSL listener; use another data dir "
+            f"(or delete {data_dir / 'kraft'})"
+        )
+    if formatted and stored is not None and stored["mechanism"] != mech:
+        raise KafkaLocalError(
+            f"the Kafka storage in {data_dir / 'kraft'} holds {stored['mechanism']} users; "
+            f"start it with that mechanism or use another data dir for {mech}"
+        )
+    previous: dict[str, str] = dict(stored["users"]) if stored else {}
+    admin_password = stored["admin"]["password"] if stored else secrets.token_urlsafe(24)
+    users = {
+        name: password or previous.get(name) or secrets.token_urlsafe(18)
+        for name, password in listener.users.items()
+    }
+    admin = {"name": ADMIN_USER, "password": admin_password}
+    if formatted:
+        pending = {n: p for n, p in users.items() if previous.get(n) != p}
+        record = {"mechanism": mech, "admin": admin, "users": {**previous, **users}}
+        return _UserPlan(mech, admin_password, users, pending, (), record)
+    format_args: list[str] = []
+    for name, password in {ADMIN_USER: admin_password, **users}.items():
+        format_args += ["--add-scram", f"{mech}=[name={name},password={password}]"]
+    record = {"mechanism": mech, "admin": admin, "users": users}
+    return _UserPlan(mech, admin_password, users, {}, tuple(format_args), record)
+
+
+def _apply_pending_users(
+    broker: Broker, plan: _UserPlan, libs: Path, java: str, timeout: float
+) -> None:
+    """Set the users the formatted storage does not know yet, then wait until they log in."""
+    assert broker.security is not None
+    if not plan.pending:
+        return
+    _set_scram_users(java, libs, broker.data_dir, broker.port, broker.security, plan.pending)
+    _save_users(broker.data_dir, plan.record)
+    deadline = time.monotonic() + timeout
+    for name in plan.pending:
+        _wait_ready(broker, deadline, user=name)
+
+
+def _check_mode(existing: Broker, security: SecuredListener | None) -> None:
+    running = "plain" if existing.security is None else "SASL_SSL"
+    wanted = "plain" if security is None else "SASL_SSL"
+    if running != wanted:
+        raise KafkaLocalError(
+            f"a broker from {existing.data_dir} already runs on {existing.bootstrap} in "
+            f"{running} mode (pid {existing.pid}), not {wanted}; stop it first (`down`) "
+            "or use another data dir"
+        )
+    if security is not None and existing.security is not None:
+        mech = _check_mechanism(security.mechanism)
+        if mech != existing.security.mechanism:
+            raise KafkaLocalError(
+                f"the broker on {existing.bootstrap} uses {existing.security.mechanism}, "
+                f"not {mech}; stop it first (`down`) or use another data dir"
+            )
+
+
 def start_broker(
     port: int,
     data_dir: Path,
@@ -498,11 +1046,14 @@ def start_broker(
     version: str = KAFKA_VERSION,
     timeout: float | None = None,
     die_with_parent: bool = False,
+    security: SecuredListener | None = None,
 ) -> Broker:
     """Start a single-node KRaft broker on 127.0.0.1:port and return once it serves requests.
 
     If a broker from this data dir already runs on that port, it is returned as is.
     `die_with_parent=True` makes the JVM get SIGTERM when the calling thread exits (tests).
+    `security=SecuredListener(...)` makes the client listener SASL_SSL (see the module
+    docstring); the returned broker's `security` / `connection()` tell how to reach it.
     """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -516,7 +1067,20 @@ def start_broker(
                     f"a broker from {data_dir} already runs on port {existing.port} "
                     f"(pid {existing.pid}); stop it first or use another data dir"
                 )
-            _wait_ready(existing, time.monotonic() + timeout)
+            _check_mode(existing, security)
+            deadline = time.monotonic() + timeout
+            _wait_ready(existing, deadline)
+            if security is not None and existing.security is not None:
+                plan = _plan_users(data_dir, security, formatted=True)
+                existing.security = Security(
+                    mechanism=plan.mechanism,
+                    ca_file=existing.security.ca_file,
+                    users=plan.users,
+                    admin_user=ADMIN_USER,
+                    admin_password=plan.admin_password,
+                )
+                if plan.pending:
+                    _apply_pending_users(existing, plan, ensure_jars(version), _java(), timeout)
             return existing
         if _port_open(port):
             what = "a Kafka broker" if probe(port) else "another process"
@@ -525,14 +1089,27 @@ def start_broker(
         libs = ensure_jars(version)
         java = _java()
         log_dir = data_dir / "kraft"
+        plan = None
+        secured = None
+        if security is not None:
+            plan = _plan_users(data_dir, security, (log_dir / "meta.properties").is_file())
+            ca_file, keystore = make_tls(_security_dir(data_dir), security.cert_days)
+            secured = _SecuredFiles(
+                plan.mechanism, keystore, ca_file, ADMIN_USER, plan.admin_password
+            )
         controller_port = free_port()
         while controller_port == port:
             controller_port = free_port()
         props = data_dir / "server.properties"
-        props.write_text(_server_properties(port, controller_port, log_dir))
+        if secured is not None:  # it holds the inter-broker password
+            _write_private(props, _server_properties(port, controller_port, log_dir, secured))
+        else:
+            props.write_text(_server_properties(port, controller_port, log_dir))
         log4j = data_dir / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(root="INFO"))
-        _format_storage(java, libs, data_dir, log_dir)
+        _format_storage(java, libs, data_dir, log_dir, plan.format_args if plan else ())
+        if plan is not None and plan.format_args:
+            _save_users(data_dir, plan.record)
 
         heap = os.environ.get("KAFKA_HEAP_OPTS", DEFAULT_HEAP_OPTS).split()
         extra = os.environ.get("KAFKA_LOCAL_JAVA_OPTS", "").split()
@@ -552,8 +1129,11 @@ def start_broker(
             str(props),
         ]
         log_file = data_dir / "broker.log"
+        mode = "" if secured is None else f" (SASL_SSL, {secured.mechanism})"
         with open(log_file, "ab") as log:
-            log.write(f"\n==== kafka_local: starting Kafka {version} on {HOST}:{port}\n".encode())
+            log.write(
+                f"\n==== kafka_local: starting Kafka {version} on {HOST}:{port}{mode}\n".encode()
+            )
             log.flush()
             proc = subprocess.Popen(
                 cmd,
@@ -565,19 +1145,30 @@ def start_broker(
                 preexec_fn=_set_pdeathsig if die_with_parent else None,
             )
         (data_dir / "broker.pid").write_text(f"{proc.pid}\n")
-        _state_file(data_dir).write_text(
-            json.dumps(
-                {
-                    "pid": proc.pid,
-                    "port": port,
-                    "controller_port": controller_port,
-                    "version": version,
-                    "bootstrap": f"{HOST}:{port}",
-                    "log_file": str(log_file),
-                }
+        state: dict[str, Any] = {
+            "pid": proc.pid,
+            "port": port,
+            "controller_port": controller_port,
+            "version": version,
+            "bootstrap": f"{HOST}:{port}",
+            "log_file": str(log_file),
+        }
+        broker_security = None
+        if plan is not None and secured is not None:
+            state["security"] = {
+                "protocol": "SASL_SSL",
+                "mechanism": plan.mechanism,
+                "ca_file": str(secured.ca_file),
+                "users": list(plan.users),
+            }
+            broker_security = Security(
+                mechanism=plan.mechanism,
+                ca_file=secured.ca_file,
+                users=plan.users,
+                admin_user=ADMIN_USER,
+                admin_password=plan.admin_password,
             )
-            + "\n"
-        )
+        _state_file(data_dir).write_text(json.dumps(state) + "\n")
         broker = Broker(
             port=port,
             data_dir=data_dir,
@@ -585,29 +1176,41 @@ def start_broker(
             controller_port=controller_port,
             version=version,
             _proc=proc,
+            security=broker_security,
         )
         try:
-            _wait_ready(broker, time.monotonic() + timeout)
+            deadline = time.monotonic() + timeout
+            _wait_ready(broker, deadline)
+            if plan is not None:
+                _apply_pending_users(broker, plan, libs, java, timeout)
         except BaseException:
             broker.stop(timeout=10)
             raise
         return broker
 
 
-def _wait_ready(broker: Broker, deadline: float) -> None:
+def _wait_ready(broker: Broker, deadline: float, user: str | None = None) -> None:
+    last_error = "no answer yet"
     while True:
         if not broker.is_running():
+            code = broker._proc.returncode if broker._proc is not None else None
+            how = "" if code is None else (f" (exit {code})" if code >= 0 else f" (signal {-code})")
             raise KafkaLocalError(
-                f"the Kafka broker (pid {broker.pid}) exited during startup; "
+                f"the Kafka broker (pid {broker.pid}) exited during startup{how}; "
                 f"see {broker.log_file}. Last lines:\n{_log_tail(broker.log_file)}"
             )
-        info = probe(broker.port)
-        if info and any(b[0] == NODE_ID for b in info["brokers"]):
-            return
+        try:
+            info = _probe(broker.port, security=broker.security, user=user)
+            if any(b[0] == NODE_ID for b in info["brokers"]):
+                return
+            last_error = f"node {NODE_ID} not listed yet"
+        except (OSError, ConnectionError, ProbeError, struct.error, UnicodeDecodeError) as exc:
+            last_error = str(exc) or type(exc).__name__
         if time.monotonic() > deadline:
             raise KafkaLocalError(
                 f"the Kafka broker on {broker.bootstrap} (pid {broker.pid}) did not answer "
-                f"in time; see {broker.log_file}. Last lines:\n{_log_tail(broker.log_file)}"
+                f"in time (last probe: {last_error}); see {broker.log_file}. "
+                f"Last lines:\n{_log_tail(broker.log_file)}"
             )
         time.sleep(0.2)
 
@@ -641,22 +1244,57 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("KAFKA_LOCAL_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
+def _listener_from_args(args: argparse.Namespace) -> SecuredListener | None:
+    if not args.sasl_ssl:
+        return None
+    return SecuredListener(
+        users={args.sasl_user: args.sasl_password or None}, mechanism=args.sasl_mechanism
+    )
+
+
+def _print_env(broker: Broker, user: str | None = None) -> None:
+    env = (
+        broker.connection(user).env() if broker.security else {"KAFKA_BOOTSTRAP": broker.bootstrap}
+    )
+    for key, value in env.items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     port = args.port or default_port()
     data_dir = args.data_dir.resolve()
+    security = _listener_from_args(args)
     existing = running_broker(data_dir) if data_dir.exists() else None
     if existing is not None and existing.port == port:
+        _check_mode(existing, security)
+        if security is not None:  # sets the asked user / password if they are new
+            existing = start_broker(port, data_dir, security=security)
         print(f"Kafka already running on {existing.bootstrap} (pid {existing.pid}); nothing to do")
+        if security is not None:
+            _print_env(existing, args.sasl_user)
         return 0
-    if existing is None and probe(port):
+    if existing is None and security is None and probe(port):
         print(f"a Kafka broker already answers on {HOST}:{port}; nothing to do")
         return 0
     started = time.monotonic()
-    broker = start_broker(port, data_dir)
+    broker = start_broker(port, data_dir, security=security)
+    mode = "" if broker.security is None else f" with SASL_SSL/{broker.security.mechanism}"
     print(
-        f"Kafka {broker.version} up on {broker.bootstrap} (pid {broker.pid}, "
+        f"Kafka {broker.version} up on {broker.bootstrap}{mode} (pid {broker.pid}, "
         f"{time.monotonic() - started:.1f}s); data {data_dir}, log {broker.log_file}"
     )
+    if security is not None:
+        _print_env(broker, args.sasl_user)
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    broker = running_broker(data_dir) if data_dir.exists() else None
+    if broker is None:
+        print(f"no Kafka broker running from {data_dir}", file=sys.stderr)
+        return 3
+    _print_env(broker, args.sasl_user)
     return 0
 
 
@@ -674,9 +1312,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
     broker = running_broker(data_dir) if data_dir.exists() else None
     if broker is not None:
-        ready = "ready" if probe(broker.port) else "not answering yet"
+        ready = "ready" if probe(broker.port, security=broker.security) else "not answering yet"
+        mode = "" if broker.security is None else f" SASL_SSL/{broker.security.mechanism}"
         print(
-            f"running: {broker.bootstrap} pid {broker.pid} ({ready}); "
+            f"running: {broker.bootstrap}{mode} pid {broker.pid} ({ready}); "
             f"data {data_dir}, log {broker.log_file}"
         )
         return 0
@@ -703,6 +1342,7 @@ def main(argv: list[str] | None = None) -> int:
         ("down", _cmd_down, "stop the broker (SIGTERM, then SIGKILL after a timeout)"),
         ("status", _cmd_status, "is it running? (exit 3 when not)"),
         ("jars", _cmd_jars, "only resolve the jars and print their folder"),
+        ("env", _cmd_env, "print `export KAFKA_...` lines for the running broker (exit 3 if none)"),
     ):
         p = sub.add_parser(name, help=text)
         p.set_defaults(func=func)
@@ -715,6 +1355,32 @@ def main(argv: list[str] | None = None) -> int:
             default=_default_data_dir(),
             help="broker data folder (default: var/kafka in the repository)",
         )
+        if name in ("up", "env"):
+            p.add_argument(
+                "--sasl-user",
+                default=DEFAULT_SASL_USER if name == "up" else None,
+                help=f"SCRAM user for clients (up: default {DEFAULT_SASL_USER}; "
+                "env: default the first one)",
+            )
+        if name == "up":
+            p.add_argument(
+                "--sasl-ssl",
+                action="store_true",
+                help="the client listener is SASL_SSL (SCRAM users, throwaway CA); prints the "
+                "KAFKA_* variables clients need",
+            )
+            p.add_argument(
+                "--sasl-password",
+                default=None,
+                help="password of --sasl-user (default: random, kept in the data dir)",
+            )
+            p.add_argument(
+                "--sasl-mechanism",
+                default=DEFAULT_MECHANISM,
+                choices=sorted(SCRAM_MECHANISMS),
+                type=str.upper,
+                help=f"SCRAM mechanism (default {DEFAULT_MECHANISM})",
+            )
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
