@@ -82,27 +82,66 @@ def register(rt: Runtime) -> None:
     install_batch_handler(rt.app, frozenset(kinds), handler, lambda: rt.ready)
 
 
+#: rounds of folding, within one batch, what the fold sends to partitions this worker owns
+LOCAL_ROUNDS = 4
+
+
 async def handle_batch(
     rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
 ) -> None:
-    """Validate and route input records, then fold the internal topic's records partition
-    by partition; returns once everything the batch sent was delivered."""
+    """Validate and route input records, fold them with the internal topic's records,
+    partition by partition; returns once everything the batch sent was delivered.
+
+    An item bound for a partition of the table this worker owns is folded here, in this
+    batch (a record keyed by its rep lands on its rep's partition); only items for other
+    workers' partitions travel through the internal topic.
+    """
     now = datetime.now(UTC)
     out = Outgoing()
+    scopes_topic = rt.settings.topics.scopes
+    owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
     routed: list[Item] = []
-    for tp, records in batch.items():
+    arrived: dict[int, list[Item]] = defaultdict(list)  # envelopes: folded where they arrived
+    for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
-        if kind != SCOPES:
+        if kind == SCOPES:
+            arrived[tp.partition].extend(
+                item for record in records for item in decode_envelope(record.value)
+            )
+        else:
             routed.extend(await ingest_records(rt, out, kind, records, now, rejects))
-    await send_items(rt, out, routed)
-    for tp, records in sorted(batch.items()):
-        if kinds[tp.topic] == SCOPES:
-            items = [item for record in records for item in decode_envelope(record.value)]
-            with partition_context(tp.topic, tp.partition):
-                await process_items(rt, out, tp.partition, items, rejects)
+    pending = routed
+    for _ in range(LOCAL_ROUNDS):
+        local, remote = split_by_owner(rt, pending, owned)
+        for partition, items in arrived.items():
+            local[partition][:0] = items
+        arrived = {}
+        await send_items(rt, out, remote)
+        pending = []
+        for partition, items in sorted(local.items()):
+            with partition_context(scopes_topic, partition):
+                pending.extend(await process_items(rt, out, partition, items, rejects))
+        if not pending:
+            break
+    await send_items(rt, out, pending)
     await out.delivered()
     rejects.flush()
+
+
+def split_by_owner(
+    rt: Runtime, items: list[Item], owned: set[int]
+) -> tuple[dict[int, list[Item]], list[Item]]:
+    """Items per partition this worker owns (in order), and the items for other workers."""
+    local: dict[int, list[Item]] = defaultdict(list)
+    remote: list[Item] = []
+    for item in items:
+        partition = rt.partition_of(item.scope)
+        if partition in owned:
+            local[partition].append(item)
+        else:
+            remote.append(item)
+    return local, remote
 
 
 class _PartitionEvent:
@@ -244,8 +283,9 @@ async def send_items(rt: Runtime, out: Outgoing, items: list[Item]) -> None:
 
 async def process_items(
     rt: Runtime, out: Outgoing, partition: int, items: list[Item], rejects: RateLimitedLog
-) -> None:
-    """Fold the items of one partition's envelopes as one batch: each key written once."""
+) -> list[Item]:
+    """Fold one partition's items as one batch (each key written once); returns the items
+    the fold sends on to other scopes."""
     now = datetime.now(UTC)
     table: Any = rt.table
     result = rt.processor.process(partition, items, table.get, now)
@@ -257,11 +297,11 @@ async def process_items(
             del table[key]
         else:
             table[key] = record
-    await send_items(rt, out, result.outbox)
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
+    return result.outbox
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:

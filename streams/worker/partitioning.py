@@ -1,8 +1,12 @@
-"""Which partition of the scopes topic owns a scope.
+"""Which partition of the internal topic (and of the table) owns a scope.
 
-The same hash as Kafka's default partitioner (murmur2 of the key bytes), so the partition an
-envelope is sent to, the changelog partition the scope's records land in, and the worker
-Faust's router names as the owner of the key are always one and the same.
+A rep's scope lives on the partition Kafka's default partitioner gives a record keyed by the
+rep's id (murmur2 of the key bytes), so a record keyed by `rep_id` as the contract
+recommends is fetched by the worker that owns its rep and is folded where it landed, with
+no hop through the internal topic. Every other scope (team, deal) is placed by the murmur2
+of the scope text. Owner lookups (streams.worker.peers) use this function too, so where an
+envelope is sent, where a scope's records land in the changelog and which worker answers
+for it are always one and the same.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
 
+REP_PREFIX = "rep:"
+
 
 @lru_cache(maxsize=65536)
 def partition_of(scope: str, partitions: int) -> int:
-    return (murmur2(scope.encode()) & 0x7FFFFFFF) % partitions
+    key = scope[len(REP_PREFIX) :] if scope.startswith(REP_PREFIX) else scope
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

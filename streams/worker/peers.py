@@ -1,16 +1,19 @@
 """The other workers of the group: who owns a key, who else runs, and asking them.
 
-Ownership comes from Faust's partition assignor (the scopes table's changelog partitions),
-so the owner of a key is the worker processing its partition. A forwarded request carries a
-header; a worker never forwards a request that was already forwarded, so a stale assignment
-during a rebalance cannot bounce a request between workers.
+Ownership comes from Faust's partition assignor (who holds each changelog partition of
+the scopes table) and from streams.worker.partitioning (which partition holds a scope). A
+forwarded request carries a header; a worker never forwards a request that was already
+forwarded, so a stale assignment during a rebalance cannot bounce a request between
+workers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
+from faust.types import TP
 from yarl import URL
 
 FORWARDED_HEADER = "X-Salespulse-Forwarded"
@@ -39,9 +42,10 @@ def _ident(url: URL) -> tuple[str, int]:
 class Peers:
     """The group as Faust's router sees it, and an HTTP client to reach its members."""
 
-    def __init__(self, app: Any, table_name: str) -> None:
+    def __init__(self, app: Any, table_name: str, partition_of: Callable[[str], int]) -> None:
         self.app = app
         self.table_name = table_name
+        self.partition_of = partition_of
 
     @property
     def self_url(self) -> URL:
@@ -52,8 +56,10 @@ class Peers:
 
     def owner_of(self, scope: str) -> URL | None:
         """URL of the worker owning `scope`, or None when it is this worker."""
+        table = self.app.tables[self.table_name]
+        tp = TP(table.changelog_topic.get_topic_name(), self.partition_of(scope))
         try:
-            url = URL(str(self.app.router.key_store(self.table_name, scope.encode())))
+            url = URL(str(self.app.assignor._tps_url[tp]))
         except KeyError:
             raise OwnerUnknown(scope) from None
         return None if self.is_self(url) else url

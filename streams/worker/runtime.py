@@ -133,7 +133,7 @@ class Runtime:
         )
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
-        self.peers = Peers(self.app, SCOPES_TABLE)
+        self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of)
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
