@@ -10,7 +10,25 @@ from typing import Any
 
 import msgspec
 
-from streams.domain.figures import csat_stats, nps
+
+def csat_stats(total: int, count: int, satisfied: int) -> tuple[float | None, int, float | None]:
+    """(mean CSAT 1..5, response count, percent of responses scoring 4 or 5).
+
+    ``total`` is the sum of scores. Mean and percent are None when there is no response.
+    """
+    if count == 0:
+        return None, 0, None
+    return total / count, count, 100 * satisfied / count
+
+
+def nps(promoters: int, detractors: int, count: int) -> float | None:
+    """Net Promoter Score -100..100: % promoters (9-10) minus % detractors (0-6).
+
+    Computed as ``100 * (promoters - detractors) / count``; None with no response.
+    """
+    if count == 0:
+        return None
+    return 100 * (promoters - detractors) / count
 
 
 class Satisfaction(msgspec.Struct, array_like=True):

@@ -1,4 +1,5 @@
-"""The figures of docs/contract.md section 4 for one scope and period, from its view.
+"""Queries over a scope's roll-ups: its figures in a period, target evaluations, team
+medians and the performance document (docs/contract.md sections 4 and 6).
 
 Shared by the HTTP API, the sales.performance topic, alerts and the Prometheus collector,
 so every consumer sees the same numbers computed by the same code.
@@ -12,71 +13,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.domain.figures import (
-    activities_per_win,
-    avg_cycle_days,
-    avg_deal_size,
-    median,
-    money_out,
-    quadrant,
-    revenue_per_activity,
-    win_rate,
-)
+from streams.domain.figures import Figures, median, money_out, quadrant
 from streams.domain.periods import Period, PeriodError, parse_period
-from streams.domain.satisfaction import Satisfaction
 from streams.domain.targets import TargetEvaluation, evaluate_target
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.rollups import ScopeView
 
 __all__ = ["LEADERBOARD_METRICS"]
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Exact (unrounded) figures; rounding happens only in `as_document`."""
-
-    by_type: dict[str, int]
-    activities_total: int
-    won: int
-    lost: int
-    revenue_won: Decimal
-    cycle_seconds: list[float]
-    satisfaction: Satisfaction
-
-    @property
-    def win_rate(self) -> float | None:
-        return win_rate(self.won, self.lost)
-
-    @property
-    def avg_deal_size(self) -> Decimal | None:
-        return avg_deal_size(self.revenue_won, self.won)
-
-    @property
-    def csat_avg(self) -> float | None:
-        return self.satisfaction.csat_avg
-
-    def as_document(self) -> dict[str, Any]:
-        return {
-            "activities": {
-                "total": self.activities_total,
-                "by_type": {k: v for k, v in sorted(self.by_type.items()) if v > 0},
-            },
-            "deals": {
-                "won": self.won,
-                "lost": self.lost,
-                "revenue_won": money_out(self.revenue_won),
-                "win_rate": self.win_rate,
-                "avg_deal_size": money_out(self.avg_deal_size),
-                "avg_cycle_days": avg_cycle_days(sum(self.cycle_seconds), len(self.cycle_seconds)),
-            },
-            "satisfaction": self.satisfaction.as_document(),
-            "efficiency": {
-                "activities_per_win": activities_per_win(self.activities_total, self.won),
-                "revenue_per_activity": money_out(
-                    revenue_per_activity(self.revenue_won, self.activities_total)
-                ),
-            },
-        }
 
 
 def figures_of(view: ScopeView, period_id: str) -> Figures:
