@@ -1,0 +1,106 @@
+"""A record whose fold raises, mid-batch, against the real broker and worker.
+
+The bad record is put on the internal topic directly (as a corrupted envelope item would
+be): the fold raises on it, it reaches sales.deadletter as processing_error, every other
+record of its batch is applied, and the committed offsets cover exactly what was handled.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.engine.items import RawEvent, encode_envelope
+from streams.worker.partitioning import partition_of
+from tests.support.workers import Cluster, eventually, http_get, produce, read_topic, wait_ready
+
+PARTITIONS = 8
+
+
+def activity(event_id: str, rep: str, when: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "occurred_at": when.isoformat(),
+        "rep_id": rep,
+        "team_id": "west",
+        "activity": "demo",
+    }
+
+
+async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in offsets.items()}
+    finally:
+        await admin.close()
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def test_a_raising_record_is_dead_lettered_and_its_batch_still_applies(
+    cluster: Cluster,
+) -> None:
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0)
+    scopes = cluster.topic("scopes")
+    acts = cluster.topic("activities")
+    partition = partition_of("rep:dee", PARTITIONS)
+    good = [orjson.dumps(activity(f"g{i}", "dee", now)) for i in range(3)]
+    items = [
+        RawEvent("rep:dee", "activities", acts, 0, 100 + i, b"dee", payload)
+        for i, payload in enumerate(good)
+    ]
+    broken = RawEvent("rep:dee", "activities", acts, 0, 200, b"dee", b'{"event_id": "b1", ')
+    items.insert(2, broken)
+    envelope = encode_envelope(items)
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(scopes, envelope, partition=partition)
+    finally:
+        await producer.stop()
+    # and one ordinary input record after it, through ingestion
+    await produce(cluster.bootstrap, [(acts, b"dee", orjson.dumps(activity("g9", "dee", now)))])
+
+    async def four_applied() -> None:
+        status, body = await http_get(f"{worker.url}/v1/reps/dee/performance")
+        assert status == 200 and body["activities"]["total"] == 4, (body, worker.log_tail())
+
+    await eventually(four_applied)
+
+    async def dead_lettered() -> dict[str, Any]:
+        dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
+        assert dead, worker.log_tail()
+        return orjson.loads(dead[0].value)
+
+    doc = await eventually(dead_lettered)
+    assert doc["reason"] == "processing_error"
+    assert (doc["topic"], doc["partition"], doc["offset"]) == (acts, 0, 200)
+    assert doc["payload"] == '{"event_id": "b1", '
+    assert "not applied" in doc["detail"]
+
+    async def all_committed() -> None:
+        """Every record of the internal and the input topic was handled and committed."""
+        offsets = await committed(cluster.bootstrap, cluster.name)
+        ends = await end_offsets(cluster.bootstrap, [scopes, acts])
+        assert ends[TopicPartition(scopes, partition)] >= 1
+        for tp, end in ends.items():
+            assert offsets.get(tp, 0) == end, (tp, offsets.get(tp), end)
+
+    await eventually(all_committed)
+    assert worker.alive()
