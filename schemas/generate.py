@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.domain import vocabulary
+from streams.domain.events import MAX_AMOUNT
 
 HERE = Path(__file__).resolve().parent
 BASE_URI = "https://salespulse.example/schemas/"
@@ -179,7 +180,12 @@ DEAL = schema(
             **COMMON,
             "deal_id": string(1, 128),
             "outcome": {"enum": list(vocabulary.DEAL_OUTCOMES)},
-            "amount": number(nullable=True, minimum=0, description="In currency; >= 0."),
+            "amount": number(
+                nullable=True,
+                minimum=0,
+                maximum=MAX_AMOUNT,
+                description="In currency; >= 0 and at most 10^15.",
+            ),
             "currency": string(nullable=True, pattern=CURRENCY, description="ISO 4217 code."),
             "created_at": timestamp(
                 nullable=True, description="When the opportunity opened. " + TIMESTAMP_DESCRIPTION

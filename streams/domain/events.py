@@ -36,6 +36,10 @@ ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
+#: The largest deal amount accepted, in the deal's currency (10^15, a thousand trillion):
+#: far above any real deal, and low enough that every sum and rounding of money stays exact.
+MAX_AMOUNT: Final = 1e15
+Amount = Annotated[float, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
 # \Z rather than $: Python's $ also matches before a trailing newline.
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
 Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
@@ -97,7 +101,7 @@ class Deal(_Event, frozen=True, kw_only=True, gc=False):
 
     deal_id: DealId
     outcome: DealOutcome
-    amount: NonNegative | None = None
+    amount: Amount | None = None
     currency: CurrencyCode | None = None
     created_at: AwareDatetime | None = None
     account_id: str | None = None

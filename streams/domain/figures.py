@@ -33,6 +33,8 @@ SECONDS_PER_DAY = 86_400
 # Divisions of money use their own context so they do not depend on (or disturb) the
 # thread's decimal context; 34 significant digits, as IEEE decimal128.
 _MONEY = Context(prec=34)
+# Rounding to cents needs as many digits as the value has: wide enough for any float.
+_ROUNDING = Context(prec=400)
 
 
 def _ratio(numerator: int | float, denominator: int | float) -> float | None:
@@ -135,7 +137,7 @@ def quadrant(
 
 def round_money(x: Decimal) -> Decimal:
     """Round to cents, half up (away from zero on an exact half): 0.125 -> 0.13."""
-    rounded = x.quantize(CENT, rounding=ROUND_HALF_UP, context=_MONEY)
+    rounded = x.quantize(CENT, rounding=ROUND_HALF_UP, context=_ROUNDING)
     return rounded if rounded != 0 else Decimal("0.00")  # never "-0.00"
 
 

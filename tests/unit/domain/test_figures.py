@@ -212,3 +212,12 @@ def test_round_money_matches_integer_half_up(cents: int, extra: int) -> None:
     value = Decimal(cents) / 100 + Decimal(extra) / 100_000
     expected = cents + (1 if extra >= 500 else 0)
     assert round_money(value) == Decimal(expected) / 100
+
+
+def test_rounding_money_never_fails_on_large_values() -> None:
+    from decimal import Decimal
+
+    from streams.domain.figures import money_out, round_money
+
+    assert round_money(Decimal("1e32")) == Decimal("1e32")
+    assert money_out(Decimal("123456789012345678901234567890123.455")) == 1.2345678901234568e32

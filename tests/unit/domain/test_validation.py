@@ -697,3 +697,12 @@ def test_random_json_never_raises(dec: EventDecoder, kind: str, obj: Any, key: s
 def test_near_valid_events_never_raise(dec: EventDecoder, obj: dict[str, Any], kind: str) -> None:
     base = {"activities": activity(), "deals": deal(), "feedback": feedback()}[kind]
     check(dec.decode(kind, None, msgspec.json.encode({**base, **obj}), NOW))
+
+
+def test_amounts_above_the_maximum_are_schema_violations(dec: EventDecoder) -> None:
+    from streams.domain.events import MAX_AMOUNT
+
+    assert isinstance(dec.decode("deals", None, enc(deal(amount=MAX_AMOUNT)), NOW), Deal)
+    too_big = dec.decode("deals", None, enc(deal(amount=1e32)), NOW)
+    assert isinstance(too_big, Rejection) and too_big.reason == SCHEMA_VIOLATION
+    assert "amount" in too_big.detail

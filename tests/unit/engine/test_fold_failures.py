@@ -17,9 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.domain.validation import EventDecoder, Rejection
-from streams.domain.vocabulary import PROCESSING_ERROR
+from streams.domain.vocabulary import LEADERBOARD_METRICS, PROCESSING_ERROR
 from streams.engine.items import RawEvent
-from tests.unit.engine.scope_harness import FX_PATH, Harness, activity, deal
+from streams.engine.leaderboard import LeaderboardQuery, local_entries
+from streams.engine.queries import target_evaluations
+from streams.worker.metrics import BusinessCollector
+from streams.worker.settings import Settings
+from tests.unit.engine.scope_harness import FX_PATH, Harness, activity, deal, target
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
 KIND_OF = {"activity": "activities", "deal": "deals", "feedback": "feedback"}
@@ -86,9 +90,27 @@ def _fold_accepts(kind: str, payload: bytes) -> None:
         return
     scope = "deal:" + decoded.deal_id if kind == "deals" else "rep:" + decoded.rep_id
     h = Harness(partitions=1, grace=1e12)
-    h.run([RawEvent(scope, kind, "sales." + kind, 0, 1, b"r", payload)], NOW)
+    item = RawEvent(scope, kind, "sales." + kind, 0, 1, b"r", payload)
+    h.run([item, target("rep:" + decoded.rep_id, "revenue_won", MONTH, 1e15)], NOW)
     assert [d.reason for d in h.deadletters] == []
     assert sum(h.applied.values()) == 1
+    # every read path over the result: documents, leaderboards and the metrics collector
+    for s in h.scopes():
+        if not s.startswith("deal:"):
+            for period in (MONTH, "2026-W48", "2026-Q4"):
+                h.performance(s, period, NOW)
+    views = h.parts[0].views
+    for scope_kind in ("rep", "team"):
+        for metric in LEADERBOARD_METRICS:
+            local_entries(views, LeaderboardQuery(MONTH, metric, scope_kind, None, 10))
+    settings = Settings.from_env({})
+    collector = BusinessCollector(
+        views,
+        settings,
+        lambda s, now: target_evaluations(views.get(s), now=now, tz=settings.tz, at_risk_pace=0.8),
+        clock=lambda: NOW,
+    )
+    list(collector.collect())
 
 
 @pytest.mark.parametrize(("kind", "example"), _valid_examples())
@@ -124,7 +146,7 @@ def test_integral_floats_and_repeated_keys_fold(kind: str, patch: dict[str, Any]
         st.none(),
         st.integers(-3, 12),
         st.floats(allow_nan=False, allow_infinity=False),
-        st.sampled_from(["USD", "EUR", "", "2026-11-01T00:00:00Z", "1e400"]),
+        st.sampled_from(["USD", "EUR", "", "2026-11-01T00:00:00Z", "1e400", 1e15, 9.99e14]),
         st.booleans(),
     ),
 )
