@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check bench clean
+.PHONY: help install system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check bench clean
 
 help:
 	@echo "make run | test | kafka-up | kafka-down | worker | bench"
@@ -24,7 +24,11 @@ install: $(STAMP)
 system-deps:
 	@bash .ci/system-deps.sh
 
-kafka-up: install
+# Only what a local broker needs (Java 17 and Maven, when missing): for run and kafka-up.
+kafka-deps:
+	@bash .ci/system-deps.sh --kafka-only
+
+kafka-up: install kafka-deps
 	$(PY) deploy/kafka/kafka_local.py up
 
 kafka-down:
@@ -33,7 +37,7 @@ kafka-down:
 worker: install
 	$(VENV)/bin/salespulse worker
 
-run: install system-deps kafka-up
+run: install kafka-up
 	$(VENV)/bin/salespulse run
 
 lint: install

@@ -6,7 +6,9 @@
 #   openssl                               only when missing (throwaway CA of the SASL_SSL broker)
 # Debian's prometheus packages would start their services on install; a policy-rc.d that
 # answers 101 ("action forbidden") keeps invoke-rc.d / deb-systemd-invoke from doing so.
-# Usage: bash .ci/system-deps.sh        (root, or passwordless sudo)
+# Usage: bash .ci/system-deps.sh               (root, or passwordless sudo)
+#        bash .ci/system-deps.sh --kafka-only  only what a local broker needs (java, maven):
+#                                              what `make run` and `make kafka-up` use
 set -euo pipefail
 
 log_file="$(mktemp -t system-deps.XXXXXX.log)"
@@ -33,9 +35,13 @@ installed() { # installed PACKAGE -> 0 when dpkg has it fully installed
 }
 
 missing=()
-for pkg in prometheus prometheus-alertmanager docker-compose; do
-    installed "$pkg" || missing+=("$pkg")
-done
+kafka_only=0
+[[ "${1:-}" == "--kafka-only" ]] && kafka_only=1
+if [[ "$kafka_only" == 0 ]]; then
+    for pkg in prometheus prometheus-alertmanager docker-compose; do
+        installed "$pkg" || missing+=("$pkg")
+    done
+fi
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
@@ -91,7 +97,9 @@ if ! $SUDO apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@
     die "apt-get install ${missing[*]} failed"
 fi
 
-for bin in promtool prometheus prometheus-alertmanager docker-compose java mvn openssl; do
+bins=(java mvn openssl)
+[[ "$kafka_only" == 1 ]] || bins+=(promtool prometheus prometheus-alertmanager docker-compose)
+for bin in "${bins[@]}"; do
     command -v "$bin" >/dev/null 2>&1 || die "$bin is still missing after the installation"
 done
 echo "system-deps: done"
