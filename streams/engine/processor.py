@@ -181,7 +181,8 @@ class _Batch:
         self.result = BatchResult()
         # key bytes -> (key tuple, old bytes, current value)
         self.records: dict[bytes, tuple[tuple[Any, ...], bytes | None, Any]] = {}
-        self.flushed: set[bytes] = set()
+        #: keys put since the last flush, in the order they were first put
+        self.dirty: dict[bytes, None] = {}
         st_raw = get(make_key("", STREAM_TIME, partition))
         self.stream_time_key = ("", STREAM_TIME, partition)
         self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
@@ -209,15 +210,14 @@ class _Batch:
         entry = self.records.get(kb)
         old = entry[1] if entry is not None else self.get(kb)
         self.records[kb] = (key, old, value)
-        self.flushed.discard(kb)
+        self.dirty[kb] = None
 
     def flush(self) -> None:
         """Encode changed records, hand them to the views; each key once per batch."""
         views = self.proc.views
-        for kb, (key, old_raw, value) in self.records.items():
-            if kb in self.flushed:
-                continue
-            self.flushed.add(kb)
+        dirty, self.dirty = self.dirty, {}
+        for kb in dirty:
+            key, old_raw, value = self.records[kb]
             new_raw = encode_value(value) if value is not None else None
             if new_raw == old_raw:
                 continue
