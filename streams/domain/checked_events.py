@@ -32,6 +32,7 @@ import sys
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
 import msgspec
@@ -270,7 +271,7 @@ class Deal(CheckedEvent):
         deal_id: str,
         outcome: str,
         occurred_at: Moment,
-        amount: float | None = None,
+        amount: float | Decimal | None = None,
         currency: str | None = None,
         created_at: Moment | None = None,
         event_id: str | None = None,
@@ -374,4 +375,3 @@ def check(
     A target's key is ``key`` if given, else derived from its value.
     """
     return event_class(kind)._checked(raw, key, decoder, now)
-

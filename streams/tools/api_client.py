@@ -11,6 +11,9 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+#: the largest `limit` GET /v1/leaderboard accepts (README, "Leaderboard")
+LEADERBOARD_MAX_LIMIT = 1000
+
 
 class ApiUnavailable(RuntimeError):
     """No worker answers at the URL; the message says how to start one."""
@@ -69,10 +72,16 @@ class SalesApi:
             return False
 
     async def leaderboard(
-        self, period: str, metric: str = "revenue_won", scope: str = "rep", limit: int = 1000
+        self,
+        period: str,
+        metric: str = "revenue_won",
+        scope: str = "rep",
+        limit: int = LEADERBOARD_MAX_LIMIT,
+        team: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The ranked entries (at most ``limit``); ``team`` keeps the reps of one team."""
         doc = await self.get(
-            "/v1/leaderboard", period=period, metric=metric, scope=scope, limit=limit
+            "/v1/leaderboard", period=period, metric=metric, scope=scope, limit=limit, team=team
         )
         return list(doc.get("entries", []))
 

@@ -6,9 +6,18 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 #: sub-command modules under streams.tools.commands, in the order `--help` lists them
-COMMANDS = ("worker", "run", "generate", "replay", "targets", "report")
+COMMANDS = ("worker", "run", "generate", "replay", "publish", "targets", "report")
+
+
+def package_version() -> str:
+    """The installed version of the salespulse distribution."""
+    try:
+        return version("salespulse")
+    except PackageNotFoundError:
+        return "unknown (not installed: run `make install` or `pip install -e .`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live sales activity and performance from Kafka (see README.md).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"salespulse {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -29,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """`targets set` for messages: the command and, when it has one, its action."""
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if action else str(args.command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -36,7 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    result = func(args)
+    try:
+        result = func(args)
+    except (ValueError, OSError) as exc:
+        # a bad value from the user (SettingsError is a ValueError): a message, not a traceback
+        print(f"salespulse {command_name(args)}: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

@@ -14,6 +14,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.generator import CONTEXTS, GeneratorConfig, Record, SalesSimulator, load_fx_rates
 from streams.tools.producer import (
     KafkaUnavailable,
@@ -231,13 +232,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="kafka",
         help="`kafka` (the default) or a FILE.jsonl path (`-` for stdout)",
     )
+    add_bootstrap_argument(parser)
     parser.set_defaults(func=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     quiet_kafka_logs()
     try:
-        settings = Settings.from_env()
+        settings = settings_from(args)
         if args.events is None:
             args.events = 0 if args.duration else 10_000
         config = build_config(args, settings, datetime.now(ZoneInfo(settings.timezone_name)))

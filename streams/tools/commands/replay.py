@@ -17,6 +17,7 @@ from typing import IO
 import orjson
 
 from streams.tools.commands.generate import positive_float
+from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.producer import (
     KafkaUnavailable,
     Outgoing,
@@ -34,7 +35,8 @@ examples:
   salespulse replay two-weeks.jsonl --rate 200     # 200 records per second
 
 Each line is {"topic": ..., "key": ..., "value": {...}}; "value_raw" carries a payload that is
-sent as is (deliberately invalid JSON) and a null value is a tombstone.
+sent as is (deliberately invalid JSON) and a null value is a tombstone. To check and send
+plain event files (one event per line, or CSV), use `salespulse publish`.
 """
 
 
@@ -87,13 +89,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0.0,
         help="records per second (0 = as fast as possible)",
     )
+    add_bootstrap_argument(parser)
     parser.set_defaults(func=run_replay)
 
 
 def run_replay(args: argparse.Namespace) -> int:
     quiet_kafka_logs()
     try:
-        settings = Settings.from_env()
+        settings = settings_from(args)
     except SettingsError as exc:
         print(f"salespulse replay: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,9 @@
 """`salespulse report`: a performance report for a period, read from a worker's HTTP API.
 
 It asks the leaderboard for the ids that have figures, then each one's performance, so the
-report is exactly what the API serves (README, "HTTP API") and needs no Kafka access.
+report is exactly what the API serves (README, "HTTP API") and needs no Kafka access. The
+leaderboard answers at most 1000 entries per request: beyond that the report asks team by
+team, and says on stderr when some may still be missing.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from streams.tools import api_client
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
+from streams.tools.commands.options import env_note
 from streams.worker.settings import Settings, SettingsError
 
 EPILOG = """\
 examples:
   salespulse report                                   # reps, this month, as a table
   salespulse report --period 2026-Q4 --scope team
+  salespulse report --team t-smb                      # the reps of one team
   salespulse report --period 2026-W48 --format csv > week48.csv
   salespulse report --api http://127.0.0.1:6067 --format json
 
@@ -126,10 +131,51 @@ def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
     return table
 
 
-async def collect(api_url: str, scope: str, period: str) -> list[dict[str, Any]]:
+async def ranked_entries(
+    api: SalesApi, scope: str, period: str, team: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Leaderboard entries of every scope with figures, and whether some may be missing.
+
+    One request answers at most LEADERBOARD_MAX_LIMIT entries. When the reps fill it, they
+    are asked for team by team (the leaderboard's team filter) and merged in leaderboard
+    order; only that many teams, or a team with that many reps, can still leave some out.
+    """
+    limit = api_client.LEADERBOARD_MAX_LIMIT
+    entries = await api.leaderboard(period, scope=scope, team=team, limit=limit)
+    if len(entries) < limit:
+        return entries, False
+    if scope != "rep" or team is not None:
+        return entries, True
+    teams = await api.leaderboard(period, scope="team", limit=limit)
+    parts = await asyncio.gather(
+        *(api.leaderboard(period, scope="rep", team=t["id"], limit=limit) for t in teams)
+    )
+    merged = {entry["id"]: entry for entry in entries}
+    for part in parts:
+        merged.update((entry["id"], entry) for entry in part)
+    limited = len(teams) >= limit or any(len(part) >= limit for part in parts)
+    ordered = sorted(merged.values(), key=lambda e: (-(e.get("value") or 0), str(e["id"])))
+    return ordered, limited
+
+
+async def collect(
+    api_url: str, scope: str, period: str, team: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every scope's performance document, ranked; True when some may be missing."""
     async with SalesApi(api_url) as api:
-        entries = await api.leaderboard(period, scope=scope)
-        return await api.performances(scope, [e["id"] for e in entries], period)
+        entries, limited = await ranked_entries(api, scope, period, team)
+        docs = await api.performances(scope, [e["id"] for e in entries], period)
+        return docs, limited
+
+
+def limited_note(scope: str, period: str) -> str:
+    """What the report says on stderr when the API's limit may have left scopes out."""
+    limit = api_client.LEADERBOARD_MAX_LIMIT
+    narrow = "; narrow it with --team" if scope == "rep" else ""
+    return (
+        f"salespulse report: note: the leaderboard answers at most {limit:,} {scope}s per "
+        f"request and {period} may have more, so this report may be incomplete{narrow}"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,8 +191,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--period", help="2026-11, 2026-Q4, 2026-W48, 2026-11-27 (default: this month)"
     )
     parser.add_argument("--scope", choices=("rep", "team"), default="rep")
+    parser.add_argument("--team", metavar="TEAM_ID", help="only the reps of this team")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--api", help="worker URL (default http://127.0.0.1:$SALES_API_PORT)")
+    parser.add_argument(
+        "--api",
+        help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
+    )
     parser.set_defaults(func=run_report)
 
 
@@ -156,16 +206,26 @@ def run_report(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse report: {exc}", file=sys.stderr)
         return 2
+    if args.team is not None and args.scope != "rep":
+        print("salespulse report: --team applies to --scope rep only", file=sys.stderr)
+        return 2
     api_url = args.api or f"http://127.0.0.1:{settings.api_port}"
     period = args.period or current_month(settings.tz)
     try:
-        docs = asyncio.run(collect(api_url, args.scope, period))
+        docs, limited = asyncio.run(collect(api_url, args.scope, period, args.team))
     except ApiUnavailable as exc:
         print(f"salespulse report: {exc}", file=sys.stderr)
         return 1
     except ApiError as exc:
         print(f"salespulse report: the worker refused the request: {exc}", file=sys.stderr)
         return 2
+    if limited:
+        print(limited_note(args.scope, period), file=sys.stderr)
+    _print_report(docs, args, period)
+    return 0
+
+
+def _print_report(docs: list[dict[str, Any]], args: argparse.Namespace, period: str) -> None:
     if args.format == "json":
         print(orjson.dumps(docs, option=orjson.OPT_INDENT_2).decode())
     elif args.format == "csv":
@@ -184,5 +244,7 @@ def run_report(args: argparse.Namespace) -> int:
         if docs:
             console.print(render_table(docs, args.scope, period))
         else:
-            console.print(f"no figures for {period} yet: send events with `salespulse generate`")
-    return 0
+            whose = f" of team {args.team}" if args.team else ""
+            console.print(
+                f"no figures{whose} for {period} yet: send events with `salespulse generate`"
+            )

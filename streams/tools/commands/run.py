@@ -28,6 +28,7 @@ from streams.tools.commands.generate import (
     parse_duration_seconds,
     positive_float,
 )
+from streams.tools.commands.options import add_bootstrap_argument, env_note, settings_from
 from streams.tools.commands.report import current_month
 from streams.tools.generator import (
     GeneratorConfig,
@@ -91,7 +92,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-worker",
         action="store_true",
-        help="use the worker already answering on SALES_API_PORT instead of starting one",
+        help="use the worker already answering on the API port instead of starting one "
+        + env_note("SALES_API_PORT"),
     )
     parser.add_argument(
         "--ready-timeout",
@@ -99,13 +101,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=180,
         help="seconds to wait for the worker's /readyz (180)",
     )
+    add_bootstrap_argument(parser)
     parser.set_defaults(func=run_demo, start=None, end=None)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     quiet_kafka_logs()
     try:
-        settings = Settings.from_env()
+        settings = settings_from(args)
         if args.seed is None:
             args.seed = int(time.time())  # new event ids on every demo against the same broker
         config = build_config(args, settings, datetime.now(settings.tz))
@@ -303,7 +306,7 @@ async def _start_worker(settings: Settings) -> asyncio.subprocess.Process:
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
             *_worker_command(),
-            env=dict(os.environ),
+            env={**os.environ, "KAFKA_BOOTSTRAP": settings.kafka_bootstrap},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from streams.domain.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
 from streams.domain.vocabulary import HEADLINE_TARGET_METRICS
+from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.generator import target_record
 from streams.tools.producer import (
     KafkaUnavailable,
@@ -182,6 +183,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     set_.add_argument(
         "--file", type=Path, help="CSV with columns scope,scope_id,metric,period,value"
     )
+    add_bootstrap_argument(set_)
     set_.set_defaults(func=run_set)
 
     list_ = actions.add_parser(
@@ -194,6 +196,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     list_.add_argument("--scope", choices=("rep", "team"), help="only this scope")
     list_.add_argument("--period", help="only this period")
     list_.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_bootstrap_argument(list_)
     list_.set_defaults(func=run_list)
 
     delete = actions.add_parser(
@@ -204,6 +207,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_key_arguments(delete, required=True)
+    add_bootstrap_argument(delete)
     delete.set_defaults(func=run_delete)
 
 
@@ -228,7 +232,7 @@ def run_set(args: argparse.Namespace) -> int:
                     "give --scope, --id, --metric, --period and --value (or --file targets.csv)"
                 )
             items = [(*fields[:4], validate(*fields))]
-        settings = Settings.from_env()
+        settings = settings_from(args)
         sent = asyncio.run(send_targets(settings, items))
     except (TargetError, SettingsError) as exc:
         return _fail(str(exc))
@@ -244,7 +248,7 @@ def run_delete(args: argparse.Namespace) -> int:
     quiet_kafka_logs()
     try:
         validate(args.scope, args.scope_id, args.metric, args.period, 1)
-        settings = Settings.from_env()
+        settings = settings_from(args)
         asyncio.run(
             send_targets(settings, [(args.scope, args.scope_id, args.metric, args.period, None)])
         )
@@ -259,7 +263,7 @@ def run_delete(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     quiet_kafka_logs()
     try:
-        settings = Settings.from_env()
+        settings = settings_from(args)
         targets = asyncio.run(read_targets(settings))
     except SettingsError as exc:
         return _fail(str(exc))

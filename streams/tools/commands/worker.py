@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streams.tools.commands.options import add_loglevel_argument
 from streams.worker.kafka_options import refusal
 from streams.worker.settings import Settings, SettingsError
 
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--loglevel", default="info", help="debug, info, warning (default info)")
+    add_loglevel_argument(parser)
     parser.add_argument(
         "--wait-for-kafka",
         type=float,

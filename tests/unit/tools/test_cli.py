@@ -16,7 +16,7 @@ from aiohttp import web
 
 from streams.tools import cli
 
-MY_COMMANDS = ("run", "generate", "replay", "targets", "report")
+MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report")
 
 
 def run_cli(argv: list[str]) -> int:

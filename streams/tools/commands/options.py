@@ -1,0 +1,56 @@
+"""Options several commands share, and how their help names environment variables.
+
+A flag that overrides an environment variable says so in `--help` with ``(env NAME)``; the
+settings of a command are the environment's with such flags applied (:func:`settings_from`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from streams.worker.settings import Settings
+
+#: the levels a --loglevel accepts, in any case
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def env_note(*names: str) -> str:
+    """``(env KAFKA_BOOTSTRAP)``: appended to the help of a flag with a variable counterpart."""
+    return f"(env {', '.join(names)})"
+
+
+def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
+    """`--bootstrap HOST:PORT[,HOST:PORT]`, which overrides KAFKA_BOOTSTRAP."""
+    parser.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        help="Kafka brokers, host:port[,host:port] (default 127.0.0.1:9092) "
+        + env_note("KAFKA_BOOTSTRAP"),
+    )
+
+
+def add_loglevel_argument(parser: argparse.ArgumentParser, default: str = "info") -> None:
+    """`--loglevel LEVEL`, checked by argparse in any case (`--loglevel DEBUG` works)."""
+    parser.add_argument(
+        "--loglevel",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=default,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default {default})",
+    )
+
+
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    """The process environment with the command's overriding flags applied."""
+    env = dict(os.environ)
+    bootstrap = getattr(args, "bootstrap", None)
+    if bootstrap:
+        env["KAFKA_BOOTSTRAP"] = bootstrap
+    return env
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment and the command's flags (SettingsError if unusable)."""
+    return Settings.from_env(environment(args))

@@ -1,0 +1,256 @@
+"""CLI polish: --version, checked log levels, env notes in help, no tracebacks, report --team."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from streams.tools import api_client, cli
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.fixture(autouse=True)
+def no_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+
+
+def subparser(*path: str) -> argparse.ArgumentParser:
+    parser = cli.build_parser()
+    for name in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"salespulse {version('salespulse')}"
+
+
+def test_a_bad_loglevel_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["worker", "--loglevel", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: salespulse worker" in err
+    assert "argument --loglevel: invalid choice: 'foo'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("given", ["DEBUG", "Warning", "info"])
+def test_loglevels_are_taken_in_any_case(given: str) -> None:
+    args = cli.build_parser().parse_args(["worker", "--loglevel", given])
+    assert args.loglevel == given.lower()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("generate",),
+        ("replay",),
+        ("publish",),
+        ("run",),
+        ("targets", "set"),
+        ("targets", "list"),
+        ("targets", "delete"),
+    ],
+)
+def test_kafka_commands_take_bootstrap_and_say_which_variable_it_overrides(
+    path: tuple[str, ...],
+) -> None:
+    text = " ".join(subparser(*path).format_help().split())
+    assert "--bootstrap HOST:PORT" in text
+    assert "(env KAFKA_BOOTSTRAP)" in text
+
+
+def test_flags_with_a_variable_counterpart_name_it() -> None:
+    assert "(env SALES_API_PORT)" in " ".join(subparser("report").format_help().split())
+    assert "(env SALES_API_PORT)" in " ".join(subparser("run").format_help().split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "prefix"),
+    [
+        (["generate", "--events", "5", "--output", "/nonexistent/dir/out.jsonl"], {}, "generate"),
+        (["generate", "--events", "5", "--output", "TMP"], {}, "generate"),  # a directory
+        (["targets", "list"], {"SALES_TIMEZONE": "Mars/Olympus"}, "targets"),
+        (["report"], {"SALES_API_PORT": "many"}, "report"),
+        (["replay", "FILE"], {"SALES_TOPIC_PARTITIONS": "0"}, "replay"),
+        (["publish", "FILE"], {"SALES_BASE_CURRENCY": "dollars"}, "publish"),
+        (["run", "--no-view"], {"SALES_LATE_GRACE": "a week"}, "run"),
+    ],
+)
+def test_bad_values_are_messages_not_tracebacks(
+    argv: list[str],
+    env: dict[str, str],
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    events = tmp_path / "in.jsonl"
+    events.write_text("")
+    argv = [{"FILE": str(events), "TMP": str(tmp_path)}.get(a, a) for a in argv]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"salespulse {prefix}: ")
+    assert "Traceback" not in err
+
+
+def test_main_turns_value_and_os_errors_into_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.tools.commands import replay
+
+    def boom(args: argparse.Namespace) -> int:
+        raise PermissionError(13, "Permission denied", "secret.jsonl")
+
+    monkeypatch.setattr(replay, "run_replay", boom)
+    assert run_cli(["replay", "x.jsonl"]) == 2
+    assert capsys.readouterr().err == (
+        "salespulse replay: [Errno 13] Permission denied: 'secret.jsonl'\n"
+    )
+
+
+# -- report --team and the leaderboard's limit ----------------------------------------------
+
+
+def _reps() -> list[dict[str, Any]]:
+    """Seven reps in three teams, with distinct revenue (the leaderboard's value)."""
+    teams = ["t-a", "t-a", "t-b", "t-b", "t-b", "t-c", "t-a"]
+    return [
+        {"id": f"r{i}", "team_id": team, "value": 1000.0 * (i + 1)} for i, team in enumerate(teams)
+    ]
+
+
+class StandIn:
+    """A worker's leaderboard and performance endpoints over fixed data; records queries."""
+
+    def __init__(self) -> None:
+        self.queries: list[dict[str, str]] = []
+        self.reps = _reps()
+
+    def leaderboard(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        self.queries.append(query)
+        if query.get("scope") == "team":
+            totals: dict[str, float] = {}
+            for rep in self.reps:
+                totals[rep["team_id"]] = totals.get(rep["team_id"], 0.0) + rep["value"]
+            entries = [{"id": t, "team_id": t, "value": v} for t, v in totals.items()]
+        else:
+            team = query.get("team")
+            entries = [r for r in self.reps if team is None or r["team_id"] == team]
+        entries.sort(key=lambda e: (-e["value"], e["id"]))
+        limit = int(query["limit"])
+        return [{"rank": n, **e} for n, e in enumerate(entries[:limit], 1)]
+
+
+@pytest.fixture
+def stand_in() -> Iterator[tuple[str, StandIn]]:
+    data = StandIn()
+
+    async def leaderboard(request: web.Request) -> web.Response:
+        entries = data.leaderboard(dict(request.query))
+        return web.json_response({"period": request.query["period"], "entries": entries})
+
+    async def performance(request: web.Request) -> web.Response:
+        rep = next(r for r in data.reps if r["id"] == request.match_info["id"])
+        doc = {
+            "scope": "rep",
+            "id": rep["id"],
+            "team_id": rep["team_id"],
+            "period": "2026-11",
+            "currency": "USD",
+            "deals": {"revenue_won": rep["value"]},
+        }
+        return web.json_response(doc)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.add_routes(
+        [
+            web.get("/v1/leaderboard", leaderboard),
+            web.get("/v1/reps/{id}/performance", performance),
+        ]
+    )
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}", data
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+def report_ids(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[list[str], str]:
+    assert run_cli(["report", "--period", "2026-11", "--format", "json", *argv]) == 0
+    captured = capsys.readouterr()
+    return [doc["id"] for doc in orjson.loads(captured.out)], captured.err
+
+
+def test_report_team_limits_the_reps_to_one_team(
+    stand_in: tuple[str, StandIn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, data = stand_in
+    ids, err = report_ids(["--api", url, "--team", "t-b"], capsys)
+    assert ids == ["r4", "r3", "r2"]
+    assert data.queries[-1]["team"] == "t-b"
+    assert err == ""
+
+
+def test_report_team_needs_the_rep_scope(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["report", "--scope", "team", "--team", "t-b"]) == 2
+    assert "--team applies to --scope rep only" in capsys.readouterr().err
+
+
+def test_report_asks_team_by_team_beyond_the_limit(
+    stand_in: tuple[str, StandIn],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, data = stand_in
+    monkeypatch.setattr(api_client, "LEADERBOARD_MAX_LIMIT", 4)
+    ids, err = report_ids(["--api", url], capsys)
+    assert ids == ["r6", "r5", "r4", "r3", "r2", "r1", "r0"], "all seven, in leaderboard order"
+    assert err == "", "no team holds the limit: nothing is missing"
+    assert {q.get("team") for q in data.queries} == {None, "t-a", "t-b", "t-c"}
+    assert all(q["limit"] == "4" for q in data.queries)
+
+
+def test_report_says_when_the_limit_may_hide_some(
+    stand_in: tuple[str, StandIn],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, _ = stand_in
+    monkeypatch.setattr(api_client, "LEADERBOARD_MAX_LIMIT", 3)  # t-a and t-b have three reps
+    ids, err = report_ids(["--api", url], capsys)
+    assert ids == ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]
+    assert "at most 3 reps per request" in err and "may be incomplete" in err
+    ids, err = report_ids(["--api", url, "--team", "t-b"], capsys)
+    assert ids == ["r4", "r3", "r2"]
+    assert "may be incomplete" in err
