@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -26,13 +27,16 @@ class ApiError(RuntimeError):
 class SalesApi:
     """A small async client of the worker's HTTP API (used by `report` and the live view)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, token: str | None = None) -> None:
+        """`token` defaults to SALES_API_TOKEN, sent as a bearer token when set."""
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        token = os.environ.get("SALES_API_TOKEN", "") if token is None else token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def __aenter__(self) -> SalesApi:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         return self
 
     async def __aexit__(

@@ -4,7 +4,9 @@ Any worker answers: a request about a rep or team is forwarded to the worker own
 a leaderboard gathers every worker's entries. Handlers only parse parameters and route; the
 figures, buckets and rankings come from streams.engine. They run on Faust's web server
 (`install` adds them to its aiohttp application) and, in unit tests, on a plain aiohttp
-application with a fake backend.
+application with a fake backend. `install` also puts streams.worker.http_guard in front of
+every route: the optional bearer token, size limits, and JSON errors instead of a bare 500.
+Every parameter is checked here, so a bad one answers 400, never an exception.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
-from streams.domain.periods import PeriodError, current_period_ids, parse_period
+from streams.domain.periods import (
+    MAX_YEAR,
+    MIN_YEAR,
+    PeriodError,
+    current_period_ids,
+    parse_period,
+)
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -25,6 +33,7 @@ from streams.engine.leaderboard import (
     leaderboard_document,
     local_entries,
 )
+from streams.worker import http_guard
 from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
 from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
 
@@ -57,7 +66,10 @@ class BadRequest(Exception):
 
 
 def install(app: web.Application, backend: ApiBackend) -> None:
+    """The routes and, in front of every route of `app`, the guard (http_guard)."""
     app[BACKEND] = backend
+    for index, middleware in enumerate(http_guard.middlewares(backend.settings)):
+        app.middlewares.insert(index, middleware)
     app.router.add_routes(ROUTES)
 
 
@@ -69,8 +81,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def error(status: int, message: str) -> web.Response:
-    return json_response({"error": message}, status)
+error = http_guard.json_error
 
 
 # -- parameters -------------------------------------------------------------------------------
@@ -97,7 +108,18 @@ def time_param(request: web.Request, name: str, default: datetime) -> datetime:
         raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
     if value.tzinfo is None:
         raise BadRequest(f"{name}: {raw!r} needs a UTC offset, e.g. 2026-11-27T00:00:00Z")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        # the first and last years overflow when converted or shifted by a default span
+        raise BadRequest(f"{name}: the year must be {MIN_YEAR:04d} to {MAX_YEAR}")
     return value
+
+
+def team_param(request: web.Request) -> str | None:
+    team = request.query.get("team") or None
+    problem = team and http_guard.check_id("team", team)
+    if problem:
+        raise BadRequest(problem)
+    return team
 
 
 def leaderboard_query(request: web.Request) -> LeaderboardQuery:
@@ -115,7 +137,7 @@ def leaderboard_query(request: web.Request) -> LeaderboardQuery:
         raise BadRequest(f"limit: {raw_limit!r} is not a whole number") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
-    team = q.get("team") or None
+    team = team_param(request)
     if team is not None and scope != "rep":
         raise BadRequest("team: only applies to scope=rep")
     return LeaderboardQuery(period_param(request), metric, scope, team, limit)
@@ -135,11 +157,32 @@ async def forwarded(request: web.Request, scope: str) -> web.Response | None:
         return error(503, "the cluster is rebalancing; retry in a few seconds")
     if url is None:
         return None
-    target = URL(str(request.url)).with_host(url.host or "").with_port(url.port)
+    # the path and query exactly as received (never the Host header), on the owner
+    rel = request.rel_url
+    target = URL.build(
+        scheme=url.scheme,
+        authority=url.raw_authority,
+        path=rel.raw_path,
+        query_string=rel.raw_query_string,
+        encoded=True,
+    )
     try:
         status, body = await peers.get(target)
     except Exception as exc:
         return error(503, f"the worker owning {scope} at {url} did not answer: {exc}")
+    return relayed(f"the worker owning {scope} at {url}", status, body)
+
+
+def relayed(who: str, status: int, body: bytes) -> web.Response:
+    """A peer's answer passed on when it is a JSON answer of the API, else a 503 saying why."""
+    if status == 401:
+        return error(503, f"{who} refused this worker's token: SALES_API_TOKEN differs")
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return error(503, f"{who} answered {status} without a JSON body")
+    if status >= 500 and status != 503:
+        return error(503, f"{who} answered {status}")
     return web.Response(body=body, status=status, content_type="application/json")
 
 
@@ -237,7 +280,9 @@ async def leaderboard(request: web.Request) -> web.Response:
             status, body = await backend.peers.get_json(target)
         except Exception as exc:
             return error(503, f"worker {url} did not answer: {exc}")
-        if status != 200:
+        if status == 401:
+            return error(503, f"worker {url} refused this worker's token: SALES_API_TOKEN differs")
+        if status != 200 or not isinstance(body, dict) or not isinstance(body.get("entries"), list):
             return error(503, f"worker {url} answered {status}: {body}")
         entries.extend(body["entries"])
     return json_response(leaderboard_document(q, entries))
@@ -258,6 +303,9 @@ async def internal_medians(request: web.Request) -> web.Response:
     except BadRequest as exc:
         return error(400, str(exc))
     teams = request.query.getall("team", [])
+    problem = next(filter(None, (http_guard.check_id("team", t) for t in teams)), None)
+    if problem is not None:
+        return error(400, problem)
     return json_response(local_medians(_backend(request).views, teams, period_id))
 
 

@@ -2,24 +2,30 @@
 
 A rep's quadrant compares it with the medians of its team, and the team may be owned by
 another worker. The HTTP API, the sales.performance publisher and /metrics all get medians
-through `medians_for`, which asks each owner once per period for all the teams it needs.
+through `medians_for`, which asks each owner once per period for all the teams it needs
+(in as few requests as the API's query string limit allows).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from yarl import URL
 
 from streams.domain.periods import Period
 from streams.engine.queries import TeamMedians, performance_document, team_medians
 from streams.engine.rollups import ScopeView, Views
+from streams.worker.http_guard import MAX_QUERY_BYTES
 from streams.worker.peers import OwnerUnknown, PeerDirectory
 from streams.worker.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MEDIANS_PATH = "/v1/internal/medians"
 
@@ -76,17 +82,35 @@ async def medians_for(
             out[(team, period)] = team_medians(rt.views.get("team:" + team), period)
         else:
             remote[(owner, period)].append(team)
-    for (owner, period), teams in remote.items():
-        answers = await _ask(
-            rt,
-            owner.with_path(MEDIANS_PATH).with_query(
-                [("period", period), *(("team", t) for t in teams)]
-            ),
-        )
-        for team in teams:
-            body = answers.get(team)
-            out[(team, period)] = medians_from_json(body) if body is not None else None
+    for (owner, period), all_teams in remote.items():
+        for teams in team_chunks(period, all_teams):
+            answers = await _ask(
+                rt,
+                owner.with_path(MEDIANS_PATH).with_query(
+                    [("period", period), *(("team", t) for t in teams)]
+                ),
+            )
+            for team in teams:
+                body = answers.get(team)
+                out[(team, period)] = medians_from_json(body) if body is not None else None
     return out
+
+
+def team_chunks(period: str, teams: list[str]) -> Iterator[list[str]]:
+    """The teams split so that each request's query string stays within MAX_QUERY_BYTES
+    (counted fully percent-encoded, an upper bound of what yarl sends)."""
+    budget = MAX_QUERY_BYTES - len("period=" + quote(period, safe=""))
+    chunk: list[str] = []
+    used = 0
+    for team in teams:
+        cost = len("&team=" + quote(team, safe=""))
+        if chunk and used + cost > budget:
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(team)
+        used += cost
+    if chunk:
+        yield chunk
 
 
 async def _ask(rt: HasMedians, url: URL) -> dict[str, Any]:
@@ -94,6 +118,8 @@ async def _ask(rt: HasMedians, url: URL) -> dict[str, Any]:
         status, body = await rt.peers.get_json(url)
     except Exception:  # a peer that is restarting must not fail the caller
         return {}
+    if status == 401:
+        log.warning("worker %s refused this worker's token: SALES_API_TOKEN differs", url.origin())
     if status != 200 or not isinstance(body, dict):
         return {}
     return body

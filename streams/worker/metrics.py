@@ -4,6 +4,19 @@ Business gauges are not kept as gauge objects: a collector computes them at scra
 the views of the scopes this worker owns, for the current day, week, month and quarter only.
 So a series of a period that has ended, or of a scope that moved to another worker, simply
 stops being exported; nothing stale is left behind and no bookkeeping can drift.
+
+Label values are bounded (SALES_METRICS_MAX_SCOPES, per worker), so that a flood of new rep or
+team ids cannot flood Prometheus:
+- the gauges cover at most that many reps and that many teams per scrape: those with a target
+  in a current period first, then the most recently active, then by id. The gauge
+  `sales_metrics_scopes_dropped{kind}` says how many were left out at this scrape. A gauge,
+  not a counter: the choice is made afresh at every scrape, so "left out now" is a state; a
+  counter would add the same scopes again at every scrape and grow with the scrape rate.
+- `sales_activities_total` and `sales_rep_last_activity_timestamp_seconds` give series to
+  the first that many reps and teams this worker sees. Beyond, activities are counted under
+  rep (or team) "_other" and the last-activity gauge is not set; the counter
+  `sales_metrics_series_dropped_total{kind}` counts each rep or team id refused (once). A
+  counter: a counter series cannot be handed back, so a refusal is an event that stays.
 """
 
 from __future__ import annotations
@@ -24,19 +37,83 @@ from streams.domain.periods import PeriodKind, current_period_ids
 from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
 from streams.engine.queries import TeamMedians, figures_of
 from streams.engine.rollups import ScopeView, Views
-from streams.worker.settings import Settings
+from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings
+
+#: the rep or team label of activities beyond SALES_METRICS_MAX_SCOPES
+OTHER = "_other"
+BOUNDED_KINDS = ("rep", "team")
+
+
+class LabelBudget:
+    """The distinct rep and team label values that get series of their own: the first
+    `limit` of each kind this worker sees. A refused value is counted once in `dropped`."""
+
+    def __init__(self, limit: int, dropped: Counter) -> None:
+        self.limit = limit
+        self.dropped = dropped
+        self.admitted: dict[str, set[str]] = {k: set() for k in BOUNDED_KINDS}
+        self.refused: dict[str, set[str]] = {k: set() for k in BOUNDED_KINDS}
+
+    def admit(self, kind: str, value: str) -> bool:
+        admitted = self.admitted[kind]
+        if value in admitted:
+            return True
+        if len(admitted) < self.limit:
+            admitted.add(value)
+            return True
+        refused = self.refused[kind]
+        if value not in refused:
+            refused.add(value)
+            self.dropped.labels(kind=kind).inc()
+        return False
+
+
+class BoundedActivities:
+    """`sales_activities_total`: reps and teams beyond the budget counted as "_other"."""
+
+    def __init__(self, counter: Counter, budget: LabelBudget) -> None:
+        self.counter = counter
+        self.budget = budget
+
+    def labels(self, *, team: str, rep: str, activity: str) -> Counter:
+        return self.counter.labels(
+            team=team if self.budget.admit("team", team) else OTHER,
+            rep=rep if self.budget.admit("rep", rep) else OTHER,
+            activity=activity,
+        )
+
+
+class _Unset:
+    """A gauge child that is not exported: setting it does nothing."""
+
+    def set(self, value: float) -> None:
+        pass
+
+
+class BoundedLastActivity:
+    """`sales_rep_last_activity_timestamp_seconds`: not set beyond the budget (a maximum
+    over many reps under one "_other" series could go backwards)."""
+
+    def __init__(self, gauge: Gauge, budget: LabelBudget) -> None:
+        self.gauge = gauge
+        self.budget = budget
+
+    def labels(self, *, team: str, rep: str) -> Gauge | _Unset:
+        if self.budget.admit("team", team) and self.budget.admit("rep", rep):
+            return self.gauge.labels(team=team, rep=rep)
+        return _Unset()
 
 
 class PipelineMetrics:
     """Counters and histograms updated by the agents as records flow."""
 
-    def __init__(self, registry: CollectorRegistry, worker: str) -> None:
-        self.activities = Counter(
-            "sales_activities_total",
-            "Applied activity events",
-            ["team", "rep", "activity"],
-            registry=registry,
-        )
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        worker: str,
+        max_scopes: int = DEFAULT_METRICS_MAX_SCOPES,
+    ) -> None:
+        self._per_rep(registry, max_scopes)
         self.processed = Counter(
             "sales_events_processed_total",
             "Input records read and handled (valid or rejected)",
@@ -67,12 +144,6 @@ class PipelineMetrics:
             ["topic", "partition"],
             registry=registry,
         )
-        self.last_activity = Gauge(
-            "sales_rep_last_activity_timestamp_seconds",
-            "Event time of the rep's latest applied activity",
-            ["team", "rep"],
-            registry=registry,
-        )
         self.alerts = Counter(
             "sales_target_alerts_total",
             "Alerts emitted on sales.alerts, by target and kind",
@@ -83,6 +154,38 @@ class PipelineMetrics:
             "sales_worker_info", "One per running worker", ["worker", "version"], registry=registry
         )
         info.labels(worker=worker, version=__version__).set(1)
+
+    def _per_rep(self, registry: CollectorRegistry, max_scopes: int) -> None:
+        """The metrics labelled by rep and team, bounded to `max_scopes` values of each."""
+        self.series_dropped = Counter(
+            "sales_metrics_series_dropped_total",
+            "Rep or team ids given no series of their own in sales_activities_total (counted "
+            'as "_other") and sales_rep_last_activity_timestamp_seconds '
+            "(SALES_METRICS_MAX_SCOPES)",
+            ["kind"],
+            registry=registry,
+        )
+        for kind in BOUNDED_KINDS:
+            self.series_dropped.labels(kind=kind)
+        self.budget = LabelBudget(max_scopes, self.series_dropped)
+        self.activities = BoundedActivities(
+            Counter(
+                "sales_activities_total",
+                "Applied activity events",
+                ["team", "rep", "activity"],
+                registry=registry,
+            ),
+            self.budget,
+        )
+        self.last_activity = BoundedLastActivity(
+            Gauge(
+                "sales_rep_last_activity_timestamp_seconds",
+                "Event time of the rep's latest applied activity",
+                ["team", "rep"],
+                registry=registry,
+            ),
+            self.budget,
+        )
 
 
 class BusinessCollector(Collector):
@@ -103,33 +206,53 @@ class BusinessCollector(Collector):
         self.medians: dict[tuple[str, str], TeamMedians | None] = {}
 
     def wanted_medians(self, now: datetime) -> set[tuple[str, str]]:
-        """(team, period) of every rep's team in the current periods: for the quadrants."""
+        """(team, period) of every exported rep's team in the current periods: for quadrants."""
         if not self.settings.metrics_rep_label:
             return set()
-        current = current_period_ids(now, self.settings.tz).values()
+        current = current_period_ids(now, self.settings.tz)
         wanted = set()
-        for view in list(self.views.scopes.values()):
+        for view in self.exported(current)[0]:
             if view.kind != "rep":
                 continue
-            for period_id in current:
+            for period_id in current.values():
                 team = view.latest_part(period_id)
                 if team:
                     wanted.add((team, period_id))
         return wanted
 
+    def exported(self, current: dict[PeriodKind, str]) -> tuple[list[ScopeView], dict[str, int]]:
+        """The rep and team views this scrape exports, and how many of each kind it leaves
+        out: at most settings.metrics_max_scopes of each kind among those with anything in
+        a current period; those with a target there first, then the most recently active,
+        then by id."""
+        period_ids = set(current.values())
+        candidates: dict[str, list[ScopeView]] = {kind: [] for kind in BOUNDED_KINDS}
+        exportable = BOUNDED_KINDS if self.settings.metrics_rep_label else ("team",)
+        for view in list(self.views.scopes.values()):
+            if view.kind in exportable and _has_current(view, period_ids):
+                candidates[view.kind].append(view)
+        limit = self.settings.metrics_max_scopes
+        chosen: list[ScopeView] = []
+        dropped: dict[str, int] = {}
+        for kind, views in candidates.items():
+            if len(views) > limit:
+                views = sorted(views, key=lambda v: _rank(v, period_ids))[:limit]
+            dropped[kind] = len(candidates[kind]) - len(views)
+            chosen.extend(views)
+        return chosen, dropped
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
         current = current_period_ids(now, self.settings.tz)
         families = _Families.new()
-        for view in list(self.views.scopes.values()):
-            if view.kind not in ("rep", "team"):
-                continue
-            if view.kind == "rep" and not self.settings.metrics_rep_label:
-                continue
+        views, dropped = self.exported(current)
+        for view in views:
             for kind, period_id in current.items():
                 if period_id in view.periods or period_id in view.deal_periods:
                     self._figures(families, view, kind, period_id)
             self._targets(families, view, current, now)
+        for scope_kind, count in dropped.items():
+            families.scopes_dropped.add_metric([scope_kind], count)
         yield from families.all()
 
     def _figures(self, fam: _Families, view: ScopeView, kind: str, period_id: str) -> None:
@@ -176,6 +299,28 @@ class BusinessCollector(Collector):
             fam.target_active.add_metric([_team_of(view, current["month"]), view.id], 1)
 
 
+def _has_current(view: ScopeView, period_ids: set[str]) -> bool:
+    """Whether the view has figures or a target in one of the periods."""
+    return (
+        not period_ids.isdisjoint(view.periods)
+        or not period_ids.isdisjoint(view.deal_periods)
+        or any(period in period_ids for _, period in view.targets)
+    )
+
+
+def _rank(view: ScopeView, period_ids: set[str]) -> tuple[bool, float, str]:
+    """Sort key of the views to export first: with a current target, most recent, by id."""
+    latest = 0.0
+    for period_id in period_ids:
+        agg = view.periods.get(period_id)
+        if agg is not None:
+            latest = max(latest, agg.latest)
+        for deal in view.deal_periods.get(period_id, ()):
+            latest = max(latest, view.deals[deal].occurred_at)
+    has_target = any(period in period_ids for _, period in view.targets)
+    return (not has_target, -latest, view.id)
+
+
 def _team_of(view: ScopeView, period_id: str) -> str:
     """The `team` label: a rep's team in the period (its latest event's), a team's own id."""
     if view.kind == "team":
@@ -200,6 +345,7 @@ class _Families:
     status: GaugeMetricFamily
     quadrant: GaugeMetricFamily
     target_active: GaugeMetricFamily
+    scopes_dropped: GaugeMetricFamily
 
     @classmethod
     def new(cls) -> _Families:
@@ -240,6 +386,12 @@ class _Families:
                 "sales_rep_target_active",
                 "1 when the rep has a target in a current period",
                 ["team", "rep"],
+            ),
+            scopes_dropped=gauge(
+                "sales_metrics_scopes_dropped",
+                "Reps or teams with figures in a current period left out of the gauges at "
+                "this scrape (SALES_METRICS_MAX_SCOPES)",
+                ["kind"],
             ),
         )
 

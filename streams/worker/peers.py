@@ -4,7 +4,8 @@ Ownership comes from Faust's partition assignor (who holds each changelog partit
 the scopes table) and from streams.worker.partitioning (which partition holds a scope). A
 forwarded request carries a header; a worker never forwards a request that was already
 forwarded, so a stale assignment during a rebalance cannot bounce a request between
-workers.
+workers. When the API asks for a bearer token (SALES_API_TOKEN), every request a worker
+makes to another one carries it: forwarded requests, leaderboard gathering and medians.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from faust.types import TP
 from yarl import URL
 
 FORWARDED_HEADER = "X-Salespulse-Forwarded"
+
+
+def peer_headers(token: str = "") -> dict[str, str]:
+    """The headers of a request to another worker: marked as forwarded, with the token."""
+    headers = {FORWARDED_HEADER: "1"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
 
 
 class OwnerUnknown(Exception):
@@ -39,13 +48,41 @@ def _ident(url: URL) -> tuple[str, int]:
     return (url.host or "", int(url.port or 80))
 
 
-class Peers:
+class PeerClient:
+    """An HTTP client to the other workers: every request marked and authenticated."""
+
+    def __init__(self, token: str = "") -> None:
+        self._headers = peer_headers(token)
+
+    @property
+    def session(self) -> Any:
+        """The aiohttp ClientSession the requests go through."""
+        raise NotImplementedError
+
+    async def get(self, url: URL) -> tuple[int, bytes]:
+        """A peer's answer (status, body), marked as forwarded."""
+        async with self.session.get(url, headers=self._headers) as response:
+            return response.status, await response.read()
+
+    async def get_json(self, url: URL) -> tuple[int, Any]:
+        status, body = await self.get(url)
+        return status, orjson.loads(body) if body else None
+
+
+class Peers(PeerClient):
     """The group as Faust's router sees it, and an HTTP client to reach its members."""
 
-    def __init__(self, app: Any, table_name: str, partition_of: Callable[[str], int]) -> None:
+    def __init__(
+        self, app: Any, table_name: str, partition_of: Callable[[str], int], token: str = ""
+    ) -> None:
+        super().__init__(token)
         self.app = app
         self.table_name = table_name
         self.partition_of = partition_of
+
+    @property
+    def session(self) -> Any:
+        return self.app.http_client
 
     @property
     def self_url(self) -> URL:
@@ -69,12 +106,3 @@ class Peers:
         hosts = self.app.router.table_metadata(self.table_name)
         urls = {URL(str(h)) for h in hosts}
         return sorted((u for u in urls if not self.is_self(u)), key=str)
-
-    async def get(self, url: URL) -> tuple[int, bytes]:
-        """A peer's answer (status, body), marked as forwarded."""
-        async with self.app.http_client.get(url, headers={FORWARDED_HEADER: "1"}) as response:
-            return response.status, await response.read()
-
-    async def get_json(self, url: URL) -> tuple[int, Any]:
-        status, body = await self.get(url)
-        return status, orjson.loads(body) if body else None

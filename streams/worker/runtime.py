@@ -106,7 +106,7 @@ class Runtime:
         self.lag_series: set[tuple[str, str]] = set()
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
         self.registry = CollectorRegistry()
-        self.metrics = PipelineMetrics(self.registry, self.worker_id)
+        self.metrics = PipelineMetrics(self.registry, self.worker_id, settings.metrics_max_scopes)
         self.collector = BusinessCollector(self.views, settings, self.evaluations)
         self.registry.register(self.collector)
 
@@ -133,7 +133,7 @@ class Runtime:
         )
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
-        self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of)
+        self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(

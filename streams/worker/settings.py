@@ -20,6 +20,12 @@ from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
 
 DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
 
+#: what SALES_API_TOKEN_PROTECTS may name: the endpoints left open without it
+TOKEN_PROTECTABLE = ("health", "metrics")
+#: the fewest characters a SALES_API_TOKEN may have (e.g. `openssl rand -hex 32` gives 64)
+MIN_TOKEN_CHARS = 16
+DEFAULT_METRICS_MAX_SCOPES = 10_000
+
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
@@ -83,6 +89,41 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} must be true or false")
 
 
+def _token(env: Mapping[str, str]) -> str:
+    """SALES_API_TOKEN, checked; the messages never repeat the value."""
+    raw = env.get("SALES_API_TOKEN") or ""
+    if not raw:
+        return ""
+    if not re.fullmatch(r"[\x21-\x7e]+", raw):
+        raise SettingsError(
+            "SALES_API_TOKEN must be printable ASCII without spaces (it is sent in an "
+            "Authorization header); generate one with `openssl rand -hex 32`"
+        )
+    if len(raw) < MIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"SALES_API_TOKEN must have at least {MIN_TOKEN_CHARS} characters; "
+            "generate one with `openssl rand -hex 32`"
+        )
+    return raw
+
+
+def _protects(env: Mapping[str, str], token: str) -> frozenset[str]:
+    raw = env.get("SALES_API_TOKEN_PROTECTS") or ""
+    names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - set(TOKEN_PROTECTABLE))
+    if unknown:
+        raise SettingsError(
+            f"SALES_API_TOKEN_PROTECTS={raw!r}: {', '.join(unknown)} unknown; "
+            f"a comma-separated list among {', '.join(TOKEN_PROTECTABLE)}"
+        )
+    if names and not token:
+        raise SettingsError(
+            f"SALES_API_TOKEN_PROTECTS={raw!r} needs SALES_API_TOKEN: set the token too, "
+            "or leave SALES_API_TOKEN_PROTECTS empty"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class Topics:
     """Topic names; each can be renamed with SALES_TOPIC_<NAME> (e.g. SALES_TOPIC_ACTIVITIES)."""
@@ -128,6 +169,12 @@ class Settings:
     api_advertised_url: str = ""
     #: the largest dead-letter record; lowered at start to the topic's max.message.bytes
     deadletter_max_bytes: int = DEADLETTER_MAX_BYTES
+    #: bearer token every API request must carry ("" = no authentication); never in repr
+    api_token: str = field(default="", repr=False)
+    #: open endpoints also put behind the token: "health" (/healthz, /readyz), "metrics"
+    api_token_protects: frozenset[str] = frozenset()
+    #: the most distinct reps, and teams, one worker exports series for on /metrics
+    metrics_max_scopes: int = DEFAULT_METRICS_MAX_SCOPES
 
     @property
     def advertised_url(self) -> str:
@@ -172,6 +219,7 @@ class Settings:
         except KafkaSecurityError as exc:
             raise SettingsError(str(exc)) from None
         port = _int(env, "SALES_API_PORT", 6066)
+        token = _token(env)
         return cls(
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092",
             api_port=port,
@@ -200,4 +248,7 @@ class Settings:
             deadletter_max_bytes=_int(
                 env, "SALES_DEADLETTER_MAX_BYTES", DEADLETTER_MAX_BYTES, minimum=4096
             ),
+            api_token=token,
+            api_token_protects=_protects(env, token),
+            metrics_max_scopes=_int(env, "SALES_METRICS_MAX_SCOPES", DEFAULT_METRICS_MAX_SCOPES),
         )

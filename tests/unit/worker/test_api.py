@@ -2,137 +2,31 @@
 
 Each fake worker owns one partition of a two-partition `Harness` (its views), so requests
 about scopes the other one owns are forwarded over real HTTP, leaderboards are merged and
-quadrant medians are fetched from the team's owner, as between real workers.
+quadrant medians are fetched from the team's owner, as between real workers
+(tests/unit/worker/two_workers.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 import pytest_asyncio
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
+from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from yarl import URL
 
-from streams.domain.periods import current_period_ids, rfc3339
-from streams.engine.queries import target_evaluations
-from streams.engine.rollups import Views
+from streams.domain.periods import rfc3339
 from streams.worker import api
-from streams.worker.medians import medians_for
-from streams.worker.metrics import BusinessCollector
-from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
-from streams.worker.settings import Settings
-from tests.unit.engine.scope_harness import Harness, activity, deal, feedback, target
+from tests.unit.worker.two_workers import MONTH, NOW, two_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-#: reps and their teams on different workers, so quadrants need the other worker's medians
-OWNERS = {"rep:r1": 0, "rep:r2": 1, "rep:r3": 0, "team:t1": 1, "team:t2": 1}
-NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-MONTH = current_period_ids(NOW, Harness().tz)["month"]
-
-
-class FakePeers:
-    """Routes scopes like the harness; reaches the other worker over HTTP."""
-
-    def __init__(self, harness: Harness, index: int, urls: list[URL], session: Any) -> None:
-        self.harness, self.index, self.urls, self.session = harness, index, urls, session
-        self.unknown = False
-
-    def owner_of(self, scope: str) -> URL | None:
-        if self.unknown:
-            raise OwnerUnknown(scope)
-        p = self.harness.partition_of(scope)
-        return None if p == self.index else self.urls[p]
-
-    def others(self) -> list[URL]:
-        return [u for i, u in enumerate(self.urls) if i != self.index]
-
-    async def get(self, url: URL) -> tuple[int, bytes]:
-        async with self.session.get(url, headers={FORWARDED_HEADER: "1"}) as response:
-            return response.status, await response.read()
-
-    async def get_json(self, url: URL) -> tuple[int, Any]:
-        status, body = await self.get(url)
-        return status, orjson.loads(body) if body else None
-
-
-@dataclass
-class FakeWorker:
-    """The `api.ApiBackend` of one worker, over one partition's views."""
-
-    views: Views
-    settings: Settings
-    peers: Any = None
-    worker_id: str = "fake"
-    ready: bool = True
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    collector: Any = None
-
-    def is_ready(self) -> bool:
-        return self.ready
-
-    async def prepare_scrape(self) -> None:
-        self.collector.medians = await medians_for(self, self.collector.wanted_medians(NOW))
-
-    async def consumer_state(self) -> dict[str, Any]:
-        return {"partitions": []}
-
-
-def scenario() -> Harness:
-    h = Harness(partitions=2, route=lambda scope: OWNERS.get(scope, len(scope) % 2))
-    at = rfc3339(NOW.replace(day=1, hour=9))
-    items = [
-        activity("a1", "r1", "t1", at, "call"),
-        activity("a2", "r1", "t1", at, "email"),
-        activity("a3", "r2", "t1", at, "call"),
-        activity("a4", "r3", "t2", at, "demo"),
-        deal("d1", "D1", "r1", "t1", at, "won", 1000),
-        deal("d2", "D2", "r2", "t1", at, "won", 1000),
-        deal("d3", "D3", "r3", "t2", at, "lost"),
-        feedback("f1", "r1", "t1", at, csat=5),
-        target("rep:r1", "revenue_won", MONTH, 500.0),
-    ]
-    h.run(items, NOW)
-    return h
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def clients() -> AsyncIterator[list[TestClient]]:
-    h = scenario()
-    settings = Settings.from_env({})
-    servers, workers = [], []
-    for index in range(2):
-        worker = FakeWorker(views=h.parts[index].views, settings=settings, worker_id=f"w{index}")
-        worker.collector = BusinessCollector(
-            worker.views,
-            settings,
-            lambda scope, now, w=worker: target_evaluations(
-                w.views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
-            ),
-            clock=lambda: NOW,
-        )
-        worker.registry.register(worker.collector)
-        app = web.Application()
-        api.install(app, worker)
-        servers.append(TestServer(app))
-        workers.append(worker)
-    clients = [TestClient(server) for server in servers]
-    for client in clients:
-        await client.start_server()
-    urls = [URL(str(c.make_url("/"))).with_path("") for c in clients]
-    for index, (worker, client) in enumerate(zip(workers, clients, strict=True)):
-        worker.peers = FakePeers(h, index, urls, client.session)
-    yield clients
-    for client in clients:
-        await client.close()
+    async with two_workers() as started:
+        yield started
 
 
 async def get(client: TestClient, path: str) -> tuple[int, Any]:

@@ -1,0 +1,48 @@
+"""The API access and metrics settings: SALES_API_TOKEN, SALES_API_TOKEN_PROTECTS and
+SALES_METRICS_MAX_SCOPES, read by Settings.from_env."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings, SettingsError
+from tests.unit.worker.two_workers import TOKEN
+
+SECURED = {"SALES_API_TOKEN": TOKEN}
+
+
+def test_no_token_by_default_and_loopback_bind() -> None:
+    s = Settings.from_env({})
+    assert (s.api_token, s.api_token_protects, s.api_host) == ("", frozenset(), "127.0.0.1")
+
+
+def test_the_token_never_appears_in_repr() -> None:
+    s = Settings.from_env({**SECURED, "SALES_API_TOKEN_PROTECTS": "metrics, Health"})
+    assert s.api_token == TOKEN
+    assert s.api_token_protects == {"metrics", "health"}
+    assert TOKEN not in repr(s) and TOKEN not in str(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SALES_API_TOKEN": "short"}, "SALES_API_TOKEN"),
+        ({"SALES_API_TOKEN": "with a space in the middle!"}, "SALES_API_TOKEN"),
+        ({"SALES_API_TOKEN": "é-not-ascii-but-long-enough"}, "SALES_API_TOKEN"),
+        ({**SECURED, "SALES_API_TOKEN_PROTECTS": "metrics,admin"}, "SALES_API_TOKEN_PROTECTS"),
+        ({"SALES_API_TOKEN_PROTECTS": "metrics"}, "SALES_API_TOKEN_PROTECTS"),
+    ],
+)
+def test_unusable_token_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable) as caught:
+        Settings.from_env(env)
+    if "SALES_API_TOKEN" in env:
+        assert env["SALES_API_TOKEN"] not in str(caught.value)
+
+
+def test_metrics_max_scopes() -> None:
+    assert Settings.from_env({}).metrics_max_scopes == DEFAULT_METRICS_MAX_SCOPES == 10_000
+    assert Settings.from_env({"SALES_METRICS_MAX_SCOPES": "50"}).metrics_max_scopes == 50
+    for bad in ("0", "many"):
+        with pytest.raises(SettingsError, match="SALES_METRICS_MAX_SCOPES"):
+            Settings.from_env({"SALES_METRICS_MAX_SCOPES": bad})
