@@ -334,8 +334,7 @@ def record_metrics(rt: Runtime, result: BatchResult) -> None:
     rep_label = rt.settings.metrics_rep_label
     for (team, rep, activity), n in result.activities.items():
         m.activities.labels(team=team, rep=rep if rep_label else "", activity=activity).inc(n)
-    for lag in result.lags:
-        m.event_lag.observe(max(lag, 0.0))
+    m.event_lag.observe_many(lag if lag > 0.0 else 0.0 for lag in result.lags)
     if rep_label:
         for (team, rep), latest in result.last_activity.items():
             key = (team, rep)

@@ -171,3 +171,30 @@ async def test_metrics_endpoint_reports_the_bound_per_worker() -> None:
             seen.append((values, dropped))
     assert seen[0] == ({("rep", "r1")}, {"rep": 1.0, "team": 0.0})
     assert seen[1] == ({("rep", "r2"), ("team", "t1")}, {"rep": 0.0, "team": 1.0})
+
+
+def test_batch_histogram_matches_prometheus_histogram() -> None:
+    """The event-lag histogram filled per batch reads exactly like prometheus_client's."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from streams.worker.metrics import BatchHistogram
+
+    values = [0.0, 0.05, 0.07, 1.0, 3.0, 86400.0, 1e9]
+    bounds = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    batch = BatchHistogram("lag_seconds", "doc", bounds)
+    ours.register(batch)
+    batch.observe_many(values[:3])
+    batch.observe_many(values[3:])
+    reference = Histogram("lag_seconds", "doc", buckets=bounds, registry=theirs)
+    for value in values:
+        reference.observe(value)
+
+    def samples(registry: CollectorRegistry) -> list[str]:
+        return [
+            line
+            for line in generate_latest(registry).decode().splitlines()
+            if line.startswith("lag_seconds_") and "_created" not in line
+        ]
+
+    assert samples(ours) == samples(theirs)
