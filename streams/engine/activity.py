@@ -20,21 +20,27 @@ def activity_buckets(
     end: datetime,
     tz: ZoneInfo,
 ) -> list[dict[str, Any]]:
-    """Non-empty buckets whose start lies in [start, end), in time order."""
-    buckets: dict[datetime, dict[str, int]] = defaultdict(dict)
+    """Non-empty buckets whose start lies in [start, end), in time order.
+
+    Buckets are keyed by their instant, not their local wall time: aware datetimes of one
+    zone compare by wall time and ignore `fold`, which would merge the two passes of the
+    hour a daylight-saving change repeats into one bucket.
+    """
+    buckets: dict[float, dict[str, int]] = defaultdict(dict)
     for hour, record in view.hours.items():
         instant = datetime.fromtimestamp(hour, tz)
         bucket = instant if granularity == "hour" else local_day_start(instant, tz)
-        counts = buckets[bucket]
+        counts = buckets[bucket.timestamp()]
         for part in record.parts.values():
             for activity, n in part.counts.items():
                 counts[activity] = counts.get(activity, 0) + n
+    low, high = start.timestamp(), end.timestamp()
     return [
         {
-            "start": rfc3339(bucket),
+            "start": rfc3339(datetime.fromtimestamp(at, tz)),
             "total": sum(counts.values()),
             "counts": dict(sorted(counts.items())),
         }
-        for bucket, counts in sorted(buckets.items())
-        if start <= bucket < end and sum(counts.values()) > 0
+        for at, counts in sorted(buckets.items())
+        if low <= at < high and sum(counts.values()) > 0
     ]
