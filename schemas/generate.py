@@ -430,6 +430,19 @@ PERFORMANCE = schema(
                             minimum=0,
                         ),
                         "status": {"enum": list(vocabulary.TARGET_STATUSES)},
+                        "projected": nullable_number(
+                            "actual / the elapsed fraction of the period's business time (the "
+                            "straight-line run rate to its end); null while none has elapsed; "
+                            "actual once the period has ended.",
+                            minimum=0,
+                        ),
+                        "gap": number(minimum=0, description="max(target - actual, 0)."),
+                        "required_per_business_day": nullable_number(
+                            "gap / business days left (today by the part of it left); 0 when "
+                            "gap is 0; null when something is missing and no business time is "
+                            "left.",
+                            minimum=0,
+                        ),
                     },
                 },
             },

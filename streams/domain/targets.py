@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from streams.domain.business_time import elapsed_business_fraction
+from streams.domain.business_time import business_days, elapsed_business_fraction
 from streams.domain.periods import Period
 from streams.domain.vocabulary import TARGET_METRICS, TargetStatus
 
@@ -48,6 +48,13 @@ class TargetEvaluation:
     expected_by_now: float
     pace: float | None
     status: TargetStatus
+    #: the straight-line run rate to the period's end; None while nothing has elapsed
+    projected: float | None = None
+    #: what is still missing: max(target - actual, 0)
+    gap: float = 0.0
+    #: the gap per business day left (today by the part of it left); None when no
+    #: business time is left but something is missing
+    required_per_business_day: float | None = 0.0
 
 
 def _at_least(value: float, bound: float) -> bool:
@@ -87,6 +94,12 @@ def evaluate_target(
         status = "at_risk"
     else:
         status = "behind"
+    gap = max(target - actual, 0.0)
+    days_left = business_days(period) * (1.0 - fraction)
+    if gap == 0:
+        required: float | None = 0.0
+    else:
+        required = gap / days_left if days_left > 0 else None
     return TargetEvaluation(
         metric=metric,
         target=target,
@@ -95,4 +108,7 @@ def evaluate_target(
         expected_by_now=expected,
         pace=pace,
         status=status,
+        projected=actual / fraction if fraction > 0 else None,
+        gap=gap,
+        required_per_business_day=required,
     )

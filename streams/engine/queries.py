@@ -156,6 +156,9 @@ def performance_document(
             "expected_by_now": ev.expected_by_now,
             "pace": ev.pace,
             "status": ev.status,
+            "projected": ev.projected,
+            "gap": ev.gap,
+            "required_per_business_day": ev.required_per_business_day,
         }
         for _, ev in target_evaluations(
             view, now=now, tz=tz, at_risk_pace=at_risk_pace, only_period=period.id

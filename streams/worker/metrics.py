@@ -330,6 +330,8 @@ class BusinessCollector(Collector):
             fam.attainment.add_metric([*base, team], ev.attainment)
             if ev.pace is not None:
                 fam.pace.add_metric([*base, team], ev.pace)
+            if ev.projected is not None:
+                fam.projected.add_metric([*base, team], ev.projected / ev.target)
             for status_name in TARGET_STATUSES:
                 fam.status.add_metric([*base, team, status_name], int(status_name == ev.status))
         if view.kind == "rep" and active:
@@ -379,6 +381,7 @@ class _Families:
     nps: GaugeMetricFamily
     attainment: GaugeMetricFamily
     pace: GaugeMetricFamily
+    projected: GaugeMetricFamily
     status: GaugeMetricFamily
     quadrant: GaugeMetricFamily
     target_active: GaugeMetricFamily
@@ -411,6 +414,11 @@ class _Families:
             nps=gauge("sales_nps", "Net promoter score", labels),
             attainment=gauge("sales_target_attainment_ratio", "actual / target", t_labels),
             pace=gauge("sales_target_pace_ratio", "actual / expected_by_now", t_labels),
+            projected=gauge(
+                "sales_target_projected_ratio",
+                "projected / target: the straight-line run rate to the period's end",
+                t_labels,
+            ),
             status=gauge(
                 "sales_target_status", "1 for the target's current status", [*t_labels, "status"]
             ),

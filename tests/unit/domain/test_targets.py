@@ -203,3 +203,62 @@ def test_status_agrees_with_the_definitions(
         assert e.status == "at_risk"
     elif actual > pace_setting * expected * (1 + 1e-8):
         assert e.status in ("behind", "on_track")
+
+
+# -- projection, gap and required pace (docs/contract.md section 8.2) ---------------------
+
+
+def test_projection_mid_period() -> None:
+    # Wednesday noon of W48: 2.5 of 5 business days elapsed
+    e = ev(30.0, utc(2026, 11, 25, 12))
+    assert e.projected == pytest.approx(60.0)
+    assert e.gap == 70.0
+    assert e.required_per_business_day == pytest.approx(70.0 / 2.5)
+
+
+def test_before_the_period_nothing_is_projected_and_all_days_are_left() -> None:
+    e = ev(0.0, utc(2026, 11, 20))
+    assert e.projected is None
+    assert e.required_per_business_day == pytest.approx(100.0 / 5)
+
+
+def test_at_the_period_start_and_after_its_end() -> None:
+    start = ev(10.0, utc(2026, 11, 23))
+    assert start.projected is None  # nothing elapsed yet: no run rate
+    assert start.required_per_business_day == pytest.approx(90.0 / 5)
+    ended = ev(40.0, utc(2026, 11, 30))
+    assert ended.projected == 40.0  # equal to actual once the period has ended
+    assert ended.gap == 60.0
+    assert ended.required_per_business_day is None  # missing, and no business time left
+
+
+def test_the_weekend_after_the_last_business_day_leaves_no_business_time() -> None:
+    e = ev(50.0, utc(2026, 11, 28, 12))  # Saturday of W48
+    assert e.projected == pytest.approx(50.0)
+    assert e.required_per_business_day is None
+
+
+def test_an_achieved_target_needs_nothing_more() -> None:
+    e = ev(120.0, utc(2026, 11, 30))
+    assert (e.gap, e.required_per_business_day) == (0.0, 0.0)
+    assert ev(100.0, utc(2026, 11, 24)).required_per_business_day == 0.0
+
+
+def test_a_day_target_on_a_saturday_has_no_business_time() -> None:
+    e = ev(1.0, utc(2026, 11, 28, 12), period_id="2026-11-28")
+    assert e.projected is None and e.required_per_business_day is None
+
+
+@given(
+    actual=st.floats(min_value=0, max_value=1e6),
+    hours=st.integers(min_value=-48, max_value=24 * 40),
+)
+def test_projection_is_consistent_with_the_elapsed_fraction(actual: float, hours: int) -> None:
+    now = utc(2026, 11, 1) + timedelta(hours=hours)
+    e = ev(actual, now, target=1000.0, period_id="2026-11")
+    fraction = elapsed_business_fraction(MONTH, now, UTCZ)
+    if fraction == 0:
+        assert e.projected is None
+    else:
+        assert e.projected == pytest.approx(actual / fraction)
+    assert e.gap == max(1000.0 - actual, 0.0)
