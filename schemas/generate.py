@@ -261,13 +261,17 @@ TARGET = schema(
 ALERT = schema(
     "alert",
     "Target alert (sales.alerts)",
-    "Emitted at most once per target and period and kind, when that status is first seen "
-    "(docs/contract.md section 5). Consumers must ignore unknown extra fields.",
+    "target_at_risk and target_missed are emitted at most once per target and period, when "
+    "that status is first seen; target_achieved and target_achievement_revoked alternate as "
+    "corrections take the actual over and under the target (docs/contract.md sections 5 and "
+    "8.3). sequence numbers a target and period's alerts 1, 2, ... Consumers must ignore "
+    "unknown extra fields.",
     {
         "type": "object",
         "required": [
             "alert_id",
             "kind",
+            "sequence",
             "scope",
             "scope_id",
             "metric",
@@ -281,6 +285,11 @@ ALERT = schema(
         "properties": {
             "alert_id": string(1, description="Unique per alert; the same alert re-sent keeps it."),
             "kind": {"enum": list(vocabulary.ALERT_KINDS)},
+            "sequence": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "1, 2, ... per target and period, in the order emitted.",
+            },
             "scope": {"enum": list(vocabulary.SCOPES)},
             "scope_id": string(1, 64),
             "metric": string(pattern=METRIC, description=METRIC_DESCRIPTION),

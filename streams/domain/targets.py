@@ -20,13 +20,14 @@ comparison with the target itself (1) is exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from streams.domain.business_time import business_days, elapsed_business_fraction
 from streams.domain.periods import Period
-from streams.domain.vocabulary import TARGET_METRICS, TargetStatus
+from streams.domain.vocabulary import TARGET_METRICS, AlertKind, TargetStatus
 
 _REL_TOL = 1e-9
 
@@ -112,3 +113,28 @@ def evaluate_target(
         gap=gap,
         required_per_business_day=required,
     )
+
+
+def alerts_due(status: TargetStatus, emitted: Sequence[str]) -> list[AlertKind]:
+    """The alerts a target's status calls for, given those already emitted (in order).
+
+    `target_at_risk` and `target_missed` are emitted at most once per target and period.
+    `target_achieved` and `target_achievement_revoked` alternate: achieved when the actual
+    first reaches the target, revoked when a correction takes it below again, achieved
+    again if it comes back, and so on.
+    """
+    due: list[AlertKind] = []
+    swings = [kind for kind in emitted if kind in _SWING]
+    achieved = bool(swings) and swings[-1] == "target_achieved"
+    if status == "achieved" and not achieved:
+        due.append("target_achieved")
+    elif status != "achieved" and achieved:
+        due.append("target_achievement_revoked")
+    once: dict[str, AlertKind] = {"at_risk": "target_at_risk", "missed": "target_missed"}
+    kind = once.get(status)
+    if kind is not None and kind not in emitted:
+        due.append(kind)
+    return due
+
+
+_SWING = ("target_achieved", "target_achievement_revoked")

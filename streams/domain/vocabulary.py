@@ -39,14 +39,10 @@ TargetStatus: TypeAlias = Literal[
 ]
 TARGET_STATUSES: Final[tuple[TargetStatus, ...]] = get_args(TargetStatus)
 
-AlertKind: TypeAlias = Literal["target_at_risk", "target_missed", "target_achieved"]
+AlertKind: TypeAlias = Literal[
+    "target_at_risk", "target_missed", "target_achieved", "target_achievement_revoked"
+]
 ALERT_KINDS: Final[tuple[str, ...]] = get_args(AlertKind)
-#: the target status whose first sighting emits each alert kind
-ALERT_KIND_OF_STATUS: Final[dict[str, AlertKind]] = {
-    "at_risk": "target_at_risk",
-    "missed": "target_missed",
-    "achieved": "target_achieved",
-}
 
 Quadrant: TypeAlias = Literal[
     "high_activity_high_performance",

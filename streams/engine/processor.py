@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import local_hour_start, rfc3339
+from streams.domain.targets import TargetEvaluation, alerts_due
 from streams.domain.validation import MAX_DETAIL_CHARS, Rejection, decode_payload
 from streams.domain.vocabulary import (
-    ALERT_KIND_OF_STATUS,
     LATE_EVENT,
     PROCESSING_ERROR,
     UNKNOWN_CURRENCY,
@@ -105,9 +105,10 @@ class BatchResult:
     last_activity: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
-def alert_id(scope: str, metric: str, period: str, kind: str) -> str:
+def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> str:
     """Stable id: a replay after a crash re-sends the same alert with the same id."""
-    digest = hashlib.sha256(f"{scope}\x1f{metric}\x1f{period}\x1f{kind}".encode()).hexdigest()
+    text = f"{scope}\x1f{metric}\x1f{period}\x1f{kind}\x1f{sequence}"
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return digest[:32]
 
 
@@ -500,27 +501,32 @@ class _Batch:
                 view, now=self.now, tz=self.proc.tz, at_risk_pace=self.proc.at_risk_pace
             )
             for period_id, ev in evaluations:
-                metric = ev.metric
-                kind = ALERT_KIND_OF_STATUS.get(ev.status)
-                if kind is None:
-                    continue
-                emitted = view.alerts.get((metric, period_id), [])
-                if kind in emitted:
-                    continue
-                scope_kind, scope_id = scope.split(":", 1)
-                self.result.alerts.append(
-                    {
-                        "alert_id": alert_id(scope, metric, period_id, kind),
-                        "kind": kind,
-                        "scope": scope_kind,
-                        "scope_id": scope_id,
-                        "metric": metric,
-                        "period": period_id,
-                        "target": ev.target,
-                        "actual": ev.actual,
-                        "attainment": ev.attainment,
-                        "expected_by_now": ev.expected_by_now,
-                        "emitted_at": rfc3339(self.now),
-                    }
-                )
-                self.put((scope, ALERTS, metric, period_id), [*emitted, kind])
+                emitted = view.alerts.get((ev.metric, period_id), [])
+                due = alerts_due(ev.status, emitted)
+                for kind in due:
+                    self.result.alerts.append(
+                        self.alert(scope, period_id, ev, kind, len(emitted) + 1)
+                    )
+                    emitted = [*emitted, kind]
+                if due:
+                    self.put((scope, ALERTS, ev.metric, period_id), emitted)
+
+    def alert(
+        self, scope: str, period_id: str, ev: TargetEvaluation, kind: str, sequence: int
+    ) -> dict[str, Any]:
+        """One sales.alerts record; `sequence` counts the target and period's alerts."""
+        scope_kind, scope_id = scope.split(":", 1)
+        return {
+            "alert_id": alert_id(scope, ev.metric, period_id, kind, sequence),
+            "kind": kind,
+            "sequence": sequence,
+            "scope": scope_kind,
+            "scope_id": scope_id,
+            "metric": ev.metric,
+            "period": period_id,
+            "target": ev.target,
+            "actual": ev.actual,
+            "attainment": ev.attainment,
+            "expected_by_now": ev.expected_by_now,
+            "emitted_at": rfc3339(self.now),
+        }

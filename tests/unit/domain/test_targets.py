@@ -262,3 +262,31 @@ def test_projection_is_consistent_with_the_elapsed_fraction(actual: float, hours
     else:
         assert e.projected == pytest.approx(actual / fraction)
     assert e.gap == max(1000.0 - actual, 0.0)
+
+
+# -- which alerts a status calls for (docs/contract.md 8.3) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "emitted", "due"),
+    [
+        ("on_track", [], []),
+        ("at_risk", [], ["target_at_risk"]),
+        ("at_risk", ["target_at_risk"], []),
+        ("achieved", ["target_at_risk"], ["target_achieved"]),
+        ("achieved", ["target_achieved"], []),
+        ("behind", ["target_achieved"], ["target_achievement_revoked"]),
+        ("at_risk", ["target_at_risk", "target_achieved"], ["target_achievement_revoked"]),
+        (
+            "missed",
+            ["target_achieved"],
+            ["target_achievement_revoked", "target_missed"],
+        ),
+        ("achieved", ["target_achieved", "target_achievement_revoked"], ["target_achieved"]),
+        ("missed", ["target_missed"], []),
+    ],
+)
+def test_alerts_due(status: str, emitted: list[str], due: list[str]) -> None:
+    from streams.domain.targets import alerts_due
+
+    assert alerts_due(status, emitted) == due  # type: ignore[arg-type]

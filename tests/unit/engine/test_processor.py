@@ -515,6 +515,7 @@ def test_at_risk_then_achieved_each_exactly_once_across_batches_and_ticks() -> N
     assert set(alert) == {
         "alert_id",
         "kind",
+        "sequence",
         "scope",
         "scope_id",
         "metric",
@@ -551,6 +552,35 @@ def test_at_risk_then_achieved_each_exactly_once_across_batches_and_ticks() -> N
     h.tick(utc(2026, 12, 1, 0, 1))
     assert len(h.alerts) == 2
     assert len({a["alert_id"] for a in h.alerts}) == 2
+    assert [a["sequence"] for a in h.alerts] == [1, 2]
+
+
+def test_achievement_is_revoked_and_achieved_again_as_deals_are_corrected() -> None:
+    """docs/contract.md 8.3: achieved and revoked alternate, each with the next sequence."""
+    h = Harness()
+    h.run([target("rep:r1", "deals_won", NOV, 1.0)], NOW)
+    h.run([deal("w1", "D1", "r1", "t1", at(20), "won", 100)], NOW)
+    h.run([deal("r1", "D1", "r1", "t1", at(21), "reopened")], NOW)  # takes it back below
+    h.run([deal("w2", "D1", "r1", "t1", at(22), "won", 100)], NOW)
+    h.run([deal("r2", "D1", "r1", "t1", at(23), "lost")], NOW)
+    h.tick(NOW + timedelta(hours=1))  # nothing changed: nothing new
+    seen = [(a["kind"], a["sequence"]) for a in h.alerts]
+    assert seen == [
+        ("target_at_risk", 1),  # set on the 27th with nothing won yet
+        ("target_achieved", 2),
+        ("target_achievement_revoked", 3),
+        ("target_achieved", 4),
+        ("target_achievement_revoked", 5),
+    ]
+    assert len({a["alert_id"] for a in h.alerts}) == len(h.alerts)
+
+
+def test_a_correction_that_keeps_the_target_reached_revokes_nothing() -> None:
+    h = Harness()
+    h.run([target("rep:r1", "revenue_won", NOV, 100.0)], NOW)
+    h.run([deal("w1", "D1", "r1", "t1", at(20), "won", 150)], NOW)
+    h.run([deal("w2", "D1", "r1", "t1", at(21), "won", 120)], NOW)  # corrected, still above
+    assert [a["kind"] for a in h.alerts] == ["target_at_risk", "target_achieved"]
 
 
 def test_at_risk_from_a_tick_when_time_passes_without_events() -> None:
@@ -595,7 +625,8 @@ def test_target_set_after_its_period_ended_alerts_missed_at_once() -> None:
     assert len(h.alerts) == 2
 
 
-def test_achieved_alert_when_crossing_via_a_retraction_elsewhere_is_not_undone() -> None:
+def test_a_reopened_deal_revokes_the_achievement_and_its_win_restores_it() -> None:
+    """v1 sent target_achieved once; section 8.3 makes achieved and revoked alternate."""
     h = Harness()
     h.run([target("rep:r1", "deals_won", "2026-W48", 2.0)], utc(2026, 11, 23, 1))
     h.run([deal("e1", "D1", "r1", "t1", at(24), "won", 1)], NOW)
@@ -604,7 +635,8 @@ def test_achieved_alert_when_crossing_via_a_retraction_elsewhere_is_not_undone()
     assert [a["kind"] for a in h.alerts].count("target_achieved") == 1
     h.run([deal("e3", "D2", "r1", "t1", at(25), "reopened")], NOW)
     h.run([deal("e4", "D2", "r1", "t1", at(26), "won", 1)], NOW)
-    assert [a["kind"] for a in h.alerts].count("target_achieved") == 1
+    swings = [a["kind"] for a in h.alerts if a["kind"] != "target_at_risk"]
+    assert swings == ["target_achieved", "target_achievement_revoked", "target_achieved"]
 
 
 def test_alerts_are_not_repeated_after_a_restart() -> None:
