@@ -162,6 +162,15 @@ def parse_period(text: str, tz: ZoneInfo) -> Period:
         raise PeriodError(f"period {text!r} is out of the supported range") from None
 
 
+def previous_period_id(period_id: str) -> str:
+    """The period of the same kind just before: the day, ISO week, month or quarter that
+    ends where this one starts. Raises PeriodError when it would fall before year 0002."""
+    kind, first, _ = parse_period_id(period_id)
+    previous = _ids_of_date(first - _ONE_DAY)[PERIOD_KINDS.index(kind)]
+    parse_period_id(previous)  # its year must be in range too
+    return previous
+
+
 def period_kind(period_id: str) -> PeriodKind:
     """The kind of a period id (validated the same way as :func:`parse_period`)."""
     return parse_period_id(period_id)[0]

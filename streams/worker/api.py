@@ -25,6 +25,7 @@ from streams.domain.periods import (
     PeriodError,
     current_period_ids,
     parse_period,
+    previous_period_id,
 )
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
@@ -96,6 +97,19 @@ def period_param(request: web.Request) -> str:
         return parse_period(raw, tz).id
     except PeriodError as exc:
         raise BadRequest(f"period: {exc}") from None
+
+
+def compare_param(request: web.Request, period_id: str) -> str | None:
+    """`compare=previous` adds the same document for the period just before."""
+    compare = request.query.get("compare") or None
+    if compare not in (None, "previous"):
+        raise BadRequest("compare: the only comparison is previous")
+    if compare == "previous":
+        try:
+            previous_period_id(period_id)
+        except PeriodError as exc:
+            raise BadRequest(f"compare: {exc}") from None
+    return compare
 
 
 def time_param(request: web.Request, name: str, default: datetime) -> datetime:
@@ -226,14 +240,19 @@ async def metrics(request: web.Request) -> web.Response:
 async def _performance(request: web.Request, kind: str, ident: str) -> web.Response:
     try:
         period_id = period_param(request)
+        compare = compare_param(request, period_id)
     except BadRequest as exc:
         return error(400, str(exc))
     view = await owned_view(request, kind, ident)
     if isinstance(view, web.Response):
         return view
     backend = _backend(request)
-    period = parse_period(period_id, backend.settings.tz)
-    return json_response(await performance_for(backend, view, period, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    doc = await performance_for(backend, view, parse_period(period_id, backend.settings.tz), now)
+    if compare == "previous":
+        previous = parse_period(previous_period_id(period_id), backend.settings.tz)
+        doc["previous"] = await performance_for(backend, view, previous, now)
+    return json_response(doc)
 
 
 async def rep_performance(request: web.Request) -> web.Response:

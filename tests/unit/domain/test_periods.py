@@ -314,3 +314,28 @@ def test_a_day_skipped_by_the_zone_is_an_empty_period() -> None:
     assert p.start == p.end
     assert parse_period("2011-12-29", apia).end == p.start
     assert periods_of(p.start, apia)[0] == "2011-12-31"
+
+
+@pytest.mark.parametrize(
+    ("period", "previous"),
+    [
+        ("2026-03-01", "2026-02-28"),
+        ("2024-03-01", "2024-02-29"),
+        ("2026-W01", "2025-W52"),
+        ("2021-W01", "2020-W53"),
+        ("2026-01", "2025-12"),
+        ("2026-Q1", "2025-Q4"),
+        ("2026-Q3", "2026-Q2"),
+    ],
+)
+def test_previous_period(period: str, previous: str) -> None:
+    from streams.domain.periods import previous_period_id
+
+    assert previous_period_id(period) == previous
+
+
+def test_no_previous_period_before_the_first_year() -> None:
+    from streams.domain.periods import previous_period_id
+
+    with pytest.raises(PeriodError):
+        previous_period_id("0002-01-01")

@@ -134,3 +134,19 @@ async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) 
         "r2": "low_activity_high_performance",
         "r3": "high_activity_high_performance",
     }
+
+
+async def test_compare_previous_adds_the_period_before(clients: list[TestClient]) -> None:
+    from streams.domain.periods import previous_period_id
+
+    for client in clients:
+        status, doc = await get(client, f"/v1/reps/r1/performance?period={MONTH}&compare=previous")
+        assert status == 200
+        previous = doc["previous"]
+        assert previous["period"] == previous_period_id(MONTH)
+        assert previous["activities"]["total"] == 0 and doc["activities"]["total"] == 2
+        assert "previous" not in previous
+    status, body = await get(clients[0], "/v1/teams/t1/performance?compare=next")
+    assert status == 400 and "compare" in body["error"]
+    status, _ = await get(clients[0], "/v1/teams/t1/performance?period=0002-01&compare=previous")
+    assert status == 400
