@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 
-from streams.events import ACTIVITY_TYPES
-from streams.validation import EventDecoder, Rejection
+from streams.domain.events import ACTIVITY_TYPES
+from streams.domain.validation import EventDecoder, Rejection
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "activity.schema.json"
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

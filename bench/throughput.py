@@ -1,263 +1,88 @@
-"""End-to-end throughput: salespulse worker vs the naive Faust agent, on a real broker.
+"""Issue 9 throughput runs: every consumer drains the same pre-produced backlog, one at a time.
 
-Everything runs on a throwaway single-node Kafka started by deploy/kafka/kafka_local.py on a
-free port and a temporary data dir. The events are produced *before* the consumer starts, so
-what is measured is how fast a worker drains a backlog: the ceiling of its throughput.
+For each shape (`wide`, `live`) the dataset is produced once to its own three input topics
+(8 partitions, keyed by rep). Then each consumer runs alone as its own process with its own
+consumer group on those topics:
 
-- salespulse: one `python -m streams.cli worker` subprocess (fresh SALES_APP_ID and
-  SALES_TOPIC_* names). The clock runs from its first `GET /readyz` == 200 until
-  `sales_events_processed_total` (ingested) and the `sales_event_lag_seconds` count
-  (applied) both equal N *and* the leaderboard (scope=team, activities_total and deals_won,
-  every month of the data) equals what was produced, team by team.
-- naive: bench/naive_app.py as a faust worker on the same activity topic with its own app
-  id; it reports its own count and the time it reached the expected count.
+- `aiokafka`: the plain aiokafka loop (bench/peers.py)
+- `naive`: the textbook Faust agent (bench/naive_app.py), on a fixed number of events
+- `quix`: Quix Streams with a 1-day tumbling window per rep (bench/peers.py)
+- `salespulse`: the `salespulse worker` console script, configured by environment
+
+The clock starts when the consumer's group is first Stable on the broker (members joined,
+partitions assigned) and stops when the group has committed every input offset (for the naive
+agent: its fixed number of events); a second figure runs from process start. For salespulse
+a third stops when its HTTP API answers the produced totals (team activities_total and
+deals_won of every month). All of it is asked of the broker and the API from outside, so every
+consumer is measured the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import json
-import logging
 import os
-import signal
-import subprocess
+import re
+import shutil
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
-from streams.generator import DEFAULT_FX_PATH, GeneratorConfig, generate, load_fx_rates
-from streams.settings import Settings, Topics
-from streams.topics import ensure_topics
+from bench.data import INPUT_KINDS, Dataset, month_of, rfc3339
+from bench.harness import (
+    BrokerInfo,
+    GroupWatch,
+    Process,
+    compacted_size,
+    dir_bytes,
+    end_offsets,
+    http_get,
+    load_kafka_local,
+    log,
+    produce,
+    topic_log_bytes,
+    topics_matching,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-KAFKA_LOCAL_PATH = REPO_ROOT / "deploy" / "kafka" / "kafka_local.py"
-INPUT_KINDS = ("activities", "deals", "feedback")
 POLL_INTERVAL = 0.2
-API_POLL_INTERVAL = 0.5
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# -- broker ---------------------------------------------------------------------------
-
-
-def load_kafka_local() -> ModuleType:
-    """deploy/kafka/kafka_local.py as a module (it is a script, not part of a package)."""
-    name = "kafka_local"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, KAFKA_LOCAL_PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-@contextmanager
-def kafka_broker(base_dir: Path) -> Iterator[str]:
-    """A fresh broker on a free port; yields "127.0.0.1:PORT" and stops it afterwards."""
-    kafka_local = load_kafka_local()
-    t0 = time.monotonic()
-    broker = kafka_local.start_broker(
-        kafka_local.free_port(), base_dir / "kafka", die_with_parent=True
-    )
-    log(f"Kafka broker up on {broker.bootstrap} in {time.monotonic() - t0:.1f}s")
-    try:
-        yield str(broker.bootstrap)
-    finally:
-        broker.stop()
-        log("Kafka broker stopped")
-
-
-# -- data -----------------------------------------------------------------------------
+API_FROM_SHARE = 0.8  # ask the API once this share of the input is committed
+API_MIN_INTERVAL = 0.25
+API_COST_FACTOR = 10.0  # wait 10x as long as the last API check took before the next
+CONSUMERS = ("aiokafka", "naive", "quix", "salespulse")
+LABELS = {
+    "aiokafka": "plain aiokafka loop",
+    "naive": "naive Faust agent",
+    "quix": "Quix Streams",
+    "salespulse": "salespulse worker",
+}
+#: topics the salespulse worker is told about (SALES_TOPIC_<NAME>); inputs are the shape's
+WORKER_TOPICS = ("targets", "alerts", "performance", "deadletter", "scopes")
+LATE_GRACE_DAYS = 60
 
 
 @dataclass
-class Dataset:
-    """The produced records and the figures the worker must end up with."""
-
-    records: list[tuple[str, bytes, bytes]]  # (topic kind, key, value)
-    by_kind: Counter[str]
-    #: month -> team -> count of activity events
-    activities: dict[str, Counter[str]]
-    #: month -> team -> count of won deals
-    deals_won: dict[str, Counter[str]]
-    start: datetime
-    end: datetime
-
-    @property
-    def total(self) -> int:
-        return len(self.records)
-
-
-def build_dataset(n: int, reps: int = 200, teams: int = 10, days: int = 5) -> Dataset:
-    """n valid records (no late, duplicate, invalid or reopened ones) over the last days.
-
-    The span (5 days) is shorter than SALES_LATE_GRACE (7 days), so no event can be late,
-    and ends a minute ago, so none is ahead of the clock.
-    """
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    start = end - timedelta(days=days)
-    config = GeneratorConfig(
-        context="saas",
-        seed=20261127,
-        reps=reps,
-        teams=teams,
-        start=start,
-        end=end,
-        events=n,
-        reopen_rate=0.0,
-        fx_rates=load_fx_rates(DEFAULT_FX_PATH),
-    )
-    records: list[tuple[str, bytes, bytes]] = []
-    by_kind: Counter[str] = Counter()
-    activities: dict[str, Counter[str]] = defaultdict(Counter)
-    deals_won: dict[str, Counter[str]] = defaultdict(Counter)
-    for record in generate(config):
-        assert record.label == "valid" and record.value is not None and record.key is not None
-        event = orjson.loads(record.value)
-        month = datetime.fromisoformat(event["occurred_at"]).astimezone(UTC).strftime("%Y-%m")
-        if record.topic_kind == "activities":
-            activities[month][event["team_id"]] += 1
-        elif record.topic_kind == "deals" and event["outcome"] == "won":
-            deals_won[month][event["team_id"]] += 1
-        by_kind[record.topic_kind] += 1
-        records.append((record.topic_kind, record.key.encode(), record.value))
-    return Dataset(records, by_kind, dict(activities), dict(deals_won), start, end)
-
-
-def topics_for(name: str) -> Topics:
-    return Topics(**{kind: f"{name}.{kind}" for kind in Topics.__dataclass_fields__})
-
-
-async def produce(
-    bootstrap: str, topics: Topics, records: list[tuple[str, bytes, bytes]]
-) -> dict[TopicPartition, int]:
-    """Create the app's topics (as the worker would) and send every record, keyed by rep.
-
-    Returns the end offset of every partition written to.
-    """
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while leaders settle
-    # creates the app's topics as the worker would and waits for their leaders
-    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topics=topics))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1
-    )
-    await producer.start()
-    ends: dict[TopicPartition, int] = {}
-
-    async def settle(pending: list[asyncio.Future[Any]]) -> None:
-        for meta in await asyncio.gather(*pending):
-            tp = TopicPartition(meta.topic, meta.partition)
-            ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
-        pending.clear()
-
-    try:
-        pending: list[asyncio.Future[Any]] = []
-        for kind, key, value in records:
-            pending.append(await producer.send(getattr(topics, kind), value, key=key))
-            if len(pending) >= 20_000:
-                await settle(pending)
-        await settle(pending)
-    finally:
-        await producer.stop()
-    return ends
-
-
-async def committed_records(
-    admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPartition, int]
-) -> int:
-    """How many of the produced records the consumer group has committed."""
-    offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-    return sum(
-        min(max(meta.offset, 0), ends[tp]) if meta is not None else 0
-        for tp, meta in ((tp, offsets.get(tp)) for tp in ends)
-    )
-
-
-# -- HTTP -----------------------------------------------------------------------------
-
-
-def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), exc.read()
-
-
-def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """name -> [(labels, value)] of every sample on a /metrics page."""
-    status, body = http_get(url + "/metrics")
-    if status != 200:
-        raise OSError(f"/metrics answered {status}")
-    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            out[sample.name].append((dict(sample.labels), float(sample.value)))
-    return out
-
-
-def metric_sum(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
-    return sum(value for _, value in samples.get(name, []))
-
-
-def leaderboard(url: str, period: str, metric: str) -> dict[str, float] | None:
-    query = urllib.parse.urlencode(
-        {"period": period, "metric": metric, "scope": "team", "limit": 100}
-    )
-    status, body = http_get(f"{url}/v1/leaderboard?{query}")
-    if status != 200:
-        return None
-    return {e["id"]: e["value"] for e in orjson.loads(body)["entries"] if e["value"]}
-
-
-def figures_match(url: str, data: Dataset) -> tuple[bool, str]:
-    """Team activities_total and deals_won of every month equal what was produced."""
-    for metric, expected in (("activities_total", data.activities), ("deals_won", data.deals_won)):
-        for month, per_team in sorted(expected.items()):
-            got = leaderboard(url, month, metric)
-            want = {team: float(n) for team, n in per_team.items() if n}
-            if got is None or {k: float(v) for k, v in got.items()} != want:
-                got_total = sum((got or {}).values())
-                return False, (
-                    f"{metric} {month}: API total {got_total:g}, produced {sum(want.values()):g}"
-                )
-    return True, "team activities_total and deals_won match for every month"
-
-
-# -- salespulse -----------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    name: str
-    events: int
-    seconds: float | None  # None: did not finish
-    seconds_wall: float | None = None  # from process start, start-up included
+class Run:
+    consumer: str
+    label: str
+    shape: str
+    events: int  # events the rates are over
+    seconds: float | None = None  # group Stable -> input offsets committed
+    seconds_wall: float | None = None  # process start -> input offsets committed
+    seconds_queryable: float | None = None  # group Stable -> API totals match (salespulse)
+    startup: float | None = None  # process start -> group Stable
+    peak_rss: int = 0
     complete: bool = True
     notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rate(self) -> float | None:
@@ -267,306 +92,493 @@ class Result:
     def rate_wall(self) -> float | None:
         return self.events / self.seconds_wall if self.seconds_wall else None
 
+    @property
+    def rate_queryable(self) -> float | None:
+        return self.events / self.seconds_queryable if self.seconds_queryable else None
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def run_salespulse(
-    bootstrap: str,
-    data: Dataset,
-    name: str,
-    base_dir: Path,
-    timeout: float,
-    worker_env: Mapping[str, str] | None = None,
-) -> Result:
-    """Produce the dataset to `name`.* topics, then time one worker draining them."""
-    log(f"salespulse: producing {data.total:,} events to {name}.* ...")
-    t0 = time.monotonic()
-    topics = topics_for(name)
-    ends = asyncio.run(produce(bootstrap, topics, data.records))
-    log(f"salespulse: produced in {time.monotonic() - t0:.1f}s; starting one worker")
-    return asyncio.run(
-        _time_salespulse(bootstrap, data, name, ends, base_dir, timeout, worker_env or {})
-    )
-
-
-async def _time_salespulse(
-    bootstrap: str,
-    data: Dataset,
-    name: str,
-    ends: dict[TopicPartition, int],
-    base_dir: Path,
-    timeout: float,
-    worker_env: Mapping[str, str],
-) -> Result:
-    from tests.support.workers import Cluster, free_port
-
-    # Cluster.env() gives the worker its own app id, data dir and topic names; keep the
-    # default publish interval of sales.performance (the test env shortens it).
-    cluster = Cluster(
-        bootstrap=bootstrap,
-        name=name,
-        base_dir=base_dir,
-        extra_env={"SALES_PERFORMANCE_MIN_INTERVAL": "1.0", **worker_env},
-    )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    worker = cluster.start_worker(free_port())
-    url = worker.url
-    label = " ".join(["salespulse worker", *(f"{k}={v}" for k, v in worker_env.items())])
-    result = Result(label, data.total, None)
-    started = time.monotonic()
-
-    def alive() -> None:
-        if not worker.alive():
-            raise RuntimeError(f"salespulse worker died:\n{worker.log_tail(400)}")
-
-    async def get(path: str) -> tuple[int, bytes]:
-        return await asyncio.to_thread(http_get, url + path)
-
-    try:
-        ready_at = None
-        while ready_at is None:
-            alive()
-            try:
-                if (await get("/readyz"))[0] == 200:
-                    ready_at = time.monotonic()
-            except OSError:
-                pass
-            if ready_at is None:
-                if time.monotonic() - started > 120:
-                    raise RuntimeError(f"worker never ready:\n{worker.log_tail()}")
-                await asyncio.sleep(0.1)
-        early = await committed_records(admin, name, ends)
-        log(
-            f"salespulse: ready {ready_at - started:.1f}s after start "
-            f"({early:,} input records already committed); draining the backlog"
-        )
-        # Progress comes from the group's committed offsets (asked of the broker, no load on
-        # the worker); once every input record is committed, the API is asked for the totals.
-        # /metrics is not polled meanwhile: a scrape costs the worker's event loop a lot.
-        committed = 0
-        last_log = 0.0
-        done_at = inputs_done_at = None
-        why = "figures not checked yet"
-        while done_at is None:
-            now = time.monotonic()
-            if now - ready_at > timeout:
-                result.complete = False
-                break
-            alive()
-            committed = await committed_records(admin, name, ends)
-            if committed >= data.total and inputs_done_at is None:
-                inputs_done_at = time.monotonic()
-                log(f"salespulse: every input record committed {inputs_done_at - ready_at:.1f}s")
-            if committed >= data.total:
-                try:
-                    ok, why_now = await asyncio.to_thread(figures_match, url, data)
-                except OSError as exc:
-                    ok, why_now = False, f"API error {exc}"
-                if why_now != why:
-                    log(f"salespulse: {why_now}")
-                    why = why_now
-                if ok:
-                    done_at = time.monotonic()
-                    break
-            if now - last_log > 5:
-                last_log = now
-                log(f"salespulse: {committed:,} / {data.total:,} input records committed")
-            # the API answers from the worker's event loop: ask it less often than the broker
-            await asyncio.sleep(API_POLL_INTERVAL if committed >= data.total else POLL_INTERVAL)
-        samples = await asyncio.to_thread(scrape, url)
-        ingested = metric_sum(samples, "sales_events_processed_total")
-        applied = metric_sum(samples, "sales_event_lag_seconds_count")
-        rejected = metric_sum(samples, "sales_events_rejected_total")
-        duplicates = metric_sum(samples, "sales_events_duplicate_total")
-        if done_at is None:
-            result.notes.append(
-                f"NOT COMPLETE after {timeout:.0f}s: committed {committed:,}, ingested "
-                f"{ingested:,.0f}, applied {applied:,.0f} of {data.total:,}; {why}"
-            )
-            result.seconds = time.monotonic() - ready_at
-            result.events = int(applied)
-            log("salespulse: " + result.notes[-1] + "\n" + worker.log_tail())
-            return result
-        result.seconds = done_at - ready_at
-        result.seconds_wall = done_at - started
-        log(f"salespulse: all {data.total:,} events applied {result.seconds:.2f}s after ready")
-        result.notes.append(why)
-        if inputs_done_at is not None:
-            result.notes.append(
-                f"input offsets all committed {inputs_done_at - ready_at:.1f}s after ready; "
-                f"the rest ({done_at - inputs_done_at:.1f}s) is the scopes topic backlog"
-            )
-        result.notes.append(
-            f"/metrics: processed {ingested:,.0f}, applied (event lag count) {applied:,.0f}, "
-            f"rejected {rejected:g}, duplicates {duplicates:g}"
-        )
-        t_scrape = time.monotonic()
-        await asyncio.to_thread(scrape, url)
-        result.notes.append(
-            f"one GET /metrics took {(time.monotonic() - t_scrape) * 1000:.0f} ms at the end"
-        )
-        result.notes.append(await asyncio.to_thread(consumer_lag_note, url, topics_for(name)))
-        return result
-    finally:
-        await admin.close()
-        await asyncio.to_thread(cluster.stop)
-
-
-def consumer_lag_note(url: str, topics: Topics, wait: float = 12.0) -> str:
-    """The consumer lag gauges (refreshed every 5 s by the worker) once they settle at 0."""
-    watched = {topics.activities, topics.deals, topics.feedback, topics.scopes}
-    deadline = time.monotonic() + wait
-    lag: dict[str, float] = {}
-    while True:
-        lag = defaultdict(float)
-        for labels, value in scrape(url).get("sales_consumer_lag_records", []):
-            if labels.get("topic") in watched:
-                lag[labels["topic"].split(".", 1)[1]] += value
-        if len(lag) == len(watched) and not any(lag.values()):
-            return "consumer lag 0 on every partition of the input and scopes topics"
-        if time.monotonic() > deadline:
-            return "consumer lag (records) " + ", ".join(f"{k}={v:g}" for k, v in lag.items())
-        time.sleep(1.0)
-
-
-# -- naive ----------------------------------------------------------------------------
-
-
-def run_naive(
-    bootstrap: str, topic: str, expect: int, store: str, base_dir: Path, timeout: float
-) -> Result:
-    """bench/naive_app.py as a faust worker on `topic`; its own app id and data dir."""
-    name = "naive" + store.split(":")[0] + uuid.uuid4().hex[:8]
-    work = base_dir / name
-    work.mkdir(parents=True)
-    progress_file = work / "progress.json"
-    log_file = work / "worker.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAIVE_", "SALES_"))}
-    env.update(
-        NAIVE_BOOTSTRAP=bootstrap,
-        NAIVE_APP_ID=name,
-        NAIVE_TOPIC=topic,
-        NAIVE_STORE=store,
-        NAIVE_DATA_DIR=str(work / "data"),
-        NAIVE_EXPECT=str(expect),
-        NAIVE_PROGRESS_FILE=str(progress_file),
-        PYTHONUNBUFFERED="1",
-    )
-    label = f"naive Faust agent ({store.rstrip(':/')} table)"
-    log(f"{label}: starting; counting {expect:,} activity events")
-    started_wall = time.time()
-    with log_file.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench.naive_app", "worker", "--loglevel", "warn"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    result = Result(label, expect, None)
-    progress: dict[str, Any] = {}
-    last_log = 0.0
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"naive worker exited {process.returncode}:\n{_tail(log_file)}")
-            try:
-                progress = json.loads(progress_file.read_text())
-            except (OSError, ValueError):
-                progress = {}
-            if progress.get("done_at"):
-                break
-            now = time.time()
-            if now - started_wall > timeout:
-                break
-            if now - last_log > 10:
-                last_log = now
-                log(f"{label}: {progress.get('count', 0):,} / {expect:,}")
-            time.sleep(0.2)
-    finally:
-        _stop(process)
-    first = progress.get("first_event_at")
-    if progress.get("done_at") and first:
-        result.seconds = progress["done_at"] - first
-        result.seconds_wall = progress["done_at"] - started_wall
-        log(f"{label}: {expect:,} events in {result.seconds:.2f}s after its first event")
-    elif first:
-        # Stopped at the time limit: the rate over what it did is still its throughput.
-        count = int(progress.get("count", 0))
-        result.complete = False
-        result.events = count
-        result.seconds = time.time() - first
-        result.notes.append(
-            f"stopped at the {timeout:.0f}s limit after {count:,} of {expect:,} events; "
-            "rate measured over those"
-        )
-        log(f"{label}: " + result.notes[-1])
-    else:
-        result.complete = False
-        result.notes.append(f"no event processed within {timeout:.0f}s:\n{_tail(log_file)}")
-    return result
-
-
-# -- all together ---------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "consumer": self.consumer,
+            "label": self.label,
+            "shape": self.shape,
+            "events": self.events,
+            "seconds_to_committed": self.seconds,
+            "events_per_s_committed": self.rate,
+            "seconds_wall_to_committed": self.seconds_wall,
+            "events_per_s_wall": self.rate_wall,
+            "seconds_to_queryable": self.seconds_queryable,
+            "events_per_s_queryable": self.rate_queryable,
+            "startup_s": self.startup,
+            "peak_rss_bytes": self.peak_rss or None,
+            "complete": self.complete,
+            "notes": self.notes,
+            **self.extra,
+        }
 
 
 @dataclass
-class ThroughputReport:
-    data: Dataset
-    salespulse: Result | None
-    naive: list[Result]
+class Options:
+    """What the consumer runs need of the command line."""
+
+    partitions: int
+    naive_events: int
+    timeout: float
+    latency_seconds: float
+    latency_rate: float | None
+    sample_every: int
+    worker_env: Mapping[str, str]
+    #: argv of the worker instead of `salespulse worker --loglevel info`
+    worker_command: list[str] | None
 
 
-def run(
-    n: int,
-    *,
-    naive: bool = True,
-    naive_memory: bool = True,
-    naive_timeout: float = 150.0,
-    worker_env: Mapping[str, str] | None = None,
-) -> ThroughputReport:
-    log(f"generating {n:,} events (200 reps, 10 teams, last 5 days) ...")
-    t0 = time.monotonic()
-    data = build_dataset(n)
-    log(
-        f"generated in {time.monotonic() - t0:.1f}s: "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(data.by_kind.items()))
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="salespulse-bench-") as tmp,
-        kafka_broker(Path(tmp)) as bootstrap,
-    ):
-        base = Path(tmp)
-        name = "spbench" + uuid.uuid4().hex[:8]
-        sp = run_salespulse(
-            bootstrap, data, name, base, timeout=max(120.0, n / 500), worker_env=worker_env
-        )
-        naive_results: list[Result] = []
-        if naive:
-            topic = topics_for(name).activities
-            stores = ["rocksdb://", "memory://"] if naive_memory else ["rocksdb://"]
-            for store in stores:
-                naive_results.append(
-                    run_naive(
-                        bootstrap, topic, data.by_kind["activities"], store, base, naive_timeout
-                    )
+@dataclass
+class ShapeTopics:
+    shape: str
+    inputs: dict[str, str]  # kind -> topic
+    ends: dict[TopicPartition, int]
+
+    @property
+    def names(self) -> list[str]:
+        return [self.inputs[k] for k in INPUT_KINDS]
+
+
+# -- one consumer ---------------------------------------------------------------------
+
+
+def _env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SALES_", "KAFKA_", "NAIVE_", "Quix__"))
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def salespulse_command() -> list[str]:
+    script = Path(sys.executable).with_name("salespulse")
+    if script.exists():
+        return [str(script), "worker", "--loglevel", "info"]
+    found = shutil.which("salespulse")
+    if found is None:
+        raise RuntimeError("no `salespulse` console script: run `make install` first")
+    return [found, "worker", "--loglevel", "info"]
+
+
+def figures_match(url: str, data: Dataset) -> tuple[bool, str]:
+    """Team activities_total, then deals_won, of every month equal what was produced."""
+    for metric, expected in (("activities_total", data.activities), ("deals_won", data.deals_won)):
+        for month, per_team in sorted(expected.items()):
+            query = urllib.parse.urlencode(
+                {"period": month, "metric": metric, "scope": "team", "limit": 1000}
+            )
+            status, body = http_get(f"{url}/v1/leaderboard?{query}")
+            want = {team: float(n) for team, n in per_team.items() if n}
+            got: dict[str, float] = {}
+            if status == 200:
+                got = {
+                    e["id"]: float(e["value"]) for e in orjson.loads(body)["entries"] if e["value"]
+                }
+            if got != want:
+                return False, (
+                    f"{metric} {month}: API total {sum(got.values()):g} (HTTP {status}), "
+                    f"produced {sum(want.values()):g}"
                 )
-        return ThroughputReport(data, sp, naive_results)
+    return True, "team activities_total and deals_won match the input for every month"
+
+
+class ApiWatch:
+    """Asks the worker's API whether the totals are there, sparingly: it answers from the
+    worker's event loop, so every question costs the worker time. Asks only near the end
+    (API_FROM_SHARE of the inputs committed) and at most 1/API_COST_FACTOR of the time."""
+
+    def __init__(self, check: Callable[[], tuple[bool, str]]) -> None:
+        self.check = check
+        self.last = 0.0
+        self.interval = API_MIN_INTERVAL
+        self.why = ""
+
+    async def answered(self, now: float, committed: int, target: int) -> float | None:
+        """The moment the totals were seen to match, or None."""
+        if committed < API_FROM_SHARE * target or now - self.last < self.interval:
+            return None
+        self.last = now
+        try:
+            ok, self.why = await asyncio.to_thread(self.check)
+        except OSError as exc:
+            ok, self.why = False, f"API: {exc}"
+        asked = time.monotonic()
+        self.interval = max(API_MIN_INTERVAL, API_COST_FACTOR * (asked - now))
+        return asked if ok else None
+
+
+@dataclass
+class Timing:
+    """Moments (monotonic) of one consumer run."""
+
+    started: float
+    stable: float | None = None
+    committed: float | None = None
+    queryable: float | None = None
+
+    def fill(self, run: Run, committed: int) -> None:
+        """Put the run's seconds from these moments (from group Stable, else process start)."""
+        start = self.stable
+        if start is None:
+            start = self.started
+            if self.committed:
+                run.notes.append("group never seen Stable: timed from process start")
+        run.startup = start - self.started
+        if self.committed:
+            run.seconds = self.committed - start
+            run.seconds_wall = self.committed - self.started
+        elif committed:
+            run.events = committed  # incomplete: the rate over what it did
+            run.seconds = time.monotonic() - start
+        if self.queryable:
+            run.seconds_queryable = self.queryable - start
+
+
+async def drive(
+    process: Process,
+    watch: GroupWatch,
+    run: Run,
+    target: int,
+    timeout: float,
+    api_check: Callable[[], tuple[bool, str]] | None = None,
+) -> None:
+    """Start `process` and time it until `target` input records are committed (and, with
+    `api_check`, until that answers True). Leaves the process running."""
+    process.start()
+    t = Timing(process.started)
+    api = ApiWatch(api_check) if api_check is not None else None
+    committed = 0
+    last_log = last_rss = 0.0
+    while process.alive():
+        now = time.monotonic()
+        if t.stable is None and await watch.stable():
+            t.stable = time.monotonic()
+        committed = await watch.committed()
+        if committed >= target and t.committed is None:
+            t.committed = time.monotonic()
+            log(f"{run.label} [{run.shape}]: {committed:,} input records committed")
+        if api is not None and t.queryable is None:
+            t.queryable = await api.answered(now, committed, target)
+        if now - last_rss >= 1.0:
+            last_rss = now
+            process.sample_rss()
+        if t.committed and (api is None or t.queryable):
+            break
+        why = f"; {api.why}" if api is not None and api.why and not t.queryable else ""
+        if now - process.started > timeout:
+            run.complete = False
+            run.notes.append(
+                f"stopped at the {timeout:.0f}s limit: {committed:,} of {target:,} input "
+                f"records committed{why}"
+            )
+            log(f"{run.label} [{run.shape}]: {run.notes[-1]}\n{process.log_tail()}")
+            break
+        if now - last_log >= 10:
+            last_log = now
+            log(f"{run.label} [{run.shape}]: {committed:,} / {target:,} committed{why}")
+        await asyncio.sleep(POLL_INTERVAL)
+    else:
+        run.complete = False
+        run.notes.append(f"process exited {process.popen.returncode if process.popen else '?'}")
+        log(f"{run.label} [{run.shape}] exited:\n{process.log_tail()}")
+    run.peak_rss = process.sample_rss()
+    t.fill(run, committed)
+    if api is not None and not t.queryable and run.complete:
+        run.complete = False
+        run.notes.append(f"API totals never matched: {api.why}")
+
+
+async def run_peer(
+    consumer: str,
+    opts: Options,
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    topics: ShapeTopics,
+    base: Path,
+) -> Run:
+    total = sum(topics.ends.values())
+    group = f"bench-{consumer}-{topics.shape}-{uuid.uuid4().hex[:6]}"
+    work = base / group
+    target = min(opts.naive_events, total) if consumer == "naive" else total
+    run = Run(consumer, LABELS[consumer], topics.shape, target)
+    names = ",".join(topics.names)
+    if consumer == "naive":
+        argv = [sys.executable, "-m", "bench.naive_app", "worker", "--loglevel", "warn"]
+        env = _env(
+            {
+                "NAIVE_BOOTSTRAP": broker.bootstrap,
+                "NAIVE_APP_ID": group,
+                "NAIVE_TOPICS": names,
+                "NAIVE_PARTITIONS": str(opts.partitions),
+                "NAIVE_STORE": "memory://",
+                "NAIVE_DATA_DIR": str(work / "data"),
+            }
+        )
+        if target < total:
+            run.notes.append(
+                f"consumed the first {target:,} of {total:,} input records (--naive-events), "
+                "then stopped; events/s is over those"
+            )
+    else:
+        argv = [sys.executable, "-m", "bench.peers", consumer, "--bootstrap", broker.bootstrap]
+        argv += ["--group", group, "--topics", names, "--state-dir", str(work / "state")]
+        env = _env({})
+    process = Process(run.label, argv, env, work / "process.log")
+    log(f"{run.label} [{topics.shape}]: starting (group {group}); {target:,} events")
+    try:
+        await drive(process, GroupWatch(admin, group, topics.ends), run, target, opts.timeout)
+    finally:
+        await asyncio.to_thread(process.stop)
+    _log_result(run)
+    return run
+
+
+def _log_result(run: Run) -> None:
+    parts = [f"{run.events:,} events"]
+    if run.rate:
+        parts.append(f"committed in {run.seconds:.2f}s = {run.rate:,.0f}/s")
+    if run.rate_queryable:
+        parts.append(f"queryable in {run.seconds_queryable:.2f}s = {run.rate_queryable:,.0f}/s")
+    parts.append(f"peak RSS {run.peak_rss / 2**20:.0f} MiB")
+    log(f"{run.label} [{run.shape}]: " + ", ".join(parts) + ("" if run.complete else " INCOMPLETE"))
+
+
+@dataclass
+class Worker:
+    """A running salespulse worker, kept after its timed run for the follow-up measures."""
+
+    process: Process
+    app_id: str
+    url: str
+    data_dir: Path
+
+
+async def start_salespulse(
+    opts: Options,
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    topics: ShapeTopics,
+    data: Dataset,
+    base: Path,
+) -> tuple[Run, Worker]:
+    app_id = f"spbench-{topics.shape}-{uuid.uuid4().hex[:6]}"
+    port = load_kafka_local().free_port()
+    data_dir = base / app_id / "data"
+    env = {
+        "KAFKA_BOOTSTRAP": broker.bootstrap,
+        "SALES_API_PORT": str(port),
+        "SALES_APP_ID": app_id,
+        "SALES_DATA_DIR": str(data_dir),
+        "SALES_TOPIC_PARTITIONS": str(opts.partitions),
+        "SALES_LATE_GRACE": f"P{LATE_GRACE_DAYS}D",
+        # the clock advance after the wide run sends events grace + 1 day ahead
+        "SALES_MAX_CLOCK_SKEW": f"P{LATE_GRACE_DAYS + 30}D",
+    }
+    env.update({f"SALES_TOPIC_{k.upper()}": v for k, v in topics.inputs.items()})
+    env.update({f"SALES_TOPIC_{k.upper()}": f"{app_id}.{k}" for k in WORKER_TOPICS})
+    env.update(opts.worker_env)
+    label = LABELS["salespulse"]
+    run = Run("salespulse", label, topics.shape, sum(topics.ends.values()))
+    if opts.worker_env or opts.worker_command:
+        extra = " ".join(
+            [*(opts.worker_command or []), *(f"{k}={v}" for k, v in opts.worker_env.items())]
+        )
+        run.notes.append(f"worker run as configured: {extra}")
+    url = f"http://127.0.0.1:{port}"
+    argv = opts.worker_command or salespulse_command()
+    process = Process(label, argv, _env(env), base / app_id / "worker.log")
+    watch = GroupWatch(admin, app_id, topics.ends)
+    log(f"salespulse [{topics.shape}]: starting worker {app_id} on {url}")
+    await drive(
+        process, watch, run, run.events, opts.timeout, api_check=lambda: figures_match(url, data)
+    )
+    _log_result(run)
+    if run.complete:
+        run.notes.append("team activities_total and deals_won matched the input for every month")
+    return run, Worker(process, app_id, url, data_dir)
+
+
+LOG_PROBLEMS = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b|Error\b")
+
+
+def worker_log_summary(path: Path, limit: int = 15) -> list[str]:
+    """The worker log's warnings and errors (the log itself is temporary), one line per
+    kind of message (numbers ignored): "<count>x <first such line>", most frequent first."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    kinds: dict[str, list[Any]] = {}
+    for line in lines:
+        if LOG_PROBLEMS.search(line):
+            # "[date] [pid] [LEVEL] message": group by the message without its numbers
+            key = re.sub(r"[\d.+-]+", "#", line.split("] ", 3)[-1])
+            kinds.setdefault(key, [0, line[:300]])[0] += 1
+    ranked = sorted(kinds.values(), key=lambda kind: -kind[0])
+    return [f"{count}x {first}" for count, first in ranked[:limit]]
+
+
+async def run_salespulse(
+    opts: Options,
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    topics: ShapeTopics,
+    data: Dataset,
+    base: Path,
+    *,
+    latency: bool,
+    state: bool,
+) -> tuple[Run, dict[str, Any]]:
+    """The timed salespulse run, then on the same worker its changelog figures and, if asked
+    (and the run completed), the latency and the state after the grace.
+
+    Returns the run and {"worker_log": [...], "latency": {...}, "state": {...}}.
+    """
+    from bench import latency as latency_probe
+
+    run, worker = await start_salespulse(opts, broker, admin, topics, data, base)
+    followups: dict[str, Any] = {}
+    try:
+        run.extra.update(await changelog_figures(broker, admin, worker, data.total))
+        rate = opts.latency_rate or 0.5 * (run.rate_queryable or run.rate or 0)
+        if not run.complete:
+            run.notes.append("no state or latency measure: the run is incomplete")
+        elif latency and rate > 0:
+            log(f"latency: {rate:,.0f} events/s for {opts.latency_seconds:g}s ...")
+            figures = await latency_probe.measure(
+                worker.url,
+                broker.bootstrap,
+                topics.inputs,
+                data,
+                rate,
+                opts.latency_seconds,
+                opts.sample_every,
+            )
+            followups["latency"] = {"shape": topics.shape, **figures}
+        if run.complete and state:
+            figures = await state_after_grace(broker, admin, worker, topics, data)
+            followups["state"] = {"shape": topics.shape, **figures}
+    finally:
+        await asyncio.to_thread(worker.process.stop)
+        log(f"salespulse [{topics.shape}]: worker stopped; log {worker.process.log_path}")
+        followups["worker_log"] = worker_log_summary(worker.process.log_path)
+    return run, followups
+
+
+async def changelog_figures(
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    worker: Worker,
+    input_events: int,
+    settle: float = 3.0,
+    limit: float = 90.0,
+) -> dict[str, Any]:
+    """Records in the worker's changelog topics (end offsets) per input event.
+
+    The worker may still be writing its changelog when its figures are already queryable
+    (its producer buffer drains after), so this waits until the end offsets have not moved
+    for `settle` seconds (at most `limit`).
+    """
+    started = time.monotonic()
+    records, steady_since = -1, started
+    names: list[str] = []
+    while True:
+        names = await topics_matching(admin, worker.app_id, "-changelog")
+        now_records = sum((await end_offsets(broker.bootstrap, names)).values())
+        now = time.monotonic()
+        if now_records != records:
+            records, steady_since = now_records, now
+        elif now - steady_since >= settle or now - started >= limit:
+            break
+        await asyncio.sleep(0.5)
+    return {
+        "changelog_topics": names,
+        "changelog_records": records,
+        "changelog_records_per_input_event": records / input_events if input_events else None,
+        "changelog_settled_after_s": round(steady_since - started, 1),
+    }
+
+
+async def state_after_grace(
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    worker: Worker,
+    topics: ShapeTopics,
+    data: Dataset,
+    commit_wait: float = 4.0,
+) -> dict[str, Any]:
+    """Move stream time past the late grace of every event, then measure the state left.
+
+    64 activity events of bench-only reps (`zz-clock-NN`, team `zz-clock`, so every scope
+    partition likely gets one) at the data's end + grace + 1 day: by the contract every event
+    of the data is then older than stream time minus the grace. The state is then measured as
+    the compacted size of the worker's changelog topics (read to the end: key + value bytes
+    of the latest non-null record per key), divided by reps x days of the data.
+    """
+    before = await changelog_figures(broker, admin, worker, data.total)
+    rocks_before = dir_bytes(worker.data_dir)
+    at = data.end + timedelta(days=LATE_GRACE_DAYS + 1)
+    occurred_at = rfc3339(at)
+    records = []
+    for n in range(64):
+        rep = f"zz-clock-{n:02d}"
+        event = {
+            "event_id": f"zz-clock-{n:02d}-{int(at.timestamp())}",
+            "occurred_at": occurred_at,
+            "rep_id": rep,
+            "team_id": "zz-clock",
+            "activity": "email",
+        }
+        records.append((topics.inputs["activities"], rep.encode(), orjson.dumps(event)))
+    extra_ends = await produce(broker.bootstrap, records)
+    watch = GroupWatch(admin, worker.app_id, {**topics.ends, **extra_ends})
+    target = sum(watch.ends.values())
+    deadline = time.monotonic() + 180
+    committed = 0
+    while time.monotonic() < deadline and worker.process.alive():
+        committed = await watch.committed()
+        if committed >= target:
+            break
+        await asyncio.sleep(POLL_INTERVAL)
+    query = urllib.parse.urlencode({"period": month_of(occurred_at)})
+    status, applied = 0, False
+    while not applied and time.monotonic() < deadline and worker.process.alive():
+        status, body = await asyncio.to_thread(
+            http_get, f"{worker.url}/v1/reps/zz-clock-63/performance?{query}"
+        )
+        applied = status == 200 and orjson.loads(body)["activities"]["total"] == 1
+        if not applied:
+            await asyncio.sleep(1.0)
+    await asyncio.sleep(commit_wait)  # let the worker flush its changelog
+    after = await changelog_figures(broker, admin, worker, data.total)
+    log(
+        f"salespulse [{topics.shape}]: stream time moved to {occurred_at} "
+        f"({'applied' if applied else f'NOT applied: HTTP {status}'}); reading "
+        f"{after['changelog_records']:,} changelog records"
+    )
+    read, keys, live_bytes, complete = await compacted_size(
+        broker.bootstrap, after["changelog_topics"]
+    )
+    rep_days = data.reps * data.days
+    return {
+        "clock_advance_to": occurred_at,
+        "clock_advance_applied": applied,
+        "clock_advance_committed": committed >= target,
+        "changelog_records_before_advance": before["changelog_records"],
+        "changelog_records_after_advance": after["changelog_records"],
+        "changelog_log_bytes_on_disk": topic_log_bytes(broker.log_dir, after["changelog_topics"]),
+        "state_keys": keys,
+        "state_bytes": live_bytes,
+        "state_bytes_complete": complete,
+        "state_records_read": read,
+        "rep_days": rep_days,
+        "state_bytes_per_rep_day": live_bytes / rep_days,
+        "rocksdb_dir_bytes_before_advance": rocks_before,
+        "rocksdb_dir_bytes_after_advance": dir_bytes(worker.data_dir),
+    }
