@@ -191,7 +191,17 @@ DEAL = schema(
                 nullable=True, description="When the opportunity opened. " + TIMESTAMP_DESCRIPTION
             ),
             "account_id": string(nullable=True),
-            "source": string(nullable=True),
+            "source": string(1, 64, nullable=True, description="Lead source or campaign."),
+            "stage": string(1, 64, nullable=True, description="Pipeline stage of an open deal."),
+            "expected_close_at": timestamp(
+                nullable=True,
+                description="When an open deal is expected to close. " + TIMESTAMP_DESCRIPTION,
+            ),
+            "kind": {
+                "enum": [*vocabulary.DEAL_KINDS, None],
+                "description": "new_business when absent or null.",
+            },
+            "lost_reason": string(1, 64, nullable=True, description="Why a lost deal was lost."),
         },
         "allOf": [
             {

@@ -20,6 +20,7 @@ from streams.domain.vocabulary import (
     SCOPES,
     TARGET_METRICS,
     ActivityType,
+    DealKind,
     DealOutcome,
     Scope,
 )
@@ -29,6 +30,7 @@ __all__ = ["ACTIVITY_TYPES", "DEAL_OUTCOMES", "SCOPES", "TARGET_METRICS"]
 SCHEMA_VERSION: Final = 1
 
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 RepId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 TeamId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 DealId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -105,12 +107,19 @@ class Deal(_Event, frozen=True, kw_only=True, gc=False):
     currency: CurrencyCode | None = None
     created_at: AwareDatetime | None = None
     account_id: str | None = None
-    source: str | None = None
+    source: ShortText | None = None
+    #: contract section 8.1: the pipeline stage of an open deal, when it is expected to
+    #: close, its kind and why a lost deal was lost
+    stage: ShortText | None = None
+    expected_close_at: AwareDatetime | None = None
+    kind: DealKind | None = None  # absent or null: new_business
+    lost_reason: ShortText | None = None
 
     def __post_init__(self) -> None:
         """Cross-field rules a per-field type cannot express."""
         _check_time("$.occurred_at", self.occurred_at)
         _check_time("$.created_at", self.created_at)
+        _check_time("$.expected_close_at", self.expected_close_at)
         if self.outcome == "won" and self.amount is None:
             raise ValueError("$.amount: required when outcome is won")
         if self.amount is not None and self.currency is None:

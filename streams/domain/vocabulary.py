@@ -14,8 +14,13 @@ ActivityType: TypeAlias = Literal[
 ]
 ACTIVITY_TYPES: Final[tuple[str, ...]] = get_args(ActivityType)
 
-DealOutcome: TypeAlias = Literal["won", "lost", "reopened"]
+DealOutcome: TypeAlias = Literal["won", "lost", "reopened", "open"]
 DEAL_OUTCOMES: Final[tuple[str, ...]] = get_args(DealOutcome)
+#: outcomes whose current state counts in no won or lost figure (contract 8.1)
+OPEN_OUTCOMES: Final[tuple[str, ...]] = ("reopened", "open")
+
+DealKind: TypeAlias = Literal["new_business", "renewal", "expansion"]
+DEAL_KINDS: Final[tuple[str, ...]] = get_args(DealKind)
 
 Scope: TypeAlias = Literal["rep", "team"]
 SCOPES: Final[tuple[str, ...]] = get_args(Scope)
