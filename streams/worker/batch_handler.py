@@ -122,6 +122,7 @@ async def handle_batch(
         for partition, items in sorted(local.items()):
             with partition_context(scopes_topic, partition):
                 pending.extend(await process_items(rt, out, partition, items, rejects))
+            await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
         if not pending:
             break
     await send_items(rt, out, pending)

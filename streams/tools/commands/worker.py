@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from streams.tools.commands.options import add_loglevel_argument
 from streams.worker.kafka_options import refusal
 from streams.worker.settings import Settings, SettingsError
@@ -68,7 +70,7 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
         loop = asyncio.new_event_loop()
         try:
             return loop.run_until_complete(_topics_ready(settings))
-        except Exception as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:  # not a bug of ours
             reason = loop.run_until_complete(refusal(settings))
             if reason is not None:  # retrying cannot help
                 raise SystemExit(
