@@ -64,6 +64,7 @@ LEADERBOARD_METRICS: Final[tuple[str, ...]] = (
     "win_rate",
     "avg_deal_size",
     "csat_avg",
+    "target_attainment",  # contract 8.4: the best attainment among the scope's targets
 )
 
 INVALID_JSON: Final = "invalid_json"

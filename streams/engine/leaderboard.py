@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.engine.queries import figures_of, has_period_data, leaderboard_value
-from streams.engine.rollups import Views
+from streams.engine.queries import figures_of, has_period_data, leaderboard_value, metric_actual
+from streams.engine.rollups import ScopeView, Views
+
+TARGET_ATTAINMENT = "target_attainment"
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class LeaderboardQuery:
     scope: str  # "rep" | "team"
     team: str | None
     limit: int
+    #: with metric target_attainment: only targets of this metric count
+    target_metric: str | None = None
 
     def as_params(self) -> dict[str, str]:
         """The query as request parameters, to ask a peer for its entries."""
@@ -31,6 +35,8 @@ class LeaderboardQuery:
         }
         if self.team is not None:
             params["team"] = self.team
+        if self.target_metric is not None:
+            params["target_metric"] = self.target_metric
         return params
 
 
@@ -38,16 +44,32 @@ def local_entries(views: Views, q: LeaderboardQuery) -> list[dict[str, Any]]:
     """The best `q.limit` entries among the scopes of these views; null values left out."""
     entries = []
     for view in list(views.scopes.values()):
-        if view.kind != q.scope or not has_period_data(view, q.period):
+        if view.kind != q.scope:
+            continue
+        if q.metric == TARGET_ATTAINMENT:
+            value = best_attainment(view, q.period, q.target_metric)
+        elif has_period_data(view, q.period):
+            value = leaderboard_value(figures_of(view, q.period), q.metric)
+        else:
             continue
         team = view.latest_part(q.period) if q.scope == "rep" else view.id
         if q.team is not None and team != q.team:
             continue
-        value = leaderboard_value(figures_of(view, q.period), q.metric)
         if value is None:
             continue
         entries.append({"id": view.id, "team_id": team, "value": value})
     return ranked(entries, q.limit)
+
+
+def best_attainment(view: ScopeView, period_id: str, metric: str | None) -> float | None:
+    """The highest actual / target among the scope's targets in the period (of one metric
+    when given); None without such a target."""
+    attainments = [
+        metric_actual(view, period_id, target_metric) / value
+        for (target_metric, target_period), value in view.targets.items()
+        if target_period == period_id and metric in (None, target_metric)
+    ]
+    return max(attainments, default=None)
 
 
 def ranked(entries: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

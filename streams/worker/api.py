@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
+from streams.domain.events import is_valid_metric
 from streams.domain.periods import (
     MAX_YEAR,
     MIN_YEAR,
@@ -154,7 +155,13 @@ def leaderboard_query(request: web.Request) -> LeaderboardQuery:
     team = team_param(request)
     if team is not None and scope != "rep":
         raise BadRequest("team: only applies to scope=rep")
-    return LeaderboardQuery(period_param(request), metric, scope, team, limit)
+    target_metric = q.get("target_metric") or None
+    if target_metric is not None:
+        if metric != "target_attainment":
+            raise BadRequest("target_metric: only applies to metric=target_attainment")
+        if not is_valid_metric(target_metric):
+            raise BadRequest(f"target_metric: {target_metric!r} is not a target metric")
+    return LeaderboardQuery(period_param(request), metric, scope, team, limit, target_metric)
 
 
 # -- routing ----------------------------------------------------------------------------------

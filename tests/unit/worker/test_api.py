@@ -150,3 +150,16 @@ async def test_compare_previous_adds_the_period_before(clients: list[TestClient]
     assert status == 400 and "compare" in body["error"]
     status, _ = await get(clients[0], "/v1/teams/t1/performance?period=0002-01&compare=previous")
     assert status == 400
+
+
+async def test_leaderboard_by_target_attainment(clients: list[TestClient]) -> None:
+    """r1 has a revenue target of 500 and won 1,000: attainment 2.0; nobody else has one."""
+    for client in clients:
+        status, doc = await get(client, f"/v1/leaderboard?period={MONTH}&metric=target_attainment")
+        assert status == 200
+        assert [(e["id"], e["value"]) for e in doc["entries"]] == [("r1", 2.0)]
+    path = f"/v1/leaderboard?period={MONTH}&metric=target_attainment&target_metric=deals_won"
+    _, doc = await get(clients[0], path)
+    assert doc["entries"] == []
+    status, _ = await get(clients[0], "/v1/leaderboard?metric=revenue_won&target_metric=deals_won")
+    assert status == 400
