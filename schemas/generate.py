@@ -69,8 +69,10 @@ MONTH = f"{YEAR}-(?:0[1-9]|1[0-2])"
 QUARTER = f"{YEAR}-Q[1-4]"
 PERIOD = f"^(?:{DATE}|{WEEK}|{MONTH}|{QUARTER})$"
 TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
-OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
-TIMESTAMP = f"^{DATE}[Tt ]{TIME}{OFFSET}$"
+# RFC 3339: the offset has a colon; a leap second is 23:59:60 (read as 23:59:59.999999)
+OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+LEAP_TIME = "23:59:60(?:\\.[0-9]+)?"
+TIMESTAMP = f"^{DATE}[Tt ](?:{TIME}|{LEAP_TIME}){OFFSET}$"
 UTC_TIMESTAMP = f"^{DATE}T{TIME}Z$"
 METRIC = (
     "^(?:revenue_won|deals_won|activities_total|activities\\.(?:" + "|".join(ACTIVITY_TYPES) + "))$"
@@ -78,8 +80,9 @@ METRIC = (
 CURRENCY = "^[A-Z]{3}$"
 
 TIMESTAMP_DESCRIPTION = (
-    "RFC 3339 timestamp with a mandatory offset: Z or +hh:mm (also accepted: lowercase t/z, "
-    "a space as separator, +hhmm, any number of fraction digits). Years 0002-9998."
+    "RFC 3339 timestamp with a mandatory offset: Z or +hh:mm, never +hhmm (also accepted: "
+    "lowercase t/z, a space as separator, any number of fraction digits, a leap second "
+    "23:59:60, read as 23:59:59.999999). Years 0002-9998."
 )
 
 

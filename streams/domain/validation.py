@@ -22,6 +22,7 @@ Decisions the schemas in schemas/ mirror:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeAlias, cast
@@ -290,11 +291,44 @@ def _decode(cls: type, raw: bytes) -> object:
         return Rejection(SCHEMA_VIOLATION, _clip(f"$: {exc}"))
     if getattr(obj, "schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         return _unsupported(obj.schema_version)
+    if _OFFSET_WITHOUT_COLON.search(raw):
+        return _colon_less_offset(raw) or obj
     return obj
 
 
+#: msgspec also reads "+0100"; RFC 3339 writes the offset "+01:00". A cheap test on the raw
+#: bytes sends only records that may hold such a time down the slow path below.
+_OFFSET_WITHOUT_COLON = re.compile(rb"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?[+-][0-9]{4}\"")
+_TIME_FIELDS: Final = ("occurred_at", "created_at", "expected_close_at")
+_LEAP_SECOND = re.compile(r"^(.*T23:59:)60(?:\.[0-9]+)?((?:[Zz]|[+-][0-9]{2}:[0-9]{2}))$")
+
+
+def _colon_less_offset(raw: bytes) -> Rejection | None:
+    generic = msgspec.json.decode(raw)
+    for name in _TIME_FIELDS:
+        value = generic.get(name) if isinstance(generic, dict) else None
+        if isinstance(value, str) and re.search(r"[+-][0-9]{4}$", value):
+            return Rejection(
+                SCHEMA_VIOLATION,
+                _clip(
+                    f"$.{name}: {value!r} has its UTC offset without a colon; RFC 3339 "
+                    f"writes it {value[:-2]}:{value[-2:]}"
+                ),
+            )
+    return None
+
+
+def _leap_second(value: object) -> str | None:
+    """A leap second (23:59:60) as the last instant before it: RFC 3339 allows them, and
+    Python's datetime cannot hold second 60."""
+    if isinstance(value, str) and (m := _LEAP_SECOND.match(value)):
+        return f"{m[1]}59.999999{m[2]}"
+    return None
+
+
 def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
-    """Slow path for a record msgspec refused: version first, then integral floats."""
+    """Slow path for a record msgspec refused: version first, then integral floats and
+    leap seconds, which are valid and are decoded again."""
     generic: Any
     try:
         generic = msgspec.json.decode(raw)
@@ -319,6 +353,11 @@ def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
             value = generic.get(name)
             if type(value) is float and value.is_integer():
                 generic[name] = int(value)
+                changed = True
+        for name in _TIME_FIELDS:
+            leap = _leap_second(generic.get(name))
+            if leap is not None:
+                generic[name] = leap
                 changed = True
         if changed:
             try:

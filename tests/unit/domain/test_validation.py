@@ -706,3 +706,17 @@ def test_amounts_above_the_maximum_are_schema_violations(dec: EventDecoder) -> N
     too_big = dec.decode("deals", None, enc(deal(amount=1e32)), NOW)
     assert isinstance(too_big, Rejection) and too_big.reason == SCHEMA_VIOLATION
     assert "amount" in too_big.detail
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "created_at", "expected_close_at"])
+def test_an_offset_without_colon_is_a_schema_violation(dec: EventDecoder, field: str) -> None:
+    payload = deal(outcome="open", amount=..., currency=..., **{field: "2026-11-27T10:00:00+0100"})
+    result = dec.decode("deals", None, enc(payload), NOW)
+    assert isinstance(result, Rejection) and result.reason == SCHEMA_VIOLATION
+    assert f"$.{field}" in result.detail and "+01:00" in result.detail
+
+
+def test_a_leap_second_is_the_last_instant_before_it(dec: EventDecoder) -> None:
+    result = dec.decode("activities", None, enc(activity(occurred_at="2026-11-26T23:59:60Z")), NOW)
+    assert isinstance(result, Activity)
+    assert result.occurred_at == datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC)
