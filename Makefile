@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check bench clean
+.PHONY: help install system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check lock bench clean
 
 help:
 	@echo "make run | test | kafka-up | kafka-down | worker | bench"
@@ -61,6 +61,15 @@ promtool-check: system-deps
 
 compose-check: install
 	$(PY) deploy/compose_check.py
+
+# deploy/requirements.lock, the pinned and hashed runtime dependencies deploy/Dockerfile installs:
+# after a change of pyproject.toml's dependencies (tests/unit/test_deploy_files.py checks it
+# still satisfies them); `make lock LOCK_ARGS=--upgrade` moves every pin to the newest release.
+lock: install
+	$(PY) -m pip install -q 'pip-tools>=7.4'
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+		--output-file=deploy/requirements.lock pyproject.toml
 
 # Kubernetes manifests (deploy/kubernetes) against the schemas kubernetes-validate ships (offline).
 k8s-check: install

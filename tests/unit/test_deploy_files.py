@@ -3,12 +3,23 @@ runbook links, routing, notification templates, manifests, conventions."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from streams.worker.settings import Settings
+from streams.worker.topics import wanted_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -180,9 +191,10 @@ def test_prometheus_config() -> None:
     interval = jobs["salespulse"].get("scrape_interval", config["global"]["scrape_interval"])
     assert re.fullmatch(r"\d+s", interval) and int(interval[:-1]) <= 30
     assert config["alerting"]["alertmanagers"]
-    for directory in ("targets", "targets-compose"):
-        for name in ("salespulse.yml", "alertmanager.yml"):
-            assert load(PROM / directory / name)[0]["targets"], f"{directory}/{name}"
+    for name in ("salespulse.yml", "alertmanager.yml"):
+        assert load(PROM / "targets" / name)[0]["targets"], f"targets/{name}"
+    # compose: only Alertmanager from a file (deploy/compose/prometheus.yml finds workers by DNS)
+    assert load(PROM / "targets-compose" / "alertmanager.yml")[0]["targets"]
 
 
 def alertmanager_config() -> dict[str, Any]:
@@ -486,7 +498,9 @@ def test_prometheus_scrapes_the_pods_as_job_salespulse() -> None:
 
 def test_compose_services() -> None:
     services = load(DEPLOY / "docker-compose.yml")["services"]
-    assert {"kafka", "topics", "worker", "prometheus", "alertmanager", "grafana"} <= set(services)
+    assert {"kafka", "topics", "worker", "api", "prometheus", "alertmanager", "grafana"} <= set(
+        services
+    )
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["worker"]["build"]["dockerfile"] == "deploy/Dockerfile"
     env = services["worker"]["environment"]
@@ -496,3 +510,263 @@ def test_compose_services() -> None:
     assert dockerfile.startswith("#") or dockerfile.startswith("FROM")
     assert "FROM python:3.11-slim" in dockerfile
     assert 'CMD ["salespulse", "worker"]' in dockerfile
+
+
+# ------------------------------------------------------------ Compose: scaling, topics, lock
+
+
+def _compose_check() -> ModuleType:
+    """deploy/compose_check.py (`make compose-check`) as a module: its parsers and checks."""
+    spec = importlib.util.spec_from_file_location("compose_check", DEPLOY / "compose_check.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("compose_check", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+compose_check = _compose_check()
+
+
+def compose_services() -> dict[str, Any]:
+    return load(DEPLOY / "docker-compose.yml")["services"]
+
+
+def test_compose_project_checks_pass() -> None:
+    # all of `make compose-check` but the Compose CLI and the optional promtool / nginx runs
+    assert compose_check.project_checks(DEPLOY / "docker-compose.yml") == []
+
+
+def test_compose_kafka_is_the_version_the_tests_run() -> None:
+    text = (DEPLOY / "kafka" / "kafka_local.py").read_text("utf-8")
+    (version,) = re.findall(r'^KAFKA_VERSION = "([^"]+)"', text, re.MULTILINE)
+    services = compose_services()
+    for name in ("kafka", "topics"):
+        assert services[name]["image"] == f"apache/kafka:{version}", name
+    env = compose_check.service_env(services["kafka"])
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    # one node: every internal topic with replication factor 1, as kafka_local.py
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "1"
+    # nothing but the topics service and the workers creates a topic (with its cleanup policy)
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_worker_scales_without_edits() -> None:
+    worker = compose_services()["worker"]
+    assert worker["deploy"]["replicas"] >= 2
+    assert compose_check.fixed_host_ports(worker) == []
+    assert not {"container_name", "hostname"} & set(worker)
+    env = compose_check.service_env(worker)
+    # each replica derives its advertised URL from its own host name (bound to 0.0.0.0)
+    assert env["SALES_API_HOST"] == "0.0.0.0"
+    assert "SALES_API_ADVERTISED_URL" not in env
+    assert Settings.from_env(env).advertised_url.startswith("http://")
+    assert "0.0.0.0" not in Settings.from_env(env).advertised_url
+    # local state: an anonymous volume per replica, never one shared by name
+    data = [compose_check.volume_target(v) for v in worker.get("volumes") or []]
+    assert (None, env["SALES_DATA_DIR"]) in data
+    assert all(source is None for source, target in data if target == env["SALES_DATA_DIR"])
+    assert compose_check.check_worker(worker) == []
+
+
+@pytest.mark.parametrize(
+    ("ports", "fixed"),
+    [
+        (["6066"], []),
+        (["127.0.0.1::6066"], []),
+        (["127.0.0.1:6066-6075:6066"], []),
+        ([{"target": 6066}], []),
+        (["127.0.0.1:6066:6066"], ["127.0.0.1:6066:6066"]),
+        (["6066:6066/tcp"], ["6066:6066/tcp"]),
+        ([{"target": 6066, "published": 6066}], ["{'target': 6066, 'published': 6066}"]),
+    ],
+)
+def test_fixed_host_ports(ports: list[Any], fixed: list[str]) -> None:
+    assert compose_check.fixed_host_ports({"ports": ports}) == fixed
+
+
+def test_worker_check_refuses_what_does_not_scale() -> None:
+    worker = compose_services()["worker"]
+    bad = {
+        **worker,
+        "ports": ["127.0.0.1:6066:6066"],
+        "container_name": "worker",
+        "volumes": ["worker-data:/var/lib/salespulse/data"],
+        "environment": {**worker["environment"], "SALES_API_ADVERTISED_URL": "http://worker:6066"},
+    }
+    errors = "\n".join(compose_check.check_worker(bad))
+    for needle in ("fixed host port", "container_name", "share", "SALES_API_ADVERTISED_URL"):
+        assert needle in errors
+
+
+def test_api_proxy_has_the_fixed_port_and_reaches_every_worker() -> None:
+    services = compose_services()
+    assert services["api"]["ports"] == ["127.0.0.1:6066:6066"]
+    assert compose_check.check_api_proxy(services, "6066") == []
+    text = (DEPLOY / "compose" / "api-proxy.conf").read_text("utf-8")
+    assert "resolver 127.0.0.11" in text  # Docker's DNS, re-resolved: scaled workers are found
+    assert "proxy_pass http://$workers:6066;" in text
+
+
+def test_compose_prometheus_scrapes_every_worker_by_dns() -> None:
+    services = compose_services()
+    config = load(DEPLOY / "compose" / "prometheus.yml")
+    job = compose_check.scrape_job(config, "salespulse")
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and sd["type"] == "A" and sd["port"] == 6066
+    assert "static_configs" not in job and "file_sd_configs" not in job
+    mounts = [compose_check.volume_target(v) for v in services["prometheus"]["volumes"]]
+    assert ("./compose/prometheus.yml", "/etc/prometheus/prometheus.yml") in mounts
+    # otherwise deploy/prometheus/prometheus.yml: rules, alerting, jobs, intervals
+    assert compose_check.check_prometheus(services, "6066") == []
+
+
+def test_prometheus_check_refuses_a_single_static_worker(tmp_path: Path) -> None:
+    config = load(DEPLOY / "compose" / "prometheus.yml")
+    job = compose_check.scrape_job(config, "salespulse")
+    del job["dns_sd_configs"]
+    job["static_configs"] = [{"targets": ["worker:6066"]}]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    original = compose_check.COMPOSE_PROMETHEUS
+    compose_check.COMPOSE_PROMETHEUS = path
+    try:
+        errors = compose_check.check_prometheus(compose_services(), "6066")
+    finally:
+        compose_check.COMPOSE_PROMETHEUS = original
+    assert any("dns_sd_configs" in e for e in errors)
+    assert any("DNS only" in e for e in errors)
+
+
+def worker_wanted_topics() -> dict[str, dict[str, str]]:
+    env = compose_check.service_env(compose_services()["worker"])
+    return {t.name: dict(t.topic_configs or {}) for t in wanted_topics(Settings.from_env(env))}
+
+
+def test_compose_creates_the_topics_as_the_worker_does() -> None:
+    wanted = worker_wanted_topics()
+    compacted = {name for name, configs in wanted.items() if configs}
+    assert {"sales.targets", "sales.performance"} <= compacted
+    script = compose_check.topics_script(compose_services()["topics"])
+    assert compose_check.script_topics(script) == wanted
+    assert compose_check.script_int_option(script, "partitions") == Settings().topic_partitions
+
+
+def test_compose_topics_script_creates_and_compacts(tmp_path: Path) -> None:
+    """The script of the topics service, run against stand-ins of the Kafka tools."""
+    log = tmp_path / "calls.log"
+    for tool in ("kafka-topics.sh", "kafka-configs.sh"):
+        stub = tmp_path / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n')
+        stub.chmod(0o755)
+    script = compose_check.topics_script(compose_services()["topics"])
+    assert "bin=/opt/kafka/bin\n" in script
+    script = script.replace("bin=/opt/kafka/bin\n", f"bin={tmp_path}\n", 1)
+    subprocess.run(["bash", "-ec", script], check=True, capture_output=True, timeout=30)
+    created: dict[str, dict[str, str]] = {}
+    altered: dict[str, str] = {}
+    for line in log.read_text().splitlines():
+        tool, *args = line.split()
+        opts = dict(zip(args, [*args[1:], ""], strict=True))
+        if tool == "kafka-topics.sh" and "--create" in args:
+            assert "--if-not-exists" in args
+            assert opts["--partitions"] == str(Settings().topic_partitions)
+            assert opts["--replication-factor"] == "1"
+            configs = [args[i + 1] for i, a in enumerate(args) if a == "--config"]
+            created[opts["--topic"]] = dict(c.split("=", 1) for c in configs)
+        elif tool == "kafka-configs.sh":
+            altered[opts["--entity-name"]] = opts["--add-config"]
+    wanted = worker_wanted_topics()
+    assert created == wanted
+    # a compacted topic left by an older stack (created without it) gets its policy
+    assert altered == {n: "cleanup.policy=compact" for n, c in wanted.items() if c}
+
+
+# --------------------------------------------------------------------- requirements.lock
+
+LOCK = DEPLOY / "requirements.lock"
+
+
+def runtime_requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    return [Requirement(spec) for spec in project["dependencies"]]
+
+
+def lock_pins(text: str) -> dict[str, tuple[str, list[str]]]:
+    """{canonical name: (version, hashes)} of a pip-compile lock; anything else is an error."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    current = ""
+    for line in text.splitlines():
+        stripped = line.strip().rstrip("\\").strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0].isspace():
+            assert current and stripped.startswith("--hash=sha256:"), line
+            pins[current][1].append(stripped.removeprefix("--hash="))
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", stripped)
+        assert match, f"not an exact pin: {line!r}"
+        current = canonicalize_name(match.group(1))
+        assert current not in pins, f"{current} pinned twice"
+        pins[current] = (match.group(2), [])
+    return pins
+
+
+def lock_problems(
+    requirements: list[Requirement], pins: dict[str, tuple[str, list[str]]]
+) -> list[str]:
+    """What the lock gets wrong about these requirements: missing, or a version outside."""
+    problems = []
+    for req in requirements:
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        name = canonicalize_name(req.name)
+        if name not in pins:
+            problems.append(f"{name} is not in the lock")
+        elif not req.specifier.contains(Version(pins[name][0]), prereleases=True):
+            problems.append(f"{name}=={pins[name][0]} does not satisfy {req}")
+    return problems
+
+
+def test_lock_pins_every_runtime_dependency() -> None:
+    requirements = runtime_requirements()
+    assert requirements
+    assert lock_problems(requirements, lock_pins(LOCK.read_text("utf-8"))) == []
+
+
+def test_lock_is_hashed_for_the_python_of_the_image() -> None:
+    text = LOCK.read_text("utf-8")
+    pins = lock_pins(text)
+    assert all(hashes for _, hashes in pins.values()), "pip install --require-hashes needs all"
+    assert "--find-links" not in text and "--index-url" not in text
+    (python,) = re.findall(r"autogenerated by pip-compile with Python (\d+\.\d+)", text)
+    assert f"FROM python:{python}-slim" in (DEPLOY / "Dockerfile").read_text("utf-8")
+
+
+def test_lock_check_catches_a_missing_or_unsatisfying_pin() -> None:
+    requirements = [Requirement("orjson>=3.9"), Requirement("rich>=13"), Requirement("Mode==1")]
+    pins = {"orjson": ("3.8.0", ["sha256:0"]), "mode": ("1", ["sha256:1"])}
+    assert lock_problems(requirements, pins) == [
+        "orjson==3.8.0 does not satisfy orjson>=3.9",
+        "rich is not in the lock",
+    ]
+    with pytest.raises(AssertionError, match="not an exact pin"):
+        lock_pins("orjson>=3.9 \\\n    --hash=sha256:0\n")
+
+
+def test_dockerfile_installs_the_lock_then_the_package_alone() -> None:
+    code = [
+        line
+        for line in (DEPLOY / "Dockerfile").read_text("utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    text = "\n".join(code)
+    steps = [text.find(step) for step in compose_check.DOCKERFILE_STEPS]
+    assert -1 not in steps and steps == sorted(steps), compose_check.DOCKERFILE_STEPS
+    for line in code:
+        if "pip install" in line:
+            assert "--no-deps" in line, line
