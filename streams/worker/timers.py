@@ -7,6 +7,7 @@ stop the whole worker.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,11 @@ from streams.worker.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Duty = Callable[[], Awaitable[None]]
+
+#: documents published per run of the publisher (once a second); the rest wait for the next
+#: runs, so a backlog of changed figures (a replay, shuffled history) never stalls the worker
+PUBLISH_PER_RUN = 500
+PUBLISH_YIELD_EVERY = 25
 
 
 def guarded(duty: Duty) -> Duty:
@@ -63,14 +69,16 @@ def register(rt: Runtime) -> None:
         """Publish changed figures, at most once per scope and period per interval."""
         if not rt.dirty or not rt.ready:
             return
-        todo = sorted(rt.dirty)
-        rt.dirty = set()
+        todo = sorted(rt.dirty)[-PUBLISH_PER_RUN:]
+        rt.dirty.difference_update(todo)
         now = datetime.now(UTC)
         try:
             while todo:
                 scope, period_id = todo[-1]
                 await publish(rt, scope, period_id, now)
                 todo.pop()
+                if len(todo) % PUBLISH_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # documents are CPU work: let batches and commits run
         finally:
             rt.dirty.update(todo)  # not published yet: the next run tries again
 
