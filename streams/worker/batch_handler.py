@@ -18,13 +18,14 @@ import os
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import orjson
 from faust.streams import _current_event
+from faust.types import TP
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
@@ -50,6 +51,8 @@ class Outgoing:
 
     def __init__(self) -> None:
         self.pending: list[Any] = []
+        #: the broker's record metadata of everything delivered so far
+        self.metadata: list[Any] = []
 
     async def send(self, topic: Any, **kwargs: Any) -> None:
         self.pending.append(await topic.send(**kwargs))
@@ -57,7 +60,7 @@ class Outgoing:
     async def delivered(self) -> None:
         """Wait for the broker's acknowledgement of every send; raises if one failed."""
         pending, self.pending = self.pending, []
-        await asyncio.gather(*pending)
+        self.metadata.extend(await asyncio.gather(*pending))
 
 
 def register(rt: Runtime) -> None:
@@ -127,7 +130,20 @@ async def handle_batch(
             break
     await send_items(rt, out, pending)
     await out.delivered()
+    record_persisted_offsets(rt, out.metadata)
     rejects.flush()
+
+
+def record_persisted_offsets(rt: Runtime, delivered: list[Any]) -> None:
+    """Tell the local store how far each changelog partition is applied to it, as Faust's
+    table does after each changelog write, so a clean restart reads only what follows."""
+    changelog = rt.table.changelog_topic.get_topic_name()
+    latest: dict[int, int] = {}
+    for metadata in delivered:
+        if metadata is not None and metadata.topic == changelog:
+            latest[metadata.partition] = max(metadata.offset, latest.get(metadata.partition, -1))
+    for partition, offset in latest.items():
+        rt.table.data.set_persisted_offset(TP(changelog, partition), offset)
 
 
 def split_by_owner(
@@ -293,16 +309,33 @@ async def process_items(
     if result.alerts:
         await send_alerts(rt, out, result)
         await out.delivered()  # before the records that mark them sent
-    for key, record in result.writes.items():
-        if record is None:
-            del table[key]
-        else:
-            table[key] = record
+    await write_state(rt, out, partition, result.writes)
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
     return result.outbox
+
+
+async def write_state(
+    rt: Runtime, out: Outgoing, partition: int, writes: dict[bytes, bytes | None]
+) -> None:
+    """Write the fold's records to the local store and to the changelog partition.
+
+    Faust's own table API would queue every changelog record in its producer buffer, which
+    its commit then drains one record per event-loop round: minutes for a large backlog.
+    Sent here, the records go to aiokafka's batching producer at once, and the batch is
+    acknowledged only once they are delivered (`Outgoing.delivered`).
+    """
+    store: Any = rt.table.data
+    changelog: Any = rt.table.changelog_topic
+    for key, record in writes.items():
+        if record is None:
+            with suppress(KeyError):
+                del store[key]
+        else:
+            store[key] = record
+        await out.send(changelog, key=key, value=record, partition=partition)
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:
