@@ -1,9 +1,11 @@
-"""`make bench` / `python -m bench`: issue 9's measures of salespulse against its peers, one run.
+"""`make bench` / `python -m bench`: issue 9's measures of salespulse against its peers and
+issue 10's restart cost (bench/restart.py), one run.
 
     python -m bench                                   # the full issue-9 shape (see bench/README.md)
     python -m bench --events 30000 --reps 200         # a quick run
     python -m bench --only aiokafka,quix              # some consumers only
     python -m bench --only validation                 # the decoder micro-benchmark, no Kafka
+    python -m bench --only restart                    # restart cost, a year of worker state
 
 Progress goes to stderr, the tables to stdout, everything to bench/results/latest.json.
 The benchmark reports whether each goal holds; it never fails on one.
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import Any
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench import restart
 from bench.data import INPUT_KINDS, SHAPES, Dataset, build
 from bench.harness import REPO_ROOT, BrokerInfo, create_topics, kafka_broker, log, produce
 from bench.throughput import (
@@ -41,7 +45,7 @@ from bench.throughput import (
     run_salespulse,
 )
 
-PARTS = ("validation", *CONSUMERS, "latency")
+PARTS = ("validation", *CONSUMERS, "latency", "restart")
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 
 #: issue 9: salespulse events/s over each peer's (wide shape), and the other bounds
@@ -66,7 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Issue 9 benchmark: salespulse against a plain aiokafka loop, a naive "
-        "Faust agent and Quix Streams on one throwaway Kafka broker and the same data.",
+        "Faust agent and Quix Streams on one throwaway Kafka broker and the same data; then "
+        "(issue 10) the restart cost of a worker holding a year of state.",
     )
     p.add_argument("--events", type=int, default=300_000, help="events per shape (300000)")
     p.add_argument("--reps", type=int, default=1000, help="reps (1000)")
@@ -127,6 +132,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "console script of this venv (its configuration still comes from the environment)",
     )
     p.add_argument("--validation-events", type=int, default=20_000, metavar="N", help="(20000)")
+    p.add_argument(
+        "--restart-reps",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="restart cost: reps whose state the worker holds (1000)",
+    )
+    p.add_argument(
+        "--restart-teams", type=int, default=50, metavar="N", help="restart cost: teams (50)"
+    )
+    p.add_argument(
+        "--restart-days",
+        type=int,
+        default=365,
+        metavar="N",
+        help="restart cost: days of state, ending yesterday (365)",
+    )
+    p.add_argument(
+        "--restart-timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="restart cost: give up on a restore not ready after this long (1800)",
+    )
     p.add_argument("--seed", type=int, default=9, help="data seed (9)")
     p.add_argument(
         "--results",
@@ -139,6 +168,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--events, --reps, --teams, --days, --partitions and --naive-events must be >= 1")
     if args.teams > args.reps:
         p.error("--teams must not exceed --reps")
+    if min(args.restart_reps, args.restart_teams, args.restart_days) < 1:
+        p.error("--restart-reps, --restart-teams and --restart-days must be >= 1")
+    if args.restart_teams > args.restart_reps:
+        p.error("--restart-teams must not exceed --restart-reps")
     if any("=" not in item for item in args.worker_env):
         p.error("--worker-env takes NAME=VALUE")
     return args
@@ -241,6 +274,21 @@ async def run_throughput(
     finally:
         await admin.close()
     return runs
+
+
+async def run_restart(args: argparse.Namespace, broker: BrokerInfo, base: Path) -> dict[str, Any]:
+    """Restart cost (issue 10, item 6): bench/restart.py."""
+    opts = restart.RestartOptions(
+        reps=args.restart_reps,
+        teams=args.restart_teams,
+        days=args.restart_days,
+        partitions=args.partitions,
+        seed=args.seed,
+        timeout=args.restart_timeout,
+        worker_env=dict(item.split("=", 1) for item in args.worker_env),
+        worker_command=shlex.split(args.worker_command) if args.worker_command else None,
+    )
+    return await restart.measure(opts, broker, base)
 
 
 async def produce_shape(
@@ -487,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
             print_validation(figures)
             sys.stdout.flush()
     runs: list[Run] = []
-    if any(part in args.only for part in CONSUMERS):
+    throughput = any(part in args.only for part in CONSUMERS)
+    data: Dataset | None = None
+    if throughput:
         log(f"generating {args.events:,} events ({args.reps:,} reps, {args.teams} teams) ...")
         t0 = time.monotonic()
         data = build(args.events, args.reps, args.teams, args.days, args.seed)
@@ -502,17 +552,29 @@ def main(argv: list[str] | None = None) -> int:
             "end": data.end.isoformat(),
             "shapes": list(args.shapes),
         }
+    if throughput or "restart" in args.only:
         with (
             tempfile.TemporaryDirectory(prefix="salespulse-bench-") as tmp,
             kafka_broker(Path(tmp)) as broker,
         ):
             report["versions"]["kafka"] = broker.version
-            runs = asyncio.run(run_throughput(args, data, broker, Path(tmp), report))
-        report["runs"] = [r.as_dict() for r in runs]
-        report["ratios"] = ratios(runs)
-        report["goals"] = goals(report, runs)
-        print_runs(data, args, runs)
-        print_summary(report, runs)
+            if data is not None:
+                runs = asyncio.run(run_throughput(args, data, broker, Path(tmp), report))
+                report["runs"] = [r.as_dict() for r in runs]
+                report["ratios"] = ratios(runs)
+                report["goals"] = goals(report, runs)
+                print_runs(data, args, runs)
+                print_summary(report, runs)
+                sys.stdout.flush()
+            if "restart" in args.only:
+                try:
+                    report["restart"] = asyncio.run(run_restart(args, broker, Path(tmp)))
+                except Exception as exc:  # keep what the run measured so far
+                    log(f"restart cost failed:\n{traceback.format_exc()}")
+                    report["restart"] = {"error": f"{type(exc).__name__}: {exc}"}
+                    print(f"\nRestart cost: failed ({report['restart']['error']}); see stderr")
+                else:
+                    restart.print_restart(report["restart"])
     report["seconds"] = time.monotonic() - started
     report["machine"]["load_average_at_end"] = (
         os.getloadavg() if hasattr(os, "getloadavg") else None
