@@ -257,7 +257,7 @@ class Activity(CheckedEvent):
 
 
 class Deal(CheckedEvent):
-    """A sales.deals record: a deal won, lost or reopened (amount required when won)."""
+    """A sales.deals record: a deal won, lost, reopened or open (amount required when won)."""
 
     kind = "deals"
     __slots__ = ()
@@ -277,6 +277,10 @@ class Deal(CheckedEvent):
         event_id: str | None = None,
         account_id: str | None = None,
         source: str | None = None,
+        stage: str | None = None,
+        expected_close_at: Moment | None = None,
+        kind: str | None = None,
+        lost_reason: str | None = None,
     ) -> None:
         """``amount`` (>= 0, in ``currency``) is required when ``outcome`` is won."""
         body = _body(
@@ -291,6 +295,10 @@ class Deal(CheckedEvent):
             created_at=created_at,
             account_id=account_id,
             source=source,
+            stage=stage,
+            expected_close_at=expected_close_at,
+            kind=kind,
+            lost_reason=lost_reason,
         )
         self._adopt(body)
 

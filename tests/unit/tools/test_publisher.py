@@ -290,3 +290,28 @@ def test_checked_events_compare_by_what_is_sent() -> None:
     assert a == b and hash(a) == hash(b) and isinstance(a, CheckedEvent)
     assert orjson.loads(a.payload)["event_id"] == "x"
     assert "Activity.from_json" in repr(a)
+
+
+def test_deal_takes_the_section_8_fields_and_validates_them() -> None:
+    from streams.domain.checked_events import Deal, InvalidEvent
+
+    deal = Deal(
+        rep_id="r1",
+        team_id="t1",
+        deal_id="D9",
+        outcome="open",
+        occurred_at="2026-11-27T10:00:00Z",
+        stage="proposal",
+        expected_close_at="2026-12-15T17:00:00+01:00",
+        kind="renewal",
+    )
+    assert deal.value.stage == "proposal" and deal.value.kind == "renewal"
+    with pytest.raises(InvalidEvent, match="kind"):
+        Deal(
+            rep_id="r1",
+            team_id="t1",
+            deal_id="D9",
+            outcome="lost",
+            occurred_at="2026-11-27T10:00:00Z",
+            kind="upsell",
+        )
