@@ -35,7 +35,7 @@ from streams.engine.items import Item, RawEvent, TargetItem, decode_envelope, en
 from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, install_batch_handler
 from streams.worker.rate_limited_log import RateLimitedLog
-from streams.worker.runtime import Runtime
+from streams.worker.runtime import PRODUCER_BATCH_BYTES, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -85,50 +85,52 @@ def register(rt: Runtime) -> None:
     install_batch_handler(rt.app, frozenset(kinds), handler, lambda: rt.ready)
 
 
-#: rounds of folding, within one batch, what the fold sends to partitions this worker owns
-LOCAL_ROUNDS = 4
-
-
 async def handle_batch(
     rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
 ) -> None:
     """Validate and route input records, fold them with the internal topic's records,
     partition by partition; returns once everything the batch sent was delivered.
 
-    An item bound for a partition of the table this worker owns is folded here, in this
-    batch (a record keyed by its rep lands on its rep's partition); only items for other
-    workers' partitions travel through the internal topic.
+    A valid input record whose scope lives on a partition this worker owns is folded here,
+    in this batch (a record keyed by its rep lands on its rep's partition); the others, and
+    everything the fold sends on to other scopes, travel through the internal topic. The
+    fold's absolute contributions never take a shortcut: on the topic they stay in the order
+    they were made, across rebalances, so an older one never replaces a newer one.
+
+    For crash safety, what the fold sends on (contributions, alerts) is delivered before the
+    table records that say it was folded: a kill in between replays the batch, and the
+    replay sends the same absolute values again instead of skipping them as duplicates.
     """
     now = datetime.now(UTC)
     out = Outgoing()
     scopes_topic = rt.settings.topics.scopes
     owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
+    local: dict[int, list[Item]] = defaultdict(list)  # envelopes first, in topic order
     routed: list[Item] = []
-    arrived: dict[int, list[Item]] = defaultdict(list)  # envelopes: folded where they arrived
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
         if kind == SCOPES:
-            arrived[tp.partition].extend(
+            local[tp.partition].extend(
                 item for record in records for item in decode_envelope(record.value)
             )
         else:
             routed.extend(await ingest_records(rt, out, kind, records, now, rejects))
-    pending = routed
-    for _ in range(LOCAL_ROUNDS):
-        local, remote = split_by_owner(rt, pending, owned)
-        for partition, items in arrived.items():
-            local[partition][:0] = items
-        arrived = {}
-        await send_items(rt, out, remote)
-        pending = []
-        for partition, items in sorted(local.items()):
-            with partition_context(scopes_topic, partition):
-                pending.extend(await process_items(rt, out, partition, items, rejects))
-            await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
-        if not pending:
-            break
-    await send_items(rt, out, pending)
+    fresh, remote = split_by_owner(rt, routed, owned)
+    for partition, items in fresh.items():
+        local[partition].extend(items)
+    await send_items(rt, out, remote)
+    folded: list[tuple[int, BatchResult]] = []
+    for partition, items in sorted(local.items()):
+        with partition_context(scopes_topic, partition):
+            folded.append((partition, rt.processor.process(partition, items, rt.table.get, now)))
+        await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
+    for _, result in folded:
+        await send_alerts(rt, out, result)
+        await send_items(rt, out, result.outbox)
+    await out.delivered()  # before the records that mark them sent
+    for partition, result in folded:
+        await apply_result(rt, out, partition, result, now, rejects)
     await out.delivered()
     record_persisted_offsets(rt, out.metadata)
     rejects.flush()
@@ -264,6 +266,10 @@ async def send_deadletter(
         max_bytes=rt.settings.deadletter_max_bytes,
     )
     await out.send(rt.deadletter_topic, key=record.key, value=dead)
+    if rt.settings.deadletter_max_bytes < 2 * PRODUCER_BATCH_BYTES:
+        # each dead letter fits the topic's small max.message.bytes, but the producer would
+        # gather several into one record batch that does not: each goes alone
+        await out.delivered()
 
 
 def _chunks(items: list[Item], sizes: Iterable[int]) -> Iterable[list[Item]]:
@@ -298,23 +304,21 @@ async def send_items(rt: Runtime, out: Outgoing, items: list[Item]) -> None:
 # -- the fold ---------------------------------------------------------------------------------
 
 
-async def process_items(
-    rt: Runtime, out: Outgoing, partition: int, items: list[Item], rejects: RateLimitedLog
-) -> list[Item]:
-    """Fold one partition's items as one batch (each key written once); returns the items
-    the fold sends on to other scopes."""
-    now = datetime.now(UTC)
-    table: Any = rt.table
-    result = rt.processor.process(partition, items, table.get, now)
-    if result.alerts:
-        await send_alerts(rt, out, result)
-        await out.delivered()  # before the records that mark them sent
-    await write_state(rt, out, partition, result.writes)
+async def apply_result(
+    rt: Runtime,
+    out: Outgoing,
+    partition: int,
+    result: BatchResult,
+    now: datetime,
+    rejects: RateLimitedLog,
+) -> None:
+    """Write one partition's folded state (each key once) and dead-letter what it refused."""
+    with partition_context(rt.settings.topics.scopes, partition):
+        await write_state(rt, out, partition, result.writes)
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
     rt.dirty |= {(scope, period) for scope, period in result.changed if ":" in scope}
-    return result.outbox
 
 
 async def write_state(

@@ -45,6 +45,10 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
         await self.runtime.rewind_uncommitted()
 
 
+#: bytes the producer gathers per partition into one record batch (aiokafka's default)
+PRODUCER_BATCH_BYTES = 16384
+
+
 def faust_app(s: Settings) -> faust.App:
     """The Faust app: raw bytes everywhere, at-least-once, one table, the API on its web."""
     return BatchApp(
@@ -68,6 +72,7 @@ def faust_app(s: Settings) -> faust.App:
         stream_buffer_maxsize=65536,
         consumer_auto_offset_reset="earliest",
         producer_linger=0.005,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         broker_max_poll_records=2000,  # a batch folds in about a second: the loop stays lively
         consumer_max_fetch_size=4 * 1024 * 1024,
         producer_max_request_size=4 * 1024 * 1024,

@@ -161,8 +161,9 @@ async def test_late_event_goes_to_deadletter(cluster: Cluster) -> None:
 async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lost(
     cluster: Cluster,
 ) -> None:
-    """The dead-letter topic takes at most 8 KB per record; a 60 KB bad record still gets
-    there (its payload cut, its size said) and the valid records around it all count."""
+    """The dead-letter topic takes at most 8 KB per record; 60 KB bad records still get
+    there (payloads cut, sizes said), several in one fetched batch (a producer batch of two
+    cut dead letters would not fit the topic), and the valid records around them count."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
@@ -181,20 +182,20 @@ async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lo
     big_bad = b'{"event_id": "' + b"\x00" * 60_000  # invalid JSON, escapes six-fold
     records: list[tuple[str, bytes | None, Any]] = [
         (acts, b"cy", orjson.dumps(activity("c1", "cy", now))),
-        (acts, b"cy", big_bad),
+        *[(acts, b"cy", big_bad)] * 4,
         (acts, b"cy", orjson.dumps(activity("c2", "cy", now))),
     ]
     await produce(cluster.bootstrap, records)
 
-    async def arrived() -> dict[str, Any]:
+    async def arrived() -> list[dict[str, Any]]:
         dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
-        assert dead, worker.log_tail()
-        return orjson.loads(dead[0].value)
+        assert len(dead) == 4, worker.log_tail()
+        return [orjson.loads(record.value) for record in dead]
 
-    doc = await eventually(arrived)
-    assert doc["reason"] == "invalid_json"
-    assert doc["payload_truncated"] is True and doc["payload_size"] == len(big_bad)
-    assert big_bad.decode().startswith(doc["payload"])
+    for doc in await eventually(arrived):
+        assert doc["reason"] == "invalid_json"
+        assert doc["payload_truncated"] is True and doc["payload_size"] == len(big_bad)
+        assert big_bad.decode().startswith(doc["payload"])
 
     async def both_counted() -> None:
         status, body = await http_get(f"{worker.url}/v1/reps/cy/performance")

@@ -1,0 +1,208 @@
+"""The batch handler's order of sends, over a real processor and recording fake topics.
+
+Two properties keep figures exact across crashes and rebalances (both were broken once and
+found by the fault-injection suite):
+- what the fold sends on to other scopes (contributions, alerts) is delivered before the
+  table records that say it was folded: a kill in between must replay the sends, never skip
+  them because the state already holds the events;
+- the fold's absolute contributions always travel through the internal topic, even to a
+  partition this worker owns: a shortcut could overtake an older contribution still on the
+  topic, which would then replace the newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+from faust.types import TP
+
+from streams.domain.money import FxRates
+from streams.domain.validation import EventDecoder
+from streams.engine.items import RawEvent, TeamHourItem, decode_envelope
+from streams.engine.processor import ScopeProcessor
+from streams.engine.rollups import Views
+from streams.engine.state import parse_key
+from streams.worker import batch_handler
+from streams.worker.metrics import PipelineMetrics
+from streams.worker.partitioning import partition_of
+from streams.worker.rate_limited_log import RateLimitedLog
+from streams.worker.settings import Settings
+from tests.unit.engine.scope_harness import FX_PATH
+
+PARTITIONS = 4
+
+
+class Sent(list[tuple[str, int, Any, Any]]):
+    """Every send of every fake topic, in the order the handler made them."""
+
+
+class FakeTopic:
+    def __init__(self, name: str, sent: Sent) -> None:
+        self.name, self.sent = name, sent
+        self.offsets: dict[int, int] = defaultdict(int)
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+    async def send(
+        self, *, key: Any = None, value: Any = None, partition: int | None = None
+    ) -> Any:
+        p = partition if partition is not None else 0
+        self.sent.append((self.name, p, key, value))
+        self.offsets[p] += 1
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(SimpleNamespace(topic=self.name, partition=p, offset=self.offsets[p]))
+        return done
+
+
+class FakeStore(dict[bytes, bytes]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.persisted: dict[TP, int] = {}
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        self.persisted[tp] = offset
+
+
+def runtime(sent: Sent) -> Any:
+    """A worker owning every partition: anything could be folded locally."""
+    settings = Settings.from_env({"SALES_TOPIC_PARTITIONS": str(PARTITIONS)})
+    fx = FxRates.load(FX_PATH, settings.base_currency)
+    store = FakeStore()
+    t = settings.topics
+    scopes = {TP(t.scopes, p) for p in range(PARTITIONS)}
+    return SimpleNamespace(
+        settings=settings,
+        app=SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: scopes)),
+        positions={},
+        dirty=set(),
+        last_activity={},
+        decoder=EventDecoder(
+            known_currencies=fx.known,
+            max_payload_bytes=settings.max_payload_bytes,
+            max_clock_skew=settings.max_clock_skew,
+        ),
+        views=(views := Views(settings.tz)),
+        processor=ScopeProcessor(
+            views=views,
+            fx=fx,
+            tz=settings.tz,
+            late_grace_seconds=settings.late_grace.total_seconds(),
+            at_risk_pace=settings.at_risk_pace,
+        ),
+        metrics=PipelineMetrics(CollectorRegistry(), "test"),
+        partition_of=lambda scope: partition_of(scope, PARTITIONS),
+        table=SimpleNamespace(
+            get=store.get, data=store, changelog_topic=FakeTopic("changelog", sent)
+        ),
+        scopes_topic=FakeTopic(t.scopes, sent),
+        alerts_topic=FakeTopic(t.alerts, sent),
+        deadletter_topic=FakeTopic(t.deadletter, sent),
+    )
+
+
+def record(topic: str, offset: int, key: str, event: dict[str, Any]) -> Any:
+    return SimpleNamespace(
+        topic=topic,
+        partition=partition_of("rep:" + key, PARTITIONS),
+        offset=offset,
+        key=key.encode(),
+        value=orjson.dumps(event),
+    )
+
+
+async def handle(rt: Any, records: list[Any]) -> None:
+    kinds = {rt.settings.topics.scopes: batch_handler.SCOPES} | {
+        getattr(rt.settings.topics, kind): kind
+        for kind in ("activities", "deals", "feedback", "targets")
+    }
+    batch: dict[TP, list[Any]] = defaultdict(list)
+    for r in records:
+        batch[TP(r.topic, r.partition)].append(r)
+    log = RateLimitedLog(batch_handler.log, "rejected input records")
+    await batch_handler.handle_batch(rt, kinds, batch, log)
+
+
+def events_of_one_rep(rt: Any) -> list[Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    topic = rt.settings.topics
+    acts = [
+        record(
+            topic.activities,
+            i,
+            "r1",
+            {
+                "event_id": f"a{i}",
+                "occurred_at": (now - timedelta(minutes=i)).isoformat(),
+                "rep_id": "r1",
+                "team_id": "t1",
+                "activity": "call",
+            },
+        )
+        for i in range(3)
+    ]
+    won = {
+        "event_id": "d1-won",
+        "occurred_at": now.isoformat(),
+        "rep_id": "r1",
+        "team_id": "t1",
+        "deal_id": "d1",
+        "outcome": "won",
+        "amount": 1200.0,
+        "currency": "USD",
+    }
+    return [*acts, record(topic.deals, 0, "r1", won)]
+
+
+@pytest.fixture
+def sent() -> Sent:
+    return Sent()
+
+
+async def test_what_the_fold_sends_on_is_delivered_before_the_state_that_marks_it_folded(
+    sent: Sent,
+) -> None:
+    rt = runtime(sent)
+    await handle(rt, events_of_one_rep(rt))
+    kinds = [name for name, *_ in sent]
+    assert "changelog" in kinds
+    first_state = kinds.index("changelog")
+    scopes_sends = [i for i, name in enumerate(kinds) if name == rt.settings.topics.scopes]
+    assert scopes_sends, "the rep's hour and the deal's contribution go on to other scopes"
+    assert max(scopes_sends) < first_state, kinds
+
+
+async def test_contributions_travel_through_the_internal_topic_even_to_owned_partitions(
+    sent: Sent,
+) -> None:
+    rt = runtime(sent)
+    await handle(rt, events_of_one_rep(rt))
+    items = [
+        item
+        for name, _, _, value in sent
+        if name == rt.settings.topics.scopes
+        for item in decode_envelope(value)
+    ]
+    assert any(isinstance(i, TeamHourItem) and i.scope == "team:t1" for i in items), items
+    folded = {parse_key(key)[0] for name, _, key, _ in sent if name == "changelog"}
+    assert "team:t1" not in folded, "the team was folded in the same batch"
+    # the input records themselves were folded here: their scopes' partitions are owned
+    assert not any(isinstance(i, RawEvent) for i in items)
+    assert {"rep:r1", "deal:d1"} <= folded
+
+    # the next batch, the internal topic's records, folds the team
+    envelopes = [
+        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
+        for i, (name, p, key, value) in enumerate(sent)
+        if name == rt.settings.topics.scopes
+    ]
+    sent.clear()
+    await handle(rt, envelopes)
+    assert "team:t1" in {parse_key(key)[0] for name, _, key, _ in sent if name == "changelog"}
