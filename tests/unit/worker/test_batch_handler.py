@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 from faust.types import TP
+from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
