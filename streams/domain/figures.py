@@ -17,15 +17,13 @@ Conventions, chosen so a reader can recompute every figure independently:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any
 
-from streams.domain.satisfaction import Satisfaction, csat_stats, nps
+from streams.domain.satisfaction import csat_stats, nps
 from streams.domain.vocabulary import Quadrant
 
-__all__ = ["Figures", "csat_stats", "nps"]
+__all__ = ["csat_stats", "nps"]
 
 CENT = Decimal("0.01")
 SECONDS_PER_DAY = 86_400
@@ -146,51 +144,3 @@ def money_out(x: Decimal | None) -> float | None:
     if x is None:
         return None
     return float(round_money(x))
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Exact (unrounded) figures; rounding happens only in `as_document`."""
-
-    by_type: dict[str, int]
-    activities_total: int
-    won: int
-    lost: int
-    revenue_won: Decimal
-    cycle_seconds: list[float]
-    satisfaction: Satisfaction
-
-    @property
-    def win_rate(self) -> float | None:
-        return win_rate(self.won, self.lost)
-
-    @property
-    def avg_deal_size(self) -> Decimal | None:
-        return avg_deal_size(self.revenue_won, self.won)
-
-    @property
-    def csat_avg(self) -> float | None:
-        return self.satisfaction.csat_avg
-
-    def as_document(self) -> dict[str, Any]:
-        return {
-            "activities": {
-                "total": self.activities_total,
-                "by_type": {k: v for k, v in sorted(self.by_type.items()) if v > 0},
-            },
-            "deals": {
-                "won": self.won,
-                "lost": self.lost,
-                "revenue_won": money_out(self.revenue_won),
-                "win_rate": self.win_rate,
-                "avg_deal_size": money_out(self.avg_deal_size),
-                "avg_cycle_days": avg_cycle_days(sum(self.cycle_seconds), len(self.cycle_seconds)),
-            },
-            "satisfaction": self.satisfaction.as_document(),
-            "efficiency": {
-                "activities_per_win": activities_per_win(self.activities_total, self.won),
-                "revenue_per_activity": money_out(
-                    revenue_per_activity(self.revenue_won, self.activities_total)
-                ),
-            },
-        }

@@ -115,6 +115,12 @@ def evaluate_target(
     )
 
 
+def pipeline_coverage(open_amount: float, gap: float) -> float | None:
+    """Open pipeline per unit still missing of a revenue target (contract section 8.2);
+    None when nothing is missing."""
+    return None if gap == 0 else open_amount / gap
+
+
 def alerts_due(status: TargetStatus, emitted: Sequence[str]) -> list[AlertKind]:
     """The alerts a target's status calls for, given those already emitted (in order).
 

@@ -65,6 +65,10 @@ LEADERBOARD_METRICS: Final[tuple[str, ...]] = (
     "avg_deal_size",
     "csat_avg",
     "target_attainment",  # contract 8.4: the best attainment among the scope's targets
+    "conversion_win_rate",  # contract 8.4: section 8.2 figures
+    "retention_rate",
+    "pipeline_open_amount",
+    "customers_new",
 )
 
 INVALID_JSON: Final = "invalid_json"

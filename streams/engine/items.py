@@ -58,14 +58,32 @@ class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True
 
 
 class DealFigure(msgspec.Struct, array_like=True, frozen=True):
-    """The counted state of one closed deal."""
+    """The current state of one deal, as the scopes it is attributed to count it."""
 
     occurred_at: float  # epoch seconds
-    outcome: str  # "won" | "lost"
-    amount_base: str  # Decimal text in the base currency ("0" when lost without amount)
+    outcome: str  # "won" | "lost" | "open" | "reopened"
+    amount_base: str  # Decimal text in the base currency ("0" when without amount)
     cycle_seconds: float | None  # occurred_at - created_at, won deals with created_at only
     rep: str
     team: str
+    # contract section 8.2: the cohort (created_at), the pipeline (expected_close_at) and
+    # the breakdowns; absent text fields as the contract reports them
+    created_at: float | None = None
+    expected_close_at: float | None = None
+    source: str = "unknown"
+    kind: str = "new_business"
+    lost_reason: str = "unspecified"
+    stage: str = "unknown"
+    account: str | None = None
+    #: applied activities carrying this deal_id, per activity type
+    touches: dict[str, int] = {}
+    #: the first win of the deal's account (None: no won deal), and whether it is this deal
+    first_win_at: float | None = None
+    first_deal: bool = False
+
+    @property
+    def closed(self) -> bool:
+        return self.outcome in ("won", "lost")
 
 
 class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True):
@@ -74,6 +92,31 @@ class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True)
     scope: str
     deal_id: str
     figure: DealFigure | None
+
+
+class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True):
+    """An applied activity `event_id` of type `activity` carries deal `scope`'s deal_id."""
+
+    scope: str  # "deal:<deal_id>"
+    event_id: str
+    activity: str
+
+
+class AccountDealItem(msgspec.Struct, tag="account_deal", array_like=True, frozen=True):
+    """Absolute: deal `deal_id` of account `scope` is won at `won_at` (None: not won)."""
+
+    scope: str  # "account:<account_id>"
+    deal_id: str
+    won_at: float | None
+
+
+class FirstWinItem(msgspec.Struct, tag="first_win", array_like=True, frozen=True):
+    """Absolute: account `account`'s first win is deal `deal_id` at `at` (None: no win)."""
+
+    scope: str  # "deal:<deal_id>" of a deal of the account
+    account: str
+    at: float | None
+    deal_id: str | None
 
 
 class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
@@ -100,7 +143,18 @@ class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True):
     scope: str = ""
 
 
-Item = RawEvent | TargetItem | TeamHourItem | DealContribution | MemberItem | Republish | Tick
+Item = (
+    RawEvent
+    | TargetItem
+    | TeamHourItem
+    | DealContribution
+    | TouchItem
+    | AccountDealItem
+    | FirstWinItem
+    | MemberItem
+    | Republish
+    | Tick
+)
 
 
 class Envelope(msgspec.Struct, array_like=True):

@@ -49,7 +49,7 @@ def local_entries(views: Views, q: LeaderboardQuery) -> list[dict[str, Any]]:
         if q.metric == TARGET_ATTAINMENT:
             value = best_attainment(view, q.period, q.target_metric)
         elif has_period_data(view, q.period):
-            value = leaderboard_value(figures_of(view, q.period), q.metric)
+            value = leaderboard_value(figures_of(view, q.period, views.tz), q.metric)
         else:
             continue
         team = view.latest_part(q.period) if q.scope == "rep" else view.id

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import local_hour_start, rfc3339
@@ -36,8 +37,10 @@ from streams.domain.vocabulary import (
     UNKNOWN_CURRENCY,
 )
 from streams.engine.items import (
+    AccountDealItem,
     DealContribution,
     DealFigure,
+    FirstWinItem,
     HourCounts,
     Item,
     MemberItem,
@@ -46,10 +49,12 @@ from streams.engine.items import (
     TargetItem,
     TeamHourItem,
     Tick,
+    TouchItem,
 )
 from streams.engine.queries import TeamMedians, target_evaluations, team_medians
 from streams.engine.rollups import Views
 from streams.engine.state import (
+    ACCOUNT,
     ALERTS,
     DEAL,
     DEAL_STATE,
@@ -58,6 +63,7 @@ from streams.engine.state import (
     MEMBER_SENT,
     STREAM_TIME,
     TARGET,
+    AccountWins,
     DealSlot,
     DealState,
     DealVersion,
@@ -190,6 +196,11 @@ class _Batch:
         self.initial_stream_time = self.stream_time
         self.touched_hours: set[tuple[str, int]] = set()
         self.touched_deals: set[str] = set()
+        #: deals that had events of their own in this batch (replays included)
+        self.deals_with_events: set[str] = set()
+        #: account scope -> its first win before this batch, and the deals that reported
+        self.first_before: dict[str, tuple[float, str] | None] = {}
+        self.account_askers: dict[str, set[str]] = {}
         self.rep_periods: dict[str, set[str]] = {}
         self.eval_scopes: set[str] = set()
         #: (team scope, period) -> medians before this batch, for teams whose members changed
@@ -248,6 +259,12 @@ class _Batch:
                 self.put(key, record)
         elif isinstance(item, DealContribution):
             self.handle_contribution(item)
+        elif isinstance(item, TouchItem):
+            self.handle_touch(item)
+        elif isinstance(item, AccountDealItem):
+            self.handle_account_deal(item)
+        elif isinstance(item, FirstWinItem):
+            self.handle_first_win(item)
         elif isinstance(item, MemberItem):
             if (item.scope, item.period) not in self.medians_before:
                 self.medians_before[(item.scope, item.period)] = team_medians(
@@ -317,11 +334,13 @@ class _Batch:
         occurred = occurred_at.timestamp()
         if event_key in record.ids:
             self.seen_again(occurred, raw.topic)
+            self.touch(event)  # absolute at the deal: a replay repairs a lost send
             return
         if self.is_late(occurred):
             self.reject_late(raw, occurred_at)
             return
         record.ids.append(event_key)
+        self.touch(event)
         part = record.parts.get(event.team_id)
         if part is None:
             part = record.parts[event.team_id] = HourCounts()
@@ -343,6 +362,7 @@ class _Batch:
         key = (raw.scope, DEAL_STATE)
         state = self.load(key) or DealState()
         self.touched_deals.add(raw.scope)
+        self.deals_with_events.add(raw.scope)
         occurred = event.occurred_at.timestamp()
         if event.event_id in state.ids:
             self.seen_again(occurred, raw.topic)
@@ -364,14 +384,7 @@ class _Batch:
                     )
                 )
                 return
-        version = DealVersion(
-            occurred_at=occurred,
-            outcome=event.outcome,
-            amount_base=amount_base,
-            created_at=event.created_at.timestamp() if event.created_at else None,
-            rep=event.rep_id,
-            team=event.team_id,
-        )
+        version = deal_version(event, amount_base)
         state.ids.append(event.event_id)
         # the latest occurred_at is current; on a tie the one processed later wins
         if state.current is None or occurred >= state.current.occurred_at:
@@ -386,7 +399,7 @@ class _Batch:
         key = (item.scope, DEAL, item.deal_id)
         slot: DealSlot | None = self.load(key)
         seen = set(slot.seen) if slot is not None else set()
-        if item.figure is not None:
+        if item.figure is not None and item.figure.closed:
             seen.add(item.figure.occurred_at)
         if item.scope.startswith("rep:"):
             # every period the deal ever touched: a move or a retraction changes them all
@@ -397,9 +410,55 @@ class _Batch:
         if slot != new:
             self.put(key, new)
 
+    def touch(self, event: Activity | Feedback) -> None:
+        """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
+        if isinstance(event, Activity) and event.deal_id:
+            self.result.outbox.append(
+                TouchItem("deal:" + event.deal_id, event.event_id, event.activity)
+            )
+
+    def handle_touch(self, item: TouchItem) -> None:
+        key = (item.scope, DEAL_STATE)
+        state: DealState = self.load(key) or DealState()
+        if item.event_id in state.touch_ids:
+            return
+        state.touch_ids.append(item.event_id)
+        state.touches[item.activity] = state.touches.get(item.activity, 0) + 1
+        self.put(key, state)
+        self.touched_deals.add(item.scope)
+
+    def handle_account_deal(self, item: AccountDealItem) -> None:
+        """An account keeps its won deals, to know its first win (customers.new/repeat)."""
+        key = (item.scope, ACCOUNT)
+        record: AccountWins | None = self.load(key)
+        if item.scope not in self.first_before:
+            self.first_before[item.scope] = first_win(record)
+        self.account_askers.setdefault(item.scope, set()).add(item.deal_id)
+        won = dict(record.won) if record is not None else {}
+        if won.get(item.deal_id) == item.won_at:
+            return
+        if item.won_at is None:
+            del won[item.deal_id]
+        else:
+            won[item.deal_id] = item.won_at
+        self.put(key, AccountWins(won) if won else None)
+
+    def handle_first_win(self, item: FirstWinItem) -> None:
+        key = (item.scope, DEAL_STATE)
+        state: DealState | None = self.load(key)
+        if state is None or state.current is None or state.current.account != item.account:
+            return  # the deal moved to another account since: that one will answer
+        said = (item.account, item.at, item.deal_id)
+        if (state.first_account, state.first_win_at, state.first_deal_id) == said:
+            return
+        state.first_account, state.first_win_at, state.first_deal_id = said
+        self.put(key, state)
+        self.touched_deals.add(item.scope)
+
     # -- end of batch -------------------------------------------------------------------
     def finish(self) -> BatchResult:
         self.emit_deal_contributions()
+        self.emit_first_wins()
         self.emit_team_hours()
         self.flush()
         self.emit_memberships()
@@ -415,23 +474,12 @@ class _Batch:
     def emit_deal_contributions(self) -> None:
         for scope in sorted(self.touched_deals):
             state: DealState | None = self.load((scope, DEAL_STATE))
-            if state is None:
-                continue
+            if state is None or state.current is None:
+                continue  # touches of a deal with no event yet
             deal_id = scope.split(":", 1)[1]
-            current = state.current
-            figure: DealFigure | None = None
-            if current is not None and current.outcome in ("won", "lost"):
-                cycle = None
-                if current.outcome == "won" and current.created_at is not None:
-                    cycle = current.occurred_at - current.created_at
-                figure = DealFigure(
-                    occurred_at=current.occurred_at,
-                    outcome=current.outcome,
-                    amount_base=current.amount_base or "0",
-                    cycle_seconds=cycle,
-                    rep=current.rep,
-                    team=current.team,
-                )
+            figure = deal_figure(deal_id, state)
+            if scope in self.deals_with_events:
+                self.emit_account_wins(scope, deal_id, state)
             reps = dict.fromkeys(rep for rep, _ in state.owners)
             teams = dict.fromkeys(team for _, team in state.owners)
             for rep in reps:
@@ -440,6 +488,31 @@ class _Batch:
             for team in teams:
                 share = figure if figure is not None and figure.team == team else None
                 self.result.outbox.append(DealContribution("team:" + team, deal_id, share))
+
+    def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
+        """Tell the deal's account whether it is won (and every former account: not)."""
+        current = state.current
+        assert current is not None
+        if current.account and current.account not in state.accounts:
+            state.accounts.append(current.account)
+            self.put((scope, DEAL_STATE), state)
+        won_at = current.occurred_at if current.outcome == "won" else None
+        for account in state.accounts:
+            at = won_at if account == current.account else None
+            self.result.outbox.append(AccountDealItem("account:" + account, deal_id, at))
+
+    def emit_first_wins(self) -> None:
+        """Answer every deal that reported, and all won deals when the first win moved."""
+        for scope in sorted(self.account_askers):
+            record: AccountWins | None = self.load((scope, ACCOUNT))
+            first = first_win(record)
+            recipients = set(self.account_askers[scope])
+            if first != self.first_before.get(scope) and record is not None:
+                recipients.update(record.won)
+            account = scope.split(":", 1)[1]
+            at, first_id = first if first is not None else (None, None)
+            for deal_id in sorted(recipients):
+                self.result.outbox.append(FirstWinItem("deal:" + deal_id, account, at, first_id))
 
     def emit_team_hours(self) -> None:
         for scope, hour in sorted(self.touched_hours):
@@ -530,3 +603,57 @@ class _Batch:
             "expected_by_now": ev.expected_by_now,
             "emitted_at": rfc3339(self.now),
         }
+
+
+def first_win(record: AccountWins | None) -> tuple[float, str] | None:
+    """(occurred_at, deal_id) of an account's first win; ties go to the smaller deal_id."""
+    if record is None or not record.won:
+        return None
+    return min((at, deal_id) for deal_id, at in record.won.items())
+
+
+def deal_version(event: Deal, amount_base: str | None) -> DealVersion:
+    return DealVersion(
+        occurred_at=event.occurred_at.timestamp(),
+        outcome=event.outcome,
+        amount_base=amount_base,
+        created_at=event.created_at.timestamp() if event.created_at else None,
+        rep=event.rep_id,
+        team=event.team_id,
+        expected_close_at=(
+            event.expected_close_at.timestamp() if event.expected_close_at else None
+        ),
+        stage=event.stage,
+        kind=event.kind,
+        source=event.source,
+        lost_reason=event.lost_reason,
+        account=event.account_id or None,
+    )
+
+
+def deal_figure(deal_id: str, state: DealState) -> DealFigure:
+    """What a deal's current state contributes to the rep and team it is attributed to."""
+    current = state.current
+    assert current is not None
+    cycle = None
+    if current.outcome == "won" and current.created_at is not None:
+        cycle = current.occurred_at - current.created_at
+    knows_first = current.account is not None and state.first_account == current.account
+    return DealFigure(
+        occurred_at=current.occurred_at,
+        outcome=current.outcome,
+        amount_base=current.amount_base or "0",
+        cycle_seconds=cycle,
+        rep=current.rep,
+        team=current.team,
+        created_at=current.created_at,
+        expected_close_at=current.expected_close_at,
+        source=current.source or UNKNOWN,
+        kind=current.kind or NEW_BUSINESS,
+        lost_reason=current.lost_reason or UNSPECIFIED,
+        stage=current.stage or UNKNOWN,
+        account=current.account,
+        touches=dict(sorted(state.touches.items())),
+        first_win_at=state.first_win_at if knows_first else None,
+        first_deal=(knows_first and current.outcome == "won" and state.first_deal_id == deal_id),
+    )

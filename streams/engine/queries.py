@@ -13,19 +13,22 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.domain.figures import Figures, median, money_out, quadrant
+from streams.domain.deal_breakdowns import deal_breakdowns
+from streams.domain.figures import median, money_out, quadrant
+from streams.domain.performance import Figures
 from streams.domain.periods import Period, PeriodError, parse_period
-from streams.domain.targets import TargetEvaluation, evaluate_target
+from streams.domain.targets import TargetEvaluation, evaluate_target, pipeline_coverage
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.rollups import ScopeView
 
 __all__ = ["LEADERBOARD_METRICS"]
 
 
-def figures_of(view: ScopeView, period_id: str) -> Figures:
+def figures_of(view: ScopeView, period_id: str, tz: ZoneInfo) -> Figures:
     agg = view.period(period_id)
     deals = view.deals_in(period_id)
     won = [d for d in deals if d.outcome == "won"]
+    start = parse_period(period_id, tz).start.timestamp()
     return Figures(
         by_type=dict(agg.by_type),
         activities_total=agg.activities_total,
@@ -34,6 +37,9 @@ def figures_of(view: ScopeView, period_id: str) -> Figures:
         revenue_won=sum((Decimal(d.amount_base) for d in won), Decimal(0)),
         cycle_seconds=[d.cycle_seconds for d in won if d.cycle_seconds is not None],
         satisfaction=agg.satisfaction.copy(),
+        breakdowns=deal_breakdowns(
+            deals, view.cohort_in(period_id), view.pipeline_in(period_id), start
+        ),
     )
 
 
@@ -64,6 +70,15 @@ def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
         return money_out(figures.avg_deal_size)
     if metric == "csat_avg":
         return figures.csat_avg
+    b = figures.breakdowns
+    if metric == "conversion_win_rate":
+        return b.conversion_win_rate
+    if metric == "retention_rate":
+        return b.retention_rate
+    if metric == "pipeline_open_amount":
+        return money_out(b.pipeline.amount)
+    if metric == "customers_new":
+        return b.customers_new
     raise ValueError(f"unknown leaderboard metric {metric!r}")
 
 
@@ -71,7 +86,10 @@ def has_period_data(view: ScopeView, period_id: str) -> bool:
     agg = view.periods.get(period_id)
     if agg is not None and (agg.by_type or agg.satisfaction.responses):
         return True
-    return bool(view.deal_periods.get(period_id))
+    return any(
+        index.get(period_id)
+        for index in (view.deal_periods, view.cohort_periods, view.pipeline_periods)
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,7 @@ def performance_document(
     medians: TeamMedians | None = None,
 ) -> dict[str, Any]:
     """The body of GET /v1/{reps|teams}/{id}/performance and of sales.performance."""
-    figures = figures_of(view, period.id)
+    figures = figures_of(view, period.id, tz)
     doc: dict[str, Any] = {"scope": view.kind, "id": view.id}
     if view.kind == "rep":
         doc["team_id"] = view.latest_part(period.id)
@@ -147,21 +165,30 @@ def performance_document(
             if medians is not None and doc["team_id"] is not None
             else None
         )
+    open_amount = money_out(figures.breakdowns.pipeline.amount) or 0.0
     doc["targets"] = [
-        {
-            "metric": ev.metric,
-            "target": ev.target,
-            "actual": ev.actual,
-            "attainment": ev.attainment,
-            "expected_by_now": ev.expected_by_now,
-            "pace": ev.pace,
-            "status": ev.status,
-            "projected": ev.projected,
-            "gap": ev.gap,
-            "required_per_business_day": ev.required_per_business_day,
-        }
+        target_document(ev, open_amount)
         for _, ev in target_evaluations(
             view, now=now, tz=tz, at_risk_pace=at_risk_pace, only_period=period.id
         )
     ]
+    return doc
+
+
+def target_document(ev: TargetEvaluation, open_amount: float) -> dict[str, Any]:
+    """One entry of a document's `targets`; revenue targets also get pipeline_coverage."""
+    doc: dict[str, Any] = {
+        "metric": ev.metric,
+        "target": ev.target,
+        "actual": ev.actual,
+        "attainment": ev.attainment,
+        "expected_by_now": ev.expected_by_now,
+        "pace": ev.pace,
+        "status": ev.status,
+        "projected": ev.projected,
+        "gap": ev.gap,
+        "required_per_business_day": ev.required_per_business_day,
+    }
+    if ev.metric == "revenue_won":
+        doc["pipeline_coverage"] = pipeline_coverage(open_amount, ev.gap)
     return doc

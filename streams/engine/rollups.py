@@ -69,7 +69,12 @@ class ScopeView:
     hours: dict[int, HourRecord] = field(default_factory=dict)
     periods: dict[str, PeriodAgg] = field(default_factory=dict)
     deals: dict[str, DealFigure] = field(default_factory=dict)
+    #: period -> deals closed (won or lost) in it, by occurred_at
     deal_periods: dict[str, set[str]] = field(default_factory=dict)
+    #: period -> deals created in it (the cohort), by created_at
+    cohort_periods: dict[str, set[str]] = field(default_factory=dict)
+    #: period -> open or reopened deals expected to close in it, by expected_close_at
+    pipeline_periods: dict[str, set[str]] = field(default_factory=dict)
     targets: dict[tuple[str, str], float] = field(default_factory=dict)
     alerts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     members: dict[str, dict[str, Member]] = field(default_factory=dict)
@@ -88,7 +93,18 @@ class ScopeView:
         return agg if agg is not None else PeriodAgg()
 
     def deals_in(self, period_id: str) -> list[DealFigure]:
+        """The deals closed (won or lost) in the period."""
         return [self.deals[d] for d in sorted(self.deal_periods.get(period_id, ()))]
+
+    def cohort_in(self, period_id: str) -> list[DealFigure]:
+        return [self.deals[d] for d in sorted(self.cohort_periods.get(period_id, ()))]
+
+    def pipeline_in(self, period_id: str) -> list[DealFigure]:
+        return [self.deals[d] for d in sorted(self.pipeline_periods.get(period_id, ()))]
+
+    def deal_period_ids(self) -> set[str]:
+        """Every period some deal falls in, by any of its instants."""
+        return {*self.deal_periods, *self.cohort_periods, *self.pipeline_periods}
 
     def revenue_won(self, period_id: str) -> Decimal:
         return sum(
@@ -149,7 +165,7 @@ class Views:
         for scope, view in self.scopes.items():
             if view.kind not in ("rep", "team"):
                 continue
-            for period_id in {*view.periods, *view.deal_periods}:
+            for period_id in {*view.periods, *view.deal_period_ids()}:
                 if parse_period(period_id, self.tz).end > since:
                     out.add((scope, period_id))
         return out
@@ -217,13 +233,30 @@ class Views:
     ) -> set[str]:
         changed: set[str] = set()
         if old is not None:
-            for period_id in self.instant_periods(old.occurred_at):
-                view.deal_periods.get(period_id, set()).discard(deal_id)
-                changed.add(period_id)
+            for index, instant in self._deal_instants(view, old):
+                for period_id in self.instant_periods(instant):
+                    # an emptied period stays: its figures drop to 0, they do not vanish
+                    index.get(period_id, set()).discard(deal_id)
+                    changed.add(period_id)
             view.deals.pop(deal_id, None)
         if new is not None:
-            for period_id in self.instant_periods(new.occurred_at):
-                view.deal_periods.setdefault(period_id, set()).add(deal_id)
-                changed.add(period_id)
+            for index, instant in self._deal_instants(view, new):
+                for period_id in self.instant_periods(instant):
+                    index.setdefault(period_id, set()).add(deal_id)
+                    changed.add(period_id)
             view.deals[deal_id] = new
         return changed
+
+    @staticmethod
+    def _deal_instants(
+        view: ScopeView, figure: DealFigure
+    ) -> list[tuple[dict[str, set[str]], float]]:
+        """The period indexes a deal belongs to, each with the instant that places it."""
+        out: list[tuple[dict[str, set[str]], float]] = []
+        if figure.closed:
+            out.append((view.deal_periods, figure.occurred_at))
+        if figure.created_at is not None:
+            out.append((view.cohort_periods, figure.created_at))
+        if figure.expected_close_at is not None and not figure.closed:
+            out.append((view.pipeline_periods, figure.expected_close_at))
+        return out

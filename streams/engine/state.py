@@ -26,6 +26,7 @@ ALERTS = "a"  # (scope, "a", metric, period) -> list of alert kinds already emit
 MEMBER = "m"  # (team scope, "m", period, rep) -> Member
 MEMBER_SENT = "ms"  # (rep scope, "ms", period) -> list of teams sent membership for
 STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
+ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 
 
 class HourRecord(msgspec.Struct, array_like=True):
@@ -37,11 +38,18 @@ class HourRecord(msgspec.Struct, array_like=True):
 
 class DealVersion(msgspec.Struct, array_like=True, frozen=True):
     occurred_at: float
-    outcome: str  # won | lost | reopened
+    outcome: str  # won | lost | reopened | open
     amount_base: str | None
     created_at: float | None
     rep: str
     team: str
+    # contract section 8.1 (None: absent from the event)
+    expected_close_at: float | None = None
+    stage: str | None = None
+    kind: str | None = None
+    source: str | None = None
+    lost_reason: str | None = None
+    account: str | None = None
 
 
 class DealState(msgspec.Struct, array_like=True):
@@ -49,6 +57,21 @@ class DealState(msgspec.Struct, array_like=True):
     current: DealVersion | None = None
     #: every (rep, team) the deal was ever attributed to; each gets its absolute share
     owners: list[tuple[str, str]] = []
+    #: ids of the applied activities carrying this deal_id, and their count per type
+    touch_ids: list[str] = []
+    touches: dict[str, int] = {}
+    #: every account the deal was ever reported to (a corrected account_id is retracted)
+    accounts: list[str] = []
+    #: what the account of `first_account` last said of its first win: when, and which deal
+    first_account: str | None = None
+    first_win_at: float | None = None
+    first_deal_id: str | None = None
+
+
+class AccountWins(msgspec.Struct, array_like=True):
+    """One account's currently won deals: deal_id -> won occurred_at (for its first win)."""
+
+    won: dict[str, float] = {}
 
 
 class DealSlot(msgspec.Struct, array_like=True):
@@ -94,6 +117,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     MEMBER: msgspec.msgpack.Decoder(Member),
     MEMBER_SENT: msgspec.msgpack.Decoder(list[str]),
     STREAM_TIME: msgspec.msgpack.Decoder(float),
+    ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
 }
 
 

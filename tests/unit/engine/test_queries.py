@@ -71,6 +71,10 @@ def test_document_shape_rep_and_team() -> None:
         "deals",
         "satisfaction",
         "efficiency",
+        "conversion",
+        "pipeline",
+        "retention",
+        "customers",
         "quadrant",
         "targets",
     ]
@@ -90,6 +94,9 @@ def test_document_shape_rep_and_team() -> None:
         "win_rate",
         "avg_deal_size",
         "avg_cycle_days",
+        "by_source",
+        "lost_by_reason",
+        "revenue_by_kind",
     }
     assert set(rep["satisfaction"]) == {
         "csat_avg",
@@ -98,7 +105,16 @@ def test_document_shape_rep_and_team() -> None:
         "nps",
         "nps_count",
     }
-    assert set(rep["efficiency"]) == {"activities_per_win", "revenue_per_activity"}
+    assert set(rep["efficiency"]) == {
+        "activities_per_win",
+        "revenue_per_activity",
+        "touches_per_won_deal",
+        "touches_by_type_per_won_deal",
+    }
+    assert set(rep["conversion"]) == {"created", "won", "lost", "open", "win_rate", "by_source"}
+    assert set(rep["pipeline"]) == {"open_count", "open_amount", "by_stage"}
+    assert set(rep["retention"]) == {"renewals_won", "renewals_lost", "rate"}
+    assert set(rep["customers"]) == {"won", "new", "repeat"}
 
 
 def test_activities_total_and_by_type_rep_and_team() -> None:
@@ -198,6 +214,9 @@ def test_nulls_without_denominators() -> None:
         "win_rate": None,
         "avg_deal_size": None,
         "avg_cycle_days": None,
+        "by_source": {},
+        "lost_by_reason": {},
+        "revenue_by_kind": {},
     }
     assert only_acts["satisfaction"] == {
         "csat_avg": None,
@@ -206,11 +225,21 @@ def test_nulls_without_denominators() -> None:
         "nps": None,
         "nps_count": 0,
     }
-    assert only_acts["efficiency"] == {"activities_per_win": None, "revenue_per_activity": 0.0}
+    assert only_acts["efficiency"] == {
+        "activities_per_win": None,
+        "revenue_per_activity": 0.0,
+        "touches_per_won_deal": None,
+        "touches_by_type_per_won_deal": {},
+    }
     only_lost = h.figures("rep:r2", MONTH, NOW)["deals"]
     assert only_lost["win_rate"] == 0.0 and only_lost["avg_deal_size"] is None
     only_won = h.figures("rep:r3", MONTH, NOW)
-    assert only_won["efficiency"] == {"activities_per_win": 0.0, "revenue_per_activity": None}
+    assert only_won["efficiency"] == {
+        "activities_per_win": 0.0,
+        "revenue_per_activity": None,
+        "touches_per_won_deal": 0.0,  # won, with no activity carrying its deal_id
+        "touches_by_type_per_won_deal": {},
+    }
     assert only_won["activities"] == {"total": 0, "by_type": {}}
     assert h.figures("team:t3", MONTH, NOW)["efficiency"]["revenue_per_activity"] is None
 
@@ -385,7 +414,7 @@ def test_figures_of_metric_actual_and_leaderboard_value_agree() -> None:
     assert metric_actual(view, MONTH, "activities_total") == 3.0
     assert metric_actual(view, MONTH, "activities.email") == 2.0
     assert metric_actual(view, MONTH, "activities.demo") == 0.0
-    fig = figures_of(view, MONTH)
+    fig = figures_of(view, MONTH, h.tz)
     assert fig.revenue_won == revenue
     want = {
         "revenue_won": 10.93,
@@ -394,10 +423,14 @@ def test_figures_of_metric_actual_and_leaderboard_value_agree() -> None:
         "win_rate": 2 / 3,
         "avg_deal_size": cents(revenue / 2),  # 5.4625 -> 5.46
         "csat_avg": 2.5,
+        "conversion_win_rate": None,  # no deal has created_at
+        "retention_rate": None,  # no renewal
+        "pipeline_open_amount": 0.0,
+        "customers_new": 0,  # no account_id
     }
     figure_metrics = [m for m in LEADERBOARD_METRICS if m != "target_attainment"]
     assert {m: leaderboard_value(fig, m) for m in figure_metrics} == want
-    empty = figures_of(h.view("rep:r1"), "2026-10")
+    empty = figures_of(h.view("rep:r1"), "2026-10", h.tz)
     assert leaderboard_value(empty, "win_rate") is None
     assert leaderboard_value(empty, "avg_deal_size") is None
     assert leaderboard_value(empty, "csat_avg") is None

@@ -34,6 +34,8 @@ def view_state(views: Views):
         periods = (
             {p for p, agg in v.periods.items() if agg.by_type or agg.satisfaction.responses}
             | {p for p, ids in v.deal_periods.items() if ids}
+            | {p for p, ids in v.cohort_periods.items() if ids}
+            | {p for p, ids in v.pipeline_periods.items() if ids}
             | {p for p, m in v.members.items() if m}
             | {p for _, p in v.targets}
         )
@@ -45,7 +47,7 @@ def view_state(views: Views):
             "alerts": {k: list(a) for k, a in v.alerts.items() if a},
             "members": {p: dict(m) for p, m in v.members.items() if m},
             "member_sent": {p: list(s) for p, s in v.member_sent.items() if s},
-            "figures": {p: figures_of(v, p) for p in sorted(periods)},
+            "figures": {p: figures_of(v, p, views.tz) for p in sorted(periods)},
             "latest_part": {p: v.latest_part(p) for p in sorted(periods)},
             "teams_in": {p: v.teams_in(p) for p in sorted(periods)},
             "medians": {p: team_medians(v, p) for p in sorted(periods)},
