@@ -9,8 +9,12 @@ The JSON files are committed (base currency USD); edit this script and run it to
 grafana-foundation-sdk (PyPI; pinned in the `test` extra of pyproject.toml, built for the Grafana
 version of deploy/docker-compose.yml) provides the typed builders. Revenue panels use the
 Grafana unit of the base currency: --currency, default $SALES_BASE_CURRENCY, else USD (the
-committed files). --v2 adds the panels of CONTRACT.md section 8.4 (pipeline, conversion,
-retention, new customers, projected attainment), for when the worker exports those gauges.
+committed files).
+
+Pipeline by stage is not on the dashboards: the worker exports the open pipeline per scope and
+period (sales_pipeline_open_amount, contract section 8.4) but no gauge per stage, since stages
+are free text from the input (label values nobody bounds); pipeline.by_stage is in the API
+(GET .../performance) and on sales.performance.
 
 Conventions (tests/unit/test_dashboards.py checks them): every panel has a unit; a table with
 more than one query merges them; every query references each dashboard variable that applies
@@ -67,6 +71,34 @@ GRAFANA_CURRENCIES = frozenset(
 )
 
 RATIO_STEPS = [(None, "red"), (0.8, "orange"), (1.0, "green")]
+
+#: the decision on pipeline by stage, in the description of the dashboards showing pipeline
+BY_STAGE = (
+    "Pipeline by stage is not in Prometheus (stages are free text from the input: a gauge per "
+    "stage would have unbounded label values); see pipeline.by_stage in the API "
+    "(GET /v1/reps|teams/{id}/performance) and on sales.performance."
+)
+PROJECTED = (
+    "projected / target, projected = actual / the elapsed fraction of the period's business "
+    "days: the straight-line run rate to the period's end (below 100%: missed at this pace); "
+    "no value while nothing of the period has elapsed"
+)
+PIPELINE = (
+    "pipeline.open_amount: deals whose current state is open or reopened and whose "
+    "expected_close_at lies in the current $period_kind, in the base currency. " + BY_STAGE
+)
+CONVERSION = (
+    "conversion.win_rate = won / created over the deals created in the current $period_kind "
+    "(their current state; open ones count as created, not won); no value while none was created"
+)
+RETENTION = (
+    "retention.rate = renewals won / (won + lost) among the deals of kind renewal closed in the "
+    "current $period_kind; no value without such renewals"
+)
+NEW_CUSTOMERS = (
+    "customers.new: accounts whose first win ever (earliest won deal of the account) lies in "
+    "the current $period_kind and is a deal of this team or rep"
+)
 
 
 def currency_unit(code: str) -> str:
@@ -334,7 +366,7 @@ def variables(hide_business: bool, rep_drill_down: bool) -> list[Any]:
 # ------------------------------------------------------------------------- dashboards
 
 
-def activity_overview(currency: str, v2: bool) -> dict[str, Any]:
+def activity_overview(currency: str) -> dict[str, Any]:
     b = Board(
         "salespulse-activity",
         "salespulse / Activity overview",
@@ -450,12 +482,13 @@ def activity_overview(currency: str, v2: bool) -> dict[str, Any]:
     return b.build()
 
 
-def performance_quota(currency: str, v2: bool) -> dict[str, Any]:
+def performance_quota(currency: str) -> dict[str, Any]:
     b = Board(
         "salespulse-performance",
         "salespulse / Performance and quota",
-        "Revenue, deals and target attainment/pace per team and rep, current period vs the "
-        "previous one",
+        "Revenue, deals and target attainment, pace and projection per team and rep, current "
+        "period vs the previous one; open pipeline, conversion, retention and new customers. "
+        + BY_STAGE,
         currency,
     )
     money = b.money
@@ -502,6 +535,19 @@ def performance_quota(currency: str, v2: bool) -> dict[str, Any]:
         description="actual / expected_by_now; below SALES_AT_RISK_PACE (0.8) is at risk",
         thresholds=RATIO_STEPS,
     )
+    b.bars(
+        "Projected attainment, by team",
+        [
+            (
+                f"max by (id, metric) (sales_target_projected_ratio{{{TEAM_SCOPE}}})",
+                "{{id}} {{metric}}",
+            )
+        ],
+        unit="percentunit",
+        mode=common.BarGaugeDisplayMode.LCD,
+        thresholds=RATIO_STEPS,
+        description=PROJECTED,
+    )
     b.table(
         "Team targets behind or at risk",
         [
@@ -516,16 +562,18 @@ def performance_quota(currency: str, v2: bool) -> dict[str, Any]:
     )
     b.row("Reps")
     b.table(
-        "Rep attainment and pace",
+        "Rep attainment, pace and projection",
         [
             (f"max by (id, metric) (sales_target_attainment_ratio{{{REP_SCOPE}}})", "attainment"),
             (f"max by (id, metric) (sales_target_pace_ratio{{{REP_SCOPE}}})", "pace"),
+            (f"max by (id, metric) (sales_target_projected_ratio{{{REP_SCOPE}}})", "projected"),
         ],
         w=16,
         unit="percentunit",
         rep_link="id",
-        names={"A": "Attainment", "B": "Pace"},
+        names={"A": "Attainment", "B": "Pace", "C": "Projected"},
         thresholds=RATIO_STEPS,
+        description=PROJECTED,
     )
     b.pie(
         "Rep targets by status",
@@ -605,6 +653,7 @@ def performance_quota(currency: str, v2: bool) -> dict[str, Any]:
         w=24,
         unit="short",
     )
+    pipeline_and_customers(b)
     b.row("Target alerts (sales.alerts)")
     rep_alerts = f'sales_target_alerts_total{{scope="rep", {TEAM}, id=~"$rep"}}'
     team_alerts = 'sales_target_alerts_total{scope="team", id=~"$team"}'
@@ -639,45 +688,67 @@ def performance_quota(currency: str, v2: bool) -> dict[str, Any]:
         unit="short",
         names={"A": "Alerts"},
     )
-    if v2:
-        b.row("Pipeline, conversion, retention and customers (CONTRACT 8.4)")
-        b.bars(
-            "Open pipeline expected to close this period, by team",
-            [(f"max by (id) (sales_pipeline_open_amount{{{TEAM_SCOPE}}})", "{{id}}")],
-            w=6,
-            unit=money,
-        )
-        b.bars(
-            "Conversion win rate (this period's cohort), by team",
-            [(f"max by (id) (sales_conversion_win_rate{{{TEAM_SCOPE}}})", "{{id}}")],
-            w=6,
-            unit="percentunit",
-        )
-        b.bars(
-            "Renewal retention rate, by team",
-            [(f"max by (id) (sales_retention_rate{{{TEAM_SCOPE}}})", "{{id}}")],
-            w=6,
-            unit="percentunit",
-        )
-        b.bars(
-            "New customers, by team",
-            [(f"max by (id) (sales_customers_new{{{TEAM_SCOPE}}})", "{{id}}")],
-            w=6,
-            unit="short",
-        )
-        b.table(
-            "Rep projected attainment (run rate to the period's end)",
-            [(f"max by (id, metric) (sales_target_projected_ratio{{{REP_SCOPE}}})", "")],
-            w=24,
-            unit="percentunit",
-            rep_link="id",
-            names={"A": "Projected attainment"},
-            thresholds=RATIO_STEPS,
-        )
     return b.build()
 
 
-def activity_vs_performance(currency: str, v2: bool) -> dict[str, Any]:
+def pipeline_and_customers(b: Board) -> None:
+    """The contract section 8.4 gauges per team and per rep (Performance and quota)."""
+    money = b.money
+    rep = REP_SCOPE_NO_TEAM
+    b.row("Pipeline, conversion, retention and new customers")
+    for title, metric, unit, description in (
+        ("Open pipeline closing this period, by team", "pipeline_open_amount", money, PIPELINE),
+        (
+            "Conversion win rate (this period's cohort), by team",
+            "conversion_win_rate",
+            "percentunit",
+            CONVERSION,
+        ),
+        ("Renewal retention rate, by team", "retention_rate", "percentunit", RETENTION),
+        ("New customers, by team", "customers_new", "short", NEW_CUSTOMERS),
+    ):
+        b.bars(
+            title,
+            [(f"max by (id) (sales_{metric}{{{TEAM_SCOPE}}})", "{{id}}")],
+            w=6,
+            unit=unit,
+            description=description,
+        )
+    b.graph(
+        "Open pipeline vs revenue won, by team",
+        [
+            (f"max by (id) (sales_pipeline_open_amount{{{TEAM_SCOPE}}})", "{{id}} open pipeline"),
+            (f"max by (id) (sales_revenue_won{{{TEAM_SCOPE}}})", "{{id}} revenue won"),
+        ],
+        w=8,
+        unit=money,
+        description="What is expected to close in the current $period_kind next to what has "
+        "closed; for a revenue_won target the API also reports pipeline_coverage = open "
+        "pipeline / gap. " + BY_STAGE,
+    )
+    b.table(
+        "Rep pipeline, conversion, retention and new customers",
+        [
+            (f"max by (id) (sales_pipeline_open_amount{{{rep}}})", "open pipeline"),
+            (f"max by (id) (sales_conversion_win_rate{{{rep}}})", "conversion"),
+            (f"max by (id) (sales_retention_rate{{{rep}}})", "retention"),
+            (f"max by (id) (sales_customers_new{{{rep}}})", "new customers"),
+        ],
+        w=16,
+        unit="short",
+        units={"A": money, "B": "percentunit", "C": "percentunit"},
+        names={
+            "A": "Open pipeline",
+            "B": "Conversion win rate",
+            "C": "Retention rate",
+            "D": "New customers",
+        },
+        rep_link="id",
+        description="Current $period_kind (needs the rep label). " + PIPELINE,
+    )
+
+
+def activity_vs_performance(currency: str) -> dict[str, Any]:
     b = Board(
         "salespulse-activity-vs-performance",
         "salespulse / Activity vs performance",
@@ -785,12 +856,13 @@ def activity_vs_performance(currency: str, v2: bool) -> dict[str, Any]:
     return b.build()
 
 
-def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
+def rep_drill_down(currency: str) -> dict[str, Any]:
     b = Board(
         REP_DASHBOARD_UID,
         "salespulse / Rep drill-down",
-        "One rep (or a few): figures of the current period and the previous one, targets, "
-        "activity, quadrant and alerts. Every table of reps links here.",
+        "One rep (or a few): figures of the current period and the previous one (with open "
+        "pipeline, conversion, retention and new customers), targets with their projection, "
+        "activity, quadrant and alerts. Every table of reps links here. " + BY_STAGE,
         currency,
     )
     money = b.money
@@ -832,6 +904,23 @@ def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
         w=5,
         unit="none",
     )
+    for title, metric, unit, description in (
+        ("Open pipeline closing this period", "pipeline_open_amount", money, PIPELINE),
+        (
+            "Conversion win rate (this period's cohort)",
+            "conversion_win_rate",
+            "percentunit",
+            CONVERSION,
+        ),
+        ("Renewal retention rate", "retention_rate", "percentunit", RETENTION),
+        ("New customers", "customers_new", "short", NEW_CUSTOMERS),
+    ):
+        b.stat(
+            title,
+            [(f"max by (id) (sales_{metric}{{{rep}}})", "{{id}}")],
+            unit=unit,
+            description=description,
+        )
     b.row("This period vs the previous one (same point, $previous_offset earlier)")
     b.bars(
         "Revenue won",
@@ -868,7 +957,7 @@ def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
     )
     b.row("Targets")
     b.table(
-        "Targets: attainment, pace and status",
+        "Targets: attainment, pace, projection and status",
         [
             (f"max by (id, metric, period) (sales_target_attainment_ratio{{{REP_SCOPE}}})", ""),
             (f"max by (id, metric, period) (sales_target_pace_ratio{{{REP_SCOPE}}})", ""),
@@ -876,14 +965,16 @@ def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
                 f"max by (id, metric, period, status) (sales_target_status{{{REP_SCOPE}}}) == 1",
                 "",
             ),
+            (f"max by (id, metric, period) (sales_target_projected_ratio{{{REP_SCOPE}}})", ""),
         ],
         w=24,
         h=6,
         unit="percentunit",
         units={"C": "short"},
-        names={"A": "Attainment", "B": "Pace"},
+        names={"A": "Attainment", "B": "Pace", "D": "Projected"},
         thresholds=RATIO_STEPS,
         transformations=[("organize", {"excludeByName": {"Value #C": True}})],
+        description="Projected: " + PROJECTED,
     )
     b.graph(
         "Attainment over time",
@@ -893,14 +984,29 @@ def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
                 "{{id}} {{metric}}",
             )
         ],
+        w=8,
         unit="percentunit",
         thresholds=RATIO_STEPS,
     )
     b.graph(
         "Pace over time",
         [(f"max by (id, metric) (sales_target_pace_ratio{{{REP_SCOPE}}})", "{{id}} {{metric}}")],
+        w=8,
         unit="percentunit",
         description="actual / expected_by_now; below SALES_AT_RISK_PACE (0.8) is at risk",
+        thresholds=RATIO_STEPS,
+    )
+    b.graph(
+        "Projected attainment over time",
+        [
+            (
+                f"max by (id, metric) (sales_target_projected_ratio{{{REP_SCOPE}}})",
+                "{{id}} {{metric}}",
+            )
+        ],
+        w=8,
+        unit="percentunit",
+        description=PROJECTED,
         thresholds=RATIO_STEPS,
     )
     b.row("Activity")
@@ -966,47 +1072,10 @@ def rep_drill_down(currency: str, v2: bool) -> dict[str, Any]:
         unit="short",
         names={"A": "Alerts"},
     )
-    if v2:
-        b.row("Pipeline, conversion, retention and customers (CONTRACT 8.4)")
-        b.stat(
-            "Open pipeline",
-            [(f"max by (id) (sales_pipeline_open_amount{{{rep}}})", "{{id}}")],
-            w=5,
-            unit=money,
-        )
-        b.stat(
-            "Conversion win rate",
-            [(f"max by (id) (sales_conversion_win_rate{{{rep}}})", "{{id}}")],
-            w=5,
-            unit="percentunit",
-        )
-        b.stat(
-            "Retention rate",
-            [(f"max by (id) (sales_retention_rate{{{rep}}})", "{{id}}")],
-            w=4,
-            unit="percentunit",
-        )
-        b.stat(
-            "New customers",
-            [(f"max by (id) (sales_customers_new{{{rep}}})", "{{id}}")],
-            w=5,
-            unit="short",
-        )
-        b.stat(
-            "Projected attainment",
-            [
-                (
-                    f"max by (id, metric) (sales_target_projected_ratio{{{REP_SCOPE}}})",
-                    "{{id}} {{metric}}",
-                )
-            ],
-            w=5,
-            unit="percentunit",
-        )
     return b.build(time_from="now-7d")
 
 
-def pipeline_health(currency: str, v2: bool) -> dict[str, Any]:
+def pipeline_health(currency: str) -> dict[str, Any]:
     b = Board(
         "salespulse-pipeline",
         "salespulse / Pipeline health",
@@ -1112,7 +1181,7 @@ def pipeline_health(currency: str, v2: bool) -> dict[str, Any]:
     return b.build(hide_business=True, time_from="now-3h")
 
 
-DASHBOARDS: dict[str, Callable[[str, bool], dict[str, Any]]] = {
+DASHBOARDS: dict[str, Callable[[str], dict[str, Any]]] = {
     "activity-overview.json": activity_overview,
     "performance-quota.json": performance_quota,
     "activity-vs-performance.json": activity_vs_performance,
@@ -1121,10 +1190,10 @@ DASHBOARDS: dict[str, Callable[[str, bool], dict[str, Any]]] = {
 }
 
 
-def build_all(currency: str = "USD", v2: bool = False) -> dict[str, dict[str, Any]]:
+def build_all(currency: str = "USD") -> dict[str, dict[str, Any]]:
     """Every dashboard as JSON-ready data, keyed by file name."""
     currency_unit(currency)  # validates the code
-    return {name: build(currency.upper(), v2) for name, build in DASHBOARDS.items()}
+    return {name: build(currency.upper()) for name, build in DASHBOARDS.items()}
 
 
 def render(board: dict[str, Any]) -> str:
@@ -1140,11 +1209,10 @@ def main(argv: list[str] | None = None) -> int:
         help="base currency of the revenue panels (default $SALES_BASE_CURRENCY, else USD; "
         "the committed files are USD)",
     )
-    parser.add_argument("--v2", action="store_true", help="add the CONTRACT 8.4 gauges' panels")
     parser.add_argument("--out", type=Path, default=OUT, help=f"directory (default {OUT})")
     args = parser.parse_args(argv)
     try:
-        boards = build_all(args.currency, args.v2)
+        boards = build_all(args.currency)
     except ValueError as exc:
         parser.error(str(exc))
     stale = []

@@ -1,9 +1,13 @@
-"""Prometheus metrics (docs/contract.md section 7).
+"""Prometheus metrics (docs/contract.md sections 7 and 8.4).
 
 Business gauges are not kept as gauge objects: a collector computes them at scrape time from
 the views of the scopes this worker owns, for the current day, week, month and quarter only.
 So a series of a period that has ended, or of a scope that moved to another worker, simply
-stops being exported; nothing stale is left behind and no bookkeeping can drift.
+stops being exported; nothing stale is left behind and no bookkeeping can drift. The figure
+gauges (DOCUMENT_GAUGES, including section 8.4's pipeline, conversion, retention and new
+customers) are read from the scope's performance document, labelled {scope, id, period,
+period_kind}; a null figure exports no sample. Pipeline by stage is not exported: stages are
+free text from the input (unbounded label values); it is in the API and on sales.performance.
 
 Label values are bounded (SALES_METRICS_MAX_SCOPES, per worker), so that a flood of new rep or
 team ids cannot flood Prometheus:
@@ -22,7 +26,7 @@ team ids cannot flood Prometheus:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -285,7 +289,7 @@ class BusinessCollector(Collector):
         views, dropped = self.exported(current)
         for view in views:
             for kind, period_id in current.items():
-                if period_id in view.periods or period_id in view.deal_periods:
+                if any(period_id in index for index in _figure_indexes(view)):
                     self._figures(families, view, kind, period_id)
             self._targets(families, view, current, now)
         for scope_kind, count in dropped.items():
@@ -293,7 +297,7 @@ class BusinessCollector(Collector):
         yield from families.all()
 
     def _figures(self, fam: _Families, view: ScopeView, kind: str, period_id: str) -> None:
-        f = figures_of(view, period_id)
+        f = figures_of(view, period_id, self.settings.tz)
         team = _team_of(view, period_id)
         base = [view.kind, view.id, period_id, kind]
         fam.revenue.add_metric([*base, team], float(money_out(f.revenue_won) or 0.0))
@@ -301,15 +305,10 @@ class BusinessCollector(Collector):
         fam.deals.add_metric([*base, team, "lost"], f.lost)
         fam.activities.add_metric(base, f.activities_total)
         doc = f.as_document()
-        for family, value in (
-            (fam.win_rate, doc["deals"]["win_rate"]),
-            (fam.per_win, doc["efficiency"]["activities_per_win"]),
-            (fam.per_activity, doc["efficiency"]["revenue_per_activity"]),
-            (fam.csat, doc["satisfaction"]["csat_avg"]),
-            (fam.nps, doc["satisfaction"]["nps"]),
-        ):
-            if value is not None:
-                family.add_metric(base, value)
+        for name, (group, key) in DOCUMENT_GAUGES.items():
+            value = doc[group][key]
+            if value is not None:  # a null figure exports no sample
+                getattr(fam, name).add_metric(base, value)
         medians = self.medians.get((team, period_id)) if view.kind == "rep" and team else None
         if medians is not None:
             q = quadrant_of(f.activities_total, f.revenue_won, medians.activities, medians.revenue)
@@ -338,12 +337,33 @@ class BusinessCollector(Collector):
             fam.target_active.add_metric([_team_of(view, current["month"]), view.id], 1)
 
 
+#: the {scope, id, period, period_kind} gauges read from the performance document (contract
+#: sections 4 and 8.2): _Families field -> (group, field) of the document
+DOCUMENT_GAUGES: dict[str, tuple[str, str]] = {
+    "win_rate": ("deals", "win_rate"),
+    "per_win": ("efficiency", "activities_per_win"),
+    "per_activity": ("efficiency", "revenue_per_activity"),
+    "csat": ("satisfaction", "csat_avg"),
+    "nps": ("satisfaction", "nps"),
+    # contract section 8.4
+    "pipeline_open_amount": ("pipeline", "open_amount"),
+    "conversion_win_rate": ("conversion", "win_rate"),
+    "retention_rate": ("retention", "rate"),
+    "customers_new": ("customers", "new"),
+}
+
+
+def _figure_indexes(view: ScopeView) -> tuple[Collection[str], ...]:
+    """The period ids in which the view has figures: hour records (activities, feedback) and
+    deals, closed (occurred_at), created (created_at: the cohort) or open (expected_close_at:
+    the pipeline)."""
+    return (view.periods, view.deal_periods, view.cohort_periods, view.pipeline_periods)
+
+
 def _has_current(view: ScopeView, period_ids: set[str]) -> bool:
     """Whether the view has figures or a target in one of the periods."""
-    return (
-        not period_ids.isdisjoint(view.periods)
-        or not period_ids.isdisjoint(view.deal_periods)
-        or any(period in period_ids for _, period in view.targets)
+    return any(not period_ids.isdisjoint(index) for index in _figure_indexes(view)) or any(
+        period in period_ids for _, period in view.targets
     )
 
 
@@ -354,8 +374,9 @@ def _rank(view: ScopeView, period_ids: set[str]) -> tuple[bool, float, str]:
         agg = view.periods.get(period_id)
         if agg is not None:
             latest = max(latest, agg.latest)
-        for deal in view.deal_periods.get(period_id, ()):
-            latest = max(latest, view.deals[deal].occurred_at)
+        for index in (view.deal_periods, view.cohort_periods, view.pipeline_periods):
+            for deal in index.get(period_id, ()):
+                latest = max(latest, view.deals[deal].occurred_at)
     has_target = any(period in period_ids for _, period in view.targets)
     return (not has_target, -latest, view.id)
 
@@ -367,9 +388,78 @@ def _team_of(view: ScopeView, period_id: str) -> str:
     return view.latest_part(period_id) or ""
 
 
+_LABELS = ("scope", "id", "period", "period_kind")
+_T_LABELS = ("scope", "id", "metric", "period", "period_kind", "team")
+
+#: _Families field -> (metric name, help, label names)
+_GAUGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "revenue": ("sales_revenue_won", "Revenue won in the base currency", (*_LABELS, "team")),
+    "deals": (
+        "sales_deals",
+        "Deals whose current state is won or lost",
+        (*_LABELS, "team", "outcome"),
+    ),
+    "activities": ("sales_activities_period", "activities.total in the period", _LABELS),
+    "win_rate": ("sales_win_rate", "won / (won + lost)", _LABELS),
+    "per_win": ("sales_activities_per_win", "activities.total / deals.won", _LABELS),
+    "per_activity": ("sales_revenue_per_activity", "revenue_won / activities.total", _LABELS),
+    "csat": ("sales_csat_avg", "Mean CSAT", _LABELS),
+    "nps": ("sales_nps", "Net promoter score", _LABELS),
+    "pipeline_open_amount": (
+        "sales_pipeline_open_amount",
+        "pipeline.open_amount: open or reopened deals expected to close in the period, "
+        "base currency",
+        _LABELS,
+    ),
+    "conversion_win_rate": (
+        "sales_conversion_win_rate",
+        "conversion.win_rate: won / created over the deals created in the period",
+        _LABELS,
+    ),
+    "retention_rate": (
+        "sales_retention_rate",
+        "retention.rate: renewals won / (renewals won + renewals lost)",
+        _LABELS,
+    ),
+    "customers_new": (
+        "sales_customers_new",
+        "customers.new: accounts whose first win lies in the period and is this scope's",
+        _LABELS,
+    ),
+    "attainment": ("sales_target_attainment_ratio", "actual / target", _T_LABELS),
+    "pace": ("sales_target_pace_ratio", "actual / expected_by_now", _T_LABELS),
+    "projected": (
+        "sales_target_projected_ratio",
+        "projected / target: the straight-line run rate to the period's end",
+        _T_LABELS,
+    ),
+    "status": (
+        "sales_target_status",
+        "1 for the target's current status",
+        (*_T_LABELS, "status"),
+    ),
+    "quadrant": (
+        "sales_rep_quadrant",
+        "1 for the rep's current activity/performance quadrant",
+        ("id", "team", "period", "period_kind", "quadrant"),
+    ),
+    "target_active": (
+        "sales_rep_target_active",
+        "1 when the rep has a target in a current period",
+        ("team", "rep"),
+    ),
+    "scopes_dropped": (
+        "sales_metrics_scopes_dropped",
+        "Reps or teams with figures in a current period left out of the gauges at "
+        "this scrape (SALES_METRICS_MAX_SCOPES)",
+        ("kind",),
+    ),
+}
+
+
 @dataclass
 class _Families:
-    """The gauge families of one scrape."""
+    """The gauge families of one scrape (their names, help and labels: _GAUGES)."""
 
     revenue: GaugeMetricFamily
     deals: GaugeMetricFamily
@@ -379,6 +469,10 @@ class _Families:
     per_activity: GaugeMetricFamily
     csat: GaugeMetricFamily
     nps: GaugeMetricFamily
+    pipeline_open_amount: GaugeMetricFamily
+    conversion_win_rate: GaugeMetricFamily
+    retention_rate: GaugeMetricFamily
+    customers_new: GaugeMetricFamily
     attainment: GaugeMetricFamily
     pace: GaugeMetricFamily
     projected: GaugeMetricFamily
@@ -389,55 +483,11 @@ class _Families:
 
     @classmethod
     def new(cls) -> _Families:
-        labels = ["scope", "id", "period", "period_kind"]
-        t_labels = ["scope", "id", "metric", "period", "period_kind", "team"]
-
-        def gauge(name: str, doc: str, names: list[str]) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, doc, labels=names)
-
         return cls(
-            revenue=gauge(
-                "sales_revenue_won", "Revenue won in the base currency", [*labels, "team"]
-            ),
-            deals=gauge(
-                "sales_deals",
-                "Deals whose current state is won or lost",
-                [*labels, "team", "outcome"],
-            ),
-            activities=gauge("sales_activities_period", "activities.total in the period", labels),
-            win_rate=gauge("sales_win_rate", "won / (won + lost)", labels),
-            per_win=gauge("sales_activities_per_win", "activities.total / deals.won", labels),
-            per_activity=gauge(
-                "sales_revenue_per_activity", "revenue_won / activities.total", labels
-            ),
-            csat=gauge("sales_csat_avg", "Mean CSAT", labels),
-            nps=gauge("sales_nps", "Net promoter score", labels),
-            attainment=gauge("sales_target_attainment_ratio", "actual / target", t_labels),
-            pace=gauge("sales_target_pace_ratio", "actual / expected_by_now", t_labels),
-            projected=gauge(
-                "sales_target_projected_ratio",
-                "projected / target: the straight-line run rate to the period's end",
-                t_labels,
-            ),
-            status=gauge(
-                "sales_target_status", "1 for the target's current status", [*t_labels, "status"]
-            ),
-            quadrant=gauge(
-                "sales_rep_quadrant",
-                "1 for the rep's current activity/performance quadrant",
-                ["id", "team", "period", "period_kind", "quadrant"],
-            ),
-            target_active=gauge(
-                "sales_rep_target_active",
-                "1 when the rep has a target in a current period",
-                ["team", "rep"],
-            ),
-            scopes_dropped=gauge(
-                "sales_metrics_scopes_dropped",
-                "Reps or teams with figures in a current period left out of the gauges at "
-                "this scrape (SALES_METRICS_MAX_SCOPES)",
-                ["kind"],
-            ),
+            **{
+                field_name: GaugeMetricFamily(name, doc, labels=list(labels))
+                for field_name, (name, doc, labels) in _GAUGES.items()
+            }
         )
 
     def all(self) -> Iterator[GaugeMetricFamily]:

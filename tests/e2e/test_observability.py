@@ -1,11 +1,12 @@
 """End to end: Kafka, a worker, Debian's Prometheus and Alertmanager on loopback.
 
-The test plays activities, deals, feedback, invalid records, duplicates and targets (one
-clearly at risk, one achieved, one on a period that has already ended), then checks through
-Prometheus' HTTP API that
+The test plays activities, deals (some with the contract section 8.1 fields: open deals
+expected to close today, deals created today, renewals, accounts), feedback, invalid records,
+duplicates and targets (one clearly at risk, one achieved, one on a period that has already
+ended), then checks through Prometheus' HTTP API that
 
 - every expression of every Grafana panel (deploy/grafana/panels.py) returns data,
-- the business series equal the worker API's figures,
+- the business series (section 8.4's gauges included) equal the worker API's figures,
 - SalesTargetAtRisk (and SalesTargetMissed) reach the firing state, and Alertmanager routes
   them to their receivers.
 
@@ -93,7 +94,10 @@ class Events:
         amount: float | None = None,
         currency: str | None = None,
         seconds_ago: int = 30,
+        **extra: Any,
     ) -> dict[str, Any]:
+        """A deal event; one with an amount was created 12 days ago unless `extra` says
+        otherwise (`extra`: the contract section 8.1 fields)."""
         doc = {**self.base(rep, team, seconds_ago), "deal_id": deal_id, "outcome": outcome}
         if amount is not None:
             doc.update(
@@ -103,6 +107,7 @@ class Events:
                     "created_at": (self.now - timedelta(days=12)).isoformat(),
                 }
             )
+        doc.update(extra)
         return doc
 
     def feedback(self, rep: str, team: str, **scores: int) -> dict[str, Any]:
@@ -161,6 +166,43 @@ def play(
         ev.deal("bo", "north", "D5", "lost"),
         ev.deal("cy", "south", "D6", "won", 300, "EUR"),
         ev.deal("dee", "south", "D7", "lost"),
+        # contract section 8.1 fields, so that the section 8.4 gauges (and their panels) have
+        # data in every current period: created today (the cohort), expected to close today
+        # (the pipeline), renewals (retention) and accounts (new customers)
+        ev.deal(
+            "ana",
+            "north",
+            "D9",
+            "open",
+            4000,
+            "USD",
+            stage="proposal",
+            expected_close_at=ev.at(0),
+            created_at=ev.at(600),
+        ),
+        ev.deal(
+            "ana",
+            "north",
+            "D10",
+            "won",
+            800,
+            "USD",
+            kind="renewal",
+            account_id="acme",
+            source="referral",
+            created_at=ev.at(600),
+        ),
+        ev.deal(
+            "cy",
+            "south",
+            "D11",
+            "lost",
+            kind="renewal",
+            account_id="globex",
+            lost_reason="price",
+            created_at=ev.at(600),
+        ),
+        ev.deal("dee", "south", "D12", "open", expected_close_at=ev.at(0), created_at=ev.at(600)),
     ]
     feedback_events = [
         ev.feedback("ana", "north", csat=5, nps=9),
@@ -289,6 +331,9 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
             assert doc["activities"]["total"] == len(ids), (rep, doc)
         bo = await api(f"{base}/v1/reps/bo/performance?period={current['month']}")
         assert bo["deals"]["won"] == 1 and bo["deals"]["lost"] == 1, bo
+        north = await api(f"{base}/v1/teams/north/performance?period={current['month']}")
+        assert north["pipeline"]["open_amount"] == 4000, north["pipeline"]
+        assert north["retention"]["rate"] == 1 and north["customers"]["new"] == 1, north
         cy = await api(f"{base}/v1/reps/cy/performance?period={current['month']}")
         assert cy["satisfaction"]["nps_count"] == 1, cy
 
@@ -336,10 +381,18 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
                     (f"max(sales_win_rate{{{sel}}})", doc["deals"]["win_rate"]),
                     (f"max(sales_csat_avg{{{sel}}})", doc["satisfaction"]["csat_avg"]),
                     (f"max(sales_nps{{{sel}}})", doc["satisfaction"]["nps"]),
+                    # contract section 8.4
+                    (f"max(sales_pipeline_open_amount{{{sel}}})", doc["pipeline"]["open_amount"]),
+                    (f"max(sales_conversion_win_rate{{{sel}}})", doc["conversion"]["win_rate"]),
+                    (f"max(sales_retention_rate{{{sel}}})", doc["retention"]["rate"]),
+                    (f"max(sales_customers_new{{{sel}}})", doc["customers"]["new"]),
                 ]
                 for t in doc["targets"]:
                     tsel = f'scope="{scope}", id="{ident}", metric="{t["metric"]}", period="{pid}"'
                     pairs.append((f"max(sales_target_attainment_ratio{{{tsel}}})", t["attainment"]))
+                    # projected moves with the clock: present exactly when the API has it
+                    got = await single_value(prom, f"max(sales_target_projected_ratio{{{tsel}}})")
+                    assert (got is None) == (t["projected"] is None), (tsel, got, t)
                     if t["status"] in ("achieved", "at_risk"):  # stable while the test runs
                         pairs.append(
                             (f'max(sales_target_status{{{tsel}, status="{t["status"]}"}})', 1)

@@ -1,0 +1,284 @@
+"""The period gauges of contract section 8.4 on /metrics: sales_pipeline_open_amount,
+sales_conversion_win_rate, sales_retention_rate and sales_customers_new, per scope and current
+period, with the values of section 8.2 computed from deals carrying the section 8.1 fields.
+
+The collector reads them from the performance document (`figures_of(...).as_document()`), so
+these tests go through the engine: deals are played through the scope harness, and the gauges
+must equal the contract's figures worked out by hand below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.domain.periods import current_period_ids, rfc3339
+from streams.engine.queries import target_evaluations
+from streams.worker import metrics
+from streams.worker.metrics import BusinessCollector
+from streams.worker.settings import Settings
+from tests.unit.engine.scope_harness import DAY, Harness, activity, deal
+from tests.unit.worker.two_workers import NOW
+
+#: the wall clock of these tests: ten minutes into NOW's hour, so every event below (NOW plus
+#: a few seconds) is today, in the past, and in the same day, week, month and quarter
+WALL = NOW + timedelta(minutes=10)
+KINDS = ("day", "week", "month", "quarter")
+V2_GAUGES = (
+    "sales_pipeline_open_amount",
+    "sales_conversion_win_rate",
+    "sales_retention_rate",
+    "sales_customers_new",
+)
+LABELS = {"scope", "id", "period", "period_kind"}
+
+
+def at(seconds: int) -> str:
+    return rfc3339(NOW + timedelta(seconds=seconds))
+
+
+def ago(days: float) -> str:
+    return rfc3339(NOW - timedelta(days=days))
+
+
+def scrape(h: Harness, part: int = 0, max_scopes: int = 100) -> dict[str, dict[Any, float]]:
+    """metric name -> {(scope, id, period_kind): value} of one scrape of partition `part`."""
+    settings = Settings.from_env({"SALES_METRICS_MAX_SCOPES": str(max_scopes)})
+    views = h.parts[part].views
+    collector = BusinessCollector(
+        views,
+        settings,
+        lambda scope, now: target_evaluations(
+            views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
+        ),
+        clock=lambda: WALL,
+    )
+    registry = CollectorRegistry()
+    registry.register(collector)
+    current = current_period_ids(WALL, settings.tz)
+    out: dict[str, dict[Any, float]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for s in family.samples:
+            if s.name in V2_GAUGES or s.name == "sales_activities_period":
+                assert set(s.labels) == LABELS, (s.name, s.labels)
+                assert s.labels["period"] == current[s.labels["period_kind"]]
+                key = (s.labels["scope"], s.labels["id"], s.labels["period_kind"])
+                out.setdefault(s.name, {})[key] = s.value
+    return out
+
+
+def played(items: list[Any]) -> Harness:
+    """The items through a one-partition harness whose grace admits deals 100 days old."""
+    h = Harness(partitions=1, grace=200 * DAY)
+    h.run(items, WALL)
+    assert not h.deadletters, h.deadletters
+    return h
+
+
+def book() -> list[Any]:
+    """Rep r1 and r2 of team t1. In every current period (all of it happens today):
+
+    r1  D0 won 100 days ago, account A1 (A1's first win: before every current period)
+        D1 won 1000 USD, renewal, account A1, created today      -> renewal won, A1 repeat
+        D2 lost, renewal, account A2, created today              -> renewal lost
+        D3 won 500 USD, account A3, created 100 days ago         -> A3's first win: new
+        D4 open 2000 USD, stage proposal, closes today, created today      -> pipeline
+        D5 open 300 USD, closes in 200 days, created today       -> cohort, not pipeline
+        D6 won 100 USD then reopened, closes today, created today -> pipeline, cohort open
+        D7 won 50 USD, account A3, later than D3                 -> A3 still counted once
+    r2  D8 open 400 USD, no created_at, closes today             -> pipeline only
+
+    r1: pipeline 2000 + 100 = 2100; cohort D1 D2 D4 D5 D6 (created 5, won 1) -> 0.2;
+        renewals 1 won, 1 lost -> 0.5; new customers: A3 -> 1 (A1's first win is D0).
+    r2: pipeline 400; no cohort, no renewals (null: no sample); new customers 0.
+    t1: pipeline 2500; cohort 0.2; retention 0.5; new customers 1.
+    """
+    today = rfc3339(NOW)
+    closes = rfc3339(NOW + timedelta(minutes=5))
+    return [
+        deal("e0", "D0", "r1", "t1", ago(100), "won", 70, account_id="A1"),
+        deal(
+            "e1",
+            "D1",
+            "r1",
+            "t1",
+            at(10),
+            "won",
+            1000,
+            kind="renewal",
+            account_id="A1",
+            created_at=today,
+        ),
+        deal(
+            "e2",
+            "D2",
+            "r1",
+            "t1",
+            at(20),
+            "lost",
+            kind="renewal",
+            account_id="A2",
+            created_at=today,
+        ),
+        deal("e3", "D3", "r1", "t1", at(30), "won", 500, account_id="A3", created_at=ago(100)),
+        deal(
+            "e4",
+            "D4",
+            "r1",
+            "t1",
+            at(40),
+            "open",
+            2000,
+            stage="proposal",
+            expected_close_at=closes,
+            created_at=today,
+        ),
+        deal(
+            "e5",
+            "D5",
+            "r1",
+            "t1",
+            at(50),
+            "open",
+            300,
+            stage="qualification",
+            expected_close_at=rfc3339(NOW + timedelta(days=200)),
+            created_at=today,
+        ),
+        deal("e6", "D6", "r1", "t1", at(60), "won", 100, created_at=today),
+        deal(
+            "e6b",
+            "D6",
+            "r1",
+            "t1",
+            at(70),
+            "reopened",
+            100,
+            expected_close_at=closes,
+            created_at=today,
+        ),
+        deal("e7", "D7", "r1", "t1", at(80), "won", 50, account_id="A3", created_at=ago(100)),
+        deal("e8", "D8", "r2", "t1", at(90), "open", 400, expected_close_at=closes),
+        activity("a1", "r1", "t1", at(5), "call"),
+    ]
+
+
+#: gauge -> (r1, r2, t1), as worked out in book()'s docstring; None: no sample
+EXPECTED_VALUES: dict[str, tuple[float | None, float | None, float | None]] = {
+    "sales_pipeline_open_amount": (2100.0, 400.0, 2500.0),
+    "sales_conversion_win_rate": (0.2, None, 0.2),
+    "sales_retention_rate": (0.5, None, 0.5),
+    "sales_customers_new": (1.0, 0.0, 1.0),
+}
+SCOPES = (("rep", "r1"), ("rep", "r2"), ("team", "t1"))
+EXPECTED = {
+    gauge: dict(zip(SCOPES, values, strict=True)) for gauge, values in EXPECTED_VALUES.items()
+}
+
+
+def test_the_families_and_their_definitions_agree() -> None:
+    assert set(metrics._GAUGES) == {f.name for f in fields(metrics._Families)}
+    names = {name for name, _, _ in metrics._GAUGES.values()}
+    assert set(V2_GAUGES) <= names
+    for field_name in metrics.DOCUMENT_GAUGES:  # labelled like sales_win_rate
+        assert set(metrics._GAUGES[field_name][2]) == LABELS, field_name
+
+
+@pytest.mark.parametrize("gauge", V2_GAUGES)
+def test_v2_gauges_have_the_contract_figures(gauge: str) -> None:
+    got = scrape(played(book())).get(gauge, {})
+    want = {
+        (scope, ident, kind): value
+        for (scope, ident), value in EXPECTED[gauge].items()
+        for kind in KINDS
+        if value is not None  # a null figure exports no sample
+    }
+    assert got == pytest.approx(want), gauge
+
+
+def test_a_null_figure_exports_no_sample_but_a_zero_does() -> None:
+    got = scrape(played(book()))
+    # r2 has figures (its open deal) in every current period ...
+    assert {k for k in got["sales_pipeline_open_amount"] if k[1] == "r2"} == {
+        ("rep", "r2", kind) for kind in KINDS
+    }
+    # ... no cohort and no renewal: no sample, while its 0 new customers are one
+    assert not any(k[1] == "r2" for k in got.get("sales_conversion_win_rate", {}))
+    assert not any(k[1] == "r2" for k in got.get("sales_retention_rate", {}))
+    assert got["sales_customers_new"][("rep", "r2", "month")] == 0.0
+
+
+def test_gauges_before_any_v2_field_are_zero_or_absent() -> None:
+    """Only a won deal without the 8.1 fields: pipeline 0 and no new customer (no account);
+    no cohort (no created_at) and no renewal: no conversion or retention sample."""
+    got = scrape(played([deal("e1", "D1", "r1", "t1", at(10), "won", 10)]))
+    for kind in KINDS:
+        assert got["sales_pipeline_open_amount"][("rep", "r1", kind)] == 0.0
+        assert got["sales_customers_new"][("team", "t1", kind)] == 0.0
+    assert "sales_conversion_win_rate" not in got and "sales_retention_rate" not in got
+
+
+def test_a_correction_moves_the_gauges() -> None:
+    """A later event for D4 (won) takes it out of the pipeline; D1 lost turns the renewal
+    rate to 0 and A1 no longer counts as won in the period."""
+    h = played(book())
+    h.run(
+        [
+            deal(
+                "e4b",
+                "D4",
+                "r1",
+                "t1",
+                at(100),
+                "won",
+                2000,
+                stage="proposal",
+                created_at=rfc3339(NOW),
+            ),
+            deal(
+                "e1b",
+                "D1",
+                "r1",
+                "t1",
+                at(110),
+                "lost",
+                kind="renewal",
+                account_id="A1",
+                created_at=rfc3339(NOW),
+            ),
+        ],
+        WALL,
+    )
+    got = scrape(h)
+    month = ("rep", "r1", "month")
+    assert got["sales_pipeline_open_amount"][month] == pytest.approx(100.0)  # D6 only
+    assert got["sales_retention_rate"][month] == 0.0  # 0 won / (0 + 2) lost
+    # cohort D1 D2 D4 D5 D6: D4 is now won, D1 lost -> 1 / 5
+    assert got["sales_conversion_win_rate"][month] == pytest.approx(0.2)
+    assert got["sales_customers_new"][month] == 1.0  # A3
+
+
+def test_an_open_deal_of_an_earlier_period_counts_in_the_pipeline_of_its_close() -> None:
+    """r3's only deal was opened 40 days ago (an earlier month) and is expected to close
+    today: the current month's pipeline of r3 and of its team has it."""
+    h = played([deal("e1", "D9", "r3", "t3", ago(40), "open", 800, expected_close_at=at(120))])
+    got = scrape(h)
+    for scope, ident in (("rep", "r3"), ("team", "t3")):
+        assert got["sales_pipeline_open_amount"][(scope, ident, "month")] == 800.0
+        assert got["sales_pipeline_open_amount"][(scope, ident, "day")] == 800.0
+
+
+def test_v2_gauges_respect_the_scope_bound() -> None:
+    """SALES_METRICS_MAX_SCOPES=1: the new gauges cover the same one rep and one team as the
+    other period gauges (r1, the most recently active, since no rep has a target)."""
+    items = [*book(), activity("a9", "r1", "t1", at(200), "call")]
+    got = scrape(played(items), max_scopes=1)
+    exported = {k[:2] for k in got["sales_activities_period"]}
+    assert exported == {("rep", "r1"), ("team", "t1")}
+    for gauge in ("sales_pipeline_open_amount", "sales_customers_new"):
+        assert {k[:2] for k in got[gauge]} == exported, gauge
