@@ -202,13 +202,13 @@ def _add_closed(out: DealBreakdowns, closed: Iterable[DealLike], period_start: f
     new_accounts: set[str] = set()
     repeat_accounts: set[str] = set()
     for deal in closed:
+        if deal.outcome not in ("won", "lost"):
+            continue
         source = out.by_source.setdefault(deal.source, SourceClosed())
         if deal.outcome == "lost":
             source.lost += 1
             out.lost_by_reason[deal.lost_reason] += 1
             out.renewals_lost += deal.kind == "renewal"
-            continue
-        if deal.outcome != "won":
             continue
         amount = Decimal(deal.amount_base)
         source.won += 1

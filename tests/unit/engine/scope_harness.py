@@ -6,19 +6,19 @@ deterministic hash of their scope, so a rep, its team and its deals usually live
 different partitions and every cross-partition flow (deal -> reps and teams, rep hour ->
 team, rep membership -> team) goes through the outbox, as it would through Kafka.
 
-`Oracle` recomputes the figures of docs/contract.md section 4 straight from the input events, by
-the contract's definitions, without any code from `streams` except the FX rates table and
-period ids of the contract's own format. Tests compare the two.
+`Oracle` recomputes the figures of docs/contract.md sections 4 and 8.2 straight from the input
+events, by the contract's definitions, without any code from `streams` except the FX rates table
+(the period ids are computed here, in the contract's own format). Tests compare the two.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from streams.domain.periods import parse_period
 from streams.engine.items import Item, RawEvent, TargetItem, Tick
 from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
 from streams.engine.queries import performance_document, team_medians
-from streams.engine.rollups import Views
+from streams.engine.rollups import ScopeView, Views
 from streams.engine.state import decode_value, parse_key
 
 FX_PATH = Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json"
@@ -72,8 +72,9 @@ def raw_event(kind: str, payload: dict[str, Any]) -> RawEvent:
     """Route a plain input dict the way ingestion does: deals by deal_id, the rest by rep."""
     payload = dict(payload)
     payload["occurred_at"] = ts(payload["occurred_at"])
-    if payload.get("created_at") is not None:
-        payload["created_at"] = ts(payload["created_at"])
+    for name in ("created_at", "expected_close_at"):
+        if payload.get(name) is not None:
+            payload[name] = ts(payload[name])
     scope = "deal:" + payload["deal_id"] if kind == "deals" else "rep:" + payload["rep_id"]
     return _raw(kind, scope, payload)
 
@@ -81,6 +82,7 @@ def raw_event(kind: str, payload: dict[str, Any]) -> RawEvent:
 def activity(
     event_id: str, rep: str, team: str, at: str | datetime, type_: str = "call", **extra: Any
 ) -> RawEvent:
+    """An activity; `extra` adds optional fields (deal_id, account_id, duration_s, ...)."""
     return raw_event(
         "activities",
         {
@@ -106,6 +108,8 @@ def deal(
     created_at: str | datetime | None = None,
     **extra: Any,
 ) -> RawEvent:
+    """A deal event; `extra` adds the optional fields of contract section 8.1 (stage,
+    expected_close_at, kind, source, lost_reason, account_id), as given (None stays null)."""
     payload: dict[str, Any] = {
         "event_id": event_id,
         "occurred_at": at,
@@ -241,7 +245,9 @@ class Harness:
         self.changed.update(result.changed)
         return result
 
-    def apply_writes(self, p: int, writes: dict[bytes, bytes | None], limit: int | None = None):
+    def apply_writes(
+        self, p: int, writes: dict[bytes, bytes | None], limit: int | None = None
+    ) -> None:
         """Apply the first `limit` writes (all when None), in changelog order."""
         store = self.parts[p].store
         for i, (key, value) in enumerate(writes.items()):
@@ -338,7 +344,7 @@ class Harness:
     def views_of(self, scope: str) -> Views:
         return self.parts[self.partition_of(scope)].views
 
-    def view(self, scope: str):
+    def view(self, scope: str) -> ScopeView | None:
         return self.views_of(scope).get(scope)
 
     def performance(self, scope: str, period: str, now: datetime) -> dict[str, Any] | None:
@@ -371,7 +377,9 @@ class Harness:
     def scopes(self) -> set[str]:
         return {s for part in self.parts for s in part.views.scopes}
 
-    def snapshot(self, scopes: Iterable[str], periods: Iterable[str], now: datetime):
+    def snapshot(
+        self, scopes: Iterable[str], periods: Iterable[str], now: datetime
+    ) -> dict[tuple[str, str], dict[str, Any] | None]:
         periods = list(periods)
         return {(s, p): self.figures(s, p, now) for s in sorted(scopes) for p in periods}
 
@@ -379,7 +387,7 @@ class Harness:
         """Alerts by alert_id (a replay after a crash may send the same id again)."""
         return {a["alert_id"]: a for a in self.alerts}
 
-    def store_items(self, p: int):
+    def store_items(self, p: int) -> ItemsView[bytes, bytes]:
         return self.parts[p].store.items()
 
 
@@ -394,6 +402,8 @@ def rebuild_views(views: Views, partition: int, store: dict[bytes, bytes]) -> Vi
 # -- the oracle -----------------------------------------------------------------------------
 
 CENT = Decimal("0.01")
+#: exact decimal arithmetic for money (sums and conversions never round before output)
+_EXACT = Context(prec=200)
 
 
 def cents(x: Decimal) -> float:
@@ -431,14 +441,23 @@ class Oracle:
     """Figures straight from the contract, over events that are all applied (none late).
 
     Events are given in processing order; duplicates (same topic and event_id) are skipped.
+    Section 8.2 (`figures_82`): a deal's current state is its event with the latest
+    occurred_at (on a tie the later-processed one) and every field of a deal is the current
+    state's; closed figures go by its occurred_at, the cohort by its created_at, the pipeline
+    (open or reopened) by its expected_close_at; a touch is an applied activity carrying the
+    deal_id (any rep, any time); an account's first win is the earliest (occurred_at, deal_id)
+    among the deals currently won for it, whichever scope they belong to.
     """
 
     def __init__(self, events: Sequence[RawEvent], tz: ZoneInfo, fx: FxRates) -> None:
         self.tz = tz
+        self.fx = fx
         self.currency = fx.base
         self.acc: dict[tuple[str, str], _Acc] = defaultdict(_Acc)
         seen: set[tuple[str, str]] = set()
         deals: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        #: deal_id -> activity type -> applied activities carrying that deal_id (section 8.2)
+        self.touches: dict[str, Counter[str]] = defaultdict(Counter)
         for order, raw in enumerate(events):
             data = payload_of(raw)
             if (raw.topic, data["event_id"]) in seen:
@@ -447,9 +466,12 @@ class Oracle:
             at = _dt(data["occurred_at"])
             if raw.kind == "deals":
                 current = deals.get(data["deal_id"])
+                # the latest occurred_at is current; on a tie, the one processed later
                 if current is None or at.timestamp() >= current[0]:
                     deals[data["deal_id"]] = (at.timestamp(), order, data)
                 continue
+            if raw.kind == "activities" and data.get("deal_id") is not None:
+                self.touches[data["deal_id"]][data["activity"]] += 1
             rep, team = data["rep_id"], data["team_id"]
             for period in period_ids(at, tz):
                 for scope in ("rep:" + rep, "team:" + team):
@@ -462,6 +484,17 @@ class Oracle:
                         if data.get("nps") is not None:
                             acc.nps.append(data["nps"])
                 self._latest("rep:" + rep, period, at.timestamp(), order, team)
+        #: deal_id -> the payload of the deal's current state
+        self.current: dict[str, dict[str, Any]] = {d: v[2] for d, v in deals.items()}
+        #: account_id -> (occurred_at, deal_id) of its first win (section 8.2 customers)
+        self.first_win: dict[str, tuple[float, str]] = {}
+        for deal_id, data in sorted(self.current.items()):
+            account = data.get("account_id")
+            if data["outcome"] != "won" or account is None:
+                continue
+            win = (_dt(data["occurred_at"]).timestamp(), deal_id)
+            if account not in self.first_win or win < self.first_win[account]:
+                self.first_win[account] = win
         for at_ts, order, data in deals.values():
             if data["outcome"] not in ("won", "lost"):
                 continue
@@ -473,8 +506,7 @@ class Oracle:
                         acc.lost += 1
                         continue
                     acc.won += 1
-                    amount = data["amount"]
-                    acc.revenue += Decimal(str(amount)) * fx.rate(data["currency"])
+                    acc.revenue = _EXACT.add(acc.revenue, self.amount_base(data))
                     if data.get("created_at"):
                         acc.cycles.append((at - _dt(data["created_at"])).total_seconds())
                 self._latest("rep:" + data["rep_id"], period, at_ts, order, data["team_id"])
@@ -532,9 +564,146 @@ class Oracle:
             "activities_per_win": total / acc.won if acc.won else None,
             "revenue_per_activity": cents(acc.revenue / total) if total else None,
         }
+        v2 = self.figures_82(scope, period)
+        doc["deals"].update(v2.pop("deals"))
+        doc["efficiency"].update(v2.pop("efficiency"))
+        doc.update(v2)
         if scope.startswith("rep:"):
             doc["quadrant"] = self.quadrant(scope.split(":", 1)[1], period)
         return doc
+
+    # -- section 8.2 ----------------------------------------------------------------------
+
+    def amount_base(self, data: dict[str, Any]) -> Decimal:
+        """A deal event's amount in the base currency, exact; 0 when it has none."""
+        if data.get("amount") is None or data.get("currency") is None:
+            return Decimal(0)
+        return _EXACT.multiply(Decimal(str(data["amount"])), self.fx.rate(data["currency"]))
+
+    def _in(self, instant: str | None, period: str) -> bool:
+        return instant is not None and period in period_ids(_dt(instant), self.tz)
+
+    def deals_of(self, scope: str) -> list[tuple[str, dict[str, Any]]]:
+        """(deal_id, current state) of the deals attributed to a scope: the rep and team of
+        the current state, in deal_id order."""
+        kind, ident = scope.split(":", 1)
+        field_ = {"rep": "rep_id", "team": "team_id"}[kind]
+        return [(d, data) for d, data in sorted(self.current.items()) if data[field_] == ident]
+
+    def figures_82(self, scope: str, period: str) -> dict[str, Any]:
+        """The section 8.2 fields of a scope's document: {"deals": {...}, "efficiency": {...},
+        "conversion", "pipeline", "retention", "customers"}."""
+        mine = self.deals_of(scope)
+        closed = [
+            (d, x)
+            for d, x in mine
+            if x["outcome"] in ("won", "lost") and self._in(x["occurred_at"], period)
+        ]
+        won = [(d, x) for d, x in closed if x["outcome"] == "won"]
+        lost = [x for _, x in closed if x["outcome"] == "lost"]
+        cohort = [x for _, x in mine if self._in(x.get("created_at"), period)]
+        pipeline = [
+            x
+            for _, x in mine
+            if x["outcome"] in ("open", "reopened") and self._in(x.get("expected_close_at"), period)
+        ]
+
+        def source(x: dict[str, Any]) -> str:
+            return x.get("source") or "unknown"
+
+        def kind(x: dict[str, Any]) -> str:
+            return x.get("kind") or "new_business"
+
+        with localcontext(_EXACT):
+            by_source: dict[str, dict[str, Any]] = {}
+            for s in sorted({source(x) for _, x in closed}):
+                w = [x for _, x in won if source(x) == s]
+                n_lost = sum(1 for x in lost if source(x) == s)
+                by_source[s] = {
+                    "won": len(w),
+                    "lost": n_lost,
+                    "revenue_won": cents(sum((self.amount_base(x) for x in w), Decimal(0))),
+                    "win_rate": len(w) / (len(w) + n_lost),
+                }
+            lost_by_reason = Counter(x.get("lost_reason") or "unspecified" for x in lost)
+            revenue_by_kind = {
+                k: cents(sum((self.amount_base(x) for _, x in won if kind(x) == k), Decimal(0)))
+                for k in sorted({kind(x) for _, x in won})
+            }
+            states = Counter(
+                "open" if x["outcome"] in ("open", "reopened") else x["outcome"] for x in cohort
+            )
+            conversion_by_source: dict[str, dict[str, Any]] = {}
+            for s in sorted({source(x) for x in cohort}):
+                created = sum(1 for x in cohort if source(x) == s)
+                n_won = sum(1 for x in cohort if source(x) == s and x["outcome"] == "won")
+                conversion_by_source[s] = {
+                    "created": created,
+                    "won": n_won,
+                    "win_rate": n_won / created,
+                }
+            by_stage: dict[str, dict[str, Any]] = {}
+            for st in sorted({x.get("stage") or "unknown" for x in pipeline}):
+                of_stage = [x for x in pipeline if (x.get("stage") or "unknown") == st]
+                by_stage[st] = {
+                    "count": len(of_stage),
+                    "amount": cents(sum((self.amount_base(x) for x in of_stage), Decimal(0))),
+                }
+            open_amount = sum((self.amount_base(x) for x in pipeline), Decimal(0))
+        renewals_won = sum(1 for _, x in won if kind(x) == "renewal")
+        renewals_lost = sum(1 for x in lost if kind(x) == "renewal")
+        accounts = {x["account_id"] for _, x in won if x.get("account_id") is not None}
+        new = {
+            account
+            for d, x in won
+            if (account := x.get("account_id")) is not None and self.first_win[account][1] == d
+        }
+        # the first win is at or before every won deal of its account, so for an account won
+        # in the period "before the period's start" is "not in the period"
+        repeat = {a for a in accounts if not self._in_ts(self.first_win[a][0], period)}
+        touches: Counter[str] = Counter()
+        for d, _ in won:
+            touches.update(self.touches.get(d, Counter()))
+        n_won = len(won)
+        return {
+            "deals": {
+                "by_source": by_source,
+                "lost_by_reason": dict(sorted(lost_by_reason.items())),
+                "revenue_by_kind": revenue_by_kind,
+            },
+            "efficiency": {
+                "touches_per_won_deal": sum(touches.values()) / n_won if n_won else None,
+                "touches_by_type_per_won_deal": (
+                    {t: n / n_won for t, n in sorted(touches.items()) if n > 0} if n_won else {}
+                ),
+            },
+            "conversion": {
+                "created": len(cohort),
+                "won": states["won"],
+                "lost": states["lost"],
+                "open": states["open"],
+                "win_rate": states["won"] / len(cohort) if cohort else None,
+                "by_source": conversion_by_source,
+            },
+            "pipeline": {
+                "open_count": len(pipeline),
+                "open_amount": cents(open_amount),
+                "by_stage": by_stage,
+            },
+            "retention": {
+                "renewals_won": renewals_won,
+                "renewals_lost": renewals_lost,
+                "rate": (
+                    renewals_won / (renewals_won + renewals_lost)
+                    if renewals_won + renewals_lost
+                    else None
+                ),
+            },
+            "customers": {"won": len(accounts), "new": len(new), "repeat": len(repeat)},
+        }
+
+    def _in_ts(self, epoch: float, period: str) -> bool:
+        return period in period_ids(datetime.fromtimestamp(epoch, UTC), self.tz)
 
     def quadrant(self, rep: str, period: str) -> str | None:
         team = self.team_of(rep, period)
@@ -569,4 +738,4 @@ def close(a: Any, b: Any, rel: float = 1e-9) -> bool:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc,arg-type]
