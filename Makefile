@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e promtool-check compose-check k8s-check lock bench clean
+.PHONY: help install system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e faults promtool-check compose-check k8s-check lock bench clean
 
 help:
 	@echo "make run | test | kafka-up | kafka-down | worker | bench"
@@ -55,6 +55,11 @@ integration: install
 
 e2e: install system-deps
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# Fault injection at full size (200,000+ events, SIGKILLed workers and broker, rebalances);
+# `make test` runs the same scenario reduced. FAULTS_SEED=N replays a run.
+faults: install
+	FAULTS_SIZE=full $(PY) -m pytest -q -p no:cacheprovider -s tests/faults $(PYTEST_ARGS)
 
 promtool-check: system-deps
 	bash deploy/prometheus/check.sh
