@@ -6,8 +6,12 @@ always yields byte-identical records, so a failing test or a benchmark can be re
 
 The model is deliberately simple but shaped like the businesses sales leaders run:
 reps have profiles (busy but not closing, efficient, steady), work business hours on
-weekdays in the configured time zone, do a context-specific mix of activities, and close
-deals after context-specific cycles in several currencies. Late, duplicate and invalid
+weekdays in the configured time zone and do a context-specific mix of activities, many of
+them on one of their open deals (`deal_id`). Deals carry the fields of contract section 8.1:
+each opens (`outcome` open, with `created_at`, a stage, an expected close and usually an
+expected amount), moves through the context's stages and closes won or lost (with a reason),
+a few are reopened and closed again; they are new business, expansion or renewals of an
+account, from a lead source or campaign, in several currencies. Late, duplicate and invalid
 records are mixed in at configurable rates to exercise the worker's dead-letter path.
 """
 
@@ -69,6 +73,50 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+#: why new business is lost, and why a renewal churns (relative weights)
+LOST_REASONS: Mapping[str, float] = {"price": 30, "competitor": 25, "timing": 20, "no_decision": 25}
+CHURN_REASONS: Mapping[str, float] = {
+    "budget_cut": 35,
+    "price": 25,
+    "competitor": 20,
+    "no_decision": 20,
+}
+
+#: how often a CRM leaves an optional deal field out (the worker reports `unknown`,
+#: `unspecified` or `new_business` then: README, "What the figures mean")
+MISSING_SOURCE = 0.04
+MISSING_STAGE = 0.03
+MISSING_LOST_REASON = 0.1
+#: share of new-business deals whose `kind` is left out (new_business is the default)
+OMITTED_KIND = 0.3
+#: share of new-business deals whose amount is already known in their first stage
+EARLY_AMOUNT = 0.5
+
+
+@dataclass(frozen=True)
+class DealModel:
+    """How a context's deals run (contract section 8.1): stages, kinds, sources, losses.
+
+    New business goes through every stage, expansion skips the first, renewals have their own
+    short path. Kinds are weighted by `kind_mix`; their amounts and cycles are the context's
+    medians times `kind_amount` and `kind_cycle`. New business comes from `sources`, expansion
+    and renewals from `customer_sources`.
+    """
+
+    stages: tuple[str, ...]
+    renewal_stages: tuple[str, ...]
+    kind_mix: Mapping[str, float]
+    kind_amount: Mapping[str, float]
+    kind_cycle: Mapping[str, float]
+    sources: Mapping[str, float]
+    customer_sources: Mapping[str, float]
+
+    def stages_of(self, kind: str) -> tuple[str, ...]:
+        if kind == "renewal":
+            return self.renewal_stages
+        return self.stages[1:] if kind == "expansion" else self.stages
+
+
 @dataclass(frozen=True)
 class Context:
     """A kind of business: what its reps do, how long deals take, what they are worth."""
@@ -80,8 +128,9 @@ class Context:
     cycle_days_median: float
     amount_median: float  # in the base currency
     currency_mix: Mapping[str, float]
-    sources: tuple[str, ...]
-    deal_share: float = 0.05
+    deals: DealModel
+    #: share of records that are deal events (every stage move is one)
+    deal_share: float = 0.1
     feedback_share: float = 0.03
     #: first letter of rep ids (s01, c01, a01): contexts sent to one broker never share reps
     rep_prefix: str = "s"
@@ -105,9 +154,18 @@ CONTEXTS: dict[str, Context] = {
             },
             team_names=("smb", "midmarket", "enterprise", "emea", "apac"),
             cycle_days_median=30,
-            amount_median=14_000,
+            amount_median=12_000,
             currency_mix={"USD": 60, "EUR": 22, "GBP": 10, "CAD": 5, "AUD": 3},
-            sources=("inbound", "outbound", "webinar", "partner", "trial"),
+            deals=DealModel(
+                stages=("qualification", "demo", "proposal", "negotiation"),
+                renewal_stages=("renewal_review", "negotiation"),
+                kind_mix={"new_business": 72, "expansion": 20, "renewal": 8},
+                kind_amount={"new_business": 1.0, "expansion": 0.45, "renewal": 0.9},
+                kind_cycle={"new_business": 1.0, "expansion": 0.6, "renewal": 0.5},
+                sources={"inbound": 30, "outbound": 25, "trial": 20, "webinar": 15, "partner": 10},
+                customer_sources={"customer_success": 75, "inbound": 25},
+            ),
+            deal_share=0.09,
         ),
         Context(
             name="consulting",
@@ -126,8 +184,16 @@ CONTEXTS: dict[str, Context] = {
             cycle_days_median=65,
             amount_median=85_000,
             currency_mix={"EUR": 40, "USD": 30, "GBP": 20, "CHF": 10},
-            sources=("referral", "existing_client", "rfp", "event", "partner"),
-            deal_share=0.035,
+            deals=DealModel(
+                stages=("discovery", "scoping", "proposal", "contracting"),
+                renewal_stages=("account_review", "proposal"),
+                kind_mix={"new_business": 55, "expansion": 40, "renewal": 5},
+                kind_amount={"new_business": 1.0, "expansion": 0.6, "renewal": 0.8},
+                kind_cycle={"new_business": 1.0, "expansion": 0.7, "renewal": 0.5},
+                sources={"referral": 45, "rfp": 18, "partner": 15, "event": 12, "inbound": 10},
+                customer_sources={"existing_client": 65, "referral": 35},
+            ),
+            deal_share=0.05,
         ),
         Context(
             name="agency",
@@ -146,8 +212,23 @@ CONTEXTS: dict[str, Context] = {
             cycle_days_median=18,
             amount_median=7_500,
             currency_mix={"USD": 45, "EUR": 25, "GBP": 20, "AUD": 10},
-            sources=("social", "referral", "event", "inbound", "cold_email"),
-            deal_share=0.06,
+            deals=DealModel(
+                stages=("brief", "pitch", "proposal", "negotiation"),
+                renewal_stages=("retainer_review", "negotiation"),
+                kind_mix={"new_business": 45, "expansion": 15, "renewal": 40},
+                kind_amount={"new_business": 1.0, "expansion": 0.5, "renewal": 1.0},
+                kind_cycle={"new_business": 1.0, "expansion": 0.7, "renewal": 0.6},
+                sources={
+                    "referral": 22,
+                    "campaign-spring-webinar": 18,
+                    "campaign-linkedin-ads": 16,
+                    "inbound": 15,
+                    "event": 15,
+                    "campaign-q4-newsletter": 14,
+                },
+                customer_sources={"account_management": 1},
+            ),
+            deal_share=0.1,
         ),
     )
 }
@@ -196,6 +277,38 @@ class Rep:
     activity_weight: float
     deal_weight: float
     accounts: tuple[str, ...]
+
+
+@dataclass
+class Deal:
+    """One opportunity: its plan, decided when it is created, and how far it has come.
+
+    Step 0 opens it in its first stage, step i (0 < i < len(stages)) moves it to stage i, and
+    step `closes_at` closes it: won after the last stage, lost at an earlier or the last step.
+    `due[i]` is when step i is planned; a step is written at the rep's next deal event after
+    that (or earlier, when the rep's pipeline is full and nothing is due).
+    """
+
+    deal_id: str
+    rep: Rep
+    account: str
+    kind: str
+    source: str | None
+    created: datetime
+    stages: tuple[str, ...]
+    due: tuple[datetime, ...]
+    wins: bool
+    closes_at: int
+    amount: float
+    currency: str
+    expected_close: datetime
+    amount_known_early: bool
+    write_kind: bool
+    step: int = 0
+
+    @property
+    def next_due(self) -> datetime:
+        return self.due[self.step]
 
 
 @dataclass(frozen=True)
@@ -351,7 +464,14 @@ def business_days_in_month(year: int, month: int) -> int:
 
 
 class SalesSimulator:
-    """The state of a simulated sales org; `record_at(t)` emits its next record at time t."""
+    """The state of a simulated sales org; `record_at(t)` emits its next record at time t.
+
+    Every rep keeps a pipeline of open deals (`Deal`). A deal event either moves the rep's
+    most overdue deal one step (next stage, or its close) or, when none is due and the
+    pipeline has room, opens a new deal; so deal events stay a fixed share of the records
+    while deals take the context's cycle. The pipeline starts full of deals created before
+    the span, so closes, conversions and pipeline figures show from the first event.
+    """
 
     def __init__(self, config: GeneratorConfig) -> None:
         self.config = config
@@ -359,6 +479,7 @@ class SalesSimulator:
         self.tz = config.tz
         self.rng = random.Random(config.seed)
         self._id_rng = self.rng
+        self._account_seq = 0
         self.reps = self._build_org()
         fx = config.fx_rates
         mix = {c: w for c, w in self.context.currency_mix.items() if c in fx}
@@ -380,9 +501,12 @@ class SalesSimulator:
             "feedback": _cumulative([1.0 for _ in self.reps]),
         }
         self._deal_seq = 0
-        self.open_deals: dict[str, list[tuple[str, str]]] = {
-            r.rep_id: [self._new_deal(r) for _ in range(3)] for r in self.reps
-        }
+        #: open deals per rep; None until the first record (or `history`) starts them
+        self.pipelines: dict[str, list[Deal]] | None = None
+        self._pipeline_size = {r.rep_id: 6 for r in self.reps}
+        #: accounts each rep can sell expansions and renewals to, and those won in the stream
+        self.customers: dict[str, list[str]] = {r.rep_id: list(r.accounts) for r in self.reps}
+        self.won_accounts: dict[str, list[str]] = {r.rep_id: [] for r in self.reps}
         self._scheduled: list[tuple[datetime, int, Record]] = []
         self._sched_seq = 0
         self._recent: list[Record] = []
@@ -401,7 +525,7 @@ class SalesSimulator:
         width = max(2, len(str(cfg.reps)))
         reps = []
         for i, profile in enumerate(profiles):
-            accounts = tuple(f"acct-{rng.randrange(10_000):04d}" for _ in range(rng.randint(8, 20)))
+            accounts = tuple(self._new_account() for _ in range(rng.randint(8, 20)))
             reps.append(
                 Rep(
                     rep_id=f"{self.context.rep_prefix}{i + 1:0{width}d}",
@@ -414,10 +538,213 @@ class SalesSimulator:
             )
         return reps
 
-    def _new_deal(self, rep: Rep) -> tuple[str, str]:
+    def _new_account(self) -> str:
+        """A customer or prospect id no other rep, context or seed uses."""
+        self._account_seq += 1
+        return f"acct-{self.context.rep_prefix}{self.config.seed}-{self._account_seq:05d}"
+
+    # -- deals: plans ---------------------------------------------------------------------
+
+    def _pick_kind(self, rep: Rep) -> str:
+        model = self.context.deals
+        kind = self.rng.choices(list(model.kind_mix), list(model.kind_mix.values()))[0]
+        return kind if self.customers[rep.rep_id] else "new_business"
+
+    def _account_for(self, rep: Rep, kind: str) -> str:
+        """A new prospect for new business, an existing customer otherwise: expansion mostly
+        follows a recent win (land and expand), renewals mostly older contracts."""
+        if kind == "new_business":
+            return self._new_account()
+        won = self.won_accounts[rep.rep_id]
+        if won and self.rng.random() < (0.75 if kind == "expansion" else 0.3):
+            return self.rng.choice(won)
+        return self.rng.choice(self.customers[rep.rep_id])
+
+    def _win_probability(self, rep: Rep, kind: str) -> float:
+        rate = rep.profile.win_rate
+        if kind == "renewal":
+            return 0.65 + 0.3 * rate
+        if kind == "expansion":
+            return min(0.9, 1.3 * rate + 0.05)
+        return rate
+
+    def _plan_deal(self, rep: Rep, created: datetime) -> Deal:
+        """A new deal created at `created`, its outcome and timing decided up front."""
+        rng, model = self.rng, self.context.deals
+        kind = self._pick_kind(rep)
+        stages = model.stages_of(kind)
+        cycle = (
+            self.context.cycle_days_median * model.kind_cycle[kind] * math.exp(rng.gauss(0, 0.45))
+        )
+        cycle = max(cycle, 2.0)
+        weights = _cumulative([rng.uniform(0.6, 1.4) for _ in stages])
+        due = (created, *(created + timedelta(days=cycle * w / weights[-1]) for w in weights))
+        wins = rng.random() < self._win_probability(rep, kind)
+        count = len(stages)
+        closes_at = count
+        if not wins:  # lost deals drop out at any step, early ones more often
+            closes_at = rng.choices(range(1, count + 1), range(count, 0, -1))[0]
+        sources = model.sources if kind == "new_business" else model.customer_sources
+        source = rng.choices(list(sources), list(sources.values()))[0]
+        amount, currency = self._amount(rep, model.kind_amount[kind])
         self._deal_seq += 1
-        deal_id = f"d-{self.context.rep_prefix}{self.config.seed}-{self._deal_seq:06d}"
-        return (deal_id, self.rng.choice(rep.accounts))
+        return Deal(
+            deal_id=f"d-{self.context.rep_prefix}{self.config.seed}-{self._deal_seq:06d}",
+            rep=rep,
+            account=self._account_for(rep, kind),
+            kind=kind,
+            source=None if rng.random() < MISSING_SOURCE else source,
+            created=created,
+            stages=stages,
+            due=due,
+            wins=wins,
+            closes_at=closes_at,
+            amount=amount,
+            currency=currency,
+            expected_close=created + timedelta(days=cycle * rng.uniform(0.5, 1.1)),
+            amount_known_early=kind != "new_business" or rng.random() < EARLY_AMOUNT,
+            write_kind=kind != "new_business" or rng.random() >= OMITTED_KIND,
+        )
+
+    def _backdate(self, deal: Deal, start: datetime) -> Deal:
+        """The deal as it stands at `start` after being created some time before it."""
+        span = deal.due[deal.closes_at] - deal.created
+        created = snap_to_business(deal.created - span * self.rng.random(), self.tz, False)
+        shift = deal.created - created
+        deal.created = created
+        deal.due = tuple(moment - shift for moment in deal.due)
+        deal.expected_close -= shift
+        deal.step = next(
+            (i for i in range(1, deal.closes_at) if deal.due[i] > start), deal.closes_at
+        )
+        return deal
+
+    def start_pipelines(self, start: datetime, sizes: Mapping[str, int] | None = None) -> None:
+        """Fill every rep's pipeline with deals created before `start` (at most once)."""
+        if self.pipelines is not None:
+            return
+        self._pipeline_size.update(sizes or {})
+        self.pipelines = {
+            r.rep_id: [
+                self._backdate(self._plan_deal(r, start), start)
+                for _ in range(self._pipeline_size[r.rep_id])
+            ]
+            for r in self.reps
+        }
+
+    def pipeline_sizes(self, count: int, calendar_days: float) -> dict[str, int]:
+        """Open deals per rep that keep deals on their planned cycle at this density.
+
+        A rep's deal events per day times the mean cycle, divided by the events a deal
+        takes (its open and stage events and its close; lost deals take fewer).
+        """
+        context, model = self.context, self.context.deals
+        mix_total = sum(model.kind_mix.values())
+        steps = cycle = 0.0
+        for kind, weight in model.kind_mix.items():
+            steps += weight / mix_total * (len(model.stages_of(kind)) + 1) * 0.85
+            cycle += weight / mix_total * context.cycle_days_median * model.kind_cycle[kind] * 1.1
+        weights = sum(r.deal_weight for r in self.reps)
+        per_day = count * context.deal_share / max(calendar_days, 1.0) / weights
+        return {
+            r.rep_id: min(60, max(2, round(per_day * r.deal_weight * cycle / steps)))
+            for r in self.reps
+        }
+
+    # -- deals: events --------------------------------------------------------------------
+
+    def _deal_event(self, deal: Deal, at: datetime, outcome: str) -> dict[str, Any]:
+        """The deal's state at `at` as a `sales.deals` event (section 8.1 fields)."""
+        event = self._base(deal.rep, at)
+        event["deal_id"] = deal.deal_id
+        event["outcome"] = outcome
+        if outcome in ("open", "reopened"):
+            stage = deal.stages[min(deal.step, len(deal.stages) - 1)]
+            if self.rng.random() >= MISSING_STAGE:
+                event["stage"] = stage
+            if deal.step > 0 or deal.amount_known_early:
+                event["amount"], event["currency"] = deal.amount, deal.currency
+            event["expected_close_at"] = local_rfc3339(deal.expected_close, self.tz)
+        elif outcome == "won":
+            discount = self.rng.uniform(0.85, 1.0)
+            event["amount"] = _round_amount(deal.amount * discount, deal.currency)
+            event["currency"] = deal.currency
+        elif self.rng.random() >= MISSING_LOST_REASON:
+            reasons = CHURN_REASONS if deal.kind == "renewal" else LOST_REASONS
+            event["lost_reason"] = self.rng.choices(list(reasons), list(reasons.values()))[0]
+        if deal.write_kind:
+            event["kind"] = deal.kind
+        if deal.source is not None:
+            event["source"] = deal.source
+        event["account_id"] = deal.account
+        event["created_at"] = local_rfc3339(deal.created, self.tz)
+        return event
+
+    def _step(self, deal: Deal, at: datetime) -> dict[str, Any]:
+        """Write the deal's next step at `at`: open, move to the next stage, or close."""
+        if deal.step < deal.closes_at:
+            if deal.expected_close < at + timedelta(days=1):  # slipped: the rep moves it out
+                deal.expected_close = at + timedelta(days=self.rng.uniform(3, 15))
+            event = self._deal_event(deal, at, "open")
+            deal.step += 1
+            return event
+        outcome = "won" if deal.wins else "lost"
+        self._closed(deal, outcome)
+        event = self._deal_event(deal, at, outcome)
+        if self.rng.random() < self.config.reopen_rate:
+            self._schedule_reopen(deal, at)
+        return event
+
+    def _closed(self, deal: Deal, outcome: str) -> None:
+        """Take a closed deal out of the pipeline; a win makes a customer, a lost renewal
+        loses one (churn)."""
+        assert self.pipelines is not None
+        self.pipelines[deal.rep.rep_id].remove(deal)
+        customers = self.customers[deal.rep.rep_id]
+        won = self.won_accounts[deal.rep.rep_id]
+        if outcome == "won":
+            if deal.account not in customers:
+                customers.append(deal.account)
+            if deal.account not in won:
+                won.append(deal.account)
+        elif deal.kind == "renewal" and len(customers) > 1:
+            for accounts in (customers, won):
+                if deal.account in accounts:
+                    accounts.remove(deal.account)
+
+    def _schedule_reopen(self, deal: Deal, at: datetime) -> None:
+        """Reopen the closed deal a little later and close it again (won or lost anew)."""
+        rng = self.rng
+        reopen_at = snap_to_business(at + timedelta(hours=rng.uniform(2, 96)), self.tz)
+        reclose_at = snap_to_business(reopen_at + timedelta(days=rng.uniform(1, 10)), self.tz)
+        deal.step = len(deal.stages) - 1
+        deal.expected_close = reclose_at
+        reopened = self._deal_event(deal, reopen_at, "reopened")
+        self._schedule(reopen_at, Record("deals", deal.rep.rep_id, orjson.dumps(reopened)))
+        outcome = "won" if rng.random() < self._win_probability(deal.rep, deal.kind) else "lost"
+        reclosed = self._deal_event(deal, reclose_at, outcome)
+        self._schedule(reclose_at, Record("deals", deal.rep.rep_id, orjson.dumps(reclosed)))
+
+    def _pipeline(self, rep: Rep, at: datetime) -> list[Deal]:
+        self.start_pipelines(at)
+        assert self.pipelines is not None
+        return self.pipelines[rep.rep_id]
+
+    def _deal(self, rep: Rep, at: datetime) -> dict[str, Any]:
+        """The rep's next deal event: its most overdue deal's next step or, when none is
+        due and the pipeline has room, a new deal (when full, the next one comes early)."""
+        pipeline = self._pipeline(rep, at)
+        deal = min(pipeline, key=lambda d: d.next_due, default=None)
+        if deal is None or (deal.next_due > at and len(pipeline) < self._pipeline_size[rep.rep_id]):
+            deal = self._plan_deal(rep, at)
+            pipeline.append(deal)
+        return self._step(deal, at)
+
+    def _detached_deal(self, rep: Rep, at: datetime) -> dict[str, Any]:
+        """A closed deal of its own, in no pipeline: for late and invalid records."""
+        deal = self._plan_deal(rep, at - timedelta(days=self.context.cycle_days_median))
+        deal.step = deal.closes_at
+        return self._deal_event(deal, at, "won" if deal.wins else "lost")
 
     # -- records ----------------------------------------------------------------------
 
@@ -438,73 +765,47 @@ class SalesSimulator:
         }
 
     def _activity(self, rep: Rep, at: datetime) -> dict[str, Any]:
+        """An activity; 60% of them touch one of the rep's open deals (carry its deal_id)."""
         rng = self.rng
         kind = rng.choices(self.activity_types, self.activity_weights)[0]
         event = self._base(rep, at)
         event["activity"] = kind
-        deal_id, account = rng.choice(self.open_deals[rep.rep_id])
-        if rng.random() < 0.6:
-            event["deal_id"] = deal_id
-            event["account_id"] = account
+        pipeline = self._pipeline(rep, at)
+        deal = rng.choice(pipeline) if pipeline else None
+        if deal is not None and rng.random() < 0.6:
+            event["deal_id"] = deal.deal_id
+            event["account_id"] = deal.account
         else:
-            event["account_id"] = rng.choice(rep.accounts)
+            event["account_id"] = rng.choice(self.customers[rep.rep_id])
         if kind in ("call", "meeting", "demo", "negotiation", "event"):
             mean = {"call": 420, "meeting": 2400, "demo": 2700, "negotiation": 1800}.get(kind, 5400)
             event["duration_s"] = round(rng.expovariate(1 / mean))
         if kind == "call":
             event["outcome"] = rng.choices(("connected", "voicemail", "no_answer"), (50, 30, 20))[0]
-        event["source"] = rng.choice(self.context.sources)
-        return event
-
-    def _amount(self, rep: Rep) -> tuple[float, str]:
-        rng = self.rng
-        base = self.context.amount_median * rep.profile.amount_factor * math.exp(rng.gauss(0, 0.55))
-        currency = rng.choices(self.currencies, self.currency_weights)[0]
-        local = base / self.config.fx_rates.get(currency, 1.0)
-        if currency in ZERO_DECIMAL_CURRENCIES:
-            return float(round(local, -2)), currency
-        return float(round(local / 10) * 10), currency
-
-    def _close(
-        self, rep: Rep, at: datetime, deal_id: str, account: str, created: datetime
-    ) -> dict[str, Any]:
-        event = self._base(rep, at)
-        event["deal_id"] = deal_id
-        event["account_id"] = account
-        event["created_at"] = local_rfc3339(created, self.tz)
-        event["source"] = self.rng.choice(self.context.sources)
-        if self.rng.random() < rep.profile.win_rate:
-            event["outcome"] = "won"
-            event["amount"], event["currency"] = self._amount(rep)
+        if "deal_id" in event and deal is not None and deal.source is not None:
+            event["source"] = deal.source
         else:
-            event["outcome"] = "lost"
+            event["source"] = rng.choice(list(self.context.deals.sources))
         return event
 
-    def _deal(self, rep: Rep, at: datetime, schedule: bool) -> dict[str, Any]:
+    def _amount(self, rep: Rep, factor: float = 1.0) -> tuple[float, str]:
         rng = self.rng
-        pool = self.open_deals[rep.rep_id]
-        deal_id, account = pool.pop(0)
-        pool.append(self._new_deal(rep))
-        cycle = self.context.cycle_days_median * math.exp(rng.gauss(0, 0.45))
-        created = at - timedelta(days=max(1.0, cycle))
-        event = self._close(rep, at, deal_id, account, created)
-        if schedule and rng.random() < self.config.reopen_rate:
-            reopen_at = snap_to_business(at + timedelta(hours=rng.uniform(2, 96)), self.tz)
-            reopened = self._base(rep, reopen_at)
-            reopened.update(deal_id=deal_id, account_id=account, outcome="reopened")
-            self._schedule(reopen_at, Record("deals", rep.rep_id, orjson.dumps(reopened)))
-            reclose_at = snap_to_business(reopen_at + timedelta(days=rng.uniform(1, 10)), self.tz)
-            reclosed = self._close(rep, reclose_at, deal_id, account, created)
-            self._schedule(reclose_at, Record("deals", rep.rep_id, orjson.dumps(reclosed)))
-        return event
+        median = self.context.amount_median * factor * rep.profile.amount_factor
+        base = median * math.exp(rng.gauss(0, 0.55))
+        currency = rng.choices(self.currencies, self.currency_weights)[0]
+        return _round_amount(base / self.config.fx_rates.get(currency, 1.0), currency), currency
 
     def _feedback(self, rep: Rep, at: datetime) -> dict[str, Any]:
         rng = self.rng
         event = self._base(rep, at)
-        deal_id, account = rng.choice(self.open_deals[rep.rep_id])
-        event["account_id"] = account
-        if rng.random() < 0.5:
-            event["deal_id"] = deal_id
+        pipeline = self._pipeline(rep, at)
+        if pipeline:
+            deal = rng.choice(pipeline)
+            event["account_id"] = deal.account
+            if rng.random() < 0.5:
+                event["deal_id"] = deal.deal_id
+        else:
+            event["account_id"] = rng.choice(self.customers[rep.rep_id])
         which = rng.random()
         mood = rng.gauss(rep.profile.csat_mean, 0.9)
         if which < 0.75:
@@ -517,14 +818,17 @@ class SalesSimulator:
         self._sched_seq += 1
         heapq.heappush(self._scheduled, (at, self._sched_seq, record))
 
-    def _valid(self, at: datetime, schedule: bool = True) -> tuple[str, Rep, dict[str, Any]]:
+    def _valid(self, at: datetime, detached: bool = False) -> tuple[str, Rep, dict[str, Any]]:
+        """A valid event at `at`; `detached` ones (late, to be broken) leave the deals alone."""
         kind_index = _bisect(self._kind_cum, self.rng.random())
         kind = ("activities", "deals", "feedback")[kind_index]
         rep = self._pick_rep(kind)
         if kind == "activities":
             return kind, rep, self._activity(rep, at)
         if kind == "deals":
-            return kind, rep, self._deal(rep, at, schedule)
+            if detached:
+                return kind, rep, self._detached_deal(rep, at)
+            return kind, rep, self._deal(rep, at)
         return kind, rep, self._feedback(rep, at)
 
     def _invalid(self, at: datetime) -> Record:
@@ -533,13 +837,13 @@ class SalesSimulator:
         rng = self.rng
         if reason == "unknown_currency":
             rep = self._pick_rep("deals")
-            deal_id, account = self._new_deal(rep)
-            event = self._base(rep, at)
-            event.update(deal_id=deal_id, account_id=account, outcome="won")
+            event = self._detached_deal(rep, at)
+            event["outcome"] = "won"
             event["amount"], _ = self._amount(rep)
             event["currency"] = self.unknown_currency
+            event.pop("lost_reason", None)
             return Record("deals", rep.rep_id, orjson.dumps(event), f"invalid:{reason}")
-        kind, rep, event = self._valid(at, schedule=False)
+        kind, rep, event = self._valid(at, detached=True)
         if reason == "invalid_json":
             text = orjson.dumps(event)
             return Record(kind, rep.rep_id, text[: len(text) // 2], f"invalid:{reason}")
@@ -562,6 +866,7 @@ class SalesSimulator:
 
     def record_at(self, at: datetime) -> Record:
         """The next record at moment `at` (a due reopen/re-close comes first)."""
+        self.start_pipelines(at)
         if self._scheduled and self._scheduled[0][0] <= at:
             return heapq.heappop(self._scheduled)[2]
         cfg = self.config
@@ -576,7 +881,7 @@ class SalesSimulator:
         if 0 <= draw < cfg.late_rate:
             behind = cfg.late_grace + timedelta(hours=self.rng.uniform(6, 96))
             kind, rep, event = self._valid(
-                snap_to_business(at - behind, self.tz, forward=False), schedule=False
+                snap_to_business(at - behind, self.tz, forward=False), detached=True
             )
             return Record(kind, rep.rep_id, orjson.dumps(event), "late")
         kind, rep, event = self._valid(at)
@@ -598,6 +903,8 @@ class SalesSimulator:
                 f"(weekdays {BUSINESS_START:%H:%M}-{BUSINESS_END:%H:%M} in {self.tz.key}): "
                 "widen the span with --days or --start/--end"
             )
+        days = (end - start).total_seconds() / 86400
+        self.start_pipelines(start, self.pipeline_sizes(count, days))
         step = clock.total / count
         for k in range(count):
             yield self.record_at(clock.at((k + self.rng.random()) * step))
@@ -722,6 +1029,13 @@ def _target(scope: str, scope_id: str, metric: str, period: str, raw: float) -> 
     else:
         value = float(max(10, round(raw, -1)))
     return target_record(scope, scope_id, metric, period, value)
+
+
+def _round_amount(amount: float, currency: str) -> float:
+    """Amounts as CRMs hold them: whole hundreds without minor units, else tens."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return float(round(amount, -2))
+    return float(round(amount / 10) * 10)
 
 
 def _cumulative(weights: list[float]) -> list[float]:

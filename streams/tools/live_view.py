@@ -1,4 +1,4 @@
-"""The live terminal view of `salespulse run`: leaderboard, quadrants, alerts, URLs.
+"""The live terminal view of `salespulse run`: leaderboard, teams, quadrants, alerts, URLs.
 
 State is filled by two background loops (API polling and the alerts topic) and drawn by
 `render`, a pure function of that state, so the drawing can be tested without a terminal.
@@ -21,6 +21,7 @@ from rich.text import Text
 
 from streams.domain.vocabulary import Quadrant
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
+from streams.tools.commands.report import per_day, projected_attainment
 from streams.tools.producer import topic_partitions
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
@@ -51,6 +52,9 @@ class LiveState:
     context: str
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     performance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the teams by revenue won, and their performance documents
+    teams: list[dict[str, Any]] = field(default_factory=list)
+    team_performance: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=6))
     alerts_seen: int = 0
     sent: int = 0
@@ -67,14 +71,28 @@ def _money(value: Any) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def _target(doc: dict[str, Any], metric: str) -> dict[str, Any] | None:
+    return next((t for t in doc.get("targets") or [] if t.get("metric") == metric), None)
+
+
 def _target_status(doc: dict[str, Any], metric: str) -> Text:
-    for target in doc.get("targets", []):
-        if target.get("metric") == metric:
-            attainment = target.get("attainment")
-            status = str(target.get("status"))
-            share = "-" if attainment is None else f"{attainment * 100:.0f}%"
-            return Text(f"{share} {status}", style=STATUS_STYLE.get(status, ""))
-    return Text("-", style="dim")
+    target = _target(doc, metric)
+    if target is None:
+        return Text("-", style="dim")
+    status = str(target.get("status"))
+    return Text(f"{_pct(target.get('attainment'))} {status}", style=STATUS_STYLE.get(status, ""))
+
+
+def _target_outlook(doc: dict[str, Any], metric: str) -> tuple[str, str]:
+    """Projected attainment (projected / target) and the pace required per business day."""
+    target = _target(doc, metric)
+    if target is None:
+        return "-", "-"
+    return _pct(projected_attainment(target)), per_day(target.get("required_per_business_day"))
 
 
 def leaderboard_table(state: LiveState) -> Table:
@@ -88,21 +106,46 @@ def leaderboard_table(state: LiveState) -> Table:
         ("win rate", "right"),
         ("activities", "right"),
         ("target", "left"),
+        ("proj", "right"),
+        ("need/day", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for entry in state.leaderboard[:12]:
         doc = state.performance.get(entry["id"], {})
-        deals = doc.get("deals", {})
-        win_rate = deals.get("win_rate")
+        deals = doc.get("deals") or {}
         table.add_row(
             str(entry.get("rank", "")),
             str(entry["id"]),
             str(entry.get("team_id") or doc.get("team_id") or ""),
             _money(entry.get("value")),
             _money(deals.get("won")),
-            "-" if win_rate is None else f"{win_rate * 100:.0f}%",
-            _money(doc.get("activities", {}).get("total")),
+            _pct(deals.get("win_rate")),
+            _money((doc.get("activities") or {}).get("total")),
             _target_status(doc, "revenue_won"),
+            *_target_outlook(doc, "revenue_won"),
+        )
+    return table
+
+
+def teams_table(state: LiveState) -> Table:
+    """Per team: revenue, the creation cohort's win rate, renewals kept, open pipeline."""
+    table = Table(title=f"teams, {state.period}", title_justify="left", expand=True)
+    for name, justify in (
+        ("team", "left"),
+        ("revenue", "right"),
+        ("conv. win", "right"),
+        ("retention", "right"),
+        ("pipeline", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for entry in state.teams[:8]:
+        doc = state.team_performance.get(entry["id"], {})
+        table.add_row(
+            str(entry["id"]),
+            _money(entry.get("value")),
+            _pct((doc.get("conversion") or {}).get("win_rate")),
+            _pct((doc.get("retention") or {}).get("rate")),
+            _money((doc.get("pipeline") or {}).get("open_amount")),
         )
     return table
 
@@ -157,10 +200,12 @@ def render(state: LiveState, width: int = 200) -> RenderableType:
         side_by_side = Table.grid(expand=True, padding=(0, 1))
         side_by_side.add_column(ratio=3)
         side_by_side.add_column(ratio=2)
-        side_by_side.add_row(leaderboard_table(state), quadrant_table(state))
+        side_by_side.add_row(
+            leaderboard_table(state), Group(quadrant_table(state), teams_table(state))
+        )
         parts.append(side_by_side)
     else:
-        parts += [leaderboard_table(state), quadrant_table(state)]
+        parts += [leaderboard_table(state), teams_table(state), quadrant_table(state)]
     parts.append(alerts_table(state))
     return Panel(Group(*parts), border_style="blue")
 
@@ -171,8 +216,12 @@ async def poll_api(state: LiveState, api: SalesApi, interval: float = 2.0) -> No
         try:
             entries = await api.leaderboard(state.period, scope="rep")
             docs = await api.performances("rep", [e["id"] for e in entries], state.period)
+            teams = await api.leaderboard(state.period, scope="team")
+            team_docs = await api.performances("team", [e["id"] for e in teams], state.period)
             state.leaderboard = entries
             state.performance = {d["id"]: d for d in docs if "id" in d}
+            state.teams = teams
+            state.team_performance = {d["id"]: d for d in team_docs if "id" in d}
             state.problem = ""
         except (ApiUnavailable, ApiError) as exc:
             state.problem = str(exc)

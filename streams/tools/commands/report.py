@@ -13,6 +13,7 @@ import asyncio
 import csv
 import io
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,29 +50,55 @@ def _num(value: Any, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def per_day(value: Any) -> str:
+    """A required pace: two decimals below 1 (0.05 deals a day), one below 10, else none."""
+    if value is None:
+        return "-"
+    digits = 0 if value == 0 or abs(value) >= 10 else 2 if abs(value) < 1 else 1
+    return f"{value:,.{digits}f}"
+
+
+def projected_attainment(target: dict[str, Any]) -> float | None:
+    """projected / target: where the straight-line run rate ends the period (None: unknown)."""
+    projected, value = target.get("projected"), target.get("target")
+    if projected is None or not value:
+        return None
+    return float(projected) / float(value)
+
+
+def target_summary(target: dict[str, Any]) -> str:
+    """`revenue_won 62% at_risk, proj 85%, need 1,234/day`: attainment and status, then where
+    the run rate ends the period and what each business day left must bring."""
+    status = f"{target.get('metric')} {_pct(target.get('attainment'))} {target.get('status')}"
+    projected = _pct(projected_attainment(target))
+    required = per_day(target.get("required_per_business_day"))
+    return f"{status}, proj {projected}, need {required}{'' if required == '-' else '/day'}"
+
+
 def targets_summary(targets: list[dict[str, Any]]) -> str:
-    """`revenue_won 82% behind` for each target: what a sales leader scans first."""
-    parts = []
-    for t in targets:
-        attainment = t.get("attainment")
-        share = "-" if attainment is None else f"{attainment * 100:.0f}%"
-        parts.append(f"{t.get('metric')} {share} {t.get('status')}")
-    return "; ".join(parts)
+    """Every target's `target_summary`, `; `-separated: what a sales leader scans first."""
+    return "; ".join(target_summary(t) for t in targets)
+
+
+def _groups(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The document's groups; an absent or null group reads as empty."""
+    names = ("activities", "deals", "satisfaction", "efficiency", "conversion", "pipeline")
+    return {name: doc.get(name) or {} for name in (*names, "retention", "customers")}
 
 
 def flatten(doc: dict[str, Any]) -> dict[str, Any]:
-    """One row per scope for CSV: the figures of docs/contract.md section 4 as columns."""
-    deals = doc.get("deals", {})
-    sat = doc.get("satisfaction", {})
-    eff = doc.get("efficiency", {})
-    acts = doc.get("activities", {})
+    """One row per scope for CSV: the figures of docs/contract.md sections 4 and 8.2 as columns
+    (the breakdowns by source, reason, kind, stage and type stay in --format json)."""
+    g = _groups(doc)
+    deals, sat, eff = g["deals"], g["satisfaction"], g["efficiency"]
+    conv, pipe, ret, cust = g["conversion"], g["pipeline"], g["retention"], g["customers"]
     return {
         "scope": doc.get("scope"),
         "id": doc.get("id"),
         "team_id": doc.get("team_id", ""),
         "period": doc.get("period"),
         "currency": doc.get("currency"),
-        "activities_total": acts.get("total"),
+        "activities_total": g["activities"].get("total"),
         "deals_won": deals.get("won"),
         "deals_lost": deals.get("lost"),
         "revenue_won": deals.get("revenue_won"),
@@ -84,9 +111,42 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
         "nps_count": sat.get("nps_count"),
         "activities_per_win": eff.get("activities_per_win"),
         "revenue_per_activity": eff.get("revenue_per_activity"),
+        "touches_per_won_deal": eff.get("touches_per_won_deal"),
+        "conversion_created": conv.get("created"),
+        "conversion_won": conv.get("won"),
+        "conversion_win_rate": conv.get("win_rate"),
+        "pipeline_open_count": pipe.get("open_count"),
+        "pipeline_open_amount": pipe.get("open_amount"),
+        "renewals_won": ret.get("renewals_won"),
+        "renewals_lost": ret.get("renewals_lost"),
+        "retention_rate": ret.get("rate"),
+        "customers_won": cust.get("won"),
+        "customers_new": cust.get("new"),
+        "customers_repeat": cust.get("repeat"),
         "quadrant": doc.get("quadrant", ""),
-        "targets": targets_summary(doc.get("targets", [])),
+        "targets": targets_summary(doc.get("targets") or []),
     }
+
+
+#: table columns after the id (and a rep's team), with how each cell is written
+_COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "activities": ("activities_total", _num),
+    "won": ("deals_won", _num),
+    "lost": ("deals_lost", _num),
+    "win rate": ("win_rate", _pct),
+    "revenue": ("revenue_won", _num),
+    "avg deal": ("avg_deal_size", _num),
+    "cycle d": ("avg_cycle_days", lambda v: _num(v, 1)),
+    "csat": ("csat_avg", lambda v: _num(v, 2)),
+    "nps": ("nps", _num),
+    "act/win": ("activities_per_win", lambda v: _num(v, 1)),
+}
+#: what a team row adds: its creation cohort's win rate, renewals kept, open pipeline
+_TEAM_COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "conv. win": ("conversion_win_rate", _pct),
+    "retention": ("retention_rate", _pct),
+    "pipeline": ("pipeline_open_amount", _num),
+}
 
 
 def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
@@ -94,14 +154,9 @@ def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
 
     currency = docs[0].get("currency", "") if docs else ""
     table = Table(title=f"{scope} performance, {period} ({currency})", title_justify="left")
-    columns = ["#", scope]
-    if scope == "rep":
-        columns.append("team")
-    columns += ["activities", "won", "lost", "win rate", "revenue", "avg deal", "cycle d"]
-    columns += ["csat", "nps", "act/win"]
-    if scope == "rep":
-        columns.append("quadrant")
-    columns.append("targets")
+    numbers = dict(_COLUMNS, **(_TEAM_COLUMNS if scope == "team" else {}))
+    columns = ["#", scope, *(["team"] if scope == "rep" else []), *numbers]
+    columns += [*(["quadrant"] if scope == "rep" else []), "targets"]
     for name in columns:
         right = name not in (scope, "team", "quadrant", "targets")
         table.add_column(name, justify="right" if right else "left", overflow="fold")
@@ -110,21 +165,10 @@ def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
         cells = [str(rank), str(row["id"])]
         if scope == "rep":
             cells.append(str(row["team_id"]))
-        cells += [
-            _num(row["activities_total"]),
-            _num(row["deals_won"]),
-            _num(row["deals_lost"]),
-            _pct(row["win_rate"]),
-            _num(row["revenue_won"]),
-            _num(row["avg_deal_size"]),
-            _num(row["avg_cycle_days"], 1),
-            _num(row["csat_avg"], 2),
-            _num(row["nps"]),
-            _num(row["activities_per_win"], 1),
-        ]
+        cells += [show(row[field]) for field, show in numbers.values()]
         if scope == "rep":
             cells.append(
-                str(row["quadrant"]).replace("_activity_", " activity, ").replace("_", " ")
+                str(row["quadrant"] or "-").replace("_activity_", " activity, ").replace("_", " ")
             )
         cells.append(row["targets"] or "-")
         table.add_row(*cells)

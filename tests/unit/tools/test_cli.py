@@ -214,7 +214,31 @@ PERFORMANCE = {
         "win_rate": 0.4,
         "avg_deal_size": 6172.75,
         "avg_cycle_days": 31.2,
+        "by_source": {
+            "inbound": {"won": 1, "lost": 2, "revenue_won": 4000.0, "win_rate": 1 / 3},
+            "partner": {"won": 1, "lost": 1, "revenue_won": 8345.5, "win_rate": 0.5},
+        },
+        "lost_by_reason": {"price": 2, "unspecified": 1},
+        "revenue_by_kind": {"expansion": 4000.0, "new_business": 8345.5},
     },
+    "conversion": {
+        "created": 8,
+        "won": 1,
+        "lost": 2,
+        "open": 5,
+        "win_rate": 0.125,
+        "by_source": {"inbound": {"created": 8, "won": 1, "win_rate": 0.125}},
+    },
+    "pipeline": {
+        "open_count": 3,
+        "open_amount": 41000.0,
+        "by_stage": {
+            "demo": {"count": 2, "amount": 16000.0},
+            "unknown": {"count": 1, "amount": 0.0},
+        },
+    },
+    "retention": {"renewals_won": 3, "renewals_lost": 1, "rate": 0.75},
+    "customers": {"won": 2, "new": 1, "repeat": 1},
     "satisfaction": {
         "csat_avg": 4.2,
         "csat_count": 5,
@@ -222,7 +246,12 @@ PERFORMANCE = {
         "nps": 20.0,
         "nps_count": 5,
     },
-    "efficiency": {"activities_per_win": 20.0, "revenue_per_activity": 308.64},
+    "efficiency": {
+        "activities_per_win": 20.0,
+        "revenue_per_activity": 308.64,
+        "touches_per_won_deal": 7.5,
+        "touches_by_type_per_won_deal": {"call": 5.0, "demo": 2.5},
+    },
     "quadrant": "high_activity_low_performance",
     "targets": [
         {
@@ -233,8 +262,35 @@ PERFORMANCE = {
             "expected_by_now": 18000,
             "pace": 0.686,
             "status": "at_risk",
-        }
+            "projected": 13717.22,
+            "gap": 7654.5,
+            "required_per_business_day": 1913.63,
+            "pipeline_coverage": 5.356,
+        },
+        {
+            "metric": "deals_won",
+            "target": 4,
+            "actual": 2,
+            "attainment": 0.5,
+            "expected_by_now": 3.6,
+            "pace": 0.556,
+            "status": "at_risk",
+            "projected": None,
+            "gap": 2,
+            "required_per_business_day": None,
+        },
     ],
+}
+
+#: a team's document as an older worker (or a period without deals) may send it: the
+#: section 8.2 groups absent or null
+TEAM_PERFORMANCE = {
+    **{k: v for k, v in PERFORMANCE.items() if k not in ("quadrant", "team_id", "pipeline")},
+    "scope": "team",
+    "conversion": {"created": 0, "won": 0, "lost": 0, "open": 0, "win_rate": None},
+    "retention": {"renewals_won": 0, "renewals_lost": 0, "rate": None},
+    "pipeline": None,
+    "targets": [],
 }
 
 
@@ -249,10 +305,15 @@ def stand_in_api() -> Iterator[str]:
             {"rank": 1, "id": "r01", "team_id": "t-smb", "value": 12345.5},
             {"rank": 2, "id": "r02", "team_id": "t-smb", "value": 100.0},
         ]
+        if request.query.get("scope") == "team":
+            entries = [{"rank": 1, "id": "t-smb", "team_id": "t-smb", "value": 12445.5}]
         return web.json_response({"period": request.query["period"], "entries": entries})
 
     async def performance(request: web.Request) -> web.Response:
         return web.json_response({**PERFORMANCE, "id": request.match_info["id"]})
+
+    async def team_performance(request: web.Request) -> web.Response:
+        return web.json_response({**TEAM_PERFORMANCE, "id": request.match_info["id"]})
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -263,6 +324,7 @@ def stand_in_api() -> Iterator[str]:
         [
             web.get("/v1/leaderboard", leaderboard),
             web.get("/v1/reps/{id}/performance", performance),
+            web.get("/v1/teams/{id}/performance", team_performance),
         ]
     )
     runner = web.AppRunner(app)
@@ -284,18 +346,60 @@ def test_report_formats(stand_in_api: str, capsys: pytest.CaptureFixture[str]) -
     assert run_cli([*base, "--format", "json"]) == 0
     docs = orjson.loads(capsys.readouterr().out)
     assert [d["id"] for d in docs] == ["r01", "r02"]
+    assert docs[0]["pipeline"]["by_stage"]["unknown"] == {"count": 1, "amount": 0.0}
 
     assert run_cli([*base, "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows[0]["id"] == "r01" and rows[0]["revenue_won"] == "12345.5"
-    assert rows[0]["targets"] == "revenue_won 62% at_risk"
+    assert rows[0]["targets"] == (
+        "revenue_won 62% at_risk, proj 69%, need 1,914/day; deals_won 50% at_risk, proj -, need -"
+    )
+    assert {k: rows[0][k] for k in ("conversion_win_rate", "retention_rate")} == {
+        "conversion_win_rate": "0.125",
+        "retention_rate": "0.75",
+    }
+    assert rows[0]["pipeline_open_amount"] == "41000.0" and rows[0]["customers_repeat"] == "1"
+    assert rows[0]["touches_per_won_deal"] == "7.5"
 
     assert run_cli(base) == 0
     table = capsys.readouterr().out
     assert "r02" in table and "12,346" in table and "at_risk" in table
+    assert "proj 69%" in table and "need 1,914/day" in table
 
     assert run_cli([*base[:3], "--period", "bad"]) == 2
     assert "bad period" in capsys.readouterr().err
+
+
+def test_team_report_shows_conversion_retention_and_pipeline(
+    stand_in_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["report", "--api", stand_in_api, "--period", "2026-11", "--scope", "team"]
+    assert run_cli(base) == 0
+    table = capsys.readouterr().out
+    header = next(line for line in table.splitlines() if "conv. win" in line)
+    assert "retention" in header and "pipeline" in header
+    row = next(line for line in table.splitlines() if "t-smb" in line)
+    cells = [c.strip() for c in row.strip("│┃ ").split("│")]
+    assert cells[-4:-1] == ["-", "-", "-"], "null win rate, null retention, null pipeline"
+
+    assert run_cli([*base, "--format", "csv"]) == 0
+    (row_csv,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row_csv["conversion_win_rate"] == "" and row_csv["pipeline_open_amount"] == ""
+
+
+def test_report_table_of_a_scope_with_the_new_groups(capsys: pytest.CaptureFixture[str]) -> None:
+    """With values, the team columns read as percentages and money."""
+    from rich.console import Console
+
+    from streams.tools.commands.report import render_table
+
+    console = Console(record=True, width=250)
+    console.print(
+        render_table([{**PERFORMANCE, "scope": "team", "id": "t-smb"}], "team", "2026-11")
+    )
+    row = next(line for line in console.export_text().splitlines() if "t-smb" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[-4:-1] == ["12%", "75%", "41,000"]
 
 
 def test_live_view_renders_leaderboard_quadrants_and_alerts() -> None:
@@ -306,6 +410,11 @@ def test_live_view_renders_leaderboard_quadrants_and_alerts() -> None:
     state = LiveState(api_url="http://127.0.0.1:6066", period="2026-11", context="saas")
     state.leaderboard = [{"rank": 1, "id": "s01", "team_id": "t-smb", "value": 12345.5}]
     state.performance = {"s01": {**PERFORMANCE, "id": "s01"}}
+    state.teams = [
+        {"rank": 1, "id": "t-smb", "team_id": "t-smb", "value": 12445.5},
+        {"rank": 2, "id": "t-new", "team_id": "t-new", "value": 0.0},
+    ]
+    state.team_performance = {"t-smb": {**PERFORMANCE, "scope": "team", "id": "t-smb"}}
     state.alerts.append(
         {
             "kind": "target_at_risk",
@@ -326,4 +435,24 @@ def test_live_view_renders_leaderboard_quadrants_and_alerts() -> None:
         assert "s01" in text and "12,346" in text and "62% at_risk" in text
         assert "hi act / lo perf" in text and "target_at_risk" in text
         assert "http://127.0.0.1:6066/metrics" in text
+        row = next(line for line in text.splitlines() if "s01" in line and "at_risk" in line)
+        assert "69%" in row and "1,914" in row, "projected attainment and pace per day"
+        team = next(line for line in text.splitlines() if "t-smb" in line and "12,446" in line)
+        assert "12%" in team and "75%" in team and "41,000" in team
+        assert "t-new" in text, "a team without documents yet shows dashes"
     assert "leader s01 (12,346)" in status_line(state)
+
+
+def test_required_pace_keeps_small_paces_readable() -> None:
+    from streams.tools.commands.report import per_day, target_summary
+
+    assert [per_day(v) for v in (None, 0.0, 0.048, 2.25, 1913.63)] == [
+        "-",
+        "0",
+        "0.05",
+        "2.2",
+        "1,914",
+    ]
+    achieved = {"metric": "deals_won", "target": 4, "attainment": 1.25, "status": "achieved"}
+    achieved |= {"projected": 10.0, "required_per_business_day": 0.0}
+    assert target_summary(achieved) == "deals_won 125% achieved, proj 250%, need 0/day"

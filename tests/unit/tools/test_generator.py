@@ -6,6 +6,7 @@ import io
 import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -14,8 +15,10 @@ import pytest
 from streams.domain.validation import EventDecoder, Rejection
 from streams.tools.commands.replay import read_records
 from streams.tools.generator import (
+    CHURN_REASONS,
     CONTEXTS,
     DEFAULT_FX_PATH,
+    LOST_REASONS,
     GeneratorConfig,
     Record,
     SalesSimulator,
@@ -94,11 +97,10 @@ def test_valid_records_follow_the_contract(context: str) -> None:
         if record.topic_kind == "activities":
             assert event["activity"] in ACTIVITIES
         elif record.topic_kind == "deals":
-            assert event["outcome"] in ("won", "lost", "reopened")
+            assert event["outcome"] in ("won", "lost", "reopened", "open")
             if event["outcome"] == "won":
                 assert event["amount"] >= 0 and event["currency"] in FX
-            if "created_at" in event:
-                assert datetime.fromisoformat(event["created_at"]) < occurred
+            assert datetime.fromisoformat(event["created_at"]) <= occurred
         else:
             assert "csat" in event or "nps" in event
     assert set(seen) == {"activities", "deals", "feedback"}
@@ -271,3 +273,154 @@ def test_contexts_never_share_reps_or_deals() -> None:
     assert not ids["saas"] & ids["consulting"]
     assert not ids["saas"] & ids["agency"]
     assert not ids["consulting"] & ids["agency"]
+
+
+# -- deals as contract section 8.1 describes them ---------------------------------------------
+
+
+def deal_events(cfg: GeneratorConfig) -> dict[str, list[dict[str, Any]]]:
+    """Every valid deal event of the stream, per deal, in stream order."""
+    deals: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in generate(cfg):
+        if record.topic_kind == "deals" and record.label == "valid":
+            event = orjson.loads(record.value)  # type: ignore[arg-type]
+            deals[event["deal_id"]].append(event)
+    return deals
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize("context", sorted(CONTEXTS))
+def test_deals_open_move_through_their_stages_then_close(context: str) -> None:
+    cfg = config(context=context, events=8000, start=END - timedelta(days=90))
+    start, _ = cfg.span()
+    model = CONTEXTS[context].deals
+    closing = Counter[str]()
+    for deal_id, events in deal_events(cfg).items():
+        first = events[0]
+        for field in ("created_at", "account_id", "kind", "source"):
+            assert len({e.get(field) for e in events}) == 1, (deal_id, field)
+        kind = first.get("kind", "new_business")
+        stages = model.stages_of(kind)
+        times = [at(e["occurred_at"]) for e in events]
+        assert times == sorted(times)
+        if at(first["created_at"]) >= start:  # born in the span: its first event opens it
+            assert first["outcome"] == "open" and first["created_at"] == first["occurred_at"]
+            assert first.get("stage", stages[0]) == stages[0]
+        positions = []
+        for event in events:
+            if event["outcome"] in ("open", "reopened"):
+                assert at(event["expected_close_at"]) > at(event["occurred_at"])
+                assert ("amount" in event) == ("currency" in event)
+                if "stage" in event:  # a few CRMs leave it out: reported as unknown
+                    positions.append(stages.index(event["stage"]))
+            if event["outcome"] == "lost" and "lost_reason" in event:
+                assert event["lost_reason"] in {*LOST_REASONS, *CHURN_REASONS}
+        assert positions == sorted(positions), (deal_id, events)
+        closes = [e["outcome"] for e in events if e["outcome"] in ("won", "lost")]
+        if len(closes) > 1:  # closed, reopened, closed again
+            assert [e["outcome"] for e in events][-3:-1] == [closes[0], "reopened"]
+        created_early = at(first["created_at"]) < start + timedelta(days=30)
+        closing[f"{'early' if created_early else 'late'}:{'closed' if closes else 'open'}"] += 1
+        closing["reopened"] += any(e["outcome"] == "reopened" for e in events)
+    assert closing["early:closed"] > 2 * closing["early:open"], closing
+    assert closing["late:open"] > 0 and closing["reopened"] > 0, closing
+
+
+def test_each_context_has_its_own_kinds_sources_and_sizes() -> None:
+    summary: dict[str, dict[str, Any]] = {}
+    for context in CONTEXTS:
+        finals = [events[-1] for events in deal_events(config(context=context)).values()]
+        won = [e for e in finals if e["outcome"] == "won"]
+        new = [e for e in finals if e.get("kind", "new_business") == "new_business"]
+        summary[context] = {
+            "deals": len(finals),
+            "kinds": Counter(e.get("kind", "new_business") for e in finals),
+            "sources": Counter(e.get("source", "unknown") for e in new),
+            "avg_won": sum(e["amount"] * FX[e["currency"]] for e in won) / len(won),
+            "renewals": Counter(e["outcome"] for e in finals if e.get("kind") == "renewal"),
+            "no_kind": sum("kind" not in e for e in finals),
+        }
+    saas, consulting, agency = (summary[c] for c in ("saas", "consulting", "agency"))
+    assert saas["kinds"]["new_business"] > saas["kinds"]["expansion"] > 0, saas
+    assert saas["no_kind"] > 0, "some CRMs leave the default kind out"
+    assert consulting["deals"] < saas["deals"] and consulting["avg_won"] > 4 * saas["avg_won"]
+    assert consulting["sources"].most_common(1)[0][0] == "referral", consulting
+    assert agency["kinds"]["renewal"] > 0.3 * agency["deals"], agency
+    assert agency["renewals"]["won"] > agency["renewals"]["lost"] > 0, agency
+    assert sum(n for s, n in agency["sources"].items() if s.startswith("campaign-")) > 0.3 * sum(
+        agency["sources"].values()
+    )
+
+
+def test_accounts_come_back_and_activities_touch_open_deals() -> None:
+    cfg = config(events=8000, start=END - timedelta(days=60))
+    deals_of_account: dict[str, set[str]] = defaultdict(set)
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    touches, activities = 0, 0
+    for record in generate(cfg):
+        event = orjson.loads(record.value)  # type: ignore[arg-type]
+        if record.topic_kind == "deals":
+            deals_of_account[event["account_id"]].add(event["deal_id"])
+            history[event["deal_id"]].append((at(event["occurred_at"]), event["outcome"]))
+        elif record.topic_kind == "activities":
+            activities += 1
+            if "deal_id" in event:
+                touches += 1
+                states = history.get(event["deal_id"], [])
+                assert not states or states[-1][1] in ("open", "reopened"), (event, states)
+    assert 0.4 < touches / activities < 0.8
+    repeat = [a for a, ids in deals_of_account.items() if len(ids) > 1]
+    assert len(repeat) > 10, "customers buy again: expansions and renewals"
+
+
+@pytest.mark.parametrize("context", sorted(CONTEXTS))
+def test_a_month_of_history_feeds_every_section_8_2_figure(context: str) -> None:
+    """Section 8.2's figures over the final deal states, by hand, for November and W48."""
+    cfg = config(context=context, events=6000)
+    finals = {d: events[-1] for d, events in deal_events(cfg).items()}
+    touched = Counter(
+        orjson.loads(r.value).get("deal_id")  # type: ignore[arg-type]
+        for r in generate(cfg)
+        if r.topic_kind == "activities"
+    )
+    in_nov = [e for e in finals.values() if e["occurred_at"].startswith("2026-11")]
+    won = [e for e in in_nov if e["outcome"] == "won"]
+    lost = [e for e in in_nov if e["outcome"] == "lost"]
+    assert len({e.get("source") for e in won + lost}) >= 3
+    assert len({e.get("lost_reason") for e in lost}) >= 3
+    assert {e.get("kind", "new_business") for e in won} >= {"new_business", "expansion"}
+    assert sum(e.get("kind") == "renewal" for e in won + lost) > 0
+    cohort = [e for e in finals.values() if e["created_at"].startswith("2026-11")]
+    assert len(cohort) > 20 and any(e["outcome"] in ("won", "lost") for e in cohort)
+    pipeline = [
+        e
+        for e in finals.values()
+        if e["outcome"] in ("open", "reopened") and e["expected_close_at"] < "2026-12"
+    ]
+    assert len(pipeline) > 3 and len({e.get("stage") for e in pipeline}) >= 2
+    assert sum(touched[e["deal_id"]] for e in won) > 2 * len(won)
+    first_win: dict[str, str] = {}
+    for event in sorted(
+        (e for e in finals.values() if e["outcome"] == "won"),
+        key=lambda e: (e["occurred_at"], e["deal_id"]),
+    ):
+        first_win.setdefault(event["account_id"], event["occurred_at"])
+    week = [e for e in won if e["occurred_at"] >= "2026-11-23"]
+    assert any(first_win[e["account_id"]] < "2026-11-23" for e in week), "repeat customers"
+
+
+def test_live_events_keep_deals_moving() -> None:
+    sim = SalesSimulator(config(events=2000))
+    start, end = sim.config.span()
+    list(sim.history(start, end, 2000))
+    ticks = iter(range(10**6))
+    live = sim.live(lambda: end + timedelta(seconds=next(ticks) / 8))
+    outcomes = Counter(
+        orjson.loads(r.value)["outcome"]  # type: ignore[arg-type]
+        for r in (next(live) for _ in range(3000))
+        if r.topic_kind == "deals"
+    )
+    assert outcomes["won"] > 5 and outcomes["lost"] > 5 and outcomes["open"] > 20, outcomes
