@@ -22,11 +22,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
+from streams.domain.figures import quadrant
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import local_hour_start, rfc3339
 from streams.domain.targets import TargetEvaluation, alerts_due
@@ -205,6 +207,8 @@ class _Batch:
         self.eval_scopes: set[str] = set()
         #: (team scope, period) -> medians before this batch, for teams whose members changed
         self.medians_before: dict[tuple[str, str], TeamMedians] = {}
+        #: (team scope, period, rep) whose membership or figures changed in this batch
+        self.members_changed: set[tuple[str, str, str]] = set()
 
     # -- record cache -----------------------------------------------------------------
     def load(self, key: tuple[Any, ...]) -> Any:
@@ -278,6 +282,7 @@ class _Batch:
             )
             if self.load(member_key) != member:
                 self.put(member_key, member)
+                self.members_changed.add((item.scope, item.period, item.rep))
         elif isinstance(item, Republish):
             self.result.changed.add((item.scope, item.period))
         elif isinstance(item, Tick):
@@ -552,13 +557,25 @@ class _Batch:
                     self.put((scope, MEMBER_SENT, period_id), sorted(teams))
 
     def announce_medians(self) -> None:
-        """When a team's medians move, its reps' quadrants may move: have them republished."""
+        """When a team's medians move, the reps whose quadrant may have moved republish.
+
+        A member whose figures the team already knew republishes only if its quadrant under
+        the new medians differs from the one under the old: that is what its last published
+        document used. A member whose figures just arrived always republishes: its own
+        document may have been published before the team counted them, with older medians.
+        """
         for (scope, period_id), before in sorted(self.medians_before.items()):
             view = self.proc.views.get(scope)
-            if view is None or team_medians(view, period_id) == before:
+            if view is None:
                 continue
-            for rep in sorted(view.members.get(period_id, {})):
-                self.result.outbox.append(Republish("rep:" + rep, period_id))
+            after = team_medians(view, period_id)
+            if after == before:
+                continue
+            for rep, m in sorted(view.members.get(period_id, {}).items()):
+                if (scope, period_id, rep) in self.members_changed or member_quadrant(
+                    m, before
+                ) != member_quadrant(m, after):
+                    self.result.outbox.append(Republish("rep:" + rep, period_id))
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)
@@ -657,3 +674,7 @@ def deal_figure(deal_id: str, state: DealState) -> DealFigure:
         first_win_at=state.first_win_at if knows_first else None,
         first_deal=(knows_first and current.outcome == "won" and state.first_deal_id == deal_id),
     )
+
+
+def member_quadrant(member: Member, medians: TeamMedians) -> str:
+    return quadrant(member.activities, Decimal(member.revenue), medians.activities, medians.revenue)

@@ -212,16 +212,20 @@ class Views:
         self, view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None
     ) -> set[str]:
         periods = self.hour_periods(hour)
+        # only the parts that changed: a team's hour has a part per rep, and a batch usually
+        # changes one of them
+        old_parts = old.parts if old is not None else {}
+        new_parts = new.parts if new is not None else {}
+        gone = [(p, c) for p, c in old_parts.items() if new_parts.get(p) != c]
+        came = [(p, c) for p, c in new_parts.items() if old_parts.get(p) != c]
         for period_id in periods:
             agg = view.periods.get(period_id)
             if agg is None:
                 agg = view.periods[period_id] = PeriodAgg()
-            if old is not None:
-                for part, counts in old.parts.items():
-                    agg.add(part, counts, -1)
-            if new is not None:
-                for part, counts in new.parts.items():
-                    agg.add(part, counts, +1)
+            for part, counts in gone:
+                agg.add(part, counts, -1)
+            for part, counts in came:
+                agg.add(part, counts, +1)
         if new is None:
             view.hours.pop(hour, None)
         else:
