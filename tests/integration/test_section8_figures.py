@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +35,7 @@ from aiokafka import AIOKafkaProducer
 from streams.domain.money import FxRates
 from tests.integration.expected_figures import period_bounds, period_ids
 from tests.integration.test_scripted_stream import get_all
-from tests.support.workers import Cluster, eventually, wait_ready
+from tests.support.workers import Cluster, eventually, local_status, wait_ready
 from tests.unit.engine.scope_harness import FX_PATH, Oracle, close, raw_event
 from tests.unit.engine.test_deal_breakdowns import differences, groups_82
 
@@ -75,8 +73,6 @@ NEW_METRICS = {
     "pipeline_open_amount": ("pipeline", "open_amount"),
     "customers_new": ("customers", "new"),
 }
-#: streams.worker.peers.FORWARDED_HEADER: a request already forwarded is answered locally
-FORWARDED_HEADER = "X-Salespulse-Forwarded"
 
 Event = tuple[str, dict[str, Any]]
 
@@ -288,20 +284,6 @@ async def check_leaderboards(
         if status != 200 or not close(body["entries"], expected):
             problems.append(f"{url} {metric} {scope} {period}: got {body}, want {expected}")
     assert not problems, "\n".join(problems[:8])
-
-
-async def local_status(url: str) -> int:
-    """The status of a request the worker must answer itself (never forwarded)."""
-
-    def call() -> int:
-        request = urllib.request.Request(url, headers={FORWARDED_HEADER: "1"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    return await asyncio.to_thread(call)
 
 
 def assert_scenario_covers(

@@ -13,9 +13,6 @@ quarter) has the same entries on all three workers, equal to the calculation.
 
 from __future__ import annotations
 
-import asyncio
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +22,10 @@ import orjson
 from tests.integration.expected_figures import Expected, same
 from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, Feed, generate
 from tests.integration.test_scripted_stream import check_figures
-from tests.support.workers import Cluster, eventually, http_get, wait_ready
+from tests.support.workers import Cluster, eventually, http_get, local_status, wait_ready
 
-#: streams.worker.peers.FORWARDED_HEADER: a request already forwarded is answered locally
-FORWARDED_HEADER = "X-Salespulse-Forwarded"
+#: the contract's section 6 metrics, the ones tests/integration/expected_figures.py computes
+#: (section 8.4's are compared in tests/integration/test_section8_figures.py)
 LEADERBOARD_METRICS = (
     "revenue_won",
     "deals_won",
@@ -37,20 +34,6 @@ LEADERBOARD_METRICS = (
     "avg_deal_size",
     "csat_avg",
 )
-
-
-async def local_status(url: str) -> int:
-    """The status of a request the worker must answer itself (never forwarded)."""
-
-    def call() -> int:
-        request = urllib.request.Request(url, headers={FORWARDED_HEADER: "1"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    return await asyncio.to_thread(call)
 
 
 async def test_three_workers_answer_for_every_key_and_agree_on_leaderboards(

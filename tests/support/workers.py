@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,24 @@ class Cluster:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+
+#: streams.worker.peers.FORWARDED_HEADER: a request already forwarded is answered locally
+FORWARDED_HEADER = "X-Salespulse-Forwarded"
+
+
+async def local_status(url: str) -> int:
+    """The status of a request the worker must answer itself (never forwarded)."""
+
+    def call() -> int:
+        request = urllib.request.Request(url, headers={FORWARDED_HEADER: "1"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    return await asyncio.to_thread(call)
 
 
 async def http_get(url: str) -> tuple[int, Any]:
