@@ -76,6 +76,10 @@ from streams.engine.state import (
     make_key,
 )
 
+#: hour records pruned of their event ids per Tick (once a minute) and partition
+PRUNE_PER_TICK = 20_000
+HOUR_SECONDS = 3600
+
 
 class UndecodablePayload(ValueError):
     """A payload ingestion accepted that no longer decodes (a different rates file, say)."""
@@ -209,6 +213,8 @@ class _Batch:
         self.medians_before: dict[tuple[str, str], TeamMedians] = {}
         #: (team scope, period, rep) whose membership or figures changed in this batch
         self.members_changed: set[tuple[str, str, str]] = set()
+        #: a Tick asks for the pruning of event ids no event can reach any more
+        self.sweep = False
 
     # -- record cache -----------------------------------------------------------------
     def load(self, key: tuple[Any, ...]) -> Any:
@@ -286,6 +292,7 @@ class _Batch:
         elif isinstance(item, Republish):
             self.result.changed.add((item.scope, item.period))
         elif isinstance(item, Tick):
+            self.sweep = True
             self.eval_scopes.update(
                 scope
                 for scope, view in self.proc.views.scopes.items()
@@ -462,6 +469,8 @@ class _Batch:
 
     # -- end of batch -------------------------------------------------------------------
     def finish(self) -> BatchResult:
+        if self.sweep:
+            self.prune_event_ids()
         self.emit_deal_contributions()
         self.emit_first_wins()
         self.emit_team_hours()
@@ -493,6 +502,24 @@ class _Batch:
             for team in teams:
                 share = figure if figure is not None and figure.team == team else None
                 self.result.outbox.append(DealContribution("team:" + team, deal_id, share))
+
+    def prune_event_ids(self) -> None:
+        """Drop the event ids of hours that end before stream time minus the late grace.
+
+        Any event of such an hour is late, so its ids can never recognise a duplicate again
+        (a repeat is dead-lettered as late_event instead). The stream time used is the one
+        persisted before this batch: a replay after a crash starts from it or a later one,
+        so a replayed event of a pruned hour is late for the replay too, never counted twice.
+        At most PRUNE_PER_TICK records a tick, so a backlog of old state is pruned gradually.
+        """
+        horizon = self.initial_stream_time - self.proc.late_grace
+        candidates = self.proc.views.hours_with_ids.get(self.partition, set())
+        aged = sorted(key for key in candidates if key[1] + HOUR_SECONDS <= horizon)
+        for scope, hour in aged[:PRUNE_PER_TICK]:
+            key = (scope, HOUR, hour)
+            record: HourRecord | None = self.load(key)
+            if record is not None and record.ids:
+                self.put(key, HourRecord(ids=[], parts=record.parts))
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
         """Tell the deal's account whether it is won (and every former account: not)."""

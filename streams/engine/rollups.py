@@ -136,9 +136,13 @@ class Views:
         self.tz = tz
         self.scopes: dict[str, ScopeView] = {}
         self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
+        #: partition -> (scope, hour) of the hour records still holding event ids, so the
+        #: ids of hours no event can reach any more are pruned without scanning every hour
+        self.hours_with_ids: dict[int, set[tuple[str, int]]] = {}
 
     def clear(self) -> None:
         self.scopes.clear()
+        self.hours_with_ids.clear()
 
     def get(self, scope: str) -> ScopeView | None:
         return self.scopes.get(scope)
@@ -174,6 +178,8 @@ class Views:
         kept = set(keep)
         for scope in [s for s, v in self.scopes.items() if v.partition not in kept]:
             del self.scopes[scope]
+        for partition in [p for p in self.hours_with_ids if p not in kept]:
+            del self.hours_with_ids[partition]
 
     def apply(self, key: tuple[Any, ...], partition: int, old: Any, new: Any) -> set[str]:
         """Apply one record change; return the period ids whose figures it changed."""
@@ -230,6 +236,11 @@ class Views:
             view.hours.pop(hour, None)
         else:
             view.hours[hour] = new
+        with_ids = self.hours_with_ids.setdefault(view.partition, set())
+        if new is not None and new.ids:
+            with_ids.add((view.scope, hour))
+        else:
+            with_ids.discard((view.scope, hour))
         return set(periods)
 
     def _apply_deal(
