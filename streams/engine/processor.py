@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -514,8 +515,8 @@ class _Batch:
         """
         horizon = self.initial_stream_time - self.proc.late_grace
         candidates = self.proc.views.hours_with_ids.get(self.partition, set())
-        aged = sorted(key for key in candidates if key[1] + HOUR_SECONDS <= horizon)
-        for scope, hour in aged[:PRUNE_PER_TICK]:
+        aged = (key for key in candidates if key[1] + HOUR_SECONDS <= horizon)
+        for scope, hour in list(islice(aged, PRUNE_PER_TICK)):
             key = (scope, HOUR, hour)
             record: HourRecord | None = self.load(key)
             if record is not None and record.ids:
