@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from itertools import islice
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
