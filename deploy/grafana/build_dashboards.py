@@ -11,10 +11,11 @@ version of deploy/docker-compose.yml) provides the typed builders. Revenue panel
 Grafana unit of the base currency: --currency, default $SALES_BASE_CURRENCY, else USD (the
 committed files).
 
-Pipeline by stage is not on the dashboards: the worker exports the open pipeline per scope and
-period (sales_pipeline_open_amount, contract section 8.4) but no gauge per stage, since stages
-are free text from the input (label values nobody bounds); pipeline.by_stage is in the API
-(GET .../performance) and on sales.performance.
+Pipeline by stage and conversion by source (pipeline.by_stage, conversion.by_source) are on
+Performance and quota per team: stages and sources are free text from the input, so the
+worker exports at most SALES_METRICS_MAX_BREAKDOWN of them per scope and period
+(sales_pipeline_stage_open_*{stage}, sales_conversion_source_*{source}) and sums the rest
+under "other" (see streams/worker/metrics.py); the panels' descriptions say so.
 
 Conventions (tests/unit/test_dashboards.py checks them): every panel has a unit; a table with
 more than one query merges them; every query references each dashboard variable that applies
@@ -72,11 +73,35 @@ GRAFANA_CURRENCIES = frozenset(
 
 RATIO_STEPS = [(None, "red"), (0.8, "orange"), (1.0, "green")]
 
-#: the decision on pipeline by stage, in the description of the dashboards showing pipeline
+#: where pipeline by stage is, in the description of the dashboards showing pipeline
 BY_STAGE = (
-    "Pipeline by stage is not in Prometheus (stages are free text from the input: a gauge per "
-    "stage would have unbounded label values); see pipeline.by_stage in the API "
-    "(GET /v1/reps|teams/{id}/performance) and on sales.performance."
+    "Pipeline by stage and conversion by source (pipeline.by_stage, conversion.by_source) are "
+    "on Performance and quota per team: at most SALES_METRICS_MAX_BREAKDOWN (default 20) "
+    'stages or sources per scope and period, the rest merged into "other"; every one of them '
+    "is in the API (GET /v1/reps|teams/{id}/performance) and on sales.performance."
+)
+#: how the breakdown gauges bound their stage and source labels
+OTHER_MEANS = (
+    "At most SALES_METRICS_MAX_BREAKDOWN (default 20) per team and period: when there are "
+    'more, the largest {by} keep a row of their own and the rest are merged into "other" '
+    '({merged}); a {what} really named "other" is merged into it too. Every {what} is in the '
+    "API (GET /v1/teams/{{id}}/performance)."
+)
+STAGES = (
+    "pipeline.by_stage: per stage, the amount (base currency) and the number of deals whose "
+    "current state is open or reopened and whose expected_close_at lies in the current "
+    '$period_kind; deals without a stage are under "unknown". '
+    + OTHER_MEANS.format(by="by amount", merged="amounts and counts summed", what="stage")
+)
+SOURCES = (
+    "conversion.by_source: per lead source, the deals created in the current $period_kind "
+    "and the share of them won (won / created, on their current state); deals without a "
+    'source are under "unknown". '
+    + OTHER_MEANS.format(
+        by="by deals created",
+        merged="win rate = their deals won / their deals created",
+        what="source",
+    )
 )
 PROJECTED = (
     "projected / target, projected = actual / the elapsed fraction of the period's business "
@@ -692,7 +717,8 @@ def performance_quota(currency: str) -> dict[str, Any]:
 
 
 def pipeline_and_customers(b: Board) -> None:
-    """The contract section 8.4 gauges per team and per rep (Performance and quota)."""
+    """The contract section 8.4 gauges per team and per rep (Performance and quota), then
+    pipeline by stage and conversion by source per team."""
     money = b.money
     rep = REP_SCOPE_NO_TEAM
     b.row("Pipeline, conversion, retention and new customers")
@@ -745,6 +771,34 @@ def pipeline_and_customers(b: Board) -> None:
         },
         rep_link="id",
         description="Current $period_kind (needs the rep label). " + PIPELINE,
+    )
+    stages_and_sources(b)
+
+
+def stages_and_sources(b: Board) -> None:
+    """Pipeline by stage and conversion by source per team (the breakdown gauges, whose stage
+    and source labels the worker bounds with SALES_METRICS_MAX_BREAKDOWN)."""
+    b.table(
+        "Pipeline by stage, by team",
+        [
+            (f"max by (id, stage) (sales_pipeline_stage_open_amount{{{TEAM_SCOPE}}})", ""),
+            (f"max by (id, stage) (sales_pipeline_stage_open_count{{{TEAM_SCOPE}}})", ""),
+        ],
+        unit=b.money,
+        units={"B": "short"},
+        names={"A": "Open amount", "B": "Open deals"},
+        description=STAGES,
+    )
+    b.table(
+        "Conversion win rate by source, by team",
+        [
+            (f"max by (id, source) (sales_conversion_source_win_rate{{{TEAM_SCOPE}}})", ""),
+            (f"max by (id, source) (sales_conversion_source_created{{{TEAM_SCOPE}}})", ""),
+        ],
+        unit="percentunit",
+        units={"B": "short"},
+        names={"A": "Win rate", "B": "Deals created"},
+        description=SOURCES,
     )
 
 

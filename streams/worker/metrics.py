@@ -6,8 +6,10 @@ So a series of a period that has ended, or of a scope that moved to another work
 stops being exported; nothing stale is left behind and no bookkeeping can drift. The figure
 gauges (DOCUMENT_GAUGES, including section 8.4's pipeline, conversion, retention and new
 customers) are read from the scope's performance document, labelled {scope, id, period,
-period_kind}; a null figure exports no sample. Pipeline by stage is not exported: stages are
-free text from the input (unbounded label values); it is in the API and on sales.performance.
+period_kind}; a null figure exports no sample. Pipeline by stage and conversion by source
+(pipeline.by_stage, conversion.by_source) have gauges of their own with a `stage` or `source`
+label; stages and sources are free text from the input, so those labels are bounded too
+(SALES_METRICS_MAX_BREAKDOWN, see bounded_breakdown).
 
 Label values are bounded (SALES_METRICS_MAX_SCOPES, per worker), so that a flood of new rep or
 team ids cannot flood Prometheus:
@@ -21,14 +23,19 @@ team ids cannot flood Prometheus:
   rep (or team) "_other" and the last-activity gauge is not set; the counter
   `sales_metrics_series_dropped_total{kind}` counts each rep or team id refused (once). A
   counter: a counter series cannot be handed back, so a refusal is an event that stays.
+- the stage and source gauges have at most SALES_METRICS_MAX_BREAKDOWN label values per scope
+  and period: beyond, the largest keep their own series and the rest are merged into "other"
+  (amounts and counts summed, the win rate recomputed; a stage or source really named "other"
+  is merged into it as well). A gauge per value, so the choice is made afresh at every scrape.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -309,11 +316,30 @@ class BusinessCollector(Collector):
             value = doc[group][key]
             if value is not None:  # a null figure exports no sample
                 getattr(fam, name).add_metric(base, value)
+        if view.kind == "team":  # per rep they are in the API: label values stay few
+            self._breakdowns(fam, base, doc)
         medians = self.medians.get((team, period_id)) if view.kind == "rep" and team else None
         if medians is not None:
             q = quadrant_of(f.activities_total, f.revenue_won, medians.activities, medians.revenue)
             for name in QUADRANTS:
                 fam.quadrant.add_metric([view.id, team, period_id, kind, name], int(name == q))
+
+    def _breakdowns(self, fam: _Families, base: list[str], doc: dict[str, Any]) -> None:
+        """A team's pipeline by stage and conversion by source, at most
+        settings.metrics_max_breakdown stages and sources (bounded_breakdown); a null win rate
+        exports no sample."""
+        limit = self.settings.metrics_max_breakdown
+        stages = bounded_breakdown(doc["pipeline"]["by_stage"], limit, "amount", _merge_stages)
+        for stage, agg in stages.items():
+            fam.stage_open_amount.add_metric([*base, stage], agg["amount"])
+            fam.stage_open_count.add_metric([*base, stage], agg["count"])
+        sources = bounded_breakdown(
+            doc["conversion"]["by_source"], limit, "created", _merge_sources
+        )
+        for source, agg in sources.items():
+            fam.source_created.add_metric([*base, source], agg["created"])
+            if agg["win_rate"] is not None:
+                fam.source_win_rate.add_metric([*base, source], agg["win_rate"])
 
     def _targets(
         self, fam: _Families, view: ScopeView, current: dict[PeriodKind, str], now: datetime
@@ -351,6 +377,51 @@ DOCUMENT_GAUGES: dict[str, tuple[str, str]] = {
     "retention_rate": ("retention", "rate"),
     "customers_new": ("customers", "new"),
 }
+
+
+#: the stage or source label of the values beyond SALES_METRICS_MAX_BREAKDOWN, and of a stage
+#: or source really named so (merged with them)
+BREAKDOWN_OTHER = "other"
+
+Breakdown = Mapping[str, Mapping[str, Any]]
+
+
+def bounded_breakdown(
+    values: Breakdown,
+    limit: int,
+    rank: str,
+    merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+) -> dict[str, Mapping[str, Any]]:
+    """At most `limit` entries of a breakdown of the performance document (label value ->
+    figures, e.g. pipeline.by_stage): all of them if they fit, else the `limit` - 1 with the
+    largest `rank` figure (ties by name) and BREAKDOWN_OTHER, the others merged by `merge`.
+    An entry really named "other" is always merged into BREAKDOWN_OTHER."""
+    named = {k: v for k, v in values.items() if k != BREAKDOWN_OTHER}
+    merged = [values[BREAKDOWN_OTHER]] if BREAKDOWN_OTHER in values else []
+    if len(named) + bool(merged) > limit:
+        ranked = sorted(named, key=lambda k: (-named[k][rank], k))
+        merged += [named.pop(k) for k in ranked[limit - 1 :]]
+    out: dict[str, Mapping[str, Any]] = dict(named)
+    if merged:
+        out[BREAKDOWN_OTHER] = merge(merged)
+    return out
+
+
+def _total(parts: Iterable[Mapping[str, Any]], key: str) -> float:
+    """The sum of a figure of the document over `parts`, without binary float error on money
+    rounded to cents."""
+    return float(sum((Decimal(str(p[key])) for p in parts), Decimal(0)))
+
+
+def _merge_stages(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """pipeline.by_stage entries merged: count and amount summed."""
+    return {"count": _total(parts, "count"), "amount": _total(parts, "amount")}
+
+
+def _merge_sources(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """conversion.by_source entries merged: created and won summed, win rate recomputed."""
+    created, won = _total(parts, "created"), _total(parts, "won")
+    return {"created": created, "won": won, "win_rate": won / created if created else None}
 
 
 def _figure_indexes(view: ScopeView) -> tuple[Collection[str], ...]:
@@ -426,6 +497,30 @@ _GAUGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "customers.new: accounts whose first win lies in the period and is this scope's",
         _LABELS,
     ),
+    "stage_open_amount": (
+        "sales_pipeline_stage_open_amount",
+        "pipeline.by_stage amount: open or reopened deals of the stage expected to close in "
+        'the period, base currency (stages beyond SALES_METRICS_MAX_BREAKDOWN: "other")',
+        (*_LABELS, "stage"),
+    ),
+    "stage_open_count": (
+        "sales_pipeline_stage_open_count",
+        "pipeline.by_stage count: open or reopened deals of the stage expected to close in "
+        'the period (stages beyond SALES_METRICS_MAX_BREAKDOWN: "other")',
+        (*_LABELS, "stage"),
+    ),
+    "source_win_rate": (
+        "sales_conversion_source_win_rate",
+        "conversion.by_source win rate: won / created over the deals of the source created in "
+        'the period (sources beyond SALES_METRICS_MAX_BREAKDOWN: "other")',
+        (*_LABELS, "source"),
+    ),
+    "source_created": (
+        "sales_conversion_source_created",
+        "conversion.by_source created: deals of the source created in the period (sources "
+        'beyond SALES_METRICS_MAX_BREAKDOWN: "other")',
+        (*_LABELS, "source"),
+    ),
     "attainment": ("sales_target_attainment_ratio", "actual / target", _T_LABELS),
     "pace": ("sales_target_pace_ratio", "actual / expected_by_now", _T_LABELS),
     "projected": (
@@ -473,6 +568,10 @@ class _Families:
     conversion_win_rate: GaugeMetricFamily
     retention_rate: GaugeMetricFamily
     customers_new: GaugeMetricFamily
+    stage_open_amount: GaugeMetricFamily
+    stage_open_count: GaugeMetricFamily
+    source_win_rate: GaugeMetricFamily
+    source_created: GaugeMetricFamily
     attainment: GaugeMetricFamily
     pace: GaugeMetricFamily
     projected: GaugeMetricFamily

@@ -25,6 +25,8 @@ TOKEN_PROTECTABLE = ("health", "metrics")
 #: the fewest characters a SALES_API_TOKEN may have (e.g. `openssl rand -hex 32` gives 64)
 MIN_TOKEN_CHARS = 16
 DEFAULT_METRICS_MAX_SCOPES = 10_000
+#: the most stage (source) label values per scope and period on the breakdown gauges
+DEFAULT_METRICS_MAX_BREAKDOWN = 20
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -69,6 +71,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
     return value
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    tz_name = env.get("SALES_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"SALES_TIMEZONE={tz_name!r} is not an IANA time zone such as Europe/Paris"
+        ) from None
+    return tz_name
 
 
 def _url(env: Mapping[str, str], name: str) -> str:
@@ -175,6 +188,9 @@ class Settings:
     api_token_protects: frozenset[str] = frozenset()
     #: the most distinct reps, and teams, one worker exports series for on /metrics
     metrics_max_scopes: int = DEFAULT_METRICS_MAX_SCOPES
+    #: the most distinct stages (sources) per scope and period on the breakdown gauges; the
+    #: rest are summed under "other"
+    metrics_max_breakdown: int = DEFAULT_METRICS_MAX_BREAKDOWN
 
     @property
     def advertised_url(self) -> str:
@@ -196,13 +212,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        tz_name = env.get("SALES_TIMEZONE") or "UTC"
-        try:
-            ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"SALES_TIMEZONE={tz_name!r} is not an IANA time zone such as Europe/Paris"
-            ) from None
+        tz_name = _timezone(env)
         base = (env.get("SALES_BASE_CURRENCY") or "USD").upper()
         if not re.fullmatch(r"[A-Z]{3}", base):
             raise SettingsError(f"SALES_BASE_CURRENCY={base!r} is not an ISO 4217 code")
@@ -251,4 +261,7 @@ class Settings:
             api_token=token,
             api_token_protects=_protects(env, token),
             metrics_max_scopes=_int(env, "SALES_METRICS_MAX_SCOPES", DEFAULT_METRICS_MAX_SCOPES),
+            metrics_max_breakdown=_int(
+                env, "SALES_METRICS_MAX_BREAKDOWN", DEFAULT_METRICS_MAX_BREAKDOWN
+            ),
         )

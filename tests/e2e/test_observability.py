@@ -1,12 +1,14 @@
 """End to end: Kafka, a worker, Debian's Prometheus and Alertmanager on loopback.
 
 The test plays activities, deals (some with the contract section 8.1 fields: open deals
-expected to close today, deals created today, renewals, accounts), feedback, invalid records,
+expected to close today in several stages, deals created today from several sources,
+renewals, accounts), feedback, invalid records,
 duplicates and targets (one clearly at risk, one achieved, one on a period that has already
 ended), then checks through Prometheus' HTTP API that
 
 - every expression of every Grafana panel (deploy/grafana/panels.py) returns data,
-- the business series (section 8.4's gauges included) equal the worker API's figures,
+- the business series (section 8.4's gauges included, and pipeline by stage and conversion
+  by source, label value for label value) equal the worker API's figures,
 - SalesTargetAtRisk (and SalesTargetMissed) reach the firing state, and Alertmanager routes
   them to their receivers.
 
@@ -167,8 +169,9 @@ def play(
         ev.deal("cy", "south", "D6", "won", 300, "EUR"),
         ev.deal("dee", "south", "D7", "lost"),
         # contract section 8.1 fields, so that the section 8.4 gauges (and their panels) have
-        # data in every current period: created today (the cohort), expected to close today
-        # (the pipeline), renewals (retention) and accounts (new customers)
+        # data in every current period: created today (the cohort, with sources), expected to
+        # close today (the pipeline, with stages), renewals (retention) and accounts (new
+        # customers)
         ev.deal(
             "ana",
             "north",
@@ -177,6 +180,19 @@ def play(
             4000,
             "USD",
             stage="proposal",
+            source="website",
+            expected_close_at=ev.at(0),
+            created_at=ev.at(600),
+        ),
+        ev.deal(
+            "bo",
+            "north",
+            "D13",
+            "open",
+            1500,
+            "USD",
+            stage="negotiation",
+            source="referral",
             expected_close_at=ev.at(0),
             created_at=ev.at(600),
         ),
@@ -202,7 +218,16 @@ def play(
             lost_reason="price",
             created_at=ev.at(600),
         ),
-        ev.deal("dee", "south", "D12", "open", expected_close_at=ev.at(0), created_at=ev.at(600)),
+        ev.deal(
+            "dee",
+            "south",
+            "D12",
+            "open",
+            stage="qualification",
+            source="webinar",
+            expected_close_at=ev.at(0),
+            created_at=ev.at(600),
+        ),
     ]
     feedback_events = [
         ev.feedback("ana", "north", csat=5, nps=9),
@@ -260,6 +285,36 @@ async def api(url: str) -> dict[str, Any]:
     status, body = await http_get(url)
     assert status == 200, (url, status, body)
     return body
+
+
+async def breakdowns_match(prom: PrometheusServer, sel: str, doc: dict[str, Any]) -> None:
+    """Pipeline by stage and conversion by source: one series per stage (source) of the API's
+    document, with its figure (no stage or source here is beyond SALES_METRICS_MAX_BREAKDOWN,
+    so nothing is merged into "other"); a null win rate has no series."""
+    by_stage = doc["pipeline"]["by_stage"]
+    by_source = doc["conversion"]["by_source"]
+    for metric, label, want in (
+        (
+            "sales_pipeline_stage_open_amount",
+            "stage",
+            {k: v["amount"] for k, v in by_stage.items()},
+        ),
+        ("sales_pipeline_stage_open_count", "stage", {k: v["count"] for k, v in by_stage.items()}),
+        (
+            "sales_conversion_source_created",
+            "source",
+            {k: v["created"] for k, v in by_source.items()},
+        ),
+        (
+            "sales_conversion_source_win_rate",
+            "source",
+            {k: v["win_rate"] for k, v in by_source.items() if v["win_rate"] is not None},
+        ),
+    ):
+        expr = f"max by ({label}) ({metric}{{{sel}}})"
+        got = {r["metric"][label]: float(r["value"][1]) for r in await prom.query(expr)}
+        assert got.keys() == want.keys(), f"{expr}: {got}, the API says {want}"
+        assert all(close(got[k], want[k]) for k in want), f"{expr}: {got}, the API says {want}"
 
 
 async def pick_at_risk_period(base: str, current: dict[str, str]) -> tuple[str, str]:
@@ -332,7 +387,9 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
         bo = await api(f"{base}/v1/reps/bo/performance?period={current['month']}")
         assert bo["deals"]["won"] == 1 and bo["deals"]["lost"] == 1, bo
         north = await api(f"{base}/v1/teams/north/performance?period={current['month']}")
-        assert north["pipeline"]["open_amount"] == 4000, north["pipeline"]
+        assert north["pipeline"]["open_amount"] == 5500, north["pipeline"]
+        assert set(north["pipeline"]["by_stage"]) == {"proposal", "negotiation"}, north
+        assert {"website", "referral"} <= set(north["conversion"]["by_source"]), north
         assert north["retention"]["rate"] == 1 and north["customers"]["new"] == 1, north
         cy = await api(f"{base}/v1/reps/cy/performance?period={current['month']}")
         assert cy["satisfaction"]["nps_count"] == 1, cy
@@ -400,6 +457,7 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
                 for expr, want in pairs:
                     got = await single_value(prom, expr)
                     assert close(got, want), f"{expr} = {got}, the API says {want}"
+                await breakdowns_match(prom, sel, doc)
         # the activity counter, summed per rep and per team, equals the API's month totals
         # (every event played is today, so it is in the current month)
         month = current["month"]

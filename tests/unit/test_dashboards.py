@@ -61,6 +61,11 @@ EXPORTED_METRICS = {
     "sales_retention_rate",
     "sales_customers_new",
     "sales_target_projected_ratio",
+    # pipeline by stage and conversion by source (labels bounded by SALES_METRICS_MAX_BREAKDOWN)
+    "sales_pipeline_stage_open_amount",
+    "sales_pipeline_stage_open_count",
+    "sales_conversion_source_win_rate",
+    "sales_conversion_source_created",
 }
 HISTOGRAMS = {"sales_event_lag_seconds"}
 
@@ -105,12 +110,27 @@ PERIOD_GAUGES = {
     "sales_retention_rate",
     "sales_customers_new",
     "sales_target_projected_ratio",
+    *("sales_pipeline_stage_open_amount", "sales_pipeline_stage_open_count"),
+    *("sales_conversion_source_win_rate", "sales_conversion_source_created"),
+}
+#: the breakdown gauges -> their extra label (at most SALES_METRICS_MAX_BREAKDOWN values per
+#: scope and period, the rest under "other")
+BREAKDOWN_GAUGES = {
+    "sales_pipeline_stage_open_amount": "stage",
+    "sales_pipeline_stage_open_count": "stage",
+    "sales_conversion_source_win_rate": "source",
+    "sales_conversion_source_created": "source",
 }
 
 #: CONTRACT.md 8.4 gauges (the worker exports them; tests/e2e checks every panel has data)
 V2_GAUGES = set(CONTRACT_SECTION_8_4)
 #: amounts in the base currency
-MONEY_METRICS = {"sales_revenue_won", "sales_revenue_per_activity", "sales_pipeline_open_amount"}
+MONEY_METRICS = {
+    "sales_revenue_won",
+    "sales_revenue_per_activity",
+    "sales_pipeline_open_amount",
+    "sales_pipeline_stage_open_amount",
+}
 
 #: The labels that decide which dashboard variable applies to a series. {scope, id, period,
 #: period_kind} gauges: $team applies to scope="team" (id is a team), $rep to scope="rep";
@@ -129,7 +149,9 @@ TEAM_LABELLED = {
 }
 SERIES_LABELS: dict[str, set[str]] = {
     **{
-        m: {"scope", "id", "period", "period_kind"} | ({"team"} if m in TEAM_LABELLED else set())
+        m: {"scope", "id", "period", "period_kind"}
+        | ({"team"} if m in TEAM_LABELLED else set())
+        | ({BREAKDOWN_GAUGES[m]} if m in BREAKDOWN_GAUGES else set())
         for m in SCOPED_GAUGES
     },
     "sales_target_alerts_total": {"scope", "id", "team", "metric", "period", "kind"},
@@ -627,7 +649,7 @@ def test_a_comparison_query_is_promtool_tested() -> None:
 
 def test_contract_8_4_panels() -> None:
     """Each 8.4 gauge has a panel per team (Performance and quota) and per rep (a table there,
-    and the drill-down); pipeline by stage is documented as API-only where pipeline is shown."""
+    and the drill-down); where pipeline is shown, the description says where by stage is."""
     boards = dashboards()
     for name, scopes in (
         ("performance-quota.json", {"team", "rep"}),
@@ -644,8 +666,66 @@ def test_contract_8_4_panels() -> None:
                 assert "by stage" in panel["description"], (name, panel["title"])
         assert shown == dict.fromkeys(V2_GAUGES, scopes), (name, shown)
         assert "by_stage" in boards[name]["description"], name
-    # no gauge per stage: the worker does not export one
-    assert not any("stage" in e for _, e in panels.all_panel_exprs())
+        assert "not in Prometheus" not in json.dumps(boards[name]), name
+
+
+def breakdown_panel(title: str) -> dict:
+    (panel,) = [
+        p for p in business_panels(dashboards()["performance-quota.json"]) if p["title"] == title
+    ]
+    return panel
+
+
+@pytest.mark.parametrize(
+    ("title", "label", "units", "names"),
+    [
+        (
+            "Pipeline by stage, by team",
+            "stage",
+            {"A": "currencyUSD", "B": "short"},
+            {"sales_pipeline_stage_open_amount": "A", "sales_pipeline_stage_open_count": "B"},
+        ),
+        (
+            "Conversion win rate by source, by team",
+            "source",
+            {"A": "percentunit", "B": "short"},
+            {"sales_conversion_source_win_rate": "A", "sales_conversion_source_created": "B"},
+        ),
+    ],
+)
+def test_breakdown_panels(title: str, label: str, units: dict, names: dict) -> None:
+    """Pipeline by stage and conversion by source: per team, one row per (team, stage or
+    source), with their units; the description says what "other" is."""
+    panel = breakdown_panel(title)
+    assert panel["type"] == "table"
+    used = {}
+    for target in panel["targets"]:
+        (metric,) = {base_name(m) for m in panels.metric_names(target["expr"])}
+        used[metric] = target["refId"]
+        assert grouping_labels(target["expr"]) == {"id", label}, target["expr"]
+        ((_, matchers),) = selectors(target["expr"])
+        assert 'scope="team"' in matchers and 'id=~"$team"' in matchers, matchers
+    assert used == names
+    assert {r: field_units(panel, r, True) for r in units} == units
+    assert rep_column(panel) is None  # teams, not reps
+    description = panel["description"]
+    assert '"other"' in description and "SALES_METRICS_MAX_BREAKDOWN" in description
+    assert '"unknown"' in description
+    # on the pipeline/conversion row of Performance and quota
+    board = dashboards()["performance-quota.json"]
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    above = [r for r in rows if r["gridPos"]["y"] < panel["gridPos"]["y"]]
+    assert above[-1]["title"] == "Pipeline, conversion, retention and new customers"
+
+
+def test_every_breakdown_gauge_is_shown_and_only_per_team() -> None:
+    shown = {}
+    for _, expr in panels.all_panel_exprs():
+        for metric, matchers in selectors(expr):
+            if metric in BREAKDOWN_GAUGES:
+                scope = re.search(r'\bscope\s*=\s*"(\w+)"', matchers)
+                shown.setdefault(metric, set()).add(scope.group(1) if scope else "")
+    assert shown == {metric: {"team"} for metric in BREAKDOWN_GAUGES}
 
 
 def test_rep_tables_of_8_4_gauges_use_their_units() -> None:

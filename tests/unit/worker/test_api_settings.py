@@ -1,11 +1,16 @@
-"""The API access and metrics settings: SALES_API_TOKEN, SALES_API_TOKEN_PROTECTS and
-SALES_METRICS_MAX_SCOPES, read by Settings.from_env."""
+"""The API access and metrics settings: SALES_API_TOKEN, SALES_API_TOKEN_PROTECTS,
+SALES_METRICS_MAX_SCOPES and SALES_METRICS_MAX_BREAKDOWN, read by Settings.from_env."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings, SettingsError
+from streams.worker.settings import (
+    DEFAULT_METRICS_MAX_BREAKDOWN,
+    DEFAULT_METRICS_MAX_SCOPES,
+    Settings,
+    SettingsError,
+)
 from tests.unit.worker.two_workers import TOKEN
 
 SECURED = {"SALES_API_TOKEN": TOKEN}
@@ -46,3 +51,12 @@ def test_metrics_max_scopes() -> None:
     for bad in ("0", "many"):
         with pytest.raises(SettingsError, match="SALES_METRICS_MAX_SCOPES"):
             Settings.from_env({"SALES_METRICS_MAX_SCOPES": bad})
+
+
+def test_metrics_max_breakdown() -> None:
+    assert Settings.from_env({}).metrics_max_breakdown == DEFAULT_METRICS_MAX_BREAKDOWN == 20
+    assert Settings.from_env({"SALES_METRICS_MAX_BREAKDOWN": "5"}).metrics_max_breakdown == 5
+    assert Settings.from_env({"SALES_METRICS_MAX_BREAKDOWN": ""}).metrics_max_breakdown == 20
+    for bad in ("0", "-1", "2.5", "many"):
+        with pytest.raises(SettingsError, match="SALES_METRICS_MAX_BREAKDOWN"):
+            Settings.from_env({"SALES_METRICS_MAX_BREAKDOWN": bad})
