@@ -47,15 +47,29 @@ SCOPES = "scopes"
 
 
 class Outgoing:
-    """Everything one batch sends; the batch is acknowledged once all of it is delivered."""
+    """Everything one batch sends; the batch is acknowledged once all of it is delivered.
 
-    def __init__(self) -> None:
+    Records go to the producer directly (Faust's transport producer, over aiokafka's
+    batching producer), not through Faust's Topic.send: its per-message channel machinery
+    cost about an eighth of the worker's time, for nothing this path uses.
+    """
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
         self.pending: list[Any] = []
         #: the broker's record metadata of everything delivered so far
         self.metadata: list[Any] = []
 
-    async def send(self, topic: Any, **kwargs: Any) -> None:
-        self.pending.append(await topic.send(**kwargs))
+    async def send(
+        self,
+        topic: Any,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        partition: int | None = None,
+    ) -> None:
+        name = topic.get_topic_name()
+        self.pending.append(await self.producer.send(name, key, value, partition, None, None))
 
     async def delivered(self) -> None:
         """Wait for the broker's acknowledgement of every send; raises if one failed."""
@@ -102,7 +116,7 @@ async def handle_batch(
     replay sends the same absolute values again instead of skipping them as duplicates.
     """
     now = datetime.now(UTC)
-    out = Outgoing()
+    out = Outgoing(rt.app.producer)
     scopes_topic = rt.settings.topics.scopes
     owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
     local: dict[int, list[Item]] = defaultdict(list)  # envelopes first, in topic order

@@ -44,21 +44,34 @@ class Sent(list[tuple[str, int, Any, Any]]):
 
 
 class FakeTopic:
-    def __init__(self, name: str, sent: Sent) -> None:
-        self.name, self.sent = name, sent
-        self.offsets: dict[int, int] = defaultdict(int)
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def get_topic_name(self) -> str:
         return self.name
 
+
+class FakeProducer:
+    """Faust's transport producer: send() schedules a record, its future is the metadata."""
+
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+        self.offsets: dict[tuple[str, int], int] = defaultdict(int)
+
     async def send(
-        self, *, key: Any = None, value: Any = None, partition: int | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
     ) -> Any:
         p = partition if partition is not None else 0
-        self.sent.append((self.name, p, key, value))
-        self.offsets[p] += 1
+        self.sent.append((topic, p, key, value))
+        self.offsets[(topic, p)] += 1
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        done.set_result(SimpleNamespace(topic=self.name, partition=p, offset=self.offsets[p]))
+        done.set_result(SimpleNamespace(topic=topic, partition=p, offset=self.offsets[(topic, p)]))
         return done
 
 
@@ -80,7 +93,9 @@ def runtime(sent: Sent) -> Any:
     scopes = {TP(t.scopes, p) for p in range(PARTITIONS)}
     return SimpleNamespace(
         settings=settings,
-        app=SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: scopes)),
+        app=SimpleNamespace(
+            consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeProducer(sent)
+        ),
         positions={},
         dirty=set(),
         last_activity={},
@@ -99,12 +114,10 @@ def runtime(sent: Sent) -> Any:
         ),
         metrics=PipelineMetrics(CollectorRegistry(), "test"),
         partition_of=lambda scope: partition_of(scope, PARTITIONS),
-        table=SimpleNamespace(
-            get=store.get, data=store, changelog_topic=FakeTopic("changelog", sent)
-        ),
-        scopes_topic=FakeTopic(t.scopes, sent),
-        alerts_topic=FakeTopic(t.alerts, sent),
-        deadletter_topic=FakeTopic(t.deadletter, sent),
+        table=SimpleNamespace(get=store.get, data=store, changelog_topic=FakeTopic("changelog")),
+        scopes_topic=FakeTopic(t.scopes),
+        alerts_topic=FakeTopic(t.alerts),
+        deadletter_topic=FakeTopic(t.deadletter),
     )
 
 
