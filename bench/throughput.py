@@ -505,6 +505,35 @@ async def changelog_figures(
     }
 
 
+#: the worker prunes the event ids of hours beyond the grace once a minute, at most 20,000
+#: records a partition at a time: how long the state measurement waits for that to end
+PRUNE_WAIT = 420.0
+PRUNE_POLL = 70.0  # a little over the worker's tick (SALES_EVALUATION_INTERVAL, 60 s)
+
+
+async def settled_changelog(
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    worker: Worker,
+    input_events: int,
+    deadline: float,
+) -> dict[str, Any]:
+    """The changelog figures once the worker stopped rewriting records (its pruning of old
+    event ids): two reads a tick apart with the same record count, or the deadline."""
+    figures = await changelog_figures(broker, admin, worker, input_events)
+    while time.monotonic() + PRUNE_POLL < deadline and worker.process.alive():
+        await asyncio.sleep(PRUNE_POLL)
+        again = await changelog_figures(broker, admin, worker, input_events)
+        log(
+            f"salespulse: changelog {figures['changelog_records']:,} -> "
+            f"{again['changelog_records']:,} records (waiting for the pruning of old ids)"
+        )
+        if again["changelog_records"] == figures["changelog_records"]:
+            return again
+        figures = again
+    return figures
+
+
 async def state_after_grace(
     broker: BrokerInfo,
     admin: AIOKafkaAdminClient,
@@ -556,7 +585,7 @@ async def state_after_grace(
         if not applied:
             await asyncio.sleep(1.0)
     await asyncio.sleep(commit_wait)  # let the worker flush its changelog
-    after = await changelog_figures(broker, admin, worker, data.total)
+    after = await settled_changelog(broker, admin, worker, data.total, deadline + PRUNE_WAIT)
     log(
         f"salespulse [{topics.shape}]: stream time moved to {occurred_at} "
         f"({'applied' if applied else f'NOT applied: HTTP {status}'}); reading "
