@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from time import monotonic
 from typing import Any, ClassVar
 
 import faust
@@ -101,6 +102,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             return
         assert self.batch_handler is not None
         self._idle.clear()
+        self._mark_inbound(fresh)
         try:
             await self.batch_handler(fresh)
             if self.app.consumer_generation_id != generation or not self.flow_active:
@@ -111,6 +113,16 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 self._read_offset[tp] = batch[-1].offset + 1
         finally:
             self._idle.set()
+
+    def _mark_inbound(self, batch: Mapping[TP, list[Any]]) -> None:
+        """Tell Faust's monitor these partitions are being processed, as its streams would:
+        its watchdog otherwise logs "Stream has not started processing" for every partition
+        the batch path serves."""
+        monitor = self.app.monitor
+        if monitor is not None:
+            now = monotonic()
+            for tp in batch:
+                monitor.stream_inbound_time[tp] = now
 
     async def _refetch_later(self, batch: Mapping[TP, list[Any]]) -> None:
         """Records fetched while recovery or a rebalance is under way are not handled now:
