@@ -126,6 +126,22 @@ NEW_CUSTOMERS = (
 )
 
 
+def section_84_gauges(money: str) -> tuple[tuple[str, str, str, str], ...]:
+    """(title, gauge without the sales_ prefix, unit, description) of the contract section 8.4
+    gauges, for the team panels and the rep drill-down."""
+    return (
+        ("Open pipeline closing this period", "pipeline_open_amount", money, PIPELINE),
+        (
+            "Conversion win rate (this period's cohort)",
+            "conversion_win_rate",
+            "percentunit",
+            CONVERSION,
+        ),
+        ("Renewal retention rate", "retention_rate", "percentunit", RETENTION),
+        ("New customers", "customers_new", "short", NEW_CUSTOMERS),
+    )
+
+
 def currency_unit(code: str) -> str:
     """Grafana's unit for an amount in the ISO 4217 currency `code`."""
     code = code.strip().upper()
@@ -722,19 +738,9 @@ def pipeline_and_customers(b: Board) -> None:
     money = b.money
     rep = REP_SCOPE_NO_TEAM
     b.row("Pipeline, conversion, retention and new customers")
-    for title, metric, unit, description in (
-        ("Open pipeline closing this period, by team", "pipeline_open_amount", money, PIPELINE),
-        (
-            "Conversion win rate (this period's cohort), by team",
-            "conversion_win_rate",
-            "percentunit",
-            CONVERSION,
-        ),
-        ("Renewal retention rate, by team", "retention_rate", "percentunit", RETENTION),
-        ("New customers, by team", "customers_new", "short", NEW_CUSTOMERS),
-    ):
+    for title, metric, unit, description in section_84_gauges(money):
         b.bars(
-            title,
+            title + ", by team",
             [(f"max by (id) (sales_{metric}{{{TEAM_SCOPE}}})", "{{id}}")],
             w=6,
             unit=unit,
@@ -958,17 +964,7 @@ def rep_drill_down(currency: str) -> dict[str, Any]:
         w=5,
         unit="none",
     )
-    for title, metric, unit, description in (
-        ("Open pipeline closing this period", "pipeline_open_amount", money, PIPELINE),
-        (
-            "Conversion win rate (this period's cohort)",
-            "conversion_win_rate",
-            "percentunit",
-            CONVERSION,
-        ),
-        ("Renewal retention rate", "retention_rate", "percentunit", RETENTION),
-        ("New customers", "customers_new", "short", NEW_CUSTOMERS),
-    ):
+    for title, metric, unit, description in section_84_gauges(money):
         b.stat(
             title,
             [(f"max by (id) (sales_{metric}{{{rep}}})", "{{id}}")],
