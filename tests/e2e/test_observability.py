@@ -288,11 +288,13 @@ async def api(url: str) -> dict[str, Any]:
 
 
 async def breakdowns_match(prom: PrometheusServer, sel: str, doc: dict[str, Any]) -> None:
-    """Pipeline by stage and conversion by source: one series per stage (source) of the API's
-    document, with its figure (no stage or source here is beyond SALES_METRICS_MAX_BREAKDOWN,
-    so nothing is merged into "other"); a null win rate has no series."""
-    by_stage = doc["pipeline"]["by_stage"]
-    by_source = doc["conversion"]["by_source"]
+    """Pipeline by stage and conversion by source, for teams: one series per stage (source)
+    of the API's document, with its figure (no stage or source here is beyond
+    SALES_METRICS_MAX_BREAKDOWN, so nothing is merged into "other"); a null win rate has no
+    series. A rep has none (its breakdowns are in the API only)."""
+    team = doc["scope"] == "team"
+    by_stage = doc["pipeline"]["by_stage"] if team else {}
+    by_source = doc["conversion"]["by_source"] if team else {}
     for metric, label, want in (
         (
             "sales_pipeline_stage_open_amount",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -35,6 +36,11 @@ async def _create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None
         await admin.create_topics(
             [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
         )
+        # the broker answers create_topics before every listener sees the new topic
+        for _ in range(100):
+            if topic in await admin.list_topics():
+                break
+            await asyncio.sleep(0.1)
         assert topic in await admin.list_topics()
     finally:
         await admin.close()
