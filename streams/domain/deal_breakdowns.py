@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from streams.domain.figures import money_out, win_rate
+from streams.domain.figures import money_out, ratio, win_rate
 
 #: how absent text fields are reported (contract section 8.1)
 UNKNOWN = "unknown"
@@ -51,10 +51,6 @@ class DealLike(Protocol):
     def first_win_at(self) -> float | None: ...
     @property
     def first_deal(self) -> bool: ...
-
-
-def _ratio(numerator: int | float, denominator: int | float) -> float | None:
-    return None if denominator == 0 else numerator / denominator
 
 
 @dataclass
@@ -103,15 +99,15 @@ class DealBreakdowns:
 
     @property
     def conversion_win_rate(self) -> float | None:
-        return _ratio(self.cohort["won"], self.cohort["created"])
+        return ratio(self.cohort["won"], self.cohort["created"])
 
     @property
     def retention_rate(self) -> float | None:
-        return _ratio(self.renewals_won, self.renewals_won + self.renewals_lost)
+        return ratio(self.renewals_won, self.renewals_won + self.renewals_lost)
 
     @property
     def touches_per_won_deal(self) -> float | None:
-        return _ratio(self.touches, self.won)
+        return ratio(self.touches, self.won)
 
     def deals_document(self) -> dict[str, Any]:
         """The fields section 8.2 adds to the `deals` group."""
@@ -147,7 +143,7 @@ class DealBreakdowns:
                     source: {
                         "created": n["created"],
                         "won": n["won"],
-                        "win_rate": _ratio(n["won"], n["created"]),
+                        "win_rate": ratio(n["won"], n["created"]),
                     }
                     for source, n in sorted(self.cohort_by_source.items())
                 },

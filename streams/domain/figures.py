@@ -35,13 +35,14 @@ _MONEY = Context(prec=34)
 _ROUNDING = Context(prec=400)
 
 
-def _ratio(numerator: int | float, denominator: int | float) -> float | None:
+def ratio(numerator: int | float, denominator: int | float) -> float | None:
+    """numerator / denominator; None when the denominator is 0."""
     return None if denominator == 0 else numerator / denominator
 
 
 def win_rate(won: int, lost: int) -> float | None:
     """won / (won + lost) as a ratio 0..1; None when no deal closed."""
-    return _ratio(won, won + lost)
+    return ratio(won, won + lost)
 
 
 def avg_deal_size(revenue: Decimal, won: int) -> Decimal | None:
@@ -72,7 +73,7 @@ def avg_cycle_days_of(cycles: Sequence[timedelta]) -> float | None:
 
 def activities_per_win(activities: int, won: int) -> float | None:
     """Activities per won deal; None when nothing was won."""
-    return _ratio(activities, won)
+    return ratio(activities, won)
 
 
 def revenue_per_activity(revenue: Decimal, activities: int) -> Decimal | None:

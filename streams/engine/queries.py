@@ -86,10 +86,7 @@ def has_period_data(view: ScopeView, period_id: str) -> bool:
     agg = view.periods.get(period_id)
     if agg is not None and (agg.by_type or agg.satisfaction.responses):
         return True
-    return any(
-        index.get(period_id)
-        for index in (view.deal_periods, view.cohort_periods, view.pipeline_periods)
-    )
+    return any(index.get(period_id) for index in view.deal_indexes())
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,13 @@ class ScopeView:
     def pipeline_in(self, period_id: str) -> list[DealFigure]:
         return [self.deals[d] for d in sorted(self.pipeline_periods.get(period_id, ()))]
 
+    def deal_indexes(self) -> tuple[dict[str, set[str]], ...]:
+        """The period -> deals indexes: closed, created (the cohort), open (the pipeline)."""
+        return (self.deal_periods, self.cohort_periods, self.pipeline_periods)
+
     def deal_period_ids(self) -> set[str]:
         """Every period some deal falls in, by any of its instants."""
-        return {*self.deal_periods, *self.cohort_periods, *self.pipeline_periods}
+        return {period for index in self.deal_indexes() for period in index}
 
     def revenue_won(self, period_id: str) -> Decimal:
         return sum(

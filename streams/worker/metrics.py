@@ -428,7 +428,7 @@ def _figure_indexes(view: ScopeView) -> tuple[Collection[str], ...]:
     """The period ids in which the view has figures: hour records (activities, feedback) and
     deals, closed (occurred_at), created (created_at: the cohort) or open (expected_close_at:
     the pipeline)."""
-    return (view.periods, view.deal_periods, view.cohort_periods, view.pipeline_periods)
+    return (view.periods, *view.deal_indexes())
 
 
 def _has_current(view: ScopeView, period_ids: set[str]) -> bool:
@@ -445,7 +445,7 @@ def _rank(view: ScopeView, period_ids: set[str]) -> tuple[bool, float, str]:
         agg = view.periods.get(period_id)
         if agg is not None:
             latest = max(latest, agg.latest)
-        for index in (view.deal_periods, view.cohort_periods, view.pipeline_periods):
+        for index in view.deal_indexes():
             for deal in index.get(period_id, ()):
                 latest = max(latest, view.deals[deal].occurred_at)
     has_target = any(period in period_ids for _, period in view.targets)
