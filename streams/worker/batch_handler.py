@@ -141,7 +141,8 @@ async def handle_batch(
         await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
     for _, result in folded:
         await send_alerts(rt, out, result)
-        await send_items(rt, out, result.outbox)
+    # one envelope per target partition for the whole batch, not one per folded partition
+    await send_items(rt, out, [item for _, result in folded for item in result.outbox])
     await out.delivered()  # before the records that mark them sent
     for partition, result in folded:
         await apply_result(rt, out, partition, result, now, rejects)
