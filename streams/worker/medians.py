@@ -129,18 +129,34 @@ async def performance_for(
     rt: HasMedians, view: ScopeView, period: Period, now: datetime
 ) -> dict[str, Any]:
     """A scope's performance document with its quadrant from its team's owner."""
-    medians = None
-    if view.kind == "rep":
-        team = view.latest_part(period.id)
-        if team:
-            medians = (await medians_for(rt, [(team, period.id)]))[(team, period.id)]
-    s = rt.settings
-    return performance_document(
-        view,
-        period,
-        now=now,
-        tz=s.tz,
-        at_risk_pace=s.at_risk_pace,
-        currency=s.base_currency,
-        medians=medians,
+    return (await performance_documents(rt, [(view, period)], now))[0]
+
+
+async def performance_documents(
+    rt: HasMedians, wanted: list[tuple[ScopeView, Period]], now: datetime
+) -> list[dict[str, Any]]:
+    """The documents of many scopes and periods, asking each team owner once for all the
+    medians the reps among them need (a request per document would cost a round trip each)."""
+    teams: dict[tuple[str, str], str | None] = {}
+    for view, period in wanted:
+        if view.kind == "rep":
+            teams[(view.scope, period.id)] = view.latest_part(period.id)
+    medians = await medians_for(
+        rt, [(team, period_id) for (_, period_id), team in teams.items() if team]
     )
+    s = rt.settings
+    docs = []
+    for view, period in wanted:
+        team = teams.get((view.scope, period.id))
+        docs.append(
+            performance_document(
+                view,
+                period,
+                now=now,
+                tz=s.tz,
+                at_risk_pace=s.at_risk_pace,
+                currency=s.base_currency,
+                medians=medians.get((team, period.id)) if team else None,
+            )
+        )
+    return docs

@@ -27,6 +27,7 @@ from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
 from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
+from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ class Runtime:
         self.ready = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
-        #: (scope, period) whose figures changed since the last sales.performance flush
-        self.dirty: set[tuple[str, str]] = set()
+        #: (scope, period) whose figures changed and are not on sales.performance yet
+        self.pending = PendingPublishes()
         #: (team, rep) -> latest activity time exported, so the gauge never goes back
         self.last_activity: dict[tuple[str, str], float] = {}
         #: (topic, partition) label pairs of the consumer lag gauge currently exported
@@ -173,8 +174,12 @@ class Runtime:
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet
         # published is published again, for every period an event could still reach
-        self.dirty |= self.views.recent_scope_periods(
-            datetime.now(UTC) - self.settings.late_grace - self.settings.max_clock_skew
+        self.pending.add(
+            sorted(
+                self.views.recent_scope_periods(
+                    datetime.now(UTC) - self.settings.late_grace - self.settings.max_clock_skew
+                )
+            )
         )
         log.info(
             "views rebuilt from %d records of partitions %s in %.2fs",

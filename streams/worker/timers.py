@@ -7,28 +7,18 @@ stop the whole worker.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
-import orjson
-
-from streams.domain.periods import PeriodError, parse_period
 from streams.engine.items import Tick, encode_envelope
-from streams.worker.medians import performance_for
+from streams.worker.performance_publisher import PUBLISH_SHARE, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 Duty = Callable[[], Awaitable[None]]
-
-#: documents published per run of the publisher (once a second); the rest wait for the next
-#: runs, so a backlog of changed figures (a replay, shuffled history) never stalls the worker
-PUBLISH_PER_RUN = 500
-PUBLISH_YIELD_EVERY = 25
 
 
 def guarded(duty: Duty) -> Duty:
@@ -66,21 +56,9 @@ def register(rt: Runtime) -> None:
     @app.timer(rt.settings.performance_min_interval, name="publish-performance")
     @guarded
     async def publish_performance() -> None:
-        """Publish changed figures, at most once per scope and period per interval."""
-        if not rt.dirty or not rt.ready:
-            return
-        todo = sorted(rt.dirty)[-PUBLISH_PER_RUN:]
-        rt.dirty.difference_update(todo)
-        now = datetime.now(UTC)
-        try:
-            while todo:
-                scope, period_id = todo[-1]
-                await publish(rt, scope, period_id, now)
-                todo.pop()
-                if len(todo) % PUBLISH_YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # documents are CPU work: let batches and commits run
-        finally:
-            rt.dirty.update(todo)  # not published yet: the next run tries again
+        """Publish changed figures on a time budget (see streams.worker.performance_publisher)."""
+        if rt.pending and rt.ready:
+            await publish_pending(rt, PUBLISH_SHARE * rt.settings.performance_min_interval)
 
     @app.timer(5.0, name="consumer-lag")
     @guarded
@@ -106,17 +84,3 @@ def register(rt: Runtime) -> None:
         for labels in rt.lag_series - exported:
             gauge.remove(*labels)
         rt.lag_series = exported
-
-
-async def publish(rt: Runtime, scope: str, period_id: str, now: datetime) -> None:
-    """One scope and period's performance document on sales.performance."""
-    view = rt.views.get(scope)
-    if view is None or view.kind not in ("rep", "team"):
-        return
-    try:
-        period = parse_period(period_id, rt.settings.tz)
-    except PeriodError:
-        return
-    doc = await performance_for(rt, view, period, now)
-    key = f"{view.kind}:{view.id}:{period_id}".encode()
-    await rt.performance_topic.send(key=key, value=orjson.dumps(doc))

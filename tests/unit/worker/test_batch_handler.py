@@ -32,6 +32,7 @@ from streams.engine.state import parse_key
 from streams.worker import batch_handler
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.partitioning import partition_of
+from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
 from tests.unit.engine.scope_harness import FX_PATH
@@ -97,7 +98,7 @@ def runtime(sent: Sent) -> Any:
             consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeProducer(sent)
         ),
         positions={},
-        dirty=set(),
+        pending=PendingPublishes(),
         last_activity={},
         decoder=EventDecoder(
             known_currencies=fx.known,

@@ -1,0 +1,127 @@
+"""sales.performance: the figures of every scope and period that changed, rate-limited.
+
+Wide, shuffled input changes thousands of (scope, period) figures per second, and each
+document costs far more than folding the event that changed it (its figures, a rep's team
+medians). Published as fast as they change, the documents took most of the event loop and
+starved the fold. So the publisher works on a time budget: each run (every
+SALES_PERFORMANCE_MIN_INTERVAL) spends at most PUBLISH_SHARE of that interval, oldest change
+first; what is left waits for the next run, and a scope and period changed many times in the
+meantime is published once, with its latest figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from time import monotonic
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from streams.domain.periods import PeriodError, parse_period
+from streams.worker.medians import performance_documents
+
+if TYPE_CHECKING:  # the runtime holds the pending set defined here
+    from streams.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+ScopePeriod = tuple[str, str]
+
+#: the most of each interval the publisher may spend; the fold gets the rest
+PUBLISH_SHARE = 0.25
+#: documents built between two looks at the clock (and two yields to the event loop)
+PUBLISH_CHUNK = 50
+
+
+class PendingPublishes:
+    """(scope, period) pairs whose figures changed and are not published yet, oldest first."""
+
+    def __init__(self) -> None:
+        self._pending: dict[ScopePeriod, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, pair: object) -> bool:
+        return pair in self._pending
+
+    def __iter__(self) -> Iterator[ScopePeriod]:
+        return iter(list(self._pending))
+
+    def add(self, pairs: Iterable[ScopePeriod]) -> None:
+        """A pair already waiting keeps its place: it is published once, when its turn comes."""
+        pending = self._pending
+        for pair in pairs:
+            if pair not in pending:
+                pending[pair] = None
+
+    def take(self, n: int) -> list[ScopePeriod]:
+        """The `n` oldest pairs, no longer pending."""
+        taken: list[ScopePeriod] = []
+        pending = self._pending
+        for pair in pending:
+            if len(taken) == n:
+                break
+            taken.append(pair)
+        for pair in taken:
+            del pending[pair]
+        return taken
+
+
+async def publish_pending(rt: Runtime, budget_seconds: float) -> int:
+    """Publish pending documents for about `budget_seconds`; returns how many were sent.
+
+    A document whose send fails goes back to the pending set, so the next run tries again.
+    """
+    deadline = monotonic() + budget_seconds
+    now = datetime.now(UTC)
+    topic = rt.settings.topics.performance
+    producer: Any = rt.app.producer
+    sent: list[tuple[ScopePeriod, Any]] = []
+    while rt.pending:  # at least one chunk per run, whatever the budget: progress
+        pairs = rt.pending.take(PUBLISH_CHUNK)
+        for pair, key, value in await documents(rt, pairs, now):
+            sent.append((pair, await producer.send(topic, key, value, None, None, None)))
+        await asyncio.sleep(0)  # documents are CPU work: let batches and commits run
+        if monotonic() >= deadline:
+            break
+    outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+    failed = [pair for (pair, _), outcome in zip(sent, outcomes, strict=True) if _failed(outcome)]
+    if failed:
+        rt.pending.add(failed)
+        log.warning(
+            "%d sales.performance documents were not delivered (first: %s: %s); they are "
+            "sent again at the next run",
+            len(failed),
+            failed[0],
+            next(o for o in outcomes if _failed(o)),
+        )
+    return len(sent) - len(failed)
+
+
+def _failed(outcome: object) -> bool:
+    return isinstance(outcome, BaseException)
+
+
+async def documents(
+    rt: Runtime, pairs: list[ScopePeriod], now: datetime
+) -> list[tuple[ScopePeriod, bytes, bytes]]:
+    """(pair, key, JSON value) of each pair's document; pairs with no figures are skipped."""
+    wanted = []
+    for scope, period_id in pairs:
+        view = rt.views.get(scope)
+        if view is None or view.kind not in ("rep", "team"):
+            continue
+        try:
+            period = parse_period(period_id, rt.settings.tz)
+        except PeriodError:
+            continue
+        wanted.append(((scope, period_id), view, period))
+    docs = await performance_documents(rt, [(view, period) for _, view, period in wanted], now)
+    return [
+        (pair, f"{view.kind}:{view.id}:{period.id}".encode(), orjson.dumps(doc))
+        for (pair, view, period), doc in zip(wanted, docs, strict=True)
+    ]

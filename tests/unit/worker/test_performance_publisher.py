@@ -1,0 +1,94 @@
+"""sales.performance on a time budget: every changed figure is published, oldest first,
+once per run however often it changed, and a failed send is tried again."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+
+from streams.worker.performance_publisher import (
+    PUBLISH_CHUNK,
+    PendingPublishes,
+    publish_pending,
+)
+from tests.unit.worker.test_batch_handler import Sent, events_of_one_rep, handle, runtime
+
+
+def test_pending_pairs_come_out_oldest_first_and_once() -> None:
+    pending = PendingPublishes()
+    pending.add([("rep:a", "2026-11"), ("rep:b", "2026-11")])
+    pending.add([("rep:a", "2026-11"), ("rep:c", "2026-11")])  # a keeps its place
+    assert len(pending) == 3
+    assert pending.take(2) == [("rep:a", "2026-11"), ("rep:b", "2026-11")]
+    assert ("rep:a", "2026-11") not in pending
+    pending.add([("rep:a", "2026-11")])  # changed again after it was taken: last in line
+    assert pending.take(5) == [("rep:c", "2026-11"), ("rep:a", "2026-11")]
+    assert not pending
+
+
+async def folded_runtime() -> tuple[Any, Sent]:
+    """A worker that folded one rep's events and then its team's contributions."""
+    sent = Sent()
+    rt = runtime(sent)
+    rt.peers = SimpleNamespace(owner_of=lambda scope: None)  # every team is local
+    await handle(rt, events_of_one_rep(rt))
+    envelopes = [
+        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
+        for i, (name, p, key, value) in enumerate(sent)
+        if name == rt.settings.topics.scopes
+    ]
+    await handle(rt, envelopes)
+    sent.clear()
+    return rt, sent
+
+
+def published(rt: Any, sent: Sent) -> dict[str, dict[str, Any]]:
+    topic = rt.settings.topics.performance
+    return {key.decode(): orjson.loads(value) for name, _, key, value in sent if name == topic}
+
+
+async def test_every_changed_scope_and_period_is_published_with_its_figures() -> None:
+    rt, sent = await folded_runtime()
+    changed = set(rt.pending)
+    assert {scope for scope, _ in changed} == {"rep:r1", "team:t1"}
+    runs = 0
+    while rt.pending:
+        await publish_pending(rt, budget_seconds=0.0)  # one chunk per run at least
+        runs += 1
+    assert runs == -(-len(changed) // PUBLISH_CHUNK)
+    docs = published(rt, sent)
+    assert set(docs) == {f"{scope}:{period}" for scope, period in changed}
+    month = next(p for s, p in changed if s == "rep:r1" and len(p) == 7)
+    rep = docs[f"rep:r1:{month}"]
+    assert rep["activities"]["total"] == 3
+    assert rep["deals"]["won"] == 1
+    assert rep["quadrant"] is not None, "the team's medians were found for the quadrant"
+    assert docs[f"team:t1:{month}"]["activities"]["total"] == 3
+
+
+async def test_a_document_whose_send_fails_is_pending_again() -> None:
+    rt, sent = await folded_runtime()
+    failing = {("rep:r1", p) for s, p in rt.pending if s == "rep:r1"}
+    real_send = rt.app.producer.send
+    topic = rt.settings.topics.performance
+
+    async def send(name: str, key: bytes | None, value: bytes | None, *rest: Any) -> Any:
+        if name == topic and key is not None and key.decode().startswith("rep:"):
+            broken: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            broken.set_exception(ConnectionError("broker went away"))
+            return broken
+        return await real_send(name, key, value, *rest)
+
+    rt.app.producer.send = send
+    await publish_pending(rt, budget_seconds=10.0)
+    assert set(rt.pending) == failing
+    assert all(key.startswith("team:") for key in published(rt, sent))
+    rt.app.producer.send = real_send
+    await publish_pending(rt, budget_seconds=10.0)
+    assert not rt.pending
+    assert {key for key in published(rt, sent) if key.startswith("rep:")} == {
+        f"rep:r1:{p}" for _, p in failing
+    }
