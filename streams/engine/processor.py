@@ -55,7 +55,7 @@ from streams.engine.items import (
     TouchItem,
 )
 from streams.engine.queries import TeamMedians, target_evaluations, team_medians
-from streams.engine.rollups import Views
+from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import (
     ACCOUNT,
     ALERTS,
@@ -244,11 +244,11 @@ class _Batch:
             new_raw = encode_value(value) if value is not None else None
             if new_raw == old_raw:
                 continue
-            old_value = decode_value(key[1], old_raw) if old_raw is not None else None
             self.result.writes[kb] = new_raw
-            changed = views.apply(key, self.partition, old_value, value)
-            for period_id in changed:
-                self.result.changed.add((key[0], period_id))
+            if key[1] in VIEWED_KINDS:
+                old_value = decode_value(key[1], old_raw) if old_raw is not None else None
+                for period_id in views.apply(key, self.partition, old_value, value):
+                    self.result.changed.add((key[0], period_id))
             # the next flush compares against what this one wrote
             self.records[kb] = (key, new_raw, value)
 

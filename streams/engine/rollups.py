@@ -31,6 +31,9 @@ from streams.engine.state import (
     Member,
 )
 
+#: the record kinds the views roll up
+VIEWED_KINDS = frozenset({HOUR, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
+
 
 @dataclass
 class PeriodAgg:
@@ -188,8 +191,8 @@ class Views:
     def apply(self, key: tuple[Any, ...], partition: int, old: Any, new: Any) -> set[str]:
         """Apply one record change; return the period ids whose figures it changed."""
         scope, kind = key[0], key[1]
-        if not scope:
-            return set()
+        if not scope or kind not in VIEWED_KINDS:
+            return set()  # deal and account state: the fold reads it, no query does
         view = self.view(scope, partition)
         if kind == HOUR:
             return self._apply_hour(view, key[2], old, new)

@@ -18,7 +18,7 @@ import os
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, NoReturn
@@ -137,7 +137,8 @@ async def handle_batch(
     folded: list[tuple[int, BatchResult]] = []
     for partition, items in sorted(local.items()):
         with partition_context(scopes_topic, partition):
-            folded.append((partition, rt.processor.process(partition, items, rt.table.get, now)))
+            read = rt.store.reader(partition)
+            folded.append((partition, rt.processor.process(partition, items, read, now)))
         await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
     for _, result in folded:
         await send_alerts(rt, out, result)
@@ -346,14 +347,9 @@ async def write_state(
     Sent here, the records go to aiokafka's batching producer at once, and the batch is
     acknowledged only once they are delivered (`Outgoing.delivered`).
     """
-    store: Any = rt.table.data
+    rt.store.write(partition, writes)
     changelog: Any = rt.table.changelog_topic
     for key, record in writes.items():
-        if record is None:
-            with suppress(KeyError):
-                del store[key]
-        else:
-            store[key] = record
         await out.send(changelog, key=key, value=record, partition=partition)
 
 

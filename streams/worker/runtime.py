@@ -25,6 +25,7 @@ from streams.worker.delivery import BatchApp
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
+from streams.worker.partition_store import PartitionStore
 from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
@@ -139,6 +140,7 @@ class Runtime:
         )
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
+        self.store = PartitionStore(self.table)
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
 
     def _topic(self, name: str) -> Any:

@@ -31,6 +31,7 @@ from streams.engine.rollups import Views
 from streams.engine.state import parse_key
 from streams.worker import batch_handler
 from streams.worker.metrics import PipelineMetrics
+from streams.worker.partition_store import PartitionStore
 from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
@@ -115,7 +116,12 @@ def runtime(sent: Sent) -> Any:
         ),
         metrics=PipelineMetrics(CollectorRegistry(), "test"),
         partition_of=lambda scope: partition_of(scope, PARTITIONS),
-        table=SimpleNamespace(get=store.get, data=store, changelog_topic=FakeTopic("changelog")),
+        table=(
+            table := SimpleNamespace(
+                get=store.get, data=store, changelog_topic=FakeTopic("changelog")
+            )
+        ),
+        store=PartitionStore(table),
         scopes_topic=FakeTopic(t.scopes),
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),
