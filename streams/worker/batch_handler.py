@@ -96,7 +96,14 @@ def register(rt: Runtime) -> None:
     # every topic is created with the table's partition count (streams.worker.topics); Faust
     # checks it against the consumer's metadata, which may not know the changelog yet
     rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
-    install_batch_handler(rt.app, frozenset(kinds), handler, lambda: rt.ready)
+    # what the fold sent on to other scopes is folded before more input is taken
+    install_batch_handler(
+        rt.app,
+        frozenset(kinds),
+        handler,
+        lambda: rt.ready,
+        first=frozenset({rt.settings.topics.scopes}),
+    )
 
 
 async def handle_batch(
