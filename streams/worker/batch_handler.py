@@ -17,7 +17,7 @@ import logging
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -71,10 +71,40 @@ class Outgoing:
         name = topic.get_topic_name()
         self.pending.append(await self.producer.send(name, key, value, partition, None, None))
 
+    async def send_batched(
+        self, topic: Any, partition: int, records: Iterable[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Many records for one partition as whole record batches (aiokafka's batch API):
+        one call per batch instead of one per record, which cost a fifth of the fold's time
+        for the changelog. Relies on Faust's aiokafka producer (pinned faust-streaming)."""
+        producer = self.producer._ensure_producer()
+        name = topic.get_topic_name()
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                await self._submit(producer, batch, name, partition)
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)  # a batch takes one always
+        if batch.record_count():
+            await self._submit(producer, batch, name, partition)
+
+    async def _submit(self, producer: Any, batch: Any, name: str, partition: int) -> None:
+        count = batch.record_count()
+        future = await producer.send_batch(batch, name, partition=partition)
+        self.pending.append(_last_record(future, count))
+
     async def delivered(self) -> None:
         """Wait for the broker's acknowledgement of every send; raises if one failed."""
         pending, self.pending = self.pending, []
         self.metadata.extend(await asyncio.gather(*pending))
+
+
+async def _last_record(batch_delivered: Awaitable[Any], count: int) -> Any:
+    """The metadata of a record batch's last record (the broker reports its first)."""
+    first = await batch_delivered
+    return SimpleNamespace(
+        topic=first.topic, partition=first.partition, offset=first.offset + count - 1
+    )
 
 
 def register(rt: Runtime) -> None:
@@ -355,9 +385,7 @@ async def write_state(
     acknowledged only once they are delivered (`Outgoing.delivered`).
     """
     rt.store.write(partition, writes)
-    changelog: Any = rt.table.changelog_topic
-    for key, record in writes.items():
-        await out.send(changelog, key=key, value=record, partition=partition)
+    await out.send_batched(rt.table.changelog_topic, partition, writes.items())
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from time import monotonic
 
 from streams.engine.items import Tick, encode_envelope
-from streams.worker.performance_publisher import PUBLISH_SHARE, publish_pending
+from streams.worker.performance_publisher import PUBLISH_SHARE, PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import Runtime
 
@@ -53,12 +54,18 @@ def register(rt: Runtime) -> None:
             if tp.topic == topic:
                 await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=tp.partition)
 
+    pacer = PublishPacer(PUBLISH_SHARE)
+
     @app.timer(rt.settings.performance_min_interval, name="publish-performance")
     @guarded
     async def publish_performance() -> None:
         """Publish changed figures on a time budget (see streams.worker.performance_publisher)."""
-        if rt.pending and rt.ready:
-            await publish_pending(rt, PUBLISH_SHARE * rt.settings.performance_min_interval)
+        started = monotonic()
+        if rt.pending and rt.ready and pacer.may_run(started):
+            try:
+                await publish_pending(rt, PUBLISH_SHARE * rt.settings.performance_min_interval)
+            finally:
+                pacer.ran(started, monotonic())
 
     @app.timer(5.0, name="consumer-lag")
     @guarded

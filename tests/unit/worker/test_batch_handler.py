@@ -77,6 +77,40 @@ class FakeProducer:
         return done
 
 
+class FakeBatch(list[tuple[bytes | None, bytes | None]]):
+    """aiokafka's BatchBuilder: records appended until it is full (here: 3 records)."""
+
+    def append(  # type: ignore[override]
+        self, *, key: bytes | None, value: bytes | None, timestamp: float | None
+    ) -> Any:
+        if len(self) == 3:
+            return None
+        super().append((key, value))
+        return SimpleNamespace(offset=len(self) - 1)
+
+    def record_count(self) -> int:
+        return len(self)
+
+
+class FakeBatchProducer(FakeProducer):
+    """Faust's producer with the aiokafka producer under it (`_ensure_producer`)."""
+
+    def _ensure_producer(self) -> Any:
+        return self
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        first = self.offsets[(topic, partition)] + 1
+        for key, value in batch:
+            self.sent.append((topic, partition, key, value))
+        self.offsets[(topic, partition)] += len(batch)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(SimpleNamespace(topic=topic, partition=partition, offset=first))
+        return done
+
+
 class FakeStore(dict[bytes, bytes]):
     def __init__(self) -> None:
         super().__init__()
@@ -96,7 +130,7 @@ def runtime(sent: Sent) -> Any:
     return SimpleNamespace(
         settings=settings,
         app=SimpleNamespace(
-            consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeProducer(sent)
+            consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeBatchProducer(sent)
         ),
         positions={},
         pending=PendingPublishes(),
@@ -226,3 +260,21 @@ async def test_contributions_travel_through_the_internal_topic_even_to_owned_par
     sent.clear()
     await handle(rt, envelopes)
     assert "team:t1" in {parse_key(key)[0] for name, _, key, _ in sent if name == "changelog"}
+
+
+async def test_state_goes_out_in_record_batches_and_the_store_knows_the_last_offset(
+    sent: Sent,
+) -> None:
+    """The changelog is sent batch by batch; the local store is told the offset of each
+    partition's last record, so a clean restart reads only what follows."""
+    rt = runtime(sent)
+    await handle(rt, events_of_one_rep(rt))
+    per_partition: dict[int, int] = defaultdict(int)
+    for name, p, _, _ in sent:
+        if name == "changelog":
+            per_partition[p] += 1
+    assert max(per_partition.values()) > 3, "some partition needed more than one batch"
+    producer = rt.app.producer
+    assert rt.table.data.persisted == {
+        TP("changelog", p): producer.offsets[("changelog", p)] for p in per_partition
+    }

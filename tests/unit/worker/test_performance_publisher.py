@@ -12,6 +12,7 @@ import orjson
 from streams.worker.performance_publisher import (
     PUBLISH_CHUNK,
     PendingPublishes,
+    PublishPacer,
     publish_pending,
 )
 from tests.unit.worker.test_batch_handler import Sent, events_of_one_rep, handle, runtime
@@ -92,3 +93,12 @@ async def test_a_document_whose_send_fails_is_pending_again() -> None:
     assert {key for key in published(rt, sent) if key.startswith("rep:")} == {
         f"rep:r1:{p}" for _, p in failing
     }
+
+
+def test_the_pacer_keeps_the_publisher_to_its_share_of_the_time() -> None:
+    pacer = PublishPacer(share=0.25)
+    assert pacer.may_run(100.0)
+    pacer.ran(started=100.0, finished=100.5)  # half a second of work: 2 s for a quarter
+    assert not pacer.may_run(100.6)  # a timer catching up does not run it back to back
+    assert not pacer.may_run(101.9)
+    assert pacer.may_run(102.0)
