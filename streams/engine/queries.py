@@ -96,14 +96,22 @@ class TeamMedians:
     members: int
 
 
+NO_MEDIANS = TeamMedians(activities=None, revenue=None, members=0)
+
+
 def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     """Medians over the reps whose latest event in the period was in this team."""
-    members = [] if view is None else list(view.members.get(period_id, {}).values())
-    return TeamMedians(
-        activities=median([m.activities for m in members]),
-        revenue=median([Decimal(m.revenue) for m in members]),
-        members=len(members),
-    )
+    if view is None:
+        return NO_MEDIANS
+    cached: TeamMedians | None = view.medians.get(period_id)
+    if cached is None:
+        members = list(view.members.get(period_id, {}).values())
+        cached = view.medians[period_id] = TeamMedians(
+            activities=median([m.activities for m in members]),
+            revenue=median([Decimal(m.revenue) for m in members]),
+            members=len(members),
+        )
+    return cached
 
 
 def target_evaluations(

@@ -82,6 +82,9 @@ class ScopeView:
     alerts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     members: dict[str, dict[str, Member]] = field(default_factory=dict)
     member_sent: dict[str, list[str]] = field(default_factory=dict)
+    #: period -> the team's medians over `members` (queries.team_medians), dropped whenever
+    #: a member of the period changes: the fold, the publisher and the API ask for them often
+    medians: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -211,6 +214,7 @@ class Views:
             return set()
         if kind == MEMBER:
             period, rep = key[2], key[3]
+            view.medians.pop(period, None)
             if new is None:
                 view.members.get(period, {}).pop(rep, None)
             else:
