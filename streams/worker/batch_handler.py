@@ -17,7 +17,7 @@ import logging
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -57,6 +57,8 @@ class Outgoing:
     def __init__(self, producer: Any) -> None:
         self.producer = producer
         self.pending: list[Any] = []
+        #: records in each pending record batch (the broker reports a batch's first offset)
+        self.batch_records: dict[Any, int] = {}
         #: the broker's record metadata of everything delivered so far
         self.metadata: list[Any] = []
 
@@ -91,20 +93,21 @@ class Outgoing:
     async def _submit(self, producer: Any, batch: Any, name: str, partition: int) -> None:
         count = batch.record_count()
         future = await producer.send_batch(batch, name, partition=partition)
-        self.pending.append(_last_record(future, count))
+        self.pending.append(future)
+        self.batch_records[future] = count
 
     async def delivered(self) -> None:
         """Wait for the broker's acknowledgement of every send; raises if one failed."""
         pending, self.pending = self.pending, []
-        self.metadata.extend(await asyncio.gather(*pending))
-
-
-async def _last_record(batch_delivered: Awaitable[Any], count: int) -> Any:
-    """The metadata of a record batch's last record (the broker reports its first)."""
-    first = await batch_delivered
-    return SimpleNamespace(
-        topic=first.topic, partition=first.partition, offset=first.offset + count - 1
-    )
+        for future, metadata in zip(pending, await asyncio.gather(*pending), strict=True):
+            count = self.batch_records.pop(future, 1)
+            if count > 1:  # the metadata of the batch's last record
+                metadata = SimpleNamespace(
+                    topic=metadata.topic,
+                    partition=metadata.partition,
+                    offset=metadata.offset + count - 1,
+                )
+            self.metadata.append(metadata)
 
 
 def register(rt: Runtime) -> None:
