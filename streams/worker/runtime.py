@@ -47,6 +47,8 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
         await self.runtime.rewind_uncommitted()
 
 
+#: input records per fetched batch, at most
+MAX_POLL_RECORDS = 8000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
 PRODUCER_BATCH_BYTES = 16384
 
@@ -75,7 +77,10 @@ def faust_app(s: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_linger=0.005,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
-        broker_max_poll_records=2000,  # a batch folds in about a second: the loop stays lively
+        # larger batches write each team and membership record once for more events (two
+        # 60,000-event wide runs each: 2,134 and 2,150 events/s to queryable at 8,000 against
+        # 1,455 and 1,723 at 2,000); the fold still yields between partitions
+        broker_max_poll_records=MAX_POLL_RECORDS,
         consumer_max_fetch_size=4 * 1024 * 1024,
         producer_max_request_size=4 * 1024 * 1024,
         broker_credentials=faust_credentials(s.kafka_security),
