@@ -19,6 +19,8 @@ Reader = Callable[[bytes], bytes | None]
 
 
 class PartitionStore:
+    """The batch path's way into the scopes table's local store (see the module docstring)."""
+
     def __init__(self, table: Any) -> None:
         self.table = table
 
