@@ -374,7 +374,7 @@ async def apply_result(
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
-    rt.pending.add(sorted(pair for pair in result.changed if ":" in pair[0]))
+    rt.pending.add(pair for pair in result.changed if ":" in pair[0])
 
 
 async def write_state(

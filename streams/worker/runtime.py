@@ -19,8 +19,8 @@ from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
-from streams.engine.rollups import Views
-from streams.engine.state import STREAM_TIME, decode_value, parse_key
+from streams.engine.rollups import VIEWED_KINDS, Views
+from streams.engine.state import decode_value, parse_key
 from streams.worker.delivery import BatchApp
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
@@ -133,7 +133,6 @@ class Runtime:
         }
         self.scopes_topic = self._topic(t.scopes)
         self.alerts_topic = self._topic(t.alerts)
-        self.performance_topic = self._topic(t.performance)
         self.deadletter_topic = self._topic(t.deadletter)
         table = ScopesTable(
             app=self.app,
@@ -171,8 +170,8 @@ class Runtime:
         records = 0
         for raw_key, raw_value in self.table.data.items():
             key = parse_key(bytes(raw_key))
-            if key[1] == STREAM_TIME or not key[0]:
-                continue
+            if key[1] not in VIEWED_KINDS or not key[0]:
+                continue  # deal, account and stream-time state: no view rolls it up
             partition = self.partition_of(key[0])
             if partition not in mine:
                 continue
