@@ -4,10 +4,12 @@ Batches arrive through streams.worker.delivery, below Faust's per-record streams
 records are validated and routed to the partition of the scope that owns them (rejects go
 to the dead-letter topic with the original bytes); records of the internal topic are folded
 into the table, one partition at a time. The handler returns only once every record it sent
-was delivered, so offsets are acknowledged after their consequences are in Kafka.
+was delivered; the state it changed is written out at the next checkpoint, and only then
+are its offsets acknowledged, so a commit never passes a record whose consequences are not
+all in Kafka.
 
-Order inside a partition's fold, for crash safety: alerts are delivered before the table
-records that mark them sent, so a kill in between re-sends an alert rather than losing it.
+For crash safety, alerts are delivered before the table records that mark them sent (those
+wait for the checkpoint), so a kill in between re-sends an alert rather than losing it.
 """
 
 from __future__ import annotations
@@ -15,17 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import orjson
-from faust.streams import _current_event
-from faust.types import TP
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
@@ -34,6 +31,7 @@ from streams.domain.vocabulary import PROCESSING_ERROR
 from streams.engine.items import Item, RawEvent, TargetItem, decode_envelope, encode_envelope
 from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, install_batch_handler
+from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import PRODUCER_BATCH_BYTES, Runtime
 
@@ -44,70 +42,6 @@ EXIT_UNHANDLED = 70
 #: envelopes stay well below Kafka's default 1 MiB message limit
 ENVELOPE_MAX_BYTES = 512 * 1024
 SCOPES = "scopes"
-
-
-class Outgoing:
-    """Everything one batch sends; the batch is acknowledged once all of it is delivered.
-
-    Records go to the producer directly (Faust's transport producer, over aiokafka's
-    batching producer), not through Faust's Topic.send: its per-message channel machinery
-    cost about an eighth of the worker's time, for nothing this path uses.
-    """
-
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer
-        self.pending: list[Any] = []
-        #: records in each pending record batch (the broker reports a batch's first offset)
-        self.batch_records: dict[Any, int] = {}
-        #: the broker's record metadata of everything delivered so far
-        self.metadata: list[Any] = []
-
-    async def send(
-        self,
-        topic: Any,
-        *,
-        key: bytes | None = None,
-        value: bytes | None = None,
-        partition: int | None = None,
-    ) -> None:
-        name = topic.get_topic_name()
-        self.pending.append(await self.producer.send(name, key, value, partition, None, None))
-
-    async def send_batched(
-        self, topic: Any, partition: int, records: Iterable[tuple[bytes, bytes | None]]
-    ) -> None:
-        """Many records for one partition as whole record batches (aiokafka's batch API):
-        one call per batch instead of one per record, which cost a fifth of the fold's time
-        for the changelog. Relies on Faust's aiokafka producer (pinned faust-streaming)."""
-        producer = self.producer._ensure_producer()
-        name = topic.get_topic_name()
-        batch = producer.create_batch()
-        for key, value in records:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                await self._submit(producer, batch, name, partition)
-                batch = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)  # a batch takes one always
-        if batch.record_count():
-            await self._submit(producer, batch, name, partition)
-
-    async def _submit(self, producer: Any, batch: Any, name: str, partition: int) -> None:
-        count = batch.record_count()
-        future = await producer.send_batch(batch, name, partition=partition)
-        self.pending.append(future)
-        self.batch_records[future] = count
-
-    async def delivered(self) -> None:
-        """Wait for the broker's acknowledgement of every send; raises if one failed."""
-        pending, self.pending = self.pending, []
-        for future, metadata in zip(pending, await asyncio.gather(*pending), strict=True):
-            count = self.batch_records.pop(future, 1)
-            if count > 1:  # the metadata of the batch's last record
-                metadata = SimpleNamespace(
-                    topic=metadata.topic,
-                    partition=metadata.partition,
-                    offset=metadata.offset + count - 1,
-                )
-            self.metadata.append(metadata)
 
 
 def register(rt: Runtime) -> None:
@@ -129,13 +63,23 @@ def register(rt: Runtime) -> None:
     # every topic is created with the table's partition count (streams.worker.topics); Faust
     # checks it against the consumer's metadata, which may not know the changelog yet
     rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
+
     # what the fold sent on to other scopes is folded before more input is taken
+    async def checkpoint() -> None:
+        try:
+            await rt.state.checkpoint(rt.app.producer)
+        except Exception as exc:
+            stop_without_commit(f"writing out {rt.state.held} state records", exc)
+
     install_batch_handler(
         rt.app,
         frozenset(kinds),
         handler,
         lambda: rt.ready,
         first=frozenset({rt.settings.topics.scopes}),
+        checkpoint=checkpoint,
+        checkpoint_interval=rt.settings.commit_interval,
+        checkpoint_wanted=lambda: rt.state.full,
     )
 
 
@@ -152,8 +96,10 @@ async def handle_batch(
     they were made, across rebalances, so an older one never replaces a newer one.
 
     For crash safety, what the fold sends on (contributions, alerts) is delivered before the
-    table records that say it was folded: a kill in between replays the batch, and the
-    replay sends the same absolute values again instead of skipping them as duplicates.
+    table records that say it was folded: those are only staged here and written out at the
+    next checkpoint (streams.worker.write_behind), after this returned. A kill before then
+    replays the batch, and the replay sends the same absolute values again instead of
+    skipping them as duplicates.
     """
     now = datetime.now(UTC)
     out = Outgoing(rt.app.producer)
@@ -176,32 +122,17 @@ async def handle_batch(
     await send_items(rt, out, remote)
     folded: list[tuple[int, BatchResult]] = []
     for partition, items in sorted(local.items()):
-        with partition_context(scopes_topic, partition):
-            read = rt.store.reader(partition)
-            folded.append((partition, rt.processor.process(partition, items, read, now)))
+        read = rt.state.reader(partition)
+        folded.append((partition, rt.processor.process(partition, items, read, now)))
         await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
     for _, result in folded:
         await send_alerts(rt, out, result)
     # one envelope per target partition for the whole batch, not one per folded partition
     await send_items(rt, out, [item for _, result in folded for item in result.outbox])
-    await out.delivered()  # before the records that mark them sent
     for partition, result in folded:
         await apply_result(rt, out, partition, result, now, rejects)
     await out.delivered()
-    record_persisted_offsets(rt, out.metadata)
     rejects.flush()
-
-
-def record_persisted_offsets(rt: Runtime, delivered: list[Any]) -> None:
-    """Tell the local store how far each changelog partition is applied to it, as Faust's
-    table does after each changelog write, so a clean restart reads only what follows."""
-    changelog = rt.table.changelog_topic.get_topic_name()
-    latest: dict[int, int] = {}
-    for metadata in delivered:
-        if metadata is not None and metadata.topic == changelog:
-            latest[metadata.partition] = max(metadata.offset, latest.get(metadata.partition, -1))
-    for partition, offset in latest.items():
-        rt.table.data.set_persisted_offset(TP(changelog, partition), offset)
 
 
 def split_by_owner(
@@ -217,24 +148,6 @@ def split_by_owner(
         else:
             remote.append(item)
     return local, remote
-
-
-class _PartitionEvent:
-    """What Faust's table and store read from the current event: its topic and partition."""
-
-    def __init__(self, topic: str, partition: int) -> None:
-        self.message = SimpleNamespace(topic=topic, partition=partition)
-
-
-@contextmanager
-def partition_context(topic: str, partition: int) -> Iterator[None]:
-    """Table writes inside go to the store and changelog partition of `partition`."""
-    event = _PartitionEvent(topic, partition)
-    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 # -- ingestion --------------------------------------------------------------------------------
@@ -368,27 +281,13 @@ async def apply_result(
     now: datetime,
     rejects: RateLimitedLog,
 ) -> None:
-    """Write one partition's folded state (each key once) and dead-letter what it refused."""
-    with partition_context(rt.settings.topics.scopes, partition):
-        await write_state(rt, out, partition, result.writes)
+    """Stage one partition's folded state (each key once, written out at the next
+    checkpoint) and dead-letter what the fold refused."""
+    rt.state.stage(partition, result.writes)
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
     rt.pending.add(pair for pair in result.changed if ":" in pair[0])
-
-
-async def write_state(
-    rt: Runtime, out: Outgoing, partition: int, writes: dict[bytes, bytes | None]
-) -> None:
-    """Write the fold's records to the local store and to the changelog partition.
-
-    Faust's own table API would queue every changelog record in its producer buffer, which
-    its commit then drains one record per event-loop round: minutes for a large backlog.
-    Sent here, the records go to aiokafka's batching producer at once, and the batch is
-    acknowledged only once they are delivered (`Outgoing.delivered`).
-    """
-    rt.store.write(partition, writes)
-    await out.send_batched(rt.table.changelog_topic, partition, writes.items())
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:

@@ -1,17 +1,19 @@
 """Batch delivery inside Faust: fetched batches go to one handler, offsets are acknowledged
-as ranges after it returned.
+as ranges at the next checkpoint.
 
 Faust delivers every record through its stream machinery (a conductor callback, an Event, a
 queue, an ack per record): about 80 us per record before our code runs. Here the consumer's
 fetch loop hands each fetched batch of the topics we fold (input and internal topics) to a
-batch handler at once, and acknowledges each partition's offsets after the handler
-returned, so a commit never passes a record that was not handled. Faust keeps everything
-else: group membership, rebalances, table recovery (changelog records still take Faust's
-own per-record path), commits and the producer flush before each commit.
+batch handler at once. The handler's state is written out at checkpoints (every commit
+interval, or earlier when the handler says so, and before every rebalance and stop); only
+then are the offsets of the batches it covers acknowledged, so a commit never passes a record
+whose consequences are not all in Kafka. Faust keeps everything else: group membership,
+rebalances, table recovery (changelog records still take Faust's own per-record path),
+commits and the producer flush before each commit.
 
 Each partition stays sequential: the next fetch starts after the handler returned
-(faust-streaming issue 606 cannot happen). A rebalance waits for a batch in flight
-(`wait_empty`), and a batch whose consumer generation changed meanwhile is not
+(faust-streaming issue 606 cannot happen). A rebalance waits for the batch in flight and
+takes a checkpoint (`wait_empty`); a batch whose consumer generation changed meanwhile is not
 acknowledged: the partition's next owner replays it, and replays are idempotent.
 Relies on faust-streaming 0.15.3 internals (pinned in pyproject.toml).
 """
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 #: topic partition -> the records of one fetch, in offset order (aiokafka ConsumerRecord)
 Batch = Mapping[TP, Sequence[Any]]
 BatchHandler = Callable[[Batch], Awaitable[None]]
+#: writes out everything the handled batches changed; raises if it could not
+Checkpoint = Callable[[], Awaitable[None]]
 
 
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
@@ -46,11 +50,19 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     first_topics: frozenset[str] = frozenset()
     #: False while the handler's state is not ready (tables recovering, views rebuilding)
     batch_ready: Callable[[], bool] = staticmethod(lambda: True)
+    batch_checkpoint: Checkpoint | None = None
+    #: True when the handler wants a checkpoint before the interval is up
+    checkpoint_wanted: Callable[[], bool] = staticmethod(lambda: False)
+    checkpoint_interval: float = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._idle = asyncio.Event()
-        self._idle.set()
+        #: held while a batch is handled or a checkpoint taken: never both at once
+        self._handling = asyncio.Lock()
+        #: partition -> (first, last) offsets handled since the last checkpoint
+        self._handled: dict[TP, tuple[int, int]] = {}
+        self._handled_generation: int | None = None
+        self._last_checkpoint = monotonic()
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs Kafka
         if self.batch_handler is None:
@@ -62,6 +74,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._next_records(timeout=1.0)
                 await asyncio.sleep(0)
+                if not records and self._handled and not self.should_stop:
+                    async with self._handling:  # idle: no batch to take it after
+                        await self._checkpoint()
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
@@ -131,18 +146,47 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             await self._refetch_later(fresh)
             return
         assert self.batch_handler is not None
-        self._idle.clear()
         self._mark_inbound(fresh)
-        try:
+        async with self._handling:
             await self.batch_handler(fresh)
             if self.app.consumer_generation_id != generation or not self.flow_active:
                 log.info("rebalance during a batch: not acknowledged, the new owner replays it")
                 return
-            for tp, batch in fresh.items():
-                self.ack_range(tp, batch[0].offset, batch[-1].offset)
-                self._read_offset[tp] = batch[-1].offset + 1
-        finally:
-            self._idle.set()
+            self._note_handled(fresh, generation)
+            if self._checkpoint_due():
+                await self._checkpoint()
+
+    def _note_handled(self, batch: Mapping[TP, list[Any]], generation: int) -> None:
+        """Remember the batch's offsets until the next checkpoint; each range starts where
+        the partition was read from, so offsets Kafka skipped are acknowledged too."""
+        if self._handled_generation != generation:
+            self._handled = {}
+            self._handled_generation = generation
+        for tp, records in batch.items():
+            read = self._read_offset.get(tp)
+            first = records[0].offset if read is None else min(read, records[0].offset)
+            if tp in self._handled:
+                first = self._handled[tp][0]
+            self._handled[tp] = (first, records[-1].offset)
+            self._read_offset[tp] = records[-1].offset + 1
+
+    def _checkpoint_due(self) -> bool:
+        elapsed = monotonic() - self._last_checkpoint
+        return elapsed >= self.checkpoint_interval or self.checkpoint_wanted()
+
+    async def _checkpoint(self) -> None:
+        """Write out the handler's state, then acknowledge every batch it covers. Call with
+        `_handling` held."""
+        if self.batch_checkpoint is not None:
+            await self.batch_checkpoint()
+        handled, self._handled = self._handled, {}
+        self._last_checkpoint = monotonic()
+        if self.app.consumer_generation_id != self._handled_generation:
+            if handled:
+                log.info("rebalance since the last checkpoint: its batches are replayed")
+            return
+        for tp, (first, last) in handled.items():
+            self.ack_range(tp, first, last)
 
     def _mark_inbound(self, batch: Mapping[TP, list[Any]]) -> None:
         """Tell Faust's monitor these partitions are being processed, as its streams would:
@@ -191,8 +235,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         notify(self._waiting_for_ack)
 
     async def wait_empty(self) -> None:
-        """A rebalance first waits for the batch in flight, then commits."""
-        await self._idle.wait()
+        """A rebalance or stop first waits for the batch in flight and takes a checkpoint,
+        then commits."""
+        async with self._handling:
+            await self._checkpoint()
         await super().wait_empty()
 
 
@@ -214,13 +260,21 @@ def install_batch_handler(
     ready: Callable[[], bool],
     *,
     first: frozenset[str] = frozenset(),
+    checkpoint: Checkpoint | None = None,
+    checkpoint_interval: float = 1.0,
+    checkpoint_wanted: Callable[[], bool] = lambda: False,
 ) -> None:
     """Route fetched batches of `topics` to `handler` whenever `ready()` says so; records of
-    `first` are handled before those of any other topic."""
+    `first` are handled before those of any other topic. `checkpoint` runs every
+    `checkpoint_interval` seconds (or when `checkpoint_wanted()`), before each rebalance
+    and at stop; offsets are acknowledged after it returned."""
     consumer: Any = app.consumer
     if not isinstance(consumer, BatchConsumer):
         raise TypeError(f"the app's consumer is {type(consumer).__name__}, not BatchConsumer")
     consumer.batch_topics = topics
     consumer.first_topics = first
     consumer.batch_ready = ready
+    consumer.batch_checkpoint = checkpoint
+    consumer.checkpoint_interval = checkpoint_interval
+    consumer.checkpoint_wanted = checkpoint_wanted
     consumer.batch_handler = handler

@@ -30,6 +30,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
+from streams.worker.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 
 #: input records per fetched batch, at most
 MAX_POLL_RECORDS = 8000
+#: state records held between checkpoints before one is taken early (memory bound)
+MAX_HELD_RECORDS = 200_000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
 PRODUCER_BATCH_BYTES = 16384
 
@@ -144,7 +147,8 @@ class Runtime:
         )
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
-        self.store = PartitionStore(self.table)
+        #: what the fold changed since the last checkpoint
+        self.state = WriteBehind(PartitionStore(self.table, t.scopes), max_records=MAX_HELD_RECORDS)
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
 
     def _topic(self, name: str) -> Any:

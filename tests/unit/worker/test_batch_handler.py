@@ -28,7 +28,7 @@ from streams.domain.validation import EventDecoder
 from streams.engine.items import RawEvent, TeamHourItem, decode_envelope
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
-from streams.engine.state import parse_key
+from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.partition_store import PartitionStore
@@ -36,6 +36,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
+from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
 
 PARTITIONS = 4
@@ -112,9 +113,16 @@ class FakeBatchProducer(FakeProducer):
 
 
 class FakeStore(dict[bytes, bytes]):
-    def __init__(self) -> None:
+    """The local store; each write is journalled in `sent` as ("store", -1, key, value)."""
+
+    def __init__(self, sent: Sent) -> None:
         super().__init__()
+        self.sent = sent
         self.persisted: dict[TP, int] = {}
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.sent.append(("store", -1, key, value))
+        super().__setitem__(key, value)
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         self.persisted[tp] = offset
@@ -124,7 +132,7 @@ def runtime(sent: Sent) -> Any:
     """A worker owning every partition: anything could be folded locally."""
     settings = Settings.from_env({"SALES_TOPIC_PARTITIONS": str(PARTITIONS)})
     fx = FxRates.load(FX_PATH, settings.base_currency)
-    store = FakeStore()
+    store = FakeStore(sent)
     t = settings.topics
     scopes = {TP(t.scopes, p) for p in range(PARTITIONS)}
     return SimpleNamespace(
@@ -155,7 +163,7 @@ def runtime(sent: Sent) -> Any:
                 get=store.get, data=store, changelog_topic=FakeTopic("changelog")
             )
         ),
-        store=PartitionStore(table),
+        state=WriteBehind(PartitionStore(table, t.scopes), max_records=1_000_000),
         scopes_topic=FakeTopic(t.scopes),
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),
@@ -172,7 +180,8 @@ def record(topic: str, offset: int, key: str, event: dict[str, Any]) -> Any:
     )
 
 
-async def handle(rt: Any, records: list[Any]) -> None:
+async def handle(rt: Any, records: list[Any], *, checkpoint: bool = True) -> None:
+    """Handle one fetched batch, then take a checkpoint as the consumer would (or not)."""
     kinds = {rt.settings.topics.scopes: batch_handler.SCOPES} | {
         getattr(rt.settings.topics, kind): kind
         for kind in ("activities", "deals", "feedback", "targets")
@@ -182,6 +191,8 @@ async def handle(rt: Any, records: list[Any]) -> None:
         batch[TP(r.topic, r.partition)].append(r)
     log = RateLimitedLog(batch_handler.log, "rejected input records")
     await batch_handler.handle_batch(rt, kinds, batch, log)
+    if checkpoint:
+        await rt.state.checkpoint(rt.app.producer)
 
 
 def events_of_one_rep(rt: Any) -> list[Any]:
@@ -278,3 +289,61 @@ async def test_state_goes_out_in_record_batches_and_the_store_knows_the_last_off
     assert rt.table.data.persisted == {
         TP("changelog", p): producer.offsets[("changelog", p)] for p in per_partition
     }
+
+
+def changelog_records(sent: Sent) -> list[tuple[tuple[Any, ...], bytes | None]]:
+    return [(parse_key(key), value) for name, _, key, value in sent if name == "changelog"]
+
+
+def rep_calls(records: list[tuple[tuple[Any, ...], bytes | None]]) -> int:
+    """Calls counted in the rep's hour records, each key's last version."""
+    latest = {key: value for key, value in records if key[0] == "rep:r1" and key[1] == HOUR}
+    return sum(
+        part.counts.get("call", 0)
+        for value in latest.values()
+        if value is not None
+        for part in decode_value(HOUR, value).parts.values()
+    )
+
+
+async def test_state_is_held_until_the_checkpoint_then_written_once_per_key(
+    sent: Sent,
+) -> None:
+    """Between checkpoints the fold reads its own held state: a replayed batch is
+    recognised as duplicates, and each changed record goes out once."""
+    rt = runtime(sent)
+    events = events_of_one_rep(rt)
+    acts = [r for r in events if r.topic == rt.settings.topics.activities]
+    more = [
+        record(
+            rt.settings.topics.activities,
+            10 + i,
+            "r1",
+            {**orjson.loads(r.value), "event_id": f"b{i}"},
+        )
+        for i, r in enumerate(acts)
+    ]
+    await handle(rt, acts, checkpoint=False)
+    await handle(rt, acts, checkpoint=False)  # a replay before any checkpoint
+    await handle(rt, more, checkpoint=False)
+    assert not [name for name, *_ in sent if name in ("changelog", "store")]
+    assert rt.state.held > 0
+
+    await rt.state.checkpoint(rt.app.producer)
+    records = changelog_records(sent)
+    keys = [key for key, _ in records]
+    assert len(keys) == len(set(keys)), "a record changed by three batches goes out once"
+    assert rep_calls(records) == 2 * len(acts), "the replayed batch counted once"
+    assert rt.state.held == 0
+
+
+async def test_the_checkpoint_writes_the_changelog_before_the_local_store(sent: Sent) -> None:
+    """A kill between the two must leave the local store behind its changelog (recovery
+    reads it forward), never ahead of it."""
+    rt = runtime(sent)
+    await handle(rt, events_of_one_rep(rt))
+    kinds = [name for name, *_ in sent]
+    assert "store" in kinds
+    last_changelog = max(i for i, name in enumerate(kinds) if name == "changelog")
+    first_store = kinds.index("store")
+    assert last_changelog < first_store, kinds

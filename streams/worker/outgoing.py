@@ -1,0 +1,72 @@
+"""What one batch or checkpoint sends, and waiting until the broker has all of it.
+
+Records go to the producer directly (Faust's transport producer, over aiokafka's batching
+producer), not through Faust's Topic.send: its per-message channel machinery cost about an
+eighth of the worker's time, for nothing this path uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import Any
+
+
+class Outgoing:
+    """Sends whose delivery the caller waits for before it acknowledges what caused them."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        self.pending: list[Any] = []
+        #: records in each pending record batch (the broker reports a batch's first offset)
+        self.batch_records: dict[Any, int] = {}
+        #: the broker's record metadata of everything delivered so far
+        self.metadata: list[Any] = []
+
+    async def send(
+        self,
+        topic: Any,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        partition: int | None = None,
+    ) -> None:
+        name = topic.get_topic_name()
+        self.pending.append(await self.producer.send(name, key, value, partition, None, None))
+
+    async def send_batched(
+        self, topic: Any, partition: int, records: Iterable[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Many records for one partition as whole record batches (aiokafka's batch API):
+        one call per batch instead of one per record, which cost a fifth of the fold's time
+        for the changelog. Relies on Faust's aiokafka producer (pinned faust-streaming)."""
+        producer = self.producer._ensure_producer()
+        name = topic.get_topic_name()
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                await self._submit(producer, batch, name, partition)
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)  # a batch takes one always
+        if batch.record_count():
+            await self._submit(producer, batch, name, partition)
+
+    async def _submit(self, producer: Any, batch: Any, name: str, partition: int) -> None:
+        count = batch.record_count()
+        future = await producer.send_batch(batch, name, partition=partition)
+        self.pending.append(future)
+        self.batch_records[future] = count
+
+    async def delivered(self) -> None:
+        """Wait for the broker's acknowledgement of every send; raises if one failed."""
+        pending, self.pending = self.pending, []
+        for future, metadata in zip(pending, await asyncio.gather(*pending), strict=True):
+            count = self.batch_records.pop(future, 1)
+            if count > 1:  # the metadata of the batch's last record
+                metadata = SimpleNamespace(
+                    topic=metadata.topic,
+                    partition=metadata.partition,
+                    offset=metadata.offset + count - 1,
+                )
+            self.metadata.append(metadata)

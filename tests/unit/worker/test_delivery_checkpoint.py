@@ -1,0 +1,183 @@
+"""Offsets are acknowledged only at a checkpoint, after the handler's state was written out.
+
+A commit that passed a batch whose state was still held in memory would lose that state in
+a crash: the replay would start after it. These drive the consumer's batch path with a fake
+app and fetched records; the acknowledgement bookkeeping is Faust's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from streams.worker.delivery import BatchConsumer
+
+INPUT = TP("sales.activities", 0)
+SCOPES = TP("sales.scopes", 1)
+
+
+def records(tp: TP, first: int, last: int) -> list[Any]:
+    return [
+        SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=o)
+        for o in range(first, last + 1)
+    ]
+
+
+class Journal(list[str]):
+    """What happened, in order: handled batches, checkpoints."""
+
+
+def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False) -> Any:
+    """A BatchConsumer with just the state the batch path uses, over a fake app."""
+    c: Any = BatchConsumer.__new__(BatchConsumer)
+    c.app = SimpleNamespace(
+        consumer_generation_id=1,
+        flow_control=SimpleNamespace(is_active=lambda: True),
+        monitor=None,
+    )
+    c.flow_active = True
+    c._handling = asyncio.Lock()
+    c._handled = {}
+    c._handled_generation = None
+    c._last_checkpoint = 0.0
+    c._acked = defaultdict(list)
+    c._acked_index = defaultdict(set)
+    c._read_offset = defaultdict(lambda: None)
+    c._committed_offset = defaultdict(lambda: None)
+    c._buffered_partitions = set()
+    c._waiting_for_ack = None
+    c._n_acked = 0
+    c.batch_topics = frozenset({INPUT.topic, SCOPES.topic})
+    c.batch_ready = lambda: True
+    c.checkpoint_interval = interval
+    c.checkpoint_wanted = lambda: wanted
+
+    async def handler(batch: Any) -> None:
+        journal.append(
+            "handled " + ",".join(f"{tp.topic}:{b[-1].offset}" for tp, b in batch.items())
+        )
+
+    async def checkpoint() -> None:
+        journal.append("checkpoint")
+
+    c.batch_handler = handler
+    c.batch_checkpoint = checkpoint
+    return c
+
+
+def acked(c: Any) -> dict[TP, list[int]]:
+    return {tp: sorted(offsets) for tp, offsets in c._acked_index.items() if offsets}
+
+
+async def test_handled_batches_are_acknowledged_only_at_the_checkpoint() -> None:
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")  # the interval is never up
+    await c._deliver({INPUT: records(INPUT, 0, 4)}, None)
+    await c._deliver({INPUT: records(INPUT, 5, 9), SCOPES: records(SCOPES, 0, 1)}, None)
+    assert journal == ["handled sales.activities:4", "handled sales.activities:9,sales.scopes:1"]
+    assert acked(c) == {}, "nothing may be committed before the state is written out"
+    assert c._read_offset[INPUT] == 10, "the next fetch still starts after the batch"
+
+    async with c._handling:
+        await c._checkpoint()
+    assert journal[-1] == "checkpoint"
+    assert acked(c) == {INPUT: list(range(10)), SCOPES: [0, 1]}
+    assert c._handled == {}
+
+
+async def test_a_checkpoint_follows_the_batch_once_the_interval_is_up() -> None:
+    journal = Journal()
+    c = consumer(journal, interval=0.0)
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    assert journal == ["handled sales.activities:2", "checkpoint"]
+    assert acked(c) == {INPUT: [0, 1, 2]}
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+async def test_the_handler_can_ask_for_a_checkpoint_early(wanted: bool) -> None:
+    journal = Journal()
+    c = consumer(journal, wanted=wanted)
+    c._last_checkpoint = float("inf")
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    assert ("checkpoint" in journal) is wanted
+    assert bool(acked(c)) is wanted
+
+
+async def test_offsets_kafka_skipped_between_batches_are_acknowledged_too() -> None:
+    """Compaction or transaction markers leave gaps; the commit must move past them."""
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+    c._read_offset[INPUT] = 3  # where the partition was read from
+    await c._deliver({INPUT: records(INPUT, 5, 6)}, None)
+    await c._deliver({INPUT: records(INPUT, 9, 9)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    assert acked(c) == {INPUT: list(range(3, 10))}
+
+
+async def test_batches_handled_before_a_rebalance_are_not_acknowledged_after_it() -> None:
+    """The new owner of a partition replays what the last checkpoint did not cover."""
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    c.app.consumer_generation_id = 2
+    async with c._handling:
+        await c._checkpoint()
+    assert journal[-1] == "checkpoint", "the state is still written out (replays are idempotent)"
+    assert acked(c) == {}
+
+
+async def test_a_batch_during_which_the_generation_changed_is_not_acknowledged() -> None:
+    journal = Journal()
+    c = consumer(journal, interval=0.0)
+
+    async def handler(batch: Any) -> None:
+        c.app.consumer_generation_id = 2
+
+    c.batch_handler = handler
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    assert acked(c) == {}
+
+
+async def test_a_failed_checkpoint_acknowledges_nothing() -> None:
+    journal = Journal()
+    c = consumer(journal, interval=0.0)
+
+    async def failing() -> None:
+        raise RuntimeError("changelog refused")
+
+    c.batch_checkpoint = failing
+    with pytest.raises(RuntimeError):
+        await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    assert acked(c) == {}
+
+
+async def test_a_rebalance_or_stop_takes_a_checkpoint_before_faust_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+
+    async def faust_wait_empty(self: Any) -> None:
+        journal.append(f"faust commits {acked(self)}")
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "wait_empty", faust_wait_empty)
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    await c.wait_empty()
+    assert journal == [
+        "handled sales.activities:1",
+        "checkpoint",
+        "faust commits " + str({INPUT: [0, 1]}),
+    ]
