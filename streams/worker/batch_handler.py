@@ -33,7 +33,7 @@ from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, install_batch_handler
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
-from streams.worker.runtime import PRODUCER_BATCH_BYTES, Runtime
+from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ async def handle_batch(
     owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
     local: dict[int, list[Item]] = defaultdict(list)  # envelopes first, in topic order
     routed: list[Item] = []
+    records_in = sum(len(records) for records in batch.values())
+    if any(kinds[tp.topic] != SCOPES for tp in batch):
+        rt.backlogged = records_in >= MAX_POLL_RECORDS
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]

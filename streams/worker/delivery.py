@@ -41,6 +41,27 @@ BatchHandler = Callable[[Batch], Awaitable[None]]
 Checkpoint = Callable[[], Awaitable[None]]
 
 
+#: how long the broker may hold a fetch that finds no new records (Faust sets 1,500 ms)
+FETCH_MAX_WAIT_MS = 100
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    """Faust's aiokafka consumer thread, with fetches the broker answers within 100 ms.
+
+    aiokafka keeps one fetch per broker in flight, for the partitions whose fetched records
+    are used up. Right after a fetch, the internal topic's records are handled first and
+    the input's are still buffered, so the next fetch asks for the internal topic alone: the
+    broker held it for Faust's 1,500 ms, as nothing arrives there until the input is folded,
+    and the input waited behind it. That was most of the event-to-queryable time under a
+    steady load (p50 about 2 s at 1,100 events/s).
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the fetcher starts
+        return consumer
+
+
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     """Faust's aiokafka consumer with a batch path for the topics of `batch_topics`."""
 
@@ -63,6 +84,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         self._handled: dict[TP, tuple[int, int]] = {}
         self._handled_generation: int | None = None
         self._last_checkpoint = monotonic()
+
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs Kafka
         if self.batch_handler is None:

@@ -72,10 +72,15 @@ async def medians_for(
     """Medians of each (team, period); None where the owner cannot be asked right now."""
     out: dict[TeamPeriod, TeamMedians | None] = {}
     remote: dict[tuple[URL, str], list[str]] = defaultdict(list)
+    owners: dict[str, URL | None | OwnerUnknown] = {}  # a team is asked for in many periods
     for team, period in sorted(set(pairs)):
-        try:
-            owner = rt.peers.owner_of("team:" + team)
-        except OwnerUnknown:
+        if team not in owners:
+            try:
+                owners[team] = rt.peers.owner_of("team:" + team)
+            except OwnerUnknown as exc:
+                owners[team] = exc
+        owner = owners[team]
+        if isinstance(owner, OwnerUnknown):
             out[(team, period)] = None
             continue
         if owner is None:

@@ -6,7 +6,9 @@ medians). Published as fast as they change, the documents took most of the event
 starved the fold. So the publisher works on a time budget: each run (every
 SALES_PERFORMANCE_MIN_INTERVAL) spends at most PUBLISH_SHARE of that interval, oldest change
 first; what is left waits for the next run, and a scope and period changed many times in the
-meantime is published once, with its latest figures.
+meantime is published once, with its latest figures. While the input is backlogged the share
+drops to PUBLISH_SHARE_BEHIND: folding comes first, and what is published once the worker
+has caught up carries every change made meanwhile.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ ScopePeriod = tuple[str, str]
 
 #: the most of each interval the publisher may spend; the fold gets the rest
 PUBLISH_SHARE = 0.25
+#: the same while the input is backlogged (the last input fetch came back full)
+PUBLISH_SHARE_BEHIND = 0.05
 #: documents built between two looks at the clock (and two yields to the event loop)
 PUBLISH_CHUNK = 50
 
@@ -79,15 +83,18 @@ class PublishPacer:
     After a run that took t seconds, the next may start t / share seconds after it began.
     """
 
-    def __init__(self, share: float) -> None:
-        self.share = share
+    def __init__(self) -> None:
         self.next_start = 0.0
+
+    @staticmethod
+    def share(backlogged: bool) -> float:
+        return PUBLISH_SHARE_BEHIND if backlogged else PUBLISH_SHARE
 
     def may_run(self, now: float) -> bool:
         return now >= self.next_start
 
-    def ran(self, started: float, finished: float) -> None:
-        self.next_start = started + (finished - started) / self.share
+    def ran(self, started: float, finished: float, share: float) -> None:
+        self.next_start = started + (finished - started) / share
 
 
 async def publish_pending(rt: Runtime, budget_seconds: float) -> int:

@@ -111,6 +111,8 @@ class Runtime:
             at_risk_pace=settings.at_risk_pace,
         )
         self.ready = False
+        #: the last fetch with input records came back full: the input is behind
+        self.backlogged = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
         #: (scope, period) whose figures changed and are not on sales.performance yet

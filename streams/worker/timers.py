@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from time import monotonic
 
 from streams.engine.items import Tick, encode_envelope
-from streams.worker.performance_publisher import PUBLISH_SHARE, PublishPacer, publish_pending
+from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import Runtime
 
@@ -54,7 +54,7 @@ def register(rt: Runtime) -> None:
             if tp.topic == topic:
                 await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=tp.partition)
 
-    pacer = PublishPacer(PUBLISH_SHARE)
+    pacer = PublishPacer()
 
     @app.timer(rt.settings.performance_min_interval, name="publish-performance")
     @guarded
@@ -62,10 +62,11 @@ def register(rt: Runtime) -> None:
         """Publish changed figures on a time budget (see streams.worker.performance_publisher)."""
         started = monotonic()
         if rt.pending and rt.ready and pacer.may_run(started):
+            share = pacer.share(rt.backlogged)
             try:
-                await publish_pending(rt, PUBLISH_SHARE * rt.settings.performance_min_interval)
+                await publish_pending(rt, share * rt.settings.performance_min_interval)
             finally:
-                pacer.ran(started, monotonic())
+                pacer.ran(started, monotonic(), share)
 
     @app.timer(5.0, name="consumer-lag")
     @guarded

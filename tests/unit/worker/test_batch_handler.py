@@ -347,3 +347,25 @@ async def test_the_checkpoint_writes_the_changelog_before_the_local_store(sent: 
     last_changelog = max(i for i, name in enumerate(kinds) if name == "changelog")
     first_store = kinds.index("store")
     assert last_changelog < first_store, kinds
+
+
+async def test_a_full_input_fetch_marks_the_worker_backlogged(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publisher's share of the time follows this flag: folding comes first while the
+    input is behind. Fetches of the internal topic alone say nothing about the input."""
+    monkeypatch.setattr(batch_handler, "MAX_POLL_RECORDS", 4)
+    rt = runtime(sent)
+    rt.backlogged = False
+    events = events_of_one_rep(rt)
+    await handle(rt, events)  # 4 records: the fetch was full
+    assert rt.backlogged is True
+    envelopes = [
+        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
+        for i, (name, p, key, value) in enumerate(sent)
+        if name == rt.settings.topics.scopes
+    ]
+    await handle(rt, envelopes[:1])
+    assert rt.backlogged is True
+    await handle(rt, events[:2])
+    assert rt.backlogged is False

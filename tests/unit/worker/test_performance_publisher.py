@@ -96,9 +96,21 @@ async def test_a_document_whose_send_fails_is_pending_again() -> None:
 
 
 def test_the_pacer_keeps_the_publisher_to_its_share_of_the_time() -> None:
-    pacer = PublishPacer(share=0.25)
+    pacer = PublishPacer()
+    share = pacer.share(backlogged=False)
+    assert share == 0.25
     assert pacer.may_run(100.0)
-    pacer.ran(started=100.0, finished=100.5)  # half a second of work: 2 s for a quarter
+    pacer.ran(started=100.0, finished=100.5, share=share)  # 0.5 s of work: 2 s for a quarter
     assert not pacer.may_run(100.6)  # a timer catching up does not run it back to back
     assert not pacer.may_run(101.9)
     assert pacer.may_run(102.0)
+
+
+def test_a_backlogged_worker_gives_the_publisher_a_smaller_share() -> None:
+    """Folding comes first while the input is behind; the documents catch up later."""
+    pacer = PublishPacer()
+    share = pacer.share(backlogged=True)
+    assert share < pacer.share(backlogged=False)
+    pacer.ran(started=100.0, finished=100.5, share=share)
+    assert not pacer.may_run(102.0)
+    assert pacer.may_run(100.0 + 0.5 / share)
