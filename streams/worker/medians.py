@@ -72,7 +72,7 @@ async def medians_for(
     """Medians of each (team, period); None where the owner cannot be asked right now."""
     out: dict[TeamPeriod, TeamMedians | None] = {}
     remote: dict[tuple[URL, str], list[str]] = defaultdict(list)
-    owners: dict[str, URL | None | OwnerUnknown] = {}  # a team is asked for in many periods
+    owners: dict[str, URL | OwnerUnknown | None] = {}  # a team is asked for in many periods
     for team, period in sorted(set(pairs)):
         if team not in owners:
             try:
