@@ -63,10 +63,8 @@ def register(rt: Runtime) -> None:
         started = monotonic()
         if rt.pending and rt.ready and pacer.may_run(started):
             share = pacer.share(rt.backlogged)
-            try:
-                await publish_pending(rt, share * rt.settings.performance_min_interval)
-            finally:
-                pacer.ran(started, monotonic(), share)
+            busy = await publish_pending(rt, share * rt.settings.performance_min_interval)
+            pacer.ran(started, busy, share)
 
     @app.timer(5.0, name="consumer-lag")
     @guarded

@@ -4,6 +4,7 @@ once per run however often it changed, and a failed send is tried again."""
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -100,7 +101,7 @@ def test_the_pacer_keeps_the_publisher_to_its_share_of_the_time() -> None:
     share = pacer.share(backlogged=False)
     assert share == 0.25
     assert pacer.may_run(100.0)
-    pacer.ran(started=100.0, finished=100.5, share=share)  # 0.5 s of work: 2 s for a quarter
+    pacer.ran(started=100.0, busy=0.5, share=share)  # 0.5 s of work: 2 s for a quarter
     assert not pacer.may_run(100.6)  # a timer catching up does not run it back to back
     assert not pacer.may_run(101.9)
     assert pacer.may_run(102.0)
@@ -111,6 +112,24 @@ def test_a_backlogged_worker_gives_the_publisher_a_smaller_share() -> None:
     pacer = PublishPacer()
     share = pacer.share(backlogged=True)
     assert share < pacer.share(backlogged=False)
-    pacer.ran(started=100.0, finished=100.5, share=share)
+    pacer.ran(started=100.0, busy=0.5, share=share)
     assert not pacer.may_run(102.0)
     assert pacer.may_run(100.0 + 0.5 / share)
+
+
+async def test_only_the_publishers_own_work_counts_against_its_budget() -> None:
+    """Batches handled while the publisher yields are not its time: counted, a slow batch
+    made the pacer hold the publisher back for a minute."""
+    rt, _ = await folded_runtime()
+    assert rt.pending
+
+    async def slow_batch() -> None:
+        time.sleep(0.3)  # the event loop is busy elsewhere while the publisher yields
+
+    started = time.monotonic()
+    hog = asyncio.create_task(slow_batch())
+    busy = await publish_pending(rt, budget_seconds=10.0)
+    await hog
+    assert time.monotonic() - started >= 0.3
+    assert busy < 0.3
+    assert not rt.pending
