@@ -35,6 +35,42 @@ from streams.engine.state import (
 VIEWED_KINDS = frozenset({HOUR, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 
 
+@dataclass(frozen=True, slots=True)
+class PartChange:
+    """What one part of an hour record changed by: worked out once, applied to each of the
+    hour's periods (a day, a week, a month and a quarter)."""
+
+    part: str
+    #: activity type -> count difference (zero differences left out)
+    counts: dict[str, int]
+    #: counters to take away and to add; None where there is nothing to do
+    satisfaction_old: Satisfaction | None
+    satisfaction_new: Satisfaction | None
+    #: +1 the part appeared in the hour, -1 it went, 0 it changed
+    presence: int
+    #: the part's latest event time, when it is still there
+    latest: float | None
+
+    @classmethod
+    def between(cls, part: str, old: HourCounts | None, new: HourCounts | None) -> PartChange:
+        counts = dict(new.counts) if new is not None else {}
+        if old is not None:
+            for activity, n in old.counts.items():
+                counts[activity] = counts.get(activity, 0) - n
+        sat_old = old.satisfaction if old is not None else None
+        sat_new = new.satisfaction if new is not None else None
+        if sat_old is not None and sat_new is not None and sat_old == sat_new:
+            sat_old = sat_new = None
+        return cls(
+            part,
+            {activity: n for activity, n in counts.items() if n},
+            sat_old,
+            sat_new,
+            (new is not None) - (old is not None),
+            new.latest if new is not None else None,
+        )
+
+
 @dataclass
 class PeriodAgg:
     """Counters of one scope in one period, summed over its hour records."""
@@ -47,18 +83,28 @@ class PeriodAgg:
     #: parts (teams of a rep, reps of a team) with hour counts in the period
     parts: Counter[str] = field(default_factory=Counter)
 
-    def add(self, part: str, counts: HourCounts, sign: int) -> None:
-        for activity, n in counts.counts.items():
-            self.by_type[activity] += sign * n
-            if not self.by_type[activity]:
-                del self.by_type[activity]
-        self.satisfaction.add(counts.satisfaction, sign)
-        self.parts[part] += sign
-        if not self.parts[part]:
-            del self.parts[part]
-        if sign > 0 and counts.latest >= self.latest:
-            self.latest = counts.latest
-            self.latest_part = part
+    def apply(self, change: PartChange) -> None:
+        """Apply what one part of one hour record changed by."""
+        by_type = self.by_type
+        for activity, delta in change.counts.items():
+            total = by_type[activity] + delta
+            if total:
+                by_type[activity] = total
+            else:
+                del by_type[activity]
+        if change.satisfaction_old is not None:
+            self.satisfaction.add(change.satisfaction_old, -1)
+        if change.satisfaction_new is not None:
+            self.satisfaction.add(change.satisfaction_new, +1)
+        if change.presence:
+            count = self.parts[change.part] + change.presence
+            if count:
+                self.parts[change.part] = count
+            else:
+                del self.parts[change.part]
+        if change.latest is not None and change.latest >= self.latest:
+            self.latest = change.latest
+            self.latest_part = change.part
 
     @property
     def activities_total(self) -> int:
@@ -233,16 +279,17 @@ class Views:
         # changes one of them
         old_parts = old.parts if old is not None else {}
         new_parts = new.parts if new is not None else {}
-        gone = [(p, c) for p, c in old_parts.items() if new_parts.get(p) != c]
-        came = [(p, c) for p, c in new_parts.items() if old_parts.get(p) != c]
+        changes = [
+            PartChange.between(part, old_parts.get(part), new_parts.get(part))
+            for part in {**old_parts, **new_parts}
+            if old_parts.get(part) != new_parts.get(part)
+        ]
         for period_id in periods:
             agg = view.periods.get(period_id)
             if agg is None:
                 agg = view.periods[period_id] = PeriodAgg()
-            for part, counts in gone:
-                agg.add(part, counts, -1)
-            for part, counts in came:
-                agg.add(part, counts, +1)
+            for change in changes:
+                agg.apply(change)
         if new is None:
             view.hours.pop(hour, None)
         else:
