@@ -254,51 +254,52 @@ class _Batch:
 
     # -- items --------------------------------------------------------------------------
     def handle(self, item: Item) -> None:
-        if isinstance(item, RawEvent):
-            if item.kind == "deals":
-                self.handle_deal(item)
-            else:
-                self.handle_rep_event(item)
-        elif isinstance(item, TargetItem):
-            self.put((item.scope, TARGET, item.metric, item.period), item.value)
-            self.eval_scopes.add(item.scope)
-        elif isinstance(item, TeamHourItem):
-            key = (item.scope, HOUR, item.hour)
-            record = self.load(key) or HourRecord()
-            if record.parts.get(item.rep) != item.part:
-                record.parts[item.rep] = item.part
-                self.put(key, record)
-        elif isinstance(item, DealContribution):
-            self.handle_contribution(item)
-        elif isinstance(item, TouchItem):
-            self.handle_touch(item)
-        elif isinstance(item, AccountDealItem):
-            self.handle_account_deal(item)
-        elif isinstance(item, FirstWinItem):
-            self.handle_first_win(item)
-        elif isinstance(item, MemberItem):
-            if (item.scope, item.period) not in self.medians_before:
-                self.medians_before[(item.scope, item.period)] = team_medians(
-                    self.proc.views.get(item.scope), item.period
-                )
-            member_key = (item.scope, MEMBER, item.period, item.rep)
-            member = (
-                Member(member=True, activities=item.activities, revenue=item.revenue)
-                if item.member
-                else None
+        # by exact type: items are final structs, and a member or republish item (most of
+        # the internal topic) no longer walks a chain of isinstance checks
+        _HANDLERS[type(item)](self, item)
+
+    def handle_raw(self, item: RawEvent) -> None:
+        if item.kind == "deals":
+            self.handle_deal(item)
+        else:
+            self.handle_rep_event(item)
+
+    def handle_target(self, item: TargetItem) -> None:
+        self.put((item.scope, TARGET, item.metric, item.period), item.value)
+        self.eval_scopes.add(item.scope)
+
+    def handle_team_hour(self, item: TeamHourItem) -> None:
+        key = (item.scope, HOUR, item.hour)
+        record = self.load(key) or HourRecord()
+        if record.parts.get(item.rep) != item.part:
+            record.parts[item.rep] = item.part
+            self.put(key, record)
+
+    def handle_member(self, item: MemberItem) -> None:
+        if (item.scope, item.period) not in self.medians_before:
+            self.medians_before[(item.scope, item.period)] = team_medians(
+                self.proc.views.get(item.scope), item.period
             )
-            if self.load(member_key) != member:
-                self.put(member_key, member)
-                self.members_changed.add((item.scope, item.period, item.rep))
-        elif isinstance(item, Republish):
-            self.result.changed.add((item.scope, item.period))
-        elif isinstance(item, Tick):
-            self.sweep = True
-            self.eval_scopes.update(
-                scope
-                for scope, view in self.proc.views.scopes.items()
-                if view.partition == self.partition and view.targets
-            )
+        member_key = (item.scope, MEMBER, item.period, item.rep)
+        member = (
+            Member(member=True, activities=item.activities, revenue=item.revenue)
+            if item.member
+            else None
+        )
+        if self.load(member_key) != member:
+            self.put(member_key, member)
+            self.members_changed.add((item.scope, item.period, item.rep))
+
+    def handle_republish(self, item: Republish) -> None:
+        self.result.changed.add((item.scope, item.period))
+
+    def handle_tick(self, item: Tick) -> None:
+        self.sweep = True
+        self.eval_scopes.update(
+            scope
+            for scope, view in self.proc.views.scopes.items()
+            if view.partition == self.partition and view.targets
+        )
 
     def is_late(self, occurred: float) -> bool:
         return occurred < self.stream_time - self.proc.late_grace
@@ -648,6 +649,20 @@ class _Batch:
             "expected_by_now": ev.expected_by_now,
             "emitted_at": rfc3339(self.now),
         }
+
+
+_HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
+    RawEvent: _Batch.handle_raw,
+    TargetItem: _Batch.handle_target,
+    TeamHourItem: _Batch.handle_team_hour,
+    DealContribution: _Batch.handle_contribution,
+    TouchItem: _Batch.handle_touch,
+    AccountDealItem: _Batch.handle_account_deal,
+    FirstWinItem: _Batch.handle_first_win,
+    MemberItem: _Batch.handle_member,
+    Republish: _Batch.handle_republish,
+    Tick: _Batch.handle_tick,
+}
 
 
 def first_win(record: AccountWins | None) -> tuple[float, str] | None:
