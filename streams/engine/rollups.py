@@ -35,6 +35,9 @@ from streams.engine.state import (
 VIEWED_KINDS = frozenset({HOUR, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 
 
+_NO_FEEDBACK = Satisfaction()
+
+
 @dataclass(frozen=True, slots=True)
 class PartChange:
     """What one part of an hour record changed by: worked out once, applied to each of the
@@ -57,8 +60,9 @@ class PartChange:
         if old is not None:
             for activity, n in old.counts.items():
                 counts[activity] = counts.get(activity, 0) - n
-        sat_old = old.satisfaction if old is not None else None
-        sat_new = new.satisfaction if new is not None else None
+        # most parts hold no feedback: nothing to add or take away
+        sat_old = old.satisfaction if old is not None and old.satisfaction != _NO_FEEDBACK else None
+        sat_new = new.satisfaction if new is not None and new.satisfaction != _NO_FEEDBACK else None
         if sat_old is not None and sat_new is not None and sat_old == sat_new:
             sat_old = sat_new = None
         return cls(
