@@ -42,6 +42,8 @@ EXIT_UNHANDLED = 70
 #: envelopes stay well below Kafka's default 1 MiB message limit
 ENVELOPE_MAX_BYTES = 512 * 1024
 SCOPES = "scopes"
+#: input waiting longer than this in Kafka means the worker is behind (folding comes first)
+BACKLOG_SECONDS = 1.0
 
 
 def register(rt: Runtime) -> None:
@@ -107,9 +109,9 @@ async def handle_batch(
     owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
     local: dict[int, list[Item]] = defaultdict(list)  # envelopes first, in topic order
     routed: list[Item] = []
-    records_in = sum(len(records) for records in batch.values())
-    if any(kinds[tp.topic] != SCOPES for tp in batch):
-        rt.backlogged = records_in >= MAX_POLL_RECORDS
+    inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
+    if inputs:
+        rt.backlogged = is_backlogged(batch, inputs, now)
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
@@ -136,6 +138,17 @@ async def handle_batch(
         await apply_result(rt, out, partition, result, now, rejects)
     await out.delivered()
     rejects.flush()
+
+
+def is_backlogged(batch: Batch, inputs: list[Sequence[Any]], now: datetime) -> bool:
+    """Is the input behind? Its fetch came back full, or its oldest record was appended to
+    Kafka more than BACKLOG_SECONDS ago (the record timestamp: CreateTime unless the topic
+    says LogAppendTime; a producer whose clock runs late makes the input look behind, which
+    only slows sales.performance down)."""
+    if sum(len(records) for records in batch.values()) >= MAX_POLL_RECORDS:
+        return True
+    oldest_ms = min(records[0].timestamp for records in inputs)
+    return now.timestamp() - oldest_ms / 1000 > BACKLOG_SECONDS
 
 
 def split_by_owner(

@@ -13,6 +13,7 @@ found by the fault-injection suite):
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -170,13 +171,15 @@ def runtime(sent: Sent) -> Any:
     )
 
 
-def record(topic: str, offset: int, key: str, event: dict[str, Any]) -> Any:
+def record(topic: str, offset: int, key: str, event: dict[str, Any], *, waited: float = 0.0) -> Any:
+    """An input record appended to Kafka `waited` seconds ago."""
     return SimpleNamespace(
         topic=topic,
         partition=partition_of("rep:" + key, PARTITIONS),
         offset=offset,
         key=key.encode(),
         value=orjson.dumps(event),
+        timestamp=int((time.time() - waited) * 1000),
     )
 
 
@@ -347,6 +350,26 @@ async def test_the_checkpoint_writes_the_changelog_before_the_local_store(sent: 
     last_changelog = max(i for i, name in enumerate(kinds) if name == "changelog")
     first_store = kinds.index("store")
     assert last_changelog < first_store, kinds
+
+
+async def test_input_that_waited_in_kafka_marks_the_worker_backlogged(sent: Sent) -> None:
+    """Under a steady load the fetches are not full, but once input waits longer than
+    BACKLOG_SECONDS the publisher must step back, or the wait grows without bound."""
+    rt = runtime(sent)
+    events = events_of_one_rep(rt)
+    fresh = events[:2]
+    stale = [
+        SimpleNamespace(
+            **{**vars(r), "timestamp": r.timestamp - 2000 * batch_handler.BACKLOG_SECONDS}
+        )
+        for r in events[2:]
+    ]
+    await handle(rt, fresh)
+    assert rt.backlogged is False
+    await handle(rt, stale)
+    assert rt.backlogged is True
+    await handle(rt, fresh)
+    assert rt.backlogged is False
 
 
 async def test_a_full_input_fetch_marks_the_worker_backlogged(
