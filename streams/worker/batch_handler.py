@@ -66,7 +66,6 @@ def register(rt: Runtime) -> None:
     # checks it against the consumer's metadata, which may not know the changelog yet
     rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
 
-    # what the fold sent on to other scopes is folded before more input is taken
     async def checkpoint() -> None:
         try:
             await rt.state.checkpoint(rt.app.producer)
@@ -78,6 +77,7 @@ def register(rt: Runtime) -> None:
         frozenset(kinds),
         handler,
         lambda: rt.ready,
+        # what the fold sent on to other scopes is folded before more input is taken
         first=frozenset({rt.settings.topics.scopes}),
         checkpoint=checkpoint,
         checkpoint_interval=rt.settings.commit_interval,

@@ -187,10 +187,11 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             self._handled = {}
             self._handled_generation = generation
         for tp, records in batch.items():
-            read = self._read_offset.get(tp)
-            first = records[0].offset if read is None else min(read, records[0].offset)
-            if tp in self._handled:
+            if tp in self._handled:  # an earlier batch since the checkpoint started the range
                 first = self._handled[tp][0]
+            else:
+                read = self._read_offset.get(tp)
+                first = records[0].offset if read is None else min(read, records[0].offset)
             self._handled[tp] = (first, records[-1].offset)
             self._read_offset[tp] = records[-1].offset + 1
 

@@ -111,7 +111,7 @@ class Runtime:
             at_risk_pace=settings.at_risk_pace,
         )
         self.ready = False
-        #: the last fetch with input records came back full: the input is behind
+        #: the input is behind (batch_handler.is_backlogged): the publisher steps back
         self.backlogged = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
