@@ -13,8 +13,11 @@ per-message cost of Kafka and Faust is paid once per batch, not once per event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
+from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.satisfaction import Satisfaction
 
 
@@ -28,6 +31,19 @@ class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True):
     offset: int
     key: bytes | None
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedEvent:
+    """A RawEvent folded by the worker that validated it, with what validation decoded, so
+    the fold never decodes it again. Never sent: the internal topic carries the RawEvent."""
+
+    raw: RawEvent
+    event: Activity | Deal | Feedback
+
+    @property
+    def scope(self) -> str:
+        return self.raw.scope
 
 
 class TargetItem(msgspec.Struct, tag="target", array_like=True, frozen=True):
@@ -155,6 +171,10 @@ Item = (
     | Republish
     | Tick
 )
+
+
+#: what the fold takes: the items of the internal topic, and input decoded in this process
+Foldable = Item | DecodedEvent
 
 
 class Envelope(msgspec.Struct, array_like=True):

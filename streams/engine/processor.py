@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,7 +43,9 @@ from streams.engine.items import (
     AccountDealItem,
     DealContribution,
     DealFigure,
+    DecodedEvent,
     FirstWinItem,
+    Foldable,
     HourCounts,
     Item,
     MemberItem,
@@ -144,7 +146,7 @@ class ScopeProcessor:
     def process(
         self,
         partition: int,
-        items: list[Item],
+        items: Sequence[Foldable],
         get: Callable[[bytes], bytes | None],
         now: datetime,
     ) -> BatchResult:
@@ -165,14 +167,15 @@ class ScopeProcessor:
                     if index not in failed:
                         batch.handle(item)
             except Exception as exc:
-                if index < 0 or not isinstance(items[index], RawEvent):
+                if index < 0 or not isinstance(items[index], RawEvent | DecodedEvent):
                     raise
                 failed[index] = f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS]
                 continue
             result = batch.finish()
             for index, detail in sorted(failed.items()):
-                raw = items[index]
-                assert isinstance(raw, RawEvent)
+                failing = items[index]
+                assert isinstance(failing, RawEvent | DecodedEvent)
+                raw = failing if isinstance(failing, RawEvent) else failing.raw
                 result.deadletters.append(
                     DeadLetter(raw, PROCESSING_ERROR, f"the fold raised {detail}; not applied")
                 )
@@ -253,16 +256,25 @@ class _Batch:
             self.records[kb] = (key, new_raw, value)
 
     # -- items --------------------------------------------------------------------------
-    def handle(self, item: Item) -> None:
+    def handle(self, item: Foldable) -> None:
         # by exact type: items are final structs, and a member or republish item (most of
         # the internal topic) no longer walks a chain of isinstance checks
         _HANDLERS[type(item)](self, item)
 
     def handle_raw(self, item: RawEvent) -> None:
+        """A record validated by another worker: decoded again, by the same decoder."""
+        event = _decoded(item)
         if item.kind == "deals":
-            self.handle_deal(item)
+            self.handle_deal(item, event)
         else:
-            self.handle_rep_event(item)
+            self.handle_rep_event(item, event)
+
+    def handle_decoded(self, item: DecodedEvent) -> None:
+        event = item.event
+        if isinstance(event, Deal):
+            self.handle_deal(item.raw, event)
+        else:
+            self.handle_rep_event(item.raw, event)
 
     def handle_target(self, item: TargetItem) -> None:
         self.put((item.scope, TARGET, item.metric, item.period), item.value)
@@ -331,14 +343,8 @@ class _Batch:
         self.result.applied[topic] += 1
         self.result.lags.append(self.now_ts - occurred)
 
-    def handle_rep_event(self, raw: RawEvent) -> None:
-        event: Activity | Feedback
-        if raw.kind == "activities":
-            event = _decoded(raw)
-            event_key = "a:" + event.event_id
-        else:
-            event = _decoded(raw)
-            event_key = "f:" + event.event_id
+    def handle_rep_event(self, raw: RawEvent, event: Activity | Feedback) -> None:
+        event_key = ("a:" if isinstance(event, Activity) else "f:") + event.event_id
         occurred_at = event.occurred_at
         hour = int(local_hour_start(occurred_at, self.proc.tz).timestamp())
         key = (raw.scope, HOUR, hour)
@@ -371,8 +377,7 @@ class _Batch:
         self.put(key, record)
         self.advance(occurred, raw.topic)
 
-    def handle_deal(self, raw: RawEvent) -> None:
-        event: Deal = _decoded(raw)
+    def handle_deal(self, raw: RawEvent, event: Deal) -> None:
         key = (raw.scope, DEAL_STATE)
         state = self.load(key) or DealState()
         self.touched_deals.add(raw.scope)
@@ -570,16 +575,20 @@ class _Batch:
             rep = view.id
             for period_id in sorted(self.rep_periods[scope]):
                 sent = view.member_sent.get(period_id, [])
-                teams = view.teams_in(period_id) | set(sent)
+                said = view.membership(period_id)
+                teams = said.teams.union(sent)
                 if not teams:
                     continue
-                latest = view.latest_part(period_id)
-                activities = view.period(period_id).activities_total
-                revenue = str(view.revenue_won(period_id))
+                revenue = str(said.revenue)
                 for team in sorted(teams):
                     self.result.outbox.append(
                         MemberItem(
-                            "team:" + team, period_id, rep, team == latest, activities, revenue
+                            "team:" + team,
+                            period_id,
+                            rep,
+                            team == said.latest,
+                            said.activities,
+                            revenue,
                         )
                     )
                 if not teams.issubset(sent):
@@ -601,9 +610,9 @@ class _Batch:
             if after == before:
                 continue
             for rep, m in sorted(view.members.get(period_id, {}).items()):
-                if (scope, period_id, rep) in self.members_changed or member_quadrant(
-                    m, before
-                ) != member_quadrant(m, after):
+                if (scope, period_id, rep) in self.members_changed or quadrant_moved(
+                    m, before, after
+                ):
                     self.result.outbox.append(Republish("rep:" + rep, period_id))
 
     def evaluate_alerts(self) -> None:
@@ -653,6 +662,7 @@ class _Batch:
 
 _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     RawEvent: _Batch.handle_raw,
+    DecodedEvent: _Batch.handle_decoded,
     TargetItem: _Batch.handle_target,
     TeamHourItem: _Batch.handle_team_hour,
     DealContribution: _Batch.handle_contribution,
@@ -719,5 +729,9 @@ def deal_figure(deal_id: str, state: DealState) -> DealFigure:
     )
 
 
-def member_quadrant(member: Member, medians: TeamMedians) -> str:
-    return quadrant(member.activities, Decimal(member.revenue), medians.activities, medians.revenue)
+def quadrant_moved(member: Member, before: TeamMedians, after: TeamMedians) -> bool:
+    """Does the member's quadrant differ under the team's old and new medians?"""
+    revenue = Decimal(member.revenue)
+    return quadrant(member.activities, revenue, before.activities, before.revenue) != quadrant(
+        member.activities, revenue, after.activities, after.revenue
+    )

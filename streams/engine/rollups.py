@@ -150,7 +150,8 @@ class ScopeView:
 
     def deals_in(self, period_id: str) -> list[DealFigure]:
         """The deals closed (won or lost) in the period."""
-        return [self.deals[d] for d in sorted(self.deal_periods.get(period_id, ()))]
+        ids = self.deal_periods.get(period_id)
+        return [self.deals[d] for d in sorted(ids)] if ids else []
 
     def cohort_in(self, period_id: str) -> list[DealFigure]:
         return [self.deals[d] for d in sorted(self.cohort_periods.get(period_id, ()))]
@@ -167,26 +168,54 @@ class ScopeView:
         return {period for index in self.deal_indexes() for period in index}
 
     def revenue_won(self, period_id: str) -> Decimal:
-        return sum(
-            (Decimal(f.amount_base) for f in self.deals_in(period_id) if f.outcome == "won"),
-            Decimal(0),
-        )
+        return _revenue_won(self.deals_in(period_id))
 
     def latest_part(self, period_id: str) -> str | None:
         """The team on a rep's latest event in the period (activities, feedback, deals)."""
-        agg = self.periods.get(period_id)
-        best: tuple[float, str] | None = (agg.latest, agg.latest_part) if agg else None
-        for figure in self.deals_in(period_id):
-            if best is None or figure.occurred_at >= best[0]:
-                best = (figure.occurred_at, figure.team)
-        return best[1] if best else None
+        return _latest_part(self.periods.get(period_id), self.deals_in(period_id))
 
     def teams_in(self, period_id: str) -> set[str]:
         """Teams a rep's events in the period were attributed to."""
+        return _teams_in(self.periods.get(period_id), self.deals_in(period_id))
+
+    def membership(self, period_id: str) -> Membership:
+        """What a rep tells its teams about a period, its closed deals listed once."""
         agg = self.periods.get(period_id)
-        teams = set(agg.parts) if agg else set()
-        teams.update(f.team for f in self.deals_in(period_id))
-        return teams
+        deals = self.deals_in(period_id)
+        return Membership(
+            teams=_teams_in(agg, deals),
+            latest=_latest_part(agg, deals),
+            activities=agg.activities_total if agg is not None else 0,
+            revenue=_revenue_won(deals),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A rep's teams in a period, the one on its latest event, and its figures there."""
+
+    teams: set[str]
+    latest: str | None
+    activities: int
+    revenue: Decimal
+
+
+def _revenue_won(deals: list[DealFigure]) -> Decimal:
+    return sum((Decimal(f.amount_base) for f in deals if f.outcome == "won"), Decimal(0))
+
+
+def _latest_part(agg: PeriodAgg | None, deals: list[DealFigure]) -> str | None:
+    best: tuple[float, str] | None = (agg.latest, agg.latest_part) if agg else None
+    for figure in deals:
+        if best is None or figure.occurred_at >= best[0]:
+            best = (figure.occurred_at, figure.team)
+    return best[1] if best else None
+
+
+def _teams_in(agg: PeriodAgg | None, deals: list[DealFigure]) -> set[str]:
+    teams = set(agg.parts) if agg else set()
+    teams.update(f.team for f in deals)
+    return teams
 
 
 class Views:

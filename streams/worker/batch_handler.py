@@ -28,7 +28,15 @@ from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
 from streams.domain.validation import Rejection
 from streams.domain.vocabulary import PROCESSING_ERROR
-from streams.engine.items import Item, RawEvent, TargetItem, decode_envelope, encode_envelope
+from streams.engine.items import (
+    DecodedEvent,
+    Foldable,
+    Item,
+    RawEvent,
+    TargetItem,
+    decode_envelope,
+    encode_envelope,
+)
 from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, install_batch_handler
 from streams.worker.outgoing import Outgoing
@@ -107,8 +115,8 @@ async def handle_batch(
     out = Outgoing(rt.app.producer)
     scopes_topic = rt.settings.topics.scopes
     owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
-    local: dict[int, list[Item]] = defaultdict(list)  # envelopes first, in topic order
-    routed: list[Item] = []
+    local: dict[int, list[Foldable]] = defaultdict(list)  # envelopes first, in topic order
+    routed: list[Foldable] = []
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
     if inputs:
         rt.backlogged = is_backlogged(batch, inputs, now)
@@ -152,24 +160,25 @@ def is_backlogged(batch: Batch, inputs: list[Sequence[Any]], now: datetime) -> b
 
 
 def split_by_owner(
-    rt: Runtime, items: list[Item], owned: set[int]
-) -> tuple[dict[int, list[Item]], list[Item]]:
-    """Items per partition this worker owns (in order), and the items for other workers."""
-    local: dict[int, list[Item]] = defaultdict(list)
+    rt: Runtime, items: list[Foldable], owned: set[int]
+) -> tuple[dict[int, list[Foldable]], list[Item]]:
+    """Items per partition this worker owns (in order), and the items for other workers
+    (a decoded record travels as its RawEvent, decoded again where it is folded)."""
+    local: dict[int, list[Foldable]] = defaultdict(list)
     remote: list[Item] = []
     for item in items:
         partition = rt.partition_of(item.scope)
         if partition in owned:
             local[partition].append(item)
         else:
-            remote.append(item)
+            remote.append(item.raw if isinstance(item, DecodedEvent) else item)
     return local, remote
 
 
 # -- ingestion --------------------------------------------------------------------------------
 
 
-def scope_item(kind: str, decoded: Any, msg: Any) -> Item:
+def scope_item(kind: str, decoded: Any, msg: Any) -> TargetItem | DecodedEvent:
     """The item that carries a valid record to the scope owning it."""
     if isinstance(decoded, TargetCommand):
         return TargetItem(
@@ -181,10 +190,11 @@ def scope_item(kind: str, decoded: Any, msg: Any) -> Item:
         scope = "rep:" + decoded.rep_id
     else:  # pragma: no cover - the decoder returns nothing else
         raise TypeError(f"unexpected decoded record {decoded!r}")
-    return RawEvent(scope, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+    raw = RawEvent(scope, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+    return DecodedEvent(raw, decoded)
 
 
-def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Item | Rejection:
+def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:
     """The item carrying a valid record to its scope, or why the record is rejected.
 
     Never raises: a record that makes validation raise is rejected as processing_error,
@@ -204,9 +214,9 @@ async def ingest_records(
     records: Sequence[Any],
     now: datetime,
     rejects: RateLimitedLog,
-) -> list[Item]:
+) -> list[Foldable]:
     """The items of one partition's valid records; rejects go to the dead-letter topic."""
-    routed: list[Item] = []
+    routed: list[Foldable] = []
     for record in records:
         outcome = route(rt, kind, record, now)
         if isinstance(outcome, Rejection):
