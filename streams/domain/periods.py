@@ -218,6 +218,49 @@ def local_hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
     return truncated.astimezone(UTC).astimezone(tz)
 
 
+class LocalHours:
+    """The local clock hour of an instant, as the epoch seconds of its start, cached per UTC
+    hour: two zone conversions per event cost more than the rest of counting it.
+
+    The hour start only grows with the instant, so when the first and the last microsecond
+    of a UTC hour share a local hour, every instant between does too. A UTC hour that holds a
+    local hour boundary (a ``:30`` offset, a DST change) is remembered as mixed, and its
+    instants are computed one by one.
+    """
+
+    #: UTC hours remembered before the cache starts again (about 11 years of hours)
+    MAX_CACHED = 100_000
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._shared: dict[int, int | None] = {}
+
+    def start_of(self, instant: datetime) -> int:
+        bucket = int(instant.timestamp() // 3600)
+        try:
+            shared = self._shared[bucket]
+        except KeyError:
+            shared = self._learn(bucket)
+        if shared is not None:
+            return shared
+        return int(local_hour_start(instant, self.tz).timestamp())
+
+    def _learn(self, bucket: int) -> int | None:
+        if len(self._shared) >= self.MAX_CACHED:
+            self._shared.clear()
+        first = datetime.fromtimestamp(bucket * 3600, UTC)
+        # epoch seconds, not datetimes: two hour starts in one zone compare by wall clock,
+        # and the two passes of a repeated hour share theirs
+        start = local_hour_start(first, self.tz).timestamp()
+        end = local_hour_start(first + _LAST_MICROSECOND, self.tz).timestamp()
+        shared = int(start) if start == end else None
+        self._shared[bucket] = shared
+        return shared
+
+
+_LAST_MICROSECOND = timedelta(seconds=3599, microseconds=999_999)
+
+
 def local_day_start(instant: datetime, tz: ZoneInfo) -> datetime:
     """Start of the local day containing ``instant`` (aware, in ``tz``)."""
     return local_midnight(local_date(instant, tz), tz)

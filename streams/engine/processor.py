@@ -31,7 +31,7 @@ from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.figures import quadrant
 from streams.domain.money import FxRates, UnknownCurrency
-from streams.domain.periods import local_hour_start, rfc3339
+from streams.domain.periods import LocalHours, rfc3339
 from streams.domain.targets import TargetEvaluation, alerts_due
 from streams.domain.validation import MAX_DETAIL_CHARS, Rejection, decode_payload
 from streams.domain.vocabulary import (
@@ -140,6 +140,7 @@ class ScopeProcessor:
         self.views = views
         self.fx = fx
         self.tz = tz
+        self.hours = LocalHours(tz)
         self.late_grace = late_grace_seconds
         self.at_risk_pace = at_risk_pace
 
@@ -346,11 +347,10 @@ class _Batch:
     def handle_rep_event(self, raw: RawEvent, event: Activity | Feedback) -> None:
         event_key = ("a:" if isinstance(event, Activity) else "f:") + event.event_id
         occurred_at = event.occurred_at
-        hour = int(local_hour_start(occurred_at, self.proc.tz).timestamp())
+        hour = self.proc.hours.start_of(occurred_at)
         key = (raw.scope, HOUR, hour)
         record = self.load(key) or HourRecord()
-        self.touched_hours.add((raw.scope, hour))
-        self.rep_periods.setdefault(raw.scope, set()).update(self.proc.views.hour_periods(hour))
+        self.touched_hours.add((raw.scope, hour))  # and so its periods (emit_memberships)
         occurred = occurred_at.timestamp()
         if event_key in record.ids:
             self.seen_again(occurred, raw.topic)
@@ -368,7 +368,9 @@ class _Batch:
             part.latest = occurred
         if isinstance(event, Activity):
             part.counts[event.activity] = part.counts.get(event.activity, 0) + 1
-            self.result.activities[(event.team_id, event.rep_id, event.activity)] += 1
+            activities = self.result.activities  # a Counter's += on a new key costs more
+            what = (event.team_id, event.rep_id, event.activity)
+            activities[what] = activities.get(what, 0) + 1
             who = (event.team_id, event.rep_id)
             if occurred > self.result.last_activity.get(who, 0.0):
                 self.result.last_activity[who] = occurred
@@ -568,6 +570,9 @@ class _Batch:
         A rep belongs to the team on its latest event in the period; every other team it was
         ever reported to hears that it does not, so a move between teams is retracted.
         """
+        hour_periods = self.proc.views.hour_periods
+        for scope, hour in self.touched_hours:
+            self.rep_periods.setdefault(scope, set()).update(hour_periods(hour))
         for scope in sorted(self.rep_periods):
             view = self.proc.views.get(scope)
             if view is None:

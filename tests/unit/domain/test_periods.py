@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.domain.periods import (
+    LocalHours,
     Period,
     PeriodError,
     current_period_ids,
@@ -339,3 +340,89 @@ def test_no_previous_period_before_the_first_year() -> None:
 
     with pytest.raises(PeriodError):
         previous_period_id("0002-01-01")
+
+
+# -- LocalHours: local_hour_start cached per UTC hour --------------------------------------
+
+
+def _transitions(tz: ZoneInfo, year: int) -> list[datetime]:
+    """UTC instants in `year` where the zone's offset changes (hour resolution)."""
+    out = []
+    at = datetime(year, 1, 1, tzinfo=UTC)
+    offset = at.astimezone(tz).utcoffset()
+    while at.year == year:
+        at += timedelta(hours=1)
+        now = at.astimezone(tz).utcoffset()
+        if now != offset:
+            out.append(at)
+            offset = now
+    return out
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "UTC",
+        "America/New_York",
+        "Europe/Paris",
+        "Asia/Kolkata",  # +05:30: every UTC hour holds a local hour boundary
+        "Asia/Kathmandu",  # +05:45
+        "Australia/Lord_Howe",  # a DST change of 30 minutes
+        "America/St_Johns",  # -03:30 with DST
+    ],
+)
+def test_local_hours_agree_with_local_hour_start_minute_by_minute_across_changes(
+    zone: str,
+) -> None:
+    tz = ZoneInfo(zone)
+    hours = LocalHours(tz)
+    changes = _transitions(tz, 2026) or [datetime(2026, 6, 1, tzinfo=UTC)]
+    assert zone == "UTC" or zone.startswith("Asia") or len(changes) == 2
+    for change in changes:
+        at = change - timedelta(hours=3)
+        while at < change + timedelta(hours=3):
+            for instant in (at, at + timedelta(seconds=59, microseconds=999_999)):
+                expected = int(local_hour_start(instant, tz).timestamp())
+                assert hours.start_of(instant) == expected, (zone, instant)
+            at += timedelta(minutes=1)
+
+
+def test_local_hours_keep_the_two_passes_of_a_repeated_hour_apart() -> None:
+    hours = LocalHours(NY)
+    first = hours.start_of(utc(2026, 11, 1, 5, 30))  # 01:30 EDT
+    second = hours.start_of(utc(2026, 11, 1, 6, 30))  # 01:30 EST
+    assert second - first == 3600
+    assert first == int(utc(2026, 11, 1, 5).timestamp())
+
+
+def test_local_hours_of_an_offset_with_seconds() -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")  # +00:19:32 local mean time in 1930
+    hours = LocalHours(amsterdam)
+    at = datetime(1930, 6, 1, 9, 0, tzinfo=UTC)
+    for minute in range(0, 180, 7):
+        instant = at + timedelta(minutes=minute, seconds=minute % 60)
+        assert hours.start_of(instant) == int(local_hour_start(instant, amsterdam).timestamp())
+
+
+def test_local_hours_start_again_when_full() -> None:
+    hours = LocalHours(PARIS)
+    hours.MAX_CACHED = 3
+    base = utc(2026, 5, 1)
+    for n in range(10):
+        instant = base + timedelta(hours=n, minutes=15)
+        assert hours.start_of(instant) == int(local_hour_start(instant, PARIS).timestamp())
+        assert len(hours._shared) <= 3
+
+
+_ZONES = [ZoneInfo(z) for z in ("America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")]
+_SHARED_HOURS = {tz.key: LocalHours(tz) for tz in _ZONES}
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(_ZONES),
+)
+def test_local_hours_agree_with_local_hour_start_anywhere(naive: datetime, tz: ZoneInfo) -> None:
+    instant = naive.replace(tzinfo=UTC)
+    expected = int(local_hour_start(instant, tz).timestamp())
+    assert _SHARED_HOURS[tz.key].start_of(instant) == expected
