@@ -33,6 +33,7 @@ from streams.engine.items import (
     Foldable,
     Item,
     RawEvent,
+    Republish,
     TargetItem,
     decode_envelope,
     encode_envelope,
@@ -140,8 +141,9 @@ async def handle_batch(
         await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
     for _, result in folded:
         await send_alerts(rt, out, result)
+    outbox = [item for _, result in folded for item in result.outbox]
     # one envelope per target partition for the whole batch, not one per folded partition
-    await send_items(rt, out, [item for _, result in folded for item in result.outbox])
+    await send_items(rt, out, republish_here(rt, outbox, owned))
     for partition, result in folded:
         await apply_result(rt, out, partition, result, now, rejects)
     await out.delivered()
@@ -157,6 +159,25 @@ def is_backlogged(batch: Batch, inputs: list[Sequence[Any]], now: datetime) -> b
         return True
     oldest_ms = min(records[0].timestamp for records in inputs)
     return now.timestamp() - oldest_ms / 1000 > BACKLOG_SECONDS
+
+
+def republish_here(rt: Runtime, items: list[Item], owned: set[int]) -> list[Item]:
+    """Mark the republishes of reps this worker owns pending here; return the other items.
+
+    A Republish (a team's medians moved) changes no state, only asks for a document, so it
+    needs no order and no trip through Kafka. A kill before the document is out loses the
+    mark as it loses the pending set, and the restarted owner republishes every period an
+    event can still reach (Runtime.rebuild_views).
+    """
+    rest: list[Item] = []
+    here: list[tuple[str, str]] = []
+    for item in items:
+        if type(item) is Republish and rt.partition_of(item.scope) in owned:
+            here.append((item.scope, item.period))
+        else:
+            rest.append(item)
+    rt.pending.add(here)
+    return rest
 
 
 def split_by_owner(

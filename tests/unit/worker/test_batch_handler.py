@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
-from streams.engine.items import RawEvent, TeamHourItem, decode_envelope
+from streams.engine.items import RawEvent, Republish, TeamHourItem, decode_envelope
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
@@ -392,3 +392,70 @@ async def test_a_full_input_fetch_marks_the_worker_backlogged(
     assert rt.backlogged is True
     await handle(rt, events[:2])
     assert rt.backlogged is False
+
+
+def activity_of(rep: str, n: int, at: datetime) -> Any:
+    return record(
+        "sales.activities",
+        n,
+        rep,
+        {
+            "event_id": f"{rep}-{n}",
+            "occurred_at": at.isoformat(),
+            "rep_id": rep,
+            "team_id": "t1",
+            "activity": "call",
+        },
+    )
+
+
+async def relay_until_quiet(rt: Any, sent: Sent, records: list[Any]) -> list[Any]:
+    """Handle the records, then the internal topic's envelopes until none is sent; returns
+    every item that went through the internal topic."""
+    through: list[Any] = []
+    await handle(rt, records)
+    for _ in range(6):
+        envelopes = [
+            SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
+            for i, (name, p, key, value) in enumerate(sent)
+            if name == rt.settings.topics.scopes
+        ]
+        if not envelopes:
+            return through
+        through.extend(item for e in envelopes for item in decode_envelope(e.value))
+        sent.clear()
+        await handle(rt, envelopes)
+    raise AssertionError("the internal topic never went quiet")
+
+
+async def test_republishes_of_owned_reps_skip_the_internal_topic(sent: Sent) -> None:
+    rt = runtime(sent)
+    now = datetime.now(UTC).replace(microsecond=0)
+    day = now.date().isoformat()
+    await relay_until_quiet(rt, sent, [activity_of("r3", 0, now), activity_of("r10", 1, now)])
+    rt.pending.take(1_000)
+    # r10 moves the team's medians: r3's quadrant changes, and r3 is owned here
+    through = await relay_until_quiet(
+        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+    )
+    assert not any(isinstance(item, Republish) for item in through), through
+    assert ("rep:r3", day) in set(rt.pending)
+
+
+async def test_republishes_of_reps_owned_elsewhere_go_through_the_internal_topic(
+    sent: Sent,
+) -> None:
+    rt = runtime(sent)
+    now = datetime.now(UTC).replace(microsecond=0)
+    day = now.date().isoformat()
+    await relay_until_quiet(rt, sent, [activity_of("r3", 0, now), activity_of("r10", 1, now)])
+    rt.pending.take(1_000)
+    elsewhere = partition_of("rep:r3", PARTITIONS)
+    assert elsewhere != partition_of("rep:r10", PARTITIONS)
+    assert elsewhere != partition_of("team:t1", PARTITIONS)
+    owned = {tp for tp in rt.app.consumer.assignment() if tp.partition != elsewhere}
+    rt.app.consumer.assignment = lambda: owned
+    through = await relay_until_quiet(
+        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+    )
+    assert Republish("rep:r3", day) in through
