@@ -236,13 +236,17 @@ class LocalHours:
         self._shared: dict[int, int | None] = {}
 
     def start_of(self, instant: datetime) -> int:
-        bucket = int(instant.timestamp() // 3600)
+        return self.start_of_epoch(instant.timestamp())
+
+    def start_of_epoch(self, epoch: float) -> int:
+        bucket = int(epoch // 3600)
         try:
             shared = self._shared[bucket]
         except KeyError:
             shared = self._learn(bucket)
         if shared is not None:
             return shared
+        instant = datetime.fromtimestamp(epoch, UTC)
         return int(local_hour_start(instant, self.tz).timestamp())
 
     def _learn(self, bucket: int) -> int | None:

@@ -201,6 +201,7 @@ class _Batch:
         self.records: dict[bytes, tuple[tuple[Any, ...], bytes | None, Any]] = {}
         #: keys put since the last flush, in the order they were first put
         self.dirty: dict[bytes, None] = {}
+        self.encoded_keys: dict[tuple[Any, ...], bytes] = {}
         st_raw = get(make_key("", STREAM_TIME, partition))
         self.stream_time_key = ("", STREAM_TIME, partition)
         self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
@@ -222,8 +223,15 @@ class _Batch:
         self.sweep = False
 
     # -- record cache -----------------------------------------------------------------
+    def key_bytes(self, key: tuple[Any, ...]) -> bytes:
+        """A key's bytes, encoded once per batch (a record is usually loaded, then put)."""
+        kb = self.encoded_keys.get(key)
+        if kb is None:
+            kb = self.encoded_keys[key] = make_key(*key)
+        return kb
+
     def load(self, key: tuple[Any, ...]) -> Any:
-        kb = make_key(*key)
+        kb = self.key_bytes(key)
         entry = self.records.get(kb)
         if entry is not None:
             return entry[2]
@@ -233,7 +241,7 @@ class _Batch:
         return value
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
-        kb = make_key(*key)
+        kb = self.key_bytes(key)
         entry = self.records.get(kb)
         old = entry[1] if entry is not None else self.get(kb)
         self.records[kb] = (key, old, value)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.domain.periods import parse_period, periods_of
+from streams.domain.periods import LocalHours, parse_period, periods_of
 from streams.domain.satisfaction import Satisfaction
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.state import (
@@ -36,9 +36,11 @@ VIEWED_KINDS = frozenset({HOUR, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 
 
 _NO_FEEDBACK = Satisfaction()
+#: hours whose periods are remembered before the cache starts again (about 11 years)
+MAX_CACHED_HOURS = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to build
 class PartChange:
     """What one part of an hour record changed by: worked out once, applied to each of the
     hour's periods (a day, a week, a month and a quarter)."""
@@ -190,7 +192,7 @@ class ScopeView:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Membership:
     """A rep's teams in a period, the one on its latest event, and its figures there."""
 
@@ -225,6 +227,7 @@ class Views:
         self.tz = tz
         self.scopes: dict[str, ScopeView] = {}
         self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
+        self.local_hours = LocalHours(tz)
         #: partition -> (scope, hour) of the hour records still holding event ids, so the
         #: ids of hours no event can reach any more are pruned without scanning every hour
         self.hours_with_ids: dict[int, set[tuple[str, int]]] = {}
@@ -245,12 +248,15 @@ class Views:
     def hour_periods(self, hour: int) -> tuple[str, str, str, str]:
         periods = self._hour_periods.get(hour)
         if periods is None:
+            if len(self._hour_periods) >= MAX_CACHED_HOURS:
+                self._hour_periods.clear()
             periods = periods_of(datetime.fromtimestamp(hour, UTC), self.tz)
             self._hour_periods[hour] = periods
         return periods
 
     def instant_periods(self, epoch: float) -> tuple[str, str, str, str]:
-        return periods_of(datetime.fromtimestamp(epoch, UTC), self.tz)
+        """The periods of an instant are those of its local hour (a day holds whole hours)."""
+        return self.hour_periods(self.local_hours.start_of_epoch(epoch))
 
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from streams.domain.periods import periods_of
 from streams.engine.queries import figures_of, team_medians
 from streams.engine.rollups import Views
 from tests.unit.engine.scope_harness import (
@@ -161,3 +164,21 @@ def test_recent_scope_periods_lists_what_a_late_event_could_still_change() -> No
     assert ("rep:r9", "2026-11") in recent and ("team:t9", "2026-Q4") in recent
     assert ("rep:r9", "2026-11-02") not in recent  # that day ended more than 7 days ago
     assert all(scope.split(":")[0] in ("rep", "team") for scope, _ in recent)
+
+
+_ZONES = [ZoneInfo(z) for z in ("UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")]
+_VIEWS = {tz.key: Views(tz) for tz in _ZONES}
+
+
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(_ZONES),
+)
+def test_the_periods_of_an_instant_are_those_of_its_local_hour(
+    naive: datetime, tz: ZoneInfo
+) -> None:
+    instant = naive.replace(tzinfo=UTC)
+    views = _VIEWS[tz.key]
+    assert views.instant_periods(instant.timestamp()) == periods_of(instant, tz)
+    # twice: the second answer comes from the caches
+    assert views.instant_periods(instant.timestamp()) == periods_of(instant, tz)
