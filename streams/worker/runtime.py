@@ -22,6 +22,7 @@ from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import decode_value, parse_key
 from streams.worker.delivery import BatchApp
+from streams.worker.garbage_collection import freeze_long_lived
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
@@ -183,6 +184,7 @@ class Runtime:
                 continue
             self.views.apply(key, partition, None, decode_value(key[1], bytes(raw_value)))
             records += 1
+        freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet
         # published is published again, for every period an event could still reach

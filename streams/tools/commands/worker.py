@@ -149,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
 
     import faust
 
+    from streams.worker.garbage_collection import tune_collector
     from streams.worker.wiring import build_runtime
 
     marker = _prepare_data_dir(settings)
+    tune_collector()
     runtime = build_runtime(settings)
     worker = faust.Worker(runtime.app, loglevel=args.loglevel, quiet=True)
     clean = False

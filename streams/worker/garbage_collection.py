@@ -1,0 +1,54 @@
+"""Python's cyclic garbage collector, set for a worker that keeps millions of objects alive.
+
+The views, the fold's caches and Faust keep millions of long-lived objects. With Python's
+default thresholds (700, 10, 10) the collector scans all of them again every few seconds:
+measured on the benchmark's live shape (60,000 events, 1,000 reps), full collections came
+every 1-2 s while draining a backlog and every 12 s at half load, each 0.2-0.6 s, collecting
+nothing. Every one stalls the event loop: batches, the API, Faust's timers and keepalives.
+
+Almost nothing the worker allocates is cyclic garbage (records, items and views are freed by
+reference counting), so collections can be rare: a young collection per 50,000 surviving
+allocations and a full one per 100 of the middle generation's. Throughput on that shape went
+from 2,104 to 3,065 events/s and p99 event-to-queryable latency at 1,100 events/s from
+1.75 s to 1.40 s.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from time import perf_counter
+
+log = logging.getLogger(__name__)
+
+#: container allocations (net of frees) between young collections
+YOUNG_THRESHOLD = 50_000
+#: young collections per middle one
+MIDDLE_THRESHOLD = 20
+#: middle collections per full one (Python also waits for the old generation to grow 25 %)
+OLD_THRESHOLD = 100
+
+
+def tune_collector() -> None:
+    """Collect rarely: the worker's garbage is freed by reference counting."""
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
+
+
+def freeze_long_lived() -> None:
+    """Collect once, then leave every object alive now out of later collections.
+
+    Called when the views were rebuilt (startup, rebalance): the state just loaded lives as
+    long as the partition stays here, and scanning it again and again is what stalled the
+    worker. Frozen objects are still freed by reference counting; only a cycle among them
+    that becomes garbage later is not collected, and the next rebuild collects it
+    (``gc.unfreeze`` first).
+    """
+    started = perf_counter()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    log.info(
+        "garbage collector: %d objects frozen as long-lived in %.2fs",
+        gc.get_freeze_count(),
+        perf_counter() - started,
+    )

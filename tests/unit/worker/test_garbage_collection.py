@@ -1,0 +1,58 @@
+"""The worker's collector settings: rare collections, the rebuilt state left out of them."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from streams.worker import garbage_collection
+
+
+@pytest.fixture(autouse=True)
+def restore_collector() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_collections_are_rare() -> None:
+    garbage_collection.tune_collector()
+    young, middle, old = gc.get_threshold()
+    assert young >= 50_000
+    assert (middle, old) == (20, 100)
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_freezing_collects_dropped_cycles_then_leaves_live_objects_out() -> None:
+    gc.unfreeze()
+    live = [Node() for _ in range(1_000)]
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    dropped = weakref.ref(a)
+    del a, b
+    before = gc.get_freeze_count()
+    garbage_collection.freeze_long_lived()
+    assert dropped() is None, "the cycle dropped before the freeze was collected"
+    assert gc.get_freeze_count() >= before + len(live)
+    assert all(not gc.is_finalized(node) for node in live)
+
+
+def test_a_second_freeze_first_collects_what_the_first_froze() -> None:
+    gc.unfreeze()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    dropped = weakref.ref(a)
+    garbage_collection.freeze_long_lived()  # the cycle is alive: frozen
+    del a, b
+    gc.collect()
+    assert dropped() is not None, "a frozen cycle is out of collections"
+    garbage_collection.freeze_long_lived()
+    assert dropped() is None
