@@ -39,7 +39,7 @@ from streams.engine.items import (
     encode_envelope,
 )
 from streams.engine.processor import BatchResult
-from streams.worker.delivery import Batch, install_batch_handler
+from streams.worker.delivery import Batch, Completion, install_batch_handler
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
@@ -75,11 +75,22 @@ def register(rt: Runtime) -> None:
     # checks it against the consumer's metadata, which may not know the changelog yet
     rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
 
-    async def checkpoint() -> None:
+    async def checkpoint() -> Completion | None:
+        held = rt.state.held
         try:
-            await rt.state.checkpoint(rt.app.producer)
+            complete = await rt.state.start_checkpoint(rt.app.producer)
         except Exception as exc:
-            stop_without_commit(f"writing out {rt.state.held} state records", exc)
+            stop_without_commit(f"writing out {held} state records", exc)
+        if complete is None:
+            return None
+
+        async def completed() -> None:
+            try:
+                await complete()
+            except Exception as exc:
+                stop_without_commit(f"writing out {held} state records", exc)
+
+        return completed
 
     install_batch_handler(
         rt.app,

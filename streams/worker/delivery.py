@@ -6,8 +6,9 @@ queue, an ack per record): about 80 us per record before our code runs. Here the
 fetch loop hands each fetched batch of the topics we fold (input and internal topics) to a
 batch handler at once. The handler's state is written out at checkpoints (every commit
 interval, or earlier when the handler says so, and before every rebalance and stop); only
-then are the offsets of the batches it covers acknowledged, so a commit never passes a record
-whose consequences are not all in Kafka. Faust keeps everything else: group membership,
+once those writes are in Kafka are the offsets of the batches it covers acknowledged, so a
+commit never passes a record whose consequences are not all in Kafka. Batches go on while a
+checkpoint's writes travel. Faust keeps everything else: group membership,
 rebalances, table recovery (changelog records still take Faust's own per-record path),
 commits and the producer flush before each commit.
 
@@ -37,8 +38,11 @@ log = logging.getLogger(__name__)
 #: topic partition -> the records of one fetch, in offset order (aiokafka ConsumerRecord)
 Batch = Mapping[TP, Sequence[Any]]
 BatchHandler = Callable[[Batch], Awaitable[None]]
-#: writes out everything the handled batches changed; raises if it could not
-Checkpoint = Callable[[], Awaitable[None]]
+#: finishes a checkpoint: waits for what it wrote to be in Kafka; raises if it could not
+Completion = Callable[[], Awaitable[None]]
+#: starts writing out everything the handled batches changed; returns how to wait for it
+#: (None: already done), and raises if it could not
+Checkpoint = Callable[[], Awaitable[Completion | None]]
 
 
 #: how long the broker may hold a fetch that finds no new records (Faust sets 1,500 ms)
@@ -84,6 +88,8 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         self._handled: dict[TP, tuple[int, int]] = {}
         self._handled_generation: int | None = None
         self._last_checkpoint = monotonic()
+        #: the checkpoint whose writes are still on their way to Kafka, then acknowledged
+        self._in_flight: asyncio.Future[None] | None = None
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -200,13 +206,39 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         return elapsed >= self.checkpoint_interval or self.checkpoint_wanted()
 
     async def _checkpoint(self) -> None:
-        """Write out the handler's state, then acknowledge every batch it covers. Call with
-        `_handling` held."""
-        if self.batch_checkpoint is not None:
-            await self.batch_checkpoint()
+        """Start writing out the handler's state; every batch it covers is acknowledged once
+        its writes are in Kafka. Call with `_handling` held.
+
+        Batches go on while the writes travel (they took a fifth of the time under a steady
+        load, mostly waiting for the broker); at most one checkpoint is in flight, so a new
+        one first waits for the last.
+        """
+        await self._complete_checkpoint()
+        completion = await self.batch_checkpoint() if self.batch_checkpoint is not None else None
         handled, self._handled = self._handled, {}
+        generation = self._handled_generation
         self._last_checkpoint = monotonic()
-        if self.app.consumer_generation_id != self._handled_generation:
+        if completion is None:
+            self._acknowledge(handled, generation)
+        else:
+            self._in_flight = asyncio.ensure_future(
+                self._acknowledge_when(completion, handled, generation)
+            )
+
+    async def _acknowledge_when(
+        self, completion: Completion, handled: dict[TP, tuple[int, int]], generation: int | None
+    ) -> None:
+        await completion()
+        self._acknowledge(handled, generation)
+
+    async def _complete_checkpoint(self) -> None:
+        """Wait for the checkpoint in flight, if any; raises what it raised."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            await in_flight
+
+    def _acknowledge(self, handled: dict[TP, tuple[int, int]], generation: int | None) -> None:
+        if self.app.consumer_generation_id != generation:
             if handled:
                 log.info("rebalance since the last checkpoint: its batches are replayed")
             return
@@ -264,6 +296,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         then commits."""
         async with self._handling:
             await self._checkpoint()
+            await self._complete_checkpoint()
         await super().wait_empty()
 
 

@@ -17,12 +17,14 @@ no changelog has, which a replay would then find unchanged and never write.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore, Reader
 
 _ABSENT = object()
+_NOTHING: dict[bytes, bytes | None] = {}
 
 
 class WriteBehind:
@@ -33,6 +35,8 @@ class WriteBehind:
         #: a checkpoint is due early once this many records are held
         self.max_records = max_records
         self.staged: dict[int, dict[bytes, bytes | None]] = {}
+        #: the records of the checkpoint in flight: sent to the changelog, not yet stored
+        self.writing: dict[int, dict[bytes, bytes | None]] = {}
 
     @property
     def held(self) -> int:
@@ -43,13 +47,20 @@ class WriteBehind:
         return self.held >= self.max_records
 
     def reader(self, partition: int) -> Reader:
-        """Raw value of a key of `partition`: as last staged, else as in the local store."""
+        """Raw value of a key of `partition`: as last staged, else as the checkpoint in
+        flight wrote it, else as in the local store. For one fold: a checkpoint that starts
+        or completes afterwards changes where a record is."""
         staged = self.staged.setdefault(partition, {})
+        writing = self.writing.get(partition, _NOTHING)
         read = self.store.reader(partition)
 
         def get(key: bytes) -> bytes | None:
             value: Any = staged.get(key, _ABSENT)
-            return read(key) if value is _ABSENT else value  # type: ignore[no-any-return]
+            if value is _ABSENT:
+                value = writing.get(key, _ABSENT)
+                if value is _ABSENT:
+                    return read(key)
+            return value  # type: ignore[no-any-return]
 
         return get
 
@@ -59,22 +70,43 @@ class WriteBehind:
     async def checkpoint(self, producer: Any) -> int:
         """Write every held record to the changelog, then to the local store; returns how
         many. Raises if the changelog refused one: nothing may be acknowledged then."""
+        written = self.held
+        complete = await self.start_checkpoint(producer)
+        if complete is not None:
+            await complete()
+        return written
+
+    async def start_checkpoint(self, producer: Any) -> Callable[[], Awaitable[None]] | None:
+        """Hand every held record to the producer for the changelog; returns what completes
+        the checkpoint (None: nothing was held). Call it with no checkpoint in flight.
+
+        The fold goes on meanwhile, reading these records from `writing`. Completing waits
+        for the broker, then writes them to the local store, then the store's changelog
+        offset; it raises if the changelog refused one: nothing may be acknowledged then.
+        """
         staged = {partition: writes for partition, writes in self.staged.items() if writes}
+        self.staged = {}
         if not staged:
-            return 0
+            return None
+        self.writing = staged
         out = Outgoing(producer)
         topic = self.store.changelog_topic
         for partition, writes in sorted(staged.items()):
             await out.send_batched(topic, partition, writes.items())
-        await out.delivered()
-        changelog = topic.get_topic_name()
-        last: dict[int, int] = {}
-        for metadata in out.metadata:
-            if metadata.topic == changelog:
-                last[metadata.partition] = max(metadata.offset, last.get(metadata.partition, -1))
-        for partition, writes in sorted(staged.items()):
-            self.store.write(partition, writes)
-            if partition in last:
-                self.store.persisted(partition, last[partition])
-        self.staged = {}
-        return sum(len(writes) for writes in staged.values())
+
+        async def complete() -> None:
+            await out.delivered()
+            changelog = topic.get_topic_name()
+            last: dict[int, int] = {}
+            for metadata in out.metadata:
+                if metadata.topic == changelog:
+                    last[metadata.partition] = max(
+                        metadata.offset, last.get(metadata.partition, -1)
+                    )
+            for partition, writes in sorted(staged.items()):
+                self.store.write(partition, writes)
+                if partition in last:
+                    self.store.persisted(partition, last[partition])
+            self.writing = {}
+
+        return complete

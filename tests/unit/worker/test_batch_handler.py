@@ -459,3 +459,29 @@ async def test_republishes_of_reps_owned_elsewhere_go_through_the_internal_topic
         rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
     )
     assert Republish("rep:r3", day) in through
+
+
+async def test_the_fold_reads_a_checkpoint_in_flight_and_the_store_gets_it_on_completion(
+    sent: Sent,
+) -> None:
+    """Batches go on while a checkpoint's records travel: they read those records from the
+    checkpoint, and the local store is written only once the changelog has them."""
+    rt = runtime(sent)
+    acts = [r for r in events_of_one_rep(rt) if r.topic == rt.settings.topics.activities]
+    await handle(rt, acts, checkpoint=False)
+    complete = await rt.state.start_checkpoint(rt.app.producer)
+    assert complete is not None
+    assert rt.state.held == 0 and rt.state.writing
+    assert not [name for name, *_ in sent if name == "store"], "not stored before Kafka has it"
+
+    await handle(rt, acts, checkpoint=False)  # a replay while the records travel
+    assert rt.metrics.duplicates.labels(topic=rt.settings.topics.activities)._value.get() == len(
+        acts
+    ), "the replay read the records in flight"
+    in_flight = {
+        key: value for writes in rt.state.writing.values() for key, value in writes.items()
+    }
+    await complete()
+    assert rt.state.writing == {}
+    assert {key: rt.table.data.get(key) for key in in_flight} == in_flight
+    assert await rt.state.start_checkpoint(rt.app.producer) is None, "the replay changed nothing"

@@ -46,6 +46,7 @@ def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False
     c._handled = {}
     c._handled_generation = None
     c._last_checkpoint = 0.0
+    c._in_flight = None
     c._acked = defaultdict(list)
     c._acked_index = defaultdict(set)
     c._read_offset = defaultdict(lambda: None)
@@ -181,3 +182,122 @@ async def test_a_rebalance_or_stop_takes_a_checkpoint_before_faust_commits(
         "checkpoint",
         "faust commits " + str({INPUT: [0, 1]}),
     ]
+
+
+# -- checkpoints in flight: batches go on while the writes travel -----------------------------
+
+
+class Travelling:
+    """A checkpoint whose writes reach Kafka when the test says so."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.arrived = asyncio.Event()
+        self.fail = False
+        self.started = 0
+
+    async def start(self) -> Any:
+        self.started += 1
+        number = self.started
+        self.journal.append(f"checkpoint {number} started")
+
+        async def complete() -> None:
+            await self.arrived.wait()
+            if self.fail:
+                raise RuntimeError("changelog refused")
+            self.journal.append(f"checkpoint {number} in Kafka")
+
+        return complete
+
+
+def travelling_consumer(journal: Journal) -> tuple[Any, Travelling]:
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+    writes = Travelling(journal)
+    c.batch_checkpoint = writes.start
+    return c, writes
+
+
+async def test_batches_go_on_while_a_checkpoint_travels_and_are_acknowledged_by_the_next() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 4)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    await c._deliver({INPUT: records(INPUT, 5, 9)}, None)
+    assert journal[-1] == "handled sales.activities:9", "the batch did not wait"
+    assert acked(c) == {}, "nothing is acknowledged before the writes are in Kafka"
+
+    writes.arrived.set()
+    await c._complete_checkpoint()
+    assert acked(c) == {INPUT: list(range(5))}, "only the batches the checkpoint covers"
+    async with c._handling:
+        await c._checkpoint()
+    await c._complete_checkpoint()
+    assert acked(c) == {INPUT: list(range(10))}
+
+
+async def test_a_checkpoint_waits_for_the_one_in_flight() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    await c._deliver({INPUT: records(INPUT, 2, 3)}, None)
+
+    async def second() -> None:
+        async with c._handling:
+            await c._checkpoint()
+
+    task = asyncio.ensure_future(second())
+    await asyncio.sleep(0.01)
+    assert writes.started == 1, "the second waits for the first's writes"
+    writes.arrived.set()
+    await task
+    assert journal.index("checkpoint 1 in Kafka") < journal.index("checkpoint 2 started")
+
+
+async def test_a_checkpoint_that_never_reaches_kafka_acknowledges_nothing() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    writes.fail = True
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    writes.arrived.set()
+    with pytest.raises(RuntimeError):
+        await c._complete_checkpoint()
+    assert acked(c) == {}
+
+
+async def test_a_rebalance_while_the_writes_travel_acknowledges_nothing() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    c.app.consumer_generation_id = 2
+    writes.arrived.set()
+    await c._complete_checkpoint()
+    assert "checkpoint 1 in Kafka" in journal
+    assert acked(c) == {}
+
+
+async def test_a_rebalance_or_stop_waits_for_the_writes_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+
+    async def faust_wait_empty(self: Any) -> None:
+        journal.append(f"faust commits {acked(self)}")
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "wait_empty", faust_wait_empty)
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    async with c._handling:
+        await c._checkpoint()
+    await c._deliver({INPUT: records(INPUT, 2, 3)}, None)
+    asyncio.get_running_loop().call_later(0.01, writes.arrived.set)
+    await c.wait_empty()
+    assert journal[-1] == "faust commits " + str({INPUT: [0, 1, 2, 3]})
+    assert journal.index("checkpoint 2 in Kafka") < len(journal) - 1
