@@ -72,6 +72,11 @@ def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False
     return c
 
 
+async def start_checkpoint(c: Any) -> None:
+    async with c._handling:
+        await c._checkpoint()
+
+
 def acked(c: Any) -> dict[TP, list[int]]:
     return {tp: sorted(offsets) for tp, offsets in c._acked_index.items() if offsets}
 
@@ -222,8 +227,7 @@ async def test_batches_go_on_while_a_checkpoint_travels_and_are_acknowledged_by_
     journal = Journal()
     c, writes = travelling_consumer(journal)
     await c._deliver({INPUT: records(INPUT, 0, 4)}, None)
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     await c._deliver({INPUT: records(INPUT, 5, 9)}, None)
     assert journal[-1] == "handled sales.activities:9", "the batch did not wait"
     assert acked(c) == {}, "nothing is acknowledged before the writes are in Kafka"
@@ -231,8 +235,7 @@ async def test_batches_go_on_while_a_checkpoint_travels_and_are_acknowledged_by_
     writes.arrived.set()
     await c._complete_checkpoint()
     assert acked(c) == {INPUT: list(range(5))}, "only the batches the checkpoint covers"
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     await c._complete_checkpoint()
     assert acked(c) == {INPUT: list(range(10))}
 
@@ -241,15 +244,10 @@ async def test_a_checkpoint_waits_for_the_one_in_flight() -> None:
     journal = Journal()
     c, writes = travelling_consumer(journal)
     await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     await c._deliver({INPUT: records(INPUT, 2, 3)}, None)
 
-    async def second() -> None:
-        async with c._handling:
-            await c._checkpoint()
-
-    task = asyncio.ensure_future(second())
+    task = asyncio.ensure_future(start_checkpoint(c))
     await asyncio.sleep(0.01)
     assert writes.started == 1, "the second waits for the first's writes"
     writes.arrived.set()
@@ -262,8 +260,7 @@ async def test_a_checkpoint_that_never_reaches_kafka_acknowledges_nothing() -> N
     c, writes = travelling_consumer(journal)
     writes.fail = True
     await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     writes.arrived.set()
     with pytest.raises(RuntimeError):
         await c._complete_checkpoint()
@@ -274,8 +271,7 @@ async def test_a_rebalance_while_the_writes_travel_acknowledges_nothing() -> Non
     journal = Journal()
     c, writes = travelling_consumer(journal)
     await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     c.app.consumer_generation_id = 2
     writes.arrived.set()
     await c._complete_checkpoint()
@@ -294,8 +290,7 @@ async def test_a_rebalance_or_stop_waits_for_the_writes_in_flight(
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "wait_empty", faust_wait_empty)
     await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
-    async with c._handling:
-        await c._checkpoint()
+    await start_checkpoint(c)
     await c._deliver({INPUT: records(INPUT, 2, 3)}, None)
     asyncio.get_running_loop().call_later(0.01, writes.arrived.set)
     await c.wait_empty()
