@@ -31,7 +31,7 @@ from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.figures import quadrant
 from streams.domain.money import FxRates, UnknownCurrency
-from streams.domain.periods import LocalHours, rfc3339
+from streams.domain.periods import rfc3339
 from streams.domain.targets import TargetEvaluation, alerts_due
 from streams.domain.validation import MAX_DETAIL_CHARS, Rejection, decode_payload
 from streams.domain.vocabulary import (
@@ -140,7 +140,6 @@ class ScopeProcessor:
         self.views = views
         self.fx = fx
         self.tz = tz
-        self.hours = LocalHours(tz)
         self.late_grace = late_grace_seconds
         self.at_risk_pace = at_risk_pace
 
@@ -355,11 +354,11 @@ class _Batch:
     def handle_rep_event(self, raw: RawEvent, event: Activity | Feedback) -> None:
         event_key = ("a:" if isinstance(event, Activity) else "f:") + event.event_id
         occurred_at = event.occurred_at
-        hour = self.proc.hours.start_of(occurred_at)
+        occurred = occurred_at.timestamp()
+        hour = self.proc.views.local_hours.start_of_epoch(occurred)
         key = (raw.scope, HOUR, hour)
         record = self.load(key) or HourRecord()
         self.touched_hours.add((raw.scope, hour))  # and so its periods (emit_memberships)
-        occurred = occurred_at.timestamp()
         if event_key in record.ids:
             self.seen_again(occurred, raw.topic)
             self.touch(event)  # absolute at the deal: a replay repairs a lost send

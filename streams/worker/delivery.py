@@ -8,9 +8,9 @@ batch handler at once. The handler's state is written out at checkpoints (every 
 interval, or earlier when the handler says so, and before every rebalance and stop); only
 once those writes are in Kafka are the offsets of the batches it covers acknowledged, so a
 commit never passes a record whose consequences are not all in Kafka. Batches go on while a
-checkpoint's writes travel. Faust keeps everything else: group membership,
-rebalances, table recovery (changelog records still take Faust's own per-record path),
-commits and the producer flush before each commit.
+checkpoint's writes travel. Faust keeps everything else: group membership, rebalances, table
+recovery (changelog records still take Faust's own per-record path), commits and the
+producer flush before each commit.
 
 Each partition stays sequential: the next fetch starts after the handler returned
 (faust-streaming issue 606 cannot happen). A rebalance waits for the batch in flight and
