@@ -27,11 +27,11 @@ def activity_buckets(
     hour a daylight-saving change repeats into one bucket.
     """
     buckets: dict[float, dict[str, int]] = defaultdict(dict)
-    for hour, record in view.hours.items():
+    for hour, parts in view.every_hour().items():
         instant = datetime.fromtimestamp(hour, tz)
         bucket = instant if granularity == "hour" else local_day_start(instant, tz)
         counts = buckets[bucket.timestamp()]
-        for part in record.parts.values():
+        for part in parts.values():
             for activity, n in part.counts.items():
                 counts[activity] = counts.get(activity, 0) + n
     low, high = start.timestamp(), end.timestamp()

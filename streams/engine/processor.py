@@ -61,14 +61,17 @@ from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import (
     ACCOUNT,
     ALERTS,
+    DAY,
     DEAL,
     DEAL_STATE,
     HOUR,
     MEMBER,
     MEMBER_SENT,
+    QUARTER_HOUR,
     STREAM_TIME,
     TARGET,
     AccountWins,
+    DayRecord,
     DealSlot,
     DealState,
     DealVersion,
@@ -81,6 +84,8 @@ from streams.engine.state import (
 
 #: hour records pruned of their event ids per Tick (once a minute) and partition
 PRUNE_PER_TICK = 20_000
+#: hour records folded into day records per Tick and partition
+COMPACT_PER_TICK = 20_000
 HOUR_SECONDS = 3600
 
 
@@ -290,7 +295,20 @@ class _Batch:
 
     def handle_team_hour(self, item: TeamHourItem) -> None:
         key = (item.scope, HOUR, item.hour)
-        record = self.load(key) or HourRecord()
+        record = self.load(key)
+        if record is None:
+            # a rep's partition may run behind this one: its hour may be in a day record
+            day = self.proc.views.day_of(item.hour)[0]
+            day_key = (item.scope, DAY, day)
+            day_record: DayRecord | None = self.load(day_key)
+            if day_record is not None:
+                quarter, rest = divmod(item.hour - day, QUARTER_HOUR)
+                if not rest and day_record.hour_parts(quarter).get(item.rep) != item.part:
+                    day_record.put_part(quarter, item.rep, item.part)
+                    self.put(day_key, day_record)
+                if not rest:
+                    return
+            record = HourRecord()
         if record.parts.get(item.rep) != item.part:
             record.parts[item.rep] = item.part
             self.put(key, record)
@@ -486,6 +504,7 @@ class _Batch:
     # -- end of batch -------------------------------------------------------------------
     def finish(self) -> BatchResult:
         if self.sweep:
+            self.compact_days()
             self.prune_event_ids()
         self.emit_deal_contributions()
         self.emit_first_wins()
@@ -536,6 +555,47 @@ class _Batch:
             record: HourRecord | None = self.load(key)
             if record is not None and record.ids:
                 self.put(key, HourRecord(ids=[], parts=record.parts))
+
+    def compact_days(self) -> None:
+        """Fold the hour records of every local day that ends before stream time minus the
+        late grace into one day record per scope and day, and delete them.
+
+        No event can reach such a day any more (it is late), so its event ids go too. The day
+        record is written before the hours are deleted, and a view counts an hour once
+        whichever of the two holds it: a crash between the writes loses nothing, and the
+        replayed Tick finishes the fold. Hours this batch wrote wait for the next Tick, so a
+        delete never lands before the day record that replaces it.
+        """
+        horizon = self.initial_stream_time - self.proc.late_grace
+        views = self.proc.views
+        budget = COMPACT_PER_TICK
+        for view in list(views.scopes.values()):
+            if budget <= 0:
+                break
+            if view.partition != self.partition or not view.hours:
+                continue
+            aged: dict[int, list[int]] = {}
+            for hour in view.hours:
+                day, end = views.day_of(hour)
+                if end <= horizon and not (hour - day) % QUARTER_HOUR:
+                    aged.setdefault(day, []).append(hour)
+            for day, hours in sorted(aged.items()):
+                keys = [(view.scope, HOUR, hour) for hour in sorted(hours)]
+                if any(self.key_bytes(key) in self.dirty for key in keys):
+                    continue
+                day_key = (view.scope, DAY, day)
+                record: DayRecord = self.load(day_key) or DayRecord()
+                for key in keys:
+                    hour_record: HourRecord | None = self.load(key)
+                    if hour_record is None:
+                        continue
+                    quarter = (key[2] - day) // QUARTER_HOUR
+                    for part, counts in hour_record.parts.items():
+                        record.put_part(quarter, part, counts)
+                self.put(day_key, record)
+                for key in keys:
+                    self.put(key, None)
+                budget -= len(keys)
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
         """Tell the deal's account whether it is won (and every former account: not)."""

@@ -12,27 +12,30 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.domain.periods import LocalHours, parse_period, periods_of
+from streams.domain.periods import LocalHours, local_date, local_midnight, parse_period, periods_of
 from streams.domain.satisfaction import Satisfaction
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.state import (
     ALERTS,
+    DAY,
     DEAL,
     HOUR,
     MEMBER,
     MEMBER_SENT,
+    QUARTER_HOUR,
     TARGET,
+    DayRecord,
     HourRecord,
     Member,
 )
 
 #: the record kinds the views roll up
-VIEWED_KINDS = frozenset({HOUR, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
+VIEWED_KINDS = frozenset({HOUR, DAY, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 
 
 _NO_FEEDBACK = Satisfaction()
@@ -122,6 +125,8 @@ class ScopeView:
     scope: str
     partition: int
     hours: dict[int, HourRecord] = field(default_factory=dict)
+    #: local day start -> the day's hours past the grace; an hour record shadows its hour
+    days: dict[int, DayRecord] = field(default_factory=dict)
     periods: dict[str, PeriodAgg] = field(default_factory=dict)
     deals: dict[str, DealFigure] = field(default_factory=dict)
     #: period -> deals closed (won or lost) in it, by occurred_at
@@ -145,6 +150,26 @@ class ScopeView:
     @property
     def id(self) -> str:
         return self.scope.split(":", 1)[1]
+
+    def hour_parts(self, hour: int, day: int) -> dict[str, HourCounts]:
+        """What an hour holds: its hour record's parts, else its day record's (or none)."""
+        record = self.hours.get(hour)
+        if record is not None:
+            return record.parts
+        day_record = self.days.get(day)
+        if day_record is None:
+            return {}
+        return day_record.hour_parts((hour - day) // QUARTER_HOUR)
+
+    def every_hour(self) -> dict[int, dict[str, HourCounts]]:
+        """Every hour with counts, from hour and day records, an hour record first."""
+        out = {hour: record.parts for hour, record in self.hours.items()}
+        for day, record in self.days.items():
+            for quarter in record.quarters():
+                hour = day + quarter * QUARTER_HOUR
+                if hour not in out:
+                    out[hour] = record.hour_parts(quarter)
+        return out
 
     def period(self, period_id: str) -> PeriodAgg:
         agg = self.periods.get(period_id)
@@ -227,6 +252,7 @@ class Views:
         self.tz = tz
         self.scopes: dict[str, ScopeView] = {}
         self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
+        self._hour_days: dict[int, tuple[int, int]] = {}
         self.local_hours = LocalHours(tz)
         #: partition -> (scope, hour) of the hour records still holding event ids, so the
         #: ids of hours no event can reach any more are pruned without scanning every hour
@@ -253,6 +279,18 @@ class Views:
             periods = periods_of(datetime.fromtimestamp(hour, UTC), self.tz)
             self._hour_periods[hour] = periods
         return periods
+
+    def day_of(self, hour: int) -> tuple[int, int]:
+        """(start, end) epoch seconds of the local day holding an hour."""
+        day = self._hour_days.get(hour)
+        if day is None:
+            if len(self._hour_days) >= MAX_CACHED_HOURS:
+                self._hour_days.clear()
+            date = local_date(datetime.fromtimestamp(hour, UTC), self.tz)
+            start = int(local_midnight(date, self.tz).timestamp())
+            end = int(local_midnight(date + timedelta(days=1), self.tz).timestamp())
+            day = self._hour_days[hour] = (start, end)
+        return day
 
     def instant_periods(self, epoch: float) -> tuple[str, str, str, str]:
         """The periods of an instant are those of its local hour (a day holds whole hours)."""
@@ -284,6 +322,8 @@ class Views:
         view = self.view(scope, partition)
         if kind == HOUR:
             return self._apply_hour(view, key[2], old, new)
+        if kind == DAY:
+            return self._apply_day(view, key[2], old, new)
         if kind == DEAL:
             return self._apply_deal(
                 view, key[2], old.figure if old else None, new.figure if new else None
@@ -313,22 +353,17 @@ class Views:
     def _apply_hour(
         self, view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None
     ) -> set[str]:
-        periods = self.hour_periods(hour)
-        # only the parts that changed: a team's hour has a part per rep, and a batch usually
-        # changes one of them
-        old_parts = old.parts if old is not None else {}
-        new_parts = new.parts if new is not None else {}
-        changes = [
-            PartChange.between(part, old_parts.get(part), new_parts.get(part))
-            for part in {**old_parts, **new_parts}
-            if old_parts.get(part) != new_parts.get(part)
-        ]
-        for period_id in periods:
-            agg = view.periods.get(period_id)
-            if agg is None:
-                agg = view.periods[period_id] = PeriodAgg()
-            for change in changes:
-                agg.apply(change)
+        if view.days and (old is None or new is None):
+            # no hour record on one side: the hour is what its day record holds, if any
+            day = self.day_of(hour)[0]
+            quarter = (hour - day) // QUARTER_HOUR
+            day_record = view.days.get(day)
+            in_day = day_record.hour_parts(quarter) if day_record is not None else {}
+            old_parts = old.parts if old is not None else in_day
+            new_parts = new.parts if new is not None else in_day
+        else:
+            old_parts = old.parts if old is not None else {}
+            new_parts = new.parts if new is not None else {}
         if new is None:
             view.hours.pop(hour, None)
         else:
@@ -338,7 +373,60 @@ class Views:
             with_ids.add((view.scope, hour))
         else:
             with_ids.discard((view.scope, hour))
-        return set(periods)
+        return self._apply_parts(view, hour, old_parts, new_parts)
+
+    def _apply_day(
+        self, view: ScopeView, day: int, old: DayRecord | None, new: DayRecord | None
+    ) -> set[str]:
+        if new is None:
+            view.days.pop(day, None)
+        else:
+            view.days[day] = new
+        changed: set[str] = set()
+        quarters = (old.quarters() if old is not None else set()) | (
+            new.quarters() if new is not None else set()
+        )
+        for quarter in quarters:
+            hour = day + quarter * QUARTER_HOUR
+            if hour in view.hours:
+                continue  # the hour record holds this hour's truth
+            old_parts = old.hour_parts(quarter) if old is not None else {}
+            new_parts = new.hour_parts(quarter) if new is not None else {}
+            changed |= self._apply_parts(view, hour, old_parts, new_parts)
+        return changed
+
+    def _apply_parts(
+        self,
+        view: ScopeView,
+        hour: int,
+        old_parts: dict[str, HourCounts],
+        new_parts: dict[str, HourCounts],
+    ) -> set[str]:
+        """Roll what an hour's parts changed by into the hour's periods."""
+        # only the parts that changed: a team's hour has a part per rep, and a batch usually
+        # changes one of them
+        changes = [
+            PartChange.between(part, old_parts.get(part), new_parts.get(part))
+            for part in {**old_parts, **new_parts}
+            if old_parts.get(part) != new_parts.get(part)
+        ]
+        if not changes:
+            return set()
+        # a day record gives each hour of a part the day's latest time, which the periods
+        # already hold: an hour moving into its day record changes no figure
+        moved = any(
+            c.counts or c.presence or c.satisfaction_new or c.satisfaction_old for c in changes
+        )
+        periods = self.hour_periods(hour)
+        for period_id in periods:
+            agg = view.periods.get(period_id)
+            if agg is None:
+                agg = view.periods[period_id] = PeriodAgg()
+            latest = (agg.latest, agg.latest_part)
+            for change in changes:
+                agg.apply(change)
+            moved = moved or latest != (agg.latest, agg.latest_part)
+        return set(periods) if moved else set()
 
     def _apply_deal(
         self, view: ScopeView, deal_id: str, old: DealFigure | None, new: DealFigure | None

@@ -15,10 +15,12 @@ from typing import Any
 
 import msgspec
 
+from streams.domain.satisfaction import Satisfaction
 from streams.engine.items import DealFigure, HourCounts
 
 # record kinds (second element of a key)
 HOUR = "h"  # (scope, "h", hour_epoch) -> HourRecord
+DAY = "dy"  # (scope, "dy", local_day_start_epoch) -> DayRecord (hours past the late grace)
 DEAL = "d"  # (scope, "d", deal_id) -> DealSlot (what a deal contributes to a rep or team)
 DEAL_STATE = "s"  # ("deal:<id>", "s") -> DealState
 TARGET = "t"  # (scope, "t", metric, period) -> float
@@ -34,6 +36,61 @@ class HourRecord(msgspec.Struct, array_like=True):
 
     ids: list[str] = []
     parts: dict[str, HourCounts] = {}
+
+
+class HourTally(msgspec.Struct, array_like=True):
+    """One part's hour inside a day record: its counts, and its feedback when it has any."""
+
+    counts: dict[str, int] = {}
+    satisfaction: Satisfaction | None = None
+
+
+class DayPart(msgspec.Struct, array_like=True):
+    """One part's hours of a local day: per quarter-hour offset from the day's start, and
+    its latest event time of the day (a day is the smallest period, so its maximum is all
+    a period ever asks)."""
+
+    latest: float = 0.0
+    hours: dict[int, HourTally] = {}
+
+
+class DayRecord(msgspec.Struct, array_like=True):
+    """The hour records of a local day that no event can reach any more, folded into one.
+
+    An hour record costs a key and a record; a day of them, once past the late grace, takes
+    a fifth of the bytes here, with every hour's counts kept for the activity buckets. An
+    hour record of the same hour, when one exists, holds the newer truth."""
+
+    parts: dict[str, DayPart] = {}
+
+    def quarters(self) -> set[int]:
+        return {q for part in self.parts.values() for q in part.hours}
+
+    def hour_parts(self, quarter: int) -> dict[str, HourCounts]:
+        """The parts of one of its hours, as the hour record held them (each with the
+        part's latest time of the day)."""
+        out: dict[str, HourCounts] = {}
+        for name, part in self.parts.items():
+            tally = part.hours.get(quarter)
+            if tally is not None:
+                satisfaction = tally.satisfaction or Satisfaction()
+                out[name] = HourCounts(tally.counts, satisfaction, part.latest)
+        return out
+
+    def put_part(self, quarter: int, name: str, counts: HourCounts) -> None:
+        """Set one part of one hour to what an hour record (or a team hour item) says."""
+        part = self.parts.get(name)
+        if part is None:
+            part = self.parts[name] = DayPart(counts.latest, {})
+        elif counts.latest > part.latest:
+            part.latest = counts.latest
+        empty = counts.satisfaction == Satisfaction()
+        part.hours[quarter] = HourTally(dict(counts.counts), None if empty else counts.satisfaction)
+
+
+#: a day record's hours are keyed by their offset from the day's start in quarter hours
+#: (every zone offset in use is a whole number of them): one byte instead of five
+QUARTER_HOUR = 900
 
 
 class DealVersion(msgspec.Struct, array_like=True, frozen=True):
@@ -110,6 +167,7 @@ def encode_value(value: Any) -> bytes:
 
 _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     HOUR: msgspec.msgpack.Decoder(HourRecord),
+    DAY: msgspec.msgpack.Decoder(DayRecord),
     DEAL: msgspec.msgpack.Decoder(DealSlot),
     DEAL_STATE: msgspec.msgpack.Decoder(DealState),
     TARGET: msgspec.msgpack.Decoder(float),

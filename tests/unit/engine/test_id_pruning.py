@@ -4,7 +4,8 @@ An hour record holds the ids of the events counted in it, to recognise a repeat.
 hour ends before stream time minus the late grace, any event of it is late, so a Tick (once
 a minute per partition) prunes those ids; the counts stay. A repeat of such an event is
 dead-lettered as late_event, never counted twice, also when the pruning batch crashed half
-written and was replayed.
+written and was replayed. (Once its whole local day is past the grace, the hour moves into a
+day record: test_day_compaction.)
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from streams.engine.state import HOUR, HourRecord, decode_value, make_key
 from tests.unit.engine.scope_harness import Harness, activity
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
-OLD_HOUR = int(datetime(2026, 11, 2, 10, tzinfo=UTC).timestamp())
+# stream time 2026-11-20T10:00 less 7 days: this hour is past the grace, its day is not yet
+OLD_HOUR = int(datetime(2026, 11, 13, 8, tzinfo=UTC).timestamp())
 NEW_HOUR = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())
 
 
 def old(n: int) -> RawEvent:
-    return activity(f"old{n}", "r1", "t1", f"2026-11-02T10:{n:02d}:00Z")
+    return activity(f"old{n}", "r1", "t1", f"2026-11-13T08:{n:02d}:00Z")
 
 
 def new(n: int) -> RawEvent:

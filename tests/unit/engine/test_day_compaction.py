@@ -1,0 +1,244 @@
+"""Hours past the grace fold into one record per scope and local day (bounded state).
+
+Once a whole local day ends before stream time minus the late grace, no event can reach it,
+so a Tick folds its hour records into a day record and deletes them: the figures, the hour
+and day activity buckets and the late decisions stay exactly as they were. A rep's partition
+running behind its team's may still send the team an hour of a folded day; it lands in the
+day record. A crash between the day record and the deletes counts nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from streams.domain.vocabulary import LATE_EVENT
+from streams.engine.activity import activity_buckets
+from streams.engine.items import RawEvent, Tick
+from streams.engine.state import DAY, HOUR, DayRecord, decode_value, parse_key
+from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
+
+NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
+PERIODS = ("2026-11-02", "2026-11-03", "2026-11-13", "2026-W45", "2026-11", "2026-Q4")
+SCOPES = ("rep:r1", "rep:r2", "team:t1", "team:t2")
+
+
+def old_days() -> list[RawEvent]:
+    """Two reps over two days, several hours each, a move between teams and feedback."""
+    return [
+        activity("a1", "r1", "t1", "2026-11-02T09:10:00Z"),
+        activity("a2", "r1", "t1", "2026-11-02T09:40:00Z", "email"),
+        activity("a3", "r1", "t1", "2026-11-02T15:05:00Z", "demo"),
+        activity("a4", "r1", "t2", "2026-11-02T17:00:00Z"),  # moved to t2 that evening
+        feedback("f1", "r1", "t2", "2026-11-02T17:30:00Z", csat=5, nps=9),
+        activity("a5", "r2", "t1", "2026-11-02T09:20:00Z", "meeting"),
+        activity("a6", "r2", "t1", "2026-11-03T11:00:00Z"),
+        feedback("f2", "r2", "t1", "2026-11-03T12:00:00Z", csat=2),
+        deal("d1", "D1", "r2", "t1", "2026-11-03T13:00:00Z", "won", 1000),
+        # past the grace as an hour (ends 09:00 < 2026-11-13T10:00), not as a day
+        activity("a7", "r1", "t2", "2026-11-13T08:15:00Z"),
+    ]
+
+
+def recent() -> list[RawEvent]:
+    """Moves stream time to 2026-11-20T10:00: with 7 days of grace, the horizon is 11-13 10:00.
+
+    Stream time is per partition: each partition gets a recent event."""
+    return [
+        activity("n1", "r1", "t2", "2026-11-20T10:00:00Z"),
+        activity("n2", "r2", "t1", "2026-11-20T10:00:00Z"),
+    ]
+
+
+#: each rep beside one team, and its hours sent to the other partition's team too
+ROUTE = {"rep:r1": 0, "team:t1": 0, "rep:r2": 1, "team:t2": 1}
+
+
+def harness(tz: str = "UTC") -> Harness:
+    return Harness(partitions=2, tz=tz, route=lambda scope: ROUTE.get(scope, 1))
+
+
+def snapshot(h: Harness) -> dict[Any, Any]:
+    """Every figure and activity bucket the scopes show."""
+    out: dict[Any, Any] = {}
+    for scope in SCOPES:
+        for period in PERIODS:
+            out[(scope, period)] = h.figures(scope, period, NOW)
+        view = h.view(scope)
+        assert view is not None
+        for granularity in ("hour", "day"):
+            start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+            out[(scope, granularity)] = activity_buckets(view, granularity, start, end, h.tz)  # type: ignore[arg-type]
+    return out
+
+
+def records(h: Harness, kind: str) -> dict[tuple[Any, ...], Any]:
+    out = {}
+    for part in h.parts:
+        for kb, raw in part.store.items():
+            key = parse_key(kb)
+            if key[1] == kind:
+                out[key] = decode_value(kind, raw)
+    return out
+
+
+def hours_of(h: Harness, day: str) -> list[tuple[Any, ...]]:
+    start = datetime.fromisoformat(day + "T00:00:00+00:00").timestamp()
+    return [key for key in records(h, HOUR) if start <= key[2] < start + 86_400]
+
+
+def store_bytes(h: Harness) -> int:
+    return sum(len(k) + len(v) for part in h.parts for k, v in part.store.items())
+
+
+def aged() -> Harness:
+    h = harness()
+    h.run(old_days(), NOW)
+    h.run(recent(), NOW)
+    return h
+
+
+def test_a_tick_folds_every_aged_day_into_one_record_and_every_figure_stays() -> None:
+    h = aged()
+    before, size = snapshot(h), store_bytes(h)
+    assert hours_of(h, "2026-11-02") and hours_of(h, "2026-11-03")
+
+    h.tick(NOW)
+
+    assert hours_of(h, "2026-11-02") == [] and hours_of(h, "2026-11-03") == []
+    days = records(h, DAY)
+    assert sorted(key[0] for key in days) == sorted(
+        ["rep:r1", "rep:r2", "rep:r2", "team:t1", "team:t1", "team:t2"]
+    )
+    assert all(record.parts for record in days.values())
+    assert len(hours_of(h, "2026-11-13")) == 2  # r1's hour and its team's: the day is not over
+    assert snapshot(h) == before
+    assert store_bytes(h) < size
+    oracle = Oracle(old_days() + recent(), h.tz, h.fx)
+    for scope in SCOPES:
+        for period in PERIODS:
+            got, want = h.figures(scope, period, NOW), oracle.figures(scope, period)
+            assert close(got, want), (scope, period, got, want)
+
+
+def test_a_restarted_worker_rebuilds_the_same_figures_from_day_records() -> None:
+    h = aged()
+    h.tick(NOW)
+    before = snapshot(h)
+    for p in range(h.n):
+        h.restart(p)
+    assert snapshot(h) == before
+
+
+def test_a_repeat_of_an_event_of_a_folded_day_is_late_and_a_new_one_too() -> None:
+    h = aged()
+    h.tick(NOW)
+    before = snapshot(h)
+    h.run([old_days()[0], activity("late", "r1", "t1", "2026-11-02T09:50:00Z")], NOW)
+    assert [d.reason for d in h.deadletters] == [LATE_EVENT, LATE_EVENT]
+    assert snapshot(h) == before
+    assert hours_of(h, "2026-11-02") == []
+
+
+@pytest.mark.parametrize("keep", [0, 1, 2, 3, 0.5, None])
+def test_a_fold_crashed_half_written_counts_nothing_twice(keep: int | float | None) -> None:
+    clean = aged()
+    clean.tick(NOW)
+    want = snapshot(clean)
+    h = aged()
+    for p in range(h.n):  # every partition's fold crashes once, after `keep` writes
+        h.crash_and_replay([Tick()], NOW, keep_writes=keep, partition=p)
+        h.restart(p)
+        assert snapshot(h) == want, p
+    assert hours_of(h, "2026-11-02") == []
+
+
+def test_a_view_counts_an_hour_once_while_both_records_hold_it() -> None:
+    """After a crash between the day record and the deletes, both hold the same hours."""
+    h = aged()
+    want = snapshot(h)
+    h.tick(NOW)
+    for p, part in enumerate(h.parts):
+        # put the deleted hour records back beside the day records, as a crash would leave them
+        for kb, raw in aged().parts[p].store.items():
+            if parse_key(kb)[1] == HOUR:
+                part.store.setdefault(kb, raw)
+        h.restart(p)
+    assert records(h, DAY) and hours_of(h, "2026-11-02")
+    assert snapshot(h) == want
+    h.tick(NOW)  # the next Tick finishes the fold
+    assert hours_of(h, "2026-11-02") == []
+    assert snapshot(h) == want
+
+
+def test_an_hour_of_a_rep_running_behind_lands_in_its_teams_folded_day() -> None:
+    """r1's partition has not reached 11-20; its team's has, and folded 11-02 already. An
+    event of r1 on 11-02 is on time for r1's partition: the team must count it."""
+    route = {"rep:r1": 0, "team:t1": 1, "rep:r2": 1}
+    h = Harness(partitions=2, route=lambda scope: route.get(scope, 1))
+    first = [
+        activity("a1", "r1", "t1", "2026-11-02T10:00:00Z"),
+        activity("a2", "r2", "t1", "2026-11-02T10:30:00Z"),
+        activity("a3", "r2", "t1", "2026-11-02T14:30:00Z"),
+    ]
+    late_for_the_team = activity("a4", "r1", "t1", "2026-11-02T10:15:00Z", "email")
+    moves_the_team_on = activity("n1", "r2", "t1", "2026-11-20T10:00:00Z")
+    h.run(first, NOW)
+    h.run([moves_the_team_on], NOW)
+    h.tick(NOW)
+    team_days = [k for k in records(h, DAY) if k[0] == "team:t1"]
+    assert len(team_days) == 1 and hours_of(h, "2026-11-02") == [
+        ("rep:r1", HOUR, int(datetime(2026, 11, 2, 10, tzinfo=UTC).timestamp()))
+    ]
+
+    h.run([late_for_the_team], NOW)
+
+    assert h.deadletters == []
+    day: DayRecord = records(h, DAY)[team_days[0]]
+    assert day.parts["r1"].hours[40].counts == {"call": 1, "email": 1}  # 10:00 = 40 quarters
+    assert [k for k in hours_of(h, "2026-11-02") if k[0] == "team:t1"] == []
+    oracle = Oracle([*first, moves_the_team_on, late_for_the_team], h.tz, h.fx)
+    for scope in ("team:t1", "rep:r1"):
+        for period in ("2026-11-02", "2026-11"):
+            got, want = h.figures(scope, period, NOW), oracle.figures(scope, period)
+            assert close(got, want), (scope, period, got, want)
+    view = h.view("team:t1")
+    assert view is not None
+    hours = activity_buckets(
+        view, "hour", datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC), h.tz
+    )
+    assert [(b["start"], b["total"]) for b in hours] == [
+        ("2026-11-02T10:00:00+00:00", 3),
+        ("2026-11-02T14:00:00+00:00", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tz", "times"),
+    [
+        # the day New York's clocks go back: 01:30 happens twice, an hour apart
+        (
+            "America/New_York",
+            ["2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-02T03:00:00Z"],
+        ),
+        # half-hour offset: local hours start at :30 UTC
+        ("Asia/Kolkata", ["2026-11-01T18:29:00Z", "2026-11-01T18:31:00Z", "2026-11-02T10:00:00Z"]),
+    ],
+)
+def test_a_fold_keeps_every_local_hour_of_a_zone(tz: str, times: list[str]) -> None:
+    h = harness(tz)
+    events = [activity(f"a{i}", "r1", "t1", at) for i, at in enumerate(times)]
+    h.run(events, NOW)
+    h.run([activity("n1", "r1", "t1", "2026-11-20T10:00:00Z")], NOW)
+    view = h.view("rep:r1")
+    assert view is not None
+    start, end = datetime(2026, 10, 30, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)
+    before = {g: activity_buckets(view, g, start, end, h.tz) for g in ("hour", "day")}
+    assert len(before["hour"]) == 3
+    h.tick(NOW)
+    assert records(h, DAY)
+    assert not [k for k in records(h, HOUR) if k[2] < datetime(2026, 11, 5, tzinfo=UTC).timestamp()]
+    after = {g: activity_buckets(view, g, start, end, h.tz) for g in ("hour", "day")}
+    assert after == before
