@@ -39,6 +39,7 @@ from streams.domain.vocabulary import (
     PROCESSING_ERROR,
     UNKNOWN_CURRENCY,
 )
+from streams.engine.hour_slot import HourSlot
 from streams.engine.items import (
     AccountDealItem,
     DealContribution,
@@ -57,7 +58,7 @@ from streams.engine.items import (
     TouchItem,
 )
 from streams.engine.queries import TeamMedians, target_evaluations, team_medians
-from streams.engine.rollups import VIEWED_KINDS, Views
+from streams.engine.rollups import VIEWED_KINDS, ScopeView, Views
 from streams.engine.state import (
     ACCOUNT,
     ALERTS,
@@ -65,6 +66,7 @@ from streams.engine.state import (
     DEAL,
     DEAL_STATE,
     HOUR,
+    MAX_IDS_PER_RECORD,
     MEMBER,
     MEMBER_SENT,
     QUARTER_HOUR,
@@ -80,6 +82,7 @@ from streams.engine.state import (
     decode_value,
     encode_value,
     make_key,
+    merged_parts,
 )
 
 #: hour records pruned of their event ids per Tick (once a minute) and partition
@@ -211,6 +214,7 @@ class _Batch:
         self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
         self.initial_stream_time = self.stream_time
         self.touched_hours: set[tuple[str, int]] = set()
+        self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
         #: deals that had events of their own in this batch (replays included)
         self.deals_with_events: set[str] = set()
@@ -374,17 +378,18 @@ class _Batch:
         occurred_at = event.occurred_at
         occurred = occurred_at.timestamp()
         hour = self.proc.views.local_hours.start_of_epoch(occurred)
-        key = (raw.scope, HOUR, hour)
-        record = self.load(key) or HourRecord()
+        slot = self.hour_slot(raw.scope, hour)
         self.touched_hours.add((raw.scope, hour))  # and so its periods (emit_memberships)
-        if event_key in record.ids:
+        if event_key in slot.ids:
             self.seen_again(occurred, raw.topic)
             self.touch(event)  # absolute at the deal: a replay repairs a lost send
             return
         if self.is_late(occurred):
             self.reject_late(raw, occurred_at)
             return
+        key, record = slot.current(MAX_IDS_PER_RECORD)
         record.ids.append(event_key)
+        slot.ids.add(event_key)
         self.touch(event)
         part = record.parts.get(event.team_id)
         if part is None:
@@ -403,6 +408,16 @@ class _Batch:
             part.satisfaction.record(event.csat, event.nps)
         self.put(key, record)
         self.advance(occurred, raw.topic)
+
+    def hour_slot(self, scope: str, hour: int) -> HourSlot:
+        """The hour's records, loaded once per batch; its spills are known from the views,
+        which hold every record of the table as of this batch's start."""
+        slot = self.slots.get((scope, hour))
+        if slot is None:
+            view = self.proc.views.get(scope)
+            numbers = view.spills.get(hour, {}).keys() if view is not None else ()
+            slot = self.slots[(scope, hour)] = HourSlot.load(scope, hour, self.load, numbers)
+        return slot
 
     def handle_deal(self, raw: RawEvent, event: Deal) -> None:
         key = (raw.scope, DEAL_STATE)
@@ -550,11 +565,24 @@ class _Batch:
         horizon = self.initial_stream_time - self.proc.late_grace
         candidates = self.proc.views.hours_with_ids.get(self.partition, set())
         aged = (key for key in candidates if key[1] + HOUR_SECONDS <= horizon)
+        views = self.proc.views
         for scope, hour in list(islice(aged, PRUNE_PER_TICK)):
-            key = (scope, HOUR, hour)
-            record: HourRecord | None = self.load(key)
-            if record is not None and record.ids:
-                self.put(key, HourRecord(ids=[], parts=record.parts))
+            slot = self.hour_slot(scope, hour)
+            key, base = slot.records[0]
+            view = views.get(scope)
+            numbers = sorted(view.spills.get(hour, {})) if view is not None else []
+            keys = [key, *((scope, HOUR, hour, n) for n in numbers)]
+            if base is None or any(self.key_bytes(k) in self.dirty for k in keys):
+                continue
+            present = slot.present()
+            if not any(record.ids for record in present):
+                continue
+            # the first record absorbs the spills before they are deleted: a view ignores
+            # the absorbed ones, so a crash between the writes counts nothing twice
+            absorbed = max([base.absorbed, *numbers])
+            self.put(key, HourRecord(ids=[], parts=merged_parts(present), absorbed=absorbed))
+            for spill in keys[1:]:
+                self.put(spill, None)
 
     def compact_days(self) -> None:
         """Fold the hour records of every local day that ends before stream time minus the
@@ -580,22 +608,33 @@ class _Batch:
                 if end <= horizon and not (hour - day) % QUARTER_HOUR:
                     aged.setdefault(day, []).append(hour)
             for day, hours in sorted(aged.items()):
-                keys = [(view.scope, HOUR, hour) for hour in sorted(hours)]
-                if any(self.key_bytes(key) in self.dirty for key in keys):
-                    continue
-                day_key = (view.scope, DAY, day)
-                record: DayRecord = self.load(day_key) or DayRecord()
-                for key in keys:
-                    hour_record: HourRecord | None = self.load(key)
-                    if hour_record is None:
-                        continue
-                    quarter = (key[2] - day) // QUARTER_HOUR
-                    for part, counts in hour_record.parts.items():
-                        record.put_part(quarter, part, counts)
-                self.put(day_key, record)
-                for key in keys:
-                    self.put(key, None)
-                budget -= len(keys)
+                budget -= self.fold_day(view, day, sorted(hours))
+
+    def fold_day(self, view: ScopeView, day: int, hours: list[int]) -> int:
+        """Fold one day's hours into its day record; returns the records deleted. A day with
+        an hour whose spills are not absorbed yet waits: the pruning absorbs them first."""
+        keys: list[tuple[Any, ...]] = []
+        for hour in hours:
+            if len(view.hour_records(hour)) != 1:
+                return 0
+            spills = sorted(view.spills.get(hour, {}))
+            keys += [(view.scope, HOUR, hour, n) for n in spills]  # absorbed: leftovers
+            keys.append((view.scope, HOUR, hour))
+        if any(self.key_bytes(key) in self.dirty for key in keys):
+            return 0
+        day_key = (view.scope, DAY, day)
+        record: DayRecord = self.load(day_key) or DayRecord()
+        for key in keys:
+            hour_record: HourRecord | None = self.load(key)
+            if hour_record is None or len(key) > 3:
+                continue
+            quarter = (key[2] - day) // QUARTER_HOUR
+            for part, counts in hour_record.parts.items():
+                record.put_part(quarter, part, counts)
+        self.put(day_key, record)
+        for key in keys:
+            self.put(key, None)
+        return len(keys)
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
         """Tell the deal's account whether it is won (and every former account: not)."""
@@ -624,11 +663,11 @@ class _Batch:
 
     def emit_team_hours(self) -> None:
         for scope, hour in sorted(self.touched_hours):
-            record: HourRecord | None = self.load((scope, HOUR, hour))
-            if record is None:
+            present = self.hour_slot(scope, hour).present()
+            if not present:
                 continue
             rep = scope.split(":", 1)[1]
-            for team, part in record.parts.items():
+            for team, part in merged_parts(present).items():
                 self.result.outbox.append(TeamHourItem("team:" + team, hour, rep, part))
 
     def emit_memberships(self) -> None:

@@ -32,6 +32,7 @@ from streams.engine.state import (
     DayRecord,
     HourRecord,
     Member,
+    merged_parts,
 )
 
 #: the record kinds the views roll up
@@ -125,6 +126,8 @@ class ScopeView:
     scope: str
     partition: int
     hours: dict[int, HourRecord] = field(default_factory=dict)
+    #: hour -> spill number -> the hour's spill records (a busy hour's later events)
+    spills: dict[int, dict[int, HourRecord]] = field(default_factory=dict)
     #: local day start -> the day's hours past the grace; an hour record shadows its hour
     days: dict[int, DayRecord] = field(default_factory=dict)
     periods: dict[str, PeriodAgg] = field(default_factory=dict)
@@ -151,19 +154,29 @@ class ScopeView:
     def id(self) -> str:
         return self.scope.split(":", 1)[1]
 
-    def hour_parts(self, hour: int, day: int) -> dict[str, HourCounts]:
-        """What an hour holds: its hour record's parts, else its day record's (or none)."""
-        record = self.hours.get(hour)
-        if record is not None:
-            return record.parts
-        day_record = self.days.get(day)
-        if day_record is None:
+    def hour_records(self, hour: int) -> list[HourRecord]:
+        """The records that hold an hour: its first, then the spills it has not absorbed."""
+        base = self.hours.get(hour)
+        spills = self.spills.get(hour)
+        if not spills:
+            return [base] if base is not None else []
+        absorbed = base.absorbed if base is not None else 0
+        live = [spills[n] for n in sorted(spills) if n > absorbed]
+        return [base, *live] if base is not None else live
+
+    def hour_parts(self, hour: int, day: int | None) -> dict[str, HourCounts]:
+        """What an hour holds: its hour records' parts, else its day record's (or none)."""
+        records = self.hour_records(hour)
+        if records:
+            return merged_parts(records)
+        day_record = self.days.get(day) if day is not None else None
+        if day_record is None or day is None:
             return {}
         return day_record.hour_parts((hour - day) // QUARTER_HOUR)
 
     def every_hour(self) -> dict[int, dict[str, HourCounts]]:
-        """Every hour with counts, from hour and day records, an hour record first."""
-        out = {hour: record.parts for hour, record in self.hours.items()}
+        """Every hour with counts, from hour and day records, hour records first."""
+        out = {hour: self.hour_parts(hour, None) for hour in {*self.hours, *self.spills}}
         for day, record in self.days.items():
             for quarter in record.quarters():
                 hour = day + quarter * QUARTER_HOUR
@@ -321,7 +334,7 @@ class Views:
             return set()  # deal and account state: the fold reads it, no query does
         view = self.view(scope, partition)
         if kind == HOUR:
-            return self._apply_hour(view, key[2], old, new)
+            return self._apply_hour(view, key, new)
         if kind == DAY:
             return self._apply_day(view, key[2], old, new)
         if kind == DEAL:
@@ -351,29 +364,31 @@ class Views:
         return set()
 
     def _apply_hour(
-        self, view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None
+        self, view: ScopeView, key: tuple[Any, ...], new: HourRecord | None
     ) -> set[str]:
-        if view.days and (old is None or new is None):
-            # no hour record on one side: the hour is what its day record holds, if any
-            day = self.day_of(hour)[0]
-            quarter = (hour - day) // QUARTER_HOUR
-            day_record = view.days.get(day)
-            in_day = day_record.hour_parts(quarter) if day_record is not None else {}
-            old_parts = old.parts if old is not None else in_day
-            new_parts = new.parts if new is not None else in_day
-        else:
-            old_parts = old.parts if old is not None else {}
-            new_parts = new.parts if new is not None else {}
-        if new is None:
+        hour = key[2]
+        # no hour record before or after: the hour is what its day record holds, if any
+        day = self.day_of(hour)[0] if view.days else None
+        before = view.hour_parts(hour, day)
+        if len(key) > 3:
+            spills = view.spills.setdefault(hour, {})
+            if new is None:
+                spills.pop(key[3], None)
+                if not spills:
+                    del view.spills[hour]
+            else:
+                spills[key[3]] = new
+        elif new is None:
             view.hours.pop(hour, None)
         else:
             view.hours[hour] = new
+        after = view.hour_parts(hour, day)
         with_ids = self.hours_with_ids.setdefault(view.partition, set())
-        if new is not None and new.ids:
+        if any(record.ids for record in view.hour_records(hour)):
             with_ids.add((view.scope, hour))
         else:
             with_ids.discard((view.scope, hour))
-        return self._apply_parts(view, hour, old_parts, new_parts)
+        return self._apply_parts(view, hour, before, after)
 
     def _apply_day(
         self, view: ScopeView, day: int, old: DayRecord | None, new: DayRecord | None
@@ -388,8 +403,8 @@ class Views:
         )
         for quarter in quarters:
             hour = day + quarter * QUARTER_HOUR
-            if hour in view.hours:
-                continue  # the hour record holds this hour's truth
+            if view.hour_records(hour):
+                continue  # the hour records hold this hour's truth
             old_parts = old.hour_parts(quarter) if old is not None else {}
             new_parts = new.hour_parts(quarter) if new is not None else {}
             changed |= self._apply_parts(view, hour, old_parts, new_parts)

@@ -19,7 +19,7 @@ from streams.domain.satisfaction import Satisfaction
 from streams.engine.items import DealFigure, HourCounts
 
 # record kinds (second element of a key)
-HOUR = "h"  # (scope, "h", hour_epoch) -> HourRecord
+HOUR = "h"  # (scope, "h", hour_epoch[, spill]) -> HourRecord
 DAY = "dy"  # (scope, "dy", local_day_start_epoch) -> DayRecord (hours past the late grace)
 DEAL = "d"  # (scope, "d", deal_id) -> DealSlot (what a deal contributes to a rep or team)
 DEAL_STATE = "s"  # ("deal:<id>", "s") -> DealState
@@ -31,11 +31,42 @@ STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 
 
+#: event ids one hour record holds before the hour's next events go to a spill record
+MAX_IDS_PER_RECORD = 1_000
+
+
 class HourRecord(msgspec.Struct, array_like=True):
-    """One scope's local clock hour: counts per part (team for a rep, rep for a team)."""
+    """One scope's local clock hour: counts per part (team for a rep, rep for a team).
+
+    A busy hour does not grow one record without bound: once a record holds
+    MAX_IDS_PER_RECORD event ids, the hour's next events go to spill records keyed
+    `(scope, "h", hour, n)`, n = 1, 2, ..., each with its own counts and ids, so each write
+    stays one record with the ids of what it counts. The hour is the sum of its records.
+    Once no event can reach the hour, its first record absorbs the spills (`absorbed`: the
+    spills up to n are in it, and a view ignores them until they are deleted).
+    """
 
     ids: list[str] = []
     parts: dict[str, HourCounts] = {}
+    absorbed: int = 0
+
+
+def merged_parts(records: list[HourRecord]) -> dict[str, HourCounts]:
+    """The parts of an hour held in several records, summed (latest: the latest)."""
+    if len(records) == 1:
+        return records[0].parts
+    out: dict[str, HourCounts] = {}
+    for record in records:
+        for name, part in record.parts.items():
+            into = out.get(name)
+            if into is None:
+                into = out[name] = HourCounts({}, Satisfaction(), part.latest)
+            for activity, n in part.counts.items():
+                into.counts[activity] = into.counts.get(activity, 0) + n
+            into.satisfaction.add(part.satisfaction)
+            if part.latest > into.latest:
+                into.latest = part.latest
+    return out
 
 
 class HourTally(msgspec.Struct, array_like=True):

@@ -390,6 +390,16 @@ class Harness:
     def store_items(self, p: int) -> ItemsView[bytes, bytes]:
         return self.parts[p].store.items()
 
+    def records(self, kind: str) -> dict[tuple[Any, ...], Any]:
+        """Every table record of a kind, on any partition, by key."""
+        out = {}
+        for part in self.parts:
+            for kb, raw in part.store.items():
+                key = parse_key(kb)
+                if key[1] == kind:
+                    out[key] = decode_value(kind, raw)
+        return out
+
 
 def rebuild_views(views: Views, partition: int, store: dict[bytes, bytes]) -> Views:
     """Rebuild views from a table, record by record, as a worker does after a rebalance."""

@@ -17,7 +17,7 @@ import pytest
 from streams.domain.vocabulary import LATE_EVENT
 from streams.engine.activity import activity_buckets
 from streams.engine.items import RawEvent, Tick
-from streams.engine.state import DAY, HOUR, DayRecord, decode_value, parse_key
+from streams.engine.state import DAY, HOUR, DayRecord, parse_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -74,19 +74,9 @@ def snapshot(h: Harness) -> dict[Any, Any]:
     return out
 
 
-def records(h: Harness, kind: str) -> dict[tuple[Any, ...], Any]:
-    out = {}
-    for part in h.parts:
-        for kb, raw in part.store.items():
-            key = parse_key(kb)
-            if key[1] == kind:
-                out[key] = decode_value(kind, raw)
-    return out
-
-
 def hours_of(h: Harness, day: str) -> list[tuple[Any, ...]]:
     start = datetime.fromisoformat(day + "T00:00:00+00:00").timestamp()
-    return [key for key in records(h, HOUR) if start <= key[2] < start + 86_400]
+    return [key for key in h.records(HOUR) if start <= key[2] < start + 86_400]
 
 
 def store_bytes(h: Harness) -> int:
@@ -108,7 +98,7 @@ def test_a_tick_folds_every_aged_day_into_one_record_and_every_figure_stays() ->
     h.tick(NOW)
 
     assert hours_of(h, "2026-11-02") == [] and hours_of(h, "2026-11-03") == []
-    days = records(h, DAY)
+    days = h.records(DAY)
     assert sorted(key[0] for key in days) == sorted(
         ["rep:r1", "rep:r2", "rep:r2", "team:t1", "team:t1", "team:t2"]
     )
@@ -166,7 +156,7 @@ def test_a_view_counts_an_hour_once_while_both_records_hold_it() -> None:
             if parse_key(kb)[1] == HOUR:
                 part.store.setdefault(kb, raw)
         h.restart(p)
-    assert records(h, DAY) and hours_of(h, "2026-11-02")
+    assert h.records(DAY) and hours_of(h, "2026-11-02")
     assert snapshot(h) == want
     h.tick(NOW)  # the next Tick finishes the fold
     assert hours_of(h, "2026-11-02") == []
@@ -188,7 +178,7 @@ def test_an_hour_of_a_rep_running_behind_lands_in_its_teams_folded_day() -> None
     h.run(first, NOW)
     h.run([moves_the_team_on], NOW)
     h.tick(NOW)
-    team_days = [k for k in records(h, DAY) if k[0] == "team:t1"]
+    team_days = [k for k in h.records(DAY) if k[0] == "team:t1"]
     assert len(team_days) == 1 and hours_of(h, "2026-11-02") == [
         ("rep:r1", HOUR, int(datetime(2026, 11, 2, 10, tzinfo=UTC).timestamp()))
     ]
@@ -196,7 +186,7 @@ def test_an_hour_of_a_rep_running_behind_lands_in_its_teams_folded_day() -> None
     h.run([late_for_the_team], NOW)
 
     assert h.deadletters == []
-    day: DayRecord = records(h, DAY)[team_days[0]]
+    day: DayRecord = h.records(DAY)[team_days[0]]
     assert day.parts["r1"].hours[40].counts == {"call": 1, "email": 1}  # 10:00 = 40 quarters
     assert [k for k in hours_of(h, "2026-11-02") if k[0] == "team:t1"] == []
     oracle = Oracle([*first, moves_the_team_on, late_for_the_team], h.tz, h.fx)
@@ -238,7 +228,7 @@ def test_a_fold_keeps_every_local_hour_of_a_zone(tz: str, times: list[str]) -> N
     before = {g: activity_buckets(view, g, start, end, h.tz) for g in ("hour", "day")}
     assert len(before["hour"]) == 3
     h.tick(NOW)
-    assert records(h, DAY)
-    assert not [k for k in records(h, HOUR) if k[2] < datetime(2026, 11, 5, tzinfo=UTC).timestamp()]
+    assert h.records(DAY)
+    assert not [k for k in h.records(HOUR) if k[2] < datetime(2026, 11, 5, tzinfo=UTC).timestamp()]
     after = {g: activity_buckets(view, g, start, end, h.tz) for g in ("hour", "day")}
     assert after == before

@@ -1,0 +1,67 @@
+"""The records of one scope's hour as a batch sees them: the first record and its spills.
+
+A record holds at most a fixed number of event ids (state.MAX_IDS_PER_RECORD); a busy
+hour's later events go to spill records, each with its own counts, so a write never grows
+with the hour and a record's counts always travel with the ids of the events they count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from streams.engine.state import HOUR, HourRecord
+
+Key = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class HourSlot:
+    scope: str
+    hour: int
+    #: (key, record) of the first record (None: not written yet), then of each live spill
+    records: list[tuple[Key, HourRecord | None]]
+    #: the number a new spill takes: past every spill the table may still hold
+    next_spill: int
+    #: the ids of every event the hour's records count
+    ids: set[str]
+
+    @classmethod
+    def load(
+        cls,
+        scope: str,
+        hour: int,
+        load: Callable[[Key], HourRecord | None],
+        spill_numbers: Iterable[int],
+    ) -> HourSlot:
+        base_key = (scope, HOUR, hour)
+        base = load(base_key)
+        absorbed = base.absorbed if base is not None else 0
+        numbers = sorted(spill_numbers)
+        records: list[tuple[Key, HourRecord | None]] = [(base_key, base)]
+        for n in numbers:
+            if n > absorbed:
+                key = (scope, HOUR, hour, n)
+                record = load(key)
+                if record is not None:
+                    records.append((key, record))
+        ids = {i for _, record in records if record is not None for i in record.ids}
+        return cls(scope, hour, records, max([absorbed, *numbers]) + 1, ids)
+
+    def present(self) -> list[HourRecord]:
+        return [record for _, record in self.records if record is not None]
+
+    def current(self, limit: int) -> tuple[Key, HourRecord]:
+        """The record the hour's next event goes to: the last one, or a new spill once the
+        last holds `limit` ids."""
+        key, record = self.records[-1]
+        if record is None:
+            record = HourRecord()
+            self.records[-1] = (key, record)
+        elif len(record.ids) >= limit:
+            key = (self.scope, HOUR, self.hour, self.next_spill)
+            self.next_spill += 1
+            record = HourRecord()
+            self.records.append((key, record))
+        return key, record
