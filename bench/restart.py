@@ -77,6 +77,7 @@ from streams.domain.periods import local_hour_start, periods_of
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.rollups import VIEWED_KINDS
 from streams.engine.state import (
+    DAY,
     DEAL,
     DEAL_STATE,
     HOUR,
@@ -869,6 +870,7 @@ def print_restart(report: dict[str, Any]) -> None:
     kinds = r.get("changelog_records_by_kind", {})
     names = {
         HOUR: "hour",
+        DAY: "day",
         DEAL: "deal slot",
         DEAL_STATE: "deal state",
         MEMBER: "member",
