@@ -266,8 +266,7 @@ class _Batch:
                 continue
             self.result.writes[kb] = new_raw
             if key[1] in VIEWED_KINDS:
-                old_value = decode_value(key[1], old_raw) if old_raw is not None else None
-                for period_id in views.apply(key, self.partition, old_value, value):
+                for period_id in views.apply(key, self.partition, value):
                     self.result.changed.add((key[0], period_id))
             # the next flush compares against what this one wrote
             self.records[kb] = (key, new_raw, value)

@@ -3,8 +3,9 @@
 The table is the truth (changelog-backed, recovered after a crash); these views only roll
 its records up per period so that a query, a leaderboard or a scrape never scans hour
 records. They are rebuilt from the table after every rebalance and updated record by record
-as batches write, through `Views.apply`, which receives the old and the new value so that
-every roll-up is adjusted by the exact difference (integers: no drift).
+as batches write, through `Views.apply`, which takes the new value and the old one from the
+views themselves, so that every roll-up is adjusted by the exact difference (integers: no
+drift).
 """
 
 from __future__ import annotations
@@ -327,8 +328,10 @@ class Views:
         for partition in [p for p in self.hours_with_ids if p not in kept]:
             del self.hours_with_ids[partition]
 
-    def apply(self, key: tuple[Any, ...], partition: int, old: Any, new: Any) -> set[str]:
-        """Apply one record change; return the period ids whose figures it changed."""
+    def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> set[str]:
+        """Apply one record's new value (None: deleted); return the period ids whose figures
+        it changed. The views hold every record as the table does, so the old value is the
+        one they hold: the fold need not decode what it replaces."""
         scope, kind = key[0], key[1]
         if not scope or kind not in VIEWED_KINDS:
             return set()  # deal and account state: the fold reads it, no query does
@@ -336,10 +339,10 @@ class Views:
         if kind == HOUR:
             return self._apply_hour(view, key, new)
         if kind == DAY:
-            return self._apply_day(view, key[2], old, new)
+            return self._apply_day(view, key[2], view.days.get(key[2]), new)
         if kind == DEAL:
             return self._apply_deal(
-                view, key[2], old.figure if old else None, new.figure if new else None
+                view, key[2], view.deals.get(key[2]), new.figure if new else None
             )
         if kind == TARGET:
             if new is None:

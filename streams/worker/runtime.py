@@ -182,7 +182,7 @@ class Runtime:
             partition = self.partition_of(key[0])
             if partition not in mine:
                 continue
-            self.views.apply(key, partition, None, decode_value(key[1], bytes(raw_value)))
+            self.views.apply(key, partition, decode_value(key[1], bytes(raw_value)))
             records += 1
         freeze_long_lived()
         self.ready = True
