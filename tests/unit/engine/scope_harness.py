@@ -27,6 +27,7 @@ import orjson
 
 from streams.domain.money import FxRates
 from streams.domain.periods import parse_period
+from streams.engine.activity import activity_buckets
 from streams.engine.items import Item, RawEvent, TargetItem, Tick
 from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
 from streams.engine.queries import performance_document, team_medians
@@ -389,6 +390,27 @@ class Harness:
 
     def store_items(self, p: int) -> ItemsView[bytes, bytes]:
         return self.parts[p].store.items()
+
+    def shown(self, scopes: Iterable[str], periods: Iterable[str], now: datetime) -> dict[Any, Any]:
+        """Every figure of the scopes in the periods, and their hour and day activity
+        buckets of the surrounding year: what a change of state layout must keep."""
+        periods = list(periods)
+        start, end = (
+            datetime(now.year - 1, 1, 1, tzinfo=UTC),
+            datetime(now.year + 1, 1, 1, tzinfo=UTC),
+        )
+        out: dict[Any, Any] = {}
+        for scope in scopes:
+            for period in periods:
+                out[(scope, period)] = self.figures(scope, period, now)
+            view = self.view(scope)
+            for granularity in ("hour", "day"):
+                out[(scope, granularity)] = (
+                    activity_buckets(view, granularity, start, end, self.tz)  # type: ignore[arg-type]
+                    if view is not None
+                    else None
+                )
+        return out
 
     def records(self, kind: str) -> dict[tuple[Any, ...], Any]:
         """Every table record of a kind, on any partition, by key."""

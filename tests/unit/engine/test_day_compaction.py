@@ -61,17 +61,7 @@ def harness(tz: str = "UTC") -> Harness:
 
 
 def snapshot(h: Harness) -> dict[Any, Any]:
-    """Every figure and activity bucket the scopes show."""
-    out: dict[Any, Any] = {}
-    for scope in SCOPES:
-        for period in PERIODS:
-            out[(scope, period)] = h.figures(scope, period, NOW)
-        view = h.view(scope)
-        assert view is not None
-        for granularity in ("hour", "day"):
-            start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
-            out[(scope, granularity)] = activity_buckets(view, granularity, start, end, h.tz)  # type: ignore[arg-type]
-    return out
+    return h.shown(SCOPES, PERIODS, NOW)
 
 
 def hours_of(h: Harness, day: str) -> list[tuple[Any, ...]]:

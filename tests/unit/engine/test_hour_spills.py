@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from streams.engine import processor
-from streams.engine.activity import activity_buckets
 from streams.engine.items import Item, RawEvent, Tick
 from streams.engine.state import DAY, HOUR, HourRecord, make_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, feedback
@@ -61,14 +60,7 @@ def hour_keys(h: Harness, scope: str = "rep:r1") -> list[tuple[Any, ...]]:
 
 
 def snapshot(h: Harness) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for scope in SCOPES:
-        for period in PERIODS:
-            out[(scope, period)] = h.figures(scope, period, NOW)
-        view = h.view(scope)
-        start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
-        out[scope] = activity_buckets(view, "hour", start, end, h.tz) if view else None
-    return out
+    return h.shown(SCOPES, PERIODS, NOW)
 
 
 def check_oracle(h: Harness, events: list[RawEvent]) -> None:
@@ -96,7 +88,7 @@ def test_a_busy_hour_spreads_over_records_of_bounded_size(batch_size: int | None
     assert team_hour.parts["r1"].counts == {"call": 9}
     assert team_hour.parts["r1"].satisfaction.csat_n == 1
     check_oracle(h, busy_hour())
-    assert snapshot(h)["rep:r1"] == [
+    assert snapshot(h)[("rep:r1", "hour")] == [
         {"start": "2026-11-13T08:00:00+00:00", "total": 9, "counts": {"call": 9}}
     ]
 
