@@ -92,6 +92,12 @@ def median(
     """
     if not values:
         return None
+    if all(type(v) is int for v in values):  # activity counts: no conversion to sort
+        ints = sorted(values)
+        mid = len(ints) // 2
+        if len(ints) % 2:
+            return float(ints[mid])
+        return (float(ints[mid - 1]) + float(ints[mid])) / 2
     if any(isinstance(v, Decimal) for v in values):
         decimals = sorted(v if isinstance(v, Decimal) else Decimal(str(v)) for v in values)
         mid = len(decimals) // 2
@@ -113,7 +119,7 @@ _QUADRANTS: dict[tuple[bool, bool], Quadrant] = {
 }
 
 
-def _is_high(value: int | Decimal, team_median: float | Decimal | None) -> bool:
+def is_high(value: int | Decimal, team_median: float | Decimal | None) -> bool:
     # No median means no reps to compare with: a rep is not "low" against nobody.
     return team_median is None or value >= team_median
 
@@ -130,7 +136,7 @@ def quadrant(
     is one of the values the median is taken over); a missing median (None) counts as high.
     """
     return _QUADRANTS[
-        (_is_high(activities, team_activity_median), _is_high(revenue, team_revenue_median))
+        (is_high(activities, team_activity_median), is_high(revenue, team_revenue_median))
     ]
 
 

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
-from streams.domain.figures import quadrant
+from streams.domain.figures import is_high
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import rfc3339
 from streams.domain.targets import TargetEvaluation, alerts_due
@@ -841,7 +841,13 @@ def deal_figure(deal_id: str, state: DealState) -> DealFigure:
 
 def quadrant_moved(member: Member, before: TeamMedians, after: TeamMedians) -> bool:
     """Does the member's quadrant differ under the team's old and new medians?"""
+    # a quadrant is the pair of these two sides: compare each, the revenue only if its
+    # median moved (parsing the member's revenue is the costly part)
+    if before.activities != after.activities and is_high(
+        member.activities, before.activities
+    ) != is_high(member.activities, after.activities):
+        return True
+    if before.revenue == after.revenue:
+        return False
     revenue = Decimal(member.revenue)
-    return quadrant(member.activities, revenue, before.activities, before.revenue) != quadrant(
-        member.activities, revenue, after.activities, after.revenue
-    )
+    return is_high(revenue, before.revenue) != is_high(revenue, after.revenue)

@@ -106,9 +106,14 @@ def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     cached: TeamMedians | None = view.medians.get(period_id)
     if cached is None:
         members = list(view.members.get(period_id, {}).values())
+        if period_id in view.revenue_medians:
+            revenue = view.revenue_medians[period_id]
+        else:
+            revenue = median([Decimal(m.revenue) for m in members])
+            view.revenue_medians[period_id] = revenue
         cached = view.medians[period_id] = TeamMedians(
             activities=median([m.activities for m in members]),
-            revenue=median([Decimal(m.revenue) for m in members]),
+            revenue=revenue,
             members=len(members),
         )
     return cached

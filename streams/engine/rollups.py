@@ -146,6 +146,9 @@ class ScopeView:
     #: period -> the team's medians over `members` (queries.team_medians), dropped whenever
     #: a member of the period changes: the fold, the publisher and the API ask for them often
     medians: dict[str, Any] = field(default_factory=dict)
+    #: period -> the revenue median alone, kept while only members' activities change (a
+    #: rep's every event moves its activities; its revenue moves with a won deal)
+    revenue_medians: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -356,6 +359,9 @@ class Views:
         if kind == MEMBER:
             period, rep = key[2], key[3]
             view.medians.pop(period, None)
+            old = view.members.get(period, {}).get(rep)
+            if old is None or new is None or old.revenue != new.revenue:
+                view.revenue_medians.pop(period, None)
             if new is None:
                 view.members.get(period, {}).pop(rep, None)
             else:
