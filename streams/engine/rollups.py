@@ -334,7 +334,9 @@ class Views:
     def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> set[str]:
         """Apply one record's new value (None: deleted); return the period ids whose figures
         it changed. The views hold every record as the table does, so the old value is the
-        one they hold: the fold need not decode what it replaces."""
+        one they hold: the fold need not decode what it replaces. They keep `new` itself, so
+        the fold must not change a value after handing it over (it never writes a record
+        twice in a batch once its first flush has passed)."""
         scope, kind = key[0], key[1]
         if not scope or kind not in VIEWED_KINDS:
             return set()  # deal and account state: the fold reads it, no query does
