@@ -127,12 +127,12 @@ def test_a_fold_crashed_half_written_counts_nothing_twice(keep: int | float | No
     clean = aged()
     clean.tick(NOW)
     want = snapshot(clean)
-    h = aged()
-    for p in range(h.n):  # every partition's fold crashes once, after `keep` writes
-        h.crash_and_replay([Tick()], NOW, keep_writes=keep, partition=p)
-        h.restart(p)
-        assert snapshot(h) == want, p
-    assert hours_of(h, "2026-11-02") == []
+    for victim in range(clean.n):  # one partition's fold crashes after `keep` writes
+        h = aged()
+        h.crash_and_replay([Tick()], NOW, keep_writes=keep, partition=victim)
+        h.restart(victim)
+        assert snapshot(h) == want, victim
+        assert hours_of(h, "2026-11-02") == []
 
 
 def test_a_view_counts_an_hour_once_while_both_records_hold_it() -> None:
