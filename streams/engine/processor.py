@@ -39,6 +39,7 @@ from streams.domain.vocabulary import (
     PROCESSING_ERROR,
     UNKNOWN_CURRENCY,
 )
+from streams.engine.deal_touches import DealTouches
 from streams.engine.hour_slot import HourSlot
 from streams.engine.items import (
     AccountDealItem,
@@ -216,6 +217,7 @@ class _Batch:
         self.touched_hours: set[tuple[str, int]] = set()
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
+        self.touches_of: dict[str, DealTouches] = {}
         #: deals that had events of their own in this batch (replays included)
         self.deals_with_events: set[str] = set()
         #: account scope -> its first win before this batch, and the deals that reported
@@ -480,12 +482,22 @@ class _Batch:
     def handle_touch(self, item: TouchItem) -> None:
         key = (item.scope, DEAL_STATE)
         state: DealState = self.load(key) or DealState()
-        if item.event_id in state.touch_ids:
+        touches = self.deal_touches(item.scope, state)
+        if item.event_id in touches.ids:
             return
-        state.touch_ids.append(item.event_id)
-        state.touches[item.activity] = state.touches.get(item.activity, 0) + 1
-        self.put(key, state)
+        record_key, record = touches.add(item.event_id, item.activity, MAX_IDS_PER_RECORD)
+        if record_key is None:
+            self.put(key, state)
+        else:
+            self.put(record_key, record)
         self.touched_deals.add(item.scope)
+
+    def deal_touches(self, scope: str, state: DealState) -> DealTouches:
+        """A deal's touches, loaded once per batch (again if its state was replaced)."""
+        touches = self.touches_of.get(scope)
+        if touches is None or touches.state is not state:
+            touches = self.touches_of[scope] = DealTouches.load(scope, state, self.load)
+        return touches
 
     def handle_account_deal(self, item: AccountDealItem) -> None:
         """An account keeps its won deals, to know its first win (customers.new/repeat)."""
@@ -540,7 +552,7 @@ class _Batch:
             if state is None or state.current is None:
                 continue  # touches of a deal with no event yet
             deal_id = scope.split(":", 1)[1]
-            figure = deal_figure(deal_id, state)
+            figure = deal_figure(deal_id, state, self.deal_touches(scope, state).totals())
             if scope in self.deals_with_events:
                 self.emit_account_wins(scope, deal_id, state)
             reps = dict.fromkeys(rep for rep, _ in state.owners)
@@ -811,8 +823,9 @@ def deal_version(event: Deal, amount_base: str | None) -> DealVersion:
     )
 
 
-def deal_figure(deal_id: str, state: DealState) -> DealFigure:
-    """What a deal's current state contributes to the rep and team it is attributed to."""
+def deal_figure(deal_id: str, state: DealState, touches: dict[str, int]) -> DealFigure:
+    """What a deal's current state contributes to the rep and team it is attributed to;
+    `touches` per activity type, over its state and its touch records."""
     current = state.current
     assert current is not None
     cycle = None
@@ -833,7 +846,7 @@ def deal_figure(deal_id: str, state: DealState) -> DealFigure:
         lost_reason=current.lost_reason or UNSPECIFIED,
         stage=current.stage or UNKNOWN,
         account=current.account,
-        touches=dict(sorted(state.touches.items())),
+        touches=touches,
         first_win_at=state.first_win_at if knows_first else None,
         first_deal=(knows_first and current.outcome == "won" and state.first_deal_id == deal_id),
     )

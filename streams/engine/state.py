@@ -29,6 +29,7 @@ MEMBER = "m"  # (team scope, "m", period, rep) -> Member
 MEMBER_SENT = "ms"  # (rep scope, "ms", period) -> list of teams sent membership for
 STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
+TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
 
 
 #: event ids one hour record holds before the hour's next events go to a spill record
@@ -145,7 +146,8 @@ class DealState(msgspec.Struct, array_like=True):
     current: DealVersion | None = None
     #: every (rep, team) the deal was ever attributed to; each gets its absolute share
     owners: list[tuple[str, str]] = []
-    #: ids of the applied activities carrying this deal_id, and their count per type
+    #: ids of the applied activities carrying this deal_id, and their count per type (the
+    #: first MAX_IDS_PER_RECORD of them; later ones in TouchRecords)
     touch_ids: list[str] = []
     touches: dict[str, int] = {}
     #: every account the deal was ever reported to (a corrected account_id is retracted)
@@ -154,6 +156,14 @@ class DealState(msgspec.Struct, array_like=True):
     first_account: str | None = None
     first_win_at: float | None = None
     first_deal_id: str | None = None
+
+
+class TouchRecord(msgspec.Struct, array_like=True):
+    """Touches of a deal past the MAX_IDS_PER_RECORD its state holds: their activity ids
+    and their count per type, together, like an hour's spill (records n = 1, 2, ...)."""
+
+    ids: list[str] = []
+    touches: dict[str, int] = {}
 
 
 class AccountWins(msgspec.Struct, array_like=True):
@@ -207,6 +217,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     MEMBER_SENT: msgspec.msgpack.Decoder(list[str]),
     STREAM_TIME: msgspec.msgpack.Decoder(float),
     ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
+    TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
 }
 
 

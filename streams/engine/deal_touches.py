@@ -1,0 +1,59 @@
+"""The touches of one deal as a batch sees them: those its state holds, then touch records.
+
+A deal's state holds the ids of at most MAX_IDS_PER_RECORD touches (applied activities that
+carry its deal_id) with their counts; later touches go to touch records numbered 1, 2, ...,
+each with its own ids and counts, so a write never grows with the deal's activity and a
+count always travels with the ids that make a repeat a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from streams.engine.state import TOUCHES, DealState, TouchRecord
+
+Key = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class DealTouches:
+    scope: str
+    state: DealState
+    #: (key, record) of each touch record, in order
+    records: list[tuple[Key, TouchRecord]]
+    ids: set[str]
+
+    @classmethod
+    def load(
+        cls, scope: str, state: DealState, load: Callable[[Key], TouchRecord | None]
+    ) -> DealTouches:
+        """Touch records are written in order, so they are read until the first missing."""
+        records: list[tuple[Key, TouchRecord]] = []
+        while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
+            records.append((key, record))
+        ids = set(state.touch_ids).union(*(record.ids for _, record in records))
+        return cls(scope, state, records, ids)
+
+    def add(self, event_id: str, activity: str, limit: int) -> tuple[Key | None, TouchRecord]:
+        """Count a new touch; returns the touch record it went to (None: the state)."""
+        self.ids.add(event_id)
+        if len(self.state.touch_ids) < limit:
+            self.state.touch_ids.append(event_id)
+            self.state.touches[activity] = self.state.touches.get(activity, 0) + 1
+            return None, TouchRecord()
+        if not self.records or len(self.records[-1][1].ids) >= limit:
+            self.records.append(((self.scope, TOUCHES, len(self.records) + 1), TouchRecord()))
+        key, record = self.records[-1]
+        record.ids.append(event_id)
+        record.touches[activity] = record.touches.get(activity, 0) + 1
+        return key, record
+
+    def totals(self) -> dict[str, int]:
+        """Touches per activity type, over the state and every touch record."""
+        out = dict(self.state.touches)
+        for _, record in self.records:
+            for activity, n in record.touches.items():
+                out[activity] = out.get(activity, 0) + n
+        return dict(sorted(out.items()))
