@@ -169,6 +169,15 @@ def crc_route(n: int) -> Callable[[str], int]:
 CrashPlan = Callable[[int, int, list[Item]], "tuple[int | float | None, str] | None"]
 
 
+def crash_batch(victim: int, keep: int | float | None, outbox: str) -> CrashPlan:
+    """A plan that crashes batch number `victim` as `Harness.run` describes."""
+
+    def plan(n: int, p: int, batch: list[Item]) -> tuple[int | float | None, str] | None:
+        return (keep, outbox) if n == victim else None
+
+    return plan
+
+
 @dataclass
 class Partition:
     index: int

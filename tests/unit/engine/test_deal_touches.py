@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from streams.engine import processor
-from streams.engine.items import Item, RawEvent
+from streams.engine.items import RawEvent
 from streams.engine.state import DEAL_STATE, TOUCHES
-from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, utc
+from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, deal, utc
 
 NOW = utc(2026, 11, 27, 18)
 LIMIT = 3
@@ -100,12 +100,9 @@ def test_a_repeated_touch_is_a_duplicate_whichever_record_holds_it() -> None:
 def test_a_crash_of_any_batch_replays_to_the_clean_result(
     victim: int, keep: int | float | None, outbox: str
 ) -> None:
-    def plan(n: int, p: int, batch: list[Item]) -> tuple[int | float | None, str] | None:
-        return (keep, outbox) if n == victim else None
-
     clean = harness()
     clean.run(events(), NOW, batch_size=2)
     h = harness()
-    h.run(events(), NOW, batch_size=2, crash=plan)
+    h.run(events(), NOW, batch_size=2, crash=crash_batch(victim, keep, outbox))
     assert h.shown(SCOPES, PERIODS, NOW) == clean.shown(SCOPES, PERIODS, NOW)
     check_oracle(h, events())

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from streams.engine import processor
-from streams.engine.items import Item, RawEvent, Tick
+from streams.engine.items import RawEvent, Tick
 from streams.engine.state import DAY, HOUR, HourRecord, make_key
-from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, feedback
+from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, feedback
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 LIMIT = 3
@@ -109,13 +109,10 @@ def test_every_repeat_is_a_duplicate_whichever_record_holds_it() -> None:
 def test_a_crash_of_any_batch_replays_to_the_clean_result(
     victim: int, keep: int | float | None, outbox: str
 ) -> None:
-    def plan(n: int, p: int, batch: list[Item]) -> tuple[int | float | None, str] | None:
-        return (keep, outbox) if n == victim else None
-
     clean = harness()
     clean.run(busy_hour(), NOW, batch_size=2)
     h = harness()
-    h.run(busy_hour(), NOW, batch_size=2, crash=plan)
+    h.run(busy_hour(), NOW, batch_size=2, crash=crash_batch(victim, keep, outbox))
     assert snapshot(h) == snapshot(clean)
     check_oracle(h, busy_hour())
 
