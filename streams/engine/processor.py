@@ -257,6 +257,10 @@ class _Batch:
         self.records[kb] = (key, old, value)
         self.dirty[kb] = None
 
+    def put_in_batch(self, keys: list[tuple[Any, ...]]) -> bool:
+        """Whether this batch put any of these records (before its first flush)."""
+        return any(self.key_bytes(key) in self.dirty for key in keys)
+
     def flush(self) -> None:
         """Encode changed records, hand them to the views; each key once per batch."""
         views = self.proc.views
@@ -416,7 +420,7 @@ class _Batch:
         slot = self.slots.get((scope, hour))
         if slot is None:
             view = self.proc.views.get(scope)
-            numbers = view.spills.get(hour, {}).keys() if view is not None else ()
+            numbers = view.spill_numbers(hour) if view is not None else []
             slot = self.slots[(scope, hour)] = HourSlot.load(scope, hour, self.load, numbers)
         return slot
 
@@ -581,9 +585,9 @@ class _Batch:
             slot = self.hour_slot(scope, hour)
             key, base = slot.records[0]
             view = views.get(scope)
-            numbers = sorted(view.spills.get(hour, {})) if view is not None else []
+            numbers = view.spill_numbers(hour) if view is not None else []
             keys = [key, *((scope, HOUR, hour, n) for n in numbers)]
-            if base is None or any(self.key_bytes(k) in self.dirty for k in keys):
+            if base is None or self.put_in_batch(keys):
                 continue
             present = slot.present()
             if not any(record.ids for record in present):
@@ -628,10 +632,10 @@ class _Batch:
         for hour in hours:
             if len(view.hour_records(hour)) != 1:
                 return 0
-            spills = sorted(view.spills.get(hour, {}))
+            spills = view.spill_numbers(hour)
             keys += [(view.scope, HOUR, hour, n) for n in spills]  # absorbed: leftovers
             keys.append((view.scope, HOUR, hour))
-        if any(self.key_bytes(key) in self.dirty for key in keys):
+        if self.put_in_batch(keys):
             return 0
         day_key = (view.scope, DAY, day)
         record: DayRecord = self.load(day_key) or DayRecord()

@@ -168,6 +168,10 @@ class ScopeView:
         live = [spills[n] for n in sorted(spills) if n > absorbed]
         return [base, *live] if base is not None else live
 
+    def spill_numbers(self, hour: int) -> list[int]:
+        """The numbers of an hour's spill records, absorbed ones included, in order."""
+        return sorted(self.spills.get(hour, ()))
+
     def hour_parts(self, hour: int, day: int | None) -> dict[str, HourCounts]:
         """What an hour holds: its hour records' parts, else its day record's (or none)."""
         records = self.hour_records(hour)
