@@ -21,7 +21,9 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import decode_value, parse_key
+from streams.worker.changelog_frames import is_state_key
 from streams.worker.delivery import BatchApp
+from streams.worker.framed_store import framed_store_class
 from streams.worker.garbage_collection import freeze_long_lived
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
@@ -42,6 +44,21 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
     """The one state table; rebuilds this worker's views each time recovery completes."""
 
     runtime: Runtime
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        """Faust's store for the URL, recovering from the framed changelog."""
+        return framed_store_class(str(url))(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+        )
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
@@ -176,6 +193,8 @@ class Runtime:
         self.views.clear()
         records = 0
         for raw_key, raw_value in self.table.data.items():
+            if not is_state_key(raw_key):
+                continue  # the changelog's bookkeeping (streams.worker.changelog_frames)
             key = parse_key(bytes(raw_key))
             if key[1] not in VIEWED_KINDS or not key[0]:
                 continue  # deal, account and stream-time state: no view rolls it up

@@ -1,4 +1,5 @@
-"""The fold's state records between checkpoints, written out once per checkpoint.
+"""The fold's state records between checkpoints, written out once per checkpoint, as changelog
+frames (streams.worker.changelog_frames): one atomic group per partition and checkpoint.
 
 Written every batch, a team's hour and member records went to the changelog and the local
 store once per batch that touched them: 3.7 changelog records per input event on wide data.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from streams.worker.changelog_frames import CheckpointFrames, checkpoint_frames
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore, Reader
 
@@ -37,6 +39,8 @@ class WriteBehind:
         self.staged: dict[int, dict[bytes, bytes | None]] = {}
         #: the records of the checkpoint in flight: sent to the changelog, not yet stored
         self.writing: dict[int, dict[bytes, bytes | None]] = {}
+        #: changelog frames written so far (a frame holds many records)
+        self.frames_sent = 0
 
     @property
     def held(self) -> int:
@@ -91,8 +95,12 @@ class WriteBehind:
         self.writing = staged
         out = Outgoing(producer)
         topic = self.store.changelog_topic
+        planned: dict[int, CheckpointFrames] = {}
         for partition, writes in sorted(staged.items()):
-            await out.send_batched(topic, partition, writes.items())
+            meta = self.store.meta(partition)
+            plan = planned[partition] = checkpoint_frames(meta, writes, self.store.items(partition))
+            self.frames_sent += plan.frames
+            await out.send_batched(topic, partition, plan.records)
 
         async def complete() -> None:
             await out.delivered()
@@ -104,7 +112,7 @@ class WriteBehind:
                         metadata.offset, last.get(metadata.partition, -1)
                     )
             for partition, writes in sorted(staged.items()):
-                self.store.write(partition, writes)
+                self.store.write(partition, writes, planned[partition].meta)
                 if partition in last:
                     self.store.persisted(partition, last[partition])
             self.writing = {}

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from faust.types import TP
@@ -31,6 +33,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler
+from streams.worker.changelog_frames import Frame, LogMeta
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.partition_store import PartitionStore
 from streams.worker.partitioning import partition_of
@@ -120,6 +123,8 @@ class FakeStore(dict[bytes, bytes]):
         super().__init__()
         self.sent = sent
         self.persisted: dict[TP, int] = {}
+        self.owner: dict[bytes, int] = {}
+        self.metas: dict[int, LogMeta] = {}
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.sent.append(("store", -1, key, value))
@@ -127,6 +132,37 @@ class FakeStore(dict[bytes, bytes]):
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         self.persisted[tp] = offset
+
+    def partition(self, partition: int) -> FakePartition:
+        return FakePartition(self, partition)
+
+
+class FakePartition:
+    """One partition of FakeStore, as streams.worker.framed_store's partitions are."""
+
+    def __init__(self, store: FakeStore, partition: int) -> None:
+        self.store = store
+        self.partition = partition
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.get(key)
+
+    def state_items(self) -> Iterator[tuple[bytes, bytes]]:
+        owner = self.store.owner
+        return ((k, v) for k, v in list(self.store.items()) if owner[k] == self.partition)
+
+    def meta(self) -> LogMeta:
+        return self.store.metas.get(self.partition, LogMeta())
+
+    def write(self, writes: dict[bytes, bytes | None], meta: LogMeta | None) -> None:
+        for key, value in writes.items():
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = value
+                self.store.owner[key] = self.partition
+        if meta is not None:
+            self.store.metas[self.partition] = meta
 
 
 def runtime(sent: Sent) -> Any:
@@ -259,7 +295,7 @@ async def test_contributions_travel_through_the_internal_topic_even_to_owned_par
         for item in decode_envelope(value)
     ]
     assert any(isinstance(i, TeamHourItem) and i.scope == "team:t1" for i in items), items
-    folded = {parse_key(key)[0] for name, _, key, _ in sent if name == "changelog"}
+    folded = changelog_scopes(sent)
     assert "team:t1" not in folded, "the team was folded in the same batch"
     # the input records themselves were folded here: their scopes' partitions are owned
     assert not any(isinstance(i, RawEvent) for i in items)
@@ -273,21 +309,23 @@ async def test_contributions_travel_through_the_internal_topic_even_to_owned_par
     ]
     sent.clear()
     await handle(rt, envelopes)
-    assert "team:t1" in {parse_key(key)[0] for name, _, key, _ in sent if name == "changelog"}
+    assert "team:t1" in changelog_scopes(sent)
 
 
-async def test_state_goes_out_in_record_batches_and_the_store_knows_the_last_offset(
+async def test_state_goes_out_as_one_frame_per_partition_and_the_store_knows_its_offset(
     sent: Sent,
 ) -> None:
-    """The changelog is sent batch by batch; the local store is told the offset of each
-    partition's last record, so a clean restart reads only what follows."""
+    """A checkpoint writes each partition's records as one changelog frame; the local store
+    is told the offset of each partition's last record, so a clean restart reads only what
+    follows."""
     rt = runtime(sent)
     await handle(rt, events_of_one_rep(rt))
     per_partition: dict[int, int] = defaultdict(int)
     for name, p, _, _ in sent:
         if name == "changelog":
             per_partition[p] += 1
-    assert max(per_partition.values()) > 3, "some partition needed more than one batch"
+    assert len(per_partition) > 1 and set(per_partition.values()) == {1}
+    assert len(changelog_records(sent)) > len(per_partition), "frames hold many records"
     producer = rt.app.producer
     assert rt.table.data.persisted == {
         TP("changelog", p): producer.offsets[("changelog", p)] for p in per_partition
@@ -295,7 +333,17 @@ async def test_state_goes_out_in_record_batches_and_the_store_knows_the_last_off
 
 
 def changelog_records(sent: Sent) -> list[tuple[tuple[Any, ...], bytes | None]]:
-    return [(parse_key(key), value) for name, _, key, value in sent if name == "changelog"]
+    """The state records the changelog's frames carry, in order."""
+    return [
+        (parse_key(key), value)
+        for name, _, frame_key, frame in sent
+        if name == "changelog" and frame is not None
+        for key, value in msgspec.msgpack.decode(frame, type=Frame).ops
+    ]
+
+
+def changelog_scopes(sent: Sent) -> set[str]:
+    return {key[0] for key, _ in changelog_records(sent)}
 
 
 def rep_calls(records: list[tuple[tuple[Any, ...], bytes | None]]) -> int:
