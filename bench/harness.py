@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.worker.changelog_frames import LogMeta, Overlay, apply_record, is_state_key
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_LOCAL_PATH = REPO_ROOT / "deploy" / "kafka" / "kafka_local.py"
 
@@ -205,15 +207,31 @@ async def topics_matching(admin: AIOKafkaAdminClient, *parts: str) -> list[str]:
     return sorted(t for t in await admin.list_topics() if all(p in t for p in parts))
 
 
+@dataclass
+class Compacted:
+    """What changelog topics retain once compacted, and the table state they recover to."""
+
+    #: records read
+    read: int
+    #: key + value bytes of the latest non-null record per key: the log once compacted
+    log_keys: int
+    log_bytes: int
+    #: state records recovery rebuilds from those records (frames unpacked), their bytes
+    state_keys: int
+    state_bytes: int
+    #: every partition was read to its end
+    complete: bool
+
+
 async def compacted_size(
     bootstrap: str, topics: Sequence[str], timeout: float = 240.0
-) -> tuple[int, int, int, bool]:
-    """Read `topics` to their end: (records read, live keys, key+value bytes of the latest
-    non-null record per key, complete) = what the topics retain once compacted."""
+) -> Compacted:
+    """Read `topics` to their end and recover them as the worker's store would
+    (streams.worker.changelog_frames)."""
     ends = await end_offsets(bootstrap, topics)
     ends = {tp: end for tp, end in ends.items() if end > 0}
     if not ends:
-        return 0, 0, 0, True
+        return Compacted(0, 0, 0, 0, 0, True)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -222,6 +240,8 @@ async def compacted_size(
     )
     await consumer.start()
     latest: dict[tuple[str, int, bytes], int] = {}
+    stores: dict[tuple[str, int], Overlay] = {}
+    metas: dict[tuple[str, int], LogMeta] = {}
     read = 0
     deadline = time.monotonic() + timeout
     try:
@@ -232,20 +252,51 @@ async def compacted_size(
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=50_000)
             for tp, messages in batch.items():
                 read += len(messages)
+                where = (tp.topic, tp.partition)
+                store = stores.setdefault(where, Overlay(_EMPTY))
+                meta = metas.setdefault(where, LogMeta())
                 for m in messages:
                     key = (tp.topic, tp.partition, m.key or b"")
                     if m.value is None:
                         latest.pop(key, None)
                     else:
                         latest[key] = len(key[2]) + len(m.value)
+                    apply_record(store, meta, m.key or b"", m.value)
                 if messages and messages[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-        return read, len(latest), sum(latest.values()), not remaining
+        state = [
+            len(key) + len(value)
+            for store in stores.values()
+            for key, value in store.writes.items()
+            if value is not None and is_state_key(key)
+        ]
+        return Compacted(
+            read, len(latest), sum(latest.values()), len(state), sum(state), not remaining
+        )
     finally:
         await consumer.stop()
+
+
+class _Empty:
+    """An empty store partition, under the Overlay that collects what recovery writes."""
+
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+    def state_keys(self) -> list[bytes]:
+        return []
+
+    def put(self, key: bytes, value: bytes) -> None:
+        raise AssertionError("writes go to the overlay")
+
+    def delete(self, key: bytes) -> None:
+        raise AssertionError("writes go to the overlay")
+
+
+_EMPTY = _Empty()
 
 
 # -- processes ------------------------------------------------------------------------

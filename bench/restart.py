@@ -5,7 +5,8 @@ a kill.
 Folding a year of events through the worker would take hours (the fold handles some 1-3k
 events/s), so the state is written straight into the worker's changelog topic
 (`<SALES_APP_ID>-scopes-changelog`, compacted, one partition per scope partition) in the exact
-format the worker writes: the keys, values and partitions of streams.engine.state, built with
+format the worker writes: the keys, values and partitions of streams.engine.state, in delta
+frames of streams.worker.changelog_frames, built with
 its own helpers (`make_key`, `encode_value`, `HourRecord`, `DealSlot`, ...), as if a worker had
 folded these events one by one (`StateBuilder` follows streams.engine.processor record by
 record). This is the one bench module that imports `streams`.
@@ -94,6 +95,7 @@ from streams.engine.state import (
     parse_key,
 )
 from streams.tools.commands.worker import RUNNING_MARKER
+from streams.worker.changelog_frames import DELTA, FRAME_BYTES, group_frames
 from streams.worker.partitioning import partition_of
 from streams.worker.settings import DEFAULT_FX_RATES, Settings
 from streams.worker.topics import wanted_topics
@@ -490,12 +492,15 @@ class ChangelogStats:
     value_bytes: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    #: changelog records the state records travel in
+    frames: int = 0
 
 
 async def produce_partitioned(
     bootstrap: str, topic: str, records: Iterable[Record], stats: ChangelogStats
 ) -> None:
-    """Send records to their own partition, in big batches (no per-record futures)."""
+    """Send records to their own partition as the worker's checkpoints would: in delta
+    frames of FRAME_BYTES (streams.worker.changelog_frames), in big batches."""
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries on a fresh topic
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -506,6 +511,9 @@ async def produce_partitioned(
     await producer.start()
     batches: dict[int, Any] = {}
     pending: list[asyncio.Future[Any]] = []
+    ops: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
+    op_bytes: Counter[int] = Counter()
+    next_seq: Counter[int] = Counter()
 
     async def ship(partition: int) -> None:
         batch = batches.pop(partition)
@@ -515,12 +523,12 @@ async def produce_partitioned(
             await asyncio.gather(*pending)
             pending.clear()
 
-    try:
-        for partition, key, value in records:
-            stats.records += 1
-            stats.key_bytes += len(key)
-            stats.value_bytes += len(value)
-            stats.by_kind[parse_key(key)[1]] += 1
+    async def frame(partition: int) -> None:
+        frames = group_frames(DELTA, next_seq[partition], ops.pop(partition))
+        next_seq[partition] += len(frames)
+        op_bytes[partition] = 0
+        for key, value in frames:
+            stats.frames += 1
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = producer.create_batch()
@@ -528,6 +536,19 @@ async def produce_partitioned(
                 await ship(partition)
                 batch = batches[partition] = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
+
+    try:
+        for partition, key, value in records:
+            stats.records += 1
+            stats.key_bytes += len(key)
+            stats.value_bytes += len(value)
+            stats.by_kind[parse_key(key)[1]] += 1
+            ops[partition].append((key, value))
+            op_bytes[partition] += len(key) + len(value)
+            if op_bytes[partition] >= FRAME_BYTES:
+                await frame(partition)
+        for partition in list(ops):
+            await frame(partition)
         for partition in list(batches):
             await ship(partition)
         await asyncio.gather(*pending)
@@ -800,6 +821,7 @@ async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[
                 "last_day": expected.last_day.isoformat(),
                 "events": dict(expected.events),
                 "changelog_records": stats.records,
+                "changelog_frames": stats.frames,
                 "changelog_end_offsets": sum(ends.values()),
                 "changelog_key_bytes": stats.key_bytes,
                 "changelog_value_bytes": stats.value_bytes,
@@ -811,7 +833,7 @@ async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[
             }
         )
         log(
-            f"restart: {stats.records:,} changelog records "
+            f"restart: {stats.records:,} state records in {stats.frames:,} changelog frames "
             f"({report['changelog_bytes'] / 2**20:,.1f} MiB key + value) for "
             f"{sum(expected.events.values()):,} events, made and sent in "
             f"{stats.seconds:.1f}s"
@@ -891,7 +913,8 @@ def print_restart(report: dict[str, Any]) -> None:
     )
     print(
         f"  changelog {r['changelog_topic']} ({r['partitions']} partitions): "
-        f"{r['changelog_records']:,} records, {r['changelog_bytes'] / 2**20:,.1f} MiB key + value"
+        f"{r['changelog_records']:,} state records in {r.get('changelog_frames', 0):,} frames, "
+        f"{r['changelog_bytes'] / 2**20:,.1f} MiB key + value"
         f" ({r['changelog_log_bytes_on_disk'] / 2**20:,.1f} MiB of segments on the broker)"
     )
     print(

@@ -591,9 +591,7 @@ async def state_after_grace(
         f"({'applied' if applied else f'NOT applied: HTTP {status}'}); reading "
         f"{after['changelog_records']:,} changelog records"
     )
-    read, keys, live_bytes, complete = await compacted_size(
-        broker.bootstrap, after["changelog_topics"]
-    )
+    compacted = await compacted_size(broker.bootstrap, after["changelog_topics"])
     rep_days = data.reps * data.days
     return {
         "clock_advance_to": occurred_at,
@@ -602,12 +600,15 @@ async def state_after_grace(
         "changelog_records_before_advance": before["changelog_records"],
         "changelog_records_after_advance": after["changelog_records"],
         "changelog_log_bytes_on_disk": topic_log_bytes(broker.log_dir, after["changelog_topics"]),
-        "state_keys": keys,
-        "state_bytes": live_bytes,
-        "state_bytes_complete": complete,
-        "state_records_read": read,
+        "state_keys": compacted.state_keys,
+        "state_bytes": compacted.state_bytes,
+        "state_bytes_complete": compacted.complete,
+        "state_records_read": compacted.read,
+        "changelog_compacted_records": compacted.log_keys,
+        "changelog_compacted_bytes": compacted.log_bytes,
         "rep_days": rep_days,
-        "state_bytes_per_rep_day": live_bytes / rep_days,
+        "state_bytes_per_rep_day": compacted.state_bytes / rep_days,
+        "changelog_compacted_bytes_per_rep_day": compacted.log_bytes / rep_days,
         "rocksdb_dir_bytes_before_advance": rocks_before,
         "rocksdb_dir_bytes_after_advance": dir_bytes(worker.data_dir),
     }

@@ -161,6 +161,13 @@ class FramedMemoryStore(faust_memory.Store):  # type: ignore[misc]
     ) -> None:
         apply_frames(batch, self.partition, None)
 
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        """Faust drops the records of partitions no longer assigned; their meta goes too."""
+        await super().on_recovery_completed(active_tps, standby_tps)
+        active = {tp.partition for tp in active_tps}
+        for partition in [p for p in self.reserved if p not in active]:
+            del self.reserved[partition]
+
     def partition(self, partition: int) -> MemoryPartition:
         return MemoryPartition(self, partition)
 

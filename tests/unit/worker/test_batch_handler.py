@@ -35,6 +35,7 @@ from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler
 from streams.worker.changelog_frames import Frame, LogMeta
 from streams.worker.metrics import PipelineMetrics
+from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore
 from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
@@ -533,3 +534,16 @@ async def test_the_fold_reads_a_checkpoint_in_flight_and_the_store_gets_it_on_co
     assert rt.state.writing == {}
     assert {key: rt.table.data.get(key) for key in in_flight} == in_flight
     assert await rt.state.start_checkpoint(rt.app.producer) is None, "the replay changed nothing"
+
+
+async def test_many_records_go_out_in_full_record_batches(sent: Sent) -> None:
+    """Records for one partition fill a record batch before the next one starts (here 3 a
+    batch), and what was delivered reports each batch's last offset."""
+    producer = FakeBatchProducer(sent)
+    out = Outgoing(producer)
+    records = [(f"k{i}".encode(), f"v{i}".encode()) for i in range(7)]
+    await out.send_batched(FakeTopic("changelog"), 2, records)
+    assert len(out.pending) == 3
+    await out.delivered()
+    assert [(key, value) for _, _, key, value in sent] == records
+    assert max(m.offset for m in out.metadata) == producer.offsets[("changelog", 2)] == 7
