@@ -138,12 +138,12 @@ def payload_bytes(records: list[tuple[bytes, bytes]]) -> int:
     return sum(len(value) for _, value in records)
 
 
-def snapshot_due(meta: LogMeta, delta_bytes: int) -> bool:
+def snapshot_due(meta: LogMeta, delta_bytes: int, min_bytes: int = SNAPSHOT_MIN_BYTES) -> bool:
     """Write a snapshot instead of this delta? (Always right after an upgrade: it lets the
     plain records of the earlier version be tombstoned.)"""
     if meta.legacy:
         return True
-    return meta.delta_bytes + delta_bytes > max(SNAPSHOT_MIN_BYTES, 2 * meta.snapshot_bytes)
+    return meta.delta_bytes + delta_bytes > max(min_bytes, 2 * meta.snapshot_bytes)
 
 
 class PartitionTarget(Protocol):
@@ -257,6 +257,7 @@ def checkpoint_frames(
     writes: dict[bytes, bytes | None],
     state: Iterable[tuple[bytes, bytes]],
     max_bytes: int = FRAME_BYTES,
+    snapshot_min_bytes: int = SNAPSHOT_MIN_BYTES,
 ) -> CheckpointFrames:
     """The changelog records of one partition's checkpoint.
 
@@ -273,7 +274,7 @@ def checkpoint_frames(
     seq = meta.next_seq
     delta = group_frames(DELTA, seq, writes.items(), max_bytes)
     delta_bytes = payload_bytes(delta)
-    if not snapshot_due(meta, delta_bytes):
+    if not snapshot_due(meta, delta_bytes, snapshot_min_bytes):
         records += delta
         new.next_seq = seq + len(delta)
         new.delta_bytes = meta.delta_bytes + delta_bytes

@@ -168,7 +168,11 @@ class Runtime:
         table.runtime = self
         self.table: Any = self.app.tables.add(table)
         #: what the fold changed since the last checkpoint
-        self.state = WriteBehind(PartitionStore(self.table, t.scopes), max_records=MAX_HELD_RECORDS)
+        self.state = WriteBehind(
+            PartitionStore(self.table, t.scopes),
+            max_records=MAX_HELD_RECORDS,
+            snapshot_min_bytes=s.changelog_snapshot_bytes,
+        )
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
 
     def _topic(self, name: str) -> Any:

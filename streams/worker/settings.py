@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
+from streams.worker.changelog_frames import SNAPSHOT_MIN_BYTES
 from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
 
 DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
@@ -176,6 +177,8 @@ class Settings:
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
     commit_interval: float = 1.0
+    #: changelog deltas per partition before a snapshot replaces them, at least
+    changelog_snapshot_bytes: int = SNAPSHOT_MIN_BYTES
     topics: Topics = field(default_factory=Topics)
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     #: how peers reach this worker's API; "" derives it from SALES_API_HOST and the port
@@ -252,6 +255,9 @@ class Settings:
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
+            changelog_snapshot_bytes=_int(
+                env, "SALES_CHANGELOG_SNAPSHOT_BYTES", SNAPSHOT_MIN_BYTES, minimum=1024
+            ),
             topics=topics,
             kafka_security=security,
             api_advertised_url=_url(env, "SALES_API_ADVERTISED_URL"),

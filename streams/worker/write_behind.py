@@ -21,7 +21,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from streams.worker.changelog_frames import CheckpointFrames, checkpoint_frames
+from streams.worker.changelog_frames import (
+    SNAPSHOT_MIN_BYTES,
+    CheckpointFrames,
+    checkpoint_frames,
+)
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore, Reader
 
@@ -32,8 +36,16 @@ _NOTHING: dict[bytes, bytes | None] = {}
 class WriteBehind:
     """Changed records per partition since the last checkpoint (None: deleted)."""
 
-    def __init__(self, store: PartitionStore, *, max_records: int) -> None:
+    def __init__(
+        self,
+        store: PartitionStore,
+        *,
+        max_records: int,
+        snapshot_min_bytes: int = SNAPSHOT_MIN_BYTES,
+    ) -> None:
         self.store = store
+        #: changelog deltas written before a snapshot, at least (changelog_frames)
+        self.snapshot_min_bytes = snapshot_min_bytes
         #: a checkpoint is due early once this many records are held
         self.max_records = max_records
         self.staged: dict[int, dict[bytes, bytes | None]] = {}
@@ -98,7 +110,12 @@ class WriteBehind:
         planned: dict[int, CheckpointFrames] = {}
         for partition, writes in sorted(staged.items()):
             meta = self.store.meta(partition)
-            plan = planned[partition] = checkpoint_frames(meta, writes, self.store.items(partition))
+            plan = planned[partition] = checkpoint_frames(
+                meta,
+                writes,
+                self.store.items(partition),
+                snapshot_min_bytes=self.snapshot_min_bytes,
+            )
             self.frames_sent += plan.frames
             await out.send_batched(topic, partition, plan.records)
 

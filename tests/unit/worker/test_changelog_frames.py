@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
-import pytest
 import rocksdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +34,8 @@ from streams.worker.changelog_frames import (
 from streams.worker.framed_store import RocksDBPartition, apply_frames
 
 Record = tuple[bytes, bytes | None]
+#: snapshots after a few hundred bytes of deltas, so that runs have several
+SNAPSHOT_AFTER = 300
 KEYS = [make_key(f"rep:r{i}", "h", 3600 * i) for i in range(12)]
 
 
@@ -90,7 +91,13 @@ class Writer:
 
     def checkpoint(self, writes: dict[bytes, bytes | None], keep: int | None = None) -> None:
         """Send one checkpoint; `keep`: only its first records reach Kafka, then a kill."""
-        plan = checkpoint_frames(self.meta, writes, iter(self.state.items()), max_bytes=60)
+        plan = checkpoint_frames(
+            self.meta,
+            writes,
+            iter(self.state.items()),
+            max_bytes=60,
+            snapshot_min_bytes=SNAPSHOT_AFTER,
+        )
         self.log += plan.records[:keep]
         if keep is not None and keep < len(plan.records):
             return  # killed: the local store and meta are not written
@@ -122,12 +129,6 @@ def compact(log: list[Record], upto: int, drop_tombstones_before: int) -> list[R
 writes_st = st.dictionaries(
     st.sampled_from(KEYS), st.one_of(st.none(), st.binary(min_size=1, max_size=30)), max_size=6
 )
-
-
-@pytest.fixture(autouse=True)
-def small_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Snapshots after a few hundred bytes of deltas, so that runs have several."""
-    monkeypatch.setattr(changelog_frames, "SNAPSHOT_MIN_BYTES", 300)
 
 
 @settings(max_examples=300, deadline=None)
