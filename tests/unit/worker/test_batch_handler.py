@@ -33,7 +33,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler
-from streams.worker.changelog_frames import Frame, LogMeta
+from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore
@@ -547,3 +547,23 @@ async def test_many_records_go_out_in_full_record_batches(sent: Sent) -> None:
     await out.delivered()
     assert [(key, value) for _, _, key, value in sent] == records
     assert max(m.offset for m in out.metadata) == producer.offsets[("changelog", 2)] == 7
+
+
+async def test_checkpoints_snapshot_a_partition_past_the_configured_delta_bytes(
+    sent: Sent,
+) -> None:
+    """Past `snapshot_min_bytes` of deltas a partition's checkpoint is a snapshot of its
+    whole state, and the next checkpoint tombstones the frames before it."""
+    rt = runtime(sent)
+    rt.state = WriteBehind(rt.state.store, max_records=1_000_000, snapshot_min_bytes=1024)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for n in range(40):
+        await handle(rt, [activity_of("r1", n, now - timedelta(hours=n))])
+    frames = [
+        (key, msgspec.msgpack.decode(value, type=Frame) if value is not None else None)
+        for name, _, key, value in sent
+        if name == "changelog"
+    ]
+    kinds = [frame.kind for _, frame in frames if frame is not None]
+    assert SNAPSHOT in kinds and kinds[0] == DELTA
+    assert any(frame is None for _, frame in frames), "frames before a snapshot tombstoned"
