@@ -1,5 +1,7 @@
 """The framed changelog against a real broker: snapshots, tombstones and Kafka's own
-compaction, then a worker that restores every figure from what compaction left.
+compaction, then a worker that restores every figure from what compaction left; and a record
+written by the version before frames (one changelog record per state record), read on
+upgrade and kept through it all.
 
 The worker snapshots after 4 KiB of deltas (SALES_CHANGELOG_SNAPSHOT_BYTES), and the
 changelog topic is set to compact at once, so the run goes through several snapshots and
@@ -14,13 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.engine.state import TARGET, encode_value, make_key
 from streams.worker.changelog_frames import SNAPSHOT, Frame, frame_seq, is_frame_key
+from streams.worker.partitioning import partition_of
 from tests.integration.expected_figures import Expected
 from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, Feed, converged, generate
-from tests.support.workers import Cluster, eventually, read_topic, wait_ready
+from tests.support.workers import Cluster, eventually, http_get, read_topic, wait_ready
 
 #: AlterConfigs replaces a topic's whole configuration: the policy must be given again
 COMPACT_AT_ONCE = {
@@ -45,6 +50,37 @@ async def compact_at_once(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+def legacy_key(month: str) -> bytes:
+    return make_key("team:t1", TARGET, "activities_total", month)
+
+
+async def write_legacy_target(bootstrap: str, changelog: str, month: str) -> None:
+    """A team target as the version before frames left it: a plain record of its own."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(changelog, 8, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+    finally:
+        await admin.close()
+    key = legacy_key(month)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        partition = partition_of("team:t1", 8)
+        await producer.send_and_wait(changelog, encode_value(123.0), key, partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def team_target(url: str, month: str) -> float:
+    status, body = await http_get(f"{url}/v1/teams/t1/performance?period={month}")
+    assert status == 200, body
+    (target,) = [t["target"] for t in body["targets"] if t["metric"] == "activities_total"]
+    return float(target)
+
+
 async def test_a_compacted_framed_changelog_restores_every_figure(
     kafka_bootstrap: str, unique_name: str, tmp_path: Path
 ) -> None:
@@ -60,16 +96,27 @@ async def test_a_compacted_framed_changelog_restores_every_figure(
         },
     )
     changelog = f"{unique_name}-scopes-changelog"
+    month = datetime.now(UTC).strftime("%Y-%m")
+    plain_key = legacy_key(month)
+    await write_legacy_target(kafka_bootstrap, changelog, month)
     try:
         worker = cluster.start_worker()
         port = worker.port
         await wait_ready([worker])
+        assert await team_target(worker.url, month) == 123.0, "read on upgrade"
         await Feed(cluster).run(events[:2000], chunk=50, pause=0.1)
         await converged(Expected(events[:2000], late_grace=GRACE), [worker.url], full=False)
 
         records = await read_topic(kafka_bootstrap, changelog)
-        assert records and all(is_frame_key(r.key) for r in records), "only frames"
-        kinds = {msgspec.msgpack.decode(r.value, type=Frame).kind for r in records if r.value}
+        legacy = [r.value for r in records if r.key == plain_key]
+        assert legacy[0] is not None and legacy[-1] is None, "the upgrade tombstoned it"
+        plain = [r.key for r in records if not is_frame_key(r.key) and r.value is not None]
+        assert plain == [plain_key], "the worker writes frames and tombstones only"
+        kinds = {
+            msgspec.msgpack.decode(r.value, type=Frame).kind
+            for r in records
+            if r.value and is_frame_key(r.key)
+        }
         assert SNAPSHOT in kinds, "4 KiB of deltas per partition make snapshots"
         retired = {(r.partition, r.key) for r in records if r.value is None}
         assert retired, "the frames a snapshot replaced are tombstoned"
@@ -82,6 +129,7 @@ async def test_a_compacted_framed_changelog_restores_every_figure(
         async def compacted() -> int:
             now_in_log = await read_topic(kafka_bootstrap, changelog)
             left = [r for r in now_in_log if (r.partition, r.key) in retired and r.value]
+            left += [r for r in now_in_log if r.key == plain_key and r.value]
             assert not left, f"{len(left)} frames tombstoned, not compacted yet"
             return len(now_in_log)
 
@@ -98,5 +146,6 @@ async def test_a_compacted_framed_changelog_restores_every_figure(
         worker = cluster.start_worker(port)
         await wait_ready([worker])
         await converged(exp, [worker.url], full=True)
+        assert await team_target(worker.url, month) == 123.0, "kept through snapshots"
     finally:
         cluster.stop()
