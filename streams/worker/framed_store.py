@@ -37,6 +37,10 @@ class RocksDBPartition:
     def get(self, key: bytes) -> bytes | None:
         return self.db.get(key)  # type: ignore[no-any-return]
 
+    def reader(self) -> Callable[[bytes], bytes | None]:
+        """The fold's read of a record: the database's own get, no call in between."""
+        return self.db.get  # type: ignore[no-any-return]
+
     def put(self, key: bytes, value: bytes) -> None:
         self.db.put(key, value)
 
@@ -78,6 +82,9 @@ class MemoryPartition:
         if is_state_key(key):
             return self.store.data.get(key)  # type: ignore[no-any-return]
         return self.reserved.get(key)
+
+    def reader(self) -> Callable[[bytes], bytes | None]:
+        return self.get
 
     def put(self, key: bytes, value: bytes) -> None:
         if is_state_key(key):

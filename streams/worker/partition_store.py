@@ -40,7 +40,7 @@ class PartitionStore:
 
     def reader(self, partition: int) -> Reader:
         """Raw value of a key of `partition` (None: absent)."""
-        return self._partition(partition).get  # type: ignore[no-any-return]
+        return self._partition(partition).reader()  # type: ignore[no-any-return]
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Every state record of `partition` (for a snapshot of the changelog)."""

@@ -148,6 +148,9 @@ class FakePartition:
     def get(self, key: bytes) -> bytes | None:
         return self.store.get(key)
 
+    def reader(self) -> Any:
+        return self.get
+
     def state_items(self) -> Iterator[tuple[bytes, bytes]]:
         owner = self.store.owner
         return ((k, v) for k, v in list(self.store.items()) if owner[k] == self.partition)
