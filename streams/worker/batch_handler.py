@@ -3,10 +3,10 @@
 Batches arrive through streams.worker.delivery, below Faust's per-record streams. Input
 records are validated and routed to the partition of the scope that owns them (rejects go
 to the dead-letter topic with the original bytes); records of the internal topic are folded
-into the table, one partition at a time. The handler returns only once every record it sent
-was delivered; the state it changed is written out at the next checkpoint, and only then
-are its offsets acknowledged, so a commit never passes a record whose consequences are not
-all in Kafka.
+into the table, one partition at a time. What a batch sends is handed to the producer and
+the next batch goes on; the next checkpoint first waits until all of it was delivered, then
+writes out the state the batches changed, and only then are their offsets acknowledged, so a
+commit never passes a record whose consequences are not all in Kafka.
 
 For crash safety, alerts are delivered before the table records that mark them sent (those
 wait for the checkpoint), so a kill in between re-sends an alert rather than losing it.
@@ -75,23 +75,6 @@ def register(rt: Runtime) -> None:
     # checks it against the consumer's metadata, which may not know the changelog yet
     rt.table._verified_source_topics_for_partitions.add(rt.settings.topics.scopes)
 
-    async def checkpoint() -> Completion | None:
-        held = rt.state.held
-        try:
-            complete = await rt.state.start_checkpoint(rt.app.producer)
-        except Exception as exc:
-            stop_without_commit(f"writing out {held} state records", exc)
-        if complete is None:
-            return None
-
-        async def completed() -> None:
-            try:
-                await complete()
-            except Exception as exc:
-                stop_without_commit(f"writing out {held} state records", exc)
-
-        return completed
-
     install_batch_handler(
         rt.app,
         frozenset(kinds),
@@ -99,7 +82,7 @@ def register(rt: Runtime) -> None:
         lambda: rt.ready,
         # what the fold sent on to other scopes is folded before more input is taken
         first=frozenset({rt.settings.topics.scopes}),
-        checkpoint=checkpoint,
+        checkpoint=lambda: start_checkpoint(rt),
         checkpoint_interval=rt.settings.commit_interval,
         checkpoint_wanted=lambda: rt.state.full,
     )
@@ -109,7 +92,9 @@ async def handle_batch(
     rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
 ) -> None:
     """Validate and route input records, fold them with the internal topic's records,
-    partition by partition; returns once everything the batch sent was delivered.
+    partition by partition; what the batch sends is awaited by the next checkpoint
+    (`delivered`), not here: waiting for the broker's acknowledgements batch by batch left
+    the worker idle for a producer linger and a round trip each time.
 
     A valid input record whose scope lives on a partition this worker owns is folded here,
     in this batch (a record keyed by its rep lands on its rep's partition); the others, and
@@ -119,9 +104,9 @@ async def handle_batch(
 
     For crash safety, what the fold sends on (contributions, alerts) is delivered before the
     table records that say it was folded: those are only staged here and written out at the
-    next checkpoint (streams.worker.write_behind), after this returned. A kill before then
-    replays the batch, and the replay sends the same absolute values again instead of
-    skipping them as duplicates.
+    next checkpoint (streams.worker.write_behind), once everything sent before was
+    delivered. A kill before then replays the batch, and the replay sends the same absolute
+    values again instead of skipping them as duplicates.
     """
     now = datetime.now(UTC)
     out = Outgoing(rt.app.producer)
@@ -157,8 +142,41 @@ async def handle_batch(
     await send_items(rt, out, republish_here(rt, outbox, owned))
     for partition, result in folded:
         await apply_result(rt, out, partition, result, now, rejects)
-    await out.delivered()
+    rt.undelivered.append(out)
     rejects.flush()
+
+
+async def start_checkpoint(rt: Runtime) -> Completion | None:
+    """Wait for everything the batches since the last checkpoint sent, then start writing
+    out the state they changed; returns what completes it (None: nothing was held)."""
+    sends = len(rt.undelivered)
+    try:
+        await delivered(rt)
+    except Exception as exc:
+        stop_without_commit(f"delivering what {sends} batches sent", exc)
+    held = rt.state.held
+    try:
+        complete = await rt.state.start_checkpoint(rt.app.producer)
+    except Exception as exc:
+        stop_without_commit(f"writing out {held} state records", exc)
+    if complete is None:
+        return None
+
+    async def completed() -> None:
+        try:
+            await complete()
+        except Exception as exc:
+            stop_without_commit(f"writing out {held} state records", exc)
+
+    return completed
+
+
+async def delivered(rt: Runtime) -> None:
+    """Wait until everything the batches since the last checkpoint sent is in Kafka; raises
+    if a send failed (the caller must then stop without committing)."""
+    pending, rt.undelivered = rt.undelivered, []
+    for out in pending:
+        await out.delivered()
 
 
 def is_backlogged(batch: Batch, inputs: list[Sequence[Any]], now: datetime) -> bool:

@@ -133,6 +133,8 @@ class Runtime:
         self.backlogged = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
+        #: what batches sent since the last checkpoint (Outgoing), awaited by the next one
+        self.undelivered: list[Any] = []
         #: (scope, period) whose figures changed and are not on sales.performance yet
         self.pending = PendingPublishes()
         #: (team, rep) -> latest activity time exported, so the gauge never goes back

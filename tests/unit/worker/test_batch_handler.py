@@ -182,6 +182,7 @@ def runtime(sent: Sent) -> Any:
             consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeBatchProducer(sent)
         ),
         positions={},
+        undelivered=[],
         pending=PendingPublishes(),
         last_activity={},
         decoder=EventDecoder(
@@ -570,3 +571,63 @@ async def test_checkpoints_snapshot_a_partition_past_the_configured_delta_bytes(
     kinds = [frame.kind for _, frame in frames if frame is not None]
     assert SNAPSHOT in kinds and kinds[0] == DELTA
     assert any(frame is None for _, frame in frames), "frames before a snapshot tombstoned"
+
+
+class HeldProducer(FakeBatchProducer):
+    """Single sends (envelopes, dead letters, alerts) are acknowledged only on `release`."""
+
+    def __init__(self, sent: Sent) -> None:
+        super().__init__(sent)
+        self.held: list[tuple[asyncio.Future[Any], Any]] = []
+
+    async def send(self, *args: Any) -> Any:
+        metadata = (await super().send(*args)).result()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.held.append((future, metadata))
+        return future
+
+    def release(self, error: Exception | None = None) -> None:
+        for future, metadata in self.held:
+            if error is None:
+                future.set_result(metadata)
+            else:
+                future.set_exception(error)
+
+
+async def test_a_checkpoint_waits_for_what_the_batches_sent_before_it_writes_state(
+    sent: Sent,
+) -> None:
+    """Batches do not wait for the broker; the checkpoint does, before the changelog."""
+    rt = runtime(sent)
+    rt.app.producer = producer = HeldProducer(sent)
+    await handle(rt, events_of_one_rep(rt), checkpoint=False)
+    assert rt.undelivered and producer.held, "the batch returned with its sends in flight"
+    checkpoint = asyncio.create_task(batch_handler.start_checkpoint(rt))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not checkpoint.done()
+    assert "changelog" not in [name for name, *_ in sent], "no state before the sends landed"
+    producer.release()
+    complete = await checkpoint
+    assert complete is not None
+    await complete()
+    assert "changelog" in [name for name, *_ in sent] and rt.undelivered == []
+
+
+async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Stopped(Exception):
+        pass
+
+    def stop(what: str, exc: BaseException) -> None:
+        raise Stopped(what)
+
+    monkeypatch.setattr(batch_handler, "stop_without_commit", stop)
+    rt = runtime(sent)
+    rt.app.producer = producer = HeldProducer(sent)
+    await handle(rt, events_of_one_rep(rt), checkpoint=False)
+    producer.release(RuntimeError("broker refused"))
+    with pytest.raises(Stopped, match="delivering what 1 batches sent"):
+        await batch_handler.start_checkpoint(rt)
+    assert "changelog" not in [name for name, *_ in sent]
