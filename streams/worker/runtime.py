@@ -159,16 +159,7 @@ class Runtime:
         self.scopes_topic = self._topic(t.scopes)
         self.alerts_topic = self._topic(t.alerts)
         self.deadletter_topic = self._topic(t.deadletter)
-        table = ScopesTable(
-            app=self.app,
-            name=SCOPES_TABLE,
-            partitions=s.topic_partitions,
-            key_type=bytes,
-            value_type=bytes,
-            help="Per-scope state of reps, teams and deals",
-        )
-        table.runtime = self
-        self.table: Any = self.app.tables.add(table)
+        self.table: Any = self._scopes_table()
         #: what the fold changed since the last checkpoint
         self.state = WriteBehind(
             PartitionStore(self.table, t.scopes),
@@ -176,6 +167,18 @@ class Runtime:
             snapshot_min_bytes=s.changelog_snapshot_bytes,
         )
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
+
+    def _scopes_table(self) -> Any:
+        table = ScopesTable(
+            app=self.app,
+            name=SCOPES_TABLE,
+            partitions=self.settings.topic_partitions,
+            key_type=bytes,
+            value_type=bytes,
+            help="Per-scope state of reps, teams and deals",
+        )
+        table.runtime = self
+        return self.app.tables.add(table)
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
