@@ -146,16 +146,29 @@ def snapshot_due(meta: LogMeta, delta_bytes: int, min_bytes: int = SNAPSHOT_MIN_
     return meta.delta_bytes + delta_bytes > max(min_bytes, 2 * meta.snapshot_bytes)
 
 
-class PartitionTarget(Protocol):
-    """One partition of a local store, as recovery writes it."""
-
-    def get(self, key: bytes) -> bytes | None: ...
+class Writable(Protocol):
+    """Anything that takes puts and deletes: a store partition, a RocksDB WriteBatch."""
 
     def put(self, key: bytes, value: bytes) -> None: ...
 
     def delete(self, key: bytes) -> None: ...
 
+
+class PartitionTarget(Writable, Protocol):
+    """One partition of a local store, as recovery writes it."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
     def state_keys(self) -> Iterable[bytes]: ...
+
+
+def apply_ops(target: Writable, ops: Iterable[Op]) -> None:
+    """Puts, and deletes where the value is None, in order."""
+    for key, value in ops:
+        if value is None:
+            target.delete(key)
+        else:
+            target.put(key, value)
 
 
 def apply_record(target: PartitionTarget, meta: LogMeta, key: bytes, value: bytes | None) -> None:
@@ -164,10 +177,7 @@ def apply_record(target: PartitionTarget, meta: LogMeta, key: bytes, value: byte
         if meta.snapshotted:
             return  # a cleanup tombstone of a record from before frames
         meta.legacy = True
-        if value is None:
-            target.delete(key)
-        else:
-            target.put(key, value)
+        apply_ops(target, [(key, value)])
         return
     seq = frame_seq(key)
     if value is None:  # tombstones come in ascending order
@@ -211,11 +221,7 @@ def _apply_group(
     else:
         meta.delta_bytes += size
     for frame in frames:
-        for key, value in frame.ops:
-            if value is None:
-                target.delete(key)
-            else:
-                target.put(key, value)
+        apply_ops(target, frame.ops)
 
 
 class Overlay:

@@ -21,6 +21,7 @@ from streams.worker.changelog_frames import (
     META_KEY,
     LogMeta,
     Overlay,
+    apply_ops,
     apply_record,
     decode_meta,
     encode_meta,
@@ -59,11 +60,7 @@ class RocksDBPartition:
     def write(self, writes: dict[bytes, bytes | None], meta: LogMeta | None) -> None:
         """The writes (None: delete) and the meta, in one atomic WriteBatch."""
         batch = rocksdict.WriteBatch(raw_mode=True)
-        for key, value in writes.items():
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
+        apply_ops(batch, writes.items())
         if meta is not None:
             batch.put(META_KEY, encode_meta(meta))
         self.db.write(batch)
@@ -111,11 +108,7 @@ class MemoryPartition:
         return decode_meta(self.reserved.get(META_KEY))
 
     def write(self, writes: dict[bytes, bytes | None], meta: LogMeta | None) -> None:
-        for key, value in writes.items():
-            if value is None:
-                self.delete(key)
-            else:
-                self.put(key, value)
+        apply_ops(self, writes.items())
         if meta is not None:
             self.reserved[META_KEY] = encode_meta(meta)
 
