@@ -92,9 +92,11 @@ async def handle_batch(
     rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
 ) -> None:
     """Validate and route input records, fold them with the internal topic's records,
-    partition by partition; what the batch sends is awaited by the next checkpoint
-    (`delivered`), not here: waiting for the broker's acknowledgements batch by batch left
-    the worker idle for a producer linger and a round trip each time.
+    partition by partition. Under a steady load what the batch sends is awaited by the next
+    checkpoint (`delivered`), not here: waiting for the broker's acknowledgements batch by
+    batch left the worker idle for a producer linger and a round trip each time (p50 0.47 s,
+    p99 1.14 s event to queryable at 2,396 events/s, against 0.30 s and 0.91 s). Behind a
+    backlog it waits here, so the next fetch finds the internal topic's records.
 
     A valid input record whose scope lives on a partition this worker owns is folded here,
     in this batch (a record keyed by its rep lands on its rep's partition); the others, and
@@ -143,6 +145,11 @@ async def handle_batch(
     for partition, result in folded:
         await apply_result(rt, out, partition, result, now, rejects)
     rt.undelivered.append(out)
+    if rt.backlogged:
+        # draining a backlog, the internal topic's records are taken before more input only
+        # if they are in Kafka by the next fetch: without this wait the fold ran ahead on
+        # input and the teams lagged (wide, 120,000 events: 7,425 events/s against 6,152)
+        await delivered(rt)
     rejects.flush()
 
 

@@ -631,3 +631,36 @@ async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
     with pytest.raises(Stopped, match="delivering what 1 batches sent"):
         await batch_handler.start_checkpoint(rt)
     assert "changelog" not in [name for name, *_ in sent]
+
+
+async def test_behind_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
+    sent: Sent,
+) -> None:
+    """Draining a backlog, the next fetch must find the internal topic's records, which are
+    folded before more input: the batch returns only once they were delivered."""
+    rt = runtime(sent)
+    rt.app.producer = producer = HeldProducer(sent)
+    now = datetime.now(UTC)
+    behind = [
+        record(
+            rt.settings.topics.activities,
+            n,
+            "r1",
+            {
+                "event_id": f"late-{n}",
+                "occurred_at": (now - timedelta(minutes=n)).isoformat(),
+                "rep_id": "r1",
+                "team_id": "t1",
+                "activity": "call",
+            },
+            waited=5.0,
+        )
+        for n in range(3)
+    ]
+    batch = asyncio.create_task(handle(rt, behind, checkpoint=False))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert rt.backlogged and not batch.done(), "it waits for the broker"
+    producer.release()
+    await batch
+    assert rt.undelivered == []
