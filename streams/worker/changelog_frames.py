@@ -255,7 +255,6 @@ class CheckpointFrames(msgspec.Struct):
 
     records: list[tuple[bytes, bytes | None]]
     meta: LogMeta
-    frames: int
 
 
 def checkpoint_frames(
@@ -284,7 +283,7 @@ def checkpoint_frames(
         records += delta
         new.next_seq = seq + len(delta)
         new.delta_bytes = meta.delta_bytes + delta_bytes
-        return CheckpointFrames(records, new, len(delta))
+        return CheckpointFrames(records, new)
     merged = dict(state)
     for key, value in writes.items():
         if value is None:
@@ -302,4 +301,4 @@ def checkpoint_frames(
     new.delta_bytes = 0
     new.legacy = False
     new.snapshotted = True
-    return CheckpointFrames(records, new, len(snapshot))
+    return CheckpointFrames(records, new)

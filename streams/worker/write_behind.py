@@ -51,8 +51,6 @@ class WriteBehind:
         self.staged: dict[int, dict[bytes, bytes | None]] = {}
         #: the records of the checkpoint in flight: sent to the changelog, not yet stored
         self.writing: dict[int, dict[bytes, bytes | None]] = {}
-        #: changelog frames written so far (a frame holds many records)
-        self.frames_sent = 0
 
     @property
     def held(self) -> int:
@@ -116,7 +114,6 @@ class WriteBehind:
                 self.store.items(partition),
                 snapshot_min_bytes=self.snapshot_min_bytes,
             )
-            self.frames_sent += plan.frames
             await out.send_batched(topic, partition, plan.records)
 
         async def complete() -> None:
