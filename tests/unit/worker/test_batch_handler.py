@@ -183,6 +183,7 @@ def runtime(sent: Sent) -> Any:
         ),
         positions={},
         undelivered=[],
+        draining=False,
         pending=PendingPublishes(),
         last_activity={},
         decoder=EventDecoder(
@@ -633,34 +634,41 @@ async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
     assert "changelog" not in [name for name, *_ in sent]
 
 
-async def test_behind_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
-    sent: Sent,
+async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Draining a backlog, the next fetch must find the internal topic's records, which are
-    folded before more input: the batch returns only once they were delivered."""
+    """Draining a backlog (a full fetch), the next fetch must find the internal topic's
+    records, which are folded before more input: the batch returns only once they were
+    delivered. Input that is merely old does not make it wait."""
     rt = runtime(sent)
     rt.app.producer = producer = HeldProducer(sent)
     now = datetime.now(UTC)
-    behind = [
-        record(
-            rt.settings.topics.activities,
-            n,
-            "r1",
-            {
-                "event_id": f"late-{n}",
-                "occurred_at": (now - timedelta(minutes=n)).isoformat(),
-                "rep_id": "r1",
-                "team_id": "t1",
-                "activity": "call",
-            },
-            waited=5.0,
-        )
-        for n in range(3)
-    ]
-    batch = asyncio.create_task(handle(rt, behind, checkpoint=False))
+
+    def calls(first: int) -> list[Any]:
+        return [
+            record(
+                rt.settings.topics.activities,
+                n,
+                "r1",
+                {
+                    "event_id": f"old-{n}",
+                    "occurred_at": (now - timedelta(minutes=n)).isoformat(),
+                    "rep_id": "r1",
+                    "team_id": "t1",
+                    "activity": "call",
+                },
+                waited=5.0,
+            )
+            for n in range(first, first + 3)
+        ]
+
+    await handle(rt, calls(0), checkpoint=False)  # old input, a fetch far from full
+    assert rt.backlogged and not rt.draining and rt.undelivered, "returned, sends in flight"
+    monkeypatch.setattr(batch_handler, "MAX_POLL_RECORDS", 3)
+    batch = asyncio.create_task(handle(rt, calls(3), checkpoint=False))
     for _ in range(10):
         await asyncio.sleep(0)
-    assert rt.backlogged and not batch.done(), "it waits for the broker"
+    assert rt.draining and not batch.done(), "a full fetch waits for the broker"
     producer.release()
     await batch
     assert rt.undelivered == []
