@@ -119,7 +119,7 @@ async def handle_batch(
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
     if inputs:
         rt.backlogged = is_backlogged(batch, inputs, now)
-        rt.draining = sum(len(records) for records in batch.values()) >= MAX_POLL_RECORDS
+        rt.draining = is_full(batch)
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
@@ -197,12 +197,17 @@ async def delivered(rt: Runtime) -> None:
         await out.delivered()
 
 
+def is_full(batch: Batch) -> bool:
+    """Did the fetch come back with as many records as one may hold?"""
+    return sum(len(records) for records in batch.values()) >= MAX_POLL_RECORDS
+
+
 def is_backlogged(batch: Batch, inputs: list[Sequence[Any]], now: datetime) -> bool:
     """Is the input behind? Its fetch came back full, or its oldest record was appended to
     Kafka more than BACKLOG_SECONDS ago (the record timestamp: CreateTime unless the topic
     says LogAppendTime; a producer whose clock runs late makes the input look behind, which
     only slows sales.performance down)."""
-    if sum(len(records) for records in batch.values()) >= MAX_POLL_RECORDS:
+    if is_full(batch):
         return True
     oldest_ms = min(records[0].timestamp for records in inputs)
     return now.timestamp() - oldest_ms / 1000 > BACKLOG_SECONDS

@@ -116,7 +116,7 @@ class MemoryPartition:
 def apply_frames(
     batch: Iterable[Any],
     partition_of: Callable[[int], RocksDBPartition | MemoryPartition],
-    persisted: Callable[[TP, int], None] | None,
+    persisted: Callable[[TP, int], None],
 ) -> None:
     """Apply a batch of changelog events, partition by partition, each in one write."""
     by_partition: dict[int, list[Any]] = defaultdict(list)
@@ -129,12 +129,16 @@ def apply_frames(
         for message in messages:
             apply_record(overlay, meta, bytes(message.key), message.value)
         target.write(overlay.writes, meta)
-        if persisted is not None:
-            last = max(messages, key=lambda m: m.offset)
-            persisted(last.tp, last.offset)
+        last = max(messages, key=lambda m: m.offset)
+        persisted(last.tp, last.offset)
 
 
-class FramedRocksDBStore(faust_rocksdb.Store):  # type: ignore[misc]
+class _FramedRecovery:
+    """Recovery of a framed store: each partition's records applied by apply_frames."""
+
+    partition: Callable[[int], RocksDBPartition | MemoryPartition]
+    set_persisted_offset: Callable[[TP, int], None]
+
     def apply_changelog_batch(
         self,
         batch: Iterable[Any],
@@ -143,23 +147,20 @@ class FramedRocksDBStore(faust_rocksdb.Store):  # type: ignore[misc]
     ) -> None:
         apply_frames(batch, self.partition, self.set_persisted_offset)
 
+
+class FramedRocksDBStore(_FramedRecovery, faust_rocksdb.Store):  # type: ignore[misc]
     def partition(self, partition: int) -> RocksDBPartition:
         return RocksDBPartition(self._db_for_partition(partition))
 
 
-class FramedMemoryStore(faust_memory.Store):  # type: ignore[misc]
+class FramedMemoryStore(_FramedRecovery, faust_memory.Store):  # type: ignore[misc]
+    """(Its persisted offset is Faust's no-op: a memory store always recovers from the
+    start.)"""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         #: partition -> its meta and frames waiting for the rest of their group
         self.reserved: defaultdict[int, dict[bytes, bytes]] = defaultdict(dict)
-
-    def apply_changelog_batch(
-        self,
-        batch: Iterable[Any],
-        to_key: Callable[[Any], Any],
-        to_value: Callable[[Any], Any],
-    ) -> None:
-        apply_frames(batch, self.partition, None)
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         """Faust drops the records of partitions no longer assigned; their meta goes too."""

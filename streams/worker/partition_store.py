@@ -23,13 +23,11 @@ Reader = Callable[[bytes], bytes | None]
 class PartitionStore:
     """The batch path's way into the scopes table's local store (see the module docstring).
 
-    `source_topic` is the topic the table is partitioned like (the internal scopes topic).
     The table's store is one of streams.worker.framed_store's.
     """
 
-    def __init__(self, table: Any, source_topic: str) -> None:
+    def __init__(self, table: Any) -> None:
         self.table = table
-        self.source_topic = source_topic
 
     @property
     def changelog_topic(self) -> Any:

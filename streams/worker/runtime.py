@@ -164,7 +164,7 @@ class Runtime:
         self.table: Any = self._scopes_table()
         #: what the fold changed since the last checkpoint
         self.state = WriteBehind(
-            PartitionStore(self.table, t.scopes),
+            PartitionStore(self.table),
             max_records=MAX_HELD_RECORDS,
             snapshot_min_bytes=s.changelog_snapshot_bytes,
         )

@@ -206,7 +206,7 @@ def runtime(sent: Sent) -> Any:
                 get=store.get, data=store, changelog_topic=FakeTopic("changelog")
             )
         ),
-        state=WriteBehind(PartitionStore(table, t.scopes), max_records=1_000_000),
+        state=WriteBehind(PartitionStore(table), max_records=1_000_000),
         scopes_topic=FakeTopic(t.scopes),
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),

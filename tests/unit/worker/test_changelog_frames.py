@@ -287,3 +287,25 @@ def test_rocksdb_partitions_recover_frames_with_their_meta_in_one_write(tmp_path
     assert partition.meta().next_seq == writer.meta.next_seq
     assert list(persisted.values()) == [len(messages) - 1]
     db.close()
+
+
+def test_the_memory_store_recovers_frames_and_keeps_each_partition_apart() -> None:
+    """memory:// recovers as RocksDB does: its state records in the dict Faust's table reads,
+    its meta and pending frames beside it, per partition."""
+    import faust
+
+    from streams.worker.framed_store import FramedMemoryStore
+
+    app = faust.App("frames-memory-test", store="memory://")
+    store = FramedMemoryStore("memory://", app, app.Table("scopes", key_type=bytes))
+    writers = {3: Writer(), 5: Writer()}
+    for n in range(30):
+        writers[3].checkpoint({KEYS[n % 5]: bytes([n]) * 25, KEYS[(n + 2) % 7]: None})
+        writers[5].checkpoint({KEYS[7 + n % 4]: bytes([n]) * 30})  # keys of its own
+    messages = [m for p, w in writers.items() for m in _messages(w.log, p)]
+    for start in range(0, len(messages), 4):
+        store.apply_changelog_batch(messages[start : start + 4], lambda k: k, lambda v: v)
+    for p, writer in writers.items():
+        assert dict(store.partition(p).state_items()) == writer.state
+        assert store.partition(p).meta().next_seq == writer.meta.next_seq
+    assert store.data == {**writers[3].state, **writers[5].state}
