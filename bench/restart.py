@@ -81,9 +81,11 @@ from streams.engine.state import (
     DAY,
     DEAL,
     DEAL_STATE,
+    DERIVED_MEMBERS,
     HOUR,
     MEMBER,
     MEMBER_SENT,
+    NOT_A_MEMBER,
     STREAM_TIME,
     DealSlot,
     DealState,
@@ -315,25 +317,32 @@ class StateBuilder:
             yield self.partition(scope), make_key(scope, HOUR, hour), encode_value(record)
 
     def finish(self) -> Iterator[Record]:
-        """Everything still open, then memberships and the stream time of every partition."""
+        """Everything still open, then memberships and the stream time of every partition.
+
+        A rep of one team in a period says nothing (the team derives it); one of several
+        tells each team whether it belongs, as the worker does."""
         yield from self.flush_hours()
         for rep, periods in sorted(self.periods.items()):
             scope = "rep:" + rep
             for period, facts in sorted(periods.items()):
-                # a member of the team of its latest event; the other teams (none here)
-                # would hold no record (the worker deletes a non-member's)
+                if len(facts.teams) < 2:
+                    continue
                 latest = max(facts.teams, key=lambda t: facts.teams[t])
-                member = Member(
-                    member=True, activities=facts.activities, revenue=str(facts.revenue)
-                )
-                owner = "team:" + latest
-                key = make_key(owner, MEMBER, period, rep)
-                yield self.partition(owner), key, encode_value(member)
+                for team in sorted(facts.teams):
+                    member = (
+                        Member(member=True, activities=facts.activities, revenue=str(facts.revenue))
+                        if team == latest
+                        else NOT_A_MEMBER
+                    )
+                    owner = "team:" + team
+                    key = make_key(owner, MEMBER, period, rep)
+                    yield self.partition(owner), key, encode_value(member)
                 sent = make_key(scope, MEMBER_SENT, period)
                 yield self.partition(scope), sent, encode_value(sorted(facts.teams))
         self.periods.clear()
         for p, at in sorted(self.stream_time.items()):
             yield p, make_key("", STREAM_TIME, p), encode_value(at)
+            yield p, make_key("", DERIVED_MEMBERS, p), encode_value(1)
 
 
 @dataclass

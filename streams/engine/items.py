@@ -136,7 +136,8 @@ class FirstWinItem(msgspec.Struct, tag="first_win", array_like=True, frozen=True
 
 
 class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
-    """Absolute: in `period`, rep `rep` is (or is not) a member of team `scope`."""
+    """Absolute: in `period`, rep `rep` is (or is not) a member of team `scope`; with
+    `derive`, the team derives it from its own records again (the rep is back to one team)."""
 
     scope: str
     period: str
@@ -144,6 +145,7 @@ class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
     member: bool
     activities: int
     revenue: str  # Decimal text
+    derive: bool = False  # absent in envelopes of earlier versions
 
 
 class Republish(msgspec.Struct, tag="republish", array_like=True, frozen=True):

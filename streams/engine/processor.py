@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +57,13 @@ from streams.engine.items import (
     Tick,
     TouchItem,
 )
-from streams.engine.queries import TeamMedians, target_evaluations, team_medians
+from streams.engine.queries import (
+    MemberFigures,
+    TeamMedians,
+    target_evaluations,
+    team_medians,
+    team_members,
+)
 from streams.engine.rollups import VIEWED_KINDS, ScopeView, Views
 from streams.engine.state import (
     ACCOUNT,
@@ -66,10 +71,12 @@ from streams.engine.state import (
     DAY,
     DEAL,
     DEAL_STATE,
+    DERIVED_MEMBERS,
     HOUR,
     MAX_IDS_PER_RECORD,
     MEMBER,
     MEMBER_SENT,
+    NOT_A_MEMBER,
     QUARTER_HOUR,
     STREAM_TIME,
     TARGET,
@@ -315,33 +322,46 @@ class _Batch:
                 if not rest and day_record.hour_parts(quarter).get(item.rep) != item.part:
                     day_record.put_part(quarter, item.rep, item.part)
                     self.put(day_key, day_record)
+                    self.member_changing(
+                        item.scope, self.proc.views.hour_periods(item.hour), item.rep
+                    )
                 if not rest:
                     return
             record = HourRecord()
         if record.parts.get(item.rep) != item.part:
             record.parts[item.rep] = item.part
             self.put(key, record)
+            self.member_changing(item.scope, self.proc.views.hour_periods(item.hour), item.rep)
+
+    def member_changing(self, team: str, periods: Iterable[str], rep: str) -> None:
+        """Rep `rep`'s figures in team `team` may change in these periods: keep the team's
+        medians from before the batch (the views change only once it is folded)."""
+        views = self.proc.views
+        for period_id in periods:
+            if (team, period_id) not in self.medians_before:
+                self.medians_before[(team, period_id)] = team_medians(views.get(team), period_id)
+            self.members_changed.add((team, period_id, rep))
 
     def handle_member(self, item: MemberItem) -> None:
-        if (item.scope, item.period) not in self.medians_before:
-            self.medians_before[(item.scope, item.period)] = team_medians(
-                self.proc.views.get(item.scope), item.period
-            )
+        """What a rep with events in several teams says; `derive` hands it back to the team."""
         member_key = (item.scope, MEMBER, item.period, item.rep)
         member = (
-            Member(member=True, activities=item.activities, revenue=item.revenue)
+            None
+            if item.derive
+            else Member(member=True, activities=item.activities, revenue=item.revenue)
             if item.member
-            else None
+            else NOT_A_MEMBER
         )
         if self.load(member_key) != member:
+            self.member_changing(item.scope, (item.period,), item.rep)
             self.put(member_key, member)
-            self.members_changed.add((item.scope, item.period, item.rep))
 
     def handle_republish(self, item: Republish) -> None:
         self.result.changed.add((item.scope, item.period))
 
     def handle_tick(self, item: Tick) -> None:
         self.sweep = True
+        self.resend_legacy_memberships()
         self.eval_scopes.update(
             scope
             for scope, view in self.proc.views.scopes.items()
@@ -473,8 +493,15 @@ class _Batch:
             for occurred in seen:
                 periods.update(self.proc.views.instant_periods(occurred))
         new = DealSlot(figure=item.figure, seen=sorted(seen))
-        if slot != new:
-            self.put(key, new)
+        if slot == new:
+            return
+        if item.scope.startswith("team:"):
+            # a team's closed deals give its members' revenue, and members (team_members)
+            for figure in (slot.figure if slot is not None else None, item.figure):
+                if figure is not None and figure.closed:
+                    closed_in = self.proc.views.instant_periods(figure.occurred_at)
+                    self.member_changing(item.scope, closed_in, figure.rep)
+        self.put(key, new)
 
     def touch(self, event: Activity | Feedback) -> None:
         """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
@@ -686,10 +713,13 @@ class _Batch:
                 self.result.outbox.append(TeamHourItem("team:" + team, hour, rep, part))
 
     def emit_memberships(self) -> None:
-        """Tell each team a rep touched whether the rep belongs to it in each period.
+        """Tell the teams of a rep with events in several teams in a period whether it
+        belongs to each (it does to the team on its latest event in the period).
 
-        A rep belongs to the team on its latest event in the period; every other team it was
-        ever reported to hears that it does not, so a move between teams is retracted.
+        A rep whose events in a period were all in one team says nothing: that team derives
+        the rep's membership and figures from its own records (queries.team_members). Once a
+        rep has spoken for a period, it keeps every team it told up to date, and when it is
+        back to one team it hands the period back to the teams (`derive`).
         """
         hour_periods = self.proc.views.hour_periods
         for scope, hour in self.touched_hours:
@@ -698,27 +728,39 @@ class _Batch:
             view = self.proc.views.get(scope)
             if view is None:
                 continue
-            rep = view.id
             for period_id in sorted(self.rep_periods[scope]):
-                sent = view.member_sent.get(period_id, [])
-                said = view.membership(period_id)
-                teams = said.teams.union(sent)
-                if not teams:
-                    continue
-                revenue = str(said.revenue)
-                for team in sorted(teams):
-                    self.result.outbox.append(
-                        MemberItem(
-                            "team:" + team,
-                            period_id,
-                            rep,
-                            team == said.latest,
-                            said.activities,
-                            revenue,
-                        )
-                    )
-                if not teams.issubset(sent):
-                    self.put((scope, MEMBER_SENT, period_id), sorted(teams))
+                sent = view.member_sent.get(period_id)
+                if sent or len(view.teams_in(period_id)) > 1:
+                    self.tell_teams(view, period_id, sent or [])
+
+    def tell_teams(self, view: ScopeView, period_id: str, sent: list[str]) -> None:
+        said = view.membership(period_id)
+        teams = said.teams.union(sent)
+        derive = len(said.teams) <= 1
+        revenue = str(said.revenue)
+        for team in sorted(teams):
+            member = team == said.latest
+            self.result.outbox.append(
+                MemberItem(
+                    "team:" + team, period_id, view.id, member, said.activities, revenue, derive
+                )
+            )
+        if derive:
+            self.put((view.scope, MEMBER_SENT, period_id), None)
+        elif not teams.issubset(sent):
+            self.put((view.scope, MEMBER_SENT, period_id), sorted(teams))
+
+    def resend_legacy_memberships(self) -> None:
+        """Once per partition: memberships sent under the earlier rule, where every rep told
+        its teams, are sent again under this one (a team took a missing record for "not a
+        member"; it now derives the rep)."""
+        key = ("", DERIVED_MEMBERS, self.partition)
+        if self.load(key) is not None:
+            return
+        for view in self.proc.views.scopes.values():
+            if view.partition == self.partition and view.member_sent:
+                self.rep_periods.setdefault(view.scope, set()).update(view.member_sent)
+        self.put(key, 1)
 
     def announce_medians(self) -> None:
         """When a team's medians move, the reps whose quadrant may have moved republish.
@@ -735,7 +777,9 @@ class _Batch:
             after = team_medians(view, period_id)
             if after == before:
                 continue
-            for rep, m in sorted(view.members.get(period_id, {}).items()):
+            # the members' revenue only matters when its median moved (quadrant_moved)
+            revenue = before.revenue != after.revenue
+            for rep, m in sorted(team_members(view, period_id, revenue=revenue).items()):
                 if (scope, period_id, rep) in self.members_changed or quadrant_moved(
                     m, before, after
                 ):
@@ -856,15 +900,13 @@ def deal_figure(deal_id: str, state: DealState, touches: dict[str, int]) -> Deal
     )
 
 
-def quadrant_moved(member: Member, before: TeamMedians, after: TeamMedians) -> bool:
+def quadrant_moved(member: MemberFigures, before: TeamMedians, after: TeamMedians) -> bool:
     """Does the member's quadrant differ under the team's old and new medians?"""
-    # a quadrant is the pair of these two sides: compare each, the revenue only if its
-    # median moved (parsing the member's revenue is the costly part)
+    # a quadrant is the pair of these two sides
     if before.activities != after.activities and is_high(
         member.activities, before.activities
     ) != is_high(member.activities, after.activities):
         return True
     if before.revenue == after.revenue:
         return False
-    revenue = Decimal(member.revenue)
-    return is_high(revenue, before.revenue) != is_high(revenue, after.revenue)
+    return is_high(member.revenue, before.revenue) != is_high(member.revenue, after.revenue)

@@ -99,24 +99,65 @@ class TeamMedians:
 NO_MEDIANS = TeamMedians(activities=None, revenue=None, members=0)
 
 
+@dataclass(frozen=True, slots=True)
+class MemberFigures:
+    """What a team's medians take from one member."""
+
+    activities: int
+    revenue: Decimal
+
+
+def team_members(
+    view: ScopeView, period_id: str, *, revenue: bool = True
+) -> dict[str, MemberFigures]:
+    """The reps whose latest event in the period was in this team, with their figures.
+
+    A rep whose events in the period were all in this team is derived here, from the team's
+    own hours and closed deals: the team holds all of that rep's figures. A rep with events
+    in several teams tells each of them whether it belongs (streams.engine.processor,
+    emit_memberships), since no one team sees its latest event. Without `revenue` the
+    figures carry 0: the caller needs only the activities.
+    """
+    agg = view.periods.get(period_id)
+    won: dict[str, Decimal] = {}
+    for deal_id in view.deal_periods.get(period_id, ()):
+        figure = view.deals[deal_id]
+        total = won.get(figure.rep, Decimal(0))
+        if revenue and figure.outcome == "won":
+            total += Decimal(figure.amount_base)
+        won[figure.rep] = total
+    told = view.members.get(period_id, {})
+    activities = agg.part_activities if agg is not None else {}
+    out = {
+        rep: MemberFigures(activities.get(rep, 0), won.get(rep, Decimal(0)))
+        for rep in (*(agg.parts if agg is not None else ()), *won)
+        if rep not in told
+    }
+    for rep, member in told.items():
+        if member.member:
+            out[rep] = MemberFigures(member.activities, Decimal(member.revenue))
+    return out
+
+
 def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     """Medians over the reps whose latest event in the period was in this team."""
     if view is None:
         return NO_MEDIANS
     cached: TeamMedians | None = view.medians.get(period_id)
     if cached is None:
-        members = list(view.members.get(period_id, {}).values())
-        if period_id in view.revenue_medians:
-            revenue = view.revenue_medians[period_id]
-        else:
-            revenue = median([Decimal(m.revenue) for m in members])
-            view.revenue_medians[period_id] = revenue
+        known = view.revenue_medians.get(period_id, _UNKNOWN)
+        members = list(team_members(view, period_id, revenue=known is _UNKNOWN).values())
+        if known is _UNKNOWN:
+            known = view.revenue_medians[period_id] = median([m.revenue for m in members])
         cached = view.medians[period_id] = TeamMedians(
             activities=median([m.activities for m in members]),
-            revenue=revenue,
+            revenue=known,
             members=len(members),
         )
     return cached
+
+
+_UNKNOWN = object()
 
 
 def target_evaluations(

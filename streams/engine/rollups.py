@@ -10,7 +10,6 @@ drift).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -82,33 +81,44 @@ class PartChange:
         )
 
 
-@dataclass
+@dataclass(slots=True)  # plain dicts: wide input builds tens of thousands of these
 class PeriodAgg:
     """Counters of one scope in one period, summed over its hour records."""
 
-    by_type: Counter[str] = field(default_factory=Counter)
+    by_type: dict[str, int] = field(default_factory=dict)
     satisfaction: Satisfaction = field(default_factory=Satisfaction)
     #: latest event time seen from hour records, and the part (team of a rep) it came from
     latest: float = 0.0
     latest_part: str = ""
     #: parts (teams of a rep, reps of a team) with hour counts in the period
-    parts: Counter[str] = field(default_factory=Counter)
+    parts: dict[str, int] = field(default_factory=dict)
+    #: part -> its activities in the period (a team's members' activities: its medians)
+    part_activities: dict[str, int] = field(default_factory=dict)
 
     def apply(self, change: PartChange) -> None:
         """Apply what one part of one hour record changed by."""
         by_type = self.by_type
+        moved = 0
         for activity, delta in change.counts.items():
-            total = by_type[activity] + delta
+            moved += delta
+            total = by_type.get(activity, 0) + delta
             if total:
                 by_type[activity] = total
             else:
                 del by_type[activity]
+        if moved:
+            of_part = self.part_activities
+            total = of_part.get(change.part, 0) + moved
+            if total:
+                of_part[change.part] = total
+            else:
+                del of_part[change.part]
         if change.satisfaction_old is not None:
             self.satisfaction.add(change.satisfaction_old, -1)
         if change.satisfaction_new is not None:
             self.satisfaction.add(change.satisfaction_new, +1)
         if change.presence:
-            count = self.parts[change.part] + change.presence
+            count = self.parts.get(change.part, 0) + change.presence
             if count:
                 self.parts[change.part] = count
             else:
@@ -141,10 +151,12 @@ class ScopeView:
     pipeline_periods: dict[str, set[str]] = field(default_factory=dict)
     targets: dict[tuple[str, str], float] = field(default_factory=dict)
     alerts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: period -> rep -> what a rep with events in several teams in the period told the team
+    #: (queries.team_members); every other rep's membership the team derives itself
     members: dict[str, dict[str, Member]] = field(default_factory=dict)
     member_sent: dict[str, list[str]] = field(default_factory=dict)
-    #: period -> the team's medians over `members` (queries.team_medians), dropped whenever
-    #: a member of the period changes: the fold, the publisher and the API ask for them often
+    #: period -> the team's medians over its members (queries.team_medians), dropped whenever
+    #: a member's figures change: the fold, the publisher and the API ask for them often
     medians: dict[str, Any] = field(default_factory=dict)
     #: period -> the revenue median alone, kept while only members' activities change (a
     #: rep's every event moves its activities; its revenue moves with a won deal)
@@ -366,7 +378,7 @@ class Views:
             period, rep = key[2], key[3]
             view.medians.pop(period, None)
             old = view.members.get(period, {}).get(rep)
-            if old is None or new is None or old.revenue != new.revenue:
+            if old is None or new is None or (old.member, old.revenue) != (new.member, new.revenue):
                 view.revenue_medians.pop(period, None)
             if new is None:
                 view.members.get(period, {}).pop(rep, None)
@@ -456,6 +468,13 @@ class Views:
             for change in changes:
                 agg.apply(change)
             moved = moved or latest != (agg.latest, agg.latest_part)
+        if view.medians or view.revenue_medians:
+            # a team's members and their activities come from its hours (queries.team_members)
+            joined = any(c.presence for c in changes)
+            for period_id in periods:
+                view.medians.pop(period_id, None)
+                if joined:
+                    view.revenue_medians.pop(period_id, None)
         return set(periods) if moved else set()
 
     def _apply_deal(
@@ -475,6 +494,9 @@ class Views:
                     index.setdefault(period_id, set()).add(deal_id)
                     changed.add(period_id)
             view.deals[deal_id] = new
+        for period_id in changed:  # a team's members' revenue comes from its deals
+            view.medians.pop(period_id, None)
+            view.revenue_medians.pop(period_id, None)
         return changed
 
     @staticmethod

@@ -25,8 +25,9 @@ DEAL = "d"  # (scope, "d", deal_id) -> DealSlot (what a deal contributes to a re
 DEAL_STATE = "s"  # ("deal:<id>", "s") -> DealState
 TARGET = "t"  # (scope, "t", metric, period) -> float
 ALERTS = "a"  # (scope, "a", metric, period) -> list of alert kinds already emitted
-MEMBER = "m"  # (team scope, "m", period, rep) -> Member
+MEMBER = "m"  # (team scope, "m", period, rep) -> Member (a rep of several teams said)
 MEMBER_SENT = "ms"  # (rep scope, "ms", period) -> list of teams sent membership for
+DERIVED_MEMBERS = "dm"  # ("", "dm", partition) -> 1: memberships re-sent under that rule
 STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
@@ -189,6 +190,11 @@ class Member(msgspec.Struct, array_like=True, frozen=True):
     revenue: str
 
 
+#: a rep of several teams in a period says it is not this team's member: the team must not
+#: derive it from its records (queries.team_members)
+NOT_A_MEMBER = Member(member=False, activities=0, revenue="0")
+
+
 _key_encoder = msgspec.msgpack.Encoder()
 _key_decoder = msgspec.msgpack.Decoder(tuple)
 _value_encoder = msgspec.msgpack.Encoder()
@@ -216,6 +222,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     MEMBER: msgspec.msgpack.Decoder(Member),
     MEMBER_SENT: msgspec.msgpack.Decoder(list[str]),
     STREAM_TIME: msgspec.msgpack.Decoder(float),
+    DERIVED_MEMBERS: msgspec.msgpack.Decoder(int),
     ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
 }
