@@ -777,9 +777,7 @@ class _Batch:
             after = team_medians(view, period_id)
             if after == before:
                 continue
-            # the members' revenue only matters when its median moved (quadrant_moved)
-            revenue = before.revenue != after.revenue
-            for rep, m in sorted(team_members(view, period_id, revenue=revenue).items()):
+            for rep, m in sorted(team_members(view, period_id).items()):
                 if (scope, period_id, rep) in self.members_changed or quadrant_moved(
                     m, before, after
                 ):

@@ -107,36 +107,30 @@ class MemberFigures:
     revenue: Decimal
 
 
-def team_members(
-    view: ScopeView, period_id: str, *, revenue: bool = True
-) -> dict[str, MemberFigures]:
+def team_members(view: ScopeView, period_id: str) -> dict[str, MemberFigures]:
     """The reps whose latest event in the period was in this team, with their figures.
 
     A rep whose events in the period were all in this team is derived here, from the team's
     own hours and closed deals: the team holds all of that rep's figures. A rep with events
     in several teams tells each of them whether it belongs (streams.engine.processor,
-    emit_memberships), since no one team sees its latest event. Without `revenue` the
-    figures carry 0: the caller needs only the activities.
+    emit_memberships), since no one team sees its latest event.
     """
     agg = view.periods.get(period_id)
-    won: dict[str, Decimal] = {}
-    for deal_id in view.deal_periods.get(period_id, ()):
-        figure = view.deals[deal_id]
-        total = won.get(figure.rep, Decimal(0))
-        if revenue and figure.outcome == "won":
-            total += Decimal(figure.amount_base)
-        won[figure.rep] = total
-    told = view.members.get(period_id, {})
     activities = agg.part_activities if agg is not None else {}
+    closed = view.closed_by_rep.get(period_id, {})
+    told = view.members.get(period_id, {})
     out = {
-        rep: MemberFigures(activities.get(rep, 0), won.get(rep, Decimal(0)))
-        for rep in (*(agg.parts if agg is not None else ()), *won)
+        rep: MemberFigures(activities.get(rep, 0), closed[rep][1] if rep in closed else _ZERO)
+        for rep in (*(agg.parts if agg is not None else ()), *closed)
         if rep not in told
     }
     for rep, member in told.items():
         if member.member:
             out[rep] = MemberFigures(member.activities, Decimal(member.revenue))
     return out
+
+
+_ZERO = Decimal(0)
 
 
 def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
@@ -146,7 +140,7 @@ def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     cached: TeamMedians | None = view.medians.get(period_id)
     if cached is None:
         known = view.revenue_medians.get(period_id, _UNKNOWN)
-        members = list(team_members(view, period_id, revenue=known is _UNKNOWN).values())
+        members = list(team_members(view, period_id).values())
         if known is _UNKNOWN:
             known = view.revenue_medians[period_id] = median([m.revenue for m in members])
         cached = view.medians[period_id] = TeamMedians(

@@ -155,6 +155,9 @@ class ScopeView:
     #: (queries.team_members); every other rep's membership the team derives itself
     members: dict[str, dict[str, Member]] = field(default_factory=dict)
     member_sent: dict[str, list[str]] = field(default_factory=dict)
+    #: a team's period -> rep -> (its closed deals, its revenue won) in the period: with the
+    #: periods' part_activities, what the team derives its members from
+    closed_by_rep: dict[str, dict[str, tuple[int, Decimal]]] = field(default_factory=dict)
     #: period -> the team's medians over its members (queries.team_medians), dropped whenever
     #: a member's figures change: the fold, the publisher and the API ask for them often
     medians: dict[str, Any] = field(default_factory=dict)
@@ -494,6 +497,9 @@ class Views:
                     index.setdefault(period_id, set()).add(deal_id)
                     changed.add(period_id)
             view.deals[deal_id] = new
+        if view.scope.startswith("team:"):
+            _count_closed(self, view, old, -1)
+            _count_closed(self, view, new, +1)
         for period_id in changed:  # a team's members' revenue comes from its deals
             view.medians.pop(period_id, None)
             view.revenue_medians.pop(period_id, None)
@@ -512,3 +518,23 @@ class Views:
         if figure.expected_close_at is not None and not figure.closed:
             out.append((view.pipeline_periods, figure.expected_close_at))
         return out
+
+
+def _count_closed(views: Views, view: ScopeView, figure: DealFigure | None, sign: int) -> None:
+    """Add (sign 1) or take away (-1) a closed deal of a team to its rep's tally."""
+    if figure is None or not figure.closed:
+        return
+    won = Decimal(figure.amount_base) if figure.outcome == "won" else _ZERO
+    for period_id in views.instant_periods(figure.occurred_at):
+        of_period = view.closed_by_rep.setdefault(period_id, {})
+        count, revenue = of_period.get(figure.rep, (0, _ZERO))
+        count += sign
+        if count:
+            of_period[figure.rep] = (count, revenue + sign * won)
+        else:
+            del of_period[figure.rep]
+            if not of_period:
+                del view.closed_by_rep[period_id]
+
+
+_ZERO = Decimal(0)
