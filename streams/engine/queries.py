@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from streams.domain.deal_breakdowns import deal_breakdowns
@@ -99,8 +99,7 @@ class TeamMedians:
 NO_MEDIANS = TeamMedians(activities=None, revenue=None, members=0)
 
 
-@dataclass(frozen=True, slots=True)
-class MemberFigures:
+class MemberFigures(NamedTuple):  # a tuple: built for every member whenever one changes
     """What a team's medians take from one member."""
 
     activities: int
@@ -113,8 +112,12 @@ def team_members(view: ScopeView, period_id: str) -> dict[str, MemberFigures]:
     A rep whose events in the period were all in this team is derived here, from the team's
     own hours and closed deals: the team holds all of that rep's figures. A rep with events
     in several teams tells each of them whether it belongs (streams.engine.processor,
-    emit_memberships), since no one team sees its latest event.
+    emit_memberships), since no one team sees its latest event. Kept until a member changes
+    (ScopeView.members_moved): the caller must not change what it gets.
     """
+    cached: dict[str, MemberFigures] | None = view.member_figures.get(period_id)
+    if cached is not None:
+        return cached
     agg = view.periods.get(period_id)
     activities = agg.part_activities if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
@@ -127,6 +130,7 @@ def team_members(view: ScopeView, period_id: str) -> dict[str, MemberFigures]:
     for rep, member in told.items():
         if member.member:
             out[rep] = MemberFigures(member.activities, Decimal(member.revenue))
+    view.member_figures[period_id] = out
     return out
 
 

@@ -164,6 +164,16 @@ class ScopeView:
     #: period -> the revenue median alone, kept while only members' activities change (a
     #: rep's every event moves its activities; its revenue moves with a won deal)
     revenue_medians: dict[str, Any] = field(default_factory=dict)
+    #: period -> its members and their figures (queries.team_members), dropped with `medians`
+    member_figures: dict[str, Any] = field(default_factory=dict)
+
+    def members_moved(self, period_id: str, *, revenue: bool) -> None:
+        """A member of the period joined, left or changed: drop what was derived from them
+        (with `revenue`, the revenue median too)."""
+        self.medians.pop(period_id, None)
+        self.member_figures.pop(period_id, None)
+        if revenue:
+            self.revenue_medians.pop(period_id, None)
 
     @property
     def kind(self) -> str:
@@ -379,10 +389,13 @@ class Views:
             return set()
         if kind == MEMBER:
             period, rep = key[2], key[3]
-            view.medians.pop(period, None)
             old = view.members.get(period, {}).get(rep)
-            if old is None or new is None or (old.member, old.revenue) != (new.member, new.revenue):
-                view.revenue_medians.pop(period, None)
+            view.members_moved(
+                period,
+                revenue=old is None
+                or new is None
+                or (old.member, old.revenue) != (new.member, new.revenue),
+            )
             if new is None:
                 view.members.get(period, {}).pop(rep, None)
             else:
@@ -471,13 +484,11 @@ class Views:
             for change in changes:
                 agg.apply(change)
             moved = moved or latest != (agg.latest, agg.latest_part)
-        if view.medians or view.revenue_medians:
+        if view.medians or view.revenue_medians or view.member_figures:
             # a team's members and their activities come from its hours (queries.team_members)
             joined = any(c.presence for c in changes)
             for period_id in periods:
-                view.medians.pop(period_id, None)
-                if joined:
-                    view.revenue_medians.pop(period_id, None)
+                view.members_moved(period_id, revenue=joined)
         return set(periods) if moved else set()
 
     def _apply_deal(
@@ -501,8 +512,7 @@ class Views:
             _count_closed(self, view, old, -1)
             _count_closed(self, view, new, +1)
         for period_id in changed:  # a team's members' revenue comes from its deals
-            view.medians.pop(period_id, None)
-            view.revenue_medians.pop(period_id, None)
+            view.members_moved(period_id, revenue=True)
         return changed
 
     @staticmethod
