@@ -144,15 +144,35 @@ def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     cached: TeamMedians | None = view.medians.get(period_id)
     if cached is None:
         known = view.revenue_medians.get(period_id, _UNKNOWN)
-        members = list(team_members(view, period_id).values())
+        activities, revenues = _member_values(view, period_id)
         if known is _UNKNOWN:
-            known = view.revenue_medians[period_id] = median([m.revenue for m in members])
+            known = view.revenue_medians[period_id] = median(revenues)
         cached = view.medians[period_id] = TeamMedians(
-            activities=median([m.activities for m in members]),
-            revenue=known,
-            members=len(members),
+            activities=median(activities), revenue=known, members=len(activities)
         )
     return cached
+
+
+def _member_values(view: ScopeView, period_id: str) -> tuple[list[int], list[Decimal]]:
+    """The members' activities and revenues, in no particular order.
+
+    Without a rep of several teams (the usual case) they are read off the team's tallies
+    with no per-member object: the fold asks for the medians of every team and period a
+    batch touched.
+    """
+    if view.members.get(period_id):
+        members = team_members(view, period_id).values()
+        return [m.activities for m in members], [m.revenue for m in members]
+    agg = view.periods.get(period_id)
+    parts = agg.parts if agg is not None else {}
+    closed = view.closed_by_rep.get(period_id, {})
+    count = len(parts) + sum(1 for rep in closed if rep not in parts)
+    activities = list(agg.part_activities.values()) if agg is not None else []
+    revenues = [revenue for _, revenue in closed.values()]
+    return (
+        activities + [0] * (count - len(activities)),
+        revenues + [_ZERO] * (count - len(revenues)),
+    )
 
 
 _UNKNOWN = object()
