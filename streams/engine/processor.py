@@ -158,6 +158,8 @@ class ScopeProcessor:
         self.tz = tz
         self.late_grace = late_grace_seconds
         self.at_risk_pace = at_risk_pace
+        #: partitions whose memberships are known to follow the derived rule
+        self.members_checked: set[int] = set()
 
     def process(
         self,
@@ -177,6 +179,8 @@ class ScopeProcessor:
         failed: dict[int, str] = {}
         while True:
             batch = _Batch(self, partition, get, now)
+            if partition not in self.members_checked:
+                batch.resend_legacy_memberships()
             index = -1
             try:
                 for index, item in enumerate(items):
@@ -188,6 +192,7 @@ class ScopeProcessor:
                 failed[index] = f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS]
                 continue
             result = batch.finish()
+            self.members_checked.add(partition)
             for index, detail in sorted(failed.items()):
                 failing = items[index]
                 assert isinstance(failing, RawEvent | DecodedEvent)
@@ -361,7 +366,6 @@ class _Batch:
 
     def handle_tick(self, item: Tick) -> None:
         self.sweep = True
-        self.resend_legacy_memberships()
         self.eval_scopes.update(
             scope
             for scope, view in self.proc.views.scopes.items()
@@ -751,9 +755,9 @@ class _Batch:
             self.put((view.scope, MEMBER_SENT, period_id), sorted(teams))
 
     def resend_legacy_memberships(self) -> None:
-        """Once per partition: memberships sent under the earlier rule, where every rep told
-        its teams, are sent again under this one (a team took a missing record for "not a
-        member"; it now derives the rep)."""
+        """Once per partition, in its first batch: memberships sent under the earlier rule,
+        where every rep told its teams, are sent again under this one (a team took a missing
+        record for "not a member"; it now derives the rep)."""
         key = ("", DERIVED_MEMBERS, self.partition)
         if self.load(key) is not None:
             return
