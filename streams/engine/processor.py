@@ -98,6 +98,9 @@ PRUNE_PER_TICK = 20_000
 #: hour records folded into day records per Tick and partition
 COMPACT_PER_TICK = 20_000
 HOUR_SECONDS = 3600
+#: the old bytes of a record taken from the views, not read: never equal to an encoded value
+#: (0xc1 is the one byte msgpack never uses), so a put of it is always written
+_UNREAD = b"\xc1"
 
 
 class UndecodablePayload(ValueError):
@@ -262,6 +265,25 @@ class _Batch:
         self.records[kb] = (key, raw, value)
         return value
 
+    def load_team_hour(self, key: tuple[Any, ...]) -> HourRecord | None:
+        """A team's hour record, copied from the views (which hold every record of the table
+        as of this batch's start) instead of read and decoded: a team hour holds a part per
+        rep, and a batch replaces a few. The copy shares the unchanged parts with the views,
+        so they see at once which parts changed (`Views._apply_parts`); parts are replaced,
+        never changed in place."""
+        kb = self.key_bytes(key)
+        entry = self.records.get(kb)
+        if entry is not None:
+            value: HourRecord | None = entry[2]
+            return value
+        view = self.proc.views.get(key[0])
+        held = view.hours.get(key[2]) if view is not None else None
+        value = None
+        if held is not None:
+            value = HourRecord(ids=list(held.ids), parts=dict(held.parts), absorbed=held.absorbed)
+        self.records[kb] = (key, _UNREAD if held is not None else None, value)
+        return value
+
     def put(self, key: tuple[Any, ...], value: Any) -> None:
         kb = self.key_bytes(key)
         entry = self.records.get(kb)
@@ -316,7 +338,7 @@ class _Batch:
 
     def handle_team_hour(self, item: TeamHourItem) -> None:
         key = (item.scope, HOUR, item.hour)
-        record = self.load(key)
+        record = self.load_team_hour(key)
         if record is None:
             # a rep's partition may run behind this one: its hour may be in a day record
             day = self.proc.views.day_of(item.hour)[0]

@@ -462,12 +462,15 @@ class Views:
     ) -> set[str]:
         """Roll what an hour's parts changed by into the hour's periods."""
         # only the parts that changed: a team's hour has a part per rep, and a batch usually
-        # changes one of them
-        changes = [
-            PartChange.between(part, old_parts.get(part), new_parts.get(part))
-            for part in {**old_parts, **new_parts}
-            if old_parts.get(part) != new_parts.get(part)
-        ]
+        # changes one of them (the fold's copy of a team hour shares the others: `is`)
+        changes = []
+        for part, new in new_parts.items():
+            old = old_parts.get(part)
+            if old is not new and old != new:
+                changes.append(PartChange.between(part, old, new))
+        for part, old in old_parts.items():
+            if part not in new_parts:
+                changes.append(PartChange.between(part, old, None))
         if not changes:
             return set()
         # a day record gives each hour of a part the day's latest time, which the periods

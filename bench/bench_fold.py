@@ -1,0 +1,112 @@
+"""Per-event cost of the fold alone: the bench data through `ScopeProcessor`, no Kafka.
+
+Why this exists: the worker's throughput on wide data is bound by the fold (its hours,
+views, team contributions and medians), and a whole-worker run on a shared 2-core VM varies
+by 20 % from run to run. This runs the same fold in one process, on the partitions the
+worker would use (rep scopes where their records are keyed, other scopes by murmur2), in
+batches of the given size, with what the fold sends on encoded and decoded as on the
+internal topic and folded in the next round, until nothing is left. It reports the best
+rate of `repeat` runs in CPU time (noise only ever adds time) and the internal items each
+input event made, by kind.
+
+Run: ``python -m bench.bench_fold [events] [batch] [shape] [repeat]`` (defaults 30000 4000
+wide 3). Compare two commits by running it in a worktree of each, alternately.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bench.data import build
+from streams.domain.events import Activity, Deal, Feedback
+from streams.domain.money import FxRates
+from streams.domain.validation import EventDecoder
+from streams.engine.items import DecodedEvent, Foldable, RawEvent, decode_envelope, encode_envelope
+from streams.engine.processor import ScopeProcessor
+from streams.engine.rollups import Views
+from streams.worker.garbage_collection import tune_collector
+from streams.worker.partitioning import partition_of
+
+FX_PATH = Path(__file__).resolve().parents[1] / "streams" / "data" / "fx_rates.json"
+PARTITIONS = 8
+GRACE = 60 * 86_400.0  # as the throughput bench: nothing in 30 days of data is late
+TOPICS = {"activities": "sales.activities", "deals": "sales.deals", "feedback": "sales.feedback"}
+
+
+def decoded_inputs(events: int, shape: str, now: datetime) -> list[DecodedEvent]:
+    """The bench data (1,000 reps, 50 teams, 30 days), validated as ingestion does."""
+    data = build(events, reps=1000, teams=50, days=30, now=now)
+    fx = FxRates.load(FX_PATH, "USD")
+    decoder = EventDecoder(
+        known_currencies=fx.known,
+        max_payload_bytes=1 << 20,
+        max_clock_skew=timedelta(minutes=5),
+    )
+    out = []
+    for offset, (kind, key, payload, _) in enumerate(data.shape(shape)):
+        event = decoder.decode(kind, key, payload, now)
+        if not isinstance(event, Activity | Deal | Feedback):
+            raise ValueError(f"the bench data must be valid: {event}")
+        scope = "deal:" + event.deal_id if isinstance(event, Deal) else "rep:" + event.rep_id
+        raw = RawEvent(scope, kind, TOPICS[kind], 0, offset, key, payload)
+        out.append(DecodedEvent(raw, event))
+    return out
+
+
+def fold_all(inputs: list[DecodedEvent], batch: int, now: datetime) -> tuple[float, Counter[str]]:
+    """CPU seconds to fold every input and everything it sent on; internal items by kind."""
+    tz = ZoneInfo("UTC")
+    fx = FxRates.load(FX_PATH, "USD")
+    procs = [
+        ScopeProcessor(views=Views(tz), fx=fx, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8)
+        for _ in range(PARTITIONS)
+    ]
+    stores: list[dict[bytes, bytes]] = [{} for _ in range(PARTITIONS)]
+    sent: Counter[str] = Counter()
+    pending: list[Foldable] = []
+    started = time.process_time()
+    start = 0
+    while start < len(inputs) or pending:
+        # what the last round sent on comes first, as the worker takes the internal topic first
+        chunk: list[Foldable] = [*pending, *inputs[start : start + batch]]
+        start += batch
+        groups: dict[int, list[Foldable]] = defaultdict(list)
+        for item in chunk:
+            groups[partition_of(item.scope, PARTITIONS)].append(item)
+        pending = []
+        for p, items in sorted(groups.items()):
+            result = procs[p].process(p, items, stores[p].get, now)
+            for key, value in result.writes.items():
+                if value is None:
+                    stores[p].pop(key, None)
+                else:
+                    stores[p][key] = value
+            sent.update(type(item).__name__ for item in result.outbox)
+            if result.outbox:
+                pending.extend(decode_envelope(encode_envelope(result.outbox)))
+    return time.process_time() - started, sent
+
+
+def main(argv: list[str]) -> None:
+    events = int(argv[0]) if argv else 30_000
+    batch = int(argv[1]) if len(argv) > 1 else 4000
+    shape = argv[2] if len(argv) > 2 else "wide"
+    repeat = int(argv[3]) if len(argv) > 3 else 3
+    now = datetime.now(UTC)
+    tune_collector()  # as the worker does
+    inputs = decoded_inputs(events, shape, now)
+    runs = [fold_all(inputs, batch, now) for _ in range(repeat)]
+    best, sent = min(runs, key=lambda run: run[0])
+    items = ", ".join(f"{kind} {n / events:.2f}" for kind, n in sent.most_common())
+    print(f"fold, {events:,} {shape} events in batches of {batch:,} on {PARTITIONS} partitions")
+    print(f"  best of {repeat}: {events / best:,.0f} events/s of CPU ({best:.2f} s)")
+    print(f"  internal items per input event: {sum(sent.values()) / events:.2f} ({items})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
