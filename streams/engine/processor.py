@@ -467,8 +467,16 @@ class _Batch:
         if slot is None:
             view = self.proc.views.get(scope)
             numbers = view.spill_numbers(hour) if view is not None else []
+            if not numbers and (view is None or hour not in view.hours):
+                self.known_absent((scope, HOUR, hour))  # most hours of wide input are new
             slot = self.slots[(scope, hour)] = HourSlot.load(scope, hour, self.load, numbers)
         return slot
+
+    def known_absent(self, key: tuple[Any, ...]) -> None:
+        """A record the views say the table does not hold: no read for it."""
+        kb = self.key_bytes(key)
+        if kb not in self.records:
+            self.records[kb] = (key, None, None)
 
     def handle_deal(self, raw: RawEvent, event: Deal) -> None:
         key = (raw.scope, DEAL_STATE)
