@@ -906,6 +906,7 @@ def print_restart(report: dict[str, Any]) -> None:
         DEAL_STATE: "deal state",
         MEMBER: "member",
         MEMBER_SENT: "membership sent",
+        DERIVED_MEMBERS: "derived-membership marker",
         STREAM_TIME: "stream time",
     }
     events = r.get("events", {})
