@@ -223,6 +223,22 @@ class Expected:
                 if event.get("created_at"):
                     cycle = when - parse_time(event["created_at"])
                     acc.cycles.append(cycle.total_seconds())
+        for _, event in deals.values():
+            self._deal_presence(event)
+
+    def _deal_presence(self, event: dict[str, Any]) -> None:
+        """Section 8.2: a deal also belongs to the periods of its created_at (the cohort)
+        and, while open, of its expected_close_at (the pipeline). Its rep and team have data
+        there (the leaderboard lists them) even with nothing else in the period."""
+        instants = []
+        if event.get("created_at"):
+            instants.append(parse_time(event["created_at"]))
+        if event["outcome"] not in ("won", "lost") and event.get("expected_close_at"):
+            instants.append(parse_time(event["expected_close_at"]))
+        for instant in instants:
+            self.seen_reps.add(event["rep_id"])
+            self.seen_teams.add(event["team_id"])
+            self._accs(event["rep_id"], event["team_id"], instant)  # present, nothing counted
 
     def _accs(self, rep: str, team: str, when: datetime) -> list[tuple[Acc, bool]]:
         out = []
