@@ -19,29 +19,31 @@ import sys
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from bench.data import build
+from bench.throughput import LATE_GRACE_DAYS
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
-from streams.engine.items import DecodedEvent, Foldable, RawEvent, decode_envelope, encode_envelope
+from streams.engine.items import DecodedEvent, Foldable, decode_envelope, encode_envelope
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
+from streams.worker.batch_handler import scope_item
 from streams.worker.garbage_collection import tune_collector
 from streams.worker.partitioning import partition_of
+from streams.worker.settings import DEFAULT_FX_RATES
 
-FX_PATH = Path(__file__).resolve().parents[1] / "streams" / "data" / "fx_rates.json"
 PARTITIONS = 8
-GRACE = 60 * 86_400.0  # as the throughput bench: nothing in 30 days of data is late
+GRACE = LATE_GRACE_DAYS * 86_400.0  # as the throughput bench: nothing in the data is late
 TOPICS = {"activities": "sales.activities", "deals": "sales.deals", "feedback": "sales.feedback"}
 
 
-def decoded_inputs(events: int, shape: str, now: datetime) -> list[DecodedEvent]:
-    """The bench data (1,000 reps, 50 teams, 30 days), validated as ingestion does."""
+def decoded_inputs(events: int, shape: str, fx: FxRates, now: datetime) -> list[DecodedEvent]:
+    """The bench data (1,000 reps, 50 teams, 30 days), validated and routed as ingestion
+    does (batch_handler.scope_item)."""
     data = build(events, reps=1000, teams=50, days=30, now=now)
-    fx = FxRates.load(FX_PATH, "USD")
     decoder = EventDecoder(
         known_currencies=fx.known,
         max_payload_bytes=1 << 20,
@@ -52,16 +54,20 @@ def decoded_inputs(events: int, shape: str, now: datetime) -> list[DecodedEvent]
         event = decoder.decode(kind, key, payload, now)
         if not isinstance(event, Activity | Deal | Feedback):
             raise ValueError(f"the bench data must be valid: {event}")
-        scope = "deal:" + event.deal_id if isinstance(event, Deal) else "rep:" + event.rep_id
-        raw = RawEvent(scope, kind, TOPICS[kind], 0, offset, key, payload)
-        out.append(DecodedEvent(raw, event))
+        msg = SimpleNamespace(
+            topic=TOPICS[kind], partition=0, offset=offset, key=key, value=payload
+        )
+        item = scope_item(kind, event, msg)
+        assert isinstance(item, DecodedEvent)
+        out.append(item)
     return out
 
 
-def fold_all(inputs: list[DecodedEvent], batch: int, now: datetime) -> tuple[float, Counter[str]]:
+def fold_all(
+    inputs: list[DecodedEvent], batch: int, fx: FxRates, now: datetime
+) -> tuple[float, Counter[str]]:
     """CPU seconds to fold every input and everything it sent on; internal items by kind."""
     tz = ZoneInfo("UTC")
-    fx = FxRates.load(FX_PATH, "USD")
     procs = [
         ScopeProcessor(views=Views(tz), fx=fx, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8)
         for _ in range(PARTITIONS)
@@ -99,8 +105,9 @@ def main(argv: list[str]) -> None:
     repeat = int(argv[3]) if len(argv) > 3 else 3
     now = datetime.now(UTC)
     tune_collector()  # as the worker does
-    inputs = decoded_inputs(events, shape, now)
-    runs = [fold_all(inputs, batch, now) for _ in range(repeat)]
+    fx = FxRates.load(DEFAULT_FX_RATES, "USD")
+    inputs = decoded_inputs(events, shape, fx, now)
+    runs = [fold_all(inputs, batch, fx, now) for _ in range(repeat)]
     best, sent = min(runs, key=lambda run: run[0])
     items = ", ".join(f"{kind} {n / events:.2f}" for kind, n in sent.most_common())
     print(f"fold, {events:,} {shape} events in batches of {batch:,} on {PARTITIONS} partitions")

@@ -278,10 +278,11 @@ class _Batch:
             return value
         view = self.proc.views.get(key[0])
         held = view.hours.get(key[2]) if view is not None else None
-        value = None
-        if held is not None:
-            value = HourRecord(ids=list(held.ids), parts=dict(held.parts), absorbed=held.absorbed)
-        self.records[kb] = (key, _UNREAD if held is not None else None, value)
+        if held is None:
+            self.known_absent(key)
+            return None
+        value = HourRecord(ids=list(held.ids), parts=dict(held.parts), absorbed=held.absorbed)
+        self.records[kb] = (key, _UNREAD, value)
         return value
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
