@@ -9,8 +9,10 @@ internal topic and folded in the next round, until nothing is left. It reports t
 rate of `repeat` runs in CPU time (noise only ever adds time) and the internal items each
 input event made, by kind.
 
-Run: ``python -m bench.bench_fold [events] [batch] [shape] [repeat]`` (defaults 30000 4000
-wide 3). Compare two commits by running it in a worktree of each, alternately.
+Run: ``python -m bench.bench_fold [events] [batch] [shape] [repeat] [days]`` (defaults 30000
+4000 wide 3 30). Compare two commits by running it in a worktree of each, alternately. A
+fraction of a day as `days` gives busy hours, as under the latency bench's live load (every
+event stamped with the moment it was sent): ``60000 800 live 2 0.04``.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ GRACE = LATE_GRACE_DAYS * 86_400.0  # as the throughput bench: nothing in the da
 TOPICS = {"activities": "sales.activities", "deals": "sales.deals", "feedback": "sales.feedback"}
 
 
-def decoded_inputs(events: int, shape: str, fx: FxRates, now: datetime) -> list[DecodedEvent]:
-    """The bench data (1,000 reps, 50 teams, 30 days), validated and routed as ingestion
-    does (batch_handler.scope_item)."""
-    data = build(events, reps=1000, teams=50, days=30, now=now)
+def decoded_inputs(
+    events: int, shape: str, fx: FxRates, now: datetime, days: float = 30
+) -> list[DecodedEvent]:
+    """The bench data (1,000 reps, 50 teams, over `days`), validated and routed as
+    ingestion does (batch_handler.scope_item)."""
+    data = build(events, reps=1000, teams=50, days=days, now=now)
     decoder = EventDecoder(
         known_currencies=fx.known,
         max_payload_bytes=1 << 20,
@@ -103,14 +107,18 @@ def main(argv: list[str]) -> None:
     batch = int(argv[1]) if len(argv) > 1 else 4000
     shape = argv[2] if len(argv) > 2 else "wide"
     repeat = int(argv[3]) if len(argv) > 3 else 3
+    days = float(argv[4]) if len(argv) > 4 else 30.0
     now = datetime.now(UTC)
     tune_collector()  # as the worker does
     fx = FxRates.load(DEFAULT_FX_RATES, "USD")
-    inputs = decoded_inputs(events, shape, fx, now)
+    inputs = decoded_inputs(events, shape, fx, now, days)
     runs = [fold_all(inputs, batch, fx, now) for _ in range(repeat)]
     best, sent = min(runs, key=lambda run: run[0])
     items = ", ".join(f"{kind} {n / events:.2f}" for kind, n in sent.most_common())
-    print(f"fold, {events:,} {shape} events in batches of {batch:,} on {PARTITIONS} partitions")
+    print(
+        f"fold, {events:,} {shape} events over {days:g} days in batches of {batch:,} "
+        f"on {PARTITIONS} partitions"
+    )
     print(f"  best of {repeat}: {events / best:,.0f} events/s of CPU ({best:.2f} s)")
     print(f"  internal items per input event: {sum(sent.values()) / events:.2f} ({items})")
 

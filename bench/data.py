@@ -60,7 +60,7 @@ def month_of(occurred_at: str) -> str:
 class Dataset:
     reps: int
     teams: int
-    days: int
+    days: float
     start: datetime
     end: datetime
     wide: list[Record]
@@ -161,7 +161,7 @@ class _Maker:
 
 
 def build(
-    events: int, reps: int, teams: int, days: int, seed: int = 9, now: datetime | None = None
+    events: int, reps: int, teams: int, days: float, seed: int = 9, now: datetime | None = None
 ) -> Dataset:
     """`events` events of `reps` reps in `teams` teams over the `days` days ending 5 minutes
     before `now`, in the `wide` order, with the figures they must produce."""

@@ -8,6 +8,7 @@ with the hour and a record's counts always travel with the ids of the events the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,10 @@ class HourSlot:
     records: list[tuple[Key, HourRecord | None]]
     #: the number a new spill takes: past every spill the table may still hold
     next_spill: int
-    #: the ids of every event the hour's records count
+    #: the ids of the events the hour's records counted before this batch (read only: it
+    #: may be the views' own set, `ScopeView.hour_ids`)
+    seen: AbstractSet[str]
+    #: the ids of the events this batch counted in the hour
     ids: set[str]
 
     @classmethod
@@ -34,7 +38,9 @@ class HourSlot:
         hour: int,
         load: Callable[[Key], HourRecord | None],
         spill_numbers: Iterable[int],
+        seen: AbstractSet[str] | None = None,
     ) -> HourSlot:
+        """`seen`: the ids the records hold, when the caller knows them already."""
         base_key = (scope, HOUR, hour)
         base = load(base_key)
         absorbed = base.absorbed if base is not None else 0
@@ -46,8 +52,12 @@ class HourSlot:
                 record = load(key)
                 if record is not None:
                     records.append((key, record))
-        ids = {i for _, record in records if record is not None for i in record.ids}
-        return cls(scope, hour, records, max([absorbed, *numbers]) + 1, ids)
+        if seen is None:
+            seen = {i for _, record in records if record is not None for i in record.ids}
+        return cls(scope, hour, records, max([absorbed, *numbers]) + 1, seen, set())
+
+    def counted(self, event_id: str) -> bool:
+        return event_id in self.ids or event_id in self.seen
 
     def present(self) -> list[HourRecord]:
         return [record for _, record in self.records if record is not None]

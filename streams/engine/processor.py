@@ -266,22 +266,37 @@ class _Batch:
         return value
 
     def load_team_hour(self, key: tuple[Any, ...]) -> HourRecord | None:
-        """A team's hour record, copied from the views (which hold every record of the table
-        as of this batch's start) instead of read and decoded: a team hour holds a part per
-        rep, and a batch replaces a few. The copy shares the unchanged parts with the views,
-        so they see at once which parts changed (`Views._apply_parts`); parts are replaced,
-        never changed in place."""
+        """A team's hour record, copied from the views: a team hour holds a part per rep,
+        and a batch replaces a few. The copy shares the unchanged parts with the views, so
+        they see at once which parts changed (`Views._apply_parts`); a team's parts are
+        replaced, never changed in place."""
+        return self.load_hour(key, copy_parts=False)
+
+    def load_rep_hour(self, key: tuple[Any, ...]) -> HourRecord | None:
+        """A rep's hour record (first or spill), copied from the views with its parts,
+        which an event changes in place."""
+        return self.load_hour(key, copy_parts=True)
+
+    def load_hour(self, key: tuple[Any, ...], *, copy_parts: bool) -> HourRecord | None:
+        """An hour record copied from the views (which hold every record of the table as
+        of this batch's start) instead of read and decoded: a busy hour's records hold a
+        thousand event ids each."""
         kb = self.key_bytes(key)
         entry = self.records.get(kb)
         if entry is not None:
             value: HourRecord | None = entry[2]
             return value
         view = self.proc.views.get(key[0])
-        held = view.hours.get(key[2]) if view is not None else None
+        held = view.hour_record(key) if view is not None else None
         if held is None:
             self.known_absent(key)
             return None
-        value = HourRecord(ids=list(held.ids), parts=dict(held.parts), absorbed=held.absorbed)
+        parts = (
+            {part: _copied(counts) for part, counts in held.parts.items()}
+            if copy_parts
+            else dict(held.parts)
+        )
+        value = HourRecord(ids=list(held.ids), parts=parts, absorbed=held.absorbed)
         self.records[kb] = (key, _UNREAD, value)
         return value
 
@@ -432,7 +447,7 @@ class _Batch:
         hour = self.proc.views.local_hours.start_of_epoch(occurred)
         slot = self.hour_slot(raw.scope, hour)
         self.touched_hours.add((raw.scope, hour))  # and so its periods (emit_memberships)
-        if event_key in slot.ids:
+        if slot.counted(event_key):
             self.seen_again(occurred, raw.topic)
             self.touch(event)  # absolute at the deal: a replay repairs a lost send
             return
@@ -467,10 +482,14 @@ class _Batch:
         slot = self.slots.get((scope, hour))
         if slot is None:
             view = self.proc.views.get(scope)
-            numbers = view.spill_numbers(hour) if view is not None else []
-            if not numbers and (view is None or hour not in view.hours):
-                self.known_absent((scope, HOUR, hour))  # most hours of wide input are new
-            slot = self.slots[(scope, hour)] = HourSlot.load(scope, hour, self.load, numbers)
+            if view is None or (hour not in view.hours and hour not in view.spills):
+                # most hours of wide input are new
+                slot = HourSlot.load(scope, hour, self.load_rep_hour, [], frozenset())
+            else:
+                numbers = view.spill_numbers(hour)
+                seen = view.hour_ids(hour)
+                slot = HourSlot.load(scope, hour, self.load_rep_hour, numbers, seen)
+            self.slots[(scope, hour)] = slot
         return slot
 
     def known_absent(self, key: tuple[Any, ...]) -> None:
@@ -765,7 +784,7 @@ class _Batch:
                 continue
             for period_id in sorted(self.rep_periods[scope]):
                 sent = view.member_sent.get(period_id)
-                if sent or len(view.teams_in(period_id)) > 1:
+                if sent or view.in_several_teams(period_id):
                     self.tell_teams(view, period_id, sent or [])
 
     def tell_teams(self, view: ScopeView, period_id: str, sent: list[str]) -> None:
@@ -876,6 +895,10 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def _copied(counts: HourCounts) -> HourCounts:
+    return HourCounts(dict(counts.counts), counts.satisfaction.copy(), counts.latest)
 
 
 def first_win(record: AccountWins | None) -> tuple[float, str] | None:

@@ -11,9 +11,11 @@ drift).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +44,8 @@ VIEWED_KINDS = frozenset({HOUR, DAY, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 _NO_FEEDBACK = Satisfaction()
 #: hours whose periods are remembered before the cache starts again (about 11 years)
 MAX_CACHED_HOURS = 100_000
+#: an hour whose records hold this many event ids keeps their set (`ScopeView.hour_ids`)
+BUSY_HOUR_IDS = 64
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is slower to build
@@ -158,6 +162,9 @@ class ScopeView:
     #: a team's period -> rep -> (its closed deals, its revenue won) in the period: with the
     #: periods' part_activities, what the team derives its members from
     closed_by_rep: dict[str, dict[str, tuple[int, Decimal]]] = field(default_factory=dict)
+    #: a rep's period -> team -> its closed deals there: with the periods' parts, whether
+    #: the rep had events in several teams, asked for every period a batch touches
+    closed_teams: dict[str, dict[str, int]] = field(default_factory=dict)
     #: period -> the team's medians over its members (queries.team_medians), dropped whenever
     #: a member's figures change: the fold, the publisher and the API ask for them often
     medians: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +173,9 @@ class ScopeView:
     revenue_medians: dict[str, Any] = field(default_factory=dict)
     #: period -> its members and their figures (queries.team_members), dropped with `medians`
     member_figures: dict[str, Any] = field(default_factory=dict)
+    #: hour -> the event ids its records hold, for busy hours (`hour_ids`): a batch checks
+    #: its events against them instead of building the set again from the records
+    id_sets: dict[int, set[str]] = field(default_factory=dict)
 
     def members_moved(self, period_id: str, *, revenue: bool) -> None:
         """A member of the period joined, left or changed: drop what was derived from them
@@ -192,6 +202,24 @@ class ScopeView:
         absorbed = base.absorbed if base is not None else 0
         live = [spills[n] for n in sorted(spills) if n > absorbed]
         return [base, *live] if base is not None else live
+
+    def hour_record(self, key: tuple[Any, ...]) -> HourRecord | None:
+        """The record of an hour key: its first record, or spill `key[3]`."""
+        if len(key) > 3:
+            return self.spills.get(key[2], {}).get(key[3])
+        return self.hours.get(key[2])
+
+    def hour_ids(self, hour: int) -> AbstractSet[str]:
+        """The ids of the events the hour's records count; read only. Kept (and updated as
+        records are applied) once the hour holds BUSY_HOUR_IDS: building the set for each
+        batch cost a busy hour O(its events) per batch."""
+        known = self.id_sets.get(hour)
+        if known is not None:
+            return known
+        ids = {i for record in self.hour_records(hour) for i in record.ids}
+        if len(ids) >= BUSY_HOUR_IDS:
+            self.id_sets[hour] = ids
+        return ids
 
     def spill_numbers(self, hour: int) -> list[int]:
         """The numbers of an hour's spill records, absorbed ones included, in order."""
@@ -250,6 +278,15 @@ class ScopeView:
     def teams_in(self, period_id: str) -> set[str]:
         """Teams a rep's events in the period were attributed to."""
         return _teams_in(self.periods.get(period_id), self.deals_in(period_id))
+
+    def in_several_teams(self, period_id: str) -> bool:
+        """len(teams_in(period_id)) > 1, from tallies: no deal is looked at."""
+        agg = self.periods.get(period_id)
+        teams = agg.parts.keys() if agg is not None else set()
+        if len(teams) > 1:
+            return True
+        closed = self.closed_teams.get(period_id)
+        return closed is not None and len(teams | closed.keys()) > 1
 
     def membership(self, period_id: str) -> Membership:
         """What a rep tells its teams about a period, its closed deals listed once."""
@@ -413,6 +450,8 @@ class Views:
         # no hour record before or after: the hour is what its day record holds, if any
         day = self.day_of(hour)[0] if view.days else None
         before = view.hour_parts(hour, day)
+        if hour in view.id_sets:
+            _update_ids(view, hour, view.hour_record(key), new)
         if len(key) > 3:
             spills = view.spills.setdefault(hour, {})
             if new is None:
@@ -514,6 +553,9 @@ class Views:
         if view.scope.startswith("team:"):
             _count_closed(self, view, old, -1)
             _count_closed(self, view, new, +1)
+        else:
+            _count_closed_team(self, view, old, -1)
+            _count_closed_team(self, view, new, +1)
         for period_id in changed:  # a team's members' revenue comes from its deals
             view.members_moved(period_id, revenue=True)
         return changed
@@ -548,6 +590,36 @@ def _count_closed(views: Views, view: ScopeView, figure: DealFigure | None, sign
             del of_period[figure.rep]
             if not of_period:
                 del view.closed_by_rep[period_id]
+
+
+def _update_ids(view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None) -> None:
+    """Keep a busy hour's id set: a record that only gained ids (the fold appends) adds
+    them; any other change (pruned, absorbed, deleted) drops the set, built again if asked."""
+    if new is None or (old is not None and len(new.ids) < len(old.ids)):
+        del view.id_sets[hour]
+        return
+    known = 0
+    if old is not None and old.ids:
+        known = len(old.ids)
+        if new.ids[known - 1] != old.ids[-1]:  # not the same list grown: build it again
+            del view.id_sets[hour]
+            return
+    view.id_sets[hour].update(islice(new.ids, known, None))
+
+
+def _count_closed_team(views: Views, view: ScopeView, figure: DealFigure | None, sign: int) -> None:
+    """Add (sign 1) or take away (-1) a closed deal of a rep to its team's tally."""
+    if figure is None or not figure.closed:
+        return
+    for period_id in views.instant_periods(figure.occurred_at):
+        of_period = view.closed_teams.setdefault(period_id, {})
+        count = of_period.get(figure.team, 0) + sign
+        if count:
+            of_period[figure.team] = count
+        else:
+            del of_period[figure.team]
+            if not of_period:
+                del view.closed_teams[period_id]
 
 
 _ZERO = Decimal(0)

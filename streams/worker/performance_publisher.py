@@ -57,11 +57,9 @@ class PendingPublishes:
         return iter(list(self._pending))
 
     def add(self, pairs: Iterable[ScopePeriod]) -> None:
-        """A pair already waiting keeps its place: it is published once, when its turn comes."""
-        pending = self._pending
-        for pair in pairs:
-            if pair not in pending:
-                pending[pair] = None
+        """A pair already waiting keeps its place (a dict update keeps a key's position): it
+        is published once, when its turn comes."""
+        self._pending.update(dict.fromkeys(pairs))
 
     def take(self, n: int) -> list[ScopePeriod]:
         """The `n` oldest pairs, no longer pending."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streams.engine import processor
+from streams.engine import processor, rollups
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import DAY, HOUR, HourRecord, make_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, feedback
@@ -25,9 +25,12 @@ SCOPES = ("rep:r1", "rep:r2", "team:t1")
 PERIODS = ("2026-11-02", "2026-11-13", "2026-W46", "2026-11")
 
 
-@pytest.fixture(autouse=True)
-def small_records(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=[1, 1000], ids=["ids-kept", "ids-built"])
+def small_records(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Every hour with an id keeps its id set in the views between batches (1), or none
+    does and each batch builds it from the records (1000)."""
     monkeypatch.setattr(processor, "MAX_IDS_PER_RECORD", LIMIT)
+    monkeypatch.setattr(rollups, "BUSY_HOUR_IDS", request.param)
 
 
 def busy_hour(day: str = "2026-11-13", hour: int = 8) -> list[RawEvent]:
