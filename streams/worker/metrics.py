@@ -87,13 +87,22 @@ class BoundedActivities:
     def __init__(self, counter: Counter, budget: LabelBudget) -> None:
         self.counter = counter
         self.budget = budget
+        #: (team, rep, activity) -> its series: a batch adds to hundreds, and the client's
+        #: `labels` (checks, a lock) cost more than the count; a value once admitted or
+        #: refused stays so, and these series are never removed
+        self.children: dict[tuple[str, str, str], Counter] = {}
 
     def labels(self, *, team: str, rep: str, activity: str) -> Counter:
-        return self.counter.labels(
-            team=team if self.budget.admit("team", team) else OTHER,
-            rep=rep if self.budget.admit("rep", rep) else OTHER,
-            activity=activity,
-        )
+        key = (team, rep, activity)
+        child = self.children.get(key)
+        if child is None:
+            _bound(self.children)
+            child = self.children[key] = self.counter.labels(
+                team=team if self.budget.admit("team", team) else OTHER,
+                rep=rep if self.budget.admit("rep", rep) else OTHER,
+                activity=activity,
+            )
+        return child
 
 
 class _Unset:
@@ -103,6 +112,16 @@ class _Unset:
         pass
 
 
+_UNSET = _Unset()
+#: label values whose series are remembered (past the budget, values are not bounded)
+MAX_CACHED_SERIES = 100_000
+
+
+def _bound(cache: dict[Any, Any]) -> None:
+    if len(cache) >= MAX_CACHED_SERIES:
+        cache.clear()
+
+
 class BoundedLastActivity:
     """`sales_rep_last_activity_timestamp_seconds`: not set beyond the budget (a maximum
     over many reps under one "_other" series could go backwards)."""
@@ -110,11 +129,16 @@ class BoundedLastActivity:
     def __init__(self, gauge: Gauge, budget: LabelBudget) -> None:
         self.gauge = gauge
         self.budget = budget
+        self.children: dict[tuple[str, str], Gauge | _Unset] = {}  # as BoundedActivities
 
     def labels(self, *, team: str, rep: str) -> Gauge | _Unset:
-        if self.budget.admit("team", team) and self.budget.admit("rep", rep):
-            return self.gauge.labels(team=team, rep=rep)
-        return _Unset()
+        child = self.children.get((team, rep))
+        if child is None:
+            _bound(self.children)
+            admitted = self.budget.admit("team", team) and self.budget.admit("rep", rep)
+            child = self.gauge.labels(team=team, rep=rep) if admitted else _UNSET
+            self.children[(team, rep)] = child
+        return child
 
 
 class BatchHistogram(Collector):

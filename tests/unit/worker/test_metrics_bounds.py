@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.periods import current_period_ids, rfc3339
 from streams.engine.queries import target_evaluations
+from streams.worker import metrics
 from streams.worker.metrics import OTHER, BusinessCollector, PipelineMetrics
 from streams.worker.settings import Settings
 from tests.unit.engine.scope_harness import Harness, activity, deal, target
@@ -41,6 +43,36 @@ def test_activities_beyond_the_bound_are_counted_as_other() -> None:
         m.last_activity.labels(team="t1", rep=rep).set(100.0)
     counts = {dict(k)["rep"]: v for k, v in samples(registry, "sales_activities_total").items()}
     assert counts == {"r1": 2.0, "r2": 2.0, OTHER: 6.0}
+    assert label_values(registry, "sales_rep_last_activity_timestamp_seconds", "rep") == {
+        "r1",
+        "r2",
+    }
+    dropped = samples(registry, "sales_metrics_series_dropped_total")
+    assert dropped == {(("kind", "rep"),): 2.0, (("kind", "team"),): 0.0}
+
+
+@pytest.mark.parametrize("cached", [100_000, 2])
+def test_remembered_series_count_the_same_as_fresh_ones(
+    cached: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wrappers remember each label set's series; forgetting them (a cache of 2, cleared
+    again and again) changes no count and drops no value twice."""
+    monkeypatch.setattr(metrics, "MAX_CACHED_SERIES", cached)
+    registry = CollectorRegistry()
+    m = PipelineMetrics(registry, "w", max_scopes=2)
+    for rep in ("r1", "r2", "r3", "r1", "r4", "r3", "r2", "r1"):
+        for kind in ("call", "email"):
+            m.activities.labels(team="t1", rep=rep, activity=kind).inc()
+        m.last_activity.labels(team="t1", rep=rep).set(float(len(rep)))
+    counts = samples(registry, "sales_activities_total")
+    assert {(dict(k)["rep"], dict(k)["activity"]): v for k, v in counts.items()} == {
+        ("r1", "call"): 3.0,
+        ("r1", "email"): 3.0,
+        ("r2", "call"): 2.0,
+        ("r2", "email"): 2.0,
+        (OTHER, "call"): 3.0,
+        (OTHER, "email"): 3.0,
+    }
     assert label_values(registry, "sales_rep_last_activity_timestamp_seconds", "rep") == {
         "r1",
         "r2",
