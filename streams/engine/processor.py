@@ -659,9 +659,10 @@ class _Batch:
         At most PRUNE_PER_TICK records a tick, so a backlog of old state is pruned gradually.
         """
         horizon = self.initial_stream_time - self.proc.late_grace
-        candidates = self.proc.views.hours_with_ids.get(self.partition, set())
-        aged = (key for key in candidates if key[1] + HOUR_SECONDS <= horizon)
         views = self.proc.views
+        by_hour = views.hours_with_ids.get(self.partition, {})
+        aged_hours = sorted(hour for hour in by_hour if hour + HOUR_SECONDS <= horizon)
+        aged = ((scope, hour) for hour in aged_hours for scope in sorted(by_hour[hour]))
         for scope, hour in list(islice(aged, PRUNE_PER_TICK)):
             slot = self.hour_slot(scope, hour)
             key, base = slot.records[0]
@@ -693,18 +694,15 @@ class _Batch:
         horizon = self.initial_stream_time - self.proc.late_grace
         views = self.proc.views
         budget = COMPACT_PER_TICK
-        for view in list(views.scopes.values()):
-            if budget <= 0:
-                break
-            if view.partition != self.partition or not view.hours:
-                continue
-            aged: dict[int, list[int]] = {}
-            for hour in view.hours:
-                day, end = views.day_of(hour)
-                if end <= horizon and not (hour - day) % QUARTER_HOUR:
-                    aged.setdefault(day, []).append(hour)
-            for day, hours in sorted(aged.items()):
-                budget -= self.fold_day(view, day, sorted(hours))
+        by_day = views.hours_by_day.get(self.partition, {})
+        for day in sorted(by_day):
+            if budget <= 0 or views.day_of(day)[1] > horizon:
+                break  # the later days end later
+            for scope, hours in sorted(by_day[day].items()):
+                view = views.get(scope)
+                aligned = sorted(hour for hour in hours if not (hour - day) % QUARTER_HOUR)
+                if view is not None and aligned:
+                    budget -= self.fold_day(view, day, aligned)
 
     def fold_day(self, view: ScopeView, day: int, hours: list[int]) -> int:
         """Fold one day's hours into its day record; returns the records deleted. A day with

@@ -337,13 +337,18 @@ class Views:
         self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
         self._hour_days: dict[int, tuple[int, int]] = {}
         self.local_hours = LocalHours(tz)
-        #: partition -> (scope, hour) of the hour records still holding event ids, so the
-        #: ids of hours no event can reach any more are pruned without scanning every hour
-        self.hours_with_ids: dict[int, set[tuple[str, int]]] = {}
+        #: partition -> hour -> scopes whose records of the hour still hold event ids, so
+        #: the ids of hours no event can reach any more are pruned without scanning every hour
+        self.hours_with_ids: dict[int, dict[int, set[str]]] = {}
+        #: partition -> local day start -> scope -> its hours of the day with a first hour
+        #: record: what folds into day records once the day is past the grace (a Tick scanned
+        #: every hour of every scope for it, a fifth of a second per partition a minute)
+        self.hours_by_day: dict[int, dict[int, dict[str, set[int]]]] = {}
 
     def clear(self) -> None:
         self.scopes.clear()
         self.hours_with_ids.clear()
+        self.hours_by_day.clear()
 
     def get(self, scope: str) -> ScopeView | None:
         return self.scopes.get(scope)
@@ -394,8 +399,9 @@ class Views:
         kept = set(keep)
         for scope in [s for s, v in self.scopes.items() if v.partition not in kept]:
             del self.scopes[scope]
-        for partition in [p for p in self.hours_with_ids if p not in kept]:
-            del self.hours_with_ids[partition]
+        for index in (self.hours_with_ids, self.hours_by_day):
+            for partition in [p for p in index if p not in kept]:
+                del index[partition]
 
     def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> set[str]:
         """Apply one record's new value (None: deleted); return the period ids whose figures
@@ -461,16 +467,28 @@ class Views:
             else:
                 spills[key[3]] = new
         elif new is None:
-            view.hours.pop(hour, None)
+            if view.hours.pop(hour, None) is not None:
+                self._index_hour(view, hour, present=False)
         else:
+            if hour not in view.hours:
+                self._index_hour(view, hour, present=True)
             view.hours[hour] = new
         after = view.hour_parts(hour, day)
-        with_ids = self.hours_with_ids.setdefault(view.partition, set())
-        if any(record.ids for record in view.hour_records(hour)):
-            with_ids.add((view.scope, hour))
-        else:
-            with_ids.discard((view.scope, hour))
+        _index(
+            self.hours_with_ids.setdefault(view.partition, {}),
+            hour,
+            view.scope,
+            present=any(record.ids for record in view.hour_records(hour)),
+        )
         return self._apply_parts(view, hour, before, after)
+
+    def _index_hour(self, view: ScopeView, hour: int, *, present: bool) -> None:
+        """Index (or no longer) an hour's first record under its local day."""
+        by_day = self.hours_by_day.setdefault(view.partition, {})
+        day = self.day_of(hour)[0]
+        _index(by_day.setdefault(day, {}), view.scope, hour, present=present)
+        if not by_day[day]:
+            del by_day[day]
 
     def _apply_day(
         self, view: ScopeView, day: int, old: DayRecord | None, new: DayRecord | None
@@ -590,6 +608,20 @@ def _count_closed(views: Views, view: ScopeView, figure: DealFigure | None, sign
             del of_period[figure.rep]
             if not of_period:
                 del view.closed_by_rep[period_id]
+
+
+def _index(index: dict[Any, set[Any]], key: Any, member: Any, *, present: bool) -> None:
+    """Add `member` to the set under `key`, or take it out (an emptied set goes)."""
+    members = index.get(key)
+    if present:
+        if members is None:
+            index[key] = {member}
+        else:
+            members.add(member)
+    elif members is not None:
+        members.discard(member)
+        if not members:
+            del index[key]
 
 
 def _update_ids(view: ScopeView, hour: int, old: HourRecord | None, new: HourRecord | None) -> None:

@@ -18,6 +18,7 @@ from streams.engine import processor, rollups
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import DAY, HOUR, HourRecord, make_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, feedback
+from tests.unit.engine.test_rollups import assert_rebuild_equal
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 LIMIT = 3
@@ -133,6 +134,7 @@ def test_past_the_grace_the_first_record_absorbs_the_spills() -> None:
     assert base.parts["t1"].counts == {"call": 9}
     assert snapshot(h) == before
     check_oracle(h, [*busy_hour(), *recent()])
+    assert_rebuild_equal(h)  # the Tick's indexes too: nothing left of the deleted spills
 
 
 @pytest.mark.parametrize("keep", [0, 1, 2, 3])
@@ -169,3 +171,4 @@ def test_absorbed_spills_left_by_a_crash_are_ignored_then_folded_with_the_day() 
     assert [k for k in hour_keys(h) if k[2] < NOW.timestamp() - 10 * 86_400] == []
     assert ("rep:r1", DAY, int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())) in h.records(DAY)
     assert snapshot(h) == want
+    assert_rebuild_equal(h)  # the folded day's hours are out of the Tick's indexes

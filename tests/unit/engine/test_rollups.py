@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -31,7 +32,10 @@ def at(day: int, hour: int = 10) -> str:
 
 def view_state(views: Views):
     """Everything a view holds that queries, alerts and medians read."""
-    out = {}
+    # what a Tick prunes and compacts is found through these indexes, never by a scan
+    out: dict[str, Any] = {
+        "": {"with_ids": views.hours_with_ids, "by_day": views.hours_by_day},
+    }
     for v in views.scopes.values():
         if v.kind == "rep":  # the fold asks the tallies; they must agree with the deals
             for p in {*v.periods, *v.deal_periods}:
