@@ -35,7 +35,7 @@ ScopePeriod = tuple[str, str]
 #: the most of each interval the publisher may spend; the fold gets the rest
 PUBLISH_SHARE = 0.25
 #: the same while the input is backlogged (batch_handler.is_backlogged: its last fetch came
-#: back full, or held records that waited in Kafka for over a second)
+#: back full, or held records that waited in Kafka over BACKLOG_SECONDS, 0.3 s)
 PUBLISH_SHARE_BEHIND = 0.05
 #: documents built between two looks at the clock (and two yields to the event loop)
 PUBLISH_CHUNK = 50

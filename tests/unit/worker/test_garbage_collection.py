@@ -19,11 +19,12 @@ def restore_collector() -> Iterator[None]:
     gc.set_threshold(*thresholds)
 
 
-def test_collections_are_rare() -> None:
+def test_collections_are_rare_and_middle_ones_short() -> None:
     garbage_collection.tune_collector()
     young, middle, old = gc.get_threshold()
-    assert young >= 50_000
-    assert (middle, old) == (20, 100)
+    assert young >= 50_000  # allocations per young collection
+    assert young * middle <= 250_000  # what a middle collection walks at most: its pause
+    assert young * middle * old >= 100_000_000  # allocations per full collection
 
 
 class Node:
