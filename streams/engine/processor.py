@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,11 +59,10 @@ from streams.engine.items import (
     TouchItem,
 )
 from streams.engine.queries import (
-    MemberFigures,
     TeamMedians,
+    member_rows,
     target_evaluations,
     team_medians,
-    team_members,
 )
 from streams.engine.rollups import VIEWED_KINDS, ScopeView, Views
 from streams.engine.state import (
@@ -829,9 +829,9 @@ class _Batch:
             after = team_medians(view, period_id)
             if after == before:
                 continue
-            for rep, m in sorted(team_members(view, period_id).items()):
+            for rep, activities, revenue in sorted(member_rows(view, period_id)):
                 if (scope, period_id, rep) in self.members_changed or quadrant_moved(
-                    m, before, after
+                    activities, revenue, before, after
                 ):
                     self.result.outbox.append(Republish("rep:" + rep, period_id))
 
@@ -839,7 +839,8 @@ class _Batch:
         scopes = set(self.eval_scopes)
         for scope, period_id in self.result.changed:
             view = self.proc.views.get(scope)
-            if view is not None and any(p == period_id for _, p in view.targets):
+            # most scopes have no target: no generator built for them
+            if view is not None and view.targets and any(p == period_id for _, p in view.targets):
                 scopes.add(scope)
         for scope in sorted(scopes):
             view = self.proc.views.get(scope)
@@ -954,13 +955,15 @@ def deal_figure(deal_id: str, state: DealState, touches: dict[str, int]) -> Deal
     )
 
 
-def quadrant_moved(member: MemberFigures, before: TeamMedians, after: TeamMedians) -> bool:
-    """Does the member's quadrant differ under the team's old and new medians?"""
+def quadrant_moved(
+    activities: int, revenue: Decimal, before: TeamMedians, after: TeamMedians
+) -> bool:
+    """Does a member's quadrant differ under the team's old and new medians?"""
     # a quadrant is the pair of these two sides
-    if before.activities != after.activities and is_high(
-        member.activities, before.activities
-    ) != is_high(member.activities, after.activities):
+    if before.activities != after.activities and is_high(activities, before.activities) != is_high(
+        activities, after.activities
+    ):
         return True
     if before.revenue == after.revenue:
         return False
-    return is_high(member.revenue, before.revenue) != is_high(member.revenue, after.revenue)
+    return is_high(revenue, before.revenue) != is_high(revenue, after.revenue)

@@ -7,6 +7,7 @@ so every consumer sees the same numbers computed by the same code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -107,31 +108,42 @@ class MemberFigures(NamedTuple):  # a tuple: built for every member whenever one
 
 
 def team_members(view: ScopeView, period_id: str) -> dict[str, MemberFigures]:
-    """The reps whose latest event in the period was in this team, with their figures.
+    """The reps whose latest event in the period was in this team, with their figures
+    (`member_rows`). Kept until a member changes (ScopeView.members_moved): the caller must
+    not change what it gets."""
+    cached: dict[str, MemberFigures] | None = view.member_figures.get(period_id)
+    if cached is None:
+        cached = view.member_figures[period_id] = {
+            rep: MemberFigures(activities, revenue)
+            for rep, activities, revenue in member_rows(view, period_id)
+        }
+    return cached
+
+
+def member_rows(view: ScopeView, period_id: str) -> Iterator[tuple[str, int, Decimal]]:
+    """(rep, activities, revenue) of each rep whose latest event in the period was in this
+    team, once each, in no particular order.
 
     A rep whose events in the period were all in this team is derived here, from the team's
     own hours and closed deals: the team holds all of that rep's figures. A rep with events
     in several teams tells each of them whether it belongs (streams.engine.processor,
-    emit_memberships), since no one team sees its latest event. Kept until a member changes
-    (ScopeView.members_moved): the caller must not change what it gets.
+    emit_memberships), since no one team sees its latest event. The fold reads these rows
+    for every team and period whose medians moved, without building a figure per member.
     """
-    cached: dict[str, MemberFigures] | None = view.member_figures.get(period_id)
-    if cached is not None:
-        return cached
     agg = view.periods.get(period_id)
+    parts = agg.parts if agg is not None else {}
     activities = agg.part_activities if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
     told = view.members.get(period_id, {})
-    out = {
-        rep: MemberFigures(activities.get(rep, 0), closed[rep][1] if rep in closed else _ZERO)
-        for rep in (*(agg.parts if agg is not None else ()), *closed)
-        if rep not in told
-    }
+    for rep in parts:
+        if rep not in told:
+            yield rep, activities.get(rep, 0), closed[rep][1] if rep in closed else _ZERO
+    for rep, (_, revenue) in closed.items():
+        if rep not in parts and rep not in told:
+            yield rep, 0, revenue
     for rep, member in told.items():
         if member.member:
-            out[rep] = MemberFigures(member.activities, Decimal(member.revenue))
-    view.member_figures[period_id] = out
-    return out
+            yield rep, member.activities, Decimal(member.revenue)
 
 
 _ZERO = Decimal(0)
@@ -161,8 +173,8 @@ def _member_values(view: ScopeView, period_id: str) -> tuple[list[int], list[Dec
     batch touched.
     """
     if view.members.get(period_id):
-        members = team_members(view, period_id).values()
-        return [m.activities for m in members], [m.revenue for m in members]
+        rows = list(member_rows(view, period_id))
+        return [row[1] for row in rows], [row[2] for row in rows]
     agg = view.periods.get(period_id)
     parts = agg.parts if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from streams.domain.figures import median, quadrant
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.processor import quadrant_moved
-from streams.engine.queries import MemberFigures, TeamMedians, team_medians
+from streams.engine.queries import (
+    MemberFigures,
+    TeamMedians,
+    member_rows,
+    team_medians,
+    team_members,
+)
 from streams.engine.rollups import Views
 from streams.engine.state import DEAL, HOUR, MEMBER, NOT_A_MEMBER, DealSlot, HourRecord, Member
 
@@ -111,7 +117,11 @@ def test_cached_medians_equal_medians_from_scratch(steps: list[tuple[str, Any, A
             records[(kind, what)] = value
         team_medians(views.get(TEAM), "2026-12")  # another period's cache stays apart
         got = team_medians(views.get(TEAM), PERIOD)
-        expected = list(from_scratch(records).values())
+        members = from_scratch(records)
+        rows = list(member_rows(views.view(TEAM, 0), PERIOD))  # what the fold reads
+        assert sorted(rows) == sorted((rep, *m) for rep, m in members.items())
+        assert team_members(views.view(TEAM, 0), PERIOD) == members
+        expected = list(members.values())
         assert got == TeamMedians(
             activities=median([m.activities for m in expected]),
             revenue=median([m.revenue for m in expected]),
@@ -136,4 +146,4 @@ def test_quadrant_moved_is_a_change_of_quadrant(
     full = quadrant(member.activities, revenue, before.activities, before.revenue) != quadrant(
         member.activities, revenue, after.activities, after.revenue
     )
-    assert quadrant_moved(member, before, after) == full
+    assert quadrant_moved(member.activities, revenue, before, after) == full
