@@ -10,7 +10,7 @@ drift).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -403,7 +403,7 @@ class Views:
             for partition in [p for p in index if p not in kept]:
                 del index[partition]
 
-    def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> set[str]:
+    def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> Collection[str]:
         """Apply one record's new value (None: deleted); return the period ids whose figures
         it changed. The views hold every record as the table does, so the old value is the
         one they hold: the fold need not decode what it replaces. They keep `new` itself, so
@@ -451,7 +451,7 @@ class Views:
 
     def _apply_hour(
         self, view: ScopeView, key: tuple[Any, ...], new: HourRecord | None
-    ) -> set[str]:
+    ) -> tuple[str, ...]:
         hour = key[2]
         # no hour record before or after: the hour is what its day record holds, if any
         day = self.day_of(hour)[0] if view.days else None
@@ -507,7 +507,7 @@ class Views:
                 continue  # the hour records hold this hour's truth
             old_parts = old.hour_parts(quarter) if old is not None else {}
             new_parts = new.hour_parts(quarter) if new is not None else {}
-            changed |= self._apply_parts(view, hour, old_parts, new_parts)
+            changed.update(self._apply_parts(view, hour, old_parts, new_parts))
         return changed
 
     def _apply_parts(
@@ -516,8 +516,9 @@ class Views:
         hour: int,
         old_parts: dict[str, HourCounts],
         new_parts: dict[str, HourCounts],
-    ) -> set[str]:
-        """Roll what an hour's parts changed by into the hour's periods."""
+    ) -> tuple[str, ...]:
+        """Roll what an hour's parts changed by into the hour's periods; returns those whose
+        figures moved."""
         # only the parts that changed: a team's hour has a part per rep, and a batch usually
         # changes one of them (the fold's copy of a team hour shares the others: `is`)
         changes = []
@@ -529,27 +530,32 @@ class Views:
             if part not in new_parts:
                 changes.append(PartChange.between(part, old, None))
         if not changes:
-            return set()
+            return ()
         # a day record gives each hour of a part the day's latest time, which the periods
         # already hold: an hour moving into its day record changes no figure
         moved = any(
             c.counts or c.presence or c.satisfaction_new or c.satisfaction_old for c in changes
         )
         periods = self.hour_periods(hour)
+        aggs = view.periods
         for period_id in periods:
-            agg = view.periods.get(period_id)
+            agg = aggs.get(period_id)
             if agg is None:
-                agg = view.periods[period_id] = PeriodAgg()
-            latest = (agg.latest, agg.latest_part)
+                agg = aggs[period_id] = PeriodAgg()
+            if moved:  # the usual case: no need to watch the latest event time
+                for change in changes:
+                    agg.apply(change)
+                continue
+            latest, latest_part = agg.latest, agg.latest_part
             for change in changes:
                 agg.apply(change)
-            moved = moved or latest != (agg.latest, agg.latest_part)
+            moved = latest != agg.latest or latest_part != agg.latest_part
         if view.medians or view.revenue_medians or view.member_figures:
             # a team's members and their activities come from its hours (queries.team_members)
             joined = any(c.presence for c in changes)
             for period_id in periods:
                 view.members_moved(period_id, revenue=joined)
-        return set(periods) if moved else set()
+        return periods if moved else ()
 
     def _apply_deal(
         self, view: ScopeView, deal_id: str, old: DealFigure | None, new: DealFigure | None
