@@ -13,6 +13,7 @@ found by the fault-injection suite):
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from streams.engine.items import RawEvent, Republish, TeamHourItem, decode_envel
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
-from streams.worker import batch_handler
+from streams.worker import batch_handler, write_behind
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outgoing import Outgoing
@@ -572,6 +573,34 @@ async def test_checkpoints_snapshot_a_partition_past_the_configured_delta_bytes(
     kinds = [frame.kind for _, frame in frames if frame is not None]
     assert SNAPSHOT in kinds and kinds[0] == DELTA
     assert any(frame is None for _, frame in frames), "frames before a snapshot tombstoned"
+
+
+async def test_a_checkpoint_builds_its_frames_off_the_event_loop(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot encodes a partition's whole state: the event loop (the API, the timers)
+    goes on meanwhile, and the frames are the same."""
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    build = write_behind.checkpoint_frames
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(write_behind, "checkpoint_frames", recorded)
+    rt = runtime(sent)
+    rt.state = WriteBehind(rt.state.store, max_records=1_000_000, snapshot_min_bytes=1024)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for n in range(40):
+        await handle(rt, [activity_of("r1", n, now - timedelta(hours=n))])
+    assert threads and loop_thread not in threads
+    kinds = [
+        msgspec.msgpack.decode(value, type=Frame).kind
+        for name, _, _, value in sent
+        if name == "changelog" and value is not None
+    ]
+    assert SNAPSHOT in kinds
 
 
 class HeldProducer(FakeBatchProducer):
