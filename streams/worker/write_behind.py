@@ -111,8 +111,8 @@ class WriteBehind:
             meta = self.store.meta(partition)
             # in a thread: a snapshot reads and encodes the partition's whole state, which
             # held the event loop (the API, the timers) for 0.15-0.33 s a time under a steady
-            # live load, and would for seconds with a year of state. Nothing writes the state
-            # meanwhile: batches wait for the checkpoint, the last one's store writes are done
+            # live load, longer the more state. Nothing writes the state meanwhile: batches
+            # wait for the checkpoint, and the last one's store writes are done
             plan = planned[partition] = await asyncio.to_thread(
                 checkpoint_frames,
                 meta,
