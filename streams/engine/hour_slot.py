@@ -38,9 +38,9 @@ class HourSlot:
         hour: int,
         load: Callable[[Key], HourRecord | None],
         spill_numbers: Iterable[int],
-        seen: AbstractSet[str] | None = None,
+        seen: AbstractSet[str],
     ) -> HourSlot:
-        """`seen`: the ids the records hold, when the caller knows them already."""
+        """`seen`: the ids the records hold (the views know them: `ScopeView.hour_ids`)."""
         base_key = (scope, HOUR, hour)
         base = load(base_key)
         absorbed = base.absorbed if base is not None else 0
@@ -52,8 +52,6 @@ class HourSlot:
                 record = load(key)
                 if record is not None:
                     records.append((key, record))
-        if seen is None:
-            seen = {i for _, record in records if record is not None for i in record.ids}
         return cls(scope, hour, records, max([absorbed, *numbers]) + 1, seen, set())
 
     def counted(self, event_id: str) -> bool:

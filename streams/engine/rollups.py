@@ -275,12 +275,9 @@ class ScopeView:
         """The team on a rep's latest event in the period (activities, feedback, deals)."""
         return _latest_part(self.periods.get(period_id), self.deals_in(period_id))
 
-    def teams_in(self, period_id: str) -> set[str]:
-        """Teams a rep's events in the period were attributed to."""
-        return _teams_in(self.periods.get(period_id), self.deals_in(period_id))
-
     def in_several_teams(self, period_id: str) -> bool:
-        """len(teams_in(period_id)) > 1, from tallies: no deal is looked at."""
+        """Were the rep's events in the period attributed to several teams (as
+        `membership(period_id).teams` lists them)? From tallies: no deal is looked at."""
         agg = self.periods.get(period_id)
         teams = agg.parts.keys() if agg is not None else set()
         if len(teams) > 1:

@@ -39,7 +39,7 @@ def view_state(views: Views):
     for v in views.scopes.values():
         if v.kind == "rep":  # the fold asks the tallies; they must agree with the deals
             for p in {*v.periods, *v.deal_periods}:
-                assert v.in_several_teams(p) == (len(v.teams_in(p)) > 1), (v.scope, p)
+                assert v.in_several_teams(p) == (len(v.membership(p).teams) > 1), (v.scope, p)
     for scope, v in views.scopes.items():
         # periods with something in them (a roll-up may keep an emptied entry: no figure)
         periods = (
@@ -60,7 +60,7 @@ def view_state(views: Views):
             "member_sent": {p: list(s) for p, s in v.member_sent.items() if s},
             "figures": {p: figures_of(v, p, views.tz) for p in sorted(periods)},
             "latest_part": {p: v.latest_part(p) for p in sorted(periods)},
-            "teams_in": {p: v.teams_in(p) for p in sorted(periods)},
+            "teams_in": {p: v.membership(p).teams for p in sorted(periods)},
             "closed_teams": {p: dict(t) for p, t in v.closed_teams.items()},
             "medians": {p: team_medians(v, p) for p in sorted(periods)},
         }
