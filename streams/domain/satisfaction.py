@@ -31,7 +31,7 @@ def nps(promoters: int, detractors: int, count: int) -> float | None:
     return 100 * (promoters - detractors) / count
 
 
-class Satisfaction(msgspec.Struct, array_like=True):
+class Satisfaction(msgspec.Struct, array_like=True, gc=False):
     csat_sum: int = 0
     csat_n: int = 0
     csat_sat: int = 0  # answers of 4 or 5

@@ -9,6 +9,9 @@ counting them twice.
 
 One Kafka message carries an envelope of many items bound for the same partition, so the
 per-message cost of Kafka and Faust is paid once per batch, not once per event.
+
+Items are Structs with ``gc=False``, like the state records (streams.engine.state): no item
+ever references back to what holds it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.satisfaction import Satisfaction
 
 
-class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True):
+class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True, gc=False):
     """A validated input record, still as its original bytes (needed for the dead-letter)."""
 
     scope: str  # "rep:<rep_id>" for activities and feedback, "deal:<deal_id>" for deals
@@ -46,14 +49,14 @@ class DecodedEvent:
         return self.raw.scope
 
 
-class TargetItem(msgspec.Struct, tag="target", array_like=True, frozen=True):
+class TargetItem(msgspec.Struct, tag="target", array_like=True, frozen=True, gc=False):
     scope: str  # "rep:<id>" or "team:<id>"
     metric: str
     period: str
     value: float | None  # None deletes the target
 
 
-class HourCounts(msgspec.Struct, array_like=True):
+class HourCounts(msgspec.Struct, array_like=True, gc=False):
     """What one rep did in one team in one local clock hour."""
 
     counts: dict[str, int] = {}
@@ -64,7 +67,7 @@ class HourCounts(msgspec.Struct, array_like=True):
         return sum(self.counts.values())
 
 
-class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True):
+class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True, gc=False):
     """Absolute: rep `rep`'s part of team `scope`'s hour `hour` is now `part`."""
 
     scope: str
@@ -73,7 +76,7 @@ class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True
     part: HourCounts
 
 
-class DealFigure(msgspec.Struct, array_like=True, frozen=True):
+class DealFigure(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The current state of one deal, as the scopes it is attributed to count it."""
 
     occurred_at: float  # epoch seconds
@@ -102,7 +105,7 @@ class DealFigure(msgspec.Struct, array_like=True, frozen=True):
         return self.outcome in ("won", "lost")
 
 
-class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True):
+class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True, gc=False):
     """Absolute: deal `deal_id` now contributes `figure` (or nothing) to `scope`."""
 
     scope: str
@@ -110,7 +113,7 @@ class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True)
     figure: DealFigure | None
 
 
-class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True):
+class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True, gc=False):
     """An applied activity `event_id` of type `activity` carries deal `scope`'s deal_id."""
 
     scope: str  # "deal:<deal_id>"
@@ -118,7 +121,7 @@ class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True):
     activity: str
 
 
-class AccountDealItem(msgspec.Struct, tag="account_deal", array_like=True, frozen=True):
+class AccountDealItem(msgspec.Struct, tag="account_deal", array_like=True, frozen=True, gc=False):
     """Absolute: deal `deal_id` of account `scope` is won at `won_at` (None: not won)."""
 
     scope: str  # "account:<account_id>"
@@ -126,7 +129,7 @@ class AccountDealItem(msgspec.Struct, tag="account_deal", array_like=True, froze
     won_at: float | None
 
 
-class FirstWinItem(msgspec.Struct, tag="first_win", array_like=True, frozen=True):
+class FirstWinItem(msgspec.Struct, tag="first_win", array_like=True, frozen=True, gc=False):
     """Absolute: account `account`'s first win is deal `deal_id` at `at` (None: no win)."""
 
     scope: str  # "deal:<deal_id>" of a deal of the account
@@ -135,7 +138,7 @@ class FirstWinItem(msgspec.Struct, tag="first_win", array_like=True, frozen=True
     deal_id: str | None
 
 
-class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
+class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True, gc=False):
     """Absolute: in `period`, rep `rep` is (or is not) a member of team `scope`; with
     `derive`, the team derives it from its own records again (the rep is back to one team)."""
 
@@ -148,14 +151,14 @@ class MemberItem(msgspec.Struct, tag="member", array_like=True, frozen=True):
     derive: bool = False  # absent in envelopes of earlier versions
 
 
-class Republish(msgspec.Struct, tag="republish", array_like=True, frozen=True):
+class Republish(msgspec.Struct, tag="republish", array_like=True, frozen=True, gc=False):
     """Tells a rep's owner that its team's medians moved: its quadrant may have changed."""
 
     scope: str
     period: str
 
 
-class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True):
+class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True, gc=False):
     """Asks the partition's owner to evaluate every target it holds (once a minute)."""
 
     scope: str = ""
@@ -179,7 +182,7 @@ Item = (
 Foldable = Item | DecodedEvent
 
 
-class Envelope(msgspec.Struct, array_like=True):
+class Envelope(msgspec.Struct, array_like=True, gc=False):
     items: list[Item]
 
 

@@ -357,8 +357,12 @@ class _Batch:
         record = self.load_team_hour(key)
         if record is None:
             # a rep's partition may run behind this one: its hour may be in a day record
-            day = self.proc.views.day_of(item.hour)[0]
+            views = self.proc.views
+            day = views.day_of(item.hour)[0]
             day_key = (item.scope, DAY, day)
+            view = views.get(item.scope)
+            if view is None or day not in view.days:
+                self.known_absent(day_key)  # the views hold every record: no read for it
             day_record: DayRecord | None = self.load(day_key)
             if day_record is not None:
                 quarter, rest = divmod(item.hour - day, QUARTER_HOUR)
@@ -829,11 +833,14 @@ class _Batch:
             after = team_medians(view, period_id)
             if after == before:
                 continue
-            for rep, activities, revenue in sorted(member_rows(view, period_id)):
-                if (scope, period_id, rep) in self.members_changed or quadrant_moved(
-                    activities, revenue, before, after
-                ):
-                    self.result.outbox.append(Republish("rep:" + rep, period_id))
+            changed = self.members_changed
+            moved = [
+                rep
+                for rep, activities, revenue in member_rows(view, period_id)
+                if (scope, period_id, rep) in changed
+                or quadrant_moved(activities, revenue, before, after)
+            ]
+            self.result.outbox.extend(Republish("rep:" + rep, period_id) for rep in sorted(moved))
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)

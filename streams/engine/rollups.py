@@ -66,8 +66,10 @@ class PartChange:
 
     @classmethod
     def between(cls, part: str, old: HourCounts | None, new: HourCounts | None) -> PartChange:
-        counts = dict(new.counts) if new is not None else {}
-        if old is not None:
+        if old is None:  # a new part (most of wide input): its counts are the change
+            counts = new.counts if new is not None else {}
+        else:
+            counts = dict(new.counts) if new is not None else {}
             for activity, n in old.counts.items():
                 counts[activity] = counts.get(activity, 0) - n
         # most parts hold no feedback: nothing to add or take away
@@ -227,6 +229,10 @@ class ScopeView:
 
     def hour_parts(self, hour: int, day: int | None) -> dict[str, HourCounts]:
         """What an hour holds: its hour records' parts, else its day record's (or none)."""
+        if hour not in self.spills:  # the usual case: one record, its parts as they are
+            base = self.hours.get(hour)
+            if base is not None:
+                return base.parts
         records = self.hour_records(hour)
         if records:
             return merged_parts(records)
@@ -471,11 +477,13 @@ class Views:
                 self._index_hour(view, hour, present=True)
             view.hours[hour] = new
         after = view.hour_parts(hour, day)
+        if hour in view.spills:
+            holds_ids = any(record.ids for record in view.hour_records(hour))
+        else:
+            base = view.hours.get(hour)
+            holds_ids = base is not None and bool(base.ids)
         _index(
-            self.hours_with_ids.setdefault(view.partition, {}),
-            hour,
-            view.scope,
-            present=any(record.ids for record in view.hour_records(hour)),
+            self.hours_with_ids.setdefault(view.partition, {}), hour, view.scope, present=holds_ids
         )
         return self._apply_parts(view, hour, before, after)
 
@@ -530,9 +538,16 @@ class Views:
             return ()
         # a day record gives each hour of a part the day's latest time, which the periods
         # already hold: an hour moving into its day record changes no figure
-        moved = any(
-            c.counts or c.presence or c.satisfaction_new or c.satisfaction_old for c in changes
-        )
+        moved = False
+        for c in changes:
+            if (
+                c.counts
+                or c.presence
+                or c.satisfaction_new is not None
+                or c.satisfaction_old is not None
+            ):
+                moved = True
+                break
         periods = self.hour_periods(hour)
         aggs = view.periods
         for period_id in periods:

@@ -4,6 +4,9 @@ All state of a scope (a rep, a team or a deal) lives in one changelog-backed tab
 partitioned like the scopes topic, so a worker owns a scope's events and its state together.
 Keys are msgpack tuples `(scope, kind, *rest)`: unambiguous whatever characters ids hold.
 
+Records are Structs with ``gc=False``: trees that never reference back, which the cyclic
+garbage collector need not track (streams.worker.garbage_collection); keep them so.
+
 Each record is written whole and at most once per batch. What must change together lives in
 one record (an hour's counts and the ids of the events counted in it), so a crash can never
 leave a count without the id that makes its replay a duplicate.
@@ -37,7 +40,7 @@ TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later tou
 MAX_IDS_PER_RECORD = 1_000
 
 
-class HourRecord(msgspec.Struct, array_like=True):
+class HourRecord(msgspec.Struct, array_like=True, gc=False):
     """One scope's local clock hour: counts per part (team for a rep, rep for a team).
 
     A busy hour does not grow one record without bound: once a record holds
@@ -71,14 +74,14 @@ def merged_parts(records: list[HourRecord]) -> dict[str, HourCounts]:
     return out
 
 
-class HourTally(msgspec.Struct, array_like=True):
+class HourTally(msgspec.Struct, array_like=True, gc=False):
     """One part's hour inside a day record: its counts, and its feedback when it has any."""
 
     counts: dict[str, int] = {}
     satisfaction: Satisfaction | None = None
 
 
-class DayPart(msgspec.Struct, array_like=True):
+class DayPart(msgspec.Struct, array_like=True, gc=False):
     """One part's hours of a local day: per quarter-hour offset from the day's start, and
     its latest event time of the day (a day is the smallest period, so its maximum is all
     a period ever asks)."""
@@ -87,7 +90,7 @@ class DayPart(msgspec.Struct, array_like=True):
     hours: dict[int, HourTally] = {}
 
 
-class DayRecord(msgspec.Struct, array_like=True):
+class DayRecord(msgspec.Struct, array_like=True, gc=False):
     """The hour records of a local day that no event can reach any more, folded into one.
 
     An hour record costs a key and a record; a day of them, once past the late grace, takes
@@ -126,7 +129,7 @@ class DayRecord(msgspec.Struct, array_like=True):
 QUARTER_HOUR = 900
 
 
-class DealVersion(msgspec.Struct, array_like=True, frozen=True):
+class DealVersion(msgspec.Struct, array_like=True, frozen=True, gc=False):
     occurred_at: float
     outcome: str  # won | lost | reopened | open
     amount_base: str | None
@@ -142,7 +145,7 @@ class DealVersion(msgspec.Struct, array_like=True, frozen=True):
     account: str | None = None
 
 
-class DealState(msgspec.Struct, array_like=True):
+class DealState(msgspec.Struct, array_like=True, gc=False):
     ids: list[str] = []
     current: DealVersion | None = None
     #: every (rep, team) the deal was ever attributed to; each gets its absolute share
@@ -159,7 +162,7 @@ class DealState(msgspec.Struct, array_like=True):
     first_deal_id: str | None = None
 
 
-class TouchRecord(msgspec.Struct, array_like=True):
+class TouchRecord(msgspec.Struct, array_like=True, gc=False):
     """Touches of a deal past the MAX_IDS_PER_RECORD its state holds: their activity ids
     and their count per type, together, like an hour's spill (records n = 1, 2, ...)."""
 
@@ -167,13 +170,13 @@ class TouchRecord(msgspec.Struct, array_like=True):
     touches: dict[str, int] = {}
 
 
-class AccountWins(msgspec.Struct, array_like=True):
+class AccountWins(msgspec.Struct, array_like=True, gc=False):
     """One account's currently won deals: deal_id -> won occurred_at (for its first win)."""
 
     won: dict[str, float] = {}
 
 
-class DealSlot(msgspec.Struct, array_like=True):
+class DealSlot(msgspec.Struct, array_like=True, gc=False):
     """What one deal contributes to one rep or team, and every event time it ever held.
 
     The times let a replayed contribution re-announce every period the deal ever touched,
@@ -184,7 +187,7 @@ class DealSlot(msgspec.Struct, array_like=True):
     seen: list[float] = []
 
 
-class Member(msgspec.Struct, array_like=True, frozen=True):
+class Member(msgspec.Struct, array_like=True, frozen=True, gc=False):
     member: bool
     activities: int
     revenue: str

@@ -6,6 +6,12 @@ measured on the benchmark's live shape (60,000 events, 1,000 reps), full collect
 every 1-2 s while draining a backlog and every 12 s at half load, each 0.2-0.6 s, collecting
 nothing. Every one stalls the event loop: batches, the API, Faust's timers and keepalives.
 
+The state records, the internal items and the events are msgspec Structs declared with
+``gc=False`` (streams.engine.state, streams.engine.items, streams.domain.events): trees of
+strings, numbers and containers that never reference back, so the collector neither tracks
+nor counts them. On the benchmark's wide shape (300,000 events) that took the collections
+over 10 ms from 96 taking 5.05 s to 54 taking 2.17 s (one instrumented run each).
+
 Almost nothing the worker allocates is cyclic garbage (records, items and views are freed by
 reference counting), so collections can be rare: a young collection per 50,000 surviving
 allocations, a middle one per 5 of those and a full one per 400 middle ones. Rare
