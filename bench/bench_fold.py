@@ -13,6 +13,10 @@ Run: ``python -m bench.bench_fold [events] [batch] [shape] [repeat] [days]`` (de
 4000 wide 3 30). Compare two commits by running it in a worktree of each, alternately. A
 fraction of a day as `days` gives busy hours, as under the latency bench's live load (every
 event stamped with the moment it was sent): ``60000 800 live 2 0.04``.
+
+A `repeat` of 0 builds the inputs and folds nothing: under valgrind's instruction counter,
+the difference between a run with 1 and one with 0 is the fold's instructions, a measure the
+shared VM's noise does not move (bench/README.md).
 """
 
 from __future__ import annotations
@@ -112,6 +116,9 @@ def main(argv: list[str]) -> None:
     tune_collector()  # as the worker does
     fx = FxRates.load(DEFAULT_FX_RATES, "USD")
     inputs = decoded_inputs(events, shape, fx, now, days)
+    if repeat == 0:  # the setup alone, to subtract from a run under an instruction counter
+        print(f"built {len(inputs):,} inputs; nothing folded (repeat 0)")
+        return
     runs = [fold_all(inputs, batch, fx, now) for _ in range(repeat)]
     best, sent = min(runs, key=lambda run: run[0])
     items = ", ".join(f"{kind} {n / events:.2f}" for kind, n in sent.most_common())
