@@ -66,14 +66,11 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
         await self.runtime.rewind_uncommitted()
 
 
-#: input records per fetched batch, at most. Per-batch work (a team's medians per period, its
-#: memberships) is shared by more events in a bigger batch: the fold of 30,000 wide events in
-#: batches of 1,600 (the share of 16,000 of the 300,000 bench events) took 14.70 billion
-#: instructions against 15.96 in batches of 800 (bench/README.md, callgrind). The cost: while
-#: draining a backlog the event loop (the API, /metrics) waits for a partition's whole fold,
-#: which is up to a fetch of that partition: the longest stall of an instrumented wide run
-#: was 1.40 s against 0.65 s with 8,000. A steady load fetches far fewer records.
-MAX_POLL_RECORDS = 16_000
+#: input records per fetched batch, at most. Twice as many would share the per-batch work
+#: (medians, memberships) among more events, 8 % fewer instructions for the fold of wide data,
+#: but the event loop (the API, /metrics) waits for a partition's whole fold while draining a
+#: backlog: the longest stall of an instrumented wide run went from 0.65 s to 1.40 s.
+MAX_POLL_RECORDS = 8000
 #: state records held between checkpoints before one is taken early (memory bound)
 MAX_HELD_RECORDS = 200_000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
