@@ -205,6 +205,13 @@ class ScopeView:
         live = [spills[n] for n in sorted(spills) if n > absorbed]
         return [base, *live] if base is not None else live
 
+    def holds_ids(self, hour: int) -> bool:
+        """Do the hour's records still hold event ids (the pruning has not reached it)?"""
+        if hour not in self.spills:  # the usual case: one record, no list of records built
+            base = self.hours.get(hour)
+            return base is not None and bool(base.ids)
+        return any(record.ids for record in self.hour_records(hour))
+
     def hour_record(self, key: tuple[Any, ...]) -> HourRecord | None:
         """The record of an hour key: its first record, or spill `key[3]`."""
         if len(key) > 3:
@@ -477,13 +484,11 @@ class Views:
                 self._index_hour(view, hour, present=True)
             view.hours[hour] = new
         after = view.hour_parts(hour, day)
-        if hour in view.spills:
-            holds_ids = any(record.ids for record in view.hour_records(hour))
-        else:
-            base = view.hours.get(hour)
-            holds_ids = base is not None and bool(base.ids)
         _index(
-            self.hours_with_ids.setdefault(view.partition, {}), hour, view.scope, present=holds_ids
+            self.hours_with_ids.setdefault(view.partition, {}),
+            hour,
+            view.scope,
+            present=view.holds_ids(hour),
         )
         return self._apply_parts(view, hour, before, after)
 
