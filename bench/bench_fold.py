@@ -16,11 +16,13 @@ event stamped with the moment it was sent): ``60000 800 live 2 0.04``.
 
 A `repeat` of 0 builds the inputs and folds nothing: under valgrind's instruction counter,
 the difference between a run with 1 and one with 0 is the fold's instructions, a measure the
-shared VM's noise does not move (bench/README.md).
+shared VM's noise does not move (bench/README.md). Set BENCH_FOLD_NOW (an ISO instant with
+its offset) so that both runs fold the same data: the event times follow the clock.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -112,7 +114,10 @@ def main(argv: list[str]) -> None:
     shape = argv[2] if len(argv) > 2 else "wide"
     repeat = int(argv[3]) if len(argv) > 3 else 3
     days = float(argv[4]) if len(argv) > 4 else 30.0
-    now = datetime.now(UTC)
+    # a fixed instant gives the same data, hour for hour, in every run: instruction counts
+    # of two commits then differ by their code alone
+    pinned = os.environ.get("BENCH_FOLD_NOW")
+    now = datetime.fromisoformat(pinned) if pinned else datetime.now(UTC)
     tune_collector()  # as the worker does
     fx = FxRates.load(DEFAULT_FX_RATES, "USD")
     inputs = decoded_inputs(events, shape, fx, now, days)

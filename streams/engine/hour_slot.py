@@ -54,6 +54,11 @@ class HourSlot:
                     records.append((key, record))
         return cls(scope, hour, records, max([absorbed, *numbers]) + 1, seen, set())
 
+    @classmethod
+    def new(cls, scope: str, hour: int) -> HourSlot:
+        """An hour the table holds no record of."""
+        return cls(scope, hour, [((scope, HOUR, hour), None)], 1, frozenset(), set())
+
     def counted(self, event_id: str) -> bool:
         return event_id in self.ids or event_id in self.seen
 

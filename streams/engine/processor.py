@@ -487,8 +487,13 @@ class _Batch:
         if slot is None:
             view = self.proc.views.get(scope)
             if view is None or (hour not in view.hours and hour not in view.spills):
-                # most hours of wide input are new
-                slot = HourSlot.load(scope, hour, self.load_rep_hour, [], frozenset())
+                # most hours of wide input are new: the table holds none of their records
+                held = self.known_absent((scope, HOUR, hour))
+                slot = (
+                    HourSlot.new(scope, hour)
+                    if held is None
+                    else HourSlot.load(scope, hour, self.load_rep_hour, [], frozenset())
+                )
             else:
                 numbers = view.spill_numbers(hour)
                 seen = view.hour_ids(hour)
@@ -496,11 +501,15 @@ class _Batch:
             self.slots[(scope, hour)] = slot
         return slot
 
-    def known_absent(self, key: tuple[Any, ...]) -> None:
-        """A record the views say the table does not hold: no read for it."""
+    def known_absent(self, key: tuple[Any, ...]) -> Any:
+        """A record the views say the table does not hold: no read for it. Returns what
+        this batch holds for it (None unless the batch wrote it already)."""
         kb = self.key_bytes(key)
-        if kb not in self.records:
+        entry = self.records.get(kb)
+        if entry is None:
             self.records[kb] = (key, None, None)
+            return None
+        return entry[2]
 
     def handle_deal(self, raw: RawEvent, event: Deal) -> None:
         key = (raw.scope, DEAL_STATE)

@@ -577,6 +577,16 @@ class Views:
     def _apply_deal(
         self, view: ScopeView, deal_id: str, old: DealFigure | None, new: DealFigure | None
     ) -> set[str]:
+        if old is not None and new is not None and _placed_alike(old, new):
+            # most contributions only add a touch (an activity carrying the deal_id): the
+            # deal stays in the same periods with the same revenue, so no index, tally or
+            # member figure moves; its periods' figures (touches) do
+            view.deals[deal_id] = new
+            return {
+                period_id
+                for _, instant in self._deal_instants(view, new)
+                for period_id in self.instant_periods(instant)
+            }
         changed: set[str] = set()
         if old is not None:
             for index, instant in self._deal_instants(view, old):
@@ -614,6 +624,20 @@ class Views:
         if figure.expected_close_at is not None and not figure.closed:
             out.append((view.pipeline_periods, figure.expected_close_at))
         return out
+
+
+def _placed_alike(old: DealFigure, new: DealFigure) -> bool:
+    """Do two figures of a deal fall in the same periods, with the same outcome, revenue
+    and owner? Then the views' indexes and tallies hold for both."""
+    return (
+        old.occurred_at == new.occurred_at
+        and old.outcome == new.outcome
+        and old.amount_base == new.amount_base
+        and old.rep == new.rep
+        and old.team == new.team
+        and old.created_at == new.created_at
+        and old.expected_close_at == new.expected_close_at
+    )
 
 
 def _count_closed(views: Views, view: ScopeView, figure: DealFigure | None, sign: int) -> None:

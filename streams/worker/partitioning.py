@@ -18,7 +18,9 @@ from aiokafka.partitioner import murmur2
 REP_PREFIX = "rep:"
 
 
-@lru_cache(maxsize=65536)
+#: scopes remembered (murmur2 is pure Python): the wide bench's 300,000 events name 120,196
+#: deals and 20,000 accounts, which thrashed a cache of 65,536
+@lru_cache(maxsize=1 << 18)
 def partition_of(scope: str, partitions: int) -> int:
     key = scope[len(REP_PREFIX) :] if scope.startswith(REP_PREFIX) else scope
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

@@ -191,3 +191,32 @@ def test_the_periods_of_an_instant_are_those_of_its_local_hour(
     assert views.instant_periods(instant.timestamp()) == periods_of(instant, tz)
     # twice: the second answer comes from the caches
     assert views.instant_periods(instant.timestamp()) == periods_of(instant, tz)
+
+
+def test_a_touch_of_a_won_deal_moves_its_periods_and_nothing_it_is_counted_by() -> None:
+    """A contribution that only adds a touch keeps the deal's indexes and tallies (the
+    views' fast path for it); its periods still report a change, and the views equal a
+    rebuild from the table."""
+    h = Harness()
+    won = deal("w1", "D1", "r1", "t1", at(20), "won", 500, created_at=at(3), account_id="A1")
+    h.run([won, activity("a0", "r1", "t1", at(20, 9))], NOW)
+    team = h.view("team:t1")
+    rep = h.view("rep:r1")
+    assert team is not None and rep is not None
+    closed_before = {p: dict(t) for p, t in team.closed_by_rep.items()}
+    revenue_before = {
+        p: team_medians(team, p).revenue for p in periods_of(datetime.fromisoformat(at(20)), h.tz)
+    }
+    h.changed.clear()
+    h.run([activity(f"t{n}", "r1", "t1", at(21 + n), "demo", deal_id="D1") for n in range(3)], NOW)
+    assert rep.deals["D1"].touches == {"demo": 3}
+    assert team.deals["D1"].touches == {"demo": 3}
+    assert {p: dict(t) for p, t in team.closed_by_rep.items()} == closed_before
+    # the touching activities count as activities; the revenue median stays
+    assert {p: team_medians(team, p).revenue for p in revenue_before} == revenue_before
+    # the deal's periods (closed on the 20th, created on the 3rd) changed for rep and team
+    for scope in ("rep:r1", "team:t1"):
+        for instant in (at(20), at(3)):
+            for period_id in periods_of(datetime.fromisoformat(instant), h.tz):
+                assert (scope, period_id) in h.changed, (scope, period_id)
+    assert_rebuild_equal(h)
