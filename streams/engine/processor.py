@@ -356,14 +356,16 @@ class _Batch:
         key = (item.scope, HOUR, item.hour)
         record = self.load_team_hour(key)
         if record is None:
-            # a rep's partition may run behind this one: its hour may be in a day record
+            # a rep's partition may run behind this one: its hour may be in a day record.
+            # One the views do not hold is in no table (a Tick writes day records in
+            # `finish`, after every item): no read for it
             views = self.proc.views
             day = views.day_of(item.hour)[0]
-            day_key = (item.scope, DAY, day)
             view = views.get(item.scope)
-            if view is None or day not in view.days:
-                self.known_absent(day_key)  # the views hold every record: no read for it
-            day_record: DayRecord | None = self.load(day_key)
+            day_key = (item.scope, DAY, day)
+            day_record: DayRecord | None = (
+                self.load(day_key) if view is not None and day in view.days else None
+            )
             if day_record is not None:
                 quarter, rest = divmod(item.hour - day, QUARTER_HOUR)
                 if not rest and day_record.hour_parts(quarter).get(item.rep) != item.part:
