@@ -240,9 +240,11 @@ class ScopeView:
             base = self.hours.get(hour)
             if base is not None:
                 return base.parts
-        records = self.hour_records(hour)
-        if records:
-            return merged_parts(records)
+        else:
+            records = self.hour_records(hour)
+            if records:
+                return merged_parts(records)
+        # no hour record (most of wide input is a new hour): what its day record holds
         day_record = self.days.get(day) if day is not None else None
         if day_record is None or day is None:
             return {}
@@ -465,15 +467,6 @@ class Views:
         hour = key[2]
         # no hour record before or after: the hour is what its day record holds, if any
         day = self.day_of(hour)[0] if view.days else None
-        if (
-            new is not None
-            and len(key) == 3
-            and hour not in view.hours
-            and hour not in view.spills
-            and hour not in view.id_sets
-            and (day is None or day not in view.days)
-        ):
-            return self._apply_new_hour(view, hour, new)
         before = view.hour_parts(hour, day)
         if hour in view.id_sets:
             _update_ids(view, hour, view.hour_record(key), new)
@@ -500,20 +493,6 @@ class Views:
             present=view.holds_ids(hour),
         )
         return self._apply_parts(view, hour, before, after)
-
-    def _apply_new_hour(self, view: ScopeView, hour: int, new: HourRecord) -> tuple[str, ...]:
-        """The first record of an hour a scope held nothing of (no hour record, no day
-        record of its day): most of wide input, for a rep and for its team. The general
-        path's result, without asking the view twice what the hour holds."""
-        self._index_hour(view, hour, present=True)
-        view.hours[hour] = new
-        _index(
-            self.hours_with_ids.setdefault(view.partition, {}),
-            hour,
-            view.scope,
-            present=bool(new.ids),
-        )
-        return self._apply_parts(view, hour, {}, new.parts)
 
     def _index_hour(self, view: ScopeView, hour: int, *, present: bool) -> None:
         """Index (or no longer) an hour's first record under its local day."""
