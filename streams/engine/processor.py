@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -137,6 +136,20 @@ class BatchResult:
     lags: list[float] = field(default_factory=list)
     #: (team, rep) -> latest event time of an activity applied in this batch
     last_activity: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _first_scope_hours(
+    by_hour: dict[int, set[str]], hours: list[int], limit: int
+) -> list[tuple[str, int]]:
+    """The first `limit` (scope, hour) pairs of these hours, without listing the rest: a
+    long backlog of old hours is worked through a Tick at a time."""
+    pairs: list[tuple[str, int]] = []
+    for hour in hours:
+        for scope in sorted(by_hour[hour]):
+            if len(pairs) == limit:
+                return pairs
+            pairs.append((scope, hour))
+    return pairs
 
 
 def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> str:
@@ -677,8 +690,7 @@ class _Batch:
         views = self.proc.views
         by_hour = views.hours_with_ids.get(self.partition, {})
         aged_hours = sorted(hour for hour in by_hour if hour + HOUR_SECONDS <= horizon)
-        aged = ((scope, hour) for hour in aged_hours for scope in sorted(by_hour[hour]))
-        for scope, hour in list(islice(aged, PRUNE_PER_TICK)):
+        for scope, hour in _first_scope_hours(by_hour, aged_hours, PRUNE_PER_TICK):
             slot = self.hour_slot(scope, hour)
             key, base = slot.records[0]
             view = views.get(scope)
