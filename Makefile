@@ -16,12 +16,12 @@ help:
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 'setuptools>=77'
-	$(PY) -m pip install -q -e '.[test]'
-	@touch $(STAMP) $(COMPILED)
+	SALES_COMPILE=0 $(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
 
-# The fold's pure modules compiled with mypyc, in place (setup.py; SALES_COMPILE=0 builds
-# pure Python): rebuilt whenever one of them changed, since Python imports the compiled copy
-# first (and streams/__init__.py refuses a compiled copy older than its source).
+# The fold's pure modules compiled with mypyc, in place, with the venv's mypy (setup.py;
+# SALES_COMPILE=0 builds pure Python): rebuilt whenever one of them changed, since Python
+# imports the compiled copy first (and streams/__init__.py refuses one older than its source).
 $(COMPILED): $(STAMP) $(wildcard streams/domain/*.py streams/engine/*.py)
 	$(PY) setup.py -q build_ext --inplace
 	@touch $@
@@ -94,10 +94,12 @@ test: install system-deps lint typecheck promtool-check compose-check k8s-check
 	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[test,bench]'
+	SALES_COMPILE=0 $(PY) -m pip install -q -e '.[test,bench]'
+	@rm -f $(COMPILED)
 	@touch $@
 
-bench: install $(VENV)/.installed-bench
+# the bench extra first: reinstalling the package (pure) drops the compiled fold, rebuilt next
+bench: $(VENV)/.installed-bench install
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:

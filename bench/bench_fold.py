@@ -78,10 +78,9 @@ def fold_all(
 ) -> tuple[float, Counter[str]]:
     """CPU seconds to fold every input and everything it sent on; internal items by kind."""
     tz = ZoneInfo("UTC")
-    procs = [
-        ScopeProcessor(views=Views(tz), fx=fx, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8)
-        for _ in range(PARTITIONS)
-    ]
+    # one processor and one set of views for every partition, as in the worker (their
+    # caches of hours and periods are shared)
+    proc = ScopeProcessor(views=Views(tz), fx=fx, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8)
     stores: list[dict[bytes, bytes]] = [{} for _ in range(PARTITIONS)]
     sent: Counter[str] = Counter()
     pending: list[Foldable] = []
@@ -96,7 +95,7 @@ def fold_all(
             groups[partition_of(item.scope, PARTITIONS)].append(item)
         pending = []
         for p, items in sorted(groups.items()):
-            result = procs[p].process(p, items, stores[p].get, now)
+            result = proc.process(p, items, stores[p].get, now)
             for key, value in result.writes.items():
                 if value is None:
                     stores[p].pop(key, None)
