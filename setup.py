@@ -22,7 +22,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 MANIFEST = ROOT / "streams" / "compiled.json"
@@ -57,23 +58,38 @@ def can_compile() -> str | None:
     return None
 
 
-def extensions() -> list[object]:
-    sources = compiled_sources()
+def drop_compiled(sources: list[str]) -> None:
+    """Remove an earlier in-place build: until this one has succeeded, the sources run, never
+    compiled copies of other versions of them."""
+    MANIFEST.unlink(missing_ok=True)
+    for path in ["streams/fold__mypyc.py", *sources]:
+        for built in (ROOT / path).parent.glob(Path(path).stem + ".*.so"):
+            built.unlink()
+
+
+def extensions(sources: list[str]) -> list[Extension]:
+    drop_compiled(sources)
     reason = can_compile()
     if reason is not None:
-        # an earlier in-place build would shadow the sources: pure Python means the sources
-        MANIFEST.unlink(missing_ok=True)
-        for path in ["streams/fold__mypyc.py", *sources]:
-            for built in (ROOT / path).parent.glob(Path(path).stem + ".*.so"):
-                built.unlink()
         print(f"salespulse: the fold stays pure Python: {reason}", file=sys.stderr)
         return []
     from mypyc.build import mypycify
 
-    digests = {path: hashlib.sha256((ROOT / path).read_bytes()).hexdigest() for path in sources}
-    MANIFEST.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
     return list(mypycify(sources, group_name="streams.fold"))
 
 
+class BuildFold(build_ext):
+    """build_ext that records the hashes of the sources it compiled, once it succeeded."""
+
+    sources: list[str] = []
+
+    def run(self) -> None:
+        super().run()
+        if self.extensions:
+            digests = {p: hashlib.sha256((ROOT / p).read_bytes()).hexdigest() for p in self.sources}
+            MANIFEST.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+
+
 if __name__ == "__main__":  # as pip and setuptools run it; tests import the functions
-    setup(ext_modules=extensions())
+    BuildFold.sources = compiled_sources()
+    setup(ext_modules=extensions(BuildFold.sources), cmdclass={"build_ext": BuildFold})

@@ -103,3 +103,19 @@ def test_importing_the_package_refuses_a_stale_compiled_module(tmp_path: Path) -
     source.write_text("X = 2\n")
     with pytest.raises(StaleCompiledModule, match=r"streams/engine/rollups\.py.*make compile"):
         streams._refuse_stale_compiled(manifest)
+
+
+def test_a_build_first_drops_the_previous_compiled_copies(tmp_path: Path) -> None:
+    """Until a build succeeds the sources run: a failed build never leaves compiled copies
+    of other versions of them behind, nor a manifest vouching for them."""
+    setup = _setup_module()
+    manifest, source = _package(tmp_path, compiled=True)
+    shared = tmp_path / "streams" / "fold__mypyc.cpython-311-x86_64-linux-gnu.so"
+    shared.write_bytes(b"\x7fELF")
+    other = tmp_path / "streams" / "engine" / "state.cpython-311-x86_64-linux-gnu.so"
+    other.write_bytes(b"\x7fELF")  # not a compiled source of this build: left alone
+    setup.ROOT, setup.MANIFEST = tmp_path, manifest  # type: ignore[attr-defined]
+    setup.drop_compiled(["streams/engine/rollups.py"])  # type: ignore[attr-defined]
+    assert not manifest.exists()
+    assert not shared.exists()
+    assert sorted(p.name for p in source.parent.iterdir()) == sorted([other.name, "rollups.py"])
