@@ -8,8 +8,10 @@ msgspec Structs (their class options must stay as msgspec reads them). The build
 to pure Python, with a warning, when there is no C compiler or SALES_COMPILE=0; the
 package behaves the same either way, only slower.
 
-Each compiled module's source hash goes to streams/compiled.json: streams/__init__.py
-refuses to import a compiled module whose source changed since (`make compile` rebuilds).
+An in-place build (`make compile`, an editable install) records each compiled module's
+source hash in streams/compiled.json: streams/__init__.py refuses to import a compiled
+module whose source changed since. A wheel needs no such record (its sources and compiled
+modules come from one build) and has none: build_py copies package data before build_ext.
 """
 
 from __future__ import annotations
