@@ -30,7 +30,8 @@ compile: $(COMPILED)
 
 install: $(STAMP) $(COMPILED)
 
-# Debian packages for Prometheus, promtool and Alertmanager (e2e tests, alert rules).
+# Debian packages for Prometheus, promtool and Alertmanager (e2e tests, alert rules), and a C
+# compiler for the fold when there is none (before `install` in `test`, which compiles).
 system-deps:
 	@bash .ci/system-deps.sh
 
@@ -90,7 +91,7 @@ lock: install
 k8s-check: install
 	$(PY) deploy/kubernetes/check.py
 
-test: install system-deps lint typecheck promtool-check compose-check k8s-check
+test: system-deps install lint typecheck promtool-check compose-check k8s-check
 	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: $(STAMP)

@@ -4,6 +4,7 @@
 #   docker-compose (1.29, Debian)           `docker-compose config` validates deploy/docker-compose.yml; no engine
 #   default-jre-headless, maven           only when java / mvn are missing (local Kafka broker)
 #   openssl                               only when missing (throwaway CA of the SASL_SSL broker)
+#   gcc, libc6-dev                        only when gcc is missing (setup.py compiles the fold)
 # Debian's prometheus packages would start their services on install; a policy-rc.d that
 # answers 101 ("action forbidden") keeps invoke-rc.d / deb-systemd-invoke from doing so.
 # Usage: bash .ci/system-deps.sh               (root, or passwordless sudo)
@@ -45,6 +46,9 @@ fi
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [[ "$kafka_only" == 0 ]]; then
+    command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
@@ -98,7 +102,7 @@ if ! $SUDO apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@
 fi
 
 bins=(java mvn openssl)
-[[ "$kafka_only" == 1 ]] || bins+=(promtool prometheus prometheus-alertmanager docker-compose)
+[[ "$kafka_only" == 1 ]] || bins+=(promtool prometheus prometheus-alertmanager docker-compose gcc)
 for bin in "${bins[@]}"; do
     command -v "$bin" >/dev/null 2>&1 || die "$bin is still missing after the installation"
 done
