@@ -11,8 +11,10 @@ day record: test_day_compaction.)
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.domain.vocabulary import LATE_EVENT
+from streams.engine import processor
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import HOUR, HourRecord, decode_value, make_key
 from tests.unit.engine.scope_harness import Harness, activity
@@ -79,3 +81,17 @@ def test_a_pruning_batch_crashed_half_written_and_replayed_counts_nothing_twice(
         assert total(h) == 3, keep
         assert hour_record(h, OLD_HOUR).ids == []
         assert {d.reason for d in h.deadletters} == {LATE_EVENT}
+
+
+def test_a_tick_prunes_at_most_its_share_of_hours_oldest_first(monkeypatch: Any) -> None:
+    """A backlog of old hours (after a long stop, say) is pruned a Tick at a time."""
+    monkeypatch.setattr(processor, "PRUNE_PER_TICK", 2)
+    h = Harness()
+    h.run([activity(f"o{n}", "r1", "t1", f"2026-11-13T0{n}:30:00Z") for n in range(1, 5)], NOW)
+    h.run([new(0)], NOW)
+    hours = [int(datetime(2026, 11, 13, n, tzinfo=UTC).timestamp()) for n in range(1, 5)]
+    h.tick(NOW)
+    assert [hour_record(h, hour).ids for hour in hours] == [[], [], ["a:o3"], ["a:o4"]]
+    h.tick(NOW)
+    assert [hour_record(h, hour).ids for hour in hours] == [[], [], [], []]
+    assert total(h) == 5
