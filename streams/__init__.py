@@ -44,4 +44,11 @@ def _refuse_stale_compiled(manifest: Path = _COMPILED) -> None:
         )
 
 
+def fold_is_compiled() -> bool:
+    """Does the fold run as the C extension setup.py builds with mypyc (not as Python)?"""
+    from streams.engine import processor
+
+    return not str(processor.__file__).endswith(".py")
+
+
 _refuse_stale_compiled()

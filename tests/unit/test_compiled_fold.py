@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 import streams
 from streams import StaleCompiledModule, stale_compiled_sources
+from streams.tools.commands import worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +60,7 @@ def test_what_make_built_is_what_runs() -> None:
     manifest = Path(streams.__file__).with_name("compiled.json")
     if os.environ.get("SALES_COMPILE") == "0":
         assert not manifest.exists()
+        assert not streams.fold_is_compiled()
         return
     assert manifest.exists(), "the fold is not compiled: run `make compile` (needs a C compiler)"
     built = json.loads(manifest.read_text())
@@ -67,6 +70,7 @@ def test_what_make_built_is_what_runs() -> None:
         assert module.__file__ is not None and module.__file__.endswith(".so"), source
         assert hashlib.sha256((ROOT / source).read_bytes()).hexdigest() == digest
     assert stale_compiled_sources() == []
+    assert streams.fold_is_compiled()
 
 
 def _package(tmp_path: Path, *, compiled: bool) -> tuple[Path, Path]:
@@ -119,3 +123,17 @@ def test_a_build_first_drops_the_previous_compiled_copies(tmp_path: Path) -> Non
     assert not manifest.exists()
     assert not shared.exists()
     assert sorted(p.name for p in source.parent.iterdir()) == sorted([other.name, "rollups.py"])
+
+
+def test_the_worker_says_whether_its_fold_runs_compiled(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="salespulse.worker")
+    monkeypatch.setattr(streams, "fold_is_compiled", lambda: True)
+    worker.log_fold_build()
+    assert caplog.messages == ["the fold runs compiled (mypyc)"]
+    caplog.clear()
+    monkeypatch.setattr(streams, "fold_is_compiled", lambda: False)
+    worker.log_fold_build()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "runs as Python, not compiled" in caplog.messages[0]
