@@ -297,8 +297,10 @@ def _decode(cls: type, raw: bytes) -> object:
 
 
 #: msgspec also reads "+0100"; RFC 3339 writes the offset "+01:00". A cheap test on the raw
-#: bytes sends only records that may hold such a time down the slow path below.
-_OFFSET_WITHOUT_COLON = re.compile(rb"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?[+-][0-9]{4}\"")
+#: bytes sends only records that may hold such a time down the slow path below, which
+#: decides. Anchored on the colon before the minutes: a pattern opening with digits was
+#: tried at every digit of ids and dates (2.25 µs a record on the bench data; this 0.64)
+_OFFSET_WITHOUT_COLON = re.compile(rb":[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]+)?[+-][0-9]{4}\"")
 _TIME_FIELDS: Final = ("occurred_at", "created_at", "expected_close_at")
 _LEAP_SECOND = re.compile(r"^(.*T23:59:)60(?:\.[0-9]+)?((?:[Zz]|[+-][0-9]{2}:[0-9]{2}))$")
 

@@ -709,11 +709,21 @@ def test_amounts_above_the_maximum_are_schema_violations(dec: EventDecoder) -> N
 
 
 @pytest.mark.parametrize("field", ["occurred_at", "created_at", "expected_close_at"])
-def test_an_offset_without_colon_is_a_schema_violation(dec: EventDecoder, field: str) -> None:
-    payload = deal(outcome="open", amount=..., currency=..., **{field: "2026-11-27T10:00:00+0100"})
+@pytest.mark.parametrize(
+    ("value", "offset"),
+    [
+        ("2026-11-27T10:00:00+0100", "+01:00"),
+        ("2026-11-27T10:00:00.250-0530", "-05:30"),
+        ("2026-11-27T10:00:00.123456+0000", "+00:00"),
+    ],
+)
+def test_an_offset_without_colon_is_a_schema_violation(
+    dec: EventDecoder, field: str, value: str, offset: str
+) -> None:
+    payload = deal(outcome="open", amount=..., currency=..., **{field: value})
     result = dec.decode("deals", None, enc(payload), NOW)
     assert isinstance(result, Rejection) and result.reason == SCHEMA_VIOLATION
-    assert f"$.{field}" in result.detail and "+01:00" in result.detail
+    assert f"$.{field}" in result.detail and offset in result.detail
 
 
 def test_a_leap_second_is_the_last_instant_before_it(dec: EventDecoder) -> None:
