@@ -36,8 +36,8 @@ def log_fold_build() -> None:
         log.info("the fold runs compiled (mypyc)")
     else:
         log.warning(
-            "the fold runs as Python, not compiled: it works the same, with some 30 %% more "
-            "CPU per event. Install the package where a C compiler is found (README, "
+            "the fold runs as Python, not compiled: it works the same, only slower (README, "
+            "Performance). Install the package where a C compiler is found (README, "
             "Development) to compile it"
         )
 
