@@ -40,6 +40,7 @@ from streams.engine.items import (
 )
 from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, Completion, install_batch_handler
+from streams.worker.garbage_collection import collections_held
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
@@ -69,7 +70,8 @@ def register(rt: Runtime) -> None:
 
     async def handler(batch: Batch) -> None:
         try:
-            await handle_batch(rt, kinds, batch, rejects)
+            with collections_held():
+                await handle_batch(rt, kinds, batch, rejects)
         except Exception as exc:
             records = sum(len(records) for records in batch.values())
             stop_without_commit(f"handling a fetched batch of {records} records", exc)

@@ -79,3 +79,31 @@ def test_state_records_items_and_events_are_not_tracked_by_the_collector() -> No
     # an instance holding containers is still untracked (its lists and dicts are not)
     record = state.HourRecord(ids=["a:1"], parts={"t1": items.HourCounts({"call": 1})})
     assert not gc.is_tracked(record)
+
+
+def test_no_collection_runs_while_a_batch_is_handled_and_the_collector_comes_back() -> None:
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        with garbage_collection.collections_held():
+            assert not gc.isenabled()
+            # far more allocations than a young collection waits for
+            kept = [[i] for i in range(3 * gc.get_threshold()[0])]
+            assert collections == []
+        assert gc.isenabled()
+        with pytest.raises(ValueError), garbage_collection.collections_held():
+            raise ValueError("a batch that failed")
+        assert gc.isenabled()
+        gc.disable()
+        with garbage_collection.collections_held():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
+        gc.callbacks.remove(count)
+    assert len(kept) == 3 * gc.get_threshold()[0]
