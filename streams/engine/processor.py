@@ -87,6 +87,7 @@ from streams.engine.state import (
     HourRecord,
     Member,
     decode_value,
+    encode_key,
     encode_value,
     make_key,
     merged_parts,
@@ -265,7 +266,7 @@ class _Batch:
         """A key's bytes, encoded once per batch (a record is usually loaded, then put)."""
         kb = self.encoded_keys.get(key)
         if kb is None:
-            kb = self.encoded_keys[key] = make_key(*key)
+            kb = self.encoded_keys[key] = encode_key(key)
         return kb
 
     def load(self, key: tuple[Any, ...]) -> Any:

@@ -207,12 +207,14 @@ def make_key(scope: str, kind: str, *rest: str | int) -> bytes:
     return _key_encoder.encode((scope, kind, *rest))
 
 
+#: a key tuple's bytes (`make_key(*key)`), and a record's: the encoders' own methods, so the
+#: fold's compiled loop calls into msgspec with no Python frame in between
+encode_key = _key_encoder.encode
+encode_value = _value_encoder.encode
+
+
 def parse_key(key: bytes) -> tuple[Any, ...]:
     return tuple(_key_decoder.decode(key))
-
-
-def encode_value(value: Any) -> bytes:
-    return _value_encoder.encode(value)
 
 
 _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {

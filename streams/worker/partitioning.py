@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aiokafka.partitioner import murmur2
+from streams.domain.kafka_hash import default_partition
 
 REP_PREFIX = "rep:"
 
 
-#: scopes remembered (murmur2 is pure Python): the wide bench's 300,000 events name 120,196
-#: deals and 20,000 accounts, which thrashed a cache of 65,536
+#: scopes remembered: the wide bench's 300,000 events name 120,196 deals and 20,000
+#: accounts, which thrashed a cache of 65,536
 @lru_cache(maxsize=1 << 18)
 def partition_of(scope: str, partitions: int) -> int:
     key = scope[len(REP_PREFIX) :] if scope.startswith(REP_PREFIX) else scope
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return default_partition(key.encode(), partitions)
