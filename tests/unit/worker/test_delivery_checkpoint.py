@@ -255,6 +255,33 @@ async def test_a_checkpoint_waits_for_the_one_in_flight() -> None:
     assert journal.index("checkpoint 1 in Kafka") < journal.index("checkpoint 2 started")
 
 
+async def test_batches_do_not_wait_for_a_checkpoint_in_flight_when_the_next_is_due() -> None:
+    """A due checkpoint waits until the last one is in Kafka, without holding the batches;
+    state over its bound makes the batches wait for it."""
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    await start_checkpoint(c)
+    c.checkpoint_interval = 0.0  # every batch finds a checkpoint due
+    await asyncio.wait_for(c._deliver({INPUT: records(INPUT, 2, 3)}, None), 1.0)
+    assert writes.started == 1 and journal[-1] == "handled sales.activities:3"
+
+    writes.arrived.set()
+    await asyncio.sleep(0)  # the first completes; the next batch takes the due one
+    await c._deliver({INPUT: records(INPUT, 4, 5)}, None)
+    assert writes.started == 2
+    assert acked(c) == {INPUT: [0, 1]}
+
+    writes.arrived.clear()
+    c.checkpoint_wanted = lambda: True
+    blocked = asyncio.ensure_future(c._deliver({INPUT: records(INPUT, 6, 7)}, None))
+    await asyncio.sleep(0.01)
+    assert not blocked.done(), "held state over its bound waits for the checkpoint in flight"
+    writes.arrived.set()
+    await blocked
+    assert writes.started == 3
+
+
 async def test_a_checkpoint_that_never_reaches_kafka_acknowledges_nothing() -> None:
     journal = Journal()
     c, writes = travelling_consumer(journal)
