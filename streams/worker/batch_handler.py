@@ -174,9 +174,9 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     returns what completes the checkpoint (None: they sent and changed nothing).
 
     Nothing is awaited here, so the batches go on while the checkpoint travels: held inline,
-    waiting for the broker and building the changelog frames stopped them 13 % of the time
-    draining live input, and a snapshot stopped them for up to 0.8 s under a steady load
-    (the tail of event-to-queryable latency). What this returns first waits until
+    waiting for the broker and building the changelog frames stopped them a tenth of the
+    time draining live input, and up to 0.82 s at a time under a steady load (the slowest
+    event-to-queryable samples came then). What this returns first waits until
     everything those batches sent is in Kafka, and only then writes the state, so a kill in
     between never leaves state claiming a send that was lost; the delivery layer
     acknowledges the batches' offsets once it returned.
