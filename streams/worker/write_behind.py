@@ -97,9 +97,10 @@ class WriteBehind:
 
         Taking is all that happens here: the batches go on at once, staging their records
         for the next checkpoint and reading these from `writing`. Building the frames (a
-        snapshot reads and encodes the partition's whole state), sending them and waiting for the broker all happen in what this returns,
-        which then writes the records to the local store, then the store's changelog
-        offset. It raises if the changelog refused one: nothing may be acknowledged then.
+        snapshot reads and encodes the partition's whole state), sending them and waiting
+        for the broker all happen in what this returns, which then writes the records to
+        the local store, then the store's changelog offset. It raises if the changelog
+        refused one: nothing may be acknowledged then.
         """
         staged = {partition: writes for partition, writes in self.staged.items() if writes}
         self.staged = {}
