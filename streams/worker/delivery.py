@@ -203,9 +203,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 
     def _checkpoint_due(self) -> bool:
         """Due once the interval is up, unless the last checkpoint is still travelling: a
-        new one would first wait for it, and the batches with it (up to 0.56 s under a steady
-        live load, measured). Held state over its bound (`checkpoint_wanted`)
-        waits regardless."""
+        new one would first wait for it, and the batches with it (up to 0.56 s under a
+        steady live load, measured). Held state over its bound (`checkpoint_wanted`) waits
+        regardless."""
         if self.checkpoint_wanted():
             return True
         if self._in_flight is not None and not self._in_flight.done():
