@@ -633,7 +633,7 @@ async def test_a_checkpoint_waits_for_what_the_batches_sent_before_it_writes_sta
     rt.app.producer = producer = HeldProducer(sent)
     await handle(rt, events_of_one_rep(rt), checkpoint=False)
     assert rt.undelivered and producer.held, "the batch returned with its sends in flight"
-    complete = await batch_handler.start_checkpoint(rt)
+    complete = await asyncio.wait_for(batch_handler.start_checkpoint(rt), 1.0)
     assert complete is not None and rt.undelivered == [] and rt.state.held == 0
     completing = asyncio.create_task(complete())
     later = {
