@@ -166,7 +166,7 @@ async def hand_over(rt: Runtime, out: Outgoing) -> None:
     """
     rt.undelivered.append(out)
     if rt.draining:
-        await delivered(rt)
+        await delivered(take_sends(rt))
 
 
 async def start_checkpoint(rt: Runtime) -> Completion | None:
@@ -181,7 +181,7 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     between never leaves state claiming a send that was lost; the delivery layer
     acknowledges the batches' offsets once it returned.
     """
-    sends, rt.undelivered = rt.undelivered, []
+    sends = take_sends(rt)
     held = rt.state.held
     write = await rt.state.start_checkpoint(rt.app.producer)
     if write is None and not sends:
@@ -189,8 +189,7 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
 
     async def completed() -> None:
         try:
-            for out in sends:
-                await out.delivered()
+            await delivered(sends)
         except Exception as exc:
             stop_without_commit(f"delivering what {len(sends)} batches sent", exc)
         if write is None:
@@ -203,11 +202,17 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     return completed
 
 
-async def delivered(rt: Runtime) -> None:
-    """Wait until everything the batches since the last checkpoint sent is in Kafka; raises
-    if a send failed (the caller must then stop without committing)."""
-    pending, rt.undelivered = rt.undelivered, []
-    for out in pending:
+def take_sends(rt: Runtime) -> list[Outgoing]:
+    """What the batches sent since the last take, not yet known to be in Kafka: each send
+    is waited for by the one caller that took it (a checkpoint, or a batch draining)."""
+    sends, rt.undelivered = rt.undelivered, []
+    return sends
+
+
+async def delivered(sends: list[Outgoing]) -> None:
+    """Wait until all of these are in Kafka; raises if a send failed (the caller must then
+    stop without committing)."""
+    for out in sends:
         await out.delivered()
 
 
