@@ -9,7 +9,6 @@ count always travels with the ids that make a repeat a duplicate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from streams.engine.state import TOUCHES, DealState, TouchRecord
@@ -17,13 +16,22 @@ from streams.engine.state import TOUCHES, DealState, TouchRecord
 Key = tuple[Any, ...]
 
 
-@dataclass(slots=True)
 class DealTouches:
+    """(A plain class, not a dataclass: compiled, its `__init__` is native.)"""
+
     scope: str
     state: DealState
     #: (key, record) of each touch record, in order
     records: list[tuple[Key, TouchRecord]]
     ids: set[str]
+
+    def __init__(
+        self, scope: str, state: DealState, records: list[tuple[Key, TouchRecord]], ids: set[str]
+    ) -> None:
+        self.scope = scope
+        self.state = state
+        self.records = records
+        self.ids = ids
 
     @classmethod
     def load(

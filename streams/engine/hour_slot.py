@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from typing import Any
 
 from streams.engine.state import HOUR, HourRecord
@@ -17,8 +16,9 @@ from streams.engine.state import HOUR, HourRecord
 Key = tuple[Any, ...]
 
 
-@dataclass(slots=True)
 class HourSlot:
+    """(A plain class, not a dataclass: compiled, its `__init__` is native.)"""
+
     scope: str
     hour: int
     #: (key, record) of the first record (None: not written yet), then of each live spill
@@ -30,6 +30,22 @@ class HourSlot:
     seen: AbstractSet[str]
     #: the ids of the events this batch counted in the hour
     ids: set[str]
+
+    def __init__(
+        self,
+        scope: str,
+        hour: int,
+        records: list[tuple[Key, HourRecord | None]],
+        next_spill: int,
+        seen: AbstractSet[str],
+        ids: set[str],
+    ) -> None:
+        self.scope = scope
+        self.hour = hour
+        self.records = records
+        self.next_spill = next_spill
+        self.seen = seen
+        self.ids = ids
 
     @classmethod
     def load(

@@ -8,7 +8,6 @@ so every consumer sees the same numbers computed by the same code.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -90,8 +89,7 @@ def has_period_data(view: ScopeView, period_id: str) -> bool:
     return any(index.get(period_id) for index in view.deal_indexes())
 
 
-@dataclass(frozen=True)
-class TeamMedians:
+class TeamMedians(NamedTuple):  # a tuple: the fold builds one per team and period it moves
     activities: float | Decimal | None
     revenue: float | Decimal | None
     members: int

@@ -48,10 +48,12 @@ MAX_CACHED_HOURS = 100_000
 BUSY_HOUR_IDS = 64
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to build
 class PartChange:
     """What one part of an hour record changed by: worked out once, applied to each of the
-    hour's periods (a day, a week, a month and a quarter)."""
+    hour's periods (a day, a week, a month and a quarter).
+
+    A plain class, not a dataclass: compiled, its `__init__` is native, where a dataclass
+    keeps the one the decorator generates in Python (the fold builds one per record)."""
 
     part: str
     #: activity type -> count difference (zero differences left out)
@@ -63,6 +65,22 @@ class PartChange:
     presence: int
     #: the part's latest event time, when it is still there
     latest: float | None
+
+    def __init__(
+        self,
+        part: str,
+        counts: dict[str, int],
+        satisfaction_old: Satisfaction | None,
+        satisfaction_new: Satisfaction | None,
+        presence: int,
+        latest: float | None,
+    ) -> None:
+        self.part = part
+        self.counts = counts
+        self.satisfaction_old = satisfaction_old
+        self.satisfaction_new = satisfaction_new
+        self.presence = presence
+        self.latest = latest
 
     @classmethod
     def between(cls, part: str, old: HourCounts | None, new: HourCounts | None) -> PartChange:
@@ -87,19 +105,27 @@ class PartChange:
         )
 
 
-@dataclass(slots=True)  # plain dicts: wide input builds tens of thousands of these
 class PeriodAgg:
-    """Counters of one scope in one period, summed over its hour records."""
+    """Counters of one scope in one period, summed over its hour records. Plain dicts: wide
+    input builds tens of thousands of these (a plain class, as `PartChange`)."""
 
-    by_type: dict[str, int] = field(default_factory=dict)
-    satisfaction: Satisfaction = field(default_factory=Satisfaction)
+    by_type: dict[str, int]
+    satisfaction: Satisfaction
     #: latest event time seen from hour records, and the part (team of a rep) it came from
-    latest: float = 0.0
-    latest_part: str = ""
+    latest: float
+    latest_part: str
     #: parts (teams of a rep, reps of a team) with hour counts in the period
-    parts: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int]
     #: part -> its activities in the period (a team's members' activities: its medians)
-    part_activities: dict[str, int] = field(default_factory=dict)
+    part_activities: dict[str, int]
+
+    def __init__(self) -> None:
+        self.by_type = {}
+        self.satisfaction = Satisfaction()
+        self.latest = 0.0
+        self.latest_part = ""
+        self.parts = {}
+        self.part_activities = {}
 
     def apply(self, change: PartChange) -> None:
         """Apply what one part of one hour record changed by."""
@@ -312,14 +338,22 @@ class ScopeView:
         )
 
 
-@dataclass(slots=True)
 class Membership:
-    """A rep's teams in a period, the one on its latest event, and its figures there."""
+    """A rep's teams in a period, the one on its latest event, and its figures there (a
+    plain class, as `PartChange`)."""
 
     teams: set[str]
     latest: str | None
     activities: int
     revenue: Decimal
+
+    def __init__(
+        self, *, teams: set[str], latest: str | None, activities: int, revenue: Decimal
+    ) -> None:
+        self.teams = teams
+        self.latest = latest
+        self.activities = activities
+        self.revenue = revenue
 
 
 def _revenue_won(deals: list[DealFigure]) -> Decimal:
