@@ -367,34 +367,33 @@ class _Batch:
         self.eval_scopes.add(item.scope)
 
     def handle_team_hour(self, item: TeamHourItem) -> None:
-        key = (item.scope, HOUR, item.hour)
+        scope, hour, rep, part = item.scope, item.hour, item.rep, item.part  # read once
+        key = (scope, HOUR, hour)
         record = self.load_team_hour(key)
+        views = self.proc.views
         if record is None:
             # a rep's partition may run behind this one: its hour may be in a day record.
             # One the views do not hold is in no table (a Tick writes day records in
             # `finish`, after every item): no read for it
-            views = self.proc.views
-            day = views.day_of(item.hour)[0]
-            view = views.get(item.scope)
-            day_key = (item.scope, DAY, day)
+            day = views.day_of(hour)[0]
+            view = views.get(scope)
+            day_key = (scope, DAY, day)
             day_record: DayRecord | None = (
                 self.load(day_key) if view is not None and day in view.days else None
             )
             if day_record is not None:
-                quarter, rest = divmod(item.hour - day, QUARTER_HOUR)
-                if not rest and day_record.hour_parts(quarter).get(item.rep) != item.part:
-                    day_record.put_part(quarter, item.rep, item.part)
+                quarter, rest = divmod(hour - day, QUARTER_HOUR)
+                if not rest and day_record.hour_parts(quarter).get(rep) != part:
+                    day_record.put_part(quarter, rep, part)
                     self.put(day_key, day_record)
-                    self.member_changing(
-                        item.scope, self.proc.views.hour_periods(item.hour), item.rep
-                    )
+                    self.member_changing(scope, views.hour_periods(hour), rep)
                 if not rest:
                     return
             record = HourRecord()
-        if record.parts.get(item.rep) != item.part:
-            record.parts[item.rep] = item.part
+        if record.parts.get(rep) != part:
+            record.parts[rep] = part
             self.put(key, record)
-            self.member_changing(item.scope, self.proc.views.hour_periods(item.hour), item.rep)
+            self.member_changing(scope, views.hour_periods(hour), rep)
 
     def member_changing(self, team: str, periods: Iterable[str], rep: str) -> None:
         """Rep `rep`'s figures in team `team` may change in these periods: keep the team's
@@ -461,12 +460,15 @@ class _Batch:
         self.result.lags.append(self.now_ts - occurred)
 
     def handle_rep_event(self, raw: RawEvent, event: Activity | Feedback) -> None:
+        # each field read once: events and records are Structs, whose attributes the
+        # compiled fold reads through the generic (slower) lookup
         event_key = ("a:" if isinstance(event, Activity) else "f:") + event.event_id
         occurred_at = event.occurred_at
         occurred = occurred_at.timestamp()
+        scope = raw.scope
         hour = self.proc.views.local_hours.start_of_epoch(occurred)
-        slot = self.hour_slot(raw.scope, hour)
-        self.touched_hours.add((raw.scope, hour))  # and so its periods (emit_memberships)
+        slot = self.hour_slot(scope, hour)
+        self.touched_hours.add((scope, hour))  # and so its periods (emit_memberships)
         if slot.counted(event_key):
             self.seen_again(occurred, raw.topic)
             self.touch(event)  # absolute at the deal: a replay repairs a lost send
@@ -478,19 +480,25 @@ class _Batch:
         record.ids.append(event_key)
         slot.ids.add(event_key)
         self.touch(event)
-        part = record.parts.get(event.team_id)
+        team = event.team_id
+        parts = record.parts
+        part = parts.get(team)
         if part is None:
-            part = record.parts[event.team_id] = HourCounts()
+            part = parts[team] = HourCounts()
         if occurred >= part.latest:
             part.latest = occurred
         if isinstance(event, Activity):
-            part.counts[event.activity] = part.counts.get(event.activity, 0) + 1
-            activities = self.result.activities  # a Counter's += on a new key costs more
-            what = (event.team_id, event.rep_id, event.activity)
+            activity = event.activity
+            counts = part.counts
+            counts[activity] = counts.get(activity, 0) + 1
+            result = self.result
+            activities = result.activities  # a Counter's += on a new key costs more
+            rep = event.rep_id
+            what = (team, rep, activity)
             activities[what] = activities.get(what, 0) + 1
-            who = (event.team_id, event.rep_id)
-            if occurred > self.result.last_activity.get(who, 0.0):
-                self.result.last_activity[who] = occurred
+            who = (team, rep)
+            if occurred > result.last_activity.get(who, 0.0):
+                result.last_activity[who] = occurred
         else:
             part.satisfaction.record(event.csat, event.nps)
         self.put(key, record)

@@ -127,8 +127,9 @@ class PeriodAgg:
         self.parts = {}
         self.part_activities = {}
 
-    def apply(self, change: PartChange) -> None:
-        """Apply what one part of one hour record changed by."""
+    def apply(self, change: PartChange) -> bool:
+        """Apply what one part of one hour record changed by; returns whether the part
+        joined the period or left it (its first hour in the period came, or its last went)."""
         by_type = self.by_type
         moved = 0
         for activity, delta in change.counts.items():
@@ -149,15 +150,19 @@ class PeriodAgg:
             self.satisfaction.add(change.satisfaction_old, -1)
         if change.satisfaction_new is not None:
             self.satisfaction.add(change.satisfaction_new, +1)
+        regrouped = False
         if change.presence:
             count = self.parts.get(change.part, 0) + change.presence
             if count:
                 self.parts[change.part] = count
+                regrouped = count == 1 and change.presence > 0
             else:
                 del self.parts[change.part]
+                regrouped = True
         if change.latest is not None and change.latest >= self.latest:
             self.latest = change.latest
             self.latest_part = change.part
+        return regrouped
 
     @property
     def activities_total(self) -> int:
@@ -591,23 +596,30 @@ class Views:
                 break
         periods = self.hour_periods(hour)
         aggs = view.periods
+        #: periods a part joined or left: a team's members there changed, and so may the
+        #: revenue median (a member without revenue counts); the usual new hour of a part
+        #: already in the period leaves it as it was
+        regrouped: list[str] = []
         for period_id in periods:
             agg = aggs.get(period_id)
             if agg is None:
                 agg = aggs[period_id] = PeriodAgg()
             if moved:  # the usual case: no need to watch the latest event time
+                joined = False
                 for change in changes:
-                    agg.apply(change)
+                    if agg.apply(change):
+                        joined = True
+                if joined:
+                    regrouped.append(period_id)
                 continue
             latest, latest_part = agg.latest, agg.latest_part
             for change in changes:
-                agg.apply(change)
+                agg.apply(change)  # no count, no presence: no part joins or leaves
             moved = latest != agg.latest or latest_part != agg.latest_part
         if view.medians or view.revenue_medians or view.member_figures:
             # a team's members and their activities come from its hours (queries.team_members)
-            joined = any(c.presence for c in changes)
             for period_id in periods:
-                view.members_moved(period_id, revenue=joined)
+                view.members_moved(period_id, revenue=period_id in regrouped)
         return periods if moved else ()
 
     def _apply_deal(
