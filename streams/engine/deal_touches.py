@@ -35,12 +35,22 @@ class DealTouches:
 
     @classmethod
     def load(
-        cls, scope: str, state: DealState, load: Callable[[Key], TouchRecord | None]
+        cls,
+        scope: str,
+        state: DealState,
+        load: Callable[[Key], TouchRecord | None],
+        limit: int,
     ) -> DealTouches:
-        """Touch records are written in order, so they are read until the first missing."""
+        """Touch records are written in order, so they are read until the first missing.
+
+        A deal has none until its state holds `limit` touch ids (`add`, and the state is
+        written with them: one checkpoint, one atomic write), so a deal short of it, most
+        of them, reads none: on wide input that was a store read of an absent key for half
+        of the events. `limit` must be the one `add` was given when they were written."""
         records: list[tuple[Key, TouchRecord]] = []
-        while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
-            records.append((key, record))
+        if len(state.touch_ids) >= limit:
+            while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
+                records.append((key, record))
         ids = set(state.touch_ids).union(*(record.ids for _, record in records))
         return cls(scope, state, records, ids)
 

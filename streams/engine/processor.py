@@ -618,7 +618,9 @@ class _Batch:
         """A deal's touches, loaded once per batch (again if its state was replaced)."""
         touches = self.touches_of.get(scope)
         if touches is None or touches.state is not state:
-            touches = self.touches_of[scope] = DealTouches.load(scope, state, self.load)
+            touches = self.touches_of[scope] = DealTouches.load(
+                scope, state, self.load, MAX_IDS_PER_RECORD
+            )
         return touches
 
     def handle_account_deal(self, item: AccountDealItem) -> None:

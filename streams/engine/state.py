@@ -36,7 +36,9 @@ ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
 
 
-#: event ids one hour record holds before the hour's next events go to a spill record
+#: event ids one hour record holds before the hour's next events go to a spill record (and
+#: touch ids a deal's state holds before its touch records start). Never raise it: a deal
+#: reads its touch records only once its state holds this many (DealTouches.load)
 MAX_IDS_PER_RECORD = 1_000
 
 

@@ -9,11 +9,14 @@ result.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streams.engine import processor
+from streams.engine.deal_touches import DealTouches
 from streams.engine.items import RawEvent
-from streams.engine.state import DEAL_STATE, TOUCHES
+from streams.engine.state import DEAL_STATE, TOUCHES, DealState, TouchRecord
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, deal, utc
 
 NOW = utc(2026, 11, 27, 18)
@@ -106,3 +109,23 @@ def test_a_crash_of_any_batch_replays_to_the_clean_result(
     h.run(events(), NOW, batch_size=2, crash=crash_batch(victim, keep, outbox))
     assert h.shown(SCOPES, PERIODS, NOW) == clean.shown(SCOPES, PERIODS, NOW)
     check_oracle(h, events())
+
+
+def test_a_deal_reads_its_touch_records_only_once_its_state_is_full() -> None:
+    """Touch records start once the state holds LIMIT ids: a deal short of that has none, so
+    asking the store for them (an absent key, for most deals) is skipped."""
+    asked: list[tuple[Any, ...]] = []
+    held = {("deal:D1", TOUCHES, 1): TouchRecord(ids=["x"], touches={"call": 1})}
+
+    def load(key: tuple[Any, ...]) -> TouchRecord | None:
+        asked.append(key)
+        return held.get(key)
+
+    short = DealState(touch_ids=["a", "b"], touches={"call": 2})
+    assert DealTouches.load("deal:D1", short, load, LIMIT).records == []
+    assert asked == []
+
+    full = DealState(touch_ids=["a", "b", "c"], touches={"call": 3})
+    touches = DealTouches.load("deal:D1", full, load, LIMIT)
+    assert asked == [("deal:D1", TOUCHES, 1), ("deal:D1", TOUCHES, 2)]
+    assert touches.ids == {"a", "b", "c", "x"} and touches.totals() == {"call": 4}
