@@ -874,7 +874,9 @@ class _Batch:
                 if (scope, period_id, rep) in changed
                 or quadrant_moved(activities, revenue, before, after)
             ]
-            self.result.outbox.extend(Republish("rep:" + rep, period_id) for rep in sorted(moved))
+            # in the team's member order, unsorted: a republish only marks the rep's
+            # document, so no order of them means anything
+            self.result.outbox.extend(Republish("rep:" + rep, period_id) for rep in moved)
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)
