@@ -160,6 +160,12 @@ def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> 
     return digest[:32]
 
 
+#: a team's medians are announced to its members (queries.announced_medians) at most this
+#: often per partition: computed after every batch that touched a team, they took a fifth of
+#: the fold's instructions on wide data, and most were replaced a batch later
+ANNOUNCE_SECONDS = 1.0
+
+
 class ScopeProcessor:
     def __init__(
         self,
@@ -169,14 +175,72 @@ class ScopeProcessor:
         tz: ZoneInfo,
         late_grace_seconds: float,
         at_risk_pace: float,
+        announce_seconds: float = ANNOUNCE_SECONDS,
     ) -> None:
         self.views = views
         self.fx = fx
         self.tz = tz
         self.late_grace = late_grace_seconds
         self.at_risk_pace = at_risk_pace
+        self.announce_seconds = announce_seconds
         #: partitions whose memberships are known to follow the derived rule
         self.members_checked: set[int] = set()
+        #: partition -> (team scope, period) -> reps whose figures reached the team since
+        #: its medians in the period were last announced (in memory: a restarted owner
+        #: republishes every period an event can still reach)
+        self.unannounced: dict[int, dict[tuple[str, str], set[str]]] = {}
+        #: partition -> when its teams' medians were last announced (epoch seconds)
+        self.announced_at: dict[int, float] = {}
+
+    def announce_due(self, partition: int, now: float, *, force: bool = False) -> list[Republish]:
+        """Announce the medians of the partition's teams whose members changed, if the
+        last announcement is ANNOUNCE_SECONDS old (or `force`): the reps whose quadrant may
+        have moved republish.
+
+        A rep's quadrant is measured against its team's announced medians, never against
+        medians between two announcements, so comparing each announcement with the one
+        before finds every document whose quadrant moved. A member whose figures reached
+        the team since then republishes whenever the medians moved: its own document may
+        have counted figures the team had not. Called after each batch and by the worker's
+        timer, so an idle partition's last changes are announced too.
+        """
+        pending = self.unannounced.get(partition)
+        if not pending:
+            return []
+        if not force and now - self.announced_at.get(partition, -1e18) < self.announce_seconds:
+            return []
+        self.announced_at[partition] = now
+        del self.unannounced[partition]
+        out: list[Republish] = []
+        for (scope, period_id), changed in pending.items():
+            view = self.views.get(scope)
+            if view is None:
+                continue
+            before: TeamMedians | None = view.announced.get(period_id)
+            after = team_medians(view, period_id)
+            view.announced[period_id] = after
+            if before is None or after == before:
+                continue  # no document used other medians
+            # in the team's member order, unsorted: a republish only marks the rep's
+            # document, so no order of them means anything
+            out.extend(
+                Republish("rep:" + rep, period_id)
+                for rep, activities, revenue in member_rows(view, period_id)
+                if rep in changed or quadrant_moved(activities, revenue, before, after)
+            )
+        return out
+
+    def members_reached(self, partition: int, changed: dict[tuple[str, str], set[str]]) -> None:
+        """Reps whose figures reached their teams in a batch, to announce (`announce_due`)."""
+        if not changed:
+            return
+        pending = self.unannounced.setdefault(partition, {})
+        for team_period, reps in changed.items():
+            known = pending.get(team_period)
+            if known is None:
+                pending[team_period] = reps
+            else:
+                known.update(reps)
 
     def process(
         self,
@@ -254,10 +318,8 @@ class _Batch:
         self.account_askers: dict[str, set[str]] = {}
         self.rep_periods: dict[str, set[str]] = {}
         self.eval_scopes: set[str] = set()
-        #: (team scope, period) -> medians before this batch, for teams whose members changed
-        self.medians_before: dict[tuple[str, str], TeamMedians] = {}
-        #: (team scope, period, rep) whose membership or figures changed in this batch
-        self.members_changed: set[tuple[str, str, str]] = set()
+        #: (team scope, period) -> reps whose membership or figures changed in this batch
+        self.members_changed: dict[tuple[str, str], set[str]] = {}
         #: a Tick asks for the pruning of event ids no event can reach any more
         self.sweep = False
 
@@ -396,13 +458,15 @@ class _Batch:
             self.member_changing(scope, views.hour_periods(hour), rep)
 
     def member_changing(self, team: str, periods: Iterable[str], rep: str) -> None:
-        """Rep `rep`'s figures in team `team` may change in these periods: keep the team's
-        medians from before the batch (the views change only once it is folded)."""
-        views = self.proc.views
+        """Rep `rep`'s figures in team `team` may change in these periods: the team's
+        medians there are announced again (ScopeProcessor.announce_due)."""
+        changed = self.members_changed
         for period_id in periods:
-            if (team, period_id) not in self.medians_before:
-                self.medians_before[(team, period_id)] = team_medians(views.get(team), period_id)
-            self.members_changed.add((team, period_id, rep))
+            reps = changed.get((team, period_id))
+            if reps is None:
+                changed[(team, period_id)] = {rep}
+            else:
+                reps.add(rep)
 
     def handle_member(self, item: MemberItem) -> None:
         """What a rep with events in several teams says; `derive` hands it back to the team."""
@@ -664,7 +728,8 @@ class _Batch:
         self.flush()
         self.evaluate_alerts()
         self.flush()
-        self.announce_medians()
+        self.proc.members_reached(self.partition, self.members_changed)
+        self.result.outbox.extend(self.proc.announce_due(self.partition, self.now_ts))
         if self.stream_time != self.initial_stream_time:
             self.put(self.stream_time_key, self.stream_time)
             self.flush()
@@ -851,32 +916,6 @@ class _Batch:
             if view.partition == self.partition and view.member_sent:
                 self.rep_periods.setdefault(view.scope, set()).update(view.member_sent)
         self.put(key, 1)
-
-    def announce_medians(self) -> None:
-        """When a team's medians move, the reps whose quadrant may have moved republish.
-
-        A member whose figures the team already knew republishes only if its quadrant under
-        the new medians differs from the one under the old: that is what its last published
-        document used. A member whose figures just arrived always republishes: its own
-        document may have been published before the team counted them, with older medians.
-        """
-        for (scope, period_id), before in sorted(self.medians_before.items()):
-            view = self.proc.views.get(scope)
-            if view is None:
-                continue
-            after = team_medians(view, period_id)
-            if after == before:
-                continue
-            changed = self.members_changed
-            moved = [
-                rep
-                for rep, activities, revenue in member_rows(view, period_id)
-                if (scope, period_id, rep) in changed
-                or quadrant_moved(activities, revenue, before, after)
-            ]
-            # in the team's member order, unsorted: a republish only marks the rep's
-            # document, so no order of them means anything
-            self.result.outbox.extend(Republish("rep:" + rep, period_id) for rep in moved)
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)

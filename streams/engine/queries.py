@@ -94,7 +94,7 @@ class TeamMedians:
     team and period a batch moves, and a NamedTuple's constructor is interpreted Python
     (4,000 instructions a call, against a few hundred for a compiled one)."""
 
-    __slots__ = ("activities", "revenue", "members")
+    __slots__ = ("activities", "members", "revenue")
 
     def __init__(
         self, activities: float | Decimal | None, revenue: float | Decimal | None, members: int
@@ -188,6 +188,23 @@ def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
             activities=median(activities), revenue=known, members=len(activities)
         )
     return cached
+
+
+def announced_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
+    """The medians a rep's quadrant is measured against: its team's as last announced.
+
+    The fold announces a team's medians at most once a second per partition
+    (ScopeProcessor.announce_due) and each announcement republishes the reps whose quadrant
+    it moved; a quadrant measured against medians between two announcements could move
+    back and forth unseen. A period never announced since the views were built gets its
+    current medians now, and the next announcement is compared with those.
+    """
+    if view is None:
+        return NO_MEDIANS
+    announced: TeamMedians | None = view.announced.get(period_id)
+    if announced is None:
+        announced = view.announced[period_id] = team_medians(view, period_id)
+    return announced
 
 
 def _member_values(view: ScopeView, period_id: str) -> tuple[list[int], list[Decimal]]:

@@ -206,6 +206,9 @@ class ScopeView:
     revenue_medians: dict[str, Any] = field(default_factory=dict)
     #: period -> its members and their figures (queries.team_members), dropped with `medians`
     member_figures: dict[str, Any] = field(default_factory=dict)
+    #: period -> the team's medians as last announced to its members: what their quadrants
+    #: are measured against (queries.announced_medians, ScopeProcessor.announce_due)
+    announced: dict[str, Any] = field(default_factory=dict, compare=False)
     #: hour -> the event ids its records hold, for busy hours (`hour_ids`): a batch checks
     #: its events against them instead of building the set again from the records
     id_sets: dict[int, set[str]] = field(default_factory=dict)

@@ -332,7 +332,10 @@ async def internal_medians(request: web.Request) -> web.Response:
     problem = next(filter(None, (http_guard.check_id("team", t) for t in teams)), None)
     if problem is not None:
         return error(400, problem)
-    return json_response(local_medians(_backend(request).views, teams, period_id))
+    announced = request.query.get("announced") == "1"  # sales.performance's (medians.py)
+    return json_response(
+        local_medians(_backend(request).views, teams, period_id, announced=announced)
+    )
 
 
 async def internal_consumer(request: web.Request) -> web.Response:

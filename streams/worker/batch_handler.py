@@ -251,6 +251,24 @@ def republish_here(rt: Runtime, items: list[Item], owned: set[int]) -> list[Item
     return rest
 
 
+async def announce_medians(rt: Runtime) -> None:
+    """Announce the team medians that a partition's last batches left unannounced: an idle
+    partition has no next batch to do it (ScopeProcessor.announce_due). Run by a timer,
+    between batches."""
+    if not rt.ready:
+        return
+    scopes_topic = rt.settings.topics.scopes
+    owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
+    now = datetime.now(UTC).timestamp()
+    items: list[Item] = [
+        item for partition in sorted(owned) for item in rt.processor.announce_due(partition, now)
+    ]
+    if items:
+        out = Outgoing(rt.app.producer)
+        await send_items(rt, out, republish_here(rt, items, owned))
+        rt.undelivered.append(out)  # the next checkpoint waits for it
+
+
 def split_by_owner(
     rt: Runtime, items: list[Foldable], owned: set[int]
 ) -> tuple[dict[int, list[Foldable]], list[Item]]:

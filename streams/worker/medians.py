@@ -4,6 +4,11 @@ A rep's quadrant compares it with the medians of its team, and the team may be o
 another worker. The HTTP API, the sales.performance publisher and /metrics all get medians
 through `medians_for`, which asks each owner once per period for all the teams it needs
 (in as few requests as the API's query string limit allows).
+
+The API and /metrics take the team's current medians. sales.performance takes the medians
+the team last announced (queries.announced_medians): its documents are revised when an
+announcement moves a quadrant, which finds every moved document only if each was measured
+against an announced state.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ from urllib.parse import quote
 from yarl import URL
 
 from streams.domain.periods import Period
-from streams.engine.queries import TeamMedians, performance_document, team_medians
+from streams.engine.queries import (
+    TeamMedians,
+    announced_medians,
+    performance_document,
+    team_medians,
+)
 from streams.engine.rollups import ScopeView, Views
 from streams.worker.http_guard import MAX_QUERY_BYTES
 from streams.worker.peers import OwnerUnknown, PeerDirectory
@@ -59,17 +69,21 @@ def medians_from_json(body: dict[str, Any]) -> TeamMedians:
     )
 
 
-def local_medians(views: Views, teams: Iterable[str], period: str) -> dict[str, Any]:
+def local_medians(
+    views: Views, teams: Iterable[str], period: str, *, announced: bool = False
+) -> dict[str, Any]:
     """The body of the internal medians endpoint: this worker's teams in one period."""
-    return {
-        team: medians_to_json(team_medians(views.get("team:" + team), period)) for team in teams
-    }
+    medians = announced_medians if announced else team_medians
+    return {team: medians_to_json(medians(views.get("team:" + team), period)) for team in teams}
 
 
 async def medians_for(
-    rt: HasMedians, pairs: Iterable[TeamPeriod]
+    rt: HasMedians, pairs: Iterable[TeamPeriod], *, announced: bool = False
 ) -> dict[TeamPeriod, TeamMedians | None]:
-    """Medians of each (team, period); None where the owner cannot be asked right now."""
+    """Medians of each (team, period), current or as `announced`; None where the owner
+    cannot be asked right now."""
+    local = announced_medians if announced else team_medians
+    asked = [("announced", "1")] if announced else []
     out: dict[TeamPeriod, TeamMedians | None] = {}
     remote: dict[tuple[URL, str], list[str]] = defaultdict(list)
     owners: dict[str, URL | OwnerUnknown | None] = {}  # a team is asked for in many periods
@@ -84,7 +98,7 @@ async def medians_for(
             out[(team, period)] = None
             continue
         if owner is None:
-            out[(team, period)] = team_medians(rt.views.get("team:" + team), period)
+            out[(team, period)] = local(rt.views.get("team:" + team), period)
         else:
             remote[(owner, period)].append(team)
     for (owner, period), all_teams in remote.items():
@@ -92,7 +106,7 @@ async def medians_for(
             answers = await _ask(
                 rt,
                 owner.with_path(MEDIANS_PATH).with_query(
-                    [("period", period), *(("team", t) for t in teams)]
+                    [("period", period), *asked, *(("team", t) for t in teams)]
                 ),
             )
             for team in teams:
@@ -103,8 +117,9 @@ async def medians_for(
 
 def team_chunks(period: str, teams: list[str]) -> Iterator[list[str]]:
     """The teams split so that each request's query string stays within MAX_QUERY_BYTES
-    (counted fully percent-encoded, an upper bound of what yarl sends)."""
-    budget = MAX_QUERY_BYTES - len("period=" + quote(period, safe=""))
+    (counted fully percent-encoded, an upper bound of what yarl sends, with room for
+    `announced`)."""
+    budget = MAX_QUERY_BYTES - len("period=" + quote(period, safe="") + "&announced=1")
     chunk: list[str] = []
     used = 0
     for team in teams:
@@ -138,16 +153,23 @@ async def performance_for(
 
 
 async def performance_documents(
-    rt: HasMedians, wanted: list[tuple[ScopeView, Period]], now: datetime
+    rt: HasMedians,
+    wanted: list[tuple[ScopeView, Period]],
+    now: datetime,
+    *,
+    announced: bool = False,
 ) -> list[dict[str, Any]]:
     """The documents of many scopes and periods, asking each team owner once for all the
-    medians the reps among them need (a request per document would cost a round trip each)."""
+    medians the reps among them need (a request per document would cost a round trip each);
+    quadrants against the announced medians for sales.performance (module docstring)."""
     teams: dict[tuple[str, str], str | None] = {}
     for view, period in wanted:
         if view.kind == "rep":
             teams[(view.scope, period.id)] = view.latest_part(period.id)
     medians = await medians_for(
-        rt, [(team, period_id) for (_, period_id), team in teams.items() if team]
+        rt,
+        [(team, period_id) for (_, period_id), team in teams.items() if team],
+        announced=announced,
     )
     s = rt.settings
     docs = []

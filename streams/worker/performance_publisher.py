@@ -150,7 +150,9 @@ async def documents(
         except PeriodError:
             continue
         wanted.append(((scope, period_id), view, period))
-    docs = await performance_documents(rt, [(view, period) for _, view, period in wanted], now)
+    docs = await performance_documents(
+        rt, [(view, period) for _, view, period in wanted], now, announced=True
+    )
     return [
         (pair, f"{view.kind}:{view.id}:{period.id}".encode(), orjson.dumps(doc))
         for (pair, view, period), doc in zip(wanted, docs, strict=True)

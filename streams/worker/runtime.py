@@ -205,6 +205,9 @@ class Runtime:
         table_topic = self.table.changelog_topic.get_topic_name()
         mine = {tp.partition for tp in active_tps if tp.topic == table_topic}
         self.views.clear()
+        # nothing is announced to views built anew; every recent document is republished
+        # below, measured against the medians each team announces from now on
+        self.processor.unannounced.clear()
         records = 0
         for raw_key, raw_value in self.table.data.items():
             if not is_state_key(raw_key):

@@ -1,4 +1,5 @@
-"""Periodic duties of a worker: target evaluation, publishing changed figures, lag.
+"""Periodic duties of a worker: target evaluation, team medians, publishing changed figures,
+lag.
 
 Each duty is guarded: an exception (a peer restarting, a partition revoked during a
 rebalance) is logged and the duty runs again at its next interval. Left to Faust, it would
@@ -14,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from time import monotonic
 
 from streams.engine.items import Tick, encode_envelope
+from streams.engine.processor import ANNOUNCE_SECONDS
+from streams.worker.batch_handler import announce_medians
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import Runtime
@@ -73,6 +76,12 @@ def register(rt: Runtime) -> None:
             if tp.topic == topic:
                 await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=tp.partition)
 
+    @app.timer(ANNOUNCE_SECONDS, name="announce-medians")
+    @guarded
+    async def announce() -> None:
+        """Team medians moved by a partition's last batches reach its reps' quadrants."""
+        await announce_medians(rt)
+
     pacer = PublishPacer()
 
     @guarded
@@ -94,23 +103,28 @@ def register(rt: Runtime) -> None:
     @guarded
     async def consumer_lag() -> None:
         """Records each assigned partition still has to process; unassigned ones vanish."""
-        gauge = rt.metrics.consumer_lag
-        watched = {*rt.settings.topics.inputs(), rt.settings.topics.scopes}
-        exported: set[tuple[str, str]] = set()
-        for tp in app.consumer.assignment():
-            if tp.topic not in watched:
-                continue
-            highwater = app.consumer.highwater(tp)
-            position = rt.positions.get((tp.topic, tp.partition))
-            if highwater is None or highwater < 0:
-                continue
+        await export_consumer_lag(rt)
+
+
+async def export_consumer_lag(rt: Runtime) -> None:
+    app = rt.app
+    gauge = rt.metrics.consumer_lag
+    watched = {*rt.settings.topics.inputs(), rt.settings.topics.scopes}
+    exported: set[tuple[str, str]] = set()
+    for tp in app.consumer.assignment():
+        if tp.topic not in watched:
+            continue
+        highwater = app.consumer.highwater(tp)
+        position = rt.positions.get((tp.topic, tp.partition))
+        if highwater is None or highwater < 0:
+            continue
+        if position is None:
+            position = await app.consumer.position(tp)
             if position is None:
-                position = await app.consumer.position(tp)
-                if position is None:
-                    continue
-            labels = (tp.topic, str(tp.partition))
-            gauge.labels(*labels).set(max(highwater - position, 0))
-            exported.add(labels)
-        for labels in rt.lag_series - exported:
-            gauge.remove(*labels)
-        rt.lag_series = exported
+                continue
+        labels = (tp.topic, str(tp.partition))
+        gauge.labels(*labels).set(max(highwater - position, 0))
+        exported.add(labels)
+    for labels in rt.lag_series - exported:
+        gauge.remove(*labels)
+    rt.lag_series = exported

@@ -30,7 +30,7 @@ from streams.domain.periods import parse_period
 from streams.engine.activity import activity_buckets
 from streams.engine.items import Item, RawEvent, TargetItem, Tick
 from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
-from streams.engine.queries import performance_document, team_medians
+from streams.engine.queries import announced_medians, performance_document, team_medians
 from streams.engine.rollups import ScopeView, Views
 from streams.engine.state import decode_value, parse_key
 
@@ -196,8 +196,12 @@ class Harness:
         at_risk_pace: float = 0.8,
         base: str = "USD",
         route: Callable[[str], int] | None = None,
+        announce_seconds: float = 0.0,
     ) -> None:
+        """`announce_seconds` 0: a team's medians are announced after every batch (the
+        worker announces at most once a second; its batches share a clock, these do not)."""
         self.n = partitions
+        self.announce_seconds = announce_seconds
         self.tz = ZoneInfo(tz)
         self.grace = grace
         self.at_risk_pace = at_risk_pace
@@ -221,6 +225,7 @@ class Harness:
             tz=self.tz,
             late_grace_seconds=self.grace,
             at_risk_pace=self.at_risk_pace,
+            announce_seconds=self.announce_seconds,
         )
         return Partition(index, views, proc, store if store is not None else {})
 
@@ -357,8 +362,11 @@ class Harness:
     def view(self, scope: str) -> ScopeView | None:
         return self.views_of(scope).get(scope)
 
-    def performance(self, scope: str, period: str, now: datetime) -> dict[str, Any] | None:
-        """performance_document of a scope, a rep's medians from its team's owner."""
+    def performance(
+        self, scope: str, period: str, now: datetime, *, announced: bool = False
+    ) -> dict[str, Any] | None:
+        """performance_document of a scope, a rep's medians from its team's owner: current
+        ones as the API's, or `announced` ones as sales.performance's."""
         view = self.view(scope)
         if view is None:
             return None
@@ -366,7 +374,9 @@ class Harness:
         if view.kind == "rep":
             team = view.latest_part(period)
             if team is not None:
-                medians = team_medians(self.view("team:" + team), period)
+                medians = (announced_medians if announced else team_medians)(
+                    self.view("team:" + team), period
+                )
         return performance_document(
             view,
             parse_period(period, self.tz),
@@ -377,9 +387,11 @@ class Harness:
             medians=medians,
         )
 
-    def figures(self, scope: str, period: str, now: datetime) -> dict[str, Any] | None:
+    def figures(
+        self, scope: str, period: str, now: datetime, *, announced: bool = False
+    ) -> dict[str, Any] | None:
         """The performance document without targets (figures only)."""
-        doc = self.performance(scope, period, now)
+        doc = self.performance(scope, period, now, announced=announced)
         if doc is not None:
             doc.pop("targets")
         return doc

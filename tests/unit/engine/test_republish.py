@@ -9,7 +9,7 @@ old and the new medians.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from streams.engine.items import RawEvent, Republish
 from tests.unit.engine.scope_harness import Harness, activity
@@ -44,3 +44,40 @@ def test_only_reps_whose_quadrant_may_have_moved_republish() -> None:
     assert republished(h, calls("r1", 3, 1), DAY) == {"rep:r1", "rep:r2"}
     assert h.figures("rep:r2", DAY, NOW)["quadrant"] == "low_activity_high_performance"
     assert h.figures("rep:r3", DAY, NOW)["quadrant"] == "high_activity_high_performance"
+
+
+def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_them() -> None:
+    """Between two announcements a sales.performance document's quadrant stays measured
+    against the medians last announced, so the next announcement, compared with that one,
+    finds every quadrant that moved; reps whose figures reached the team meanwhile
+    republish too. The API's quadrant takes the current medians."""
+    h = Harness(announce_seconds=60.0)
+
+    def republished_at(items: list[RawEvent], at: datetime) -> set[str]:
+        return {
+            item.scope
+            for result in h.run(items, at)
+            for item in result.outbox
+            if isinstance(item, Republish) and item.period == DAY
+        }
+
+    def quadrants(at: datetime) -> tuple[str, str]:
+        published = h.figures("rep:r2", DAY, at, announced=True)
+        api = h.figures("rep:r2", DAY, at)
+        assert published is not None and api is not None
+        return published["quadrant"], api["quadrant"]
+
+    h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)  # median 3
+    high, low = "high_activity_high_performance", "low_activity_high_performance"
+    assert quadrants(NOW) == (high, high)
+
+    # 10 s later r1 goes to 4: the median is 4 now, not announced before a minute passed
+    later = NOW + timedelta(seconds=10)
+    assert republished_at(calls("r1", 3, 1), later) == set()
+    assert quadrants(later) == (high, low)
+
+    # past the minute the team's next batch announces 4 against the 3 announced: r2 (3)
+    # falls to low, r1 and r3 had figures reach the team since the last announcement
+    after = NOW + timedelta(seconds=70)
+    assert republished_at(calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
+    assert quadrants(after) == (low, low)

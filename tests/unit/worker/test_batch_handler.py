@@ -170,8 +170,9 @@ class FakePartition:
             self.store.metas[self.partition] = meta
 
 
-def runtime(sent: Sent) -> Any:
-    """A worker owning every partition: anything could be folded locally."""
+def runtime(sent: Sent, announce_seconds: float = 0.0) -> Any:
+    """A worker owning every partition: anything could be folded locally. Its team medians
+    are announced after every batch unless `announce_seconds` says otherwise."""
     settings = Settings.from_env({"SALES_TOPIC_PARTITIONS": str(PARTITIONS)})
     fx = FxRates.load(FX_PATH, settings.base_currency)
     store = FakeStore(sent)
@@ -183,6 +184,7 @@ def runtime(sent: Sent) -> Any:
             consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeBatchProducer(sent)
         ),
         positions={},
+        ready=True,
         undelivered=[],
         draining=False,
         pending=PendingPublishes(),
@@ -199,6 +201,7 @@ def runtime(sent: Sent) -> Any:
             tz=settings.tz,
             late_grace_seconds=settings.late_grace.total_seconds(),
             at_risk_pace=settings.at_risk_pace,
+            announce_seconds=announce_seconds,
         ),
         metrics=PipelineMetrics(CollectorRegistry(), "test"),
         partition_of=lambda scope: partition_of(scope, PARTITIONS),
@@ -514,6 +517,49 @@ async def test_republishes_of_reps_owned_elsewhere_go_through_the_internal_topic
         rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
     )
     assert Republish("rep:r3", day) in through
+
+
+async def test_medians_left_unannounced_by_the_last_batch_are_announced_by_the_timer(
+    sent: Sent,
+) -> None:
+    """Within ANNOUNCE_SECONDS of a partition's last announcement its batches announce
+    nothing; the timer's run once that time passed announces what they moved, to owned
+    reps directly and to reps owned elsewhere through the internal topic."""
+    rt = runtime(sent, announce_seconds=3600.0)
+    now = datetime.now(UTC).replace(microsecond=0)
+    day = now.date().isoformat()
+    await relay_until_quiet(rt, sent, [activity_of("r3", 0, now), activity_of("r10", 1, now)])
+    team = partition_of("team:t1", PARTITIONS)
+    assert team in rt.processor.announced_at, "a first announcement is due at once"
+    rt.pending.take(1_000)
+    # r10 moves the team's medians past r3: not announced yet, and r3's quadrant holds
+    through = await relay_until_quiet(
+        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+    )
+    assert not any(isinstance(item, Republish) for item in through)
+    assert ("rep:r3", day) not in set(rt.pending)
+    rt.pending.take(1_000)
+    sent.clear()
+    await batch_handler.announce_medians(rt)
+    assert not rt.pending and not sent, "the last announcement is not an hour old yet"
+
+    rt.processor.announced_at[team] -= 3600.0  # an hour passes with no batch
+    elsewhere = partition_of("rep:r3", PARTITIONS)
+    owned = {tp for tp in rt.app.consumer.assignment() if tp.partition != elsewhere}
+    rt.app.consumer.assignment = lambda: owned
+    waiting = len(rt.undelivered)
+    await batch_handler.announce_medians(rt)
+    through = [
+        item
+        for name, _, _, value in sent
+        if name == rt.settings.topics.scopes
+        for item in decode_envelope(value)
+    ]
+    assert Republish("rep:r3", day) in through  # and its week, month and quarter
+    assert {item.scope for item in through} == {"rep:r3"}
+    assert len(rt.undelivered) == waiting + 1, "the next checkpoint waits for the send"
+    await batch_handler.announce_medians(rt)  # nothing left to announce
+    assert len(sent) == 1
 
 
 async def test_the_fold_reads_a_checkpoint_in_flight_and_the_store_gets_it_on_completion(
