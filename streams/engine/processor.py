@@ -236,11 +236,7 @@ class ScopeProcessor:
             return
         pending = self.unannounced.setdefault(partition, {})
         for team_period, reps in changed.items():
-            known = pending.get(team_period)
-            if known is None:
-                pending[team_period] = reps
-            else:
-                known.update(reps)
+            pending.setdefault(team_period, set()).update(reps)
 
     def process(
         self,
