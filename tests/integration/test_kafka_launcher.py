@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from types import ModuleType
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.support.topics import wait_until_listed
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +37,7 @@ async def _create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None
         await admin.create_topics(
             [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
         )
-        # the broker answers create_topics before every listener sees the new topic
-        for _ in range(100):
-            if topic in await admin.list_topics():
-                break
-            await asyncio.sleep(0.1)
-        assert topic in await admin.list_topics()
+        await wait_until_listed(admin, topic)
     finally:
         await admin.close()
 

@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from tests.support.topics import wait_until_listed
 from tests.support.workers import TOPIC_NAMES, free_port
 
 pytestmark = pytest.mark.integration
@@ -207,7 +208,7 @@ async def test_aiokafka_round_trip_over_sasl_ssl(secured_kafka: Any, unique_name
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        await wait_until_listed(admin, topic)
     finally:
         await admin.close()
 
