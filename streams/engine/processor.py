@@ -164,6 +164,10 @@ def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> 
 #: often per partition: computed after every batch that touched a team, they took a fifth of
 #: the fold's instructions on wide data, and most were replaced a batch later
 ANNOUNCE_SECONDS = 1.0
+#: how long a rep's figures may take to reach its team (through the internal topic, a
+#: backlog included): reps whose figures arrive this soon after the team's medians moved
+#: republish even when the medians do not move again
+MEMBER_FLIGHT_SECONDS = 60.0
 
 
 class ScopeProcessor:
@@ -200,9 +204,11 @@ class ScopeProcessor:
         A rep's quadrant is measured against its team's announced medians, never against
         medians between two announcements, so comparing each announcement with the one
         before finds every document whose quadrant moved. A member whose figures reached
-        the team since then republishes whenever the medians moved: its own document may
-        have counted figures the team had not. Called after each batch and by the worker's
-        timer, so an idle partition's last changes are announced too.
+        the team since then republishes whenever the medians moved, now or within
+        MEMBER_FLIGHT_SECONDS: its own document counted figures the team did not have
+        when it compared, and may have been measured against medians since replaced.
+        Called after each batch and by the worker's timer, so an idle partition's last
+        changes are announced too.
         """
         pending = self.unannounced.get(partition)
         if not pending:
@@ -219,15 +225,23 @@ class ScopeProcessor:
             before: TeamMedians | None = view.announced.get(period_id)
             after = team_medians(view, period_id)
             view.announced[period_id] = after
-            if before is None or after == before:
+            if before is None:
                 continue  # no document used other medians
             # in the team's member order, unsorted: a republish only marks the rep's
             # document, so no order of them means anything
-            out.extend(
-                Republish("rep:" + rep, period_id)
-                for rep, activities, revenue in member_rows(view, period_id)
-                if rep in changed or quadrant_moved(activities, revenue, before, after)
-            )
+            if after != before:
+                view.medians_moved_at[period_id] = now
+                out.extend(
+                    Republish("rep:" + rep, period_id)
+                    for rep, activities, revenue in member_rows(view, period_id)
+                    if rep in changed or quadrant_moved(activities, revenue, before, after)
+                )
+            elif now - view.medians_moved_at.get(period_id, -1e18) <= MEMBER_FLIGHT_SECONDS:
+                out.extend(
+                    Republish("rep:" + rep, period_id)
+                    for rep, _, _ in member_rows(view, period_id)
+                    if rep in changed
+                )
         return out
 
     def members_reached(self, partition: int, changed: dict[tuple[str, str], set[str]]) -> None:

@@ -209,6 +209,9 @@ class ScopeView:
     #: period -> the team's medians as last announced to its members: what their quadrants
     #: are measured against (queries.announced_medians, ScopeProcessor.announce_due)
     announced: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: period -> when an announcement last moved those medians (epoch seconds): a member's
+    #: figures still on their way then republish on arrival (ScopeProcessor.announce_due)
+    medians_moved_at: dict[str, float] = field(default_factory=dict, compare=False)
     #: hour -> the event ids its records hold, for busy hours (`hour_ids`): a batch checks
     #: its events against them instead of building the set again from the records
     id_sets: dict[int, set[str]] = field(default_factory=dict)

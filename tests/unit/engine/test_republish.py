@@ -10,8 +10,10 @@ old and the new medians.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from streams.engine.items import RawEvent, Republish
+from streams.engine.processor import MEMBER_FLIGHT_SECONDS
 from tests.unit.engine.scope_harness import Harness, activity
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -81,3 +83,53 @@ def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_the
     after = NOW + timedelta(seconds=70)
     assert republished_at(calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
     assert quadrants(after) == (low, low)
+
+
+def test_a_member_whose_figures_were_in_flight_while_the_medians_moved_republishes() -> None:
+    """r2's document is published before its new figures reach the team; the medians move
+    meanwhile (the team measures r2's stale figures: no flip), and do not move again when
+    the figures arrive. r2's document, measured against the old medians, must still be
+    republished: under the medians now announced its quadrant is another."""
+    route = {"team:t1": 0, "rep:r1": 1, "rep:r2": 2, "rep:r3": 3, "rep:r4": 1, "rep:r5": 2}
+    h = Harness(route=lambda scope: route[scope])
+    # activities 1..5: the median is 3; r2 (2) is low
+    h.run([*calls("r1", 1, 0), *calls("r2", 2, 0), *calls("r3", 3, 0)], NOW)
+    h.run([*calls("r4", 4, 0), *calls("r5", 5, 0)], NOW)
+    high, low = "high_activity_high_performance", "low_activity_high_performance"
+
+    def published(at: datetime) -> str:
+        doc = h.figures("rep:r2", DAY, at, announced=True)
+        assert doc is not None
+        return str(doc["quadrant"])
+
+    assert published(NOW) == low
+    # r2 goes to 3 on its own partition; its figures to the team are still in flight
+    t1 = NOW + timedelta(seconds=1)
+    in_flight = h.step(2, list(calls("r2", 1, 2)), t1).outbox
+    assert in_flight
+    assert published(t1) == high  # 3 against the announced median 3
+
+    # r1 goes to 6: the team's median moves to 4 (it still counts r2 at 2: no flip for r2)
+    t2 = NOW + timedelta(seconds=2)
+    assert republished_at(h, calls("r1", 5, 1), t2) == {"rep:r1", "rep:r3"}
+
+    # r2's figures arrive: 3, 3, 4, 5, 6 keep the median at 4, yet r2's document (high
+    # against 3) is low against 4: it republishes
+    t3 = NOW + timedelta(seconds=3)
+    assert republished_at(h, in_flight, t3) == {"rep:r2"}
+    assert published(t3) == low
+
+    # r5 to 7 leaves the median at 4: within MEMBER_FLIGHT_SECONDS of the move r5 still
+    # republishes (its figures may have been on their way), past it nobody does
+    assert republished_at(h, calls("r5", 1, 5), t2 + timedelta(seconds=30)) == {"rep:r5"}
+    late = t2 + timedelta(seconds=MEMBER_FLIGHT_SECONDS + 1)
+    assert republished_at(h, calls("r5", 1, 6), late) == set()
+
+
+def republished_at(h: Harness, items: list[Any], at: datetime) -> set[str]:
+    return {
+        item.scope
+        for result in h.run(items, at)
+        for item in result.outbox
+        if isinstance(item, Republish) and item.period == DAY
+    }
