@@ -52,7 +52,7 @@ class DealTouches:
             while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
                 records.append((key, record))
         ids = set(state.touch_ids).union(*(record.ids for _, record in records))
-        return cls(scope, state, records, ids)
+        return DealTouches(scope, state, records, ids)
 
     def add(self, event_id: str, activity: str, limit: int) -> tuple[Key | None, TouchRecord]:
         """Count a new touch; returns the touch record it went to (None: the state)."""

@@ -68,12 +68,12 @@ class HourSlot:
                 record = load(key)
                 if record is not None:
                     records.append((key, record))
-        return cls(scope, hour, records, max([absorbed, *numbers]) + 1, seen, set())
+        return HourSlot(scope, hour, records, max([absorbed, *numbers]) + 1, seen, set())
 
     @classmethod
     def new(cls, scope: str, hour: int) -> HourSlot:
         """An hour the table holds no record of."""
-        return cls(scope, hour, [((scope, HOUR, hour), None)], 1, frozenset(), set())
+        return HourSlot(scope, hour, [((scope, HOUR, hour), None)], 1, frozenset(), set())
 
     def counted(self, event_id: str) -> bool:
         return event_id in self.ids or event_id in self.seen

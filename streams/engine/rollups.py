@@ -95,7 +95,7 @@ class PartChange:
         sat_new = new.satisfaction if new is not None and new.satisfaction != _NO_FEEDBACK else None
         if sat_old is not None and sat_new is not None and sat_old == sat_new:
             sat_old = sat_new = None
-        return cls(
+        return PartChange(
             part,
             {activity: n for activity, n in counts.items() if n},
             sat_old,
