@@ -218,11 +218,15 @@ class ScopeView:
 
     def members_moved(self, period_id: str, *, revenue: bool) -> None:
         """A member of the period joined, left or changed: drop what was derived from them
-        (with `revenue`, the revenue median too)."""
-        self.medians.pop(period_id, None)
-        self.member_figures.pop(period_id, None)
-        if revenue:
-            self.revenue_medians.pop(period_id, None)
+        (with `revenue`, the revenue median too). `in` and `del`, not `pop(key, None)`:
+        compiled, the first two are native and pop is a generic method call, and this runs
+        for each period of each team hour a batch changes."""
+        if period_id in self.medians:
+            del self.medians[period_id]
+        if period_id in self.member_figures:
+            del self.member_figures[period_id]
+        if revenue and period_id in self.revenue_medians:
+            del self.revenue_medians[period_id]
 
     @property
     def kind(self) -> str:
