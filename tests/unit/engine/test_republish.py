@@ -9,10 +9,10 @@ old and the new medians.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from streams.engine.items import RawEvent, Republish
+from streams.engine.items import Item, RawEvent, Republish
 from streams.engine.processor import MEMBER_FLIGHT_SECONDS
 from tests.unit.engine.scope_harness import Harness, activity
 
@@ -24,12 +24,13 @@ def calls(rep: str, n: int, first: int) -> list[RawEvent]:
     return [activity(f"{rep}-{first + i}", rep, "t1", f"{DAY}T09:{i:02d}:00Z") for i in range(n)]
 
 
-def republished(h: Harness, items: list[RawEvent], period: str) -> set[str]:
+def republished(h: Harness, items: Sequence[Item], at: datetime = NOW) -> set[str]:
+    """The reps asked to republish their document of DAY while `items` run at `at`."""
     return {
         item.scope
-        for result in h.run(items, NOW)
+        for result in h.run(items, at)
         for item in result.outbox
-        if isinstance(item, Republish) and item.period == period
+        if isinstance(item, Republish) and item.period == DAY
     }
 
 
@@ -39,11 +40,11 @@ def test_only_reps_whose_quadrant_may_have_moved_republish() -> None:
     h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)
 
     # r3 to 15: the median stays 3, nobody's quadrant can move
-    assert republished(h, calls("r3", 10, 5), DAY) == set()
+    assert republished(h, calls("r3", 10, 5)) == set()
 
     # r1 to 4: the median moves to 4; r1's figures changed (it republishes), r2 (3) falls
     # from high to low, r3 (15) stays high and is left alone
-    assert republished(h, calls("r1", 3, 1), DAY) == {"rep:r1", "rep:r2"}
+    assert republished(h, calls("r1", 3, 1)) == {"rep:r1", "rep:r2"}
     assert h.figures("rep:r2", DAY, NOW)["quadrant"] == "low_activity_high_performance"
     assert h.figures("rep:r3", DAY, NOW)["quadrant"] == "high_activity_high_performance"
 
@@ -54,14 +55,6 @@ def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_the
     finds every quadrant that moved; reps whose figures reached the team meanwhile
     republish too. The API's quadrant takes the current medians."""
     h = Harness(announce_seconds=60.0)
-
-    def republished_at(items: list[RawEvent], at: datetime) -> set[str]:
-        return {
-            item.scope
-            for result in h.run(items, at)
-            for item in result.outbox
-            if isinstance(item, Republish) and item.period == DAY
-        }
 
     def quadrants(at: datetime) -> tuple[str, str]:
         published = h.figures("rep:r2", DAY, at, announced=True)
@@ -75,13 +68,13 @@ def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_the
 
     # 10 s later r1 goes to 4: the median is 4 now, not announced before a minute passed
     later = NOW + timedelta(seconds=10)
-    assert republished_at(calls("r1", 3, 1), later) == set()
+    assert republished(h, calls("r1", 3, 1), later) == set()
     assert quadrants(later) == (high, low)
 
     # past the minute the team's next batch announces 4 against the 3 announced: r2 (3)
     # falls to low, r1 and r3 had figures reach the team since the last announcement
     after = NOW + timedelta(seconds=70)
-    assert republished_at(calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
+    assert republished(h, calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
     assert quadrants(after) == (low, low)
 
 
@@ -111,25 +104,16 @@ def test_a_member_whose_figures_were_in_flight_while_the_medians_moved_republish
 
     # r1 goes to 6: the team's median moves to 4 (it still counts r2 at 2: no flip for r2)
     t2 = NOW + timedelta(seconds=2)
-    assert republished_at(h, calls("r1", 5, 1), t2) == {"rep:r1", "rep:r3"}
+    assert republished(h, calls("r1", 5, 1), t2) == {"rep:r1", "rep:r3"}
 
     # r2's figures arrive: 3, 3, 4, 5, 6 keep the median at 4, yet r2's document (high
     # against 3) is low against 4: it republishes
     t3 = NOW + timedelta(seconds=3)
-    assert republished_at(h, in_flight, t3) == {"rep:r2"}
+    assert republished(h, in_flight, t3) == {"rep:r2"}
     assert published(t3) == low
 
     # r5 to 7 leaves the median at 4: within MEMBER_FLIGHT_SECONDS of the move r5 still
     # republishes (its figures may have been on their way), past it nobody does
-    assert republished_at(h, calls("r5", 1, 5), t2 + timedelta(seconds=30)) == {"rep:r5"}
+    assert republished(h, calls("r5", 1, 5), t2 + timedelta(seconds=30)) == {"rep:r5"}
     late = t2 + timedelta(seconds=MEMBER_FLIGHT_SECONDS + 1)
-    assert republished_at(h, calls("r5", 1, 6), late) == set()
-
-
-def republished_at(h: Harness, items: list[Any], at: datetime) -> set[str]:
-    return {
-        item.scope
-        for result in h.run(items, at)
-        for item in result.outbox
-        if isinstance(item, Republish) and item.period == DAY
-    }
+    assert republished(h, calls("r5", 1, 6), late) == set()
