@@ -131,6 +131,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run the worker with this command line instead of the `salespulse worker` "
         "console script of this venv (its configuration still comes from the environment)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="salespulse workers in one consumer group, each its own process, API port and "
+        "data dir (1); the issue's goals are for one worker and are not judged with more",
+    )
     p.add_argument("--validation-events", type=int, default=20_000, metavar="N", help="(20000)")
     p.add_argument(
         "--restart-reps",
@@ -245,7 +253,9 @@ async def run_throughput(
         sample_every=args.sample_every,
         worker_env=dict(item.split("=", 1) for item in args.worker_env),
         worker_command=shlex.split(args.worker_command) if args.worker_command else None,
+        workers=args.workers,
     )
+    report["salespulse_workers"] = args.workers
     runs: list[Run] = []
     prefix = "b" + uuid.uuid4().hex[:6]
     latency_shape = "live" if "live" in args.shapes else args.shapes[-1]
@@ -384,10 +394,13 @@ def ratios(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
 
 
 def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
+    """Each goal of issue 9 with what was measured; the throughput and latency goals are
+    for one worker, so a run of several (`--workers`) leaves them out."""
+    one_worker = report.get("salespulse_workers", 1) == 1
     out: list[dict[str, Any]] = []
     for shape, peers in report["ratios"].items():
         for peer, goal in RATIO_GOALS.items():
-            if peer in peers:
+            if peer in peers and one_worker:
                 value = peers[peer]["queryable"]
                 out.append(
                     {
@@ -398,7 +411,7 @@ def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
                     }
                 )
     lat = report.get("latency")
-    if lat:
+    if lat and one_worker:
         p99 = lat["p99_s"]
         out.append(
             {
@@ -492,6 +505,12 @@ def print_summary(report: dict[str, Any], runs: list[Run]) -> None:
             + f"\n  for scale: changelog segment files on the broker "
             f"{state['changelog_log_bytes_on_disk'] / 2**20:,.1f} MiB (not compacted); worker "
             f"RocksDB dir {state['rocksdb_dir_bytes_after_advance'] / 2**20:,.1f} MiB"
+        )
+    workers = report.get("salespulse_workers", 1)
+    if workers > 1:
+        print(
+            f"\n  salespulse ran as {workers} workers in one consumer group; the issue's "
+            "throughput and latency goals are for one worker and are not judged"
         )
     if report["goals"]:
         print("\nGoals of issue 9 (reported, never asserted)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -107,7 +108,7 @@ class _Maker:
         self.types = list(ACTIVITY_MIX)
         self.type_cum = list(accumulate(ACTIVITY_MIX.values()))
 
-    def pick(self, cumulative: list[float]) -> int:
+    def pick(self, cumulative: Sequence[float]) -> int:
         """An index drawn with the weights whose running sums are `cumulative`."""
         x = self.rng.random() * cumulative[-1]
         return min(bisect_right(cumulative, x), len(cumulative) - 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 from datetime import datetime, timedelta
@@ -95,7 +96,7 @@ def quix_app(bootstrap: str, group: str, topics: list[str], state_dir: str) -> N
         commit_interval=COMMIT_INTERVAL,
         state_dir=state_dir,
         use_changelog_topics=True,
-        loglevel=os.environ.get("QUIX_BENCH_LOGLEVEL", "WARNING"),
+        loglevel=logging.getLevelName(os.environ.get("QUIX_BENCH_LOGLEVEL", "WARNING")),
     )
     frames = [
         app.dataframe(app.topic(name, value_deserializer="json", timestamp_extractor=_event_ms))

@@ -129,6 +129,8 @@ class Options:
     worker_env: Mapping[str, str]
     #: argv of the worker instead of `salespulse worker --loglevel info`
     worker_command: list[str] | None
+    #: salespulse workers in one consumer group (the issue's goals are for one)
+    workers: int = 1
 
 
 @dataclass
@@ -357,6 +359,12 @@ class Worker:
     app_id: str
     url: str
     data_dir: Path
+    #: the group's other workers (`--workers`), each with its own API port and data dir
+    others: list[Worker] = field(default_factory=list)
+
+    @property
+    def everyone(self) -> list[Worker]:
+        return [self, *self.others]
 
 
 async def start_salespulse(
@@ -368,13 +376,9 @@ async def start_salespulse(
     base: Path,
 ) -> tuple[Run, Worker]:
     app_id = f"spbench-{topics.shape}-{uuid.uuid4().hex[:6]}"
-    port = load_kafka_local().free_port()
-    data_dir = base / app_id / "data"
     env = {
         "KAFKA_BOOTSTRAP": broker.bootstrap,
-        "SALES_API_PORT": str(port),
         "SALES_APP_ID": app_id,
-        "SALES_DATA_DIR": str(data_dir),
         "SALES_TOPIC_PARTITIONS": str(opts.partitions),
         "SALES_LATE_GRACE": f"P{LATE_GRACE_DAYS}D",
         # the clock advance after the wide run sends events grace + 1 day ahead
@@ -390,18 +394,45 @@ async def start_salespulse(
             [*(opts.worker_command or []), *(f"{k}={v}" for k, v in opts.worker_env.items())]
         )
         run.notes.append(f"worker run as configured: {extra}")
-    url = f"http://127.0.0.1:{port}"
+    if opts.workers > 1:
+        run.notes.append(
+            f"{opts.workers} workers in one consumer group, each its own process; peers run "
+            "as one process each"
+        )
     argv = opts.worker_command or salespulse_command()
-    process = Process(label, argv, _env(env), base / app_id / "worker.log")
+    workers: list[Worker] = []
+    for i in range(opts.workers):
+        port = load_kafka_local().free_port()
+        suffix = f"-{i + 1}" if i else ""
+        data_dir = base / app_id / f"data{suffix}"
+        own = {"SALES_API_PORT": str(port), "SALES_DATA_DIR": str(data_dir)}
+        process = Process(label, argv, _env({**env, **own}), base / app_id / f"worker{suffix}.log")
+        workers.append(Worker(process, app_id, f"http://127.0.0.1:{port}", data_dir))
+    worker = workers[0]
+    worker.others = workers[1:]
+    for other in worker.others:  # `drive` starts the first and times from its start
+        other.process.start()
     watch = GroupWatch(admin, app_id, topics.ends)
-    log(f"salespulse [{topics.shape}]: starting worker {app_id} on {url}")
+    log(f"salespulse [{topics.shape}]: starting {opts.workers} worker(s) {app_id}, {worker.url}")
     await drive(
-        process, watch, run, run.events, opts.timeout, api_check=lambda: figures_match(url, data)
+        worker.process,
+        watch,
+        run,
+        run.events,
+        opts.timeout,
+        api_check=lambda: figures_match(worker.url, data),
     )
+    # VmHWM is each process's own peak: one reading at the end is enough for the others
+    run.peak_rss += sum(other.process.sample_rss() for other in worker.others)
     _log_result(run)
     if run.complete:
         run.notes.append("team activities_total and deals_won matched the input for every month")
-    return run, Worker(process, app_id, url, data_dir)
+    return run, worker
+
+
+def worker_dirs_bytes(worker: Worker) -> int:
+    """Bytes in the data dirs of the group's workers (RocksDB, offsets)."""
+    return sum(dir_bytes(each.data_dir) for each in worker.everyone)
 
 
 LOG_PROBLEMS = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b|Error\b")
@@ -465,9 +496,12 @@ async def run_salespulse(
             figures = await state_after_grace(broker, admin, worker, topics, data)
             followups["state"] = {"shape": topics.shape, **figures}
     finally:
-        await asyncio.to_thread(worker.process.stop)
-        log(f"salespulse [{topics.shape}]: worker stopped; log {worker.process.log_path}")
-        followups["worker_log"] = worker_log_summary(worker.process.log_path)
+        for each in worker.everyone:
+            await asyncio.to_thread(each.process.stop)
+            log(f"salespulse [{topics.shape}]: worker stopped; log {each.process.log_path}")
+        followups["worker_log"] = [
+            line for each in worker.everyone for line in worker_log_summary(each.process.log_path)
+        ]
     return run, followups
 
 
@@ -551,7 +585,7 @@ async def state_after_grace(
     of the latest non-null record per key), divided by reps x days of the data.
     """
     before = await changelog_figures(broker, admin, worker, data.total)
-    rocks_before = dir_bytes(worker.data_dir)
+    rocks_before = worker_dirs_bytes(worker)
     at = data.end + timedelta(days=LATE_GRACE_DAYS + 1)
     occurred_at = rfc3339(at)
     records = []
@@ -610,5 +644,5 @@ async def state_after_grace(
         "state_bytes_per_rep_day": compacted.state_bytes / rep_days,
         "changelog_compacted_bytes_per_rep_day": compacted.log_bytes / rep_days,
         "rocksdb_dir_bytes_before_advance": rocks_before,
-        "rocksdb_dir_bytes_after_advance": dir_bytes(worker.data_dir),
+        "rocksdb_dir_bytes_after_advance": worker_dirs_bytes(worker),
     }
