@@ -496,8 +496,9 @@ async def run_salespulse(
             figures = await state_after_grace(broker, admin, worker, topics, data)
             followups["state"] = {"shape": topics.shape, **figures}
     finally:
+        # all at once: one stopping first makes the others rebalance (and warn) for nothing
+        await asyncio.gather(*(asyncio.to_thread(each.process.stop) for each in worker.everyone))
         for each in worker.everyone:
-            await asyncio.to_thread(each.process.stop)
             log(f"salespulse [{topics.shape}]: worker stopped; log {each.process.log_path}")
         followups["worker_log"] = [
             line for each in worker.everyone for line in worker_log_summary(each.process.log_path)
