@@ -414,14 +414,19 @@ async def start_salespulse(
         other.process.start()
     watch = GroupWatch(admin, app_id, topics.ends)
     log(f"salespulse [{topics.shape}]: starting {opts.workers} worker(s) {app_id}, {worker.url}")
-    await drive(
-        worker.process,
-        watch,
-        run,
-        run.events,
-        opts.timeout,
-        api_check=lambda: figures_match(worker.url, data),
-    )
+    try:
+        await drive(
+            worker.process,
+            watch,
+            run,
+            run.events,
+            opts.timeout,
+            api_check=lambda: figures_match(worker.url, data),
+        )
+    except BaseException:  # the caller stops the first worker only once this returned
+        for each in worker.everyone:
+            await asyncio.to_thread(each.process.stop)
+        raise
     # VmHWM is each process's own peak: one reading at the end is enough for the others
     run.peak_rss += sum(other.process.sample_rss() for other in worker.others)
     _log_result(run)
