@@ -227,21 +227,18 @@ class ScopeProcessor:
             view.announced[period_id] = after
             if before is None:
                 continue  # no document used other medians
-            # in the team's member order, unsorted: a republish only marks the rep's
-            # document, so no order of them means anything
             if after != before:
                 view.medians_moved_at[period_id] = now
-                out.extend(
-                    Republish("rep:" + rep, period_id)
-                    for rep, activities, revenue in member_rows(view, period_id)
-                    if rep in changed or quadrant_moved(activities, revenue, before, after)
-                )
-            elif now - view.medians_moved_at.get(period_id, -1e18) <= MEMBER_FLIGHT_SECONDS:
-                out.extend(
-                    Republish("rep:" + rep, period_id)
-                    for rep, _, _ in member_rows(view, period_id)
-                    if rep in changed
-                )
+            elif now - view.medians_moved_at.get(period_id, -1e18) > MEMBER_FLIGHT_SECONDS:
+                continue  # no document of a member used other medians
+            # in the team's member order, unsorted: a republish only marks the rep's
+            # document, so no order of them means anything (medians that did not move
+            # move no quadrant: only members whose figures reached the team republish)
+            out.extend(
+                Republish("rep:" + rep, period_id)
+                for rep, activities, revenue in member_rows(view, period_id)
+                if rep in changed or quadrant_moved(activities, revenue, before, after)
+            )
         return out
 
     def members_reached(self, partition: int, changed: dict[tuple[str, str], set[str]]) -> None:
