@@ -117,8 +117,7 @@ async def handle_batch(
     """
     now = datetime.now(UTC)
     out = Outgoing(rt.app.producer)
-    scopes_topic = rt.settings.topics.scopes
-    owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
+    owned = owned_partitions(rt)
     local: dict[int, list[Foldable]] = defaultdict(list)  # envelopes first, in topic order
     routed: list[Foldable] = []
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
@@ -257,8 +256,7 @@ async def announce_medians(rt: Runtime) -> None:
     between batches."""
     if not rt.ready:
         return
-    scopes_topic = rt.settings.topics.scopes
-    owned = {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == scopes_topic}
+    owned = owned_partitions(rt)
     now = datetime.now(UTC).timestamp()
     items: list[Item] = [
         item for partition in sorted(owned) for item in rt.processor.announce_due(partition, now)
@@ -267,6 +265,12 @@ async def announce_medians(rt: Runtime) -> None:
         out = Outgoing(rt.app.producer)
         await send_items(rt, out, republish_here(rt, items, owned))
         rt.undelivered.append(out)  # the next checkpoint waits for it
+
+
+def owned_partitions(rt: Runtime) -> set[int]:
+    """The internal topic's partitions assigned to this worker: the scopes it owns."""
+    topic = rt.settings.topics.scopes
+    return {tp.partition for tp in rt.app.consumer.assignment() if tp.topic == topic}
 
 
 def split_by_owner(

@@ -16,7 +16,7 @@ from time import monotonic
 
 from streams.engine.items import Tick, encode_envelope
 from streams.engine.processor import ANNOUNCE_SECONDS
-from streams.worker.batch_handler import announce_medians
+from streams.worker.batch_handler import announce_medians, owned_partitions
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import Runtime
@@ -71,10 +71,8 @@ def register(rt: Runtime) -> None:
         """At least once a minute every target is evaluated, even with no traffic."""
         if not rt.ready:
             return
-        topic = rt.settings.topics.scopes
-        for tp in app.consumer.assignment():
-            if tp.topic == topic:
-                await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=tp.partition)
+        for partition in sorted(owned_partitions(rt)):
+            await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=partition)
 
     @app.timer(ANNOUNCE_SECONDS, name="announce-medians")
     @guarded
