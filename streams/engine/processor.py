@@ -164,10 +164,9 @@ def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> 
 #: often per partition: computed after every batch that touched a team, they took a fifth of
 #: the fold's instructions on wide data, and most were replaced a batch later
 ANNOUNCE_SECONDS = 1.0
-#: how long a rep's figures may take to reach its team (through the internal topic, a
-#: backlog included): reps whose figures arrive this soon after the team's medians moved
-#: republish even when the medians do not move again
-MEMBER_FLIGHT_SECONDS = 60.0
+#: how far two workers' clocks may disagree: a rep's figures sent (by the sender's clock)
+#: up to this long after the team's medians moved (by the team's) still republish on arrival
+SEND_CLOCK_SLACK_SECONDS = 60.0
 
 
 class ScopeProcessor:
@@ -189,10 +188,11 @@ class ScopeProcessor:
         self.announce_seconds = announce_seconds
         #: partitions whose memberships are known to follow the derived rule
         self.members_checked: set[int] = set()
-        #: partition -> (team scope, period) -> reps whose figures reached the team since
-        #: its medians in the period were last announced (in memory: a restarted owner
-        #: republishes every period an event can still reach)
-        self.unannounced: dict[int, dict[tuple[str, str], set[str]]] = {}
+        #: partition -> (team scope, period) -> rep -> when the earliest of its figures that
+        #: reached the team since its medians in the period were last announced was sent
+        #: (epoch seconds; in memory: a restarted owner republishes every period an event can
+        #: still reach)
+        self.unannounced: dict[int, dict[tuple[str, str], dict[str, float]]] = {}
         #: partition -> when its teams' medians were last announced (epoch seconds)
         self.announced_at: dict[int, float] = {}
 
@@ -204,11 +204,11 @@ class ScopeProcessor:
         A rep's quadrant is measured against its team's announced medians, never against
         medians between two announcements, so comparing each announcement with the one
         before finds every document whose quadrant moved. A member whose figures reached
-        the team since then republishes whenever the medians moved, now or within
-        MEMBER_FLIGHT_SECONDS: its own document counted figures the team did not have
-        when it compared, and may have been measured against medians since replaced.
-        Called after each batch and by the worker's timer, so an idle partition's last
-        changes are announced too.
+        the team since then republishes if the medians moved after those figures were sent
+        (less SEND_CLOCK_SLACK_SECONDS): its document counted figures the team did not have
+        when it compared, and may have been measured against medians since replaced,
+        however long the figures took to arrive. Called after each batch and by the
+        worker's timer, so an idle partition's last changes are announced too.
         """
         pending = self.unannounced.get(partition)
         if not pending:
@@ -228,26 +228,38 @@ class ScopeProcessor:
             if before is None:
                 continue  # no document used other medians
             if after != before:
-                view.medians_moved_at[period_id] = now
-            elif now - view.medians_moved_at.get(period_id, -1e18) > MEMBER_FLIGHT_SECONDS:
-                continue  # no document of a member used other medians
+                moved_at = view.medians_moved_at[period_id] = now
+            else:
+                moved_at = view.medians_moved_at.get(period_id, -1e18)
+                if moved_at < sent_floor(min(changed.values()), now):
+                    continue  # no document of a member used other medians
             # in the team's member order, unsorted: a republish only marks the rep's
             # document, so no order of them means anything (medians that did not move
             # move no quadrant: only members whose figures reached the team republish)
             out.extend(
                 Republish("rep:" + rep, period_id)
                 for rep, activities, revenue in member_rows(view, period_id)
-                if rep in changed or quadrant_moved(activities, revenue, before, after)
+                if (rep in changed and moved_at >= sent_floor(changed[rep], now))
+                or quadrant_moved(activities, revenue, before, after)
             )
         return out
 
-    def members_reached(self, partition: int, changed: dict[tuple[str, str], set[str]]) -> None:
-        """Reps whose figures reached their teams in a batch, to announce (`announce_due`)."""
+    def members_reached(
+        self, partition: int, changed: dict[tuple[str, str], set[str]], sent: float
+    ) -> None:
+        """Reps whose figures reached their teams in a batch, to announce (`announce_due`);
+        `sent`: when the earliest of the batch's internal records was sent."""
         if not changed:
             return
         pending = self.unannounced.setdefault(partition, {})
         for team_period, reps in changed.items():
-            pending.setdefault(team_period, set()).update(reps)
+            known = pending.get(team_period)
+            if known is None:
+                pending[team_period] = dict.fromkeys(reps, sent)
+                continue
+            for rep in reps:
+                if sent < known.get(rep, sent + 1.0):
+                    known[rep] = sent
 
     def process(
         self,
@@ -255,9 +267,12 @@ class ScopeProcessor:
         items: Sequence[Foldable],
         get: Callable[[bytes], bytes | None],
         now: datetime,
+        sent: float | None = None,
     ) -> BatchResult:
         """Fold a batch; an input record whose handling raises is dead-lettered and the
         batch is folded again without it, so every other record still applies exactly.
+        `sent`: when the earliest of the batch's internal records was sent (epoch seconds,
+        the sender's clock; None: now).
 
         Handling only reads the views (they change in `finish`) and writes to the batch's
         own cache, so a fresh pass without the failing record starts from a clean state.
@@ -266,7 +281,7 @@ class ScopeProcessor:
         """
         failed: dict[int, str] = {}
         while True:
-            batch = _Batch(self, partition, get, now)
+            batch = _Batch(self, partition, get, now, sent)
             if partition not in self.members_checked:
                 batch.resend_legacy_memberships()
             index = -1
@@ -298,12 +313,14 @@ class _Batch:
         partition: int,
         get: Callable[[bytes], bytes | None],
         now: datetime,
+        sent: float | None,
     ) -> None:
         self.proc = proc
         self.partition = partition
         self.get = get
         self.now = now
         self.now_ts = now.timestamp()
+        self.sent = self.now_ts if sent is None else sent
         self.result = BatchResult()
         # key bytes -> (key tuple, old bytes, current value)
         self.records: dict[bytes, tuple[tuple[Any, ...], bytes | None, Any]] = {}
@@ -735,7 +752,7 @@ class _Batch:
         self.flush()
         self.evaluate_alerts()
         self.flush()
-        self.proc.members_reached(self.partition, self.members_changed)
+        self.proc.members_reached(self.partition, self.members_changed, self.sent)
         self.result.outbox.extend(self.proc.announce_due(self.partition, self.now_ts))
         if self.stream_time != self.initial_stream_time:
             self.put(self.stream_time_key, self.stream_time)
@@ -1042,6 +1059,13 @@ def deal_figure(deal_id: str, state: DealState, touches: dict[str, int]) -> Deal
         first_win_at=state.first_win_at if knows_first else None,
         first_deal=(knows_first and current.outcome == "won" and state.first_deal_id == deal_id),
     )
+
+
+def sent_floor(sent: float, now: float) -> float:
+    """How early a move of a team's medians may be and still be missed by the document of
+    figures sent at `sent`: the send time by the sender's clock, less the slack for clocks
+    that disagree (a sender's clock ahead of this one counts as now)."""
+    return min(sent, now) - SEND_CLOCK_SLACK_SECONDS
 
 
 def quadrant_moved(

@@ -247,10 +247,14 @@ class Harness:
         return groups
 
     # one batch ----------------------------------------------------------------------------
-    def process(self, p: int, items: list[Item], now: datetime) -> BatchResult:
-        """Process one batch on partition p; collects side outputs, applies nothing."""
+    def process(
+        self, p: int, items: list[Item], now: datetime, sent: datetime | None = None
+    ) -> BatchResult:
+        """Process one batch on partition p; collects side outputs, applies nothing.
+        `sent`: when its internal items were sent (None: now)."""
         part = self.parts[p]
-        result = part.proc.process(p, list(items), part.store.get, now)
+        at = sent.timestamp() if sent is not None else None
+        result = part.proc.process(p, list(items), part.store.get, now, at)
         self.batches += 1
         self.deadletters.extend(result.deadletters)
         self.alerts.extend(result.alerts)
@@ -273,8 +277,10 @@ class Harness:
             else:
                 store[key] = value
 
-    def step(self, p: int, items: list[Item], now: datetime) -> BatchResult:
-        result = self.process(p, items, now)
+    def step(
+        self, p: int, items: list[Item], now: datetime, sent: datetime | None = None
+    ) -> BatchResult:
+        result = self.process(p, items, now, sent)
         self.apply_writes(p, result.writes)
         return result
 
@@ -287,8 +293,11 @@ class Harness:
         batch_size: int | None = None,
         max_rounds: int = 50,
         crash: CrashPlan | None = None,
+        sent: datetime | None = None,
     ) -> list[BatchResult]:
         """Process items per partition in batches, then feed outboxes back until empty.
+        `sent`: when `items` were sent, if they are internal items held since (what the
+        batches send on is sent at `now`).
 
         `crash(batch_number, partition, items)` may return (keep_writes, outbox_mode) to crash
         that batch: its first `keep_writes` writes (None: all) reach the table, its outbox is
@@ -307,16 +316,17 @@ class Harness:
                 size = batch_size or len(group)
                 for start in range(0, len(group), size):
                     batch = group[start : start + size]
+                    held = sent if rounds == 1 else None
                     plan = crash(self.batches, p, batch) if crash is not None else None
                     if plan is not None:
                         keep, mode = plan
-                        first = self.process(p, batch, now)
+                        first = self.process(p, batch, now, held)
                         if isinstance(keep, float):  # a fraction of the batch's writes
                             keep = int(len(first.writes) * keep)
                         self.apply_writes(p, first.writes, keep)
                         outbox.extend(first.outbox * {"lost": 0, "once": 1, "twice": 2}[mode])
                         self.restart(p)
-                    result = self.step(p, batch, now)
+                    result = self.step(p, batch, now, held)
                     results.append(result)
                     outbox.extend(result.outbox)
             pending = outbox

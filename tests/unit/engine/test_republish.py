@@ -9,26 +9,30 @@ old and the new medians.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from streams.engine.items import Item, RawEvent, Republish
-from streams.engine.processor import MEMBER_FLIGHT_SECONDS
+from streams.engine.processor import SEND_CLOCK_SLACK_SECONDS
 from tests.unit.engine.scope_harness import Harness, activity
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 DAY = "2026-11-25"
+HIGH, LOW = "high_activity_high_performance", "low_activity_high_performance"
 
 
 def calls(rep: str, n: int, first: int) -> list[RawEvent]:
     return [activity(f"{rep}-{first + i}", rep, "t1", f"{DAY}T09:{i:02d}:00Z") for i in range(n)]
 
 
-def republished(h: Harness, items: Sequence[Item], at: datetime = NOW) -> set[str]:
-    """The reps asked to republish their document of DAY while `items` run at `at`."""
+def republished(
+    h: Harness, items: Sequence[Item], at: datetime = NOW, sent: datetime | None = None
+) -> set[str]:
+    """The reps asked to republish their document of DAY while `items` (internal items
+    held since `sent`, if given) run at `at`."""
     return {
         item.scope
-        for result in h.run(items, at)
+        for result in h.run(items, at, sent=sent)
         for item in result.outbox
         if isinstance(item, Republish) and item.period == DAY
     }
@@ -63,57 +67,72 @@ def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_the
         return published["quadrant"], api["quadrant"]
 
     h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)  # median 3
-    high, low = "high_activity_high_performance", "low_activity_high_performance"
-    assert quadrants(NOW) == (high, high)
+    assert quadrants(NOW) == (HIGH, HIGH)
 
     # 10 s later r1 goes to 4: the median is 4 now, not announced before a minute passed
     later = NOW + timedelta(seconds=10)
     assert republished(h, calls("r1", 3, 1), later) == set()
-    assert quadrants(later) == (high, low)
+    assert quadrants(later) == (HIGH, LOW)
 
     # past the minute the team's next batch announces 4 against the 3 announced: r2 (3)
     # falls to low, r1 and r3 had figures reach the team since the last announcement
     after = NOW + timedelta(seconds=70)
     assert republished(h, calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
-    assert quadrants(after) == (low, low)
+    assert quadrants(after) == (LOW, LOW)
 
 
-def test_a_member_whose_figures_were_in_flight_while_the_medians_moved_republishes() -> None:
+def in_flight_scenario(
+    trip: timedelta,
+) -> tuple[Harness, set[str], Callable[[datetime], str], datetime]:
     """r2's document is published before its new figures reach the team; the medians move
     meanwhile (the team measures r2's stale figures: no flip), and do not move again when
-    the figures arrive. r2's document, measured against the old medians, must still be
-    republished: under the medians now announced its quadrant is another."""
+    the figures arrive, `trip` after they were sent. Returns the reps republished on
+    arrival, r2's published quadrant, and when the medians moved."""
     route = {"team:t1": 0, "rep:r1": 1, "rep:r2": 2, "rep:r3": 3, "rep:r4": 1, "rep:r5": 2}
     h = Harness(route=lambda scope: route[scope])
     # activities 1..5: the median is 3; r2 (2) is low
     h.run([*calls("r1", 1, 0), *calls("r2", 2, 0), *calls("r3", 3, 0)], NOW)
     h.run([*calls("r4", 4, 0), *calls("r5", 5, 0)], NOW)
-    high, low = "high_activity_high_performance", "low_activity_high_performance"
 
     def published(at: datetime) -> str:
         doc = h.figures("rep:r2", DAY, at, announced=True)
         assert doc is not None
         return str(doc["quadrant"])
 
-    assert published(NOW) == low
+    assert published(NOW) == LOW
     # r2 goes to 3 on its own partition; its figures to the team are still in flight
     t1 = NOW + timedelta(seconds=1)
     in_flight = h.step(2, list(calls("r2", 1, 2)), t1).outbox
     assert in_flight
-    assert published(t1) == high  # 3 against the announced median 3
+    assert published(t1) == HIGH  # 3 against the announced median 3
 
     # r1 goes to 6: the team's median moves to 4 (it still counts r2 at 2: no flip for r2)
     t2 = NOW + timedelta(seconds=2)
     assert republished(h, calls("r1", 5, 1), t2) == {"rep:r1", "rep:r3"}
 
-    # r2's figures arrive: 3, 3, 4, 5, 6 keep the median at 4, yet r2's document (high
-    # against 3) is low against 4: it republishes
-    t3 = NOW + timedelta(seconds=3)
-    assert republished(h, in_flight, t3) == {"rep:r2"}
-    assert published(t3) == low
+    # r2's figures arrive: 3, 3, 4, 5, 6 keep the median at 4
+    return h, republished(h, in_flight, t1 + trip, sent=t1), published, t2
 
-    # r5 to 7 leaves the median at 4: within MEMBER_FLIGHT_SECONDS of the move r5 still
-    # republishes (its figures may have been on their way), past it nobody does
-    assert republished(h, calls("r5", 1, 5), t2 + timedelta(seconds=30)) == {"rep:r5"}
-    late = t2 + timedelta(seconds=MEMBER_FLIGHT_SECONDS + 1)
+
+def test_a_member_whose_figures_were_in_flight_while_the_medians_moved_republishes() -> None:
+    """r2's document (high against 3) is low against 4: it republishes, whether its
+    figures took a second or an hour to reach the team."""
+    for trip in (timedelta(seconds=2), timedelta(hours=1)):
+        _, arrived, published, _ = in_flight_scenario(trip)
+        assert arrived == {"rep:r2"}, trip
+        assert published(NOW + timedelta(seconds=1) + trip) == LOW
+
+
+def test_figures_sent_after_the_medians_moved_republish_only_within_the_clock_slack() -> None:
+    """A document published after the move was measured against the medians now announced:
+    figures sent then need no republish, unless the two clocks may disagree about which
+    came first (SEND_CLOCK_SLACK_SECONDS)."""
+    h, _, _, moved = in_flight_scenario(timedelta(seconds=2))
+    # r5 to 7 leaves the median at 4
+    soon = moved + timedelta(seconds=SEND_CLOCK_SLACK_SECONDS - 1)
+    assert republished(h, calls("r5", 1, 5), soon) == {"rep:r5"}
+    late = moved + timedelta(seconds=SEND_CLOCK_SLACK_SECONDS + 1)
     assert republished(h, calls("r5", 1, 6), late) == set()
+    # sent late, held for a long time before reaching the team: still nothing to revise
+    held = h.step(2, list(calls("r5", 1, 7)), late).outbox
+    assert republished(h, held, late + timedelta(hours=1), sent=late) == set()

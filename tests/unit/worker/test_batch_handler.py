@@ -229,6 +229,17 @@ def record(topic: str, offset: int, key: str, event: dict[str, Any], *, waited: 
     )
 
 
+def internal_records(rt: Any, sent: Sent, at: float) -> list[Any]:
+    """The envelopes sent to the internal topic, as records appended at `at` (epoch s)."""
+    return [
+        SimpleNamespace(
+            topic=name, partition=p, offset=i, key=key, value=value, timestamp=int(at * 1000)
+        )
+        for i, (name, p, key, value) in enumerate(sent)
+        if name == rt.settings.topics.scopes
+    ]
+
+
 async def handle(rt: Any, records: list[Any], *, checkpoint: bool = True) -> None:
     """Handle one fetched batch, then take a checkpoint as the consumer would (or not)."""
     kinds = {rt.settings.topics.scopes: batch_handler.SCOPES} | {
@@ -312,11 +323,7 @@ async def test_contributions_travel_through_the_internal_topic_even_to_owned_par
     assert {"rep:r1", "deal:d1"} <= folded
 
     # the next batch, the internal topic's records, folds the team
-    envelopes = [
-        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
-        for i, (name, p, key, value) in enumerate(sent)
-        if name == rt.settings.topics.scopes
-    ]
+    envelopes = internal_records(rt, sent, time.time())
     sent.clear()
     await handle(rt, envelopes)
     assert "team:t1" in changelog_scopes(sent)
@@ -441,11 +448,7 @@ async def test_a_full_input_fetch_marks_the_worker_backlogged(
     events = events_of_one_rep(rt)
     await handle(rt, events)  # 4 records: the fetch was full
     assert rt.backlogged is True
-    envelopes = [
-        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
-        for i, (name, p, key, value) in enumerate(sent)
-        if name == rt.settings.topics.scopes
-    ]
+    envelopes = internal_records(rt, sent, time.time())
     await handle(rt, envelopes[:1])
     assert rt.backlogged is True
     await handle(rt, events[:2])
@@ -473,11 +476,7 @@ async def relay_until_quiet(rt: Any, sent: Sent, records: list[Any]) -> list[Any
     through: list[Any] = []
     await handle(rt, records)
     for _ in range(6):
-        envelopes = [
-            SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
-            for i, (name, p, key, value) in enumerate(sent)
-            if name == rt.settings.topics.scopes
-        ]
+        envelopes = internal_records(rt, sent, time.time())
         if not envelopes:
             return through
         through.extend(item for e in envelopes for item in decode_envelope(e.value))
@@ -517,6 +516,30 @@ async def test_republishes_of_reps_owned_elsewhere_go_through_the_internal_topic
         rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
     )
     assert Republish("rep:r3", day) in through
+
+
+async def test_the_fold_learns_when_the_internal_records_it_folds_were_sent(
+    sent: Sent,
+) -> None:
+    """A rep's figures that took long to reach their team are compared with the medians'
+    moves since they were sent (ScopeProcessor.announce_due): the fold is given the
+    earliest Kafka timestamp of the partition's internal records."""
+    rt = runtime(sent, announce_seconds=3600.0)
+    now = datetime.now(UTC).replace(microsecond=0)
+    await relay_until_quiet(rt, sent, [activity_of("r3", 0, now)])  # announced at once
+    sent.clear()
+    await handle(rt, [activity_of("r3", 1, now - timedelta(minutes=1))])
+    hour_ago = time.time() - 3600
+    held = internal_records(rt, sent, hour_ago)
+    assert held
+    for n, envelope in enumerate(held):  # the earliest is not the first
+        envelope.timestamp += 1000 * (n == 0)
+    await handle(rt, held)
+    team = partition_of("team:t1", PARTITIONS)
+    reached = rt.processor.unannounced[team][("team:t1", now.date().isoformat())]
+    earliest = min(e.timestamp for e in held if e.partition == team) / 1000
+    assert reached == {"r3": earliest}
+    assert earliest < hour_ago + 1
 
 
 async def test_medians_left_unannounced_by_the_last_batch_are_announced_by_the_timer(

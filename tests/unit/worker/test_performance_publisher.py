@@ -16,7 +16,13 @@ from streams.worker.performance_publisher import (
     PublishPacer,
     publish_pending,
 )
-from tests.unit.worker.test_batch_handler import Sent, events_of_one_rep, handle, runtime
+from tests.unit.worker.test_batch_handler import (
+    Sent,
+    events_of_one_rep,
+    handle,
+    internal_records,
+    runtime,
+)
 
 
 def test_pending_pairs_come_out_oldest_first_and_once() -> None:
@@ -37,11 +43,7 @@ async def folded_runtime() -> tuple[Any, Sent]:
     rt = runtime(sent)
     rt.peers = SimpleNamespace(owner_of=lambda scope: None)  # every team is local
     await handle(rt, events_of_one_rep(rt))
-    envelopes = [
-        SimpleNamespace(topic=name, partition=p, offset=i, key=key, value=value)
-        for i, (name, p, key, value) in enumerate(sent)
-        if name == rt.settings.topics.scopes
-    ]
+    envelopes = internal_records(rt, sent, time.time())
     await handle(rt, envelopes)
     sent.clear()
     return rt, sent
