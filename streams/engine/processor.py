@@ -231,7 +231,7 @@ class ScopeProcessor:
                 moved_at = view.medians_moved_at[period_id] = now
             else:
                 moved_at = view.medians_moved_at.get(period_id, -1e18)
-                if moved_at < sent_floor(min(changed.values()), now):
+                if moved_at < sent_floor(min(changed.values(), default=now), now):
                     continue  # no document of a member used other medians
             # in the team's member order, unsorted: a republish only marks the rep's
             # document, so no order of them means anything (medians that did not move
