@@ -258,7 +258,8 @@ class ScopeProcessor:
                 pending[team_period] = dict.fromkeys(reps, sent)
                 continue
             for rep in reps:
-                if sent < known.get(rep, sent + 1.0):
+                earlier = known.get(rep)
+                if earlier is None or sent < earlier:
                     known[rep] = sent
 
     def process(

@@ -136,3 +136,14 @@ def test_figures_sent_after_the_medians_moved_republish_only_within_the_clock_sl
     # sent late, held for a long time before reaching the team: still nothing to revise
     held = h.step(2, list(calls("r5", 1, 7)), late).outbox
     assert republished(h, held, late + timedelta(hours=1), sent=late) == set()
+
+
+def test_a_rep_counts_its_earliest_send_since_the_last_announcement() -> None:
+    """Figures of one rep reaching the team in several batches before an announcement: the
+    earliest send decides (a later one would miss a move between the two)."""
+    proc = Harness().parts[0].proc
+    team_day = ("team:t1", DAY)
+    proc.members_reached(0, {team_day: {"r1"}}, 20.0)
+    proc.members_reached(0, {team_day: {"r1", "r2"}}, 10.0)
+    proc.members_reached(0, {team_day: {"r1", "r3"}}, 30.0)
+    assert proc.unannounced[0][team_day] == {"r1": 10.0, "r2": 10.0, "r3": 30.0}
