@@ -220,8 +220,9 @@ async def delivered(sends: list[Outgoing]) -> None:
 def earliest_sent(records: Sequence[Any], now: datetime) -> float:
     """When the earliest of these internal records was sent (epoch seconds): their Kafka
     timestamp, CreateTime by the sending worker's clock (LogAppendTime, if the topic is so
-    configured, is later by a moment); a record without one counts as sent now."""
-    stamps = [record.timestamp for record in records if record.timestamp >= 0]
+    configured, is later by a moment); a record without one (None or -1 in formats before
+    v2) counts as sent now."""
+    stamps = [r.timestamp for r in records if r.timestamp is not None and r.timestamp >= 0]
     return min(stamps) / 1000 if stamps else now.timestamp()
 
 

@@ -542,6 +542,14 @@ async def test_the_fold_learns_when_the_internal_records_it_folds_were_sent(
     assert earliest < hour_ago + 1
 
 
+def test_an_internal_record_without_a_timestamp_counts_as_sent_now() -> None:
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    stamped = [SimpleNamespace(timestamp=t) for t in (None, -1, 5000, 3000)]
+    assert batch_handler.earliest_sent(stamped, now) == 3.0
+    bare = [SimpleNamespace(timestamp=t) for t in (None, -1)]
+    assert batch_handler.earliest_sent(bare, now) == now.timestamp()
+
+
 async def test_medians_left_unannounced_by_the_last_batch_are_announced_by_the_timer(
     sent: Sent,
 ) -> None:
