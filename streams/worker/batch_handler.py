@@ -438,7 +438,7 @@ async def apply_result(
     for dead in result.deadletters:
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
-    rt.pending.add(result.changed)  # every scope there is "kind:id" (the fold's views)
+    rt.pending.add(result.changed_pairs())  # every scope there is "kind:id" (the fold's views)
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:

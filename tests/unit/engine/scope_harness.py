@@ -261,7 +261,7 @@ class Harness:
         self.duplicates.update(result.duplicates)
         self.applied.update(result.applied)
         self.activities.update(result.activities)
-        self.changed.update(result.changed)
+        self.changed.update(result.changed_pairs())
         return result
 
     def apply_writes(
