@@ -143,7 +143,7 @@ def test_a_rep_counts_its_earliest_send_since_the_last_announcement() -> None:
     earliest send decides (a later one would miss a move between the two)."""
     proc = Harness().parts[0].proc
     team_day = ("team:t1", DAY)
-    proc.members_reached(0, {team_day: {"r1"}}, 20.0)
-    proc.members_reached(0, {team_day: {"r1", "r2"}}, 10.0)
-    proc.members_reached(0, {team_day: {"r1", "r3"}}, 30.0)
+    proc.members_reached(0, {"team:t1": {DAY: {"r1"}}}, 20.0)
+    proc.members_reached(0, {"team:t1": {DAY: {"r1", "r2"}}}, 10.0)
+    proc.members_reached(0, {"team:t1": {DAY: {"r1", "r3"}}}, 30.0)
     assert proc.unannounced[0][team_day] == {"r1": 10.0, "r2": 10.0, "r3": 30.0}
