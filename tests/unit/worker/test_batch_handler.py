@@ -470,6 +470,12 @@ def activity_of(rep: str, n: int, at: datetime) -> Any:
     )
 
 
+def minutes_before(now: datetime, n: int) -> datetime:
+    """`n` minutes before `now`, but not before its (UTC) day began: the tests compare the
+    figures of now's day, and a run just after midnight put these events in the day before."""
+    return max(now - timedelta(minutes=n), now.replace(hour=0, minute=0, second=0))
+
+
 async def relay_until_quiet(rt: Any, sent: Sent, records: list[Any]) -> list[Any]:
     """Handle the records, then the internal topic's envelopes until none is sent; returns
     every item that went through the internal topic."""
@@ -493,7 +499,7 @@ async def test_republishes_of_owned_reps_skip_the_internal_topic(sent: Sent) -> 
     rt.pending.take(1_000)
     # r10 moves the team's medians: r3's quadrant changes, and r3 is owned here
     through = await relay_until_quiet(
-        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+        rt, sent, [activity_of("r10", n, minutes_before(now, n)) for n in range(2, 6)]
     )
     assert not any(isinstance(item, Republish) for item in through), through
     assert ("rep:r3", day) in set(rt.pending)
@@ -513,7 +519,7 @@ async def test_republishes_of_reps_owned_elsewhere_go_through_the_internal_topic
     owned = {tp for tp in rt.app.consumer.assignment() if tp.partition != elsewhere}
     rt.app.consumer.assignment = lambda: owned
     through = await relay_until_quiet(
-        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+        rt, sent, [activity_of("r10", n, minutes_before(now, n)) for n in range(2, 6)]
     )
     assert Republish("rep:r3", day) in through
 
@@ -528,7 +534,7 @@ async def test_the_fold_learns_when_the_internal_records_it_folds_were_sent(
     now = datetime.now(UTC).replace(microsecond=0)
     await relay_until_quiet(rt, sent, [activity_of("r3", 0, now)])  # announced at once
     sent.clear()
-    await handle(rt, [activity_of("r3", 1, now - timedelta(minutes=1))])
+    await handle(rt, [activity_of("r3", 1, minutes_before(now, 1))])
     hour_ago = time.time() - 3600
     held = internal_records(rt, sent, hour_ago)
     assert held
@@ -565,7 +571,7 @@ async def test_medians_left_unannounced_by_the_last_batch_are_announced_by_the_t
     rt.pending.take(1_000)
     # r10 moves the team's medians past r3: not announced yet, and r3's quadrant holds
     through = await relay_until_quiet(
-        rt, sent, [activity_of("r10", n, now - timedelta(minutes=n)) for n in range(2, 6)]
+        rt, sent, [activity_of("r10", n, minutes_before(now, n)) for n in range(2, 6)]
     )
     assert not any(isinstance(item, Republish) for item in through)
     assert ("rep:r3", day) not in set(rt.pending)
