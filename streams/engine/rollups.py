@@ -395,7 +395,9 @@ class Views:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self.scopes: dict[str, ScopeView] = {}
-        self._hour_periods: dict[int, tuple[str, str, str, str]] = {}
+        #: tuple[str, ...], not of four: compiled code keeps a fixed-length tuple unboxed and
+        #: built a new one at each loop over an hour's periods (1.6 % of the fold)
+        self._hour_periods: dict[int, tuple[str, ...]] = {}
         self._hour_days: dict[int, tuple[int, int]] = {}
         self.local_hours = LocalHours(tz)
         #: partition -> hour -> scopes whose records of the hour still hold event ids, so
@@ -420,7 +422,7 @@ class Views:
             view = self.scopes[scope] = ScopeView(scope, partition)
         return view
 
-    def hour_periods(self, hour: int) -> tuple[str, str, str, str]:
+    def hour_periods(self, hour: int) -> tuple[str, ...]:
         periods = self._hour_periods.get(hour)
         if periods is None:
             if len(self._hour_periods) >= MAX_CACHED_HOURS:
@@ -441,7 +443,7 @@ class Views:
             day = self._hour_days[hour] = (start, end)
         return day
 
-    def instant_periods(self, epoch: float) -> tuple[str, str, str, str]:
+    def instant_periods(self, epoch: float) -> tuple[str, ...]:
         """The periods of an instant are those of its local hour (a day holds whole hours)."""
         return self.hour_periods(self.local_hours.start_of_epoch(epoch))
 
