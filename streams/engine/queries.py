@@ -157,12 +157,11 @@ def member_rows(view: ScopeView, period_id: str) -> Iterator[tuple[str, int, Dec
     """
     agg = view.periods.get(period_id)
     parts = agg.parts if agg is not None else {}
-    activities = agg.part_activities if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
     told = view.members.get(period_id, {})
-    for rep in parts:
+    for rep, tally in parts.items():
         if rep not in told:
-            yield rep, activities.get(rep, 0), closed[rep][1] if rep in closed else _ZERO
+            yield rep, tally.activities, closed[rep][1] if rep in closed else _ZERO
     for rep, (_, revenue) in closed.items():
         if rep not in parts and rep not in told:
             yield rep, 0, revenue
@@ -221,7 +220,7 @@ def _member_values(view: ScopeView, period_id: str) -> tuple[list[int], list[Dec
     parts = agg.parts if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
     count = len(parts) + sum(1 for rep in closed if rep not in parts)
-    activities = list(agg.part_activities.values()) if agg is not None else []
+    activities = [tally.activities for tally in parts.values()]
     revenues = [revenue for _, revenue in closed.values()]
     return (
         activities + [0] * (count - len(activities)),
