@@ -922,12 +922,14 @@ class _Batch:
         rep has spoken for a period, it keeps every team it told up to date, and when it is
         back to one team it hands the period back to the teams (`derive`).
         """
-        hour_periods = self.proc.views.hour_periods
+        views = self.proc.views
         for scope, hour in self.touched_hours:
-            self.rep_periods.setdefault(scope, set()).update(hour_periods(hour))
+            view = views.get(scope)
+            if view is not None and not view.never_told_teams():  # most reps: one team
+                self.rep_periods.setdefault(scope, set()).update(views.hour_periods(hour))
         for scope, periods in self.rep_periods.items():  # unsorted, as the team hours
-            view = self.proc.views.get(scope)
-            if view is None:
+            view = views.get(scope)
+            if view is None or view.never_told_teams():
                 continue
             for period_id in periods:
                 sent = view.member_sent.get(period_id)

@@ -206,6 +206,10 @@ class ScopeView:
     #: a rep's period -> team -> its closed deals there: with the periods' parts, whether
     #: the rep had events in several teams, asked for every period a batch touches
     closed_teams: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: every part (a rep's team, a team's rep) that had counts or closed deals here since
+    #: the views were built, gone ones too: a rep with one at most never had events in
+    #: several teams, in any period (`never_told_teams`)
+    parts_seen: set[str] = field(default_factory=set, compare=False)
     #: period -> the team's medians over its members (queries.team_medians), dropped whenever
     #: a member's figures change: the fold, the publisher and the API ask for them often
     medians: dict[str, Any] = field(default_factory=dict)
@@ -223,6 +227,12 @@ class ScopeView:
     #: hour -> the event ids its records hold, for busy hours (`hour_ids`): a batch checks
     #: its events against them instead of building the set again from the records
     id_sets: dict[int, set[str]] = field(default_factory=dict)
+
+    def never_told_teams(self) -> bool:
+        """A rep that never had events in several teams and never told a team about a
+        period: it has nothing to tell any team (`in_several_teams` is False in every
+        period), so a batch skips its periods without asking each (emit_memberships)."""
+        return not self.member_sent and len(self.parts_seen) <= 1
 
     def members_moved(self, period_id: str, *, revenue: bool) -> None:
         """A member of the period joined, left or changed: drop what was derived from them
@@ -590,18 +600,12 @@ class Views:
     ) -> tuple[str, ...]:
         """Roll what an hour's parts changed by into the hour's periods; returns those whose
         figures moved."""
-        # only the parts that changed: a team's hour has a part per rep, and a batch usually
-        # changes one of them (the fold's copy of a team hour shares the others: `is`)
-        changes = []
-        for part, new in new_parts.items():
-            old = old_parts.get(part)
-            if old is not new and old != new:
-                changes.append(PartChange.between(part, old, new))
-        for part, old in old_parts.items():
-            if part not in new_parts:
-                changes.append(PartChange.between(part, old, None))
+        changes = _part_changes(old_parts, new_parts)
         if not changes:
             return ()
+        seen = view.parts_seen
+        for c in changes:
+            seen.add(c.part)
         # a day record gives each hour of a part the day's latest time, which the periods
         # already hold: an hour moving into its day record changes no figure
         moved = False
@@ -694,6 +698,23 @@ class Views:
         return out
 
 
+def _part_changes(
+    old_parts: dict[str, HourCounts], new_parts: dict[str, HourCounts]
+) -> list[PartChange]:
+    """What each part of an hour changed by. Only the parts that changed: a team's hour
+    has a part per rep, and a batch usually changes one of them (the fold's copy of a team
+    hour shares the others: `is`)."""
+    changes = []
+    for part, new in new_parts.items():
+        old = old_parts.get(part)
+        if old is not new and old != new:
+            changes.append(PartChange.between(part, old, new))
+    for part, old in old_parts.items():
+        if part not in new_parts:
+            changes.append(PartChange.between(part, old, None))
+    return changes
+
+
 def _placed_alike(old: DealFigure, new: DealFigure) -> bool:
     """Do two figures of a deal fall in the same periods, with the same outcome, revenue
     and owner? Then the views' indexes and tallies hold for both."""
@@ -758,6 +779,7 @@ def _count_closed_team(views: Views, view: ScopeView, figure: DealFigure | None,
     """Add (sign 1) or take away (-1) a closed deal of a rep to its team's tally."""
     if figure is None or not figure.closed:
         return
+    view.parts_seen.add(figure.team)
     for period_id in views.instant_periods(figure.occurred_at):
         of_period = view.closed_teams.setdefault(period_id, {})
         count = of_period.get(figure.team, 0) + sign
