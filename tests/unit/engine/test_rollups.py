@@ -40,6 +40,8 @@ def view_state(views: Views):
         if v.kind == "rep":  # the fold asks the tallies; they must agree with the deals
             for p in {*v.periods, *v.deal_periods}:
                 assert v.in_several_teams(p) == (len(v.membership(p).teams) > 1), (v.scope, p)
+                # and skips the reps that say they have nothing to tell
+                assert not (v.never_told_teams() and v.in_several_teams(p)), (v.scope, p)
     for scope, v in views.scopes.items():
         # periods with something in them (a roll-up may keep an emptied entry: no figure)
         periods = (
