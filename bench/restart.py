@@ -637,12 +637,9 @@ async def _restore(
     timeout: float,
 ) -> tuple[Process, dict[str, Any]]:
     """Start a worker and time it to its first /readyz 200; leaves it running."""
-    port = load_kafka_local().free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{env['SALES_API_PORT']}"
     log_path = base / app_id / f"worker-{phase}.log"
-    process = Process(
-        f"salespulse worker ({phase})", argv, _env({**env, "SALES_API_PORT": str(port)}), log_path
-    )
+    process = Process(f"salespulse worker ({phase})", argv, _env(env), log_path)
     # a killed worker stays a member until its session expires: wait for a new member
     _, members_before = await group_state(admin, app_id)
     log(f"restart [{phase}]: starting the worker on {url}")
@@ -783,6 +780,8 @@ async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[
     }
     env.update({f"SALES_TOPIC_{name.upper()}": f"{app_id}.{name}" for name in _topic_fields()})
     env.update(opts.worker_env)
+    # every phase restarts the worker where it was, as a restarted pod or service comes back
+    env.setdefault("SALES_API_PORT", str(load_kafka_local().free_port()))
     settings = Settings.from_env(env)
     changelog = f"{settings.app_id}-{SCOPES_TABLE}-changelog"
     topics = [

@@ -109,6 +109,7 @@ def faust_app(s: Settings) -> faust.App:
         producer_max_request_size=4 * 1024 * 1024,
         broker_credentials=faust_credentials(s.kafka_security),
         web_in_thread=False,
+        consumer_group_instance_id=s.member_instance_id,
     )
 
 

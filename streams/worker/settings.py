@@ -6,6 +6,7 @@ no configuration at all. Invalid values fail at start-up with a message naming t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -28,6 +29,10 @@ MIN_TOKEN_CHARS = 16
 DEFAULT_METRICS_MAX_SCOPES = 10_000
 #: the most stage (source) label values per scope and period on the breakdown gauges
 DEFAULT_METRICS_MAX_BREAKDOWN = 20
+#: Kafka's limit on a group.instance.id (its legal characters are those of a topic name),
+#: less the suffix `member_instance_id` adds
+MAX_INSTANCE_ID_CHARS = 249 - 13
+_INSTANCE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_INSTANCE_ID_CHARS}}}")
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -121,6 +126,18 @@ def _token(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _group_instance_id(env: Mapping[str, str]) -> str:
+    """SALES_GROUP_INSTANCE_ID, checked as Kafka checks a group.instance.id."""
+    raw = env.get("SALES_GROUP_INSTANCE_ID") or ""
+    if raw and not _INSTANCE_ID.fullmatch(raw):
+        raise SettingsError(
+            f"SALES_GROUP_INSTANCE_ID={raw!r} is not a valid group.instance.id: use up to "
+            f"{MAX_INSTANCE_ID_CHARS} letters, digits, '.', '_' or '-', unique per worker "
+            "(a StatefulSet's pod name, for example)"
+        )
+    return raw
+
+
 def _protects(env: Mapping[str, str], token: str) -> frozenset[str]:
     raw = env.get("SALES_API_TOKEN_PROTECTS") or ""
     names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
@@ -194,6 +211,10 @@ class Settings:
     #: the most distinct stages (sources) per scope and period on the breakdown gauges; the
     #: rest are summed under "other"
     metrics_max_breakdown: int = DEFAULT_METRICS_MAX_BREAKDOWN
+    #: this worker's static member id in the consumer group ("" = a dynamic member): a
+    #: worker restarted with the same id takes its partitions back at once, where a dynamic
+    #: one waits for the killed member's session to expire
+    group_instance_id: str = ""
 
     @property
     def advertised_url(self) -> str:
@@ -207,6 +228,18 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def member_instance_id(self) -> str | None:
+        """The group.instance.id this worker joins with: SALES_GROUP_INSTANCE_ID and a digest
+        of the advertised URL, or None (a dynamic member). Faust's assignor hands a static
+        member that rejoins the assignment it had, URLs included, and fails on one whose URL
+        moved: a worker back on another URL is a new member, which waits out the old one's
+        session as a dynamic member does."""
+        if not self.group_instance_id:
+            return None
+        digest = hashlib.sha256(self.advertised_url.encode()).hexdigest()[:12]
+        return f"{self.group_instance_id}-{digest}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,4 +303,5 @@ class Settings:
             metrics_max_breakdown=_int(
                 env, "SALES_METRICS_MAX_BREAKDOWN", DEFAULT_METRICS_MAX_BREAKDOWN
             ),
+            group_instance_id=_group_instance_id(env),
         )

@@ -456,6 +456,10 @@ def test_workers_are_a_statefulset_with_volumes_probes_and_port() -> None:
     assert env.index("POD_NAME") < env.index("SALES_API_ADVERTISED_URL")
     pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
     assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    # each pod a static member of the group under its own (stable) name
+    instance = next(e for e in container["env"] if e["name"] == "SALES_GROUP_INSTANCE_ID")
+    assert instance["value"] == "$(POD_NAME)"
+    assert env.index("POD_NAME") < env.index("SALES_GROUP_INSTANCE_ID")
     # the image's user (deploy/Dockerfile) is the pod's
     security = pod["spec"]["securityContext"]
     assert security["runAsNonRoot"] is True
