@@ -22,7 +22,8 @@ from tests.integration.test_crash_restart import (
     generate,
     kill_mid_stream,
 )
-from tests.support.workers import Cluster, Worker, wait_ready
+from tests.integration.test_fold_failures import committed, end_offsets
+from tests.support.workers import Cluster, Worker, eventually, wait_ready
 
 #: aiokafka's line for every join: group, generation, member id
 JOINED = re.compile(r"Joined group '([^']+)' \(generation (\d+)\) with member_id (\S+)")
@@ -63,6 +64,16 @@ async def test_a_static_member_killed_and_restarted_rejoins_without_a_rebalance(
         (gen_before, member_before), (gen_after, member_after) = seen
         assert member_before.startswith("salespulse-0-") and member_after != member_before
         assert gen_after == gen_before, "the restart made the group rebalance"
+
+        async def all_committed() -> None:
+            """The restarted member commits as the member it replaced did."""
+            offsets = await committed(cluster.bootstrap, cluster.name)
+            inputs = [cluster.topic(kind) for kind in ("activities", "deals", "feedback")]
+            for tp, end in (await end_offsets(cluster.bootstrap, inputs)).items():
+                assert offsets.get(tp, 0) == end, (tp, offsets.get(tp), end)
+
+        await eventually(all_committed, timeout=30)
+        assert worker.alive(), worker.log_tail()
     finally:
         cluster.stop()
 
