@@ -24,7 +24,7 @@ from streams.engine.state import decode_value, parse_key
 from streams.worker.changelog_frames import is_state_key
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import framed_store_class
-from streams.worker.garbage_collection import freeze_long_lived
+from streams.worker.garbage_collection import collections_held, freeze_long_lived
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
@@ -210,17 +210,21 @@ class Runtime:
         # below, measured against the medians each team announces from now on
         self.processor.unannounced.clear()
         records = 0
-        for raw_key, raw_value in self.table.data.items():
-            if not is_state_key(raw_key):
-                continue  # the changelog's bookkeeping (streams.worker.changelog_frames)
-            key = parse_key(bytes(raw_key))
-            if key[1] not in VIEWED_KINDS or not key[0]:
-                continue  # deal, account and stream-time state: no view rolls it up
-            partition = self.partition_of(key[0])
-            if partition not in mine:
-                continue
-            self.views.apply(key, partition, decode_value(key[1], bytes(raw_value)))
-            records += 1
+        # every object built here lives on: a collection in between only rescans what the
+        # rebuild made (15 % of its time for a third of a year of wide state); the freeze
+        # below collects once
+        with collections_held():
+            for raw_key, raw_value in self.table.data.items():
+                if not is_state_key(raw_key):
+                    continue  # the changelog's bookkeeping (streams.worker.changelog_frames)
+                key = parse_key(bytes(raw_key))
+                if key[1] not in VIEWED_KINDS or not key[0]:
+                    continue  # deal, account and stream-time state: no view rolls it up
+                partition = self.partition_of(key[0])
+                if partition not in mine:
+                    continue
+                self.views.apply(key, partition, decode_value(key[1], bytes(raw_value)))
+                records += 1
         freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet
