@@ -21,7 +21,6 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import decode_value, parse_key
-from streams.worker.changelog_frames import is_state_key
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
@@ -213,18 +212,19 @@ class Runtime:
         # every object built here lives on: a collection in between only rescans what the
         # rebuild made (15 % of its time for a third of a year of wide state); the freeze
         # below collects once
+        # each partition's own records, straight from its database: Faust's iteration of the
+        # table's items runs three generators per record (a quarter of a rebuild's time)
         with collections_held():
-            for raw_key, raw_value in self.table.data.items():
-                if not is_state_key(raw_key):
-                    continue  # the changelog's bookkeeping (streams.worker.changelog_frames)
-                key = parse_key(bytes(raw_key))
-                if key[1] not in VIEWED_KINDS or not key[0]:
-                    continue  # deal, account and stream-time state: no view rolls it up
-                partition = self.partition_of(key[0])
-                if partition not in mine:
-                    continue
-                self.views.apply(key, partition, decode_value(key[1], bytes(raw_value)))
-                records += 1
+            for db_partition in sorted(mine):
+                for raw_key, raw_value in self.table.data.partition(db_partition).state_items():
+                    key = parse_key(raw_key)
+                    if key[1] not in VIEWED_KINDS or not key[0]:
+                        continue  # deal, account and stream-time state: no view rolls it up
+                    partition = self.partition_of(key[0])
+                    if partition not in mine:
+                        continue
+                    self.views.apply(key, partition, decode_value(key[1], raw_value))
+                    records += 1
         freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet

@@ -130,14 +130,14 @@ def test_the_views_are_rebuilt_with_collections_held_then_frozen() -> None:
         def recent_scope_periods(self, since: Any) -> set[tuple[str, str]]:
             return set()
 
-    data = {
-        state.make_key("rep:a", state.TARGET, "activities_total", "2026-12"): state.encode_value(
-            5.0
-        ),
-        state.make_key("rep:b", state.TARGET, "activities_total", "2026-12"): state.encode_value(
-            7.0
-        ),
-    }
+    def target(scope: str, value: float) -> tuple[bytes, bytes]:
+        key = state.make_key(scope, state.TARGET, "activities_total", "2026-12")
+        return key, state.encode_value(value)
+
+    databases = {0: [target("rep:a", 5.0)], 1: [target("rep:b", 7.0)]}
+    data = SimpleNamespace(
+        partition=lambda p: SimpleNamespace(state_items=lambda: iter(databases[p]))
+    )
     changelog = SimpleNamespace(get_topic_name=lambda: "salespulse-scopes-changelog")
     worker = SimpleNamespace(
         table=SimpleNamespace(data=data, changelog_topic=changelog),
