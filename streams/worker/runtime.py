@@ -209,11 +209,10 @@ class Runtime:
         # below, measured against the medians each team announces from now on
         self.processor.unannounced.clear()
         records = 0
-        # every object built here lives on: a collection in between only rescans what the
-        # rebuild made (15 % of its time for a third of a year of wide state); the freeze
-        # below collects once
-        # each partition's own records, straight from its database: Faust's iteration of the
-        # table's items runs three generators per record (a quarter of a rebuild's time)
+        # Each assigned partition's records straight from its database: Faust's iteration
+        # of the table's items runs three generators a record (a quarter of a year's
+        # rebuild). No collection meanwhile: everything built here lives on, a collection
+        # would only rescan it (15 % of an in-process rebuild); the freeze collects once.
         with collections_held():
             for db_partition in sorted(mine):
                 for raw_key, raw_value in self.table.data.partition(db_partition).state_items():
