@@ -213,9 +213,10 @@ class Runtime:
         # of the table's items runs three generators a record (a quarter of a year's
         # rebuild). No collection meanwhile: everything built here lives on, a collection
         # would only rescan it (15 % of an in-process rebuild); the freeze collects once.
+        store = PartitionStore(self.table)
         with collections_held():
             for db_partition in sorted(mine):
-                for raw_key, raw_value in self.table.data.partition(db_partition).state_items():
+                for raw_key, raw_value in store.items(db_partition):
                     key = parse_key(raw_key)
                     if key[1] not in VIEWED_KINDS or not key[0]:
                         continue  # deal, account and stream-time state: no view rolls it up
