@@ -13,9 +13,12 @@ recovery (changelog records still take Faust's own per-record path), commits and
 producer flush before each commit.
 
 Each partition stays sequential: the next fetch starts after the handler returned
-(faust-streaming issue 606 cannot happen). A rebalance waits for the batch in flight and
-takes a checkpoint (`wait_empty`); a batch whose consumer generation changed meanwhile is not
-acknowledged: the partition's next owner replays it, and replays are idempotent.
+(faust-streaming issue 606 cannot happen). Fetched records that cannot be delivered now (a
+rebalance began, the partition was paused, the handler is not ready) are fetched again:
+aiokafka's position has already moved past them, and Faust's own path would drop them. A
+rebalance waits for the batch in flight and takes a checkpoint (`wait_empty`); a batch
+whose consumer generation changed meanwhile is not acknowledged: the partition's next owner
+replays it, and replays are idempotent.
 Relies on faust-streaming 0.15.3 internals (pinned in pyproject.toml).
 """
 
@@ -25,9 +28,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from time import monotonic
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
@@ -49,6 +53,26 @@ Checkpoint = Callable[[], Awaitable[Completion | None]]
 FETCH_MAX_WAIT_MS = 100
 
 
+def rewind_unmoved(consumer: Any, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
+    """Seek each partition back to the first of its fetched records `(first, end)` if its
+    position is still `end`, where that fetch left it; returns the partitions sought.
+
+    A partition whose position moved since was sought by someone else (recovery seeking a
+    changelog, a rebalance seeking to committed offsets): seeking it back would undo that.
+    Run on the consumer's own loop, so nothing moves it between the check and the seek.
+    """
+    rewound = []
+    for tp, (first, end) in fetched.items():
+        try:
+            state = consumer._subscription._assigned_state(tp)
+        except (IllegalStateError, AssertionError):  # revoked: its next owner reads it
+            continue
+        if state.has_valid_position and state.position == end:
+            consumer.seek(tp, first)
+            rewound.append(tp)
+    return rewound
+
+
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
     """Faust's aiokafka consumer thread, with fetches the broker answers within 100 ms.
 
@@ -64,6 +88,12 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignor
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the fetcher starts
         return consumer
+
+    async def rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
+        return await self.call_thread(self._rewind_unmoved, fetched)  # type: ignore[no-any-return]
+
+    async def _rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
+        return rewind_unmoved(self._ensure_consumer(), fetched)
 
 
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
@@ -110,6 +140,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
+                    await self._refetch(records, "a rebalance began")
                     await self._seek_back()
                     continue
                 await self._deliver(records, active)
@@ -161,6 +192,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         fresh: dict[TP, list[Any]] = {}
         for tp, batch in records.items():
             if active is not None and tp not in active and tp not in self._buffered_partitions:
+                await self._refetch({tp: batch}, "it was paused")
                 continue
             read = self._read_offset.get(tp)
             kept = batch if read is None else [r for r in batch if r.offset >= read]
@@ -173,7 +205,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if not fresh:
             return
         if not (self.batch_ready() and self.app.flow_control.is_active() and self.flow_active):
-            await self._refetch_later(fresh)
+            await self._refetch(fresh, "recovery or a rebalance is under way")
             return
         assert self.batch_handler is not None
         self._mark_inbound(fresh)
@@ -262,21 +294,40 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             for tp in batch:
                 monitor.stream_inbound_time[tp] = now
 
-    async def _refetch_later(self, batch: Mapping[TP, list[Any]]) -> None:
-        """Records fetched while recovery or a rebalance is under way are not handled now:
-        seek back so they are fetched again (Faust's own path would drop them)."""
-        for tp, records in batch.items():
-            try:
-                await self.seek(tp, records[0].offset)
-            except Exception as exc:  # revoked meanwhile: its next owner reads it
-                log.debug("not seeking back %s: %r", tp, exc)
+    async def _refetch(self, records: Mapping[TP, Sequence[Any]], why: str) -> None:
+        """Fetched records not delivered are fetched again, where their partition's position
+        is still just after them (see `rewind_unmoved`). Without this, a changelog record
+        fetched as a rebalance began was never read again: recovery waited for it forever."""
+        fetched = {tp: (rs[0].offset, rs[-1].offset + 1) for tp, rs in records.items() if rs}
+        if not fetched:
+            return
+        try:
+            thread = cast(BatchConsumerThread, self._thread)
+            rewound = await thread.rewind_unmoved(fetched)
+        except Exception as exc:  # the consumer stopped: nothing is read from it any more
+            log.warning("could not seek back records fetched while %s: %r", why, exc)
+            return
+        for tp in rewound:
+            self._read_offset[tp] = fetched[tp][0] or None
+        if rewound:
+            log.info(
+                "fetching again records fetched while %s: %s",
+                why,
+                ", ".join(f"{tp.topic}[{tp.partition}] from {fetched[tp][0]}" for tp in rewound),
+            )
 
     async def _deliver_one_by_one(self, tp: TP, batch: list[Any]) -> None:
-        """Faust's own path, for changelog records during recovery and any other topic."""
-        for record in batch:
-            await self.wait_first(
-                self.callback(self._to_message(tp, record)), self.suspend_flow.wait()
-            )
+        """Faust's own path, for changelog records during recovery and any other topic. A
+        rebalance that begins mid-batch cancels the record in hand: it and the rest of the
+        batch are fetched again."""
+        for index, record in enumerate(batch):
+            delivery = self.callback(self._to_message(tp, record))
+            result = await self.wait_first(delivery, self.suspend_flow.wait())
+            if result.stopped:
+                return
+            if delivery not in result.done:
+                await self._refetch({tp: batch[index:]}, "a rebalance began")
+                return
             self._read_offset[tp] = record.offset
 
     def ack_range(self, tp: TP, first: int, last: int) -> None:

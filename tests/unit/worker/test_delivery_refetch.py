@@ -1,0 +1,192 @@
+"""Fetched records that cannot be delivered are fetched again, unless someone moved the
+partition since.
+
+aiokafka moves a partition's position past the records it hands out. A record the consumer
+then drops (a rebalance began, its partition was paused, the handler was not ready) is
+never read again unless the partition is sought back: a changelog record dropped that way
+left recovery waiting for it until the next rebalance. Seeking back must not undo a seek
+made meanwhile (recovery seeking a changelog to where the table is), so it only happens
+where the partition's position is still just after the dropped records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import mode
+from faust.types import TP
+
+from streams.worker.delivery import BatchConsumer, rewind_unmoved
+from tests.unit.worker.test_delivery_checkpoint import INPUT, Journal, consumer, records
+
+CHANGELOG = TP("salespulse-scopes-changelog", 1)
+
+
+class PartitionState:
+    def __init__(self, position: int | None) -> None:
+        self.position = position
+
+    @property
+    def has_valid_position(self) -> bool:
+        return self.position is not None
+
+
+class FakeKafkaConsumer:
+    """The part of aiokafka's consumer `rewind_unmoved` reads: positions of assigned
+    partitions."""
+
+    def __init__(self, positions: dict[TP, int | None]) -> None:
+        self.states = {tp: PartitionState(p) for tp, p in positions.items()}
+        self._subscription = SimpleNamespace(_assigned_state=self._assigned_state)
+        self.sought: list[tuple[TP, int]] = []
+
+    def _assigned_state(self, tp: TP) -> PartitionState:
+        from aiokafka.errors import IllegalStateError
+
+        if tp not in self.states:
+            raise IllegalStateError(f"No current assignment for partition {tp}")
+        return self.states[tp]
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp, offset))
+        self.states[tp].position = offset
+
+
+class FakeThread:
+    def __init__(self, kafka: FakeKafkaConsumer) -> None:
+        self.kafka = kafka
+
+    async def rewind_unmoved(self, fetched: dict[TP, tuple[int, int]]) -> list[TP]:
+        return rewind_unmoved(self.kafka, fetched)
+
+
+def over_kafka(c: Any, positions: dict[TP, int | None]) -> FakeKafkaConsumer:
+    kafka = FakeKafkaConsumer(positions)
+    c._thread = FakeThread(kafka)
+    return kafka
+
+
+def test_only_partitions_still_just_after_their_fetch_are_sought_back() -> None:
+    kafka = FakeKafkaConsumer({INPUT: 10, CHANGELOG: 3, TP("t", 0): None})
+    fetched = {INPUT: (4, 10), CHANGELOG: (0, 7), TP("t", 0): (0, 1), TP("revoked", 0): (0, 5)}
+    assert rewind_unmoved(kafka, fetched) == [INPUT]
+    assert kafka.sought == [(INPUT, 4)], "a partition sought since keeps its new position"
+
+
+async def test_records_of_a_partition_paused_since_the_fetch_are_fetched_again() -> None:
+    journal = Journal()
+    c = consumer(journal)
+    kafka = over_kafka(c, {CHANGELOG: 7})
+    delivered: list[int] = []
+
+    async def callback(message: Any) -> None:
+        delivered.append(message.offset)
+
+    c.callback = callback
+    await c._deliver({CHANGELOG: records(CHANGELOG, 0, 6)}, set())  # no partition active
+    assert delivered == []
+    assert kafka.states[CHANGELOG].position == 0
+    assert c._read_offset[CHANGELOG] is None, "the next fetch from 0 is delivered in full"
+
+
+async def test_records_fetched_while_the_handler_is_not_ready_are_fetched_again() -> None:
+    journal = Journal()
+    c = consumer(journal)
+    c.batch_ready = lambda: False
+    kafka = over_kafka(c, {INPUT: 20})
+    await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
+    assert journal == []
+    assert kafka.sought == [(INPUT, 12)]
+    assert c._read_offset[INPUT] == 12
+
+
+async def test_a_partition_sought_meanwhile_is_not_sought_back() -> None:
+    """Recovery sought the changelog to 0 after the fetch: seeking back to 5 would skip 0-4
+    for good."""
+    journal = Journal()
+    c = consumer(journal)
+    c.batch_ready = lambda: False
+    kafka = over_kafka(c, {INPUT: 0})
+    await c._deliver({INPUT: records(INPUT, 5, 9)}, None)
+    assert kafka.sought == []
+    assert kafka.states[INPUT].position == 0
+
+
+def with_faust_wait_first(c: Any) -> None:
+    """The consumer's own `wait_first` (mode's), over the few events it reads."""
+    c._stopped = asyncio.Event()
+    c._crashed = asyncio.Event()
+    c.loop = asyncio.get_running_loop()
+    c.suspend_flow = asyncio.Event()
+    c.wait_first = mode.Service.wait_first.__get__(c)
+    c._to_message = lambda tp, record: record
+
+
+async def test_a_rebalance_beginning_mid_batch_fetches_the_rest_again() -> None:
+    """The record in hand when the flow is suspended is cancelled; it and the rest of the
+    batch must be read again, or recovery never sees them."""
+    journal = Journal()
+    c = consumer(journal)
+    with_faust_wait_first(c)
+    kafka = over_kafka(c, {CHANGELOG: 7})
+    delivered: list[int] = []
+
+    async def callback(message: Any) -> None:
+        if message.offset == 2:
+            c.suspend_flow.set()  # a rebalance begins while the record waits for room
+            await asyncio.Event().wait()
+        delivered.append(message.offset)
+
+    c.callback = callback
+    await c._deliver({CHANGELOG: records(CHANGELOG, 0, 6)}, {CHANGELOG})
+    assert delivered == [0, 1]
+    assert kafka.sought == [(CHANGELOG, 2)]
+    assert c._read_offset[CHANGELOG] == 2
+
+
+async def test_records_delivered_despite_a_suspended_flow_are_not_fetched_twice() -> None:
+    journal = Journal()
+    c = consumer(journal)
+    with_faust_wait_first(c)
+    kafka = over_kafka(c, {CHANGELOG: 3})
+    c.suspend_flow.set()
+    delivered: list[int] = []
+
+    async def callback(message: Any) -> None:
+        delivered.append(message.offset)
+
+    c.callback = callback
+    await c._deliver({CHANGELOG: records(CHANGELOG, 0, 2)}, {CHANGELOG})
+    assert delivered == [0, 1, 2]
+    assert kafka.sought == []
+    assert c._read_offset[CHANGELOG] == 2
+
+
+async def test_records_fetched_as_a_rebalance_began_are_fetched_again() -> None:
+    """The fetch loop finds the flow stopped after the fetch returned: every partition of
+    the fetch is sought back, then the input goes back to its committed offsets."""
+    journal = Journal()
+    c = consumer(journal)
+    kafka = over_kafka(c, {CHANGELOG: 7, INPUT: 30})
+    c._stopped = asyncio.Event()
+    c._crashed = asyncio.Event()
+    c.consumer_stopped_errors = ()
+    fetched = {CHANGELOG: records(CHANGELOG, 0, 6), INPUT: records(INPUT, 25, 29)}
+
+    async def next_records(timeout: float) -> tuple[Any, None]:
+        if c.flow_active:
+            c.flow_active = False  # the rebalance began as the fetch returned
+            return fetched, None
+        c._stopped.set()
+        return {}, None
+
+    async def seek_back() -> None:
+        journal.append("seek input to committed")
+
+    c._next_records = next_records
+    c._seek_back = seek_back
+    await BatchConsumer._drain_messages(c, SimpleNamespace(_stopped=asyncio.Event()))
+    assert kafka.sought == [(CHANGELOG, 0), (INPUT, 25)]
+    assert journal == ["seek input to committed"]
