@@ -162,16 +162,14 @@ def run(args: argparse.Namespace) -> int:
     settings = _prepare_kafka(settings, args.wait_for_kafka)
     asyncio.set_event_loop(asyncio.new_event_loop())
 
-    import faust
-
     from streams.worker.garbage_collection import tune_collector
-    from streams.worker.wiring import build_runtime
+    from streams.worker.wiring import SalesWorker, build_runtime
 
     marker = _prepare_data_dir(settings)
     log_fold_build()
     tune_collector()
     runtime = build_runtime(settings)
-    worker = faust.Worker(runtime.app, loglevel=args.loglevel, quiet=True)
+    worker = SalesWorker(runtime.app, loglevel=args.loglevel, quiet=True)
     clean = False
     try:
         worker.execute_from_commandline()

@@ -1,0 +1,67 @@
+"""Kafka client warnings said once per interval, with a count of the repeats held back.
+
+While the broker is down, aiokafka retries every connection, fetch, produce and
+coordinator request about ten times a second and logs each failure: a 10-second broker
+restart wrote some 800 identical error lines per worker (the fault test), half of each
+worker's log, and an hour's outage would write a few hundred thousand. The operator needs
+the first line, then to know it is still going on: each message (by its template, e.g.
+"Unable connect to node with id %s: %s") is logged once per interval, and its next line
+after the interval says how many were held back meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+#: loggers whose repeated warnings are held back: the Kafka client's
+LOGGER_PREFIX = "aiokafka"
+INTERVAL_SECONDS = 10.0
+
+
+class RepeatedWarnings(logging.Filter):
+    """A handler filter: a warning (or worse) of the Kafka client's loggers passes at most
+    once per `interval` per message template; the next one to pass carries the count of
+    those held back. Everything else passes untouched."""
+
+    def __init__(
+        self,
+        interval: float = INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        #: (logger, level, template) -> (when it last passed, how many held back since)
+        self.seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not is_kafka_client(record.name):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        last = self.seen.get(key)
+        if last is not None and now - last[0] < self.interval:
+            self.seen[key] = (last[0], last[1] + 1)
+            return False
+        self.seen[key] = (now, 0)
+        if last is not None and last[1]:
+            record.msg = (
+                f"{record.getMessage()} ({last[1]} more like this in the last "
+                f"{now - last[0]:.0f} s not logged)"
+            )
+            record.args = None
+        return True
+
+
+def is_kafka_client(name: str) -> bool:
+    return name == LOGGER_PREFIX or name.startswith(LOGGER_PREFIX + ".")
+
+
+def hold_back_repeats(logger: logging.Logger) -> None:
+    """Give each of the logger's handlers its own filter (a record goes through each
+    handler's filters, so a shared one would count every record once per handler)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, RepeatedWarnings) for f in handler.filters):
+            handler.addFilter(RepeatedWarnings())
