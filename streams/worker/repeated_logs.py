@@ -51,7 +51,7 @@ class RepeatedWarnings(logging.Filter):
                 f"{record.getMessage()} ({last[1]} more like this in the last "
                 f"{now - last[0]:.0f} s not logged)"
             )
-            record.args = None
+            record.args = ()
         return True
 
 

@@ -203,11 +203,12 @@ OUTAGE_LINES_PER_LOG = 40
 async def outage_log_lines(cluster: Cluster) -> int:
     """How many lines of the Kafka client's connection error the workers logged while the
     broker was down, checked per worker log: before they were held back, a broker restart
-    of a few seconds wrote some 800 to each."""
-    counts = {
-        path.name: path.read_text(errors="replace").count("Unable connect to node")
-        for path in sorted(cluster.base_dir.glob("worker-*.log"))
-    }
+    of a few seconds wrote some 800 to each. And no line failed to format (logging's own
+    "--- Logging error ---"), as held-back lines once did."""
+    logs = {p.name: p.read_text(errors="replace") for p in cluster.base_dir.glob("worker-*.log")}
+    broken = sorted(name for name, text in logs.items() if "--- Logging error ---" in text)
+    assert not broken, f"log records that failed to format in {broken}"
+    counts = {name: text.count("Unable connect to node") for name, text in sorted(logs.items())}
     noisy = {name: n for name, n in counts.items() if n > OUTAGE_LINES_PER_LOG}
     assert not noisy, f"repeated connection errors not held back: {noisy}"
     return sum(counts.values())

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from mode.utils.logging import ExtensionFormatter
 
 from streams.worker.repeated_logs import RepeatedWarnings, hold_back_repeats
 
@@ -29,7 +30,8 @@ def logged() -> Iterator[tuple[io.StringIO, Clock, logging.Handler]]:
     out = io.StringIO()
     clock = Clock()
     handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    # the formatter Faust's worker installs: it reads the record's args again
+    handler.setFormatter(ExtensionFormatter(stream=out, fmt="%(name)s %(levelname)s %(message)s"))
     handler.addFilter(RepeatedWarnings(interval=10.0, clock=clock))
     loggers = [logging.getLogger(n) for n in ("aiokafka.conn", "aiokafka", "streams.x")]
     for logger in loggers:
