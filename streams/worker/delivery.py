@@ -297,7 +297,8 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _refetch(self, records: Mapping[TP, Sequence[Any]], why: str) -> None:
         """Fetched records not delivered are fetched again, where their partition's position
         is still just after them (see `rewind_unmoved`). Without this, a changelog record
-        fetched as a rebalance began was never read again: recovery waited for it forever."""
+        fetched as a rebalance began was not read again, and recovery waited for it until
+        the next rebalance."""
         fetched = {tp: (rs[0].offset, rs[-1].offset + 1) for tp, rs in records.items() if rs}
         if not fetched:
             return
@@ -305,7 +306,12 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             thread = cast(BatchConsumerThread, self._thread)
             rewound = await thread.rewind_unmoved(fetched)
         except Exception as exc:  # the consumer stopped: nothing is read from it any more
-            log.warning("could not seek back records fetched while %s: %r", why, exc)
+            log.warning(
+                "could not seek back to records fetched while %s (%r): if the worker is not "
+                "stopping, they are read again at the next rebalance or restart",
+                why,
+                exc,
+            )
             return
         for tp in rewound:
             self._read_offset[tp] = fetched[tp][0] or None
