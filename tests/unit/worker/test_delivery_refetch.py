@@ -19,7 +19,7 @@ import mode
 from faust.types import TP
 
 from streams.worker.delivery import BatchConsumer, rewind_unmoved
-from tests.unit.worker.test_delivery_checkpoint import INPUT, Journal, consumer, records
+from tests.unit.worker.batch_consumer_fakes import INPUT, Journal, consumer, records
 
 CHANGELOG = TP("salespulse-scopes-changelog", 1)
 
