@@ -18,6 +18,8 @@ from collections.abc import Callable
 #: loggers whose repeated warnings are held back: the Kafka client's
 LOGGER_PREFIX = "aiokafka"
 INTERVAL_SECONDS = 10.0
+#: the record attribute that holds the filter's answer, for the next handler
+DECIDED = "salespulse_repeat_passes"
 
 
 class RepeatedWarnings(logging.Filter):
@@ -39,6 +41,14 @@ class RepeatedWarnings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or not is_kafka_client(record.name):
             return True
+        decided = record.__dict__.get(DECIDED)
+        if decided is not None:  # another handler's turn: same answer, counted once
+            return bool(decided)
+        passes = self._passes(record)
+        record.__dict__[DECIDED] = passes
+        return passes
+
+    def _passes(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.levelno, str(record.msg))
         now = self.clock()
         last = self.seen.get(key)
@@ -60,8 +70,9 @@ def is_kafka_client(name: str) -> bool:
 
 
 def hold_back_repeats(logger: logging.Logger) -> None:
-    """Give each of the logger's handlers its own filter (a record goes through each
-    handler's filters, so a shared one would count every record once per handler)."""
+    """Put one filter on each of the logger's handlers: a record goes through every
+    handler, and the filter answers each the same (it counts the record once)."""
+    shared = RepeatedWarnings()
     for handler in logger.handlers:
         if not any(isinstance(f, RepeatedWarnings) for f in handler.filters):
-            handler.addFilter(RepeatedWarnings())
+            handler.addFilter(shared)

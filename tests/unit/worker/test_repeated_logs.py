@@ -87,16 +87,29 @@ def test_other_messages_levels_and_loggers_pass(
     assert said.count("streams.x ERROR fold failed on rec") == 3, "only the Kafka client's"
 
 
-def test_each_handler_of_the_root_logger_gets_its_own_filter_once() -> None:
-    root = logging.Logger("root-under-test")
-    first, second = logging.StreamHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
-    root.addHandler(first)
-    root.addHandler(second)
-    hold_back_repeats(root)
-    hold_back_repeats(root)
-    filters = [f for h in (first, second) for f in h.filters]
-    assert len(filters) == 2 and filters[0] is not filters[1]
-    assert all(isinstance(f, RepeatedWarnings) for f in filters)
+def test_every_handler_says_the_same_and_a_record_counts_once() -> None:
+    """Faust's worker may add a second handler (its spinner, on a terminal): each handler
+    runs the filter, and a held-back count must be the records', not the handlers'."""
+    clock = Clock()
+    logger = logging.Logger("aiokafka.under-test")
+    streams = [io.StringIO(), io.StringIO()]
+    for stream in streams:
+        logger.addHandler(logging.StreamHandler(stream))
+    hold_back_repeats(logger)
+    hold_back_repeats(logger)  # idempotent
+    filters = [f for h in logger.handlers for f in h.filters]
+    assert len(filters) == 2 and all(isinstance(f, RepeatedWarnings) for f in filters)
+    for f in filters:
+        f.clock = clock  # type: ignore[attr-defined]
+    for _ in range(5):
+        logger.error("Unable to update metadata from %s", [1])
+    clock.now += 11
+    logger.error("Unable to update metadata from %s", [1])
+    for stream in streams:
+        assert stream.getvalue().splitlines() == [
+            "Unable to update metadata from [1]",
+            "Unable to update metadata from [1] (4 more like this in the last 11 s not logged)",
+        ]
 
 
 def test_faust_logging_setup_ends_with_the_filter_on_the_root_handlers() -> None:
