@@ -190,9 +190,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _deliver(self, records: Mapping[TP, list[Any]], active: set[TP] | None) -> None:
         generation = self.app.consumer_generation_id
         fresh: dict[TP, list[Any]] = {}
+        paused: dict[TP, list[Any]] = {}
         for tp, batch in records.items():
             if active is not None and tp not in active and tp not in self._buffered_partitions:
-                await self._refetch({tp: batch}, "it was paused")
+                paused[tp] = batch
                 continue
             read = self._read_offset.get(tp)
             kept = batch if read is None else [r for r in batch if r.offset >= read]
@@ -202,6 +203,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 fresh[tp] = kept
             else:
                 await self._deliver_one_by_one(tp, kept)
+        await self._refetch(paused, "it was paused")
         if not fresh:
             return
         if not (self.batch_ready() and self.app.flow_control.is_active() and self.flow_active):
