@@ -5,11 +5,10 @@ find it (tests/unit/worker/test_delivery_refetch.py covers when the consumer cal
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
 from streams.worker.delivery import rewind_unmoved
-from tests.support.topics import wait_until_listed
+from tests.support.topics import create_topic
 
 
 async def fetch_offsets(consumer: AIOKafkaConsumer, tp: TP, until: int) -> list[int]:
@@ -27,13 +26,7 @@ async def test_records_handed_out_are_read_again_unless_the_partition_moved(
     kafka_bootstrap: str, unique_name: str
 ) -> None:
     topic = f"{unique_name}.refetch"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        await wait_until_listed(admin, topic)
-    finally:
-        await admin.close()
+    await create_topic(topic, 1, bootstrap_servers=kafka_bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:

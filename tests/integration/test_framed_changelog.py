@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.engine.state import TARGET, encode_value, make_key
@@ -25,6 +25,7 @@ from streams.worker.changelog_frames import SNAPSHOT, Frame, frame_seq, is_frame
 from streams.worker.partitioning import partition_of
 from tests.integration.expected_figures import Expected
 from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, Feed, converged, generate
+from tests.support.topics import create_topic
 from tests.support.workers import Cluster, eventually, http_get, read_topic, wait_ready
 
 #: AlterConfigs replaces a topic's whole configuration: the policy must be given again
@@ -56,14 +57,9 @@ def legacy_key(month: str) -> bytes:
 
 async def write_legacy_target(bootstrap: str, changelog: str, month: str) -> None:
     """A team target as the version before frames left it: a plain record of its own."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(changelog, 8, 1, topic_configs={"cleanup.policy": "compact"})]
-        )
-    finally:
-        await admin.close()
+    await create_topic(
+        changelog, 8, configs={"cleanup.policy": "compact"}, bootstrap_servers=bootstrap
+    )
     key = legacy_key(month)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()

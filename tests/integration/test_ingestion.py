@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from tests.support.topics import create_topic
 from tests.support.workers import (
     Cluster,
     eventually,
@@ -164,17 +165,12 @@ async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lo
     """The dead-letter topic takes at most 8 KB per record; 60 KB bad records still get
     there (payloads cut, sizes said), several in one fetched batch (a producer batch of two
     cut dead letters would not fit the topic), and the valid records around them count."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-    await admin.start()
-    try:
-        topic = NewTopic(
-            cluster.topic("deadletter"), 8, 1, topic_configs={"max.message.bytes": "8192"}
-        )
-        await admin.create_topics([topic])
-    finally:
-        await admin.close()
+    await create_topic(
+        cluster.topic("deadletter"),
+        8,
+        configs={"max.message.bytes": "8192"},
+        bootstrap_servers=cluster.bootstrap,
+    )
     worker = cluster.start_worker()
     await wait_ready([worker])
     now = datetime.now(UTC).replace(microsecond=0)

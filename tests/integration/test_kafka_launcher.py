@@ -10,9 +10,8 @@ from types import ModuleType
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.topics import wait_until_listed
+from tests.support.topics import create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +27,6 @@ def load_kafka_local() -> ModuleType:
         sys.modules["kafka_local"] = module
         spec.loader.exec_module(module)
     return sys.modules["kafka_local"]
-
-
-async def _create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
-        )
-        await wait_until_listed(admin, topic)
-    finally:
-        await admin.close()
 
 
 async def _consume(
@@ -70,7 +57,7 @@ async def _consume(
 
 async def test_fixture_broker_produce_consume(kafka_bootstrap: str, unique_name: str) -> None:
     topic = f"{unique_name}.plain"
-    await _create_topic(kafka_bootstrap, topic)
+    await create_topic(topic, 3, bootstrap_servers=kafka_bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -86,7 +73,7 @@ async def test_fixture_broker_produce_consume(kafka_bootstrap: str, unique_name:
 
 async def test_transactional_producer_commits(kafka_bootstrap: str, unique_name: str) -> None:
     topic = f"{unique_name}.tx"
-    await _create_topic(kafka_bootstrap, topic, partitions=2)
+    await create_topic(topic, 2, bootstrap_servers=kafka_bootstrap)
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, transactional_id=f"{unique_name}-txid"
     )

@@ -31,10 +31,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.support.topics import wait_until_listed
+from tests.support.topics import create_topic
 from tests.support.workers import TOPIC_NAMES, free_port
 
 pytestmark = pytest.mark.integration
@@ -204,13 +204,7 @@ async def test_aiokafka_round_trip_over_sasl_ssl(secured_kafka: Any, unique_name
     assert conn.bootstrap.startswith("127.0.0.1:")
     assert conn.mechanism == "SCRAM-SHA-512" and Path(conn.ca_file).is_file()
     topic = f"{unique_name}.secured"
-    admin = AIOKafkaAdminClient(**conn.aiokafka_options())
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-        await wait_until_listed(admin, topic)
-    finally:
-        await admin.close()
+    await create_topic(topic, 2, **conn.aiokafka_options())
 
     sent = [(f"rep-{i % 3}".encode(), orjson.dumps({"n": i})) for i in range(10)]
     producer = AIOKafkaProducer(**conn.aiokafka_options(), acks="all")
