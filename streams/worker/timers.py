@@ -19,6 +19,7 @@ from streams.engine.processor import ANNOUNCE_SECONDS
 from streams.worker.batch_handler import announce_medians, owned_partitions
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
+from streams.worker.repeated_logs import INTERVAL_SECONDS, report_held_back
 from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,13 @@ def register(rt: Runtime) -> None:
     @app.timer(rt.settings.performance_min_interval, name="publish-performance")
     async def start_publishing() -> None:
         await publish_beside()
+
+    @app.timer(INTERVAL_SECONDS, name="held-back-logs")
+    @guarded
+    async def held_back_logs() -> None:
+        """The count of Kafka client warnings held back at the end of an outage, which no
+        later line of theirs reports (streams.worker.repeated_logs)."""
+        report_held_back(logging.getLogger())
 
     @app.timer(5.0, name="consumer-lag")
     @guarded

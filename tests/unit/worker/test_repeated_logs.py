@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from mode.utils.logging import ExtensionFormatter
 
-from streams.worker.repeated_logs import RepeatedWarnings, hold_back_repeats
+from streams.worker.repeated_logs import RepeatedWarnings, hold_back_repeats, report_held_back
 
 
 class Clock:
@@ -110,6 +110,39 @@ def test_every_handler_says_the_same_and_a_record_counts_once() -> None:
             "Unable to update metadata from [1]",
             "Unable to update metadata from [1] (4 more like this in the last 11 s not logged)",
         ]
+
+
+def test_repeats_whose_message_never_comes_back_are_reported_once_by_the_timer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An outage that ends leaves its last interval's count with no next line to carry it:
+    the worker's timer reports it, once, and the message's next line carries no count."""
+    clock = Clock()
+    logger = logging.Logger("aiokafka.under-test")
+    stream = io.StringIO()
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.addHandler(logging.StreamHandler(io.StringIO()))  # one shared filter, one report
+    hold_back_repeats(logger)
+    for f in {id(f): f for h in logger.handlers for f in h.filters}.values():
+        f.clock = clock  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="streams.worker.repeated_logs")
+    for _ in range(5):
+        logger.error("Unable to update metadata from %s", [1])
+        clock.now += 1
+    assert report_held_back(logger) == 0, "the interval is not over: a next line may come"
+    clock.now += 6
+    assert report_held_back(logger) == 1
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.ERROR,
+            "aiokafka.under-test: 4 more like 'Unable to update metadata from %s' in the "
+            "10 s after the last one logged, not logged (it has not come back since)",
+        )
+    ]
+    assert report_held_back(logger) == 0, "a count is reported once"
+    logger.error("Unable to update metadata from %s", [1])
+    assert stream.getvalue().splitlines() == ["Unable to update metadata from [1]"] * 2
+    assert report_held_back(logging.Logger("no-filter")) == 0
 
 
 def test_faust_logging_setup_ends_with_the_filter_on_the_root_handlers() -> None:
