@@ -2,7 +2,8 @@
 
 A flood of bad input must not flood the log (or slow the hot path with formatting): the
 operator sees examples with their topic, partition and offset, and a count of the rest;
-every record is on the dead-letter topic anyway.
+every record is on the dead-letter topic anyway. A periodic duty failing again and again
+(streams.worker.timers) is logged the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ class RateLimitedLog:
         per_interval: int = 10,
         interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        where: str = "",
     ) -> None:
         self.logger = logger
         self.what = what
+        #: where the operator finds every one of them, said with the count
+        self.where = where
         self.per_interval = per_interval
         self.interval = interval
         self.clock = clock
@@ -51,11 +55,11 @@ class RateLimitedLog:
             return
         if self.held_back:
             self.logger.warning(
-                "%d more %s in the last %.0f s not logged one by one (all are on the "
-                "dead-letter topic; sales_events_rejected_total counts them by reason)",
+                "%d more %s in the last %.0f s not logged one by one%s",
                 self.held_back,
                 self.what,
                 now - self.window_start,
+                f" ({self.where})" if self.where else "",
             )
         self.window_start = now
         self.said = 0

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 Duty = Callable[[], Awaitable[None]]
 
 
-def guarded(duty: Duty) -> Duty:
-    failures = RateLimitedLog(log, f"failures of {duty.__name__}", per_interval=3)
+def guarded(duty: Duty, *, clock: Callable[[], float] = monotonic) -> Duty:
+    """The duty, its failures logged (three a minute, then a count) instead of raised."""
+    failures = RateLimitedLog(log, f"failures of {duty.__name__}", per_interval=3, clock=clock)
 
     @functools.wraps(duty)
     async def run() -> None:
@@ -41,6 +42,8 @@ def guarded(duty: Duty) -> Duty:
                 type(exc).__name__,
                 exc,
             )
+        else:  # the count of failures held back, once their minute is over
+            failures.flush()
 
     return run
 

@@ -249,7 +249,9 @@ async def handle(rt: Any, records: list[Any], *, checkpoint: bool = True) -> Non
     batch: dict[TP, list[Any]] = defaultdict(list)
     for r in records:
         batch[TP(r.topic, r.partition)].append(r)
-    log = RateLimitedLog(batch_handler.log, "rejected input records")
+    log = RateLimitedLog(
+        batch_handler.log, "rejected input records", where=batch_handler.REJECTS_WHERE
+    )
     await batch_handler.handle_batch(rt, kinds, batch, log)
     if checkpoint:
         await rt.state.checkpoint(rt.app.producer)

@@ -25,10 +25,31 @@ def test_first_lines_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
         assert [r.getMessage() for r in caplog.records] == ["record 0", "record 1", "record 2"]
         now[0] = 61.0
         rl.flush()
-        assert "7 more rejected records" in caplog.records[-1].getMessage()
+        assert caplog.records[-1].getMessage() == (
+            "7 more rejected records in the last 61 s not logged one by one"
+        )
         rl.add("record %d", 10)
         assert caplog.records[-1].getMessage() == "record 10"
         now[0] = 200.0
         count = len(caplog.records)
         rl.flush()
         assert len(caplog.records) == count  # nothing held back, nothing to say
+
+
+def test_the_count_says_where_every_one_of_them_is(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    rl = RateLimitedLog(
+        logging.getLogger("t"),
+        "rejected records",
+        per_interval=0,
+        clock=lambda: now[0],
+        where="all are on the dead-letter topic",
+    )
+    with caplog.at_level(logging.WARNING):
+        rl.add("record %d", 1)
+        now[0] = 60.0
+        rl.flush()
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 more rejected records in the last 60 s not logged one by one (all are on the "
+        "dead-letter topic)"
+    ]

@@ -27,6 +27,32 @@ async def test_a_failing_duty_is_logged_not_raised(caplog: pytest.LogCaptureFixt
     assert "flaky failed" in caplog.text and "peer restarting" in caplog.text
 
 
+async def test_failures_held_back_are_counted_once_the_duty_works_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three failures a minute are logged one by one; the rest are counted, and the count is
+    said by the next run that works once the minute is over (nothing else would say it)."""
+    now = [0.0]
+    failing = [True]
+
+    async def flaky() -> None:
+        if failing[0]:
+            raise RuntimeError("peer restarting")
+
+    run = guarded(flaky, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            await run()
+        failing[0] = False
+        await run()  # the minute is not over: a failure may still come
+        assert len(caplog.records) == 3
+        now[0] = 61.0
+        await run()
+        await run()
+    said = [r.getMessage() for r in caplog.records]
+    assert said[3:] == ["2 more failures of flaky in the last 61 s not logged one by one"]
+
+
 async def test_a_duty_runs_beside_its_timer_one_run_at_a_time() -> None:
     """The timer's call returns while the run goes on (a long run no longer makes mode's
     timer warn that it overlaps), and no second run starts before the first ended."""
