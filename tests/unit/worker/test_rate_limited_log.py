@@ -9,15 +9,21 @@ import pytest
 from streams.worker.rate_limited_log import RateLimitedLog
 
 
-def test_first_lines_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
-    now = [0.0]
-    rl = RateLimitedLog(
+def limited(now: list[float], per_interval: int, where: str = "") -> RateLimitedLog:
+    """A log of rejected records, one minute per interval, on the clock `now[0]`."""
+    return RateLimitedLog(
         logging.getLogger("t"),
         "rejected records",
-        per_interval=3,
+        per_interval=per_interval,
         interval=60,
         clock=lambda: now[0],
+        where=where,
     )
+
+
+def test_first_lines_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    rl = limited(now, per_interval=3)
     with caplog.at_level(logging.WARNING):
         for i in range(10):
             rl.add("record %d", i)
@@ -38,13 +44,7 @@ def test_first_lines_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_the_count_says_where_every_one_of_them_is(caplog: pytest.LogCaptureFixture) -> None:
     now = [0.0]
-    rl = RateLimitedLog(
-        logging.getLogger("t"),
-        "rejected records",
-        per_interval=0,
-        clock=lambda: now[0],
-        where="all are on the dead-letter topic",
-    )
+    rl = limited(now, per_interval=0, where="all are on the dead-letter topic")
     with caplog.at_level(logging.WARNING):
         rl.add("record %d", 1)
         now[0] = 60.0
