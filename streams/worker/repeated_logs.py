@@ -94,11 +94,8 @@ def is_kafka_client(name: str) -> bool:
 def report_held_back(logger: logging.Logger) -> int:
     """Log, on this module's logger, the repeats the filters on `logger`'s handlers held back
     and no later line reported (run by a timer every interval); returns how many lines."""
-    filters = {
-        id(f): f for h in logger.handlers for f in h.filters if isinstance(f, RepeatedWarnings)
-    }
     reported = 0
-    for shared in filters.values():
+    for shared in installed(logger):
         for (name, level, template), held in shared.overdue():
             log.log(
                 level,
@@ -111,6 +108,14 @@ def report_held_back(logger: logging.Logger) -> int:
             )
             reported += 1
     return reported
+
+
+def installed(logger: logging.Logger) -> list[RepeatedWarnings]:
+    """The filters on the logger's handlers, each once (one is shared by every handler)."""
+    filters = {
+        id(f): f for h in logger.handlers for f in h.filters if isinstance(f, RepeatedWarnings)
+    }
+    return list(filters.values())
 
 
 def hold_back_repeats(logger: logging.Logger) -> None:

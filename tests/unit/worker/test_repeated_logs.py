@@ -13,7 +13,12 @@ from collections.abc import Iterator
 import pytest
 from mode.utils.logging import ExtensionFormatter
 
-from streams.worker.repeated_logs import RepeatedWarnings, hold_back_repeats, report_held_back
+from streams.worker.repeated_logs import (
+    RepeatedWarnings,
+    hold_back_repeats,
+    installed,
+    report_held_back,
+)
 
 
 class Clock:
@@ -87,20 +92,27 @@ def test_other_messages_levels_and_loggers_pass(
     assert said.count("streams.x ERROR fold failed on rec") == 3, "only the Kafka client's"
 
 
-def test_every_handler_says_the_same_and_a_record_counts_once() -> None:
-    """Faust's worker may add a second handler (its spinner, on a terminal): each handler
-    runs the filter, and a held-back count must be the records', not the handlers'."""
-    clock = Clock()
+def two_handlers(clock: Clock) -> tuple[logging.Logger, list[io.StringIO]]:
+    """A Kafka client logger writing to two streams, the filter put on it on `clock`."""
     logger = logging.Logger("aiokafka.under-test")
     streams = [io.StringIO(), io.StringIO()]
     for stream in streams:
         logger.addHandler(logging.StreamHandler(stream))
     hold_back_repeats(logger)
+    for f in installed(logger):
+        f.clock = clock
+    return logger, streams
+
+
+def test_every_handler_says_the_same_and_a_record_counts_once() -> None:
+    """Faust's worker may add a second handler (its spinner, on a terminal): each handler
+    runs the filter, and a held-back count must be the records', not the handlers'."""
+    clock = Clock()
+    logger, streams = two_handlers(clock)
     hold_back_repeats(logger)  # idempotent
     filters = [f for h in logger.handlers for f in h.filters]
     assert len(filters) == 2 and all(isinstance(f, RepeatedWarnings) for f in filters)
-    for f in filters:
-        f.clock = clock  # type: ignore[attr-defined]
+    assert installed(logger) == [filters[0]], "one filter, shared by both handlers"
     for _ in range(5):
         logger.error("Unable to update metadata from %s", [1])
     clock.now += 11
@@ -118,13 +130,7 @@ def test_repeats_whose_message_never_comes_back_are_reported_once_by_the_timer(
     """An outage that ends leaves its last interval's count with no next line to carry it:
     the worker's timer reports it, once, and the message's next line carries no count."""
     clock = Clock()
-    logger = logging.Logger("aiokafka.under-test")
-    stream = io.StringIO()
-    logger.addHandler(logging.StreamHandler(stream))
-    logger.addHandler(logging.StreamHandler(io.StringIO()))  # one shared filter, one report
-    hold_back_repeats(logger)
-    for f in {id(f): f for h in logger.handlers for f in h.filters}.values():
-        f.clock = clock  # type: ignore[attr-defined]
+    logger, (stream, _) = two_handlers(clock)  # one shared filter, one report
     caplog.set_level(logging.INFO, logger="streams.worker.repeated_logs")
     for _ in range(5):
         logger.error("Unable to update metadata from %s", [1])
