@@ -336,7 +336,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             if delivery not in result.done:
                 await self._refetch({tp: batch[index:]}, "a rebalance began")
                 return
-            self._read_offset[tp] = record.offset
+            # the next offset to read, as the batch path and Faust's seeks keep it (Faust's
+            # own loop keeps the last one delivered, which its `>=` filter delivers twice)
+            self._read_offset[tp] = record.offset + 1
 
     def ack_range(self, tp: TP, first: int, last: int) -> None:
         """Acknowledge offsets up to `last`, from where this partition was read.

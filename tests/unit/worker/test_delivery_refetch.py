@@ -161,7 +161,26 @@ async def test_records_delivered_despite_a_suspended_flow_are_not_fetched_twice(
     await c._deliver({CHANGELOG: records(CHANGELOG, 0, 2)}, {CHANGELOG})
     assert delivered == [0, 1, 2]
     assert kafka.sought == []
-    assert c._read_offset[CHANGELOG] == 2
+    assert c._read_offset[CHANGELOG] == 3, "the next offset to read, as after a seek"
+
+
+async def test_records_fetched_again_are_delivered_from_the_first_not_yet_delivered() -> None:
+    """A fetch that starts before the last record delivered one by one (aiokafka handing
+    out a range again) delivers none of them twice: the read offset is the next offset to
+    read on every path, as the batch path and Faust's seeks keep it."""
+    journal = Journal()
+    c = consumer(journal)
+    with_faust_wait_first(c)
+    over_kafka(c, {CHANGELOG: 5})
+    delivered: list[int] = []
+
+    async def callback(message: Any) -> None:
+        delivered.append(message.offset)
+
+    c.callback = callback
+    await c._deliver({CHANGELOG: records(CHANGELOG, 0, 2)}, {CHANGELOG})
+    await c._deliver({CHANGELOG: records(CHANGELOG, 0, 4)}, {CHANGELOG})
+    assert delivered == [0, 1, 2, 3, 4]
 
 
 async def test_records_fetched_as_a_rebalance_began_are_fetched_again() -> None:
