@@ -18,9 +18,10 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.faults.plan import PARTITIONS, Record, Size
+from tests.support.topics import create_topic
 from tests.support.workers import Cluster, Worker, http_get
 
 TP = tuple[str, int]
@@ -76,15 +77,12 @@ class BrokerControl:
 
 async def create_deadletter_topic(bootstrap: str, name: str, max_bytes: int) -> None:
     """The dead-letter topic, made before any worker starts, with a tiny message limit."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        topic = NewTopic(name, PARTITIONS, 1, topic_configs={"max.message.bytes": str(max_bytes)})
-        response = await admin.create_topics([topic])
-        for _name, code, *_ in response.topic_errors:
-            assert code == 0, f"could not create {name}: error {code}"
-    finally:
-        await admin.close()
+    await create_topic(
+        name,
+        PARTITIONS,
+        configs={"max.message.bytes": str(max_bytes)},
+        bootstrap_servers=bootstrap,
+    )
 
 
 # -- the producer ----------------------------------------------------------------------------

@@ -32,11 +32,11 @@ async def create_topic(
 ) -> None:
     """Create `topic` (replication 1, `configs` as topic configs) with an admin client of
     `client_options` (bootstrap_servers, or a secured connection's options), and return
-    once the broker lists it."""
+    once the broker lists it; a creation the broker refuses fails with its error code."""
     admin = AIOKafkaAdminClient(**client_options)
     await admin.start()
     try:
-        await admin.create_topics(
+        response = await admin.create_topics(
             [
                 NewTopic(
                     topic,
@@ -46,6 +46,8 @@ async def create_topic(
                 )
             ]
         )
+        for _name, code, *_ in response.topic_errors:
+            assert code == 0, f"could not create {topic}: error {code}"
         await wait_until_listed(admin, topic)
     finally:
         await admin.close()
