@@ -355,6 +355,7 @@ def print_runs(data: Dataset, args: argparse.Namespace, runs: list[Run]) -> None
     head = (
         f"  {'shape':5s} {'consumer':22s} {'events':>9s} {'commit s':>9s} {'commit ev/s':>12s}"
         f" {'query s':>8s} {'query ev/s':>11s} {'wall ev/s':>10s}"
+        f" {'CPU s':>7s} {'ev/CPU-s':>9s} {'broker CPU s':>12s}"
         f" {'startup s':>9s}"
         f" {'peak RSS':>9s}"
     )
@@ -366,13 +367,17 @@ def print_runs(data: Dataset, args: argparse.Namespace, runs: list[Run]) -> None
             f" {_num(r.rate, ',.0f', 12)} {_num(r.seconds_queryable, '.2f', 8)}"
             f" {_num(r.rate_queryable, ',.0f', 11)}"
             f" {_num(r.rate_wall, ',.0f', 10)}"
+            f" {_num(r.cpu, '.2f', 7)} {_num(r.rate_cpu, ',.0f', 9)}"
+            f" {_num(r.broker_cpu, '.2f', 12)}"
             f" {_num(r.startup, '.2f', 9)} {r.peak_rss / 2**20:>6.0f} MiB{flag}"
         )
     print(
         "  commit: from the group's first Stable state on the broker until it has committed "
         "every input\n  offset; query (salespulse): until its API answers the produced team "
         "totals of every month;\n  wall: from process start; startup: process start to group "
-        "Stable; peak RSS: VmHWM of the\n  consumer's processes."
+        "Stable; CPU: user + system seconds the\n  consumer's processes used over the commit "
+        "span (ev/CPU-s: events per such second, which\n  moves less between runs than ev/s) "
+        "and the broker's over the same span; peak RSS: VmHWM\n  of the consumer's processes."
     )
     for r in runs:
         for note in r.notes:

@@ -43,6 +43,7 @@ from bench.harness import (
     GroupWatch,
     Process,
     compacted_size,
+    cpu_seconds,
     dir_bytes,
     end_offsets,
     http_get,
@@ -80,6 +81,10 @@ class Run:
     seconds_queryable: float | None = None  # group Stable -> API totals match (salespulse)
     startup: float | None = None  # process start -> group Stable
     peak_rss: int = 0
+    #: CPU seconds over the same span as `seconds` (group Stable -> input offsets committed):
+    #: the consumer's processes, and the broker's (which serves every consumer alike)
+    cpu: float | None = None
+    broker_cpu: float | None = None
     complete: bool = True
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +101,11 @@ class Run:
     def rate_queryable(self) -> float | None:
         return self.events / self.seconds_queryable if self.seconds_queryable else None
 
+    @property
+    def rate_cpu(self) -> float | None:
+        """Events per CPU-second of the consumer: steadier between runs than events/s."""
+        return self.events / self.cpu if self.cpu else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "consumer": self.consumer,
@@ -109,6 +119,9 @@ class Run:
             "seconds_to_queryable": self.seconds_queryable,
             "events_per_s_queryable": self.rate_queryable,
             "startup_s": self.startup,
+            "cpu_s_to_committed": self.cpu,
+            "events_per_cpu_s": self.rate_cpu,
+            "broker_cpu_s_to_committed": self.broker_cpu,
             "peak_rss_bytes": self.peak_rss or None,
             "complete": self.complete,
             "notes": self.notes,
@@ -223,6 +236,10 @@ class Timing:
     stable: float | None = None
     committed: float | None = None
     queryable: float | None = None
+    #: CPU seconds (consumer, broker) used by those moments
+    cpu_started: tuple[float, float] = (0.0, 0.0)
+    cpu_stable: tuple[float, float] | None = None
+    cpu_committed: tuple[float, float] | None = None
 
     def fill(self, run: Run, committed: int) -> None:
         """Put the run's seconds from these moments (from group Stable, else process start)."""
@@ -232,6 +249,10 @@ class Timing:
             if self.committed:
                 run.notes.append("group never seen Stable: timed from process start")
         run.startup = start - self.started
+        cpu_start = self.cpu_stable if self.stable is not None else self.cpu_started
+        if self.cpu_committed is not None and cpu_start is not None:
+            run.cpu = self.cpu_committed[0] - cpu_start[0]
+            run.broker_cpu = self.cpu_committed[1] - cpu_start[1]
         if self.committed:
             run.seconds = self.committed - start
             run.seconds_wall = self.committed - self.started
@@ -249,11 +270,21 @@ async def drive(
     target: int,
     timeout: float,
     api_check: Callable[[], tuple[bool, str]] | None = None,
+    *,
+    broker_pid: int,
+    consumer_cpu: Callable[[], float] | None = None,
 ) -> None:
     """Start `process` and time it until `target` input records are committed (and, with
-    `api_check`, until that answers True). Leaves the process running."""
+    `api_check`, until that answers True), measuring the CPU the consumer (`consumer_cpu`,
+    else the process's session) and the broker used meanwhile. Leaves the process running."""
+
+    def cpu_now() -> tuple[float, float]:
+        used = consumer_cpu() if consumer_cpu is not None else process.cpu_seconds()
+        return used, cpu_seconds(broker_pid)
+
+    broker_at_start = cpu_seconds(broker_pid)
     process.start()
-    t = Timing(process.started)
+    t = Timing(process.started, cpu_started=(0.0, broker_at_start))
     api = ApiWatch(api_check) if api_check is not None else None
     committed = 0
     last_log = last_rss = 0.0
@@ -261,9 +292,11 @@ async def drive(
         now = time.monotonic()
         if t.stable is None and await watch.stable():
             t.stable = time.monotonic()
+            t.cpu_stable = cpu_now()
         committed = await watch.committed()
         if committed >= target and t.committed is None:
             t.committed = time.monotonic()
+            t.cpu_committed = cpu_now()
             log(f"{run.label} [{run.shape}]: {committed:,} input records committed")
         if api is not None and t.queryable is None:
             t.queryable = await api.answered(now, committed, target)
@@ -334,7 +367,14 @@ async def run_peer(
     process = Process(run.label, argv, env, work / "process.log")
     log(f"{run.label} [{topics.shape}]: starting (group {group}); {target:,} events")
     try:
-        await drive(process, GroupWatch(admin, group, topics.ends), run, target, opts.timeout)
+        await drive(
+            process,
+            GroupWatch(admin, group, topics.ends),
+            run,
+            target,
+            opts.timeout,
+            broker_pid=broker.pid,
+        )
     finally:
         await asyncio.to_thread(process.stop)
     _log_result(run)
@@ -347,6 +387,10 @@ def _log_result(run: Run) -> None:
         parts.append(f"committed in {run.seconds:.2f}s = {run.rate:,.0f}/s")
     if run.rate_queryable:
         parts.append(f"queryable in {run.seconds_queryable:.2f}s = {run.rate_queryable:,.0f}/s")
+    if run.rate_cpu:
+        parts.append(f"CPU {run.cpu:.2f}s = {run.rate_cpu:,.0f} events per CPU-second")
+    if run.broker_cpu is not None:
+        parts.append(f"broker CPU {run.broker_cpu:.2f}s")
     parts.append(f"peak RSS {run.peak_rss / 2**20:.0f} MiB")
     log(f"{run.label} [{run.shape}]: " + ", ".join(parts) + ("" if run.complete else " INCOMPLETE"))
 
@@ -422,6 +466,8 @@ async def start_salespulse(
             run.events,
             opts.timeout,
             api_check=lambda: figures_match(worker.url, data),
+            broker_pid=broker.pid,
+            consumer_cpu=lambda: sum(each.process.cpu_seconds() for each in workers),
         )
     except BaseException:  # the caller stops the first worker only once this returned
         for each in worker.everyone:
