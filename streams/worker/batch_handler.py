@@ -127,7 +127,7 @@ async def handle_batch(
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
     if inputs:
         rt.backlogged = is_backlogged(batch, inputs, now)
-        rt.draining = is_full(batch)
+        rt.draining = rt.processor.draining = is_full(batch)
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]

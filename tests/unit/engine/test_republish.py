@@ -13,7 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from streams.engine.items import Item, RawEvent, Republish
-from streams.engine.processor import SEND_CLOCK_SLACK_SECONDS
+from streams.engine.processor import (
+    ANNOUNCE_SECONDS,
+    DRAINING_ANNOUNCE_SECONDS,
+    SEND_CLOCK_SLACK_SECONDS,
+)
 from tests.unit.engine.scope_harness import Harness, activity
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -147,3 +151,25 @@ def test_a_rep_counts_its_earliest_send_since_the_last_announcement() -> None:
     proc.members_reached(0, {"team:t1": {DAY: {"r1", "r2"}}}, 10.0)
     proc.members_reached(0, {"team:t1": {DAY: {"r1", "r3"}}}, 30.0)
     assert proc.unannounced[0][team_day] == {"r1": 10.0, "r2": 10.0, "r3": 30.0}
+
+
+def test_a_worker_draining_a_backlog_announces_less_often() -> None:
+    """While the input is behind, sales.performance steps back and medians are announced
+    at most every DRAINING_ANNOUNCE_SECONDS; once caught up, every ANNOUNCE_SECONDS again."""
+    h = Harness(announce_seconds=ANNOUNCE_SECONDS)
+    h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)  # median 3
+    for part in h.parts:
+        part.proc.draining = True
+    # r1 to 4 two seconds later moves the median to 4: due by the usual interval, held back
+    soon = NOW + timedelta(seconds=2 * ANNOUNCE_SECONDS)
+    assert soon < NOW + timedelta(seconds=DRAINING_ANNOUNCE_SECONDS)
+    assert republished(h, calls("r1", 3, 1), soon) == set()
+    # past the draining interval the next batch announces 4 against the 3 announced
+    later = NOW + timedelta(seconds=DRAINING_ANNOUNCE_SECONDS + 1)
+    assert republished(h, calls("r3", 1, 5), later) == {"rep:r1", "rep:r2", "rep:r3"}
+    # caught up, the usual interval again: r2 to 6 moves the median to 6 two seconds
+    # later, and r1 (4) falls to low
+    for part in h.parts:
+        part.proc.draining = False
+    caught_up = later + timedelta(seconds=2 * ANNOUNCE_SECONDS)
+    assert republished(h, calls("r2", 3, 3), caught_up) == {"rep:r1", "rep:r2"}

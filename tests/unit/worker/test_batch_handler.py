@@ -457,6 +457,25 @@ async def test_a_full_input_fetch_marks_the_worker_backlogged(
     assert rt.backlogged is False
 
 
+async def test_a_full_input_fetch_tells_the_fold_to_announce_medians_less_often(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Draining a backlog, the fold announces team medians at most every
+    DRAINING_ANNOUNCE_SECONDS (ScopeProcessor.announce_due); a fetch of the internal topic
+    alone says nothing about the input; the first input fetch that is not full ends it."""
+    monkeypatch.setattr(batch_handler, "MAX_POLL_RECORDS", 4)
+    rt = runtime(sent)
+    events = events_of_one_rep(rt)
+    await handle(rt, events[:2])
+    assert rt.processor.draining is False
+    await handle(rt, events)  # 4 records: the fetch was full
+    assert rt.processor.draining is True
+    await handle(rt, internal_records(rt, sent, time.time())[:1])
+    assert rt.processor.draining is True
+    await handle(rt, events[:2])
+    assert rt.processor.draining is False
+
+
 def activity_of(rep: str, n: int, at: datetime) -> Any:
     return record(
         "sales.activities",
