@@ -372,8 +372,8 @@ def cpu_seconds(pid: int, *, session: bool = False) -> float:
 
     Why: whole-process rates on a shared 2-core VM move by some 20 % between runs of the same
     code, with the broker on the same cores; the CPU a consumer spent on the same backlog
-    moves much less, and what it leaves of the wall time is waiting (for the broker, or for
-    a core)."""
+    moves less (it still grows when the host is busy: compare runs taken alternately), and
+    what it leaves of the wall time is waiting (for the broker, or for a core)."""
     proc = Path("/proc")
     if not proc.is_dir():
         return 0.0

@@ -171,9 +171,8 @@ def alert_id(scope: str, metric: str, period: str, kind: str, sequence: int) -> 
 ANNOUNCE_SECONDS = 1.0
 #: ... and at most this often while the worker drains a backlog (`ScopeProcessor.draining`):
 #: sales.performance steps back then anyway, and the announcements (fresh medians for every
-#: team period a batch touched, then a republish per member whose quadrant moved) took about
-#: a tenth of the worker's CPU on wide data (alternate wide runs, one worker: 20.4, 23.5 and
-#: 22.3 CPU seconds at 1 s; 19.3 and 18.9 at 5 s)
+#: team period a batch touched, then a republish per member whose quadrant moved) took some
+#: 5-15 % of the worker's CPU draining wide data (alternate runs: bench/HISTORY.md)
 DRAINING_ANNOUNCE_SECONDS = 5.0
 #: how far two workers' clocks may disagree: a rep's figures sent (by the sender's clock)
 #: up to this long after the team's medians moved (by the team's) still republish on arrival
