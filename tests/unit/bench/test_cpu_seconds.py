@@ -39,8 +39,7 @@ def test_a_session_counts_the_cpu_of_every_process_in_it() -> None:
             time.sleep(0.1)
         # 0.4 s in the child and 0.6 s in its grandchild: only the session's sum passes 0.9 s
         assert used >= 0.9
-        assert cpu_seconds(spinner.pid) < used
-        assert cpu_seconds(spinner.pid) >= 0.4
+        assert 0.0 < cpu_seconds(spinner.pid) < used
     finally:
         os.killpg(spinner.pid, 9)
         spinner.wait()
