@@ -365,6 +365,24 @@ class Process:
             return "(no log)"
 
 
+def _proc_stats(pid: int, *, session: bool) -> Iterator[tuple[Path, list[str]]]:
+    """Each live process's /proc entry and the fields of its `stat` after the ")" that ends
+    the command name (state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    utime stime ...): process `pid`, or with `session` every process of session `pid`.
+    Linux only; a process gone meanwhile is left out."""
+    proc = Path("/proc")
+    for entry in proc.iterdir() if session else [proc / str(pid)]:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if session and int(fields[3]) != pid:
+                continue
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        yield entry, fields
+
+
 def cpu_seconds(pid: int, *, session: bool = False) -> float:
     """CPU time (user + system, every thread) a process has used so far, in seconds; with
     `session`, summed over every live process of session `pid` (a consumer and its
@@ -374,23 +392,9 @@ def cpu_seconds(pid: int, *, session: bool = False) -> float:
     code, with the broker on the same cores; the CPU a consumer spent on the same backlog
     moves less (it still grows when the host is busy: compare runs taken alternately), and
     what it leaves of the wall time is waiting (for the broker, or for a core)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         return 0.0
-    ticks = 0
-    entries = proc.iterdir() if session else [proc / str(pid)]
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            # fields after the ")" that ends the command name: state ppid pgrp session tty
-            # tpgid flags minflt cminflt majflt cmajflt utime stime ...
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if session and int(fields[3]) != pid:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in _proc_stats(pid, session=session))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -400,17 +404,11 @@ def session_peak_rss(sid: int) -> int:
     Linux /proc; elsewhere psutil's current RSS of the process tree if psutil is installed
     (the peak is not exposed there), else 0.
     """
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         return _psutil_rss(sid)
     total = 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, _ in _proc_stats(sid, session=True):
         try:
-            # fields after the ")" that ends the command name: state ppid pgrp session ...
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != sid:
-                continue
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1]) * 1024
