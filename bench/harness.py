@@ -25,8 +25,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
+from streams.worker import topics as worker_topics
 from streams.worker.changelog_frames import LogMeta, Overlay, apply_record, is_state_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,22 +102,10 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        response = await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-        for name, code, *_ in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise RuntimeError(f"cannot create topic {name}: error {code}")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            described = await admin.describe_topics(list(names))
-            if all(
-                t["error_code"] == 0
-                and len(t["partitions"]) == partitions
-                and all(p["leader"] >= 0 for p in t["partitions"])
-                for t in described
-            ):
-                return
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"topics {names} have no leader after 30 s")
+        if not await worker_topics.create_topics(
+            admin, [NewTopic(n, partitions, 1) for n in names]
+        ):
+            raise RuntimeError(f"topics {names} have no leader after 30 s")
     finally:
         await admin.close()
 

@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
 from bench.data import ACTIVITY_MIX, CURRENCIES
 from bench.harness import (
@@ -100,7 +100,7 @@ from streams.tools.commands.worker import RUNNING_MARKER
 from streams.worker.changelog_frames import DELTA, FRAME_BYTES, group_frames
 from streams.worker.partitioning import partition_of
 from streams.worker.settings import DEFAULT_FX_RATES, Settings
-from streams.worker.topics import wanted_topics
+from streams.worker.topics import create_topics, wanted_topics
 
 PHASES = ("cold", "clean", "kill")
 PHASE_LABELS = {
@@ -806,11 +806,8 @@ async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[
     }
     process: Process | None = None
     try:
-        response = await admin.create_topics(topics)
-        for name, code, *_ in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise RuntimeError(f"cannot create topic {name}: error {code}")
-        await _wait_for_leaders(admin, [t.name for t in topics])
+        if not await create_topics(admin, topics):
+            raise RuntimeError(f"topics {[t.name for t in topics]} have no leader after 30 s")
         records, expected = synthesize(
             opts.reps, opts.teams, opts.days, settings.topic_partitions, opts.seed
         )
@@ -884,12 +881,6 @@ def _topic_fields() -> list[str]:
     from streams.worker.settings import Topics
 
     return list(Topics.__dataclass_fields__)
-
-
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
-    from streams.worker.topics import wait_for_leaders
-
-    await wait_for_leaders(admin, names)
 
 
 # -- output ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
@@ -58,12 +58,13 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) 
         missing = [topic for topic in wanted if topic.name not in existing]
         if not missing:
             return []
-        response = await admin.create_topics(missing)
-        for name, code, *_ in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise for_code(code)(f"cannot create topic {name}")
         created = [t.name for t in missing]
-        await wait_for_leaders(admin, created)
+        if not await create_topics(admin, missing):
+            log.warning(
+                "created topics %s, but some partitions have no leader after 30 s; the first "
+                "sends may be refused until the broker elects one",
+                ", ".join(created),
+            )
         log.info("created topics: %s", ", ".join(created))
         return created
     finally:
@@ -88,10 +89,21 @@ async def message_limit(settings: Settings, topic: str) -> int | None:
     return None
 
 
+async def create_topics(admin: AIOKafkaAdminClient, topics: Sequence[NewTopic]) -> bool:
+    """Create `topics` (one that exists already is fine); returns whether every partition
+    has a leader within 30 s. The one place topics are created: the worker, the tools and
+    the benches share its error handling."""
+    response = await admin.create_topics(list(topics))
+    for name, code, *_ in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise for_code(code)(f"cannot create topic {name}")
+    return await wait_for_leaders(admin, [t.name for t in topics])
+
+
 async def wait_for_leaders(
     admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0
-) -> None:
-    """Until every partition of `names` has a leader (or the timeout passes)."""
+) -> bool:
+    """Until every partition of `names` has a leader; False if the timeout passes first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = await admin.describe_topics(names)
@@ -101,5 +113,6 @@ async def wait_for_leaders(
             and all(p["leader"] >= 0 for p in t["partitions"])
             for t in described
         ):
-            return
+            return True
         await asyncio.sleep(0.2)
+    return False
