@@ -199,7 +199,8 @@ class ScopeProcessor:
         self.announce_seconds = announce_seconds
         self.draining_announce_seconds = draining_announce_seconds
         #: the worker is draining a backlog (its last input fetch came back full): medians
-        #: are announced at most every `draining_announce_seconds`
+        #: are announced at most every `draining_announce_seconds`, and the worker waits
+        #: for each batch's sends (batch_handler.hand_over)
         self.draining = False
         #: partitions whose memberships are known to follow the derived rule
         self.members_checked: set[int] = set()

@@ -127,7 +127,7 @@ async def handle_batch(
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
     if inputs:
         rt.backlogged = is_backlogged(batch, inputs, now)
-        rt.draining = rt.processor.draining = is_full(batch)
+        rt.processor.draining = is_full(batch)
     for tp, records in sorted(batch.items()):
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
@@ -170,7 +170,7 @@ async def hand_over(rt: Runtime, out: Outgoing) -> None:
     events/s.
     """
     rt.undelivered.append(out)
-    if rt.draining:
+    if rt.processor.draining:
         await delivered(take_sends(rt))
 
 

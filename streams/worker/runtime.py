@@ -134,8 +134,6 @@ class Runtime:
         self.ready = False
         #: the input is behind (batch_handler.is_backlogged): the publisher steps back
         self.backlogged = False
-        #: the last input fetch came back full: a backlog is being drained (hand_over)
-        self.draining = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one

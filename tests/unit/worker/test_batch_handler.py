@@ -810,12 +810,14 @@ async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
         ]
 
     await handle(rt, calls(0), checkpoint=False)  # old input, a fetch far from full
-    assert rt.backlogged and not rt.draining and rt.undelivered, "returned, sends in flight"
+    assert rt.backlogged and not rt.processor.draining and rt.undelivered, (
+        "returned, sends in flight"
+    )
     monkeypatch.setattr(batch_handler, "MAX_POLL_RECORDS", 3)
     batch = asyncio.create_task(handle(rt, calls(3), checkpoint=False))
     for _ in range(10):
         await asyncio.sleep(0)
-    assert rt.draining and not batch.done(), "a full fetch waits for the broker"
+    assert rt.processor.draining and not batch.done(), "a full fetch waits for the broker"
     producer.release()
     await batch
     assert rt.undelivered == []
