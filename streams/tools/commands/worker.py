@@ -80,7 +80,10 @@ async def _topics_ready(settings: Settings) -> Settings:
 
 
 def _prepare_kafka(settings: Settings, wait: float) -> Settings:
+    """Create the topics, waiting up to `wait` seconds for the broker; says once that it
+    waits and why (the Kafka client's own line per attempt is held back, repeated_logs)."""
     deadline = time.monotonic() + wait
+    waiting = False
     while True:
         loop = asyncio.new_event_loop()
         try:
@@ -94,8 +97,18 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
             if time.monotonic() > deadline:
                 raise SystemExit(
                     f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer "
-                    f"({exc}). Start it with `make kafka-up` or set KAFKA_BOOTSTRAP."
+                    f"within {wait:.0f} s ({exc}). Start it with `make kafka-up` or set "
+                    "KAFKA_BOOTSTRAP."
                 ) from None
+            if not waiting:
+                waiting = True
+                log.warning(
+                    "Kafka at %s (KAFKA_BOOTSTRAP) does not answer yet (%s); retrying for up "
+                    "to %.0f s (--wait-for-kafka). Is the broker running (`make kafka-up`)?",
+                    settings.kafka_bootstrap,
+                    exc,
+                    wait,
+                )
             time.sleep(1.0)
         finally:
             loop.close()
@@ -154,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from streams.worker.repeated_logs import hold_back_repeats
+
+    # waiting for the broker, before Faust sets up its own handlers (wiring does it there)
+    hold_back_repeats(logging.getLogger())
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

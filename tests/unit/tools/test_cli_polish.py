@@ -254,3 +254,39 @@ def test_report_says_when_the_limit_may_hide_some(
     ids, err = report_ids(["--api", url, "--team", "t-b"], capsys)
     assert ids == ["r4", "r3", "r2"]
     assert "may be incomplete" in err
+
+
+def test_a_worker_waiting_for_an_absent_broker_says_so_once_and_gives_up_clearly(
+    tmp_path: Path,
+) -> None:
+    """No broker on the port: one line of ours saying what it waits for and how long, the
+    Kafka client's line per attempt held back, and a final message naming the setting."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+        "SALES_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.tools.cli", "worker", "--wait-for-kafka", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    waiting = [line for line in lines if "does not answer yet" in line]
+    assert len(waiting) == 1, done.stderr
+    assert f"127.0.0.1:{port} (KAFKA_BOOTSTRAP)" in waiting[0] and "up to 4 s" in waiting[0]
+    client = [line for line in lines if "aiokafka" in line and "Unable connect" in line]
+    assert 1 <= len(client) <= 2, done.stderr  # at most one per 10 s, not one per attempt
+    assert lines[-1].startswith(f"salespulse worker: Kafka at 127.0.0.1:{port} did not answer")
+    assert "within 4 s" in lines[-1] and "KAFKA_BOOTSTRAP" in lines[-1]
+    assert "Traceback" not in done.stderr
