@@ -117,6 +117,19 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
 RUNNING_MARKER = "salespulse.running"
 
 
+def _check_data_dir(data_dir: Path) -> None:
+    """Fail at once, before waiting for Kafka, when the data dir cannot be used."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise SystemExit(
+            f"salespulse worker: cannot keep its local state in {data_dir} (SALES_DATA_DIR): "
+            f"{exc.strerror or exc}. Point SALES_DATA_DIR at a writable directory."
+        ) from None
+
+
 def _prepare_data_dir(settings: Settings) -> Path:
     """Claim the data dir; after an unclean stop, discard the local state it holds.
 
@@ -176,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
+    _check_data_dir(settings.data_dir)
     settings = _prepare_kafka(settings, args.wait_for_kafka)
     asyncio.set_event_loop(asyncio.new_event_loop())
 

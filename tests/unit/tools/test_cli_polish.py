@@ -290,3 +290,23 @@ def test_a_worker_waiting_for_an_absent_broker_says_so_once_and_gives_up_clearly
     assert lines[-1].startswith(f"salespulse worker: Kafka at 127.0.0.1:{port} did not answer")
     assert "within 4 s" in lines[-1] and "KAFKA_BOOTSTRAP" in lines[-1]
     assert "Traceback" not in done.stderr
+
+
+def test_a_data_dir_that_cannot_be_made_fails_before_waiting_for_kafka(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.tools.commands import worker
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SALES_DATA_DIR", str(tmp_path / "a-file" / "worker"))
+
+    def waits(*_: object) -> None:
+        raise AssertionError("waited for Kafka with an unusable data dir")
+
+    monkeypatch.setattr(worker, "_prepare_kafka", waits)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["worker"])
+    message = str(stopped.value)
+    assert message.startswith("salespulse worker: cannot keep its local state in ")
+    assert "a-file/worker (SALES_DATA_DIR): Not a directory" in message
+    assert "Traceback" not in capsys.readouterr().err
