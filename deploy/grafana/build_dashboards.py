@@ -1145,11 +1145,15 @@ def pipeline_health(currency: str) -> dict[str, Any]:
         [
             ('max by (instance) (up{job="salespulse"})', "up"),
             ("max by (instance, worker, version) (sales_worker_info)", "info"),
+            (
+                "max by (instance) (time() - sales_kafka_last_contact_timestamp_seconds)",
+                "kafka",
+            ),
         ],
         w=18,
         h=6,
         unit="short",
-        names={"A": "Up", "B": "Running"},
+        names={"A": "Up", "B": "Running", "C": "Seconds since Kafka answered"},
     )
     b.row("Throughput")
     b.graph(

@@ -222,6 +222,12 @@ class PipelineMetrics:
             ["scope", "id", "metric", "period", "kind", "team"],
             registry=registry,
         )
+        self.kafka_contact = Gauge(
+            "sales_kafka_last_contact_timestamp_seconds",
+            "When Kafka last answered this worker's metadata request (Unix time; the alert "
+            "KafkaUnreachable watches its age)",
+            registry=registry,
+        )
         info = Gauge(
             "sales_worker_info", "One per running worker", ["worker", "version"], registry=registry
         )

@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from time import monotonic
+from typing import Any
 
 from streams.engine.items import Tick, encode_envelope
 from streams.engine.processor import ANNOUNCE_SECONDS
+from streams.worker import kafka_contact as kafka_contact_module
 from streams.worker.batch_handler import announce_medians, owned_partitions
+from streams.worker.kafka_contact import PROBE_SECONDS, KafkaContact, probe
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.repeated_logs import INTERVAL_SECONDS, report_held_back
@@ -108,11 +112,37 @@ def register(rt: Runtime) -> None:
         later line of theirs reports (streams.worker.repeated_logs)."""
         report_held_back(logging.getLogger())
 
+    watch_kafka_contact(rt)
+
     @app.timer(5.0, name="consumer-lag")
     @guarded
     async def consumer_lag() -> None:
         """Records each assigned partition still has to process; unassigned ones vanish."""
         await export_consumer_lag(rt)
+
+
+def watch_kafka_contact(rt: Runtime) -> None:
+    """Whether Kafka answers, in the log and as a gauge (streams.worker.kafka_contact)."""
+    contact = KafkaContact(
+        rt.settings.kafka_bootstrap,
+        logging.getLogger(kafka_contact_module.__name__),
+        on_answer=rt.metrics.kafka_contact.set,
+    )
+    contact.answered(time.time())  # the worker created its topics just before this
+
+    @rt.app.timer(PROBE_SECONDS, name="kafka-contact")
+    @guarded
+    async def kafka_contact() -> None:
+        client = producer_client(rt.app)
+        if client is not None:  # None: the producer has not started yet
+            await probe(contact, client.force_metadata_update, time.time)
+
+
+def producer_client(app: Any) -> Any:
+    """The aiokafka client under Faust's producer (faust-streaming 0.15.3 keeps the
+    AIOKafkaProducer in `_producer` once it started), or None before it did."""
+    producer = getattr(app.producer, "_producer", None)
+    return getattr(producer, "client", None)
 
 
 async def export_consumer_lag(rt: Runtime) -> None:

@@ -371,6 +371,9 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
 
     await produce(cluster.bootstrap, first)
     await eventually(lambda: scraped(len(first)), timeout=60)
+    # the worker's last contact with Kafka is fresh (the gauge KafkaUnreachable watches)
+    age = await single_value(prom, "time() - sales_kafka_last_contact_timestamp_seconds")
+    assert age is not None and -5 < age < 30, age
     await produce(cluster.bootstrap, second)
     base = worker.url
 

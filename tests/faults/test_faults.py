@@ -211,7 +211,8 @@ async def check_worker_logs(cluster: Cluster) -> int:
       waiting until the next rebalance; a later rebalance hid it from the figures);
     - no line failed to format (logging's own "--- Logging error ---");
     - the Kafka client's connection errors during the broker's restart were held back
-      (some 800 per worker before). Returns how many of those were logged.
+      (some 800 per worker before), and a worker said when contact was lost and when it
+      came back. Returns how many of the client's errors were logged.
     """
     logs = {p.name: p.read_text(errors="replace") for p in cluster.base_dir.glob("worker-*.log")}
     stalled = sorted(name for name, text in logs.items() if RECOVERY_STALLED in text)
@@ -221,7 +222,15 @@ async def check_worker_logs(cluster: Cluster) -> int:
     counts = {name: text.count("Unable connect to node") for name, text in sorted(logs.items())}
     noisy = {name: n for name, n in counts.items() if n > OUTAGE_LINES_PER_LOG}
     assert not noisy, f"repeated connection errors not held back: {noisy}"
+    told = sorted(name for name, text in logs.items() if told_the_outage(text))
+    assert told, "no worker log says it lost contact with Kafka and got it back (kafka_contact)"
     return sum(counts.values())
+
+
+def told_the_outage(log_text: str) -> bool:
+    """The log says the broker's outage began and, later, that it ended."""
+    lost = log_text.find("lost contact with Kafka at ")
+    return lost >= 0 and log_text.find(" answers again after ", lost) > lost
 
 
 def shown_anyway(config: pytest.Config) -> Callable[[], contextlib.AbstractContextManager[Any]]:

@@ -54,6 +54,7 @@ EXPORTED_METRICS = {
     "sales_event_lag_seconds",
     "sales_consumer_lag_records",
     "sales_worker_info",
+    "sales_kafka_last_contact_timestamp_seconds",
     "sales_target_alerts_total",
     # contract section 8.4
     "sales_pipeline_open_amount",
@@ -180,6 +181,7 @@ NO_BUSINESS_LABELS = {
     "sales_event_lag_seconds",
     "sales_consumer_lag_records",
     "sales_worker_info",
+    "sales_kafka_last_contact_timestamp_seconds",
 }
 NO_BUSINESS_RULE_LEVELS = ("topic:", "topic_reason:", "salespulse:")
 

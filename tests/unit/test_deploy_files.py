@@ -32,6 +32,7 @@ REQUIRED_ALERTS = {
     "SalesTargetMissed",
     "RepInactive",
     "StreamProcessorDown",
+    "KafkaUnreachable",
     "ConsumerLagHigh",
     "DeadLetterRateHigh",
 }
