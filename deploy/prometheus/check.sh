@@ -94,6 +94,7 @@ route() { # expected receiver(s), comma-separated, then labels
 }
 # the stream processor: by severity
 route pager alertname=StreamProcessorDown category=pipeline severity=page
+route pager alertname=KafkaUnreachable category=pipeline severity=page instance=w1:6066
 route ticket alertname=ConsumerLagHigh category=pipeline severity=ticket
 route ticket alertname=DeadLetterRateHigh category=pipeline severity=ticket
 route default alertname=SomePipelineInfo category=pipeline severity=info
