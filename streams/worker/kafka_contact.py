@@ -1,6 +1,7 @@
 """Whether the worker can reach Kafka, told to the operator: in the log, once when contact is
-lost, every few minutes while it lasts and once when it is back; and as a gauge that an alert
-watches (sales_kafka_last_contact_timestamp_seconds, alert KafkaUnreachable).
+lost (two failed probes in a row, some 10 s), every few minutes while it lasts and once when it
+is back; and as a gauge that an alert watches (sales_kafka_last_contact_timestamp_seconds, alert
+KafkaUnreachable).
 
 During a broker outage the worker keeps answering the API and /metrics with the figures it
 has, so nothing else shows that they stopped moving: the Kafka client's own errors are held
@@ -29,6 +30,10 @@ PROBE_SECONDS = 5.0
 PROBE_TIMEOUT_SECONDS = 4.0
 #: while contact is lost, the log says so again this often
 REMIND_SECONDS = 300.0
+#: failed probes in a row before the log says contact is lost: one alone may be the event
+#: loop's fault (a long synchronous step, such as rebuilding a year of views after a
+#: rebalance, lets a probe's timeout fire before its answer is read)
+FAILURES_TO_TELL = 2
 
 
 class KafkaContact:
@@ -41,45 +46,54 @@ class KafkaContact:
         *,
         on_answer: Callable[[float], None] = lambda _: None,
         remind_every: float = REMIND_SECONDS,
+        failures_to_tell: int = FAILURES_TO_TELL,
     ) -> None:
         self.bootstrap = bootstrap
         self.log = logger
         #: called with the time of each answer (the gauge's setter)
         self.on_answer = on_answer
         self.remind_every = remind_every
+        self.failures_to_tell = failures_to_tell
         #: epoch seconds of the last answer (None: none yet)
         self.last_answer: float | None = None
         #: epoch seconds of the first failed probe since the last answer (None: in contact)
         self.lost_since: float | None = None
-        self._last_said = 0.0
+        #: failed probes since the last answer
+        self.failures = 0
+        #: when the log last said contact is lost (None: it has not, since the last answer)
+        self.said_at: float | None = None
 
     def answered(self, now: float) -> None:
-        if self.lost_since is not None:
+        if self.said_at is not None and self.lost_since is not None:
             self.log.warning(
                 "Kafka at %s answers again after %.0f s without contact; the worker catches "
                 "up from its committed offsets",
                 self.bootstrap,
                 now - self.lost_since,
             )
-            self.lost_since = None
+        self.lost_since = self.said_at = None
+        self.failures = 0
         self.last_answer = now
         self.on_answer(now)
 
     def failed(self, now: float, reason: str) -> None:
+        self.failures += 1
         if self.lost_since is None:
             self.lost_since = now
-            self._last_said = now
-            self.log.warning(
-                "lost contact with Kafka at %s (KAFKA_BOOTSTRAP): %s. The API and /metrics "
-                "keep serving the figures as of %s; nothing new is read or sent until the "
-                "broker answers, and the worker reconnects by itself. Check the broker and "
-                "the network to it",
-                self.bootstrap,
-                reason,
-                self._since_text(),
-            )
-        elif now - self._last_said >= self.remind_every:
-            self._last_said = now
+        if self.said_at is None:
+            if self.failures >= self.failures_to_tell:
+                self.said_at = now
+                self.log.warning(
+                    "lost contact with Kafka at %s (KAFKA_BOOTSTRAP): %s. The API and "
+                    "/metrics keep serving the figures as of %s; nothing new is read or sent "
+                    "until the broker answers, and the worker reconnects by itself. Check "
+                    "the broker and the network to it",
+                    self.bootstrap,
+                    reason,
+                    self._since_text(),
+                )
+        elif now - self.said_at >= self.remind_every:
+            self.said_at = now
             self.log.warning(
                 "still no contact with Kafka at %s after %.0f s (%s); figures as of %s",
                 self.bootstrap,
