@@ -20,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.worker.kafka_contact import FAILURES_TO_TELL, PROBE_SECONDS
 from tests.faults.plan import PARTITIONS, Record, Size
 from tests.support.topics import create_topic
 from tests.support.workers import Cluster, Worker, http_get
@@ -335,6 +336,11 @@ async def describe_workers(workers: list[Worker]) -> str:
 # -- faults ----------------------------------------------------------------------------------
 
 
+#: a broker stays down at least this long: long enough for the workers to tell the outage
+#: (streams.worker.kafka_contact: two failed probes in a row), which check_worker_logs asks
+BROKER_DOWN_FLOOR = FAILURES_TO_TELL * PROBE_SECONDS + 1.0
+
+
 @dataclass
 class Fault:
     kind: str  # kill | broker | add | remove
@@ -358,6 +364,9 @@ def schedule(size: Size, rng: random.Random, records: int) -> list[Fault]:
     ]
     for i, fault in enumerate(f for f in faults if f.kind == "kill"):
         fault.wipe = i % 2 == 1  # every other killed worker restarts with no local state
+    for fault in faults:
+        if fault.kind == "broker":
+            fault.down += BROKER_DOWN_FLOOR
     return faults
 
 
