@@ -59,6 +59,8 @@ class ApiBackend(HasMedians, Protocol):
 
     async def consumer_state(self) -> dict[str, Any]: ...
 
+    def kafka_contact(self) -> dict[str, Any] | None: ...
+
 
 BACKEND: web.AppKey[ApiBackend] = web.AppKey("salespulse_backend")
 
@@ -229,7 +231,14 @@ async def owned_view(request: web.Request, kind: str, ident: str) -> Any:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "worker": _backend(request).worker_id})
+    """Alive; with `kafka`, whether the broker answers (a worker without contact still serves
+    the figures it has: streams.worker.kafka_contact)."""
+    backend = _backend(request)
+    body: dict[str, Any] = {"status": "ok", "worker": backend.worker_id}
+    kafka = backend.kafka_contact()
+    if kafka is not None:
+        body["kafka"] = kafka
+    return json_response(body)
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -102,10 +102,20 @@ class KafkaContact:
                 self._since_text(),
             )
 
+    def state(self) -> dict[str, Any]:
+        """What /healthz says: `contact` is "lost" once the log has said so, else "ok"."""
+        return {
+            "contact": "ok" if self.said_at is None else "lost",
+            "last_contact": _instant(self.last_answer),
+            "lost_since": None if self.said_at is None else _instant(self.lost_since),
+        }
+
     def _since_text(self) -> str:
-        if self.last_answer is None:
-            return "the worker's start"
-        return rfc3339(datetime.fromtimestamp(self.last_answer, UTC), "seconds")
+        return _instant(self.last_answer) or "the worker's start"
+
+
+def _instant(epoch: float | None) -> str | None:
+    return None if epoch is None else rfc3339(datetime.fromtimestamp(epoch, UTC), "seconds")
 
 
 async def probe(

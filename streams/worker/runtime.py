@@ -24,6 +24,7 @@ from streams.engine.state import decode_value, parse_key
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
+from streams.worker.kafka_contact import KafkaContact
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
@@ -132,6 +133,8 @@ class Runtime:
             at_risk_pace=settings.at_risk_pace,
         )
         self.ready = False
+        #: whether Kafka answers (timers.watch_kafka_contact sets it), for /healthz
+        self.kafka: KafkaContact | None = None
         #: the input is behind (batch_handler.is_backlogged): the publisher steps back
         self.backlogged = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
@@ -266,6 +269,9 @@ class Runtime:
         """Fetch the team medians the quadrant gauges need, from wherever teams are owned."""
         now = datetime.now(UTC)
         self.collector.medians = await medians_for(self, self.collector.wanted_medians(now))
+
+    def kafka_contact(self) -> dict[str, Any] | None:
+        return None if self.kafka is None else self.kafka.state()
 
     async def consumer_state(self) -> dict[str, Any]:
         consumer: Any = self.app.consumer

@@ -129,6 +129,7 @@ def watch_kafka_contact(rt: Runtime) -> None:
         on_answer=rt.metrics.kafka_contact.set,
     )
     contact.answered(time.time())  # the worker created its topics just before this
+    rt.kafka = contact
 
     @rt.app.timer(PROBE_SECONDS, name="kafka-contact")
     @guarded

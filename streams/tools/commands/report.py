@@ -212,6 +212,24 @@ async def collect(
         return docs, limited
 
 
+async def kafka_note(api_url: str) -> str | None:
+    """What the report says on stderr when the worker that answered has lost contact with
+    Kafka (its /healthz): its figures are as of then. None when in contact or not known."""
+    try:
+        async with SalesApi(api_url) as api:
+            health = await api.get("/healthz")
+    except (ApiUnavailable, ApiError):
+        return None
+    kafka = health.get("kafka") if isinstance(health, dict) else None
+    if not isinstance(kafka, dict) or kafka.get("contact") != "lost":
+        return None
+    return (
+        f"salespulse report: note: the worker at {api_url} has had no contact with Kafka "
+        f"since {kafka.get('lost_since')}: these figures are as of "
+        f"{kafka.get('last_contact')}, and newer events are not in them yet"
+    )
+
+
 def limited_note(scope: str, period: str) -> str:
     """What the report says on stderr when the API's limit may have left scopes out."""
     limit = api_client.LEADERBOARD_MAX_LIMIT
@@ -265,6 +283,9 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     if limited:
         print(limited_note(args.scope, period), file=sys.stderr)
+    note = asyncio.run(kafka_note(api_url))
+    if note is not None:
+        print(note, file=sys.stderr)
     _print_report(docs, args, period)
     return 0
 

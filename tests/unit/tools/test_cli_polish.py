@@ -145,6 +145,7 @@ class StandIn:
     def __init__(self) -> None:
         self.queries: list[dict[str, str]] = []
         self.reps = _reps()
+        self.health: dict[str, Any] = {"status": "ok", "worker": "stand-in"}
 
     def leaderboard(self, query: dict[str, str]) -> list[dict[str, Any]]:
         self.queries.append(query)
@@ -181,6 +182,9 @@ def stand_in() -> Iterator[tuple[str, StandIn]]:
         }
         return web.json_response(doc)
 
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response(data.health)
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -190,6 +194,7 @@ def stand_in() -> Iterator[tuple[str, StandIn]]:
         [
             web.get("/v1/leaderboard", leaderboard),
             web.get("/v1/reps/{id}/performance", performance),
+            web.get("/healthz", healthz),
         ]
     )
     runner = web.AppRunner(app)
@@ -310,3 +315,23 @@ def test_a_data_dir_that_cannot_be_made_fails_before_waiting_for_kafka(
     assert message.startswith("salespulse worker: cannot keep its local state in ")
     assert "a-file/worker (SALES_DATA_DIR): Not a directory" in message
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_report_says_when_the_worker_has_lost_contact_with_kafka(
+    stand_in: tuple[str, StandIn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, data = stand_in
+    ids, err = report_ids(["--api", url], capsys)
+    assert len(ids) == 7 and "Kafka" not in err  # in contact: nothing to say
+    data.health["kafka"] = {
+        "contact": "lost",
+        "last_contact": "2026-11-30T16:59:55+00:00",
+        "lost_since": "2026-11-30T17:00:00+00:00",
+    }
+    ids, err = report_ids(["--api", url], capsys)
+    assert len(ids) == 7, "the figures are still reported"
+    assert err.strip() == (
+        f"salespulse report: note: the worker at {url} has had no contact with Kafka since "
+        "2026-11-30T17:00:00+00:00: these figures are as of 2026-11-30T16:59:55+00:00, and "
+        "newer events are not in them yet"
+    )

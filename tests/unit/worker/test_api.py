@@ -114,6 +114,24 @@ async def test_not_ready_and_rebalancing_answer_503(clients: list[TestClient]) -
     assert status == 503 and "rebalancing" in body["error"]
 
 
+async def test_healthz_says_whether_kafka_answers(clients: list[TestClient]) -> None:
+    worker: Any = clients[0].app[api.BACKEND]
+    status, body = await get(clients[0], "/healthz")
+    assert (status, body) == (200, {"status": "ok", "worker": "w0"})  # nothing known
+    lost = {
+        "contact": "lost",
+        "last_contact": "2026-12-04T22:25:35+00:00",
+        "lost_since": "2026-12-04T22:25:40+00:00",
+    }
+    worker.kafka = lost
+    try:
+        status, body = await get(clients[0], "/healthz")
+    finally:
+        worker.kafka = None
+    assert status == 200, "alive: the figures it holds are still served"
+    assert body == {"status": "ok", "worker": "w0", "kafka": lost}
+
+
 async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) -> None:
     """Reps whose team is owned by the other worker get their quadrant too."""
     quadrants: dict[str, str] = {}

@@ -78,6 +78,23 @@ def test_one_failed_probe_between_answers_is_not_an_outage(
     assert said(caplog) == []
 
 
+def test_its_state_follows_what_the_log_said() -> None:
+    c = contact([])
+    c.answered(1_764_590_400.0)
+    ok = {"contact": "ok", "last_contact": "2025-12-01T12:00:00+00:00", "lost_since": None}
+    assert c.state() == ok
+    c.failed(1_764_590_405.0, "down")
+    assert c.state() == ok, "one failed probe is not an outage"
+    c.failed(1_764_590_410.0, "down")
+    assert c.state() == {
+        "contact": "lost",
+        "last_contact": "2025-12-01T12:00:00+00:00",
+        "lost_since": "2025-12-01T12:00:05+00:00",
+    }
+    c.answered(1_764_590_415.0)
+    assert c.state()["contact"] == "ok" and c.state()["lost_since"] is None
+
+
 def test_a_worker_that_never_had_contact_says_since_when(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

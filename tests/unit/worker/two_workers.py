@@ -77,6 +77,8 @@ class FakeWorker:
     ready: bool = True
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     collector: Any = None
+    #: what /healthz says of Kafka (None: nothing)
+    kafka: dict[str, Any] | None = None
 
     def is_ready(self) -> bool:
         return self.ready
@@ -86,6 +88,9 @@ class FakeWorker:
 
     async def consumer_state(self) -> dict[str, Any]:
         return {"partitions": []}
+
+    def kafka_contact(self) -> dict[str, Any] | None:
+        return self.kafka
 
 
 def scenario() -> Harness:
