@@ -27,6 +27,21 @@ def alert(name: str, ends: datetime, **labels: str) -> dict[str, Any]:
     }
 
 
+def target_alert(name: str, ends: datetime, severity: str, rep: str, period: str) -> dict[str, Any]:
+    """A rep's revenue target alert, labelled as alert_rules.yml labels it."""
+    return alert(
+        name,
+        ends,
+        severity=severity,
+        category="business",
+        scope="rep",
+        id=rep,
+        metric="revenue_won",
+        period=period,
+        team="n",
+    )
+
+
 async def post(am: AlertmanagerServer, alerts: list[dict[str, Any]]) -> None:
     def call() -> int:
         request = urllib.request.Request(
@@ -63,28 +78,8 @@ async def test_business_alerts_wait_while_a_worker_cannot_reach_kafka(alertmanag
         [
             kafka,
             alert("RepInactive", later, severity="info", category="business", rep="r1", team="n"),
-            alert(
-                "SalesTargetAtRisk",
-                later,
-                severity="ticket",
-                category="business",
-                scope="rep",
-                id="r1",
-                metric="revenue_won",
-                period="2026-12",
-                team="n",
-            ),
-            alert(
-                "SalesTargetMissed",
-                later,
-                severity="info",
-                category="business",
-                scope="rep",
-                id="r2",
-                metric="revenue_won",
-                period="2026-11",
-                team="n",
-            ),
+            target_alert("SalesTargetAtRisk", later, "ticket", "r1", "2026-12"),
+            target_alert("SalesTargetMissed", later, "info", "r2", "2026-11"),
             alert(
                 "ConsumerLagHigh",
                 later,
