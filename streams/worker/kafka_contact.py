@@ -23,6 +23,8 @@ from typing import Any
 
 from streams.domain.periods import rfc3339
 
+log = logging.getLogger(__name__)
+
 #: seconds between probes (a timer of the worker)
 PROBE_SECONDS = 5.0
 #: a probe that has no answer within this many seconds failed (less than the interval, so
@@ -42,7 +44,7 @@ class KafkaContact:
     def __init__(
         self,
         bootstrap: str,
-        logger: logging.Logger,
+        logger: logging.Logger = log,
         *,
         on_answer: Callable[[float], None] = lambda _: None,
         remind_every: float = REMIND_SECONDS,

@@ -18,7 +18,6 @@ from typing import Any
 
 from streams.engine.items import Tick, encode_envelope
 from streams.engine.processor import ANNOUNCE_SECONDS
-from streams.worker import kafka_contact as kafka_contact_module
 from streams.worker.batch_handler import announce_medians, owned_partitions
 from streams.worker.kafka_contact import PROBE_SECONDS, KafkaContact, probe
 from streams.worker.performance_publisher import PublishPacer, publish_pending
@@ -123,11 +122,7 @@ def register(rt: Runtime) -> None:
 
 def watch_kafka_contact(rt: Runtime) -> None:
     """Whether Kafka answers, in the log and as a gauge (streams.worker.kafka_contact)."""
-    contact = KafkaContact(
-        rt.settings.kafka_bootstrap,
-        logging.getLogger(kafka_contact_module.__name__),
-        on_answer=rt.metrics.kafka_contact.set,
-    )
+    contact = KafkaContact(rt.settings.kafka_bootstrap, on_answer=rt.metrics.kafka_contact.set)
     contact.answered(time.time())  # the worker created its topics just before this
     rt.kafka = contact
 

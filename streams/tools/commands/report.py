@@ -204,27 +204,27 @@ async def ranked_entries(
 
 async def collect(
     api_url: str, scope: str, period: str, team: str | None = None
-) -> tuple[list[dict[str, Any]], bool]:
-    """Every scope's performance document, ranked; True when some may be missing."""
+) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """Every scope's performance document, ranked; True when some may be missing; and the
+    note on the answering worker's contact with Kafka (`kafka_note`)."""
     async with SalesApi(api_url) as api:
         entries, limited = await ranked_entries(api, scope, period, team)
         docs = await api.performances(scope, [e["id"] for e in entries], period)
-        return docs, limited
+        return docs, limited, await kafka_note(api)
 
 
-async def kafka_note(api_url: str) -> str | None:
+async def kafka_note(api: SalesApi) -> str | None:
     """What the report says on stderr when the worker that answered has lost contact with
     Kafka (its /healthz): its figures are as of then. None when in contact or not known."""
     try:
-        async with SalesApi(api_url) as api:
-            health = await api.get("/healthz")
+        health = await api.get("/healthz")
     except (ApiUnavailable, ApiError):
         return None
     kafka = health.get("kafka") if isinstance(health, dict) else None
     if not isinstance(kafka, dict) or kafka.get("contact") != "lost":
         return None
     return (
-        f"salespulse report: note: the worker at {api_url} has had no contact with Kafka "
+        f"salespulse report: note: the worker at {api.base_url} has had no contact with Kafka "
         f"since {kafka.get('lost_since')}: these figures are as of "
         f"{kafka.get('last_contact')}, and newer events are not in them yet"
     )
@@ -274,7 +274,7 @@ def run_report(args: argparse.Namespace) -> int:
     api_url = args.api or f"http://127.0.0.1:{settings.api_port}"
     period = args.period or current_month(settings.tz)
     try:
-        docs, limited = asyncio.run(collect(api_url, args.scope, period, args.team))
+        docs, limited, note = asyncio.run(collect(api_url, args.scope, period, args.team))
     except ApiUnavailable as exc:
         print(f"salespulse report: {exc}", file=sys.stderr)
         return 1
@@ -283,7 +283,6 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     if limited:
         print(limited_note(args.scope, period), file=sys.stderr)
-    note = asyncio.run(kafka_note(api_url))
     if note is not None:
         print(note, file=sys.stderr)
     _print_report(docs, args, period)
