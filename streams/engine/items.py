@@ -194,5 +194,14 @@ def encode_envelope(items: list[Item]) -> bytes:
     return _encoder.encode(Envelope(items))
 
 
+class UnreadableEnvelope(ValueError):
+    """An internal-topic record this version cannot read: written by a worker of a version
+    whose items differ, or by something that is not a salespulse worker. Its contributions
+    cannot be skipped without wrong figures, so the worker stops on it (batch_handler)."""
+
+
 def decode_envelope(data: bytes) -> list[Item]:
-    return _decoder.decode(data).items
+    try:
+        return _decoder.decode(data).items
+    except (msgspec.DecodeError, TypeError) as exc:  # TypeError: a record with no value
+        raise UnreadableEnvelope(str(exc)) from exc

@@ -35,6 +35,7 @@ from streams.engine.items import (
     RawEvent,
     Republish,
     TargetItem,
+    UnreadableEnvelope,
     decode_envelope,
     encode_envelope,
 )
@@ -132,9 +133,7 @@ async def handle_batch(
         rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         kind = kinds[tp.topic]
         if kind == SCOPES:
-            local[tp.partition].extend(
-                item for record in records for item in decode_envelope(record.value)
-            )
+            local[tp.partition].extend(internal_items(tp, records))
             sent[tp.partition] = earliest_sent(records, now)
         else:
             routed.extend(await ingest_records(rt, out, kind, records, now, rejects))
@@ -219,6 +218,24 @@ async def delivered(sends: list[Outgoing]) -> None:
     stop without committing)."""
     for out in sends:
         await out.delivered()
+
+
+def internal_items(tp: Any, records: Sequence[Any]) -> list[Item]:
+    """The items of the internal topic's records, or an error that names the record this
+    version cannot read (the batch handler then stops without committing: skipping it
+    would drop contributions, and a wrong figure is worse than a stopped worker)."""
+    items: list[Item] = []
+    for record in records:
+        try:
+            items.extend(decode_envelope(record.value))
+        except UnreadableEnvelope as exc:
+            raise UnreadableEnvelope(
+                f"the record at offset {record.offset} of {tp.topic} partition {tp.partition} "
+                f"is not an envelope this version of salespulse reads ({exc}). Workers of "
+                "versions whose internal items differ must not share a consumer group, and "
+                "nothing else may write to this topic: run one version (README, Upgrading)"
+            ) from exc
+    return items
 
 
 def earliest_sent(records: Sequence[Any], now: datetime) -> float:
@@ -492,13 +509,25 @@ def stop_without_commit(what: str, exc: BaseException) -> NoReturn:
     survive: a restarted worker replays from the last committed offset, idempotently.
     """
     log.critical(
-        "stopping the worker without committing: %s failed: %s: %s. Nothing is lost; "
-        "restart the worker to replay from the last committed offset (if this repeats, the "
-        "logs above name the record; report it with this message)",
+        "stopping the worker without committing: %s failed: %s: %s. %s",
         what,
         type(exc).__name__,
         exc,
+        _after_stop(exc),
         exc_info=exc,
     )
     logging.shutdown()
     os._exit(EXIT_UNHANDLED)
+
+
+def _after_stop(exc: BaseException) -> str:
+    """What the operator may expect of a restart."""
+    if isinstance(exc, UnreadableEnvelope):
+        return (
+            "Nothing is lost: no offset was committed past that record. A restart stops on it "
+            "again until this worker runs a version that reads it"
+        )
+    return (
+        "Nothing is lost; restart the worker to replay from the last committed offset (if "
+        "this repeats, the logs above name the record; report it with this message)"
+    )

@@ -1,0 +1,46 @@
+"""Envelopes of the internal topic: what this version writes it reads back, and what it
+cannot read is one error the batch handler names (never a skipped record)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from streams.domain.satisfaction import Satisfaction
+from streams.engine.items import (
+    HourCounts,
+    Item,
+    Republish,
+    TeamHourItem,
+    Tick,
+    UnreadableEnvelope,
+    decode_envelope,
+    encode_envelope,
+)
+
+
+def test_an_envelope_reads_back_as_the_items_written() -> None:
+    items: list[Item] = [
+        Republish("rep:r1", "2026-11"),
+        TeamHourItem("team:t1", 1_764_000_000, "r1", HourCounts({"call": 2}, Satisfaction(), 1.5)),
+        Tick(),
+    ]
+    assert decode_envelope(encode_envelope(items)) == items
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (msgspec.msgpack.encode([[["future_item", "rep:r1", 1]]]), "future_item"),
+        (b'{"items": []}', "Expected `array`"),
+        (b"", "truncated"),
+        (msgspec.msgpack.encode([[["republish", "rep:r1"]]]), "at least length 3"),
+        (None, "None"),
+    ],
+    ids=["unknown item kind", "not msgpack", "empty", "item too short", "no value"],
+)
+def test_what_this_version_cannot_read_is_an_unreadable_envelope(
+    value: bytes | None, says: str
+) -> None:
+    with pytest.raises(UnreadableEnvelope, match=says):
+        decode_envelope(value)  # type: ignore[arg-type]
