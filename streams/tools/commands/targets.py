@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaConnectionError
 
 from streams.domain.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
 from streams.domain.vocabulary import HEADLINE_TARGET_METRICS
@@ -29,10 +27,8 @@ from streams.tools.producer import (
     ensure_topics,
     outgoing,
     quiet_kafka_logs,
-    topic_partitions,
-    unreachable,
 )
-from streams.worker.kafka_options import kafka_options
+from streams.tools.topic_reader import read_to_end
 from streams.worker.settings import Settings, SettingsError
 
 METRICS = HEADLINE_TARGET_METRICS
@@ -108,35 +104,11 @@ async def send_targets(
 
 async def read_targets(settings: Settings) -> dict[str, dict[str, Any]]:
     """The current targets: the topic read from the beginning to its end offsets."""
-    partitions = await topic_partitions(settings, settings.topics.targets)
-    if not partitions:
-        return {}
-    consumer = AIOKafkaConsumer(
-        **kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    try:
-        await consumer.start()
-    except KafkaConnectionError:
-        await consumer.stop()
-        raise await unreachable(settings) from None
-    await asyncio.sleep(0)  # let aiokafka's no-group task start, or stop() raises CancelledError
     current: dict[str, dict[str, Any] | None] = {}
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for messages in batch.values():
-                for message in messages:
-                    key = message.key.decode("utf-8", "replace") if message.key else ""
-                    current[key] = None if message.value is None else _parse(message.value)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
+    async for records in read_to_end(settings, settings.topics.targets):
+        for message in records:
+            key = message.key.decode("utf-8", "replace") if message.key else ""
+            current[key] = None if message.value is None else _parse(message.value)
     return {k: v for k, v in sorted(current.items()) if v is not None}
 
 

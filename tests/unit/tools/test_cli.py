@@ -16,7 +16,7 @@ from aiohttp import web
 
 from streams.tools import cli
 
-MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report")
+MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report", "deadletters")
 
 
 def run_cli(argv: list[str]) -> int:
@@ -189,6 +189,11 @@ def test_generate_to_a_file_writes_json_lines(
 
 def test_kafka_commands_say_how_to_start_kafka(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["generate", "--events", "5"]) == 1
+    assert "make kafka-up" in capsys.readouterr().err
+
+
+def test_deadletters_without_kafka_says_how_to_start_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["deadletters"]) == 1
     assert "make kafka-up" in capsys.readouterr().err
 
 

@@ -1,0 +1,210 @@
+"""Reading dead letters back: counted, listed newest first, and exported as lines that
+`salespulse publish` reads (streams.tools.dead_letters, streams.tools.commands.deadletters)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from streams.domain.deadletter import deadletter_record
+from streams.domain.validation import Rejection
+from streams.tools.commands.deadletters import iso_duration, since_ms
+from streams.tools.dead_letters import (
+    BINARY,
+    BROKEN,
+    CUT,
+    EMPTY,
+    NULL,
+    DeadLetter,
+    Export,
+    Review,
+    Selection,
+    event_time,
+    export_line,
+    parse,
+)
+
+AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+DEAL = b'{"event_id":"d1", "occurred_at":"2026-11-27T10:00:00Z","currency":"XYZ"}'
+
+
+def letter(
+    payload: bytes | None = DEAL,
+    *,
+    reason: str = "unknown_currency",
+    topic: str = "sales.deals",
+    offset: int = 7,
+    seconds: int = 0,
+    max_bytes: int = 1_000_000,
+) -> DeadLetter:
+    """A dead letter as the worker writes it, read back."""
+    value = deadletter_record(
+        rejection=Rejection(reason, f"detail of {offset}"),
+        topic=topic,
+        partition=3,
+        offset=offset,
+        key=b"s01",
+        payload=payload,
+        received_at=AT + timedelta(seconds=seconds),
+        max_bytes=max_bytes,
+    )
+    parsed = parse(value)
+    assert parsed is not None
+    return parsed
+
+
+def test_a_dead_letter_reads_back_with_where_its_original_lies() -> None:
+    dl = letter()
+    assert (dl.reason, dl.topic, dl.partition, dl.offset) == (
+        "unknown_currency",
+        "sales.deals",
+        3,
+        7,
+    )
+    assert dl.where == "sales.deals[3]@7"
+    assert dl.received_at == "2026-11-27T10:00:00.000Z"
+    assert dl.detail == "detail of 7"
+    assert dl.document["key"] == "s01"
+
+
+@pytest.mark.parametrize(
+    "value", [None, b"", b"not json", b"[1, 2]", b'{"detail": "no reason"}', b'{"reason": 5}']
+)
+def test_a_record_that_is_no_dead_letter_is_recognised(value: bytes | None) -> None:
+    assert parse(value) is None
+
+
+def test_a_one_line_payload_is_exported_exactly_as_received() -> None:
+    assert export_line(letter()) == DEAL.decode()
+
+
+def test_a_json_payload_over_several_lines_is_exported_compacted() -> None:
+    line = export_line(letter(b'{\n  "event_id": "d1",\n  "amount": 1.50\n}\n'))
+    assert line == '{"event_id":"d1","amount":1.5}'
+
+
+@pytest.mark.parametrize(
+    ("payload", "max_bytes", "why"),
+    [
+        (b'{"event_id":\n "d1"', 1_000_000, BROKEN),
+        (b'{"event_id": "\xff\xfe"}', 1_000_000, BINARY),
+        (b'{"note": "' + b"x" * 5_000 + b'"}', 3_000, CUT),
+        (None, 1_000_000, NULL),
+        (b"  ", 1_000_000, EMPTY),
+    ],
+    ids=["invalid JSON over lines", "not UTF-8", "cut to fit", "Kafka null", "empty"],
+)
+def test_what_cannot_be_a_line_says_why(payload: bytes | None, max_bytes: int, why: object) -> None:
+    assert export_line(letter(payload, max_bytes=max_bytes)) is why
+
+
+def test_an_export_counts_old_events_and_names_the_first_it_could_not_write() -> None:
+    export = Export(cutoff=(AT - timedelta(days=7)).timestamp())
+    recent = b'{"event_id":"a1","occurred_at":"2026-11-27T09:00:00+01:00"}'
+    old = b'{"event_id":"a2","occurred_at":"2026-11-19T23:59:59Z"}'
+    export.add(letter(recent, reason="late_event", offset=1))
+    export.add(letter(old, reason="late_event", offset=2))
+    export.add(letter(DEAL, offset=3))  # its event time is the cutoff's day, after it
+    export.add(letter(None, offset=4))
+    export.add(letter(None, offset=5))
+    assert export.lines == [recent.decode(), old.decode(), DEAL.decode()]
+    assert export.old == 1
+    assert export.skipped == {NULL: 2}
+    assert export.first_skipped == {NULL: "sales.deals[3]@4"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"occurred_at": "2026-11-27T10:00:00Z"}', AT.timestamp()),
+        ('{"occurred_at": "2026-11-27T10:00:00"}', None),
+        ('{"occurred_at": 5}', None),
+        ('{"occurred_at": "soon"}', None),
+        ("[1]", None),
+        ('{"event_id": ', None),
+    ],
+)
+def test_the_event_time_of_a_line_when_it_has_a_readable_one(
+    line: str, expected: float | None
+) -> None:
+    assert event_time(line) == expected
+
+
+def test_grace_is_shown_as_it_is_configured() -> None:
+    assert iso_duration(timedelta(days=7)) == "P7D"
+    assert iso_duration(timedelta(hours=36)) == "PT36H"
+
+
+def test_a_review_counts_by_topic_and_reason_and_keeps_the_latest_newest_first() -> None:
+    review = Review(keep=2)
+    review.add(letter(offset=1, seconds=30))
+    review.add(letter(offset=2, seconds=10))
+    review.add(letter(reason="invalid_json", topic="sales.activities", offset=3, seconds=20))
+    review.add(letter(offset=4, seconds=5))
+    assert review.total == 4
+    rows = [
+        (t, r, g.count, g.first_received, g.last_received)
+        for t, r, g in review.by_topic_and_reason()
+    ]
+    assert rows == [
+        (
+            "sales.deals",
+            "unknown_currency",
+            3,
+            "2026-11-27T10:00:05.000Z",
+            "2026-11-27T10:00:30.000Z",
+        ),
+        (
+            "sales.activities",
+            "invalid_json",
+            1,
+            "2026-11-27T10:00:20.000Z",
+            "2026-11-27T10:00:20.000Z",
+        ),
+    ]
+    assert [dl.offset for dl in review.latest()] == [1, 3]
+
+
+def test_a_review_keeping_none_still_counts() -> None:
+    review = Review(keep=0)
+    review.add(letter())
+    assert review.total == 1 and review.latest() == []
+
+
+def test_a_selection_filters_by_input_topic_and_reason() -> None:
+    deal, activity = letter(), letter(reason="invalid_json", topic="sales.activities")
+    assert Selection().wants(deal) and Selection().wants(activity)
+    by_topic = Selection(topics=frozenset({"sales.deals"}))
+    assert by_topic.wants(deal) and not by_topic.wants(activity)
+    by_reason = Selection(reasons=frozenset({"invalid_json"}))
+    assert by_reason.wants(activity) and not by_reason.wants(deal)
+    both = Selection(frozenset({"sales.deals"}), frozenset({"invalid_json"}))
+    assert not both.wants(deal) and not both.wants(activity)
+
+
+def test_since_takes_a_time_with_an_offset_or_a_duration_back_from_now() -> None:
+    assert since_ms("2026-11-27T10:00:00Z") == int(AT.timestamp() * 1000)
+    assert since_ms("2026-11-27T11:00:00+01:00") == int(AT.timestamp() * 1000)
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp() * 1000
+    assert abs(since_ms("2h") - two_hours_ago) < 5_000
+    assert abs(since_ms("PT2H") - two_hours_ago) < 5_000
+    with pytest.raises(argparse.ArgumentTypeError, match="offset"):
+        since_ms("2026-11-27T10:00:00")
+    with pytest.raises(argparse.ArgumentTypeError):
+        since_ms("yesterday")
+
+
+def test_the_json_document_of_an_empty_review() -> None:
+    from streams.tools.commands.deadletters import as_document
+
+    doc = as_document("sales.deadletter", Review(keep=3))
+    assert orjson.loads(orjson.dumps(doc)) == {
+        "topic": "sales.deadletter",
+        "total": 0,
+        "not_dead_letters": 0,
+        "by_topic_and_reason": [],
+        "latest": [],
+    }
