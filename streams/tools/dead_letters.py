@@ -13,7 +13,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -178,16 +178,18 @@ def export_line(letter: DeadLetter) -> str | Unexportable:
 
 @dataclass(slots=True)
 class Export:
-    """The lines an export writes, and the dead letters it could not write, by reason with
-    the first one's place (where the operator reads the original).
+    """Writes the lines of an export to `sink` as they come (a dead-letter topic may hold
+    more than fits in memory), and counts the dead letters it could not write, by reason
+    with the first one's place (where the operator reads the original).
 
     `cutoff` (epoch seconds: now minus the late grace) counts the written events older than
     it: once the worker's stream time is near the present they are late, so sent again they
     come back as late_event, whatever was fixed.
     """
 
+    sink: TextIO
     cutoff: float | None = None
-    lines: list[str] = field(default_factory=list)
+    written: int = 0
     old: int = 0
     skipped: Counter[Unexportable] = field(default_factory=Counter)
     first_skipped: dict[Unexportable, str] = field(default_factory=dict)
@@ -198,7 +200,8 @@ class Export:
             self.skipped[line] += 1
             self.first_skipped.setdefault(line, letter.where)
             return
-        self.lines.append(line)
+        self.sink.write(line + "\n")
+        self.written += 1
         occurred = event_time(line)
         if self.cutoff is not None and occurred is not None and occurred < self.cutoff:
             self.old += 1

@@ -12,9 +12,11 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -127,18 +129,18 @@ def run_deadletters(args: argparse.Namespace) -> int:
         return _fail("--limit must be >= 0")
     try:
         settings = settings_from(args)
-        cutoff = time.time() - settings.late_grace.total_seconds()
-        export = Export(cutoff=cutoff) if args.export else None
-        found = asyncio.run(
-            review(settings, selection(args, settings), args.since, args.limit, export)
-        )
+        with export_sink(args.export) as sink:
+            cutoff = time.time() - settings.late_grace.total_seconds()
+            export = Export(sink, cutoff=cutoff) if sink is not None else None
+            found = asyncio.run(
+                review(settings, selection(args, settings), args.since, args.limit, export)
+            )
     except SettingsError as exc:
         return _fail(str(exc))
     except KafkaUnavailable as exc:
         return _fail(str(exc), 1)
     topic = settings.topics.deadletter
     if export is not None:
-        write_export(args.export, export)
         print_export_summary(args.export, export, settings.late_grace)
         if args.export == "-":
             return 0  # stdout holds the lines
@@ -149,19 +151,30 @@ def run_deadletters(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_export(target: str, export: Export) -> None:
-    text = "".join(line + "\n" for line in export.lines)
-    if target == "-":
-        sys.stdout.write(text)
+@contextmanager
+def export_sink(target: str | None) -> Iterator[TextIO | None]:
+    """Where the exported lines go: stdout for `-`, else FILE, written to FILE.part and
+    renamed once the export is complete, so a failed read leaves no partial FILE behind."""
+    if target is None:
+        yield None
+    elif target == "-":
+        yield sys.stdout
     else:
-        Path(target).write_text(text, encoding="utf-8")
+        path = Path(target)
+        part = path.with_name(path.name + ".part")
+        try:
+            with part.open("w", encoding="utf-8") as sink:
+                yield sink
+            part.replace(path)
+        finally:
+            part.unlink(missing_ok=True)
 
 
 def print_export_summary(target: str, export: Export, grace: timedelta) -> None:
     where = "stdout" if target == "-" else target
     err = sys.stderr
-    print(f"wrote {len(export.lines)} payloads to {where}", file=err)
-    if export.lines and target != "-":
+    print(f"wrote {export.written} payloads to {where}", file=err)
+    if export.written and target != "-":
         print(f"  fix them, then check and send them: salespulse publish {target}", file=err)
     if export.old:
         print(

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.validation import Rejection
-from streams.tools.commands.deadletters import iso_duration, since_ms
+from streams.tools.commands.deadletters import export_sink, iso_duration, since_ms
 from streams.tools.dead_letters import (
     BINARY,
     BROKEN,
@@ -102,7 +104,8 @@ def test_what_cannot_be_a_line_says_why(payload: bytes | None, max_bytes: int, w
 
 
 def test_an_export_counts_old_events_and_names_the_first_it_could_not_write() -> None:
-    export = Export(cutoff=(AT - timedelta(days=7)).timestamp())
+    sink = io.StringIO()
+    export = Export(sink, cutoff=(AT - timedelta(days=7)).timestamp())
     recent = b'{"event_id":"a1","occurred_at":"2026-11-27T09:00:00+01:00"}'
     old = b'{"event_id":"a2","occurred_at":"2026-11-19T23:59:59Z"}'
     export.add(letter(recent, reason="late_event", offset=1))
@@ -110,7 +113,8 @@ def test_an_export_counts_old_events_and_names_the_first_it_could_not_write() ->
     export.add(letter(DEAL, offset=3))  # its event time is the cutoff's day, after it
     export.add(letter(None, offset=4))
     export.add(letter(None, offset=5))
-    assert export.lines == [recent.decode(), old.decode(), DEAL.decode()]
+    assert sink.getvalue().splitlines() == [recent.decode(), old.decode(), DEAL.decode()]
+    assert export.written == 3
     assert export.old == 1
     assert export.skipped == {NULL: 2}
     assert export.first_skipped == {NULL: "sales.deals[3]@4"}
@@ -208,3 +212,18 @@ def test_the_json_document_of_an_empty_review() -> None:
         "by_topic_and_reason": [],
         "latest": [],
     }
+
+
+def test_an_export_file_appears_only_once_complete(tmp_path: Path) -> None:
+    target = tmp_path / "fix.jsonl"
+    with pytest.raises(RuntimeError), export_sink(str(target)) as sink:
+        assert sink is not None
+        sink.write("{}\n")
+        raise RuntimeError("Kafka went away")
+    assert list(tmp_path.iterdir()) == [], "no partial file, no .part left"
+    with export_sink(str(target)) as sink:
+        assert sink is not None
+        sink.write("{}\n")
+    assert target.read_text() == "{}\n" and list(tmp_path.iterdir()) == [target]
+    with export_sink(None) as nothing:
+        assert nothing is None
