@@ -53,6 +53,28 @@ def parse_duration(name: str, text: str) -> timedelta:
     return timedelta(**parts)
 
 
+def _app_id(env: Mapping[str, str]) -> str:
+    """SALES_APP_ID names the consumer group and the app's own topics (its changelog and
+    internal topic), so it must be a valid part of a Kafka topic name."""
+    app_id = env.get("SALES_APP_ID") or "salespulse"
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", app_id):
+        raise SettingsError(
+            f"SALES_APP_ID={app_id!r} must be 1-200 letters, digits, '.', '_' or '-' "
+            "(it names the consumer group and the app's Kafka topics)"
+        )
+    return app_id
+
+
+def _topics(env: Mapping[str, str], app_id: str) -> Topics:
+    """The defaults, the internal topic named after the app, and SALES_TOPIC_<NAME> renames."""
+    renamed = {
+        name: env[f"SALES_TOPIC_{name.upper()}"]
+        for name in Topics.__dataclass_fields__
+        if env.get(f"SALES_TOPIC_{name.upper()}")
+    }
+    return Topics(**{"scopes": f"{app_id}.scopes", **renamed})
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -166,7 +188,8 @@ class Topics:
     alerts: str = "sales.alerts"
     performance: str = "sales.performance"
     deadletter: str = "sales.deadletter"
-    #: internal topic carrying validated events to the scope that owns them
+    #: internal topic carrying validated events to the scope that owns them; from the
+    #: environment it is `<SALES_APP_ID>.scopes`, private to the app like its changelog
     scopes: str = "salespulse.scopes"
 
     def inputs(self) -> tuple[str, str, str, str]:
@@ -253,13 +276,8 @@ class Settings:
         if not re.fullmatch(r"[A-Z]{3}", base):
             raise SettingsError(f"SALES_BASE_CURRENCY={base!r} is not an ISO 4217 code")
         fx_path = Path(env.get("SALES_FX_RATES") or DEFAULT_FX_RATES)
-        topics = Topics(
-            **{
-                name: env[f"SALES_TOPIC_{name.upper()}"]
-                for name in Topics.__dataclass_fields__
-                if env.get(f"SALES_TOPIC_{name.upper()}")
-            }
-        )
+        app_id = _app_id(env)
+        topics = _topics(env, app_id)
         try:
             security = KafkaSecurity.from_env(env)
         except KafkaSecurityError as exc:
@@ -281,7 +299,7 @@ class Settings:
             max_payload_bytes=_int(env, "SALES_MAX_PAYLOAD_BYTES", 65536),
             topic_partitions=_int(env, "SALES_TOPIC_PARTITIONS", 8),
             replication_factor=_int(env, "SALES_TOPIC_REPLICATION", 1),
-            app_id=env.get("SALES_APP_ID") or "salespulse",
+            app_id=app_id,
             data_dir=Path(env.get("SALES_DATA_DIR") or f"var/worker-{port}"),
             store=env.get("SALES_STORE") or "rocksdb://",
             metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),

@@ -1,5 +1,6 @@
 """The API access and metrics settings: SALES_API_TOKEN, SALES_API_TOKEN_PROTECTS,
-SALES_METRICS_MAX_SCOPES and SALES_METRICS_MAX_BREAKDOWN, read by Settings.from_env."""
+SALES_METRICS_MAX_SCOPES, SALES_METRICS_MAX_BREAKDOWN and SALES_APP_ID, read by
+Settings.from_env."""
 
 from __future__ import annotations
 
@@ -60,3 +61,20 @@ def test_metrics_max_breakdown() -> None:
     for bad in ("0", "-1", "2.5", "many"):
         with pytest.raises(SettingsError, match="SALES_METRICS_MAX_BREAKDOWN"):
             Settings.from_env({"SALES_METRICS_MAX_BREAKDOWN": bad})
+
+
+def test_the_internal_topic_belongs_to_the_app_id() -> None:
+    """Two apps on one broker (a blue/green reprocessing) each get their own internal topic,
+    as they get their own group and changelog; the default app keeps `salespulse.scopes`."""
+    assert Settings.from_env({}).topics.scopes == "salespulse.scopes"
+    blue = Settings.from_env({"SALES_APP_ID": "salespulse-v2"})
+    assert (blue.app_id, blue.topics.scopes) == ("salespulse-v2", "salespulse-v2.scopes")
+    named = Settings.from_env({"SALES_APP_ID": "blue", "SALES_TOPIC_SCOPES": "ops.internal"})
+    assert named.topics.scopes == "ops.internal"
+    assert named.topics.activities == "sales.activities", "the inputs stay shared"
+
+
+@pytest.mark.parametrize("app_id", ["has space", "slash/y", "x" * 201, "é"])
+def test_an_app_id_that_cannot_name_a_topic_is_refused(app_id: str) -> None:
+    with pytest.raises(SettingsError, match="SALES_APP_ID"):
+        Settings.from_env({"SALES_APP_ID": app_id})
