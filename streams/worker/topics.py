@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
@@ -116,3 +117,36 @@ async def wait_for_leaders(
             return True
         await asyncio.sleep(0.2)
     return False
+
+
+#: the internal topic of every app id before it was named after the app id (2026-12-05)
+LEGACY_SCOPES_TOPIC = "salespulse.scopes"
+
+
+async def legacy_internal_backlog(settings: Settings) -> int | None:
+    """Records this app's consumer group left unread on the internal topic all app ids
+    shared before it was named after the app id; None when the group never read it (or the
+    app still uses it). An upgraded worker reads only its new topic: records waiting on the
+    old one would never be folded."""
+    if settings.topics.scopes == LEGACY_SCOPES_TOPIC:
+        return None
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.app_id)
+    finally:
+        await admin.close()
+    read = {
+        tp: meta.offset
+        for tp, meta in offsets.items()
+        if tp.topic == LEGACY_SCOPES_TOPIC and meta.offset >= 0
+    }
+    if not read:
+        return None
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(read))
+    finally:
+        await consumer.stop()
+    return sum(max(ends[tp] - offset, 0) for tp, offset in read.items())

@@ -71,12 +71,35 @@ async def _topics_ready(settings: Settings) -> Settings:
     from streams.worker.topics import ensure_topics, message_limit
 
     await ensure_topics(settings)
+    await _check_legacy_internal_topic(settings)
     limit = await message_limit(settings, settings.topics.deadletter)
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
         log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
         return replace(settings, deadletter_max_bytes=fitted)
     return settings
+
+
+async def _check_legacy_internal_topic(settings: Settings) -> None:
+    """Refuse to start while this app's records wait on the internal topic it used before
+    the topic was named after SALES_APP_ID: started, the worker would never fold them."""
+    from streams.worker.topics import LEGACY_SCOPES_TOPIC, legacy_internal_backlog
+
+    waiting = await legacy_internal_backlog(settings)
+    if waiting:
+        raise SystemExit(
+            f"salespulse worker: {waiting} records of consumer group {settings.app_id!r} wait "
+            f"on {LEGACY_SCOPES_TOPIC}, the internal topic of versions before 2026-12-05; this "
+            f"version reads {settings.topics.scopes}. Set SALES_TOPIC_SCOPES="
+            f"{LEGACY_SCOPES_TOPIC} to keep the old topic (README, Upgrading), or let a "
+            "worker of the previous version fold them first."
+        )
+    if waiting == 0:
+        log.info(
+            "the internal topic is now %s (was %s, with nothing left to fold there)",
+            settings.topics.scopes,
+            LEGACY_SCOPES_TOPIC,
+        )
 
 
 def _prepare_kafka(settings: Settings, wait: float) -> Settings:
