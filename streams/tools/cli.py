@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 #: sub-command modules under streams.tools.commands, in the order `--help` lists them
-COMMANDS = ("worker", "run", "generate", "replay", "publish", "targets", "report", "deadletters")
+COMMANDS = (
+    "worker",
+    "run",
+    "generate",
+    "replay",
+    "publish",
+    "targets",
+    "report",
+    "status",
+    "deadletters",
+)
 
 
 def package_version() -> str:

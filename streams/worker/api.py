@@ -11,6 +11,7 @@ Every parameter is checked here, so a bad one answers 400, never an exception.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -36,12 +37,16 @@ from streams.engine.leaderboard import (
     local_entries,
 )
 from streams.worker import http_guard
+from streams.worker.group_status import group_document, unanswered, worker_line
 from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
 from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
 
 MAX_LIMIT = 1000
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=31)}
 INTERNAL_LEADERBOARD_PATH = "/v1/internal/leaderboard"
+INTERNAL_STATUS_PATH = "/v1/internal/status"
+#: how long `GET /v1/status` waits for each other worker's line
+PEER_STATUS_SECONDS = 5.0
 
 
 class ApiBackend(HasMedians, Protocol):
@@ -347,6 +352,49 @@ async def internal_medians(request: web.Request) -> web.Response:
     )
 
 
+async def status(request: web.Request) -> web.Response:
+    """The whole group as this worker sees it: every worker's line and what is wrong
+    (streams.worker.group_status). Always 200: the document says whether all is well."""
+    backend = _backend(request)
+    own = await _own_line(request)
+    own["url"] = str(request.url.origin())
+    others = await asyncio.gather(*(_peer_line(backend, url) for url in backend.peers.others()))
+    document = group_document(backend.worker_id, [own, *others], backend.settings.topic_partitions)
+    return json_response(document)
+
+
+async def internal_status(request: web.Request) -> web.Response:
+    return json_response(await _own_line(request))
+
+
+async def _own_line(request: web.Request) -> dict[str, Any]:
+    backend = _backend(request)
+    topics = backend.settings.topics
+    return worker_line(
+        worker=backend.worker_id,
+        ready=backend.is_ready(),
+        kafka=backend.kafka_contact(),
+        consumer=await backend.consumer_state(),
+        inputs=topics.inputs(),
+        internal=topics.scopes,
+    )
+
+
+async def _peer_line(backend: ApiBackend, url: URL) -> dict[str, Any]:
+    """A peer's own line, or why there is none; a peer gets PEER_STATUS_SECONDS to answer."""
+    try:
+        answered, body = await asyncio.wait_for(
+            backend.peers.get_json(url.with_path(INTERNAL_STATUS_PATH)), PEER_STATUS_SECONDS
+        )
+    except Exception as exc:  # any failure to reach it is what the line reports
+        return unanswered(str(url), f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
+    if answered == 401:
+        return unanswered(str(url), "refused this worker's token: SALES_API_TOKEN differs")
+    if answered != 200 or not isinstance(body, dict) or "lag" not in body:
+        return unanswered(str(url), f"answered {answered}")
+    return {**body, "url": str(url)}
+
+
 async def internal_consumer(request: web.Request) -> web.Response:
     """What the Kafka consumer of this worker holds: for diagnosing a stalled worker."""
     return json_response(await _backend(request).consumer_state())
@@ -363,4 +411,6 @@ ROUTES = [
     web.get(INTERNAL_LEADERBOARD_PATH, internal_leaderboard),
     web.get(MEDIANS_PATH, internal_medians),
     web.get("/v1/internal/consumer", internal_consumer),
+    web.get("/v1/status", status),
+    web.get(INTERNAL_STATUS_PATH, internal_status),
 ]

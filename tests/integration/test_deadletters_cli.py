@@ -4,16 +4,13 @@ worker applies them. The whole way back for a rejected record."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from tests.support.workers import REPO_ROOT, Cluster, eventually, http_get, produce, wait_ready
+from tests.support.workers import Cluster, eventually, http_get, produce, salespulse, wait_ready
 
 
 def deal(event_id: str, deal_id: str, currency: str, amount: float) -> dict[str, Any]:
@@ -30,23 +27,11 @@ def deal(event_id: str, deal_id: str, currency: str, amount: float) -> dict[str,
     }
 
 
-async def salespulse(cluster: Cluster, port: int, *argv: str) -> subprocess.CompletedProcess[str]:
-    """The console script in a subprocess, configured as the cluster's workers are."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "streams.tools.cli", *argv],
-        env=cluster.env(port),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 async def test_dead_letters_are_listed_exported_fixed_and_sent_again(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     worker = cluster.start_worker()
+    env = cluster.env(worker.port)
     await wait_ready([worker])
     deals, activities = cluster.topic("deals"), cluster.topic("activities")
     unknown = orjson.dumps(deal("e2", "d2", "XYZ", 50))
@@ -62,7 +47,7 @@ async def test_dead_letters_are_listed_exported_fixed_and_sent_again(
     )
 
     async def four_dead_letters() -> dict[str, Any]:
-        shown = await salespulse(cluster, worker.port, "deadletters", "--format", "json")
+        shown = await salespulse(env, "deadletters", "--format", "json")
         assert shown.returncode == 0, shown.stderr
         doc: dict[str, Any] = orjson.loads(shown.stdout)
         assert doc["total"] == 4, (doc, worker.log_tail())
@@ -78,17 +63,15 @@ async def test_dead_letters_are_listed_exported_fixed_and_sent_again(
     }
     assert len(doc["latest"]) == 4
     for since, total in (("10m", 4), ((datetime.now(UTC) + timedelta(hours=1)).isoformat(), 0)):
-        recent = await salespulse(
-            cluster, worker.port, "deadletters", "--since", since, "--format", "json"
-        )
+        recent = await salespulse(env, "deadletters", "--since", since, "--format", "json")
         assert recent.returncode == 0 and orjson.loads(recent.stdout)["total"] == total, recent
 
-    table = await salespulse(cluster, worker.port, "deadletters", "--topic", "deals")
+    table = await salespulse(env, "deadletters", "--topic", "deals")
     assert table.returncode == 0 and "unknown_currency" in table.stdout, table
     assert "invalid_json" not in table.stdout, "--topic deals leaves the activities out"
 
     everything = tmp_path / "all.jsonl"
-    exported = await salespulse(cluster, worker.port, "deadletters", "--export", str(everything))
+    exported = await salespulse(env, "deadletters", "--export", str(everything))
     assert exported.returncode == 0, exported.stderr
     lines = everything.read_text().splitlines()
     assert sorted(lines) == sorted(
@@ -98,12 +81,12 @@ async def test_dead_letters_are_listed_exported_fixed_and_sent_again(
 
     fix = tmp_path / "fix.jsonl"
     chosen = await salespulse(
-        cluster, worker.port, "deadletters", "--reason", "unknown_currency", "--export", str(fix)
+        env, "deadletters", "--reason", "unknown_currency", "--export", str(fix)
     )
     assert chosen.returncode == 0 and fix.read_text() == unknown.decode() + "\n", chosen
     assert f"salespulse publish {fix}" in chosen.stderr
     fix.write_text(fix.read_text().replace('"XYZ"', '"EUR"'))
-    sent = await salespulse(cluster, worker.port, "publish", str(fix))
+    sent = await salespulse(env, "publish", str(fix))
     assert sent.returncode == 0, sent.stderr
 
     async def both_deals_won() -> None:

@@ -273,3 +273,17 @@ async def topic_partitions(bootstrap: str) -> dict[str, tuple[int, dict[str, str
         return out
     finally:
         await admin.close()
+
+
+async def salespulse(env: Mapping[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """The `salespulse` console script in a subprocess with `env` (a worker's, to reach its
+    broker, topics and API as it does)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "streams.tools.cli", *argv],
+        env=dict(env),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from streams.tools import cli
 
-MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report", "deadletters")
+MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report", "status", "deadletters")
 
 
 def run_cli(argv: list[str]) -> int:

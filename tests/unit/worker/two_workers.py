@@ -79,6 +79,8 @@ class FakeWorker:
     collector: Any = None
     #: what /healthz says of Kafka (None: nothing)
     kafka: dict[str, Any] | None = None
+    #: what the Kafka consumer holds (Runtime.consumer_state)
+    consumer: dict[str, Any] = field(default_factory=lambda: {"partitions": []})
 
     def is_ready(self) -> bool:
         return self.ready
@@ -87,7 +89,7 @@ class FakeWorker:
         self.collector.medians = await medians_for(self, self.collector.wanted_medians(NOW))
 
     async def consumer_state(self) -> dict[str, Any]:
-        return {"partitions": []}
+        return self.consumer
 
     def kafka_contact(self) -> dict[str, Any] | None:
         return self.kafka
@@ -149,3 +151,31 @@ async def two_workers(
     finally:
         for client in clients:
             await client.close()
+
+
+_TOPICS = Settings.from_env({}).topics
+#: what /healthz says of a worker that lost Kafka (streams.worker.kafka_contact)
+LOST = {
+    "contact": "lost",
+    "last_contact": "2026-12-05T00:00:00+00:00",
+    "lost_since": "2026-12-05T00:00:10+00:00",
+}
+
+
+def consumer_holding(
+    internal: list[int], *, behind: int = 0, rebalancing: bool = False
+) -> dict[str, Any]:
+    """A consumer holding `internal` partitions of the internal topic and the same input
+    partitions of sales.activities, `behind` records behind on each input partition."""
+    rows = [
+        {"topic": _TOPICS.scopes, "partition": p, "highwater": 10, "committed": 10}
+        for p in internal
+    ]
+    rows += [
+        {"topic": _TOPICS.activities, "partition": p, "highwater": 100 + behind, "committed": 100}
+        for p in internal
+    ]
+    rows.append(
+        {"topic": "salespulse-scopes-changelog", "partition": 0, "highwater": 9, "committed": None}
+    )
+    return {"rebalancing": rebalancing, "partitions": rows}

@@ -1,0 +1,28 @@
+"""`salespulse status` against two real workers: both listed with the partitions they fold;
+a worker killed is named as not answering, and the exit code says the group is degraded."""
+
+from __future__ import annotations
+
+import orjson
+
+from tests.support.workers import Cluster, salespulse, wait_ready
+
+
+async def test_status_lists_every_worker_and_names_one_that_died(cluster: Cluster) -> None:
+    first, second = cluster.start_worker(), cluster.start_worker()
+    await wait_ready([first, second])
+    env = cluster.env(first.port)
+
+    shown = await salespulse(env, "status", "--api", first.url, "--format", "json")
+    assert shown.returncode == 0, (shown.stdout, shown.stderr)
+    doc = orjson.loads(shown.stdout)
+    assert doc["status"] == "ok" and doc["problems"] == [], doc
+    assert sorted(w["url"] for w in doc["workers"]) == sorted([first.url, second.url])
+    folded = sorted(p for w in doc["workers"] for p in w["partitions"])
+    assert folded == list(range(8)), "each internal partition folded by exactly one worker"
+    assert all(w["ready"] and w["kafka"]["contact"] == "ok" for w in doc["workers"]), doc
+
+    second.kill()
+    table = await salespulse(env, "status", "--api", first.url)
+    assert table.returncode == 3, (table.stdout, table.stderr)
+    assert f"problem: {second.url} does not answer" in table.stdout.replace("\n", " "), table

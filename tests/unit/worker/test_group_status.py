@@ -1,0 +1,71 @@
+"""The group's status document (streams.worker.group_status): each worker's line, the
+problems named, the lag summed. The API that serves it: test_api_status.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.worker.group_status import group_document, problems, unanswered, worker_line
+from streams.worker.settings import Settings
+from tests.unit.worker.two_workers import LOST, consumer_holding
+
+TOPICS = Settings.from_env({}).topics
+
+
+def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
+    kafka = kwargs.pop("kafka", None)
+    ready = kwargs.pop("ready", True)
+    return worker_line(
+        worker=worker,
+        ready=ready,
+        kafka=kafka,
+        consumer=consumer_holding(internal, **kwargs),
+        inputs=TOPICS.inputs(),
+        internal=TOPICS.scopes,
+    )
+
+
+def test_a_line_counts_what_waits_on_input_and_internal_partitions_only() -> None:
+    doc = line("w0", [0, 1], behind=5)
+    assert doc["partitions"] == [0, 1]
+    assert doc["lag"] == {"input": 10, "internal": 0}, "the changelog is not waiting input"
+    fresh = [
+        {"topic": TOPICS.deals, "partition": 3, "highwater": 7, "committed": None, "position": 5},
+        {"topic": TOPICS.deals, "partition": 4, "highwater": 9, "committed": None},
+    ]
+    never = worker_line(
+        worker="w1",
+        ready=True,
+        kafka=None,
+        consumer={"partitions": fresh},
+        inputs=TOPICS.inputs(),
+        internal=TOPICS.scopes,
+    )
+    assert never["lag"] == {"input": 2, "internal": 0}, (
+        "never committed: from its position; no position known: nothing"
+    )
+
+
+def test_a_healthy_group_has_no_problems_and_sums_its_lag() -> None:
+    doc = group_document("w0", [line("w1", [2, 3], behind=1), line("w0", [0, 1])], 4)
+    assert doc["status"] == "ok" and doc["problems"] == []
+    assert [w["worker"] for w in doc["workers"]] == ["w0", "w1"]
+    assert doc["lag"] == {"input": 2, "internal": 0}
+
+
+def test_each_problem_is_named() -> None:
+    lines = [
+        line("w0", [0, 1], ready=False),
+        line("w1", [2], kafka=LOST),
+    ]
+    found = problems(lines, 4)
+    assert found == [
+        "w0 is not ready (recovering its state or rebalancing)",
+        "w1 has no contact with Kafka since 2026-12-05T00:00:10+00:00",
+        "no worker folds internal partitions [3] (a rebalance under way?)",
+    ]
+    gone = problems([line("w0", [0, 1]), unanswered("http://w1:6066", "TimeoutError")], 4)
+    assert gone == ["http://w1:6066 does not answer: TimeoutError"], (
+        "its partitions are the unanswered worker's, not unfolded"
+    )
+    assert group_document("w0", lines, 4)["status"] == "degraded"
