@@ -157,6 +157,9 @@ async def test_faults_lose_nothing_and_count_nothing_twice(
             ),
         )
         dead = await check("dead letters", lambda: check_dead_letters(cluster, plan))
+        group = await check(
+            "group status", lambda: eventually(lambda: check_group_status(fresh.url), timeout=60)
+        )
         outage_lines = await check("worker logs", lambda: check_worker_logs(cluster))
         summary = (
             "summary: "
@@ -169,6 +172,7 @@ async def test_faults_lose_nothing_and_count_nothing_twice(
                     "broker_kills": fault_broker.kills,
                     "outage_log_lines": outage_lines,
                     "dead_letters": dead,
+                    "group_status": group,
                     "alerts": alerts,
                     "figures_compared": compared,
                     "leaderboards_compared": boards,
@@ -372,6 +376,18 @@ def original_text(record: Record) -> tuple[str | None, str | None]:
         return record.value.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return base64.b64encode(record.value).decode("ascii"), "base64"
+
+
+async def check_group_status(url: str) -> str:
+    """After everything settled, the one worker left says all is well: every internal
+    partition folded by it, nothing waiting, Kafka reached (`GET /v1/status`)."""
+    status, doc = await http_get(f"{url}/v1/status")
+    assert status == 200, doc
+    assert doc["status"] == "ok" and doc["problems"] == [], doc
+    (line,) = doc["workers"]
+    assert line["partitions"] == list(range(doc["partitions"])), doc
+    assert doc["lag"] == {"input": 0, "internal": 0}, doc
+    return str(doc["status"])
 
 
 async def check_dead_letters(cluster: Cluster, plan: Plan) -> dict[str, Any]:
