@@ -1178,6 +1178,9 @@ def pipeline_health(currency: str) -> dict[str, Any]:
             )
         ],
         unit="ops",
+        description="the records themselves, with the reason's detail: `salespulse deadletters "
+        "--since 1h`; `--export FILE` writes their payloads to fix and send with "
+        "`salespulse publish FILE`",
     )
     b.graph(
         "Reject ratio, by topic",
