@@ -65,6 +65,13 @@ class RunError(RuntimeError):
     """The demo cannot go on; the message says why and what to do."""
 
 
+#: what to try in another terminal while the demo runs (README, Walkthrough)
+NEXT_STEPS = (
+    "in another terminal: salespulse report (the figures), salespulse status (the workers), "
+    "salespulse deadletters (the rejected records)"
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -165,6 +172,7 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
                     targets = demo_targets(config, datetime.now(settings.tz))
                 await producer.send_records(outgoing(t, topics) for t in targets)
                 print(f"set {len(targets)} demo targets for {state.period}", file=sys.stderr)
+                print(NEXT_STEPS, file=sys.stderr)
                 background.append(asyncio.create_task(poll_api(state, api)))
                 await _live(args, state, settings, producer, sim, background)
         finally:
