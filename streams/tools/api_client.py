@@ -89,15 +89,23 @@ class SalesApi:
         )
         return list(doc.get("entries", []))
 
-    async def performance(self, scope: str, scope_id: str, period: str) -> dict[str, Any]:
+    async def performance(
+        self, scope: str, scope_id: str, period: str, compare: str | None = None
+    ) -> dict[str, Any]:
+        """The performance document; `compare="previous"` adds the previous period's."""
         kind = "reps" if scope == "rep" else "teams"
         doc: dict[str, Any] = await self.get(
-            f"/v1/{kind}/{quote(scope_id, safe='')}/performance", period=period
+            f"/v1/{kind}/{quote(scope_id, safe='')}/performance", period=period, compare=compare
         )
         return doc
 
     async def performances(
-        self, scope: str, ids: Sequence[str], period: str, concurrency: int = 16
+        self,
+        scope: str,
+        ids: Sequence[str],
+        period: str,
+        concurrency: int = 16,
+        compare: str | None = None,
     ) -> list[dict[str, Any]]:
         """Performance of every id, in the given order; ids that vanished are skipped."""
         gate = asyncio.Semaphore(concurrency)
@@ -105,7 +113,7 @@ class SalesApi:
         async def one(scope_id: str) -> dict[str, Any] | None:
             async with gate:
                 try:
-                    return await self.performance(scope, scope_id, period)
+                    return await self.performance(scope, scope_id, period, compare)
                 except ApiError:
                     return None
 

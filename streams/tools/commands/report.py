@@ -128,6 +128,41 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: the columns of a row that name it rather than measure it (no previous_* copy)
+_NAMING = ("scope", "id", "team_id", "currency")
+
+
+def with_previous(doc: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row with the previous period's figures beside it (previous_* columns)."""
+    row = flatten(doc)
+    previous = flatten(doc.get("previous") or {})
+    row.update({f"previous_{k}": v for k, v in previous.items() if k not in _NAMING})
+    return row
+
+
+def change(now: Any, before: Any, show: Callable[[Any], str], *, points: bool) -> str:
+    """`12,345 (+2,000)`: a figure and how it moved since the previous period; a ratio moves
+    in percentage points (`45% (+5 pp)`). Unchanged, or either side unknown: the figure."""
+    cell = show(now)
+    if now is None or before is None or now == before:
+        return cell
+    delta = now - before
+    if points:
+        return f"{cell} ({delta * 100:+.0f} pp)"
+    return f"{cell} ({'+' if delta > 0 else '-'}{show(abs(delta))})"
+
+
+#: the table's columns that show their change with --compare previous, and whether in points
+_COMPARED = {
+    "activities_total": False,
+    "deals_won": False,
+    "revenue_won": False,
+    "win_rate": True,
+    "conversion_win_rate": True,
+    "retention_rate": True,
+    "pipeline_open_amount": False,
+}
+
 #: table columns after the id (and a rep's team), with how each cell is written
 _COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "activities": ("activities_total", _num),
@@ -149,11 +184,17 @@ _TEAM_COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 
 
-def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
+def render_table(
+    docs: list[dict[str, Any]], scope: str, period: str, *, compare: bool = False
+) -> Any:
     from rich.table import Table
 
     currency = docs[0].get("currency", "") if docs else ""
-    table = Table(title=f"{scope} performance, {period} ({currency})", title_justify="left")
+    title = f"{scope} performance, {period} ({currency})"
+    previous_id = next((d["previous"].get("period") for d in docs if d.get("previous")), None)
+    if compare and previous_id:
+        title += f"; in brackets the change since {previous_id}"
+    table = Table(title=title, title_justify="left")
     numbers = dict(_COLUMNS, **(_TEAM_COLUMNS if scope == "team" else {}))
     columns = ["#", scope, *(["team"] if scope == "rep" else []), *numbers]
     columns += [*(["quadrant"] if scope == "rep" else []), "targets"]
@@ -162,10 +203,15 @@ def render_table(docs: list[dict[str, Any]], scope: str, period: str) -> Any:
         table.add_column(name, justify="right" if right else "left", overflow="fold")
     for rank, doc in enumerate(docs, 1):
         row = flatten(doc)
+        before = flatten(doc["previous"]) if compare and doc.get("previous") else None
         cells = [str(rank), str(row["id"])]
         if scope == "rep":
             cells.append(str(row["team_id"]))
-        cells += [show(row[field]) for field, show in numbers.values()]
+        for field, show in numbers.values():
+            if before is not None and field in _COMPARED:
+                cells.append(change(row[field], before[field], show, points=_COMPARED[field]))
+            else:
+                cells.append(show(row[field]))
         if scope == "rep":
             cells.append(
                 str(row["quadrant"] or "-").replace("_activity_", " activity, ").replace("_", " ")
@@ -203,13 +249,14 @@ async def ranked_entries(
 
 
 async def collect(
-    api_url: str, scope: str, period: str, team: str | None = None
+    api_url: str, scope: str, period: str, team: str | None = None, compare: str | None = None
 ) -> tuple[list[dict[str, Any]], bool, str | None]:
     """Every scope's performance document, ranked; True when some may be missing; and the
     note on the answering worker's contact with Kafka (`kafka_note`)."""
     async with SalesApi(api_url) as api:
         entries, limited = await ranked_entries(api, scope, period, team)
-        docs = await api.performances(scope, [e["id"] for e in entries], period)
+        ids = [e["id"] for e in entries]
+        docs = await api.performances(scope, ids, period, compare=compare)
         return docs, limited, await kafka_note(api)
 
 
@@ -256,6 +303,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--team", metavar="TEAM_ID", help="only the reps of this team")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument(
+        "--compare",
+        choices=("previous",),
+        help="previous: set each figure against the period of the same kind just before "
+        '(table: the change in brackets; csv: previous_* columns; json: "previous")',
+    )
+    parser.add_argument(
         "--api",
         help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
     )
@@ -274,7 +327,9 @@ def run_report(args: argparse.Namespace) -> int:
     api_url = args.api or f"http://127.0.0.1:{settings.api_port}"
     period = args.period or current_month(settings.tz)
     try:
-        docs, limited, note = asyncio.run(collect(api_url, args.scope, period, args.team))
+        docs, limited, note = asyncio.run(
+            collect(api_url, args.scope, period, args.team, args.compare)
+        )
     except ApiUnavailable as exc:
         print(f"salespulse report: {exc}", file=sys.stderr)
         return 1
@@ -294,8 +349,8 @@ def _print_report(docs: list[dict[str, Any]], args: argparse.Namespace, period: 
         print(orjson.dumps(docs, option=orjson.OPT_INDENT_2).decode())
     elif args.format == "csv":
         out = io.StringIO()
-        rows = [flatten(d) for d in docs]
-        fields = list(rows[0]) if rows else list(flatten({}))
+        rows = [with_previous(d) if args.compare else flatten(d) for d in docs]
+        fields = list(rows[0]) if rows else list((with_previous if args.compare else flatten)({}))
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -306,7 +361,7 @@ def _print_report(docs: list[dict[str, Any]], args: argparse.Namespace, period: 
         # a pipe gets the full width rather than an 80-column wrap
         console = Console() if sys.stdout.isatty() else Console(width=200)
         if docs:
-            console.print(render_table(docs, args.scope, period))
+            console.print(render_table(docs, args.scope, period, compare=bool(args.compare)))
         else:
             whose = f" of team {args.team}" if args.team else ""
             console.print(

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -287,6 +288,15 @@ PERFORMANCE = {
     ],
 }
 
+#: the same rep in the period before: fewer activities, one more deal won, a lower win rate
+PREVIOUS = {
+    **PERFORMANCE,
+    "period": "2026-10",
+    "activities": {"total": 30, "by_type": {"call": 30}},
+    "deals": {**PERFORMANCE["deals"], "won": 3, "revenue_won": 12345.5, "win_rate": 0.5},
+    "targets": [],
+}
+
 #: a team's document as an older worker (or a period without deals) may send it: the
 #: section 8.2 groups absent or null
 TEAM_PERFORMANCE = {
@@ -315,7 +325,10 @@ def stand_in_api() -> Iterator[str]:
         return web.json_response({"period": request.query["period"], "entries": entries})
 
     async def performance(request: web.Request) -> web.Response:
-        return web.json_response({**PERFORMANCE, "id": request.match_info["id"]})
+        doc: dict[str, Any] = {**PERFORMANCE, "id": request.match_info["id"]}
+        if request.query.get("compare") == "previous":
+            doc["previous"] = PREVIOUS
+        return web.json_response(doc)
 
     async def team_performance(request: web.Request) -> web.Response:
         return web.json_response({**TEAM_PERFORMANCE, "id": request.match_info["id"]})
@@ -373,6 +386,52 @@ def test_report_formats(stand_in_api: str, capsys: pytest.CaptureFixture[str]) -
 
     assert run_cli([*base[:3], "--period", "bad"]) == 2
     assert "bad period" in capsys.readouterr().err
+
+
+def test_report_compared_with_the_previous_period(
+    stand_in_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["report", "--api", stand_in_api, "--period", "2026-11", "--compare", "previous"]
+    assert run_cli(base) == 0
+    table = capsys.readouterr().out
+    assert "in brackets the change since 2026-10" in table
+    row = next(line for line in table.splitlines() if "r01" in line)
+    cells = [c.strip() for c in row.strip("│┃ ").split("│")]
+    activities, won, _lost, win_rate, revenue = cells[3:8]
+    now = PERFORMANCE["activities"]["total"]
+    assert activities == f"{now} (+{now - 30})"
+    assert won == f"{PERFORMANCE['deals']['won']} (-1)"
+    assert win_rate.endswith("pp)") and "(-" in win_rate
+    assert revenue == "12,346", "unchanged: no bracket"
+
+    assert run_cli([*base, "--format", "csv"]) == 0
+    (first, _) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert first["period"] == "2026-11" and first["previous_period"] == "2026-10"
+    assert first["previous_activities_total"] == "30" and first["previous_deals_won"] == "3"
+    assert "previous_id" not in first, "naming columns are not repeated"
+
+    assert run_cli([*base, "--format", "json"]) == 0
+    docs = orjson.loads(capsys.readouterr().out)
+    assert docs[0]["previous"]["period"] == "2026-10"
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "points", "cell"),
+    [
+        (12, 10, False, "12 (+2)"),
+        (1000.0, 2500.0, False, "1,000 (-1,500)"),
+        (5, 5, False, "5"),
+        (5, None, False, "5"),
+        (None, 5, False, "-"),
+        (0.45, 0.40, True, "45% (+5 pp)"),
+    ],
+)
+def test_a_change_is_written_beside_the_figure(
+    now: float | None, before: float | None, points: bool, cell: str
+) -> None:
+    from streams.tools.commands.report import _num, _pct, change
+
+    assert change(now, before, _pct if points else _num, points=points) == cell
 
 
 def test_team_report_shows_conversion_retention_and_pipeline(
