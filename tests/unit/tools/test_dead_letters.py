@@ -227,3 +227,26 @@ def test_an_export_file_appears_only_once_complete(tmp_path: Path) -> None:
     assert target.read_text() == "{}\n" and list(tmp_path.iterdir()) == [target]
     with export_sink(None) as nothing:
         assert nothing is None
+
+
+def test_the_table_says_when_nothing_matches_and_what_is_no_dead_letter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from streams.tools.commands.deadletters import print_review
+
+    args = argparse.Namespace(topic=[], reason=["late_event"], since=None)
+    empty = Review(keep=5)
+    empty.not_dead_letters = 2
+    print_review("sales.deadletter", empty, args)
+    captured = capsys.readouterr()
+    assert "no dead letters on sales.deadletter that match" in captured.out
+    assert "2 records on sales.deadletter are not dead letters" in captured.err
+
+    found = Review(keep=1)
+    found.add(letter(offset=1, seconds=1))
+    found.add(letter(offset=2, seconds=2))
+    print_review("sales.deadletter", found, argparse.Namespace(topic=[], reason=[], since=None))
+    out = capsys.readouterr().out
+    assert "2 dead letters on sales.deadletter" in out and "latest 1" in out
+    assert "sales.deals[3]@2" in out and "sales.deals[3]@1" not in out
+    assert "2026-11-27 10:00" in out, "times shortened to the minute in the counts"
