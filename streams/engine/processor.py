@@ -71,6 +71,7 @@ from streams.engine.state import (
     DEAL,
     DEAL_STATE,
     DERIVED_MEMBERS,
+    FOLD_SETTINGS,
     HOUR,
     MAX_IDS_PER_RECORD,
     MEMBER,
@@ -84,6 +85,7 @@ from streams.engine.state import (
     DealSlot,
     DealState,
     DealVersion,
+    FoldSettings,
     HourRecord,
     Member,
     decode_value,
@@ -202,7 +204,8 @@ class ScopeProcessor:
         #: are announced at most every `draining_announce_seconds`, and the worker waits
         #: for each batch's sends (batch_handler.hand_over)
         self.draining = False
-        #: partitions whose memberships are known to follow the derived rule
+        #: partitions whose first batch in this process ran: memberships known to follow
+        #: the derived rule, fold settings recorded
         self.members_checked: set[int] = set()
         #: partition -> (team scope, period) -> rep -> when the earliest of its figures that
         #: reached the team since its medians in the period were last announced was sent
@@ -307,6 +310,7 @@ class ScopeProcessor:
             batch = _Batch(self, partition, get, now, sent)
             if partition not in self.members_checked:
                 batch.resend_legacy_memberships()
+                batch.record_fold_settings()
             index = -1
             try:
                 for index, item in enumerate(items):
@@ -978,6 +982,13 @@ class _Batch:
             if view.partition == self.partition and view.member_sent:
                 self.rep_periods.setdefault(view.scope, set()).update(view.member_sent)
         self.put(key, 1)
+
+    def record_fold_settings(self) -> None:
+        """Once per partition, in its first batch: the settings its records depend on, so
+        a worker started later with others refuses them (Runtime.check_fold_settings)."""
+        key = ("", FOLD_SETTINGS, self.partition)
+        if self.load(key) is None:  # never rewritten: other settings stop the worker first
+            self.put(key, FoldSettings(self.proc.tz.key, self.proc.fx.base))
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)

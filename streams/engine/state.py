@@ -34,6 +34,7 @@ DERIVED_MEMBERS = "dm"  # ("", "dm", partition) -> 1: memberships re-sent under 
 STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
+FOLD_SETTINGS = "fs"  # ("", "fs", partition) -> FoldSettings the partition was folded with
 
 
 #: event ids one hour record holds before the hour's next events go to a spill record (and
@@ -200,6 +201,24 @@ class Member(msgspec.Struct, array_like=True, frozen=True, gc=False):
 NOT_A_MEMBER = Member(member=False, activities=0, revenue="0")
 
 
+class FoldSettings(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The settings a partition's records were folded with that the records cannot be read
+    without: hours and days are local to the time zone, money is in the base currency. A
+    worker started with others would mix them (streams.worker.runtime checks)."""
+
+    timezone: str
+    base_currency: str
+
+    def differences(self, timezone: str, base_currency: str) -> list[str]:
+        """What differs from these settings, as `NAME was 'x', is 'y'`."""
+        found = []
+        if self.timezone != timezone:
+            found.append(f"SALES_TIMEZONE was {self.timezone!r}, is {timezone!r}")
+        if self.base_currency != base_currency:
+            found.append(f"SALES_BASE_CURRENCY was {self.base_currency!r}, is {base_currency!r}")
+        return found
+
+
 _key_encoder = msgspec.msgpack.Encoder()
 _key_decoder = msgspec.msgpack.Decoder(tuple)
 _value_encoder = msgspec.msgpack.Encoder()
@@ -232,6 +251,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     DERIVED_MEMBERS: msgspec.msgpack.Decoder(int),
     ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
+    FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
 }
 
 

@@ -7,6 +7,7 @@ attaches the batch handler, the timers and the HTTP API.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from streams.domain.validation import EventDecoder
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
-from streams.engine.state import decode_value, parse_key
+from streams.engine.state import FOLD_SETTINGS, decode_value, parse_key
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
@@ -36,6 +37,31 @@ from streams.worker.settings import Settings
 from streams.worker.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
+
+#: the exit status of a worker whose settings differ from those its state was folded with
+#: (sysexits' EX_CONFIG)
+EXIT_SETTINGS = 78
+
+
+def check_fold_settings(settings: Settings, partition: int, raw: bytes) -> None:
+    """Stop the worker, before it folds or serves anything, when a partition of its state
+    was folded with another time zone or base currency: its hours, days and money would be
+    read wrong, and a wrong figure is worse than a stopped worker."""
+    stored = decode_value(FOLD_SETTINGS, raw)
+    differences = stored.differences(settings.tz.key, settings.base_currency)
+    if not differences:
+        return
+    log.critical(
+        "stopping the worker: partition %d of its state was folded with other settings "
+        "(%s), so its hours, days and money cannot be read with these. Nothing was folded "
+        "or committed. Set them back, or fold the input again under a new SALES_APP_ID "
+        "(README, Reprocessing).",
+        partition,
+        "; ".join(differences),
+    )
+    logging.shutdown()
+    os._exit(EXIT_SETTINGS)
+
 
 SCOPES_TABLE = "scopes"
 
@@ -219,6 +245,9 @@ class Runtime:
             for db_partition in sorted(mine):
                 for raw_key, raw_value in store.items(db_partition):
                     key = parse_key(raw_key)
+                    if key[1] == FOLD_SETTINGS:
+                        check_fold_settings(self.settings, key[2], raw_value)
+                        continue
                     if key[1] not in VIEWED_KINDS or not key[0]:
                         continue  # deal, account and stream-time state: no view rolls it up
                     partition = self.partition_of(key[0])
