@@ -100,7 +100,7 @@ from streams.tools.commands.worker import RUNNING_MARKER
 from streams.worker.changelog_frames import DELTA, FRAME_BYTES, group_frames
 from streams.worker.partitioning import partition_of
 from streams.worker.settings import DEFAULT_FX_RATES, Settings
-from streams.worker.topics import create_topics, wanted_topics
+from streams.worker.topics import changelog_topic, create_topics, wanted_topics
 
 PHASES = ("cold", "clean", "kill")
 PHASE_LABELS = {
@@ -768,7 +768,6 @@ def _stop(process: Process, sig: signal.Signals, wait: float = 120.0) -> tuple[f
 
 async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[str, Any]:
     """Synthesize the state into a fresh app's changelog, then the three restores."""
-    from streams.worker.runtime import SCOPES_TABLE  # imports faust: only when measuring
 
     app_id = f"sprestart-{uuid.uuid4().hex[:6]}"
     data_dir = base / app_id / "data"
@@ -783,7 +782,7 @@ async def measure(opts: RestartOptions, broker: BrokerInfo, base: Path) -> dict[
     # every phase restarts the worker where it was, as a restarted pod or service comes back
     env.setdefault("SALES_API_PORT", str(load_kafka_local().free_port()))
     settings = Settings.from_env(env)
-    changelog = f"{settings.app_id}-{SCOPES_TABLE}-changelog"
+    changelog = changelog_topic(settings)
     topics = [
         *wanted_topics(settings),
         NewTopic(

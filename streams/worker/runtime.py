@@ -34,6 +34,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
+from streams.worker.topics import SCOPES_TABLE
 from streams.worker.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,6 @@ def check_fold_settings(settings: Settings, partition: int, raw: bytes) -> None:
     )
     logging.shutdown()
     os._exit(EXIT_SETTINGS)
-
-
-SCOPES_TABLE = "scopes"
 
 
 class ScopesTable(faust.Table):  # type: ignore[misc]

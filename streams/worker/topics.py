@@ -21,6 +21,14 @@ from streams.worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: the Faust table of all scope state; its changelog is `<SALES_APP_ID>-scopes-changelog`
+SCOPES_TABLE = "scopes"
+
+
+def changelog_topic(settings: Settings) -> str:
+    """The scopes table's changelog topic, as Faust names it."""
+    return f"{settings.app_id}-{SCOPES_TABLE}-changelog"
+
 
 def wanted_topics(settings: Settings) -> list[NewTopic]:
     t = settings.topics
@@ -150,3 +158,24 @@ async def legacy_internal_backlog(settings: Settings) -> int | None:
     finally:
         await consumer.stop()
     return sum(max(ends[tp] - offset, 0) for tp, offset in read.items())
+
+
+async def partition_mismatches(settings: Settings) -> list[tuple[str, int]]:
+    """The app's own topics (internal topic, changelog) whose partition count is not
+    SALES_TOPIC_PARTITIONS, with their count. Their partitions are the state's: a scope is
+    kept on the partition its id hashes to among that many, so the count cannot change
+    under existing state (input topics may have any count)."""
+    names = [settings.topics.scopes, changelog_topic(settings)]
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [name for name in names if name in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    return [
+        (t["topic"], len(t["partitions"]))
+        for t in described
+        if t["error_code"] == 0 and len(t["partitions"]) != settings.topic_partitions
+    ]

@@ -72,6 +72,7 @@ async def _topics_ready(settings: Settings) -> Settings:
 
     await ensure_topics(settings)
     await _check_legacy_internal_topic(settings)
+    await _check_partitions(settings)
     limit = await message_limit(settings, settings.topics.deadletter)
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
@@ -99,6 +100,20 @@ async def _check_legacy_internal_topic(settings: Settings) -> None:
             "the internal topic is now %s (was %s, with nothing left to fold there)",
             settings.topics.scopes,
             LEGACY_SCOPES_TOPIC,
+        )
+
+
+async def _check_partitions(settings: Settings) -> None:
+    """Refuse to start when the app's state topics have another partition count than
+    SALES_TOPIC_PARTITIONS: every scope would be looked for on the wrong partition."""
+    from streams.worker.topics import partition_mismatches
+
+    for topic, count in await partition_mismatches(settings):
+        raise SystemExit(
+            f"salespulse worker: {topic} has {count} partitions, but SALES_TOPIC_PARTITIONS "
+            f"is {settings.topic_partitions}. The state is partitioned by the count it was "
+            f"created with: set SALES_TOPIC_PARTITIONS={count}, or fold the input again "
+            "under a new SALES_APP_ID to change it (README, Reprocessing)."
         )
 
 
