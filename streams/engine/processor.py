@@ -72,6 +72,7 @@ from streams.engine.state import (
     DEAL_STATE,
     DERIVED_MEMBERS,
     FOLD_SETTINGS,
+    FOLDED_BEFORE,
     HOUR,
     MAX_IDS_PER_RECORD,
     MEMBER,
@@ -358,6 +359,11 @@ class _Batch:
         self.stream_time_key = ("", STREAM_TIME, partition)
         self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
         self.initial_stream_time = self.stream_time
+        #: event times before it are in day records or hours pruned of their ids: late
+        #: whatever the grace (raised since, it applies to later times only)
+        self.folded_before_key = ("", FOLDED_BEFORE, partition)
+        fb_raw = get(make_key("", FOLDED_BEFORE, partition))
+        self.folded_before = decode_value(FOLDED_BEFORE, fb_raw) if fb_raw else 0.0
         self.touched_hours: set[tuple[str, int]] = set()
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
@@ -556,16 +562,24 @@ class _Batch:
         )
 
     def is_late(self, occurred: float) -> bool:
-        return occurred < self.stream_time - self.proc.late_grace
+        return occurred < self.stream_time - self.proc.late_grace or occurred < self.folded_before
 
     def reject_late(self, raw: RawEvent, occurred_at: datetime) -> None:
-        limit = datetime.fromtimestamp(self.stream_time - self.proc.late_grace, UTC)
+        grace_limit = self.stream_time - self.proc.late_grace
+        if grace_limit >= self.folded_before:
+            why = "stream time minus SALES_LATE_GRACE"
+            limit = grace_limit
+        else:
+            why = "what this partition's state already folded (SALES_LATE_GRACE was raised"
+            why += " since: the larger grace applies to later event times)"
+            limit = self.folded_before
+        at = rfc3339(datetime.fromtimestamp(limit, UTC))
         self.result.deadletters.append(
             DeadLetter(
                 raw,
                 LATE_EVENT,
-                f"occurred_at {rfc3339(occurred_at)} is older than stream time minus "
-                f"SALES_LATE_GRACE ({rfc3339(limit)}); the event was not applied",
+                f"occurred_at {rfc3339(occurred_at)} is older than {why} ({at}); the event "
+                "was not applied",
             )
         )
 
@@ -782,6 +796,7 @@ class _Batch:
         if self.sweep:
             self.compact_days()
             self.prune_event_ids()
+            self.mark_folded()
         self.emit_deal_contributions()
         self.emit_first_wins()
         self.emit_team_hours()
@@ -845,6 +860,14 @@ class _Batch:
             self.put(key, HourRecord(ids=[], parts=merged_parts(present), absorbed=absorbed))
             for spill in keys[1:]:
                 self.put(spill, None)
+
+    def mark_folded(self) -> None:
+        """Event times before the sweep's horizon may now be in day records or in hours
+        pruned of their ids: whatever the grace later is, they stay late (is_late)."""
+        horizon = self.initial_stream_time - self.proc.late_grace
+        if horizon > self.folded_before:
+            self.folded_before = horizon
+            self.put(self.folded_before_key, horizon)
 
     def compact_days(self) -> None:
         """Fold the hour records of every local day that ends before stream time minus the

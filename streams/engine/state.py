@@ -35,6 +35,7 @@ STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
 FOLD_SETTINGS = "fs"  # ("", "fs", partition) -> FoldSettings the partition was folded with
+FOLDED_BEFORE = "fb"  # ("", "fb", partition) -> float: event times before it were folded
 
 
 #: event ids one hour record holds before the hour's next events go to a spill record (and
@@ -252,6 +253,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
     FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
+    FOLDED_BEFORE: msgspec.msgpack.Decoder(float),
 }
 
 

@@ -122,6 +122,32 @@ def test_a_repeat_of_an_event_of_a_folded_day_is_late_and_a_new_one_too() -> Non
     assert hours_of(h, "2026-11-02") == []
 
 
+def test_after_the_grace_is_raised_what_was_folded_stays_late() -> None:
+    """SALES_LATE_GRACE raised from 7 to 60 days: the folded days' hours and pruned ids
+    are gone, so an event of those days, new or repeated, would count against a day record
+    it cannot see. It stays late; the larger grace applies to later event times only."""
+    h = aged()
+    h.tick(NOW)
+    before = snapshot(h)
+    h.grace = 60 * 86_400.0
+    for p in range(h.n):
+        h.restart(p)
+    h.run(
+        [
+            old_days()[0],  # a repeat of an event of a folded day
+            activity("new-old", "r1", "t1", "2026-11-02T09:50:00Z"),  # new, same folded day
+            old_days()[-1],  # a repeat from 11-13 08:00, an hour pruned of its ids
+        ],
+        NOW,
+    )
+    assert [d.reason for d in h.deadletters] == [LATE_EVENT] * 3
+    assert all("already folded" in d.detail for d in h.deadletters), h.deadletters[0].detail
+    assert snapshot(h) == before
+    assert hours_of(h, "2026-11-02") == []
+    h.run([activity("in-grace", "r1", "t1", "2026-11-14T09:00:00Z")], NOW)
+    assert len(h.deadletters) == 3, "after what was folded, the larger grace applies"
+
+
 @pytest.mark.parametrize("keep", [0, 1, 2, 3, 0.5, None])
 def test_a_fold_crashed_half_written_counts_nothing_twice(keep: int | float | None) -> None:
     clean = aged()
