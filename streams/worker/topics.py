@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: the Faust table of all scope state; its changelog is `<SALES_APP_ID>-scopes-changelog`
 SCOPES_TABLE = "scopes"
+#: the internal topic of every app id before it was named after the app id (2026-12-05)
+LEGACY_SCOPES_TOPIC = "salespulse.scopes"
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -125,10 +127,6 @@ async def wait_for_leaders(
             return True
         await asyncio.sleep(0.2)
     return False
-
-
-#: the internal topic of every app id before it was named after the app id (2026-12-05)
-LEGACY_SCOPES_TOPIC = "salespulse.scopes"
 
 
 async def legacy_internal_backlog(settings: Settings) -> int | None:
