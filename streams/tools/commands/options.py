@@ -30,6 +30,19 @@ def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_api_argument(parser: argparse.ArgumentParser) -> None:
+    """`--api URL`: the worker to ask (default: this machine's, on SALES_API_PORT)."""
+    parser.add_argument(
+        "--api",
+        help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
+    )
+
+
+def api_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The worker URL `--api` names, or this machine's worker."""
+    return str(args.api or f"http://127.0.0.1:{settings.api_port}")
+
+
 def add_loglevel_argument(parser: argparse.ArgumentParser, default: str = "info") -> None:
     """`--loglevel LEVEL`, checked by argparse in any case (`--loglevel DEBUG` works)."""
     parser.add_argument(

@@ -22,7 +22,7 @@ import orjson
 
 from streams.tools import api_client
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
-from streams.tools.commands.options import env_note
+from streams.tools.commands.options import add_api_argument, api_url
 from streams.worker.settings import Settings, SettingsError
 
 EPILOG = """\
@@ -249,11 +249,11 @@ async def ranked_entries(
 
 
 async def collect(
-    api_url: str, scope: str, period: str, team: str | None = None, compare: str | None = None
+    url: str, scope: str, period: str, team: str | None = None, compare: str | None = None
 ) -> tuple[list[dict[str, Any]], bool, str | None]:
     """Every scope's performance document, ranked; True when some may be missing; and the
     note on the answering worker's contact with Kafka (`kafka_note`)."""
-    async with SalesApi(api_url) as api:
+    async with SalesApi(url) as api:
         entries, limited = await ranked_entries(api, scope, period, team)
         ids = [e["id"] for e in entries]
         docs = await api.performances(scope, ids, period, compare=compare)
@@ -308,10 +308,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="previous: set each figure against the period of the same kind just before "
         '(table: the change in brackets; csv: previous_* columns; json: "previous")',
     )
-    parser.add_argument(
-        "--api",
-        help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
-    )
+    add_api_argument(parser)
     parser.set_defaults(func=run_report)
 
 
@@ -324,12 +321,10 @@ def run_report(args: argparse.Namespace) -> int:
     if args.team is not None and args.scope != "rep":
         print("salespulse report: --team applies to --scope rep only", file=sys.stderr)
         return 2
-    api_url = args.api or f"http://127.0.0.1:{settings.api_port}"
+    url = api_url(args, settings)
     period = args.period or current_month(settings.tz)
     try:
-        docs, limited, note = asyncio.run(
-            collect(api_url, args.scope, period, args.team, args.compare)
-        )
+        docs, limited, note = asyncio.run(collect(url, args.scope, period, args.team, args.compare))
     except ApiUnavailable as exc:
         print(f"salespulse report: {exc}", file=sys.stderr)
         return 1

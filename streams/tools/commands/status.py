@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
-from streams.tools.commands.options import env_note
+from streams.tools.commands.options import add_api_argument, api_url
 from streams.worker.settings import Settings, SettingsError
 
 #: the exit code of a group with problems (1 is "no worker answers", 2 a usage error)
@@ -41,15 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument(
-        "--api",
-        help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
-    )
+    add_api_argument(parser)
     parser.set_defaults(func=run_status)
 
 
-async def fetch(api_url: str) -> dict[str, Any]:
-    async with SalesApi(api_url) as api:
+async def fetch(url: str) -> dict[str, Any]:
+    async with SalesApi(url) as api:
         doc: dict[str, Any] = await api.get("/v1/status")
         return doc
 
@@ -60,9 +57,9 @@ def run_status(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse status: {exc}", file=sys.stderr)
         return 2
-    api_url = args.api or f"http://127.0.0.1:{settings.api_port}"
+    url = api_url(args, settings)
     try:
-        doc = asyncio.run(fetch(api_url))
+        doc = asyncio.run(fetch(url))
     except ApiUnavailable as exc:
         print(f"salespulse status: {exc}", file=sys.stderr)
         return 1
