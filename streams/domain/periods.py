@@ -205,6 +205,9 @@ def current_period_ids(now: datetime, tz: ZoneInfo) -> dict[PeriodKind, str]:
     return dict(zip(PERIOD_KINDS, periods_of(now, tz), strict=True))
 
 
+_ONE_HOUR = timedelta(hours=1)
+
+
 def local_hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
     """Start of the local clock hour containing ``instant`` (aware, in ``tz``).
 
@@ -215,7 +218,16 @@ def local_hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
     _require_aware(instant)
     local = instant.astimezone(tz)  # carries fold=1 for the second pass of a repeated hour
     truncated = local.replace(minute=0, second=0, microsecond=0)
-    return truncated.astimezone(UTC).astimezone(tz)
+    start = truncated.astimezone(UTC)
+    if instant - start >= _ONE_HOUR:
+        # a fall-back by less than an hour (Lord Howe's 30 minutes): only part of the hour
+        # repeats, so the second pass has no top of the hour of its own on the clock, and
+        # its instants would land in the first pass's bucket, past its hour. Their bucket
+        # starts at the hour under the offset now in force: one real hour that holds them.
+        offset = local.utcoffset()
+        assert offset is not None  # an aware instant in a ZoneInfo always has one
+        start = (truncated.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+    return start.astimezone(tz)
 
 
 class LocalHours:
