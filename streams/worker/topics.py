@@ -82,21 +82,16 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) 
         await admin.close()
 
 
-async def message_limit(settings: Settings, topic: str) -> int | None:
+async def message_limit(admin: AIOKafkaAdminClient, topic: str) -> int | None:
     """The topic's max.message.bytes, or None when the broker does not say."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(**kafka_options(settings))
-    await admin.start()
-    try:
-        response = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        for result in response:
-            for resource in result.resources:
-                for entry in resource[4]:
-                    if entry[0] == "max.message.bytes":
-                        return int(entry[1])
-    finally:
-        await admin.close()
+    response = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    for result in response:
+        for resource in result.resources:
+            for entry in resource[4]:
+                if entry[0] == "max.message.bytes":
+                    return int(entry[1])
     return None
 
 
@@ -129,19 +124,14 @@ async def wait_for_leaders(
     return False
 
 
-async def legacy_internal_backlog(settings: Settings) -> int | None:
+async def legacy_internal_backlog(settings: Settings, admin: AIOKafkaAdminClient) -> int | None:
     """Records this app's consumer group left unread on the internal topic all app ids
     shared before it was named after the app id; None when the group never read it (or the
     app still uses it). An upgraded worker reads only its new topic: records waiting on the
     old one would never be folded."""
     if settings.topics.scopes == LEGACY_SCOPES_TOPIC:
         return None
-    admin = AIOKafkaAdminClient(**kafka_options(settings))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.app_id)
-    finally:
-        await admin.close()
+    offsets = await admin.list_consumer_group_offsets(settings.app_id)
     read = {
         tp: meta.offset
         for tp, meta in offsets.items()
@@ -158,20 +148,17 @@ async def legacy_internal_backlog(settings: Settings) -> int | None:
     return sum(max(ends[tp] - offset, 0) for tp, offset in read.items())
 
 
-async def partition_mismatches(settings: Settings) -> list[tuple[str, int]]:
+async def partition_mismatches(
+    settings: Settings, admin: AIOKafkaAdminClient
+) -> list[tuple[str, int]]:
     """The app's own topics (internal topic, changelog) whose partition count is not
     SALES_TOPIC_PARTITIONS, with their count. Their partitions are the state's: a scope is
     kept on the partition its id hashes to among that many, so the count cannot change
     under existing state (input topics may have any count)."""
     names = [settings.topics.scopes, changelog_topic(settings)]
-    admin = AIOKafkaAdminClient(**kafka_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [name for name in names if name in existing]
-        described = await admin.describe_topics(wanted) if wanted else []
-    finally:
-        await admin.close()
+    existing = set(await admin.list_topics())
+    wanted = [name for name in names if name in existing]
+    described = await admin.describe_topics(wanted) if wanted else []
     return [
         (t["topic"], len(t["partitions"]))
         for t in described

@@ -67,13 +67,22 @@ DEADLETTER_OVERHEAD = 1024
 
 
 async def _topics_ready(settings: Settings) -> Settings:
-    """Create missing topics; fit dead letters to their topic's max.message.bytes."""
+    """Create missing topics, check the app's own, and fit dead letters to their topic's
+    max.message.bytes; the checks share one admin connection."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streams.worker.kafka_options import kafka_options
     from streams.worker.topics import ensure_topics, message_limit
 
     await ensure_topics(settings)
-    await _check_legacy_internal_topic(settings)
-    await _check_partitions(settings)
-    limit = await message_limit(settings, settings.topics.deadletter)
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    try:
+        await admin.start()
+        await _check_legacy_internal_topic(settings, admin)
+        await _check_partitions(settings, admin)
+        limit = await message_limit(admin, settings.topics.deadletter)
+    finally:
+        await admin.close()
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
         log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
@@ -81,12 +90,12 @@ async def _topics_ready(settings: Settings) -> Settings:
     return settings
 
 
-async def _check_legacy_internal_topic(settings: Settings) -> None:
+async def _check_legacy_internal_topic(settings: Settings, admin: Any) -> None:
     """Refuse to start while this app's records wait on the internal topic it used before
     the topic was named after SALES_APP_ID: started, the worker would never fold them."""
     from streams.worker.topics import LEGACY_SCOPES_TOPIC, legacy_internal_backlog
 
-    waiting = await legacy_internal_backlog(settings)
+    waiting = await legacy_internal_backlog(settings, admin)
     if waiting:
         raise SystemExit(
             f"salespulse worker: {waiting} records of consumer group {settings.app_id!r} wait "
@@ -103,12 +112,12 @@ async def _check_legacy_internal_topic(settings: Settings) -> None:
         )
 
 
-async def _check_partitions(settings: Settings) -> None:
+async def _check_partitions(settings: Settings, admin: Any) -> None:
     """Refuse to start when the app's state topics have another partition count than
     SALES_TOPIC_PARTITIONS: every scope would be looked for on the wrong partition."""
     from streams.worker.topics import partition_mismatches
 
-    for topic, count in await partition_mismatches(settings):
+    for topic, count in await partition_mismatches(settings, admin):
         raise SystemExit(
             f"salespulse worker: {topic} has {count} partitions, but SALES_TOPIC_PARTITIONS "
             f"is {settings.topic_partitions}. The state is partitioned by the count it was "
