@@ -6,10 +6,10 @@ looking for every scope on the wrong partition (it used to stop on each batch wi
 from __future__ import annotations
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.worker.settings import Settings
-from streams.worker.topics import changelog_topic, create_topics
+from streams.worker.topics import changelog_topic
+from tests.support.topics import create_topic
 from tests.support.workers import Cluster, Worker, eventually
 
 
@@ -21,12 +21,7 @@ async def test_a_worker_refuses_another_partition_count(cluster: Cluster, which:
         if which == "internal topic"
         else changelog_topic(Settings.from_env(env))
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-    await admin.start()
-    try:
-        await create_topics(admin, [NewTopic(name, 4, 1)])
-    finally:
-        await admin.close()
+    await create_topic(name, 4, bootstrap_servers=cluster.bootstrap)
 
     worker = cluster.start_worker()  # SALES_TOPIC_PARTITIONS: 8, the default
 
