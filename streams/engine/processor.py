@@ -63,7 +63,7 @@ from streams.engine.queries import (
     target_evaluations,
     team_medians,
 )
-from streams.engine.rollups import VIEWED_KINDS, ScopeView, Views
+from streams.engine.rollups import HOUR_SECONDS, VIEWED_KINDS, ScopeView, Views
 from streams.engine.state import (
     ACCOUNT,
     ALERTS,
@@ -100,7 +100,6 @@ from streams.engine.state import (
 PRUNE_PER_TICK = 20_000
 #: hour records folded into day records per Tick and partition
 COMPACT_PER_TICK = 20_000
-HOUR_SECONDS = 3600
 #: the old bytes of a record taken from the views, not read: never equal to an encoded value
 #: (0xc1 is the one byte msgpack never uses), so a put of it is always written
 _UNREAD = b"\xc1"
@@ -312,6 +311,7 @@ class ScopeProcessor:
             if partition not in self.members_checked:
                 batch.resend_legacy_memberships()
                 batch.record_fold_settings()
+                batch.record_folded_before()
             index = -1
             try:
                 for index, item in enumerate(items):
@@ -364,6 +364,7 @@ class _Batch:
         self.folded_before_key = ("", FOLDED_BEFORE, partition)
         fb_raw = get(make_key("", FOLDED_BEFORE, partition))
         self.folded_before = decode_value(FOLDED_BEFORE, fb_raw) if fb_raw else 0.0
+        self.folded_before_recorded = fb_raw is not None
         self.touched_hours: set[tuple[str, int]] = set()
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
@@ -1012,6 +1013,17 @@ class _Batch:
         key = ("", FOLD_SETTINGS, self.partition)
         if self.load(key) is None:  # never rewritten: other settings stop the worker first
             self.put(key, FoldSettings(self.proc.tz.key, self.proc.fx.base))
+
+    def record_folded_before(self) -> None:
+        """Once per partition, in its first batch: state folded by a version that did not
+        record the folded instant (`mark_folded`) takes it from its day records and pruned
+        hours, so a grace raised in the same restart still finds what they folded late."""
+        if self.folded_before_recorded:
+            return
+        until = self.proc.views.folded_until(self.partition)
+        if until > self.folded_before:
+            self.folded_before = until
+            self.put(self.folded_before_key, until)
 
     def evaluate_alerts(self) -> None:
         scopes = set(self.eval_scopes)

@@ -44,6 +44,8 @@ VIEWED_KINDS = frozenset({HOUR, DAY, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
 _NO_FEEDBACK = Satisfaction()
 #: hours whose periods are remembered before the cache starts again (about 11 years)
 MAX_CACHED_HOURS = 100_000
+#: an hour bucket's length (a local hour is one real hour; periods.LocalHours)
+HOUR_SECONDS = 3600
 #: an hour whose records hold this many event ids keeps their set (`ScopeView.hour_ids`)
 BUSY_HOUR_IDS = 64
 
@@ -464,6 +466,24 @@ class Views:
     def instant_periods(self, epoch: float) -> tuple[str, ...]:
         """The periods of an instant are those of its local hour (a day holds whole hours)."""
         return self.hour_periods(self.local_hours.start_of_epoch(epoch))
+
+    def folded_until(self, partition: int) -> float:
+        """The end of the latest day record, or of the latest rep hour pruned of its ids,
+        that the partition's scopes hold (0.0: none). Ticks fold and prune oldest first,
+        up to their horizon: every event time before this instant was folded, so state
+        written before the folded instant was recorded (processor.FOLDED_BEFORE) still
+        keeps it late."""
+        until = 0.0
+        for view in self.scopes.values():
+            if view.partition != partition:
+                continue
+            if view.days:
+                until = max(until, self.day_of(max(view.days))[1])
+            if view.scope.startswith("rep:"):  # a team's hours never hold ids
+                for hour, record in view.hours.items():
+                    if not record.ids and hour + HOUR_SECONDS > until:
+                        until = float(hour + HOUR_SECONDS)
+        return until
 
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""

@@ -17,7 +17,7 @@ import pytest
 from streams.domain.vocabulary import LATE_EVENT
 from streams.engine.activity import activity_buckets
 from streams.engine.items import RawEvent, Tick
-from streams.engine.state import DAY, HOUR, DayRecord, parse_key
+from streams.engine.state import DAY, FOLDED_BEFORE, HOUR, DayRecord, make_key, parse_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -145,6 +145,34 @@ def test_after_the_grace_is_raised_what_was_folded_stays_late() -> None:
     assert snapshot(h) == before
     assert hours_of(h, "2026-11-02") == []
     h.run([activity("in-grace", "r1", "t1", "2026-11-14T09:00:00Z")], NOW)
+    assert len(h.deadletters) == 3, "after what was folded, the larger grace applies"
+
+
+def test_state_folded_before_the_folded_instant_was_recorded_keeps_it_late() -> None:
+    """State written by a version that did not record the folded instant (before a726627),
+    restarted with a larger grace: the partition's first batch takes the instant from its
+    day records and pruned hours, so what they folded stays late as above."""
+    h = aged()
+    h.tick(NOW)
+    before = snapshot(h)
+    for p in range(h.n):
+        assert h.parts[p].store.pop(make_key("", FOLDED_BEFORE, p), None) is not None
+    h.grace = 60 * 86_400.0
+    for p in range(h.n):
+        h.restart(p)
+    h.run(
+        [
+            old_days()[0],  # a repeat of an event of a folded day
+            activity("new-old", "r1", "t1", "2026-11-02T09:50:00Z"),  # new, same folded day
+            old_days()[-1],  # a repeat from 11-13 08:00, an hour pruned of its ids
+        ],
+        NOW,
+    )
+    assert [d.reason for d in h.deadletters] == [LATE_EVENT] * 3
+    assert snapshot(h) == before
+    # recorded again: the end of the latest folded day (11-03) or pruned hour (11-13 09:00)
+    assert h.parts[0].store[make_key("", FOLDED_BEFORE, 0)] is not None
+    h.run([activity("in-grace", "r1", "t1", "2026-11-13T09:10:00Z")], NOW)
     assert len(h.deadletters) == 3, "after what was folded, the larger grace applies"
 
 
