@@ -31,6 +31,7 @@ from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.figures import is_high
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import rfc3339
+from streams.domain.retention import Retention
 from streams.domain.targets import TargetEvaluation, alerts_due
 from streams.domain.validation import MAX_DETAIL_CHARS, Rejection, decode_payload
 from streams.domain.vocabulary import (
@@ -100,6 +101,8 @@ from streams.engine.state import (
 PRUNE_PER_TICK = 20_000
 #: hour records folded into day records per Tick and partition
 COMPACT_PER_TICK = 20_000
+#: records of periods before SALES_RETENTION's horizon deleted per Tick and partition
+RETAIN_PER_TICK = 100_000
 #: the old bytes of a record taken from the views, not read: never equal to an encoded value
 #: (0xc1 is the one byte msgpack never uses), so a put of it is always written
 _UNREAD = b"\xc1"
@@ -192,8 +195,14 @@ class ScopeProcessor:
         at_risk_pace: float,
         announce_seconds: float = ANNOUNCE_SECONDS,
         draining_announce_seconds: float = DRAINING_ANNOUNCE_SECONDS,
+        retention: Retention | None = None,
     ) -> None:
         self.views = views
+        #: SALES_RETENTION: the periods before its horizon keep no state here
+        self.retention = retention if retention is not None else Retention(None, tz)
+        #: partition -> the horizon its state was last cut to, in this process (a
+        #: restarted worker cuts again at its first Tick)
+        self.retained_from: dict[int, float] = {}
         self.fx = fx
         self.tz = tz
         self.late_grace = late_grace_seconds
@@ -365,6 +374,10 @@ class _Batch:
         fb_raw = get(make_key("", FOLDED_BEFORE, partition))
         self.folded_before = decode_value(FOLDED_BEFORE, fb_raw) if fb_raw else 0.0
         self.folded_before_recorded = fb_raw is not None
+        #: SALES_RETENTION's horizon now (None: everything is kept): an event before it
+        #: still counts for its deal, but no hour of it is kept (retention.py)
+        self.horizon = proc.retention.horizon(now)
+        self.cut = False
         self.touched_hours: set[tuple[str, int]] = set()
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
@@ -485,11 +498,15 @@ class _Batch:
             self.handle_rep_event(item.raw, event)
 
     def handle_target(self, item: TargetItem) -> None:
+        if self.dropped(item.period):
+            return  # a period before the horizon: never evaluated, its figures are gone
         self.put((item.scope, TARGET, item.metric, item.period), item.value)
         self.eval_scopes.add(item.scope)
 
     def handle_team_hour(self, item: TeamHourItem) -> None:
         scope, hour, rep, part = item.scope, item.hour, item.rep, item.part  # read once
+        if self.horizon is not None and hour < self.horizon:
+            return  # a rep partition behind the horizon's move: no hour before it is kept
         key = (scope, HOUR, hour)
         record = self.load_team_hour(key)
         views = self.proc.views
@@ -532,6 +549,8 @@ class _Batch:
 
     def handle_member(self, item: MemberItem) -> None:
         """What a rep with events in several teams says; `derive` hands it back to the team."""
+        if self.dropped(item.period):
+            return
         member_key = (item.scope, MEMBER, item.period, item.rep)
         member = (
             None
@@ -543,6 +562,10 @@ class _Batch:
         if self.load(member_key) != member:
             self.member_changing(item.scope, (item.period,), item.rep)
             self.put(member_key, member)
+
+    def dropped(self, period_id: str) -> bool:
+        """Is the period before SALES_RETENTION's horizon (its state deleted or to be)?"""
+        return self.horizon is not None and self.proc.retention.dropped(period_id, self.horizon)
 
     def handle_republish(self, item: Republish) -> None:
         self.changed(item.scope, (item.period,))
@@ -607,6 +630,9 @@ class _Batch:
         occurred_at = event.occurred_at
         occurred = occurred_at.timestamp()
         scope = raw.scope
+        if self.horizon is not None and occurred < self.horizon:
+            self.past_horizon(raw, event, occurred)
+            return
         hour = self.proc.views.local_hours.start_of_epoch(occurred)
         slot = self.hour_slot(scope, hour)
         self.touched_hours.add((scope, hour))  # and so its periods (emit_memberships)
@@ -643,6 +669,17 @@ class _Batch:
         else:
             part.satisfaction.record(event.csat, event.nps)
         self.put(key, record)
+        self.advance(occurred, raw.topic)
+
+    def past_horizon(self, raw: RawEvent, event: Activity | Feedback, occurred: float) -> None:
+        """An event before SALES_RETENTION's horizon that is not late (a replay of old
+        history, say): applied for what outlives its periods, its touch of a deal (the
+        deal keeps its touches by event id, so a repeat counts once), and no hour record:
+        its periods are dropped."""
+        if self.is_late(occurred):
+            self.reject_late(raw, event.occurred_at)
+            return
+        self.touch(event)
         self.advance(occurred, raw.topic)
 
     def hour_slot(self, scope: str, hour: int) -> HourSlot:
@@ -795,6 +832,7 @@ class _Batch:
     # -- end of batch -------------------------------------------------------------------
     def finish(self) -> BatchResult:
         if self.sweep:
+            self.cut_to_horizon()
             self.compact_days()
             self.prune_event_ids()
             self.mark_folded()
@@ -811,6 +849,8 @@ class _Batch:
         if self.stream_time != self.initial_stream_time:
             self.put(self.stream_time_key, self.stream_time)
             self.flush()
+        if self.cut:
+            self.proc.views.forget_before(self.partition, self.dropped)
         return self.result
 
     def emit_deal_contributions(self) -> None:
@@ -870,6 +910,27 @@ class _Batch:
             self.folded_before = horizon
             self.put(self.folded_before_key, horizon)
 
+    def cut_to_horizon(self) -> None:
+        """Delete the partition's state of the periods before SALES_RETENTION's horizon:
+        day and hour records, memberships, targets and their alerts. Deals, their touches
+        and accounts stay (a deal's cohort or first win may reach back years). At most
+        RETAIN_PER_TICK records a Tick; runs first, so the compaction and the pruning of
+        ids leave alone what it deleted (`put_in_batch`)."""
+        horizon = self.horizon
+        if horizon is None or self.proc.retained_from.get(self.partition, -1.0) >= horizon:
+            return
+        budget = RETAIN_PER_TICK
+        for view in list(self.proc.views.scopes.values()):
+            if view.partition != self.partition:
+                continue
+            for key in expired_keys(view, horizon, self.dropped):
+                if budget <= 0:
+                    return  # the next Tick goes on
+                self.put(key, None)
+                budget -= 1
+        self.cut = True
+        self.proc.retained_from[self.partition] = horizon
+
     def compact_days(self) -> None:
         """Fold the hour records of every local day that ends before stream time minus the
         late grace into one day record per scope and day, and delete them.
@@ -887,6 +948,8 @@ class _Batch:
         for day in sorted(by_day):
             if budget <= 0 or views.day_of(day)[1] > horizon:
                 break  # the later days end later
+            if self.horizon is not None and day < self.horizon:
+                continue  # cut_to_horizon deletes it (in a later Tick, if out of budget)
             for scope, hours in sorted(by_day[day].items()):
                 view = views.get(scope)
                 aligned = sorted(hour for hour in hours if not (hour - day) % QUARTER_HOUR)
@@ -1040,6 +1103,8 @@ class _Batch:
                 view, now=self.now, tz=self.proc.tz, at_risk_pace=self.proc.at_risk_pace
             )
             for period_id, ev in evaluations:
+                if self.dropped(period_id):
+                    continue  # its figures are gone: no status, no alert
                 emitted = view.alerts.get((ev.metric, period_id), [])
                 due = alerts_due(ev.status, emitted)
                 for kind in due:
@@ -1084,6 +1149,25 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def expired_keys(
+    view: ScopeView, horizon: float, dropped: Callable[[str], bool]
+) -> list[tuple[Any, ...]]:
+    """The keys of a scope's records that belong to periods before the horizon only."""
+    scope = view.scope
+    keys: list[tuple[Any, ...]] = [(scope, DAY, day) for day in view.days if day < horizon]
+    keys += [(scope, HOUR, hour) for hour in view.hours if hour < horizon]
+    for hour, spills in view.spills.items():
+        if hour < horizon:
+            keys += [(scope, HOUR, hour, n) for n in spills]
+    for period_id, reps in view.members.items():
+        if dropped(period_id):
+            keys += [(scope, MEMBER, period_id, rep) for rep in reps]
+    keys += [(scope, MEMBER_SENT, p) for p, sent in view.member_sent.items() if sent and dropped(p)]
+    keys += [(scope, TARGET, metric, p) for metric, p in view.targets if dropped(p)]
+    keys += [(scope, ALERTS, m, p) for (m, p), sent in view.alerts.items() if sent and dropped(p)]
+    return keys
 
 
 def _copied(counts: HourCounts) -> HourCounts:

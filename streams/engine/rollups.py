@@ -10,7 +10,7 @@ drift).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -484,6 +484,28 @@ class Views:
                     if not record.ids and hour + HOUR_SECONDS > until:
                         until = float(hour + HOUR_SECONDS)
         return until
+
+    def forget_before(self, partition: int, dropped: Callable[[str], bool]) -> None:
+        """Drop what the partition's views derived for periods before SALES_RETENTION's
+        horizon, once their records are deleted (processor.cut_to_horizon): empty roll-ups,
+        memberships, alerts and medians. What deals index stays with the deals."""
+        for view in self.scopes.values():
+            if view.partition != partition:
+                continue
+            for held in (
+                view.periods,
+                view.members,
+                view.member_sent,
+                view.medians,
+                view.revenue_medians,
+                view.member_figures,
+                view.announced,
+                view.medians_moved_at,
+            ):
+                for period_id in [p for p in held if dropped(p)]:
+                    del held[period_id]
+            for pair in [pair for pair in view.alerts if dropped(pair[1])]:
+                del view.alerts[pair]
 
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""

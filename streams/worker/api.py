@@ -29,6 +29,7 @@ from streams.domain.periods import (
     parse_period,
     previous_period_id,
 )
+from streams.domain.retention import Retention
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -40,6 +41,7 @@ from streams.worker import http_guard
 from streams.worker.group_status import group_document, unanswered, worker_line
 from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
 from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
+from streams.worker.settings import Settings
 
 MAX_LIMIT = 1000
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=31)}
@@ -73,6 +75,20 @@ BACKEND: web.AppKey[ApiBackend] = web.AppKey("salespulse_backend")
 class BadRequest(Exception):
     """A request parameter is invalid; the message says which and why."""
 
+    status = 400
+
+
+class PeriodGone(BadRequest):
+    """A period before SALES_RETENTION's horizon: its figures were deleted, not zero."""
+
+    status = 410
+
+
+def refuse_dropped(settings: Settings, period_id: str, name: str) -> None:
+    refusal = Retention(settings.retention, settings.tz).refusal(period_id, datetime.now(UTC))
+    if refusal is not None:
+        raise PeriodGone(f"{name}: {refusal}")
+
 
 def install(app: web.Application, backend: ApiBackend) -> None:
     """The routes and, in front of every route of `app`, the guard (http_guard)."""
@@ -102,9 +118,11 @@ def period_param(request: web.Request) -> str:
     if not raw:
         return current_period_ids(datetime.now(UTC), tz)["month"]
     try:
-        return parse_period(raw, tz).id
+        period_id = parse_period(raw, tz).id
     except PeriodError as exc:
         raise BadRequest(f"period: {exc}") from None
+    refuse_dropped(_backend(request).settings, period_id, "period")
+    return period_id
 
 
 def compare_param(request: web.Request, period_id: str) -> str | None:
@@ -263,7 +281,7 @@ async def _performance(request: web.Request, kind: str, ident: str) -> web.Respo
         period_id = period_param(request)
         compare = compare_param(request, period_id)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     view = await owned_view(request, kind, ident)
     if isinstance(view, web.Response):
         return view
@@ -272,7 +290,13 @@ async def _performance(request: web.Request, kind: str, ident: str) -> web.Respo
     doc = await performance_for(backend, view, parse_period(period_id, backend.settings.tz), now)
     if compare == "previous":
         previous = parse_period(previous_period_id(period_id), backend.settings.tz)
-        doc["previous"] = await performance_for(backend, view, previous, now)
+        retention = Retention(backend.settings.retention, backend.settings.tz)
+        # null: before SALES_RETENTION's horizon, the period's figures are no longer kept
+        doc["previous"] = (
+            await performance_for(backend, view, previous, now)
+            if retention.refusal(previous.id, now) is None
+            else None
+        )
     return json_response(doc)
 
 
@@ -293,9 +317,13 @@ async def rep_activity(request: web.Request) -> web.Response:
         end = time_param(request, "to", datetime.now(UTC))
         start = time_param(request, "from", end - DEFAULT_SPAN[granularity])
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     if start > end:
         return error(400, "from: must not be after to")
+    settings = _backend(request).settings
+    refusal = Retention(settings.retention, settings.tz).refuse_instant(start, datetime.now(UTC))
+    if refusal is not None:
+        return error(410, f"from: {refusal}")
     view = await owned_view(request, "rep", rep_id)
     if isinstance(view, web.Response):
         return view
@@ -308,7 +336,7 @@ async def leaderboard(request: web.Request) -> web.Response:
     try:
         q = leaderboard_query(request)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     answer = not_ready(request)
     if answer is not None:
         return answer
@@ -332,7 +360,7 @@ async def internal_leaderboard(request: web.Request) -> web.Response:
     try:
         q = leaderboard_query(request)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     answer = not_ready(request)
     return answer or json_response({"entries": local_entries(_backend(request).views, q)})
 
@@ -341,7 +369,7 @@ async def internal_medians(request: web.Request) -> web.Response:
     try:
         period_id = period_param(request)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     teams = request.query.getall("team", [])
     problem = next(filter(None, (http_guard.check_id("team", t) for t in teams)), None)
     if problem is not None:

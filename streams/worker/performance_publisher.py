@@ -141,6 +141,7 @@ async def documents(
 ) -> list[tuple[ScopePeriod, bytes, bytes]]:
     """(pair, key, JSON value) of each pair's document; pairs with no figures are skipped."""
     wanted = []
+    retention = rt.processor.retention
     for scope, period_id in pairs:
         view = rt.views.get(scope)
         if view is None or view.kind not in ("rep", "team"):
@@ -149,6 +150,8 @@ async def documents(
             period = parse_period(period_id, rt.settings.tz)
         except PeriodError:
             continue
+        if retention.refusal(period_id, now) is not None:
+            continue  # deleted, not zero: the topic keeps the period's last document
         wanted.append(((scope, period_id), view, period))
     docs = await performance_documents(
         rt, [(view, period) for _, view, period in wanted], now, announced=True

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
+from streams.domain.retention import MIN_RETENTION
 from streams.worker.changelog_frames import SNAPSHOT_MIN_BYTES
 from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
 
@@ -51,6 +52,30 @@ def parse_duration(name: str, text: str) -> timedelta:
         raise SettingsError(f"{name}={text!r} is not an ISO 8601 duration such as P7D or PT1H")
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
     return timedelta(**parts)
+
+
+def _late_grace(env: Mapping[str, str]) -> timedelta:
+    return parse_duration("SALES_LATE_GRACE", env.get("SALES_LATE_GRACE") or "P7D")
+
+
+def _retention(env: Mapping[str, str]) -> timedelta | None:
+    """SALES_RETENTION: unset keeps every period; a duration keeps the periods that start
+    after the horizon (retention.py), at least the current quarter and the late grace."""
+    text = env.get("SALES_RETENTION") or ""
+    if not text:
+        return None
+    retention = parse_duration("SALES_RETENTION", text)
+    if retention < MIN_RETENTION:
+        raise SettingsError(
+            f"SALES_RETENTION={text!r} is shorter than P92D: the current quarter must be kept"
+        )
+    grace = _late_grace(env)
+    if retention < grace:
+        raise SettingsError(
+            f"SALES_RETENTION={text!r} is shorter than SALES_LATE_GRACE "
+            f"({env.get('SALES_LATE_GRACE')}): an event still on time must find its periods"
+        )
+    return retention
 
 
 def _app_id(env: Mapping[str, str]) -> str:
@@ -205,6 +230,8 @@ class Settings:
     base_currency: str = "USD"
     fx_rates_path: Path = DEFAULT_FX_RATES
     late_grace: timedelta = timedelta(days=7)
+    #: SALES_RETENTION: how far back figures are kept (None: all of them; retention.py)
+    retention: timedelta | None = None
     max_clock_skew: timedelta = timedelta(hours=1)
     at_risk_pace: float = 0.8
     max_payload_bytes: int = 65536
@@ -291,7 +318,8 @@ class Settings:
             timezone_name=tz_name,
             base_currency=base,
             fx_rates_path=fx_path,
-            late_grace=parse_duration("SALES_LATE_GRACE", env.get("SALES_LATE_GRACE") or "P7D"),
+            late_grace=_late_grace(env),
+            retention=_retention(env),
             max_clock_skew=parse_duration(
                 "SALES_MAX_CLOCK_SKEW", env.get("SALES_MAX_CLOCK_SKEW") or "PT1H"
             ),

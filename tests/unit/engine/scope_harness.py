@@ -17,7 +17,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, ItemsView, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import orjson
 
 from streams.domain.money import FxRates
 from streams.domain.periods import parse_period
+from streams.domain.retention import Retention
 from streams.engine.activity import activity_buckets
 from streams.engine.items import Item, RawEvent, TargetItem, Tick
 from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
@@ -197,6 +198,7 @@ class Harness:
         base: str = "USD",
         route: Callable[[str], int] | None = None,
         announce_seconds: float = 0.0,
+        retention: timedelta | None = None,
     ) -> None:
         """`announce_seconds` 0: a team's medians are announced after every batch (the
         worker announces at most once a second; its batches share a clock, these do not)."""
@@ -204,6 +206,7 @@ class Harness:
         self.announce_seconds = announce_seconds
         self.tz = ZoneInfo(tz)
         self.grace = grace
+        self.retention = retention
         self.at_risk_pace = at_risk_pace
         self.base = base
         self.fx = FxRates.load(FX_PATH, base)
@@ -226,6 +229,7 @@ class Harness:
             late_grace_seconds=self.grace,
             at_risk_pace=self.at_risk_pace,
             announce_seconds=self.announce_seconds,
+            retention=Retention(self.retention, self.tz),
         )
         return Partition(index, views, proc, store if store is not None else {})
 
