@@ -1,8 +1,10 @@
 """The API access and metrics settings: SALES_API_TOKEN, SALES_API_TOKEN_PROTECTS,
-SALES_METRICS_MAX_SCOPES, SALES_METRICS_MAX_BREAKDOWN and SALES_APP_ID, read by
-Settings.from_env."""
+SALES_METRICS_MAX_SCOPES, SALES_METRICS_MAX_BREAKDOWN, SALES_APP_ID and SALES_RETENTION,
+read by Settings.from_env."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
@@ -78,3 +80,26 @@ def test_the_internal_topic_belongs_to_the_app_id() -> None:
 def test_an_app_id_that_cannot_name_a_topic_is_refused(app_id: str) -> None:
     with pytest.raises(SettingsError, match="SALES_APP_ID"):
         Settings.from_env({"SALES_APP_ID": app_id})
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"SALES_RETENTION": "P30D"}, "shorter than P92D"),
+        (
+            {"SALES_RETENTION": "P100D", "SALES_LATE_GRACE": "P120D"},
+            "shorter than SALES_LATE_GRACE",
+        ),
+        ({"SALES_RETENTION": "a year"}, "is not an ISO 8601 duration"),
+    ],
+)
+def test_a_retention_that_cannot_work_is_refused_at_start(
+    env: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        Settings.from_env(env)
+
+
+def test_retention_is_off_unless_set() -> None:
+    assert Settings.from_env({}).retention is None
+    assert Settings.from_env({"SALES_RETENTION": "P400D"}).retention == timedelta(days=400)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 
+from streams.domain.periods import periods_of
+from streams.domain.retention import Retention
 from streams.worker.performance_publisher import (
     PUBLISH_CHUNK,
     PendingPublishes,
@@ -135,3 +138,16 @@ async def test_only_the_publishers_own_work_counts_against_its_budget() -> None:
     assert time.monotonic() - started >= 0.3
     assert busy < 0.3
     assert not rt.pending
+
+
+async def test_a_period_before_the_retention_horizon_is_not_published() -> None:
+    """Its records were deleted: a document of zeros would replace its last real one on
+    the compacted topic."""
+    rt, sent = await folded_runtime()
+    rt.processor.retention = Retention(timedelta(days=92), rt.settings.tz)
+    old_month = periods_of(datetime.now(UTC) - timedelta(days=400), rt.settings.tz)[2]
+    kept = set(rt.pending)
+    rt.pending.add([("rep:r1", old_month), ("team:t1", old_month)])
+    while rt.pending:
+        await publish_pending(rt, budget_seconds=10.0)
+    assert set(published(rt, sent)) == {f"{scope}:{period}" for scope, period in kept}
