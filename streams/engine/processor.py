@@ -143,6 +143,9 @@ class BatchResult:
     lags: list[float] = field(default_factory=list)
     #: (team, rep) -> latest event time of an activity applied in this batch
     last_activity: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: records deleted as before SALES_RETENTION's horizon (a Tick), and that horizon
+    dropped_records: int = 0
+    dropped_before: float = 0.0
 
     def changed_pairs(self) -> list[tuple[str, str]]:
         """(scope, period) of every figure that changed."""
@@ -928,6 +931,8 @@ class _Batch:
                     return  # the next Tick goes on
                 self.put(key, None)
                 budget -= 1
+                self.result.dropped_records += 1
+                self.result.dropped_before = horizon
         self.cut = True
         self.proc.retained_from[self.partition] = horizon
 

@@ -26,6 +26,7 @@ import orjson
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
+from streams.domain.periods import rfc3339
 from streams.domain.validation import Rejection
 from streams.domain.vocabulary import PROCESSING_ERROR
 from streams.engine.items import (
@@ -460,6 +461,14 @@ async def apply_result(
         await send_deadletter(rt, out, Rejection(dead.reason, dead.detail), dead.raw, now, rejects)
     record_metrics(rt, result)
     rt.pending.add(result.changed_pairs())  # every scope there is "kind:id" (the fold's views)
+    if result.dropped_records:
+        log.info(
+            "SALES_RETENTION: deleted %d state records of periods before %s on partition %d;"
+            " the API answers 410 for those periods",
+            result.dropped_records,
+            rfc3339(datetime.fromtimestamp(result.dropped_before, UTC), utc_z=True),
+            partition,
+        )
 
 
 async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:

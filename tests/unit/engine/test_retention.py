@@ -129,8 +129,14 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
     kept = figures(h, KEPT)
     size = sum(len(k) + len(v) for part in h.parts for k, v in part.store.items())
 
-    cut(h)
+    h.retention = RETENTION
+    for p in range(h.n):
+        h.restart(p)
+    results = h.tick(NOW)
 
+    assert sum(r.dropped_records for r in results) > 0
+    assert {r.dropped_before for r in results if r.dropped_records} == {HORIZON}
+    assert sum(r.dropped_records for r in h.tick(NOW)) == 0, "nothing left to delete"
     assert not [k for k in h.records(DAY) if before_horizon(k)]
     assert not [k for k in h.records(HOUR) if before_horizon(k)]
     assert not [k for k in h.records(MEMBER) if k[2] in DROPPED or k[2] < "2026-06-29"]
