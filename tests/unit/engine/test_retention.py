@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from streams.domain.retention import retention_horizon
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import ALERTS, DAY, DEAL_STATE, HOUR, MEMBER, TARGET
 from tests.unit.engine.scope_harness import (
@@ -95,8 +96,8 @@ def history() -> list[RawEvent]:
     return sorted(events, key=lambda e: payload_of(e)["occurred_at"])
 
 
-def folded(retention: timedelta | None = None) -> Harness:
-    h = Harness(partitions=2, route=lambda scope: ROUTE.get(scope, 1), retention=retention)
+def folded(retention: timedelta | None = None, tz: str = "UTC") -> Harness:
+    h = Harness(partitions=2, tz=tz, route=lambda scope: ROUTE.get(scope, 1), retention=retention)
     h.run([target("rep:r1", "activities_total", "2026-Q2", 1000.0)], NOW)
     h.run([target("rep:r1", "activities_total", "2026-Q4", 10.0)], NOW)
     for start in range(0, len(history()), 25):  # batches in time order, as a topic gives
@@ -116,12 +117,15 @@ def figures(h: Harness, periods: tuple[str, ...]) -> dict[Any, Any]:
     return {(s, p): h.figures(s, p, NOW) for s in SCOPES for p in periods}
 
 
-def before_horizon(key: tuple[Any, ...]) -> bool:
-    return bool(key[2] < HORIZON)
+def before_horizon(key: tuple[Any, ...], horizon: float = HORIZON) -> bool:
+    return bool(key[2] < horizon)
 
 
-def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays() -> None:
-    h = folded()
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays(tz: str) -> None:
+    h = folded(tz=tz)
+    horizon = retention_horizon(NOW, RETENTION, h.tz).timestamp()
+    assert horizon == HORIZON - (7200 if tz == "Europe/Berlin" else 0)
     h.tick(NOW)
     assert any(before_horizon(k) for k in h.records(DAY))
     assert any(k[3] == "2026-Q2" for k in h.records(ALERTS)), "the Q2 target was missed"
@@ -135,10 +139,11 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
     results = h.tick(NOW)
 
     assert sum(r.dropped_records for r in results) > 0
-    assert {r.dropped_before for r in results if r.dropped_records} == {HORIZON}
+    assert {r.dropped_before for r in results if r.dropped_records} == {horizon}
     assert sum(r.dropped_records for r in h.tick(NOW)) == 0, "nothing left to delete"
-    assert not [k for k in h.records(DAY) if before_horizon(k)]
-    assert not [k for k in h.records(HOUR) if before_horizon(k)]
+    assert not [k for k in h.records(DAY) if before_horizon(k, horizon)]
+    assert not [k for k in h.records(HOUR) if before_horizon(k, horizon)]
+    assert min(k[2] for k in h.records(DAY)) < horizon + 4 * 86_400, "the days after it stay"
     assert not [k for k in h.records(MEMBER) if k[2] in DROPPED or k[2] < "2026-06-29"]
     assert [k[3] for k in h.records(TARGET)] == ["2026-Q4"]
     assert not [k for k in h.records(ALERTS) if k[3] == "2026-Q2"]
