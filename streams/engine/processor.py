@@ -1042,6 +1042,8 @@ class _Batch:
             if view is None or view.never_told_teams():
                 continue
             for period_id in periods:
+                if self.dropped(period_id):
+                    continue  # a deal's old period: its memberships are gone with it
                 sent = view.member_sent.get(period_id)
                 if sent or view.in_several_teams(period_id):
                     self.tell_teams(view, period_id, sent or [])

@@ -11,7 +11,7 @@ import pytest
 
 from streams.domain.retention import retention_horizon
 from streams.engine.items import RawEvent, Tick
-from streams.engine.state import ALERTS, DAY, DEAL_STATE, HOUR, MEMBER, TARGET
+from streams.engine.state import ALERTS, DAY, DEAL_STATE, HOUR, MEMBER, MEMBER_SENT, TARGET
 from tests.unit.engine.scope_harness import (
     Harness,
     Oracle,
@@ -61,6 +61,20 @@ def history() -> list[RawEvent]:
                     500,
                     created_at=day,
                     account_id="A1",
+                )
+            )
+        if day.date().isoformat() == "2026-05-20":  # r2 closes in both teams in May
+            events.append(
+                deal(
+                    "d3-won",
+                    "D3",
+                    "r2",
+                    "t2",
+                    day + timedelta(hours=5),
+                    "won",
+                    200,
+                    created_at=day,
+                    account_id="A2",
                 )
             )
         if day.date().isoformat() == "2026-05-11":
@@ -147,7 +161,7 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
     assert not [k for k in h.records(MEMBER) if k[2] in DROPPED or k[2] < "2026-06-29"]
     assert [k[3] for k in h.records(TARGET)] == ["2026-Q4"]
     assert not [k for k in h.records(ALERTS) if k[3] == "2026-Q2"]
-    assert {k[0] for k in h.records(DEAL_STATE)} == {"deal:D1", "deal:D2"}
+    assert {k[0] for k in h.records(DEAL_STATE)} == {"deal:D1", "deal:D2", "deal:D3"}
     assert figures(h, KEPT) == kept
     assert sum(len(k) + len(v) for part in h.parts for k, v in part.store.items()) < 0.7 * size
     oracle = Oracle(history(), h.tz, h.fx)
@@ -231,3 +245,20 @@ def test_a_cut_crashed_half_written_ends_as_a_clean_one(keep: int | float | None
     assert figures(h, KEPT) == figures(clean, KEPT)
     assert h.records(DAY).keys() == clean.records(DAY).keys()
     assert h.records(HOUR).keys() == clean.records(HOUR).keys()
+
+
+def test_a_change_of_an_old_deal_writes_nothing_for_its_dropped_periods() -> None:
+    """r2 won D2 in May in team t1 and D3 in t2: it told both teams about May, and its
+    deals still say it closed in both. A November call about D3 changes D3's touches, and
+    with them every period D3 was ever in; May's memberships are not written again."""
+    h = folded()
+    assert [k for k in h.records(MEMBER_SENT) if k[2] in DROPPED]
+    cut(h)
+    assert not [k for k in h.records(MEMBER_SENT) if k[2] in DROPPED]
+    call = activity("late-call", "r2", "t2", "2026-11-26T10:00:00Z", deal_id="D3")
+    h.run([call], NOW)
+    assert not [k for k in h.records(MEMBER_SENT) if k[2] in DROPPED]
+    assert not [k for k in h.records(MEMBER) if k[2] in DROPPED]
+    assert not [d.reason for d in h.deadletters]
+    doc = h.performance("rep:r2", "2026-11", NOW)
+    assert doc is not None and doc["activities"]["total"] > 0
