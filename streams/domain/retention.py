@@ -60,24 +60,24 @@ class Retention:
         """Why the figures of a valid period are no longer kept, or None when they are."""
         if self.retention is None:
             return None
-        horizon = retention_horizon(now, self.retention, self.tz)
-        if self.period_start(period_id) >= horizon.timestamp():
-            return None
-        days = f"{self.retention.total_seconds() / 86_400:g}"
-        return (
-            f"{period_id} starts before {rfc3339(horizon, utc_z=True)}, the horizon of "
-            f"SALES_RETENTION ({days} days): its figures are no longer kept"
-        )
+        start = datetime.fromtimestamp(self.period_start(period_id), UTC)
+        return self._gone(start, now, f"{period_id} starts", "its figures are")
 
     def refuse_instant(self, instant: datetime, now: datetime) -> str | None:
         """Why counts from `instant` on are no longer all kept, or None when they are."""
         if self.retention is None:
             return None
+        return self._gone(
+            instant, now, rfc3339(instant, utc_z=True) + " is", "counts before it are"
+        )
+
+    def _gone(self, instant: datetime, now: datetime, subject: str, what: str) -> str | None:
+        assert self.retention is not None
         horizon = retention_horizon(now, self.retention, self.tz)
         if instant >= horizon:
             return None
         days = f"{self.retention.total_seconds() / 86_400:g}"
         return (
-            f"{rfc3339(instant, utc_z=True)} is before {rfc3339(horizon, utc_z=True)}, the "
-            f"horizon of SALES_RETENTION ({days} days): counts before it are no longer kept"
+            f"{subject} before {rfc3339(horizon, utc_z=True)}, the horizon of SALES_RETENTION"
+            f" ({days} days): {what} no longer kept"
         )
