@@ -122,13 +122,8 @@ def test_a_repeat_of_an_event_of_a_folded_day_is_late_and_a_new_one_too() -> Non
     assert hours_of(h, "2026-11-02") == []
 
 
-def test_after_the_grace_is_raised_what_was_folded_stays_late() -> None:
-    """SALES_LATE_GRACE raised from 7 to 60 days: the folded days' hours and pruned ids
-    are gone, so an event of those days, new or repeated, would count against a day record
-    it cannot see. It stays late; the larger grace applies to later event times only."""
-    h = aged()
-    h.tick(NOW)
-    before = snapshot(h)
+def send_folded_again_with_a_larger_grace(h: Harness) -> None:
+    """SALES_LATE_GRACE raised to 60 days at a restart, then events of what was folded."""
     h.grace = 60 * 86_400.0
     for p in range(h.n):
         h.restart(p)
@@ -140,6 +135,16 @@ def test_after_the_grace_is_raised_what_was_folded_stays_late() -> None:
         ],
         NOW,
     )
+
+
+def test_after_the_grace_is_raised_what_was_folded_stays_late() -> None:
+    """SALES_LATE_GRACE raised from 7 to 60 days: the folded days' hours and pruned ids
+    are gone, so an event of those days, new or repeated, would count against a day record
+    it cannot see. It stays late; the larger grace applies to later event times only."""
+    h = aged()
+    h.tick(NOW)
+    before = snapshot(h)
+    send_folded_again_with_a_larger_grace(h)
     assert [d.reason for d in h.deadletters] == [LATE_EVENT] * 3
     assert all("already folded" in d.detail for d in h.deadletters), h.deadletters[0].detail
     assert snapshot(h) == before
@@ -157,17 +162,7 @@ def test_state_folded_before_the_folded_instant_was_recorded_keeps_it_late() -> 
     before = snapshot(h)
     for p in range(h.n):
         assert h.parts[p].store.pop(make_key("", FOLDED_BEFORE, p), None) is not None
-    h.grace = 60 * 86_400.0
-    for p in range(h.n):
-        h.restart(p)
-    h.run(
-        [
-            old_days()[0],  # a repeat of an event of a folded day
-            activity("new-old", "r1", "t1", "2026-11-02T09:50:00Z"),  # new, same folded day
-            old_days()[-1],  # a repeat from 11-13 08:00, an hour pruned of its ids
-        ],
-        NOW,
-    )
+    send_folded_again_with_a_larger_grace(h)
     assert [d.reason for d in h.deadletters] == [LATE_EVENT] * 3
     assert snapshot(h) == before
     # recorded again: the end of the latest folded day (11-03) or pruned hour (11-13 09:00)
