@@ -43,7 +43,7 @@ def rebuilt(stores: Stores) -> Views:
     for partition, store in enumerate(stores):
         for kb, raw in store.items():
             key = parse_key(kb)
-            views.apply(key, partition, decode_value(key[1], raw))
+            views.apply(key, partition, decode_value(key[1], raw), raw)
     return views
 
 

@@ -473,7 +473,7 @@ class _Batch:
                 continue
             self.result.writes[kb] = new_raw
             if key[1] in VIEWED_KINDS:
-                periods = views.apply(key, self.partition, value)
+                periods = views.apply(key, self.partition, value, new_raw)
                 if periods:
                     self.changed(key[0], periods)
             # the next flush compares against what this one wrote

@@ -34,6 +34,8 @@ from streams.engine.state import (
     DayRecord,
     HourRecord,
     Member,
+    decode_value,
+    encode_value,
     merged_parts,
 )
 
@@ -46,6 +48,8 @@ _NO_FEEDBACK = Satisfaction()
 MAX_CACHED_HOURS = 100_000
 #: an hour bucket's length (a local hour is one real hour; periods.LocalHours)
 HOUR_SECONDS = 3600
+#: the day record decoded last, with the bytes it came from (`ScopeView.day_record`)
+_decoded_day: list[tuple[bytes, DayRecord] | None] = [None]
 #: an hour whose records hold this many event ids keeps their set (`ScopeView.hour_ids`)
 BUSY_HOUR_IDS = 64
 
@@ -186,8 +190,10 @@ class ScopeView:
     hours: dict[int, HourRecord] = field(default_factory=dict)
     #: hour -> spill number -> the hour's spill records (a busy hour's later events)
     spills: dict[int, dict[int, HourRecord]] = field(default_factory=dict)
-    #: local day start -> the day's hours past the grace; an hour record shadows its hour
-    days: dict[int, DayRecord] = field(default_factory=dict)
+    #: local day start -> the day's hours past the grace, encoded as in the table (decoded
+    #: only when an hour of it is asked for): a long history is mostly day records, and
+    #: decoded they took half of the views' memory; an hour record shadows its hour
+    days: dict[int, bytes] = field(default_factory=dict)
     periods: dict[str, PeriodAgg] = field(default_factory=dict)
     deals: dict[str, DealFigure] = field(default_factory=dict)
     #: period -> deals closed (won or lost) in it, by occurred_at
@@ -306,15 +312,29 @@ class ScopeView:
             if records:
                 return merged_parts(records)
         # no hour record (most of wide input is a new hour): what its day record holds
-        day_record = self.days.get(day) if day is not None else None
+        day_record = self.day_record(day) if day is not None else None
         if day_record is None or day is None:
             return {}
         return day_record.hour_parts((hour - day) // QUARTER_HOUR)
 
+    def day_record(self, day: int) -> DayRecord | None:
+        """A day record, decoded; read only. The last one decoded is kept: a Tick that
+        folds a day deletes its hours one by one, and each asks for the day's parts."""
+        raw = self.days.get(day)
+        if raw is None:
+            return None
+        cached = _decoded_day[0]
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        record: DayRecord = decode_value(DAY, raw)
+        _decoded_day[0] = (raw, record)
+        return record
+
     def every_hour(self) -> dict[int, dict[str, HourCounts]]:
         """Every hour with counts, from hour and day records, hour records first."""
         out = {hour: self.hour_parts(hour, None) for hour in {*self.hours, *self.spills}}
-        for day, record in self.days.items():
+        for day, raw in self.days.items():
+            record: DayRecord = decode_value(DAY, raw)
             for quarter in record.quarters():
                 hour = day + quarter * QUARTER_HOUR
                 if hour not in out:
@@ -526,12 +546,15 @@ class Views:
             for partition in [p for p in index if p not in kept]:
                 del index[partition]
 
-    def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> Collection[str]:
+    def apply(
+        self, key: tuple[Any, ...], partition: int, new: Any, raw: bytes | None = None
+    ) -> Collection[str]:
         """Apply one record's new value (None: deleted); return the period ids whose figures
         it changed. The views hold every record as the table does, so the old value is the
         one they hold: the fold need not decode what it replaces. They keep `new` itself, so
         the fold must not change a value after handing it over (it never writes a record
-        twice in a batch once its first flush has passed)."""
+        twice in a batch once its first flush has passed). `raw`: its encoding, when the
+        caller has it (a day record is kept encoded)."""
         scope, kind = key[0], key[1]
         if not scope or kind not in VIEWED_KINDS:
             return set()  # deal and account state: the fold reads it, no query does
@@ -539,7 +562,12 @@ class Views:
         if kind == HOUR:
             return self._apply_hour(view, key, new)
         if kind == DAY:
-            return self._apply_day(view, key[2], view.days.get(key[2]), new)
+            old_day = view.day_record(key[2])
+            if new is None:
+                view.days.pop(key[2], None)
+            else:
+                view.days[key[2]] = raw if raw is not None else encode_value(new)
+            return self._apply_day(view, key[2], old_day, new)
         if kind == DEAL:
             return self._apply_deal(
                 view, key[2], view.deals.get(key[2]), new.figure if new else None
@@ -616,10 +644,6 @@ class Views:
     def _apply_day(
         self, view: ScopeView, day: int, old: DayRecord | None, new: DayRecord | None
     ) -> set[str]:
-        if new is None:
-            view.days.pop(day, None)
-        else:
-            view.days[day] = new
         changed: set[str] = set()
         quarters = (old.quarters() if old is not None else set()) | (
             new.quarters() if new is not None else set()

@@ -253,7 +253,7 @@ class Runtime:
                     partition = self.partition_of(key[0])
                     if partition not in mine:
                         continue
-                    self.views.apply(key, partition, decode_value(key[1], raw_value))
+                    self.views.apply(key, partition, decode_value(key[1], raw_value), raw_value)
                     records += 1
         freeze_long_lived()
         self.ready = True

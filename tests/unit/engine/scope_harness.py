@@ -462,7 +462,7 @@ def rebuild_views(views: Views, partition: int, store: dict[bytes, bytes]) -> Vi
     """Rebuild views from a table, record by record, as a worker does after a rebalance."""
     for kb, raw in store.items():
         key = parse_key(kb)
-        views.apply(key, partition, decode_value(key[1], raw))
+        views.apply(key, partition, decode_value(key[1], raw), raw)
     return views
 
 

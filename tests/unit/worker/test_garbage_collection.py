@@ -123,7 +123,9 @@ def test_the_views_are_rebuilt_with_collections_held_then_frozen() -> None:
         def clear(self) -> None:
             applied.clear()
 
-        def apply(self, key: tuple[Any, ...], partition: int, new: Any) -> set[str]:
+        def apply(
+            self, key: tuple[Any, ...], partition: int, new: Any, raw: bytes | None = None
+        ) -> set[str]:
             applied.append((key, gc.isenabled()))
             return set()
 
