@@ -17,7 +17,9 @@ busy in 3 distinct hours between 08:00 and 18:00 with 1-5 activities each (nine 
 hour in ten also holds a feedback event; one day in five a deal of the rep closes (won 40 %,
 with an amount in USD, EUR or GBP). In the table that is, per rep and busy hour, an hour
 record (the ids "a:<id>" / "f:<id>" of its events, counts per team), the team's hour records
-(counts per rep), per deal its state and the slots it fills in its rep and team, per rep and
+(counts per rep), both folded into one day record per scope and day for the days past the
+late grace (as the worker's Ticks fold them; before 2026-12-05 the table held hour records
+only), per deal its state and the slots it fills in its rep and team, per rep and
 period (day, week, month, quarter) the team's member record and the rep's "membership sent"
 record, and the stream time of every partition.
 
@@ -74,7 +76,7 @@ from bench.harness import (
 )
 from bench.throughput import _env, salespulse_command, worker_log_summary
 from streams.domain.money import FxRates
-from streams.domain.periods import local_hour_start, periods_of
+from streams.domain.periods import local_date, local_hour_start, local_midnight, periods_of
 from streams.engine.items import DealFigure, HourCounts
 from streams.engine.rollups import VIEWED_KINDS
 from streams.engine.state import (
@@ -86,7 +88,9 @@ from streams.engine.state import (
     MEMBER,
     MEMBER_SENT,
     NOT_A_MEMBER,
+    QUARTER_HOUR,
     STREAM_TIME,
+    DayRecord,
     DealSlot,
     DealState,
     DealVersion,
@@ -114,6 +118,10 @@ ACTIVITIES_PER_HOUR = (1, 5)
 FEEDBACK_SHARE = 0.1  # of busy hours
 DEAL_SHARE = 0.2  # of rep business days
 POLL_INTERVAL = 0.1
+#: the worker's default SALES_LATE_GRACE (7 days) and a day: the days that end before
+#: today minus this are day records, as the Ticks of a worker whose stream time is
+#: yesterday's last event have folded them
+LATE_GRACE = timedelta(days=8)
 VIEWS_REBUILT = re.compile(r"views rebuilt from (\d+) records of partitions .* in ([\d.]+)s")
 
 #: (partition, key, value) of one changelog record
@@ -189,9 +197,11 @@ class StateBuilder:
     far); each event id and deal id must be new, and nothing may be late.
     """
 
-    def __init__(self, partitions: int, tz: ZoneInfo) -> None:
+    def __init__(self, partitions: int, tz: ZoneInfo, fold_before: float = 0.0) -> None:
         self.partitions = partitions
         self.tz = tz
+        #: days that end by then are written as day records, as a worker's Ticks fold them
+        self.fold_before = fold_before
         self.fx = FxRates.load(DEFAULT_FX_RATES, "USD")
         self.hours: dict[tuple[str, int], HourRecord] = {}
         self.periods: dict[str, dict[str, _RepPeriod]] = defaultdict(dict)
@@ -297,8 +307,8 @@ class StateBuilder:
         yield from self.pending
         self.pending.clear()
         teams: dict[tuple[str, int], HourRecord] = {}
+        yield from self._hour_records(self.hours)
         for (scope, hour), record in sorted(self.hours.items()):
-            yield self.partition(scope), make_key(scope, HOUR, hour), encode_value(record)
             rep = scope.split(":", 1)[1]
             activities = sum(part.total() for part in record.parts.values())
             for period in self._periods_of_hour(hour):
@@ -313,8 +323,25 @@ class StateBuilder:
                     team_record = teams[key] = HourRecord()
                 team_record.parts[rep] = part
         self.hours.clear()
-        for (scope, hour), record in sorted(teams.items()):
-            yield self.partition(scope), make_key(scope, HOUR, hour), encode_value(record)
+        yield from self._hour_records(teams)
+
+    def _hour_records(self, hours: dict[tuple[str, int], HourRecord]) -> Iterator[Record]:
+        """Hour records, those of days that end by `fold_before` folded into day records as
+        processor.fold_day does (their event ids gone)."""
+        days: dict[tuple[str, int], DayRecord] = {}
+        for (scope, hour), record in sorted(hours.items()):
+            date = local_date(datetime.fromtimestamp(hour, UTC), self.tz)
+            day = int(local_midnight(date, self.tz).timestamp())
+            if local_midnight(date + timedelta(days=1), self.tz).timestamp() > self.fold_before:
+                yield self.partition(scope), make_key(scope, HOUR, hour), encode_value(record)
+                continue
+            day_record = days.get((scope, day))
+            if day_record is None:
+                day_record = days[(scope, day)] = DayRecord()
+            for part, counts in record.parts.items():
+                day_record.put_part((hour - day) // QUARTER_HOUR, part, counts)
+        for (scope, day), day_record in days.items():
+            yield self.partition(scope), make_key(scope, DAY, day), encode_value(day_record)
 
     def finish(self) -> Iterator[Record]:
         """Everything still open, then memberships and the stream time of every partition.
@@ -478,7 +505,8 @@ def synthesize(
     )
 
     def records() -> Iterator[Record]:
-        builder = StateBuilder(partitions, ZoneInfo("UTC"))
+        grace_end = datetime(today.year, today.month, today.day, tzinfo=UTC) - LATE_GRACE
+        builder = StateBuilder(partitions, ZoneInfo("UTC"), fold_before=grace_end.timestamp())
         for n in range(days):
             day = first + timedelta(days=n)
             month = f"{day:%Y-%m}"
