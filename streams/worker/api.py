@@ -29,7 +29,7 @@ from streams.domain.periods import (
     parse_period,
     previous_period_id,
 )
-from streams.domain.retention import Retention
+from streams.domain.retention import Retention, duration_text
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -398,6 +398,7 @@ async def internal_status(request: web.Request) -> web.Response:
 async def _own_line(request: web.Request) -> dict[str, Any]:
     backend = _backend(request)
     topics = backend.settings.topics
+    retention = backend.settings.retention
     return worker_line(
         worker=backend.worker_id,
         ready=backend.is_ready(),
@@ -405,6 +406,7 @@ async def _own_line(request: web.Request) -> dict[str, Any]:
         consumer=await backend.consumer_state(),
         inputs=topics.inputs(),
         internal=topics.scopes,
+        retention=None if retention is None else duration_text(retention),
     )
 
 

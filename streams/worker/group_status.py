@@ -36,8 +36,10 @@ def worker_line(
     consumer: Mapping[str, Any],
     inputs: Iterable[str],
     internal: str,
+    retention: str | None = None,
 ) -> dict[str, Any]:
-    """One worker's line: from its readiness, Kafka contact and consumer state."""
+    """One worker's line: from its readiness, Kafka contact and consumer state, and its
+    SALES_RETENTION (None: unset), which every worker of a group must share."""
     partitions = list(consumer.get("partitions", []))
     input_topics = set(inputs)
     return {
@@ -50,6 +52,7 @@ def worker_line(
             "input": _lag(p for p in partitions if p["topic"] in input_topics),
             "internal": _lag(p for p in partitions if p["topic"] == internal),
         },
+        "retention": retention,
     }
 
 
@@ -75,6 +78,13 @@ def problems(lines: Sequence[Mapping[str, Any]], partition_count: int) -> list[s
         kafka = line.get("kafka")
         if kafka is not None and kafka.get("contact") != "ok":
             found.append(f"{who} has no contact with Kafka since {kafka.get('lost_since')}")
+    retentions = {_name(line): line["retention"] for line in lines if "retention" in line}
+    if len(set(retentions.values())) > 1:
+        said = ", ".join(f"{who} {value or 'unset'}" for who, value in sorted(retentions.items()))
+        found.append(
+            f"workers disagree on SALES_RETENTION ({said}): each deletes what its own horizon"
+            " drops and answers 410 by it; give every worker of the group the same"
+        )
     folded = {p for line in lines if not line.get("error") for p in line.get("partitions", [])}
     unfolded = sorted(set(range(partition_count)) - folded)
     if unfolded and not any(line.get("error") for line in lines):

@@ -3,6 +3,7 @@ the settings are checked in test_api_settings. Two in-process workers, no Kafka 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from streams.domain.periods import current_period_ids, periods_of, previous_period_id
+from streams.worker import api
 from streams.worker.settings import Settings
-from tests.unit.worker.two_workers import two_workers
+from tests.unit.worker.two_workers import consumer_holding, two_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -76,3 +78,17 @@ async def test_without_retention_every_period_answers() -> None:
             clients[0], f"/v1/reps/r1/performance?period={periods_ago(900)[2]}"
         )
     assert status == 200 and body["activities"]["total"] == 0
+
+
+async def test_the_status_names_each_workers_retention_and_a_disagreement() -> None:
+    async with two_workers({"SALES_RETENTION": "P400D", "SALES_TOPIC_PARTITIONS": "2"}) as clients:
+        workers = [client.app[api.BACKEND] for client in clients]
+        for index, worker in enumerate(workers):
+            worker.consumer = consumer_holding([index])
+        status, doc = await get(clients[0], "/v1/status")
+        assert status == 200 and doc["status"] == "ok", doc
+        assert [w["retention"] for w in doc["workers"]] == ["P400D", "P400D"]
+        workers[1].settings = replace(workers[1].settings, retention=None)
+        status, doc = await get(clients[1], "/v1/status")
+    assert doc["status"] == "degraded"
+    assert doc["problems"][0].startswith("workers disagree on SALES_RETENTION (w0 P400D, w1 unset)")

@@ -15,6 +15,7 @@ TOPICS = Settings.from_env({}).topics
 def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
     kafka = kwargs.pop("kafka", None)
     ready = kwargs.pop("ready", True)
+    retention = kwargs.pop("retention", None)
     return worker_line(
         worker=worker,
         ready=ready,
@@ -22,6 +23,7 @@ def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
         consumer=consumer_holding(internal, **kwargs),
         inputs=TOPICS.inputs(),
         internal=TOPICS.scopes,
+        retention=retention,
     )
 
 
@@ -69,3 +71,17 @@ def test_each_problem_is_named() -> None:
         "its partitions are the unanswered worker's, not unfolded"
     )
     assert group_document("w0", lines, 4)["status"] == "degraded"
+
+
+def test_workers_that_disagree_on_the_retention_are_a_problem() -> None:
+    same = [line("w0", [0, 1], retention="P400D"), line("w1", [2, 3], retention="P400D")]
+    assert problems(same, 4) == []
+    lines = [line("w0", [0, 1], retention="P400D"), line("w1", [2, 3])]
+    assert problems(lines, 4) == [
+        "workers disagree on SALES_RETENTION (w0 P400D, w1 unset): each deletes what its own"
+        " horizon drops and answers 410 by it; give every worker of the group the same"
+    ]
+    older = {k: v for k, v in line("w1", [2, 3]).items() if k != "retention"}
+    assert problems([line("w0", [0, 1], retention="P400D"), older], 4) == [], (
+        "a worker of a version that does not say is not counted"
+    )
