@@ -173,8 +173,11 @@ class PeriodAgg:
             if tally.hours <= 0:  # its last hour in the period went
                 del self.parts[part]
                 regrouped = True
-        if change.latest is not None and change.latest >= self.latest:
-            self.latest = change.latest
+        latest = change.latest
+        if latest is not None and (
+            latest > self.latest or (latest == self.latest and change.part >= self.latest_part)
+        ):  # a tie of two parts at one instant goes to the greater (`_latest_part`)
+            self.latest = latest
             self.latest_part = change.part
         return regrouped
 
@@ -416,10 +419,15 @@ def _revenue_won(deals: list[DealFigure]) -> Decimal:
 
 
 def _latest_part(agg: PeriodAgg | None, deals: list[DealFigure]) -> str | None:
+    """The team on a rep's latest event in a period: of events at one instant in several
+    teams, the greatest team id, so that no order of delivery or batching changes it (the
+    contract has no rule for that tie; a deal's own tie, between its events, is settled
+    before: its current state)."""
     best: tuple[float, str] | None = (agg.latest, agg.latest_part) if agg else None
     for figure in deals:
-        if best is None or figure.occurred_at >= best[0]:
-            best = (figure.occurred_at, figure.team)
+        candidate = (figure.occurred_at, figure.team)
+        if best is None or candidate >= best:
+            best = candidate
     return best[1] if best else None
 
 

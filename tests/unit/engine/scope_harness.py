@@ -580,7 +580,8 @@ class Oracle:
 
     def _latest(self, scope: str, period: str, at: float, order: int, team: str) -> None:
         acc = self.acc[(scope, period)]
-        if acc.latest is None or (at, order) >= acc.latest[:2]:
+        # at one instant in several teams: the greatest team id (README, Decisions)
+        if acc.latest is None or (at, team) >= (acc.latest[0], acc.latest[2]):
             acc.latest = (at, order, team)
 
     def team_of(self, rep: str, period: str) -> str | None:

@@ -906,3 +906,31 @@ def test_replayed_retraction_re_sends_the_reps_membership() -> None:
         assert harness.figures("rep:r1", "2026-11-24", NOW)["quadrant"] == (
             "high_activity_high_performance"
         )
+
+
+@pytest.mark.parametrize("order", ["together", "one by one", "reversed", "redelivered"])
+def test_a_tie_between_teams_goes_to_the_greatest_team_whatever_the_delivery(order: str) -> None:
+    """A rep's events at one instant in several teams: its team in the period is the
+    greatest team id, however the events were batched, ordered or delivered again."""
+    same = at(24, 17)
+    events = [
+        activity("a1", "r2", "t1", same),
+        activity("a2", "r2", "t2", same),
+        activity("a3", "r2", "t1", same),
+        deal("d1", "D1", "r2", "t1", same, "won", 10),
+    ]
+    h = Harness()
+    if order == "together":
+        h.run(events, NOW)
+    elif order == "one by one":
+        for event in events:
+            h.run([event], NOW)
+    elif order == "reversed":
+        h.run(events[::-1], NOW)
+    else:
+        h.run(events, NOW)
+        h.run([events[0], events[2]], NOW)
+    for period in (NOV, "2026-W48", "2026-11-24"):
+        assert h.figures("rep:r2", period, NOW)["team_id"] == "t2", (order, period)
+    h.run([deal("d2", "D2", "r2", "t3", same, "lost")], NOW)
+    assert h.figures("rep:r2", NOV, NOW)["team_id"] == "t3", "a deal's team ties alike"
