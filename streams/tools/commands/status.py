@@ -108,11 +108,12 @@ def print_status(doc: dict[str, Any]) -> None:
         f"(records waiting: {lag.get('input', 0):,} input, {lag.get('internal', 0):,} internal)"
     )
     table = Table(title=title, title_justify="left")
-    for column in ("worker", "url", "ready", "Kafka", "partitions", "input lag", "internal lag"):
+    columns = ("worker", "url", "ready", "Kafka", "partitions", "input lag", "internal lag")
+    for column in (*columns, "retention"):
         table.add_column(column, justify="right" if "lag" in column else "left")
     for line in workers:
         if line.get("error"):
-            table.add_row("?", line.get("url", ""), "no answer", "", "", "", "")
+            table.add_row("?", line.get("url", ""), "no answer", "", "", "", "", "")
             continue
         table.add_row(
             line["worker"],
@@ -122,6 +123,7 @@ def print_status(doc: dict[str, Any]) -> None:
             partitions_cell(line.get("partitions", [])),
             f"{line['lag']['input']:,}",
             f"{line['lag']['internal']:,}",
+            line.get("retention") or "-",  # SALES_RETENTION; "-": unset
         )
     console = Console()
     console.print(table)

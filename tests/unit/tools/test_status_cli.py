@@ -27,13 +27,19 @@ def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
             consumer=consumer_holding(internal, behind=kwargs.get("behind", 0)),
             inputs=TOPICS.inputs(),
             internal=TOPICS.scopes,
+            retention=kwargs.get("retention"),
         ),
         "url": f"http://{worker}",
     }
 
 
 HEALTHY = group_document(
-    "w0:6066", [line("w0:6066", [0, 1, 2, 3]), line("w1:6066", [4, 5, 6, 7], behind=3)], 8
+    "w0:6066",
+    [
+        line("w0:6066", [0, 1, 2, 3], retention="P400D"),
+        line("w1:6066", [4, 5, 6, 7], behind=3, retention="P400D"),
+    ],
+    8,
 )
 DEGRADED = group_document(
     "w0:6066",
@@ -59,6 +65,7 @@ def test_a_healthy_group_exits_0_with_a_line_per_worker(
     out = capsys.readouterr().out
     assert "2 workers, 8 partitions: ok (records waiting: 12 input, 0 internal)" in out
     assert "0-3" in out and "4-7" in out
+    assert out.count("P400D") == 2, "each worker's SALES_RETENTION"
     assert "problem" not in out
 
 
