@@ -27,14 +27,6 @@ def retention_horizon(instant: datetime, retention: timedelta, tz: ZoneInfo) -> 
     return local_midnight(min(week_start, quarter_start), tz).astimezone(UTC)
 
 
-def duration_text(retention: timedelta) -> str:
-    """An ISO 8601 duration as SALES_RETENTION takes it: whole days as P<n>D."""
-    seconds = retention.total_seconds()
-    if seconds % 86_400 == 0:
-        return f"P{int(seconds // 86_400)}D"
-    return f"PT{int(seconds)}S" if seconds == int(seconds) else f"PT{seconds}S"
-
-
 class Retention:
     """A worker's SALES_RETENTION: which periods it keeps at a given instant. None keeps
     everything (the default)."""

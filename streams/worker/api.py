@@ -29,7 +29,7 @@ from streams.domain.periods import (
     parse_period,
     previous_period_id,
 )
-from streams.domain.retention import Retention, duration_text
+from streams.domain.retention import Retention
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -41,7 +41,7 @@ from streams.worker import http_guard
 from streams.worker.group_status import group_document, unanswered, worker_line
 from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
 from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
-from streams.worker.settings import Settings
+from streams.worker.settings import Settings, iso_duration
 
 MAX_LIMIT = 1000
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=31)}
@@ -406,7 +406,7 @@ async def _own_line(request: web.Request) -> dict[str, Any]:
         consumer=await backend.consumer_state(),
         inputs=topics.inputs(),
         internal=topics.scopes,
-        retention=None if retention is None else duration_text(retention),
+        retention=None if retention is None else iso_duration(retention),
     )
 
 

@@ -54,6 +54,14 @@ def parse_duration(name: str, text: str) -> timedelta:
     return timedelta(**parts)
 
 
+def iso_duration(span: timedelta) -> str:
+    """P7D, PT36H: a duration the way the settings write it (`parse_duration` reads it)."""
+    seconds = span.total_seconds()
+    if seconds % 86_400 == 0:
+        return f"P{seconds / 86_400:g}D"
+    return f"PT{seconds / 3_600:g}H"
+
+
 def _late_grace(env: Mapping[str, str]) -> timedelta:
     return parse_duration("SALES_LATE_GRACE", env.get("SALES_LATE_GRACE") or "P7D")
 

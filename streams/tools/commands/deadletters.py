@@ -26,7 +26,7 @@ from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.dead_letters import Export, Review, Selection, parse
 from streams.tools.producer import KafkaUnavailable, quiet_kafka_logs
 from streams.tools.topic_reader import read_to_end
-from streams.worker.settings import Settings, SettingsError
+from streams.worker.settings import Settings, SettingsError, iso_duration
 
 INPUT_KINDS = ("activities", "deals", "feedback", "targets")
 
@@ -190,14 +190,6 @@ def print_export_summary(target: str, export: Export, grace: timedelta) -> None:
             "where the original lies while the input topic retains it)",
             file=err,
         )
-
-
-def iso_duration(span: timedelta) -> str:
-    """P7D, PT36H: the way SALES_LATE_GRACE is written."""
-    seconds = span.total_seconds()
-    if seconds % 86_400 == 0:
-        return f"P{seconds / 86_400:g}D"
-    return f"PT{seconds / 3_600:g}H"
 
 
 def as_document(topic: str, found: Review) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.domain.periods import parse_period, periods_of
-from streams.domain.retention import MIN_RETENTION, Retention, duration_text, retention_horizon
+from streams.domain.retention import MIN_RETENTION, Retention, retention_horizon
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -96,8 +96,3 @@ def test_without_a_retention_everything_is_kept() -> None:
     assert retention.refusal("1999-Q1", now) is None
     assert retention.refuse_instant(datetime(1999, 1, 1, tzinfo=UTC), now) is None
     assert not retention.dropped("1999-Q1", retention.horizon(now))
-
-
-def test_a_retention_reads_back_as_the_setting() -> None:
-    assert duration_text(timedelta(days=400)) == "P400D"
-    assert duration_text(timedelta(days=92, hours=12)) == "PT7992000S"

@@ -13,7 +13,7 @@ import pytest
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.validation import Rejection
-from streams.tools.commands.deadletters import export_sink, iso_duration, since_ms
+from streams.tools.commands.deadletters import export_sink, since_ms
 from streams.tools.dead_letters import (
     BINARY,
     BROKEN,
@@ -28,6 +28,7 @@ from streams.tools.dead_letters import (
     export_line,
     parse,
 )
+from streams.worker.settings import iso_duration
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 DEAL = b'{"event_id":"d1", "occurred_at":"2026-11-27T10:00:00Z","currency":"XYZ"}'
@@ -140,6 +141,8 @@ def test_the_event_time_of_a_line_when_it_has_a_readable_one(
 def test_grace_is_shown_as_it_is_configured() -> None:
     assert iso_duration(timedelta(days=7)) == "P7D"
     assert iso_duration(timedelta(hours=36)) == "PT36H"
+    assert iso_duration(timedelta(days=400)) == "P400D"  # SALES_RETENTION in /v1/status
+    assert iso_duration(timedelta(days=92, hours=12)) == "PT2220H"
 
 
 def test_a_review_counts_by_topic_and_reason_and_keeps_the_latest_newest_first() -> None:
