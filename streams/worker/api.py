@@ -29,7 +29,6 @@ from streams.domain.periods import (
     parse_period,
     previous_period_id,
 )
-from streams.domain.retention import Retention
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -85,7 +84,7 @@ class PeriodGone(BadRequest):
 
 
 def refuse_dropped(settings: Settings, period_id: str, name: str) -> None:
-    refusal = Retention(settings.retention, settings.tz).refusal(period_id, datetime.now(UTC))
+    refusal = settings.retention_rule.refusal(period_id, datetime.now(UTC))
     if refusal is not None:
         raise PeriodGone(f"{name}: {refusal}")
 
@@ -290,11 +289,10 @@ async def _performance(request: web.Request, kind: str, ident: str) -> web.Respo
     doc = await performance_for(backend, view, parse_period(period_id, backend.settings.tz), now)
     if compare == "previous":
         previous = parse_period(previous_period_id(period_id), backend.settings.tz)
-        retention = Retention(backend.settings.retention, backend.settings.tz)
         # null: before SALES_RETENTION's horizon, the period's figures are no longer kept
         doc["previous"] = (
             await performance_for(backend, view, previous, now)
-            if retention.refusal(previous.id, now) is None
+            if backend.settings.retention_rule.refusal(previous.id, now) is None
             else None
         )
     return json_response(doc)
@@ -321,7 +319,7 @@ async def rep_activity(request: web.Request) -> web.Response:
     if start > end:
         return error(400, "from: must not be after to")
     settings = _backend(request).settings
-    refusal = Retention(settings.retention, settings.tz).refuse_instant(start, datetime.now(UTC))
+    refusal = settings.retention_rule.refuse_instant(start, datetime.now(UTC))
     if refusal is not None:
         return error(410, f"from: {refusal}")
     view = await owned_view(request, "rep", rep_id)

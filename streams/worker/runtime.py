@@ -17,7 +17,6 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
-from streams.domain.retention import Retention
 from streams.domain.validation import EventDecoder
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
@@ -156,7 +155,7 @@ class Runtime:
             tz=settings.tz,
             late_grace_seconds=settings.late_grace.total_seconds(),
             at_risk_pace=settings.at_risk_pace,
-            retention=Retention(settings.retention, settings.tz),
+            retention=settings.retention_rule,
         )
         self.ready = False
         #: whether Kafka answers (timers.watch_kafka_contact sets it), for /healthz

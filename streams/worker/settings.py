@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
-from streams.domain.retention import MIN_RETENTION
+from streams.domain.retention import MIN_RETENTION, Retention
 from streams.worker.changelog_frames import SNAPSHOT_MIN_BYTES
 from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
 
@@ -302,6 +302,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
+
+    @property
+    def retention_rule(self) -> Retention:
+        """SALES_RETENTION as the fold, the API and the publisher apply it."""
+        return Retention(self.retention, self.tz)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
