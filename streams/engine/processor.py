@@ -583,9 +583,7 @@ class _Batch:
     def handle_tick(self, item: Tick) -> None:
         self.sweep = True
         self.eval_scopes.update(
-            scope
-            for scope, view in self.proc.views.scopes.items()
-            if view.partition == self.partition and view.targets
+            view.scope for view in self.proc.views.in_partition(self.partition) if view.targets
         )
 
     def is_late(self, occurred: float) -> bool:
@@ -923,9 +921,7 @@ class _Batch:
         if horizon is None or self.proc.retained_from.get(self.partition, -1.0) >= horizon:
             return
         budget = RETAIN_PER_TICK
-        for view in list(self.proc.views.scopes.values()):
-            if view.partition != self.partition:
-                continue
+        for view in self.proc.views.in_partition(self.partition):
             for key in expired_keys(view, horizon, self.dropped):
                 if budget <= 0:
                     return  # the next Tick goes on
@@ -1072,8 +1068,8 @@ class _Batch:
         key = ("", DERIVED_MEMBERS, self.partition)
         if self.load(key) is not None:
             return
-        for view in self.proc.views.scopes.values():
-            if view.partition == self.partition and view.member_sent:
+        for view in self.proc.views.in_partition(self.partition):
+            if view.member_sent:
                 self.rep_periods.setdefault(view.scope, set()).update(view.member_sent)
         self.put(key, 1)
 

@@ -495,6 +495,10 @@ class Views:
         """The periods of an instant are those of its local hour (a day holds whole hours)."""
         return self.hour_periods(self.local_hours.start_of_epoch(epoch))
 
+    def in_partition(self, partition: int) -> list[ScopeView]:
+        """The views of one partition's scopes (a list: a caller may add views meanwhile)."""
+        return [view for view in self.scopes.values() if view.partition == partition]
+
     def folded_until(self, partition: int) -> float:
         """The end of the latest day record, or of the latest rep hour pruned of its ids,
         that the partition's scopes hold (0.0: none). Ticks fold and prune oldest first,
@@ -502,9 +506,7 @@ class Views:
         written before the folded instant was recorded (processor.FOLDED_BEFORE) still
         keeps it late."""
         until = 0.0
-        for view in self.scopes.values():
-            if view.partition != partition:
-                continue
+        for view in self.in_partition(partition):
             if view.days:
                 until = max(until, self.day_of(max(view.days))[1])
             if view.scope.startswith("rep:"):  # a team's hours never hold ids
@@ -517,9 +519,7 @@ class Views:
         """Drop what the partition's views derived for periods before SALES_RETENTION's
         horizon, once their records are deleted (processor.cut_to_horizon): empty roll-ups,
         memberships, alerts and medians. What deals index stays with the deals."""
-        for view in self.scopes.values():
-            if view.partition != partition:
-                continue
+        for view in self.in_partition(partition):
             for held in (
                 view.periods,
                 view.members,
