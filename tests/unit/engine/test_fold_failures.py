@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from streams.domain.validation import EventDecoder, Rejection
 from streams.domain.vocabulary import LEADERBOARD_METRICS, PROCESSING_ERROR
-from streams.engine.items import RawEvent
+from streams.engine.items import RawEvent, Tick
 from streams.engine.leaderboard import LeaderboardQuery, local_entries
 from streams.engine.queries import target_evaluations
 from streams.worker.metrics import BusinessCollector
@@ -84,14 +84,23 @@ def _valid_examples() -> list[tuple[str, dict[str, Any]]]:
 
 
 def _fold_accepts(kind: str, payload: bytes) -> None:
-    """If the decoder accepts the payload, the fold applies it (or rejects it as late)."""
+    """If the decoder accepts the payload, the fold applies it (or rejects it as late),
+    with and without SALES_RETENTION (its cut, and a target of a period it dropped)."""
     decoded = _decoder().decode(kind, b"r", payload, NOW)
     if isinstance(decoded, Rejection):
         return
+    for retention in (None, timedelta(days=92)):
+        _fold_with(kind, payload, decoded, retention)
+
+
+def _fold_with(kind: str, payload: bytes, decoded: Any, retention: timedelta | None) -> None:
     scope = "deal:" + decoded.deal_id if kind == "deals" else "rep:" + decoded.rep_id
-    h = Harness(partitions=1, grace=1e12)
+    h = Harness(partitions=1, grace=1e12, retention=retention)
     item = RawEvent(scope, kind, "sales." + kind, 0, 1, b"r", payload)
-    h.run([item, target("rep:" + decoded.rep_id, "revenue_won", MONTH, 1e15)], NOW)
+    targets = [target("rep:" + decoded.rep_id, "revenue_won", MONTH, 1e15)]
+    if retention is not None:
+        targets.append(target("rep:" + decoded.rep_id, "deals_won", "0002-Q1", 1.0))
+    h.run([item, *targets, Tick()], NOW)
     assert [d.reason for d in h.deadletters] == []
     assert sum(h.applied.values()) == 1
     # every read path over the result: documents, leaderboards and the metrics collector
