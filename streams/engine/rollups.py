@@ -239,6 +239,20 @@ class ScopeView:
     #: its events against them instead of building the set again from the records
     id_sets: dict[int, set[str]] = field(default_factory=dict)
 
+    def holds_records(self) -> bool:
+        """Does the view hold any table record (a view rebuilt from the table exists only
+        for a scope with one)?"""
+        return bool(
+            self.hours
+            or self.spills
+            or self.days
+            or self.deals
+            or self.targets
+            or self.alerts
+            or self.members
+            or self.member_sent
+        )
+
     def never_told_teams(self) -> bool:
         """A rep that never had events in several teams and never told a team about a
         period: it has nothing to tell any team (`in_several_teams` is False in every
@@ -518,7 +532,8 @@ class Views:
     def forget_before(self, partition: int, dropped: Callable[[str], bool]) -> None:
         """Drop what the partition's views derived for periods before SALES_RETENTION's
         horizon, once their records are deleted (processor.cut_to_horizon): empty roll-ups,
-        memberships, alerts and medians. What deals index stays with the deals."""
+        memberships, alerts and medians. What deals index stays with the deals. A view left
+        with no record goes, as a view rebuilt from the table would never have been."""
         for view in self.in_partition(partition):
             for held in (
                 view.periods,
@@ -534,6 +549,8 @@ class Views:
                     del held[period_id]
             for pair in [pair for pair in view.alerts if dropped(pair[1])]:
                 del view.alerts[pair]
+            if not view.holds_records():  # as unknown as after a restart: 404, not zeros
+                del self.scopes[view.scope]
 
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""

@@ -113,8 +113,12 @@ def history() -> list[RawEvent]:
     return sorted(events, key=lambda e: payload_of(e)["occurred_at"])
 
 
-def folded(retention: timedelta | None = None, tz: str = "UTC") -> Harness:
+def folded(
+    retention: timedelta | None = None, tz: str = "UTC", first: tuple[RawEvent, ...] = ()
+) -> Harness:
     h = Harness(partitions=2, tz=tz, route=lambda scope: ROUTE.get(scope, 1), retention=retention)
+    if first:
+        h.run(list(first), NOW)
     h.run([target("rep:r1", "activities_total", "2026-Q2", 1000.0)], NOW)
     h.run([target("rep:r1", "activities_total", "2026-Q4", 10.0)], NOW)
     for start in range(0, len(history()), 25):  # batches in time order, as a topic gives
@@ -181,6 +185,21 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
     for p in range(h.n):
         h.restart(p)
     assert figures(h, KEPT) == kept
+
+
+def test_a_scope_whose_records_were_all_dropped_is_forgotten_at_once() -> None:
+    """A rep and a team seen only in April: after the cut they are unknown (the API's 404),
+    as a worker restarted after it finds them, not empty documents until a restart."""
+    h = folded(first=(activity("gone", "r9", "t9", "2026-04-14T10:00:00Z"),))
+    assert h.view("rep:r9") is not None and h.view("team:t9") is not None
+    cut(h)
+    assert h.view("rep:r9") is None and h.view("team:t9") is None
+    assert h.performance("rep:r9", "2026-11", NOW) is None
+    scopes = h.scopes()
+    assert {"rep:r1", "rep:r2", "team:t1", "team:t2"} <= scopes
+    for p in range(h.n):
+        h.restart(p)
+    assert h.scopes() == scopes
 
 
 def test_kept_figures_that_reach_back_stay_exact() -> None:
