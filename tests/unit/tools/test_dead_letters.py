@@ -28,7 +28,6 @@ from streams.tools.dead_letters import (
     export_line,
     parse,
 )
-from streams.worker.settings import iso_duration
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 DEAL = b'{"event_id":"d1", "occurred_at":"2026-11-27T10:00:00Z","currency":"XYZ"}'
@@ -136,13 +135,6 @@ def test_the_event_time_of_a_line_when_it_has_a_readable_one(
     line: str, expected: float | None
 ) -> None:
     assert event_time(line) == expected
-
-
-def test_grace_is_shown_as_it_is_configured() -> None:
-    assert iso_duration(timedelta(days=7)) == "P7D"
-    assert iso_duration(timedelta(hours=36)) == "PT36H"
-    assert iso_duration(timedelta(days=400)) == "P400D"  # SALES_RETENTION in /v1/status
-    assert iso_duration(timedelta(days=92, hours=12)) == "PT2220H"
 
 
 def test_a_review_counts_by_topic_and_reason_and_keeps_the_latest_newest_first() -> None:
