@@ -83,7 +83,7 @@ def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
 
 
 def has_period_data(view: ScopeView, period_id: str) -> bool:
-    agg = view.periods.get(period_id)
+    agg = view.agg(period_id)
     if agg is not None and (agg.by_type or agg.satisfaction.responses):
         return True
     return any(index.get(period_id) for index in view.deal_indexes())
@@ -155,7 +155,7 @@ def member_rows(view: ScopeView, period_id: str) -> Iterator[tuple[str, int, Dec
     emit_memberships), since no one team sees its latest event. The fold reads these rows
     for every team and period whose medians moved, without building a figure per member.
     """
-    agg = view.periods.get(period_id)
+    agg = view.agg(period_id)
     parts = agg.parts if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
     told = view.members.get(period_id, {})
@@ -216,7 +216,7 @@ def _member_values(view: ScopeView, period_id: str) -> tuple[list[int], list[Dec
     if view.members.get(period_id):
         rows = list(member_rows(view, period_id))
         return [row[1] for row in rows], [row[2] for row in rows]
-    agg = view.periods.get(period_id)
+    agg = view.agg(period_id)
     parts = agg.parts if agg is not None else {}
     closed = view.closed_by_rep.get(period_id, {})
     count = len(parts) + sum(1 for rep in closed if rep not in parts)

@@ -238,6 +238,29 @@ class ScopeView:
     #: hour -> the event ids its records hold, for busy hours (`hour_ids`): a batch checks
     #: its events against them instead of building the set again from the records
     id_sets: dict[int, set[str]] = field(default_factory=dict)
+    #: day period id -> its local start, shared by every view of one `Views`: how `agg`
+    #: finds the day record of a day whose roll-up is left to it
+    day_starts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def agg(self, period_id: str) -> PeriodAgg | None:
+        """A period's roll-up. A day whose hours all lie in its day record (past the
+        grace) keeps no roll-up: built here from the record when asked, it is what its
+        hours summed to (`Views.leave_day_to_record`). A year of days held 39 % of the
+        views' memory, and such a day's figures never move but for its day record."""
+        agg = self.periods.get(period_id)
+        if agg is not None or not self.days:
+            return agg
+        day = self.day_starts.get(period_id)
+        if day is None or day not in self.days:
+            return None
+        return day_agg(self.day_record(day))
+
+    def rolls_up(self, period_id: str) -> bool:
+        """Does the view roll anything up in the period (held, or left to a day record)?"""
+        if period_id in self.periods:
+            return True
+        day = self.day_starts.get(period_id) if self.days else None
+        return day is not None and day in self.days
 
     def holds_records(self) -> bool:
         """Does the view hold any table record (a view rebuilt from the table exists only
@@ -359,7 +382,7 @@ class ScopeView:
         return out
 
     def period(self, period_id: str) -> PeriodAgg:
-        agg = self.periods.get(period_id)
+        agg = self.agg(period_id)
         return agg if agg is not None else PeriodAgg()
 
     def deals_in(self, period_id: str) -> list[DealFigure]:
@@ -386,12 +409,12 @@ class ScopeView:
 
     def latest_part(self, period_id: str) -> str | None:
         """The team on a rep's latest event in the period (activities, feedback, deals)."""
-        return _latest_part(self.periods.get(period_id), self.deals_in(period_id))
+        return _latest_part(self.agg(period_id), self.deals_in(period_id))
 
     def in_several_teams(self, period_id: str) -> bool:
         """Were the rep's events in the period attributed to several teams (as
         `membership(period_id).teams` lists them)? From tallies: no deal is looked at."""
-        agg = self.periods.get(period_id)
+        agg = self.agg(period_id)
         teams = agg.parts.keys() if agg is not None else set()
         if len(teams) > 1:
             return True
@@ -400,7 +423,7 @@ class ScopeView:
 
     def membership(self, period_id: str) -> Membership:
         """What a rep tells its teams about a period, its closed deals listed once."""
-        agg = self.periods.get(period_id)
+        agg = self.agg(period_id)
         deals = self.deals_in(period_id)
         return Membership(
             teams=_teams_in(agg, deals),
@@ -408,6 +431,21 @@ class ScopeView:
             activities=agg.activities_total if agg is not None else 0,
             revenue=_revenue_won(deals),
         )
+
+
+def day_agg(record: DayRecord | None) -> PeriodAgg | None:
+    """A day's roll-up from its day record alone: its hours' parts rolled up as the hour
+    records' were (each hour's part carries the day's latest time of the part, whose
+    greatest is the period's latest either way). None for a record with no hour."""
+    if record is None:
+        return None
+    agg = PeriodAgg()
+    held = False
+    for quarter in sorted(record.quarters()):
+        for name, counts in record.hour_parts(quarter).items():
+            agg.apply(PartChange.between(name, None, counts))
+            held = True
+    return agg if held else None
 
 
 class Membership:
@@ -469,6 +507,9 @@ class Views:
         #: record: what folds into day records once the day is past the grace (a Tick scanned
         #: every hour of every scope for it, a fifth of a second per partition a minute)
         self.hours_by_day: dict[int, dict[int, dict[str, set[int]]]] = {}
+        #: day period id -> local day start, of every day an hour or a day record was in
+        #: (a few thousand strings at most, never cleared: ScopeView.agg reads it)
+        self.day_starts: dict[str, int] = {}
 
     def clear(self) -> None:
         self.scopes.clear()
@@ -481,7 +522,7 @@ class Views:
     def view(self, scope: str, partition: int) -> ScopeView:
         view = self.scopes.get(scope)
         if view is None:
-            view = self.scopes[scope] = ScopeView(scope, partition)
+            view = self.scopes[scope] = ScopeView(scope, partition, day_starts=self.day_starts)
         return view
 
     def hour_periods(self, hour: int) -> tuple[str, ...]:
@@ -491,6 +532,8 @@ class Views:
                 self._hour_periods.clear()
             periods = periods_of(datetime.fromtimestamp(hour, UTC), self.tz)
             self._hour_periods[hour] = periods
+            if periods[0] not in self.day_starts:
+                self.day_starts[periods[0]] = self.day_of(hour)[0]
         return periods
 
     def day_of(self, hour: int) -> tuple[int, int]:
@@ -552,13 +595,17 @@ class Views:
             if not view.holds_records():  # as unknown as after a restart: 404, not zeros
                 del self.scopes[view.scope]
 
+    def rolled_up_periods(self, view: ScopeView) -> set[str]:
+        """The periods the view rolls hours up in: held, or left to a day record."""
+        return {*view.periods, *(self.hour_periods(day)[0] for day in view.days)}
+
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""
         out: set[tuple[str, str]] = set()
         for scope, view in self.scopes.items():
             if view.kind not in ("rep", "team"):
                 continue
-            for period_id in {*view.periods, *view.deal_period_ids()}:
+            for period_id in {*self.rolled_up_periods(view), *view.deal_period_ids()}:
                 if parse_period(period_id, self.tz).end > since:
                     out.add((scope, period_id))
         return out
@@ -587,12 +634,18 @@ class Views:
         if kind == HOUR:
             return self._apply_hour(view, key, new)
         if kind == DAY:
-            old_day = view.day_record(key[2])
+            day = key[2]
+            old_day = view.day_record(day)
             if new is None:
-                view.days.pop(key[2], None)
+                view.days.pop(day, None)
             else:
-                view.days[key[2]] = raw if raw is not None else encode_value(new)
-            return self._apply_day(view, key[2], old_day, new)
+                view.days[day] = raw if raw is not None else encode_value(new)
+            # with no hour record of the day, before or after, its roll-up is its record's
+            left = not self.holds_hours_of(view, day)
+            changed = self._apply_day(view, day, old_day, new, left_to_record=left)
+            if left:
+                view.periods.pop(self.hour_periods(day)[0], None)
+            return changed
         if kind == DEAL:
             return self._apply_deal(
                 view, key[2], view.deals.get(key[2]), new.figure if new else None
@@ -631,6 +684,8 @@ class Views:
         hour = key[2]
         # no hour record before or after: the hour is what its day record holds, if any
         day = self.day_of(hour)[0] if view.days else None
+        if day is not None and day in view.days:
+            self.take_day_from_record(view, day)
         before = view.hour_parts(hour, day)
         if hour in view.id_sets:
             _update_ids(view, hour, view.hour_record(key), new)
@@ -656,7 +711,34 @@ class Views:
             view.scope,
             present=view.holds_ids(hour),
         )
-        return self._apply_parts(view, hour, before, after)
+        changed = self._apply_parts(view, hour, before, after)
+        if day is not None and day in view.days and new is None:
+            self.leave_day_to_record(view, day)
+        return changed
+
+    def holds_hours_of(self, view: ScopeView, day: int) -> bool:
+        """Does the view hold an hour record (a first one or a spill) of the local day?"""
+        if self.hours_by_day.get(view.partition, {}).get(day, {}).get(view.scope):
+            return True
+        if not view.spills:
+            return False
+        end = self.day_of(day)[1]
+        return any(day <= hour < end for hour in view.spills)
+
+    def take_day_from_record(self, view: ScopeView, day: int) -> None:
+        """An hour record of a day left to its day record comes (a rebuild of a Tick cut
+        short between the two): the day's roll-up is held again, from the record, before
+        the hour changes it."""
+        period_id = self.hour_periods(day)[0]
+        if period_id not in view.periods and not self.holds_hours_of(view, day):
+            agg = day_agg(view.day_record(day))
+            view.periods[period_id] = agg if agg is not None else PeriodAgg()
+
+    def leave_day_to_record(self, view: ScopeView, day: int) -> None:
+        """The last hour record of a day with a day record went (a Tick folded the day):
+        its roll-up is dropped, and built from the record when asked (`ScopeView.agg`)."""
+        if not self.holds_hours_of(view, day):
+            view.periods.pop(self.hour_periods(day)[0], None)
 
     def _index_hour(self, view: ScopeView, hour: int, *, present: bool) -> None:
         """Index (or no longer) an hour's first record under its local day."""
@@ -667,7 +749,13 @@ class Views:
             del by_day[day]
 
     def _apply_day(
-        self, view: ScopeView, day: int, old: DayRecord | None, new: DayRecord | None
+        self,
+        view: ScopeView,
+        day: int,
+        old: DayRecord | None,
+        new: DayRecord | None,
+        *,
+        left_to_record: bool,
     ) -> set[str]:
         changed: set[str] = set()
         quarters = (old.quarters() if old is not None else set()) | (
@@ -679,7 +767,9 @@ class Views:
                 continue  # the hour records hold this hour's truth
             old_parts = old.hour_parts(quarter) if old is not None else {}
             new_parts = new.hour_parts(quarter) if new is not None else {}
-            changed.update(self._apply_parts(view, hour, old_parts, new_parts))
+            changed.update(
+                self._apply_parts(view, hour, old_parts, new_parts, skip_day=left_to_record)
+            )
         return changed
 
     def _apply_parts(
@@ -688,9 +778,11 @@ class Views:
         hour: int,
         old_parts: dict[str, HourCounts],
         new_parts: dict[str, HourCounts],
+        *,
+        skip_day: bool = False,
     ) -> tuple[str, ...]:
         """Roll what an hour's parts changed by into the hour's periods; returns those whose
-        figures moved."""
+        figures moved. `skip_day`: the day's roll-up is left to its day record."""
         changes = _part_changes(old_parts, new_parts)
         if not changes:
             return ()
@@ -715,7 +807,7 @@ class Views:
         #: revenue median (a member without revenue counts); the usual new hour of a part
         #: already in the period leaves it as it was
         regrouped: list[str] = []
-        for period_id in periods:
+        for period_id in periods[1:] if skip_day else periods:
             agg = aggs.get(period_id)
             if agg is None:
                 agg = aggs[period_id] = PeriodAgg()

@@ -32,7 +32,7 @@ team ids cannot flood Prometheus:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -326,7 +326,7 @@ class BusinessCollector(Collector):
         views, dropped = self.exported(current)
         for view in views:
             for kind, period_id in current.items():
-                if any(period_id in index for index in _figure_indexes(view)):
+                if _has_figures(view, period_id):
                     self._figures(families, view, kind, period_id)
             self._targets(families, view, current, now)
         for scope_kind, count in dropped.items():
@@ -454,16 +454,16 @@ def _merge_sources(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {"created": created, "won": won, "win_rate": won / created if created else None}
 
 
-def _figure_indexes(view: ScopeView) -> tuple[Collection[str], ...]:
-    """The period ids in which the view has figures: hour records (activities, feedback) and
-    deals, closed (occurred_at), created (created_at: the cohort) or open (expected_close_at:
-    the pipeline)."""
-    return (view.periods, *view.deal_indexes())
+def _has_figures(view: ScopeView, period_id: str) -> bool:
+    """Whether the view has figures in the period: hour or day records (activities,
+    feedback) or deals, closed (occurred_at), created (created_at: the cohort) or open
+    (expected_close_at: the pipeline)."""
+    return view.rolls_up(period_id) or any(period_id in index for index in view.deal_indexes())
 
 
 def _has_current(view: ScopeView, period_ids: set[str]) -> bool:
     """Whether the view has figures or a target in one of the periods."""
-    return any(not period_ids.isdisjoint(index) for index in _figure_indexes(view)) or any(
+    return any(_has_figures(view, period_id) for period_id in period_ids) or any(
         period in period_ids for _, period in view.targets
     )
 
@@ -472,7 +472,7 @@ def _rank(view: ScopeView, period_ids: set[str]) -> tuple[bool, float, str]:
     """Sort key of the views to export first: with a current target, most recent, by id."""
     latest = 0.0
     for period_id in period_ids:
-        agg = view.periods.get(period_id)
+        agg = view.agg(period_id)
         if agg is not None:
             latest = max(latest, agg.latest)
         for index in view.deal_indexes():

@@ -17,6 +17,7 @@ import pytest
 from streams.domain.vocabulary import LATE_EVENT
 from streams.engine.activity import activity_buckets
 from streams.engine.items import RawEvent, Tick
+from streams.engine.rollups import PeriodAgg, ScopeView
 from streams.engine.state import DAY, FOLDED_BEFORE, HOUR, DayRecord, make_key, parse_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
 
@@ -101,6 +102,51 @@ def test_a_tick_folds_every_aged_day_into_one_record_and_every_figure_stays() ->
         for period in PERIODS:
             got, want = h.figures(scope, period, NOW), oracle.figures(scope, period)
             assert close(got, want), (scope, period, got, want)
+
+
+def rollup(agg: PeriodAgg | None) -> Any:
+    """Everything a period's roll-up holds, comparable."""
+    if agg is None:
+        return None
+    parts = {name: (tally.hours, tally.activities) for name, tally in agg.parts.items()}
+    return (agg.by_type, agg.satisfaction, agg.latest, agg.latest_part, parts)
+
+
+FOLDED = ("2026-11-02", "2026-11-03")
+
+
+def view_of(h: Harness, scope: str) -> ScopeView:
+    view = h.view(scope)
+    assert view is not None, scope
+    return view
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_a_folded_day_keeps_no_roll_up_and_builds_the_same_one_when_asked(tz: str) -> None:
+    """A day whose hours all went into its day record holds no roll-up in the views: it is
+    built from the record when asked, equal to the one its hour records summed to."""
+    h = harness(tz)
+    h.run(old_days(), NOW)
+    h.run(recent(), NOW)
+    held = {(s, d): rollup(view_of(h, s).agg(d)) for s in SCOPES for d in FOLDED}
+    assert held[("rep:r1", "2026-11-02")] is not None
+    assert [d for s in SCOPES for d in FOLDED if d in view_of(h, s).periods]
+
+    h.tick(NOW)
+
+    for scope in SCOPES:
+        view = view_of(h, scope)
+        assert not [d for d in FOLDED if d in view.periods], scope
+        assert {d: rollup(view.agg(d)) for d in FOLDED} == {d: held[(scope, d)] for d in FOLDED}
+        assert set(FOLDED) & h.views_of(scope).rolled_up_periods(view) == {
+            d for d in FOLDED if held[(scope, d)] is not None
+        }
+    folded = snapshot(h)
+    for p in range(h.n):
+        h.restart(p)
+    for scope in SCOPES:
+        assert not [d for d in FOLDED if d in view_of(h, scope).periods], scope
+    assert snapshot(h) == folded
 
 
 def test_a_restarted_worker_rebuilds_the_same_figures_from_day_records() -> None:

@@ -838,7 +838,14 @@ def is_empty(doc) -> bool:
 
 
 def final_figures(h: Harness, scopes):
-    periods = sorted({p for part in h.parts for v in part.views.scopes.values() for p in v.periods})
+    periods = sorted(
+        {
+            p
+            for part in h.parts
+            for v in part.views.scopes.values()
+            for p in part.views.rolled_up_periods(v)
+        }
+    )
     snap = h.snapshot(scopes, periods, NOW)
     return {k: d for k, d in snap.items() if d is not None and not is_empty(d)}, periods
 

@@ -43,9 +43,14 @@ def view_state(views: Views):
                 # and skips the reps that say they have nothing to tell
                 assert not (v.never_told_teams() and v.in_several_teams(p)), (v.scope, p)
     for scope, v in views.scopes.items():
+        # a day whose hours all lie in its day record keeps no roll-up (ScopeView.agg)
+        for day in v.days:
+            if not views.holds_hours_of(v, day):
+                assert views.hour_periods(day)[0] not in v.periods, (scope, day)
         # periods with something in them (a roll-up may keep an emptied entry: no figure)
+        aggs = {p: v.agg(p) for p in views.rolled_up_periods(v)}
         periods = (
-            {p for p, agg in v.periods.items() if agg.by_type or agg.satisfaction.responses}
+            {p for p, agg in aggs.items() if agg and (agg.by_type or agg.satisfaction.responses)}
             | {p for p, ids in v.deal_periods.items() if ids}
             | {p for p, ids in v.cohort_periods.items() if ids}
             | {p for p, ids in v.pipeline_periods.items() if ids}
