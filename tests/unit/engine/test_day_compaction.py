@@ -20,6 +20,7 @@ from streams.engine.items import RawEvent, Tick
 from streams.engine.rollups import PeriodAgg, ScopeView
 from streams.engine.state import DAY, FOLDED_BEFORE, HOUR, DayRecord, make_key, parse_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
+from tests.unit.engine.test_rollups import assert_rebuild_equal
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 PERIODS = ("2026-11-02", "2026-11-03", "2026-11-13", "2026-W45", "2026-11", "2026-Q4")
@@ -228,6 +229,7 @@ def test_a_fold_crashed_half_written_counts_nothing_twice(keep: int | float | No
         h.restart(victim)
         assert snapshot(h) == want, victim
         assert hours_of(h, "2026-11-02") == []
+        assert_rebuild_equal(h)  # no roll-up held for a day left to its record, or missing
 
 
 def test_a_view_counts_an_hour_once_while_both_records_hold_it() -> None:
@@ -243,9 +245,12 @@ def test_a_view_counts_an_hour_once_while_both_records_hold_it() -> None:
         h.restart(p)
     assert h.records(DAY) and hours_of(h, "2026-11-02")
     assert snapshot(h) == want
+    assert [d for d in FOLDED if d in view_of(h, "rep:r1").periods], "held while hours are"
     h.tick(NOW)  # the next Tick finishes the fold
     assert hours_of(h, "2026-11-02") == []
     assert snapshot(h) == want
+    assert not [d for d in FOLDED if d in view_of(h, "rep:r1").periods]
+    assert_rebuild_equal(h)
 
 
 def test_an_hour_of_a_rep_running_behind_lands_in_its_teams_folded_day() -> None:
@@ -288,6 +293,8 @@ def test_an_hour_of_a_rep_running_behind_lands_in_its_teams_folded_day() -> None
         ("2026-11-02T10:00:00+00:00", 3),
         ("2026-11-02T14:00:00+00:00", 1),
     ]
+    assert "2026-11-02" not in view.periods  # the team's day moved in its record alone
+    assert_rebuild_equal(h)
 
 
 @pytest.mark.parametrize(
