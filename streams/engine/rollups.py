@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
+from sys import intern
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from streams.domain.periods import LocalHours, local_date, local_midnight, parse_period, periods_of
 from streams.domain.satisfaction import Satisfaction
@@ -647,9 +650,8 @@ class Views:
                 view.periods.pop(self.hour_periods(day)[0], None)
             return changed
         if kind == DEAL:
-            return self._apply_deal(
-                view, key[2], view.deals.get(key[2]), new.figure if new else None
-            )
+            figure = shared_strings(new.figure) if new is not None else None
+            return self._apply_deal(view, key[2], view.deals.get(key[2]), figure)
         if kind == TARGET:
             if new is None:
                 view.targets.pop((key[2], key[3]), None)
@@ -896,6 +898,24 @@ def _part_changes(
         if part not in new_parts:
             changes.append(PartChange.between(part, old, None))
     return changes
+
+
+def shared_strings(figure: DealFigure | None) -> DealFigure | None:
+    """The figure with its names and vocabulary words (rep, team, outcome, source, kind,
+    lost reason, stage) as one shared string each: decoded, every figure carried copies of
+    its own, 6.8 of the 54.2 MiB of views of a year of 200 reps (bench.retention_state)."""
+    if figure is None:
+        return None
+    return msgspec.structs.replace(
+        figure,
+        outcome=intern(figure.outcome),
+        rep=intern(figure.rep),
+        team=intern(figure.team),
+        source=intern(figure.source),
+        kind=intern(figure.kind),
+        lost_reason=intern(figure.lost_reason),
+        stage=intern(figure.stage),
+    )
 
 
 def _placed_alike(old: DealFigure, new: DealFigure) -> bool:

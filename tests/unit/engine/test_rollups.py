@@ -227,3 +227,33 @@ def test_a_touch_of_a_won_deal_moves_its_periods_and_nothing_it_is_counted_by() 
             for period_id in periods_of(datetime.fromisoformat(instant), h.tz):
                 assert (scope, period_id) in h.changed, (scope, period_id)
     assert_rebuild_equal(h)
+
+
+def test_deal_figures_share_their_names_and_words_and_stay_equal() -> None:
+    """Each figure the views hold shares one string per rep, team and vocabulary word (a
+    decoded figure carried copies of its own), and equals the one its record holds."""
+    h = Harness()
+    h.run(
+        [
+            deal("d1", "D1", "r1", "t1", at(24), "won", 100),
+            deal("d2", "D2", "r1", "t1", at(25), "lost", 50),
+            deal("d3", "D3", "r2", "t1", at(25), "won", 70),
+        ],
+        NOW,
+    )
+    figures = [f for scope in ("rep:r1", "rep:r2", "team:t1") for f in held_figures(h, scope)]
+    assert len(figures) == 6
+    for a in figures:
+        for b in figures:
+            for name in ("rep", "team", "outcome", "source", "kind", "lost_reason", "stage"):
+                if getattr(a, name) == getattr(b, name):
+                    assert getattr(a, name) is getattr(b, name), name
+    for p in range(h.n):
+        for scope, view in rebuilt(h, p).scopes.items():
+            assert view.deals == h.parts[p].views.scopes[scope].deals
+
+
+def held_figures(h: Harness, scope: str) -> list[Any]:
+    view = h.view(scope)
+    assert view is not None
+    return list(view.deals.values())
