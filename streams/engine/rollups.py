@@ -70,7 +70,8 @@ class PartChange:
     #: counters to take away and to add; None where there is nothing to do
     satisfaction_old: Satisfaction | None
     satisfaction_new: Satisfaction | None
-    #: +1 the part appeared in the hour, -1 it went, 0 it changed
+    #: +1 the part appeared in the hour, -1 it went, 0 it changed (a whole day record
+    #: coming or going: plus or minus the number of its hours)
     presence: int
     #: the part's latest event time, when it is still there
     latest: float | None
@@ -148,8 +149,9 @@ class PeriodAgg:
         self.parts = {}
 
     def apply(self, change: PartChange) -> bool:
-        """Apply what one part of one hour record changed by; returns whether the part
-        joined the period or left it (its first hour in the period came, or its last went)."""
+        """Apply what one part of one hour record (or of a whole day record: `presence`
+        then counts its hours) changed by; returns whether the part joined the period or
+        left it (its first hours in the period came, or its last went)."""
         by_type = self.by_type
         moved = 0
         for activity, delta in change.counts.items():
@@ -172,7 +174,7 @@ class PeriodAgg:
             tally.activities += moved
             if change.presence:
                 tally.hours += change.presence
-                regrouped = tally.hours == 1 and change.presence > 0
+                regrouped = change.presence > 0 and tally.hours == change.presence
             if tally.hours <= 0:  # its last hour in the period went
                 del self.parts[part]
                 regrouped = True
@@ -759,6 +761,16 @@ class Views:
         *,
         left_to_record: bool,
     ) -> set[str]:
+        if left_to_record and (old is None or new is None):
+            # a whole day comes (a rebuild) or goes (SALES_RETENTION) with no hour record:
+            # one change per part for the day's week, month and quarter, not one per hour
+            whole = new if new is not None else old
+            if whole is None:
+                return set()
+            changes = _day_changes(whole, +1 if new is not None else -1)
+            if not changes:
+                return set()
+            return set(self._roll(view, self.hour_periods(day), changes, skip_day=True))
         changed: set[str] = set()
         quarters = (old.quarters() if old is not None else set()) | (
             new.quarters() if new is not None else set()
@@ -788,6 +800,18 @@ class Views:
         changes = _part_changes(old_parts, new_parts)
         if not changes:
             return ()
+        return self._roll(view, self.hour_periods(hour), changes, skip_day=skip_day)
+
+    def _roll(
+        self,
+        view: ScopeView,
+        periods: tuple[str, ...],
+        changes: list[PartChange],
+        *,
+        skip_day: bool,
+    ) -> tuple[str, ...]:
+        """Roll part changes into periods (a day's, then its week's, month's and
+        quarter's); returns the periods if a figure moved."""
         seen = view.parts_seen
         for c in changes:
             seen.add(c.part)
@@ -803,7 +827,6 @@ class Views:
             ):
                 moved = True
                 break
-        periods = self.hour_periods(hour)
         aggs = view.periods
         #: periods a part joined or left: a team's members there changed, and so may the
         #: revenue median (a member without revenue counts); the usual new hour of a part
@@ -916,6 +939,35 @@ def shared_strings(figure: DealFigure | None) -> DealFigure | None:
         lost_reason=intern(figure.lost_reason),
         stage=intern(figure.stage),
     )
+
+
+def _day_changes(record: DayRecord, sign: int) -> list[PartChange]:
+    """What a whole day record adds (sign 1) or takes away (-1), per part: its hours'
+    counts and feedback summed, and how many hours it has counts in."""
+    changes = []
+    for name, part in record.parts.items():
+        counts: dict[str, int] = {}
+        satisfaction = Satisfaction()
+        feedback = False
+        for tally in part.hours.values():
+            for activity, n in tally.counts.items():
+                counts[activity] = counts.get(activity, 0) + sign * n
+            if tally.satisfaction is not None and tally.satisfaction != _NO_FEEDBACK:
+                satisfaction.add(tally.satisfaction)
+                feedback = True
+        if not part.hours:
+            continue
+        changes.append(
+            PartChange(
+                name,
+                {activity: n for activity, n in counts.items() if n},
+                satisfaction if feedback and sign < 0 else None,
+                satisfaction if feedback and sign > 0 else None,
+                sign * len(part.hours),
+                part.latest if sign > 0 else None,
+            )
+        )
+    return changes
 
 
 def _placed_alike(old: DealFigure, new: DealFigure) -> bool:

@@ -143,11 +143,15 @@ def test_a_folded_day_keeps_no_roll_up_and_builds_the_same_one_when_asked(tz: st
             d for d in FOLDED if held[(scope, d)] is not None
         }
     folded = snapshot(h)
+    wider = ("2026-W45", "2026-11", "2026-Q4")
+    held_wider = {(s, p): rollup(view_of(h, s).agg(p)) for s in SCOPES for p in wider}
     for p in range(h.n):
         h.restart(p)
     for scope in SCOPES:
         assert not [d for d in FOLDED if d in view_of(h, scope).periods], scope
     assert snapshot(h) == folded
+    # rebuilt from the day records, one change per part and day, not per hour
+    assert {(s, p): rollup(view_of(h, s).agg(p)) for s in SCOPES for p in wider} == held_wider
 
 
 def test_a_restarted_worker_rebuilds_the_same_figures_from_day_records() -> None:
