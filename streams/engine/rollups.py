@@ -607,11 +607,17 @@ class Views:
     def recent_scope_periods(self, since: datetime) -> set[tuple[str, str]]:
         """(scope, period) of every rep and team period with data that ends after `since`."""
         out: set[tuple[str, str]] = set()
+        # a few hundred distinct periods among a year of them per scope: each parsed once
+        # (parsing each pair took 1.3 s of a restart on a year of 1,000 reps)
+        recent: dict[str, bool] = {}
         for scope, view in self.scopes.items():
             if view.kind not in ("rep", "team"):
                 continue
             for period_id in {*self.rolled_up_periods(view), *view.deal_period_ids()}:
-                if parse_period(period_id, self.tz).end > since:
+                ends_after = recent.get(period_id)
+                if ends_after is None:
+                    ends_after = recent[period_id] = parse_period(period_id, self.tz).end > since
+                if ends_after:
                     out.add((scope, period_id))
         return out
 
