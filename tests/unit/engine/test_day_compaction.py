@@ -142,6 +142,12 @@ def test_a_folded_day_keeps_no_roll_up_and_builds_the_same_one_when_asked(tz: st
         assert set(FOLDED) & h.views_of(scope).rolled_up_periods(view) == {
             d for d in FOLDED if held[(scope, d)] is not None
         }
+        # what a restart republishes still finds them (runtime: recent_scope_periods)
+        since = datetime(2026, 11, 1, tzinfo=UTC)
+        republished = h.views_of(scope).recent_scope_periods(since)
+        assert {d for d in FOLDED if (scope, d) in republished} == {
+            d for d in FOLDED if held[(scope, d)] is not None
+        }
     folded = snapshot(h)
     wider = ("2026-W45", "2026-11", "2026-Q4")
     held_wider = {(s, p): rollup(view_of(h, s).agg(p)) for s in SCOPES for p in wider}
