@@ -18,61 +18,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.periods import periods_of
 from streams.engine.items import RawEvent
-from tests.unit.engine.scope_harness import (
-    Harness,
-    Oracle,
-    activity,
-    close,
-    deal,
-    feedback,
-    payload_of,
-)
+from tests.unit.engine.random_histories import SCOPES, histories, periods_from
+from tests.unit.engine.scope_harness import Harness, Oracle, close, payload_of
 from tests.unit.engine.test_rollups import assert_rebuild_equal
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 START = NOW - timedelta(days=21)
-REPS = ("r1", "r2", "r3")
-TEAMS = ("t1", "t2")
-SCOPES = tuple(f"rep:{r}" for r in REPS) + tuple(f"team:{t}" for t in TEAMS)
 
 
-@st.composite
-def history(draw: st.DrawFn) -> list[RawEvent]:
-    """Events over three weeks in time order: activities (some touching a deal), feedback
-    and deal events, a rep now and then in its other team."""
-    n = draw(st.integers(2, 30))
-    minutes = sorted(draw(st.lists(st.integers(0, 21 * 24 * 60 - 1), min_size=n, max_size=n)))
-    events: list[RawEvent] = []
-    for i, minute in enumerate(minutes):
-        when = START + timedelta(minutes=minute)
-        rep, team = draw(st.sampled_from(REPS)), draw(st.sampled_from(TEAMS))
-        kind = draw(st.sampled_from(["activity", "activity", "touch", "deal", "feedback"]))
-        if kind == "activity":
-            kind_of = draw(st.sampled_from(["call", "email", "demo"]))
-            events.append(activity(f"e{i}", rep, team, when, kind_of))
-        elif kind == "touch":
-            events.append(activity(f"e{i}", rep, team, when, deal_id=draw(st.sampled_from("AB"))))
-        elif kind == "feedback":
-            csat, nps = draw(st.integers(1, 5)), draw(st.none() | st.integers(0, 10))
-            events.append(feedback(f"e{i}", rep, team, when, csat=csat, nps=nps))
-        else:
-            outcome = draw(st.sampled_from(["won", "won", "lost", "open"]))
-            created = when - timedelta(days=draw(st.integers(0, 30)))
-            events.append(
-                deal(
-                    f"e{i}",
-                    draw(st.sampled_from("AB")),
-                    rep,
-                    team,
-                    when,
-                    outcome,
-                    100,
-                    created_at=created,
-                )
-            )
-    return events
+def history() -> st.SearchStrategy[list[RawEvent]]:
+    """Up to 30 events over three weeks before NOW."""
+    return histories(START, timedelta(days=21), most=30, created_back_days=30)
 
 
 #: between two batches: nothing, a Tick, or a restart of partition 0 or 1
@@ -82,21 +39,11 @@ STEPS = st.sampled_from([None, "tick", "tick", 0, 1])
 @st.composite
 def deliveries(draw: st.DrawFn) -> tuple[list[RawEvent], list[list[RawEvent]], list[Any]]:
     events = draw(history())
-    cuts = sorted(draw(st.sets(st.integers(1, len(events) - 1), max_size=6)))
+    cuts = sorted(draw(st.sets(st.integers(1, len(events) - 1), max_size=6))) if events[1:] else []
     bounds = [0, *cuts, len(events)]
     batches = [events[a:b] for a, b in pairwise(bounds)]
     steps = [draw(STEPS) for _ in batches]
     return events, batches, steps
-
-
-def periods_from(events: list[RawEvent], tz: Any) -> set[str]:
-    out: set[str] = set()
-    for event in events:
-        payload = payload_of(event)
-        for name in ("occurred_at", "created_at"):
-            if payload.get(name):
-                out.update(periods_of(datetime.fromisoformat(payload[name]), tz))
-    return out
 
 
 def clock(events: list[RawEvent]) -> datetime:

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.periods import parse_period, periods_of
+from streams.domain.periods import parse_period
 from streams.domain.retention import retention_horizon
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import ALERTS, DAY, DEAL_STATE, HOUR, MEMBER, MEMBER_SENT, TARGET
+from tests.unit.engine.random_histories import SCOPES as RANDOM_SCOPES
+from tests.unit.engine.random_histories import histories, periods_from
 from tests.unit.engine.scope_harness import (
     Harness,
     Oracle,
@@ -288,57 +290,11 @@ def test_a_change_of_an_old_deal_writes_nothing_for_its_dropped_periods() -> Non
 
 # -- property: the cut changes no kept figure ------------------------------------------------
 
-REPS = ("r1", "r2", "r3")
-TEAMS = ("t1", "t2")
 
-
-@st.composite
-def long_history(draw: st.DrawFn) -> list[RawEvent]:
-    """Events of three reps in two teams over 300 days before NOW, in time order (none is
-    late): activities (some touching a deal), feedback and deal events."""
-    n = draw(st.integers(1, 24))
-    back = sorted(draw(st.lists(st.integers(60, 300 * 24 * 60), min_size=n, max_size=n)))
-    events: list[RawEvent] = []
-    for i, minutes in enumerate(reversed(back)):
-        when = NOW - timedelta(minutes=minutes)
-        rep, team = draw(st.sampled_from(REPS)), draw(st.sampled_from(TEAMS))
-        kind = draw(st.sampled_from(["activity", "activity", "touch", "deal", "feedback"]))
-        if kind == "activity":
-            events.append(
-                activity(f"e{i}", rep, team, when, draw(st.sampled_from(["call", "demo"])))
-            )
-        elif kind == "touch":
-            events.append(activity(f"e{i}", rep, team, when, deal_id=draw(st.sampled_from("AB"))))
-        elif kind == "feedback":
-            events.append(feedback(f"e{i}", rep, team, when, csat=draw(st.integers(1, 5))))
-        else:
-            created = when - timedelta(days=draw(st.integers(0, 200)))
-            outcome = draw(st.sampled_from(["won", "won", "lost", "open"]))
-            events.append(
-                deal(
-                    f"e{i}",
-                    draw(st.sampled_from("AB")),
-                    rep,
-                    team,
-                    when,
-                    outcome,
-                    100,
-                    created_at=created,
-                    account_id=draw(st.sampled_from(["X", "Y"])),
-                )
-            )
-    return events
-
-
-def periods_from(events: list[RawEvent], tz: Any) -> set[str]:
-    out: set[str] = set()
-    for event in events:
-        payload = payload_of(event)
-        for field_name in ("occurred_at", "created_at"):
-            if payload.get(field_name):
-                instant = datetime.fromisoformat(payload[field_name].replace("Z", "+00:00"))
-                out.update(periods_of(instant, tz))
-    return out
+def long_history() -> st.SearchStrategy[list[RawEvent]]:
+    """Up to 24 events over the 300 days before NOW (the last an hour before it)."""
+    span = timedelta(days=300) - timedelta(hours=1)
+    return histories(NOW - timedelta(days=300), span, most=24, created_back_days=200)
 
 
 def shown(h: Harness, scopes: list[str], periods: list[str]) -> dict[Any, Any]:
@@ -369,7 +325,7 @@ def test_a_cut_changes_no_kept_figure(events: list[RawEvent], days: int) -> None
     h.tick(NOW)
     horizon = retention_horizon(NOW, retention, h.tz)
     kept = sorted(p for p in periods_from(events, h.tz) if parse_period(p, h.tz).start >= horizon)
-    scopes = [f"rep:{r}" for r in REPS] + [f"team:{t}" for t in TEAMS]
+    scopes = list(RANDOM_SCOPES)
     before = shown(h, scopes, kept)
     h.retention = retention
     for p in range(h.n):
