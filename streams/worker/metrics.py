@@ -275,17 +275,21 @@ class BusinessCollector(Collector):
         settings: Settings,
         evaluate: Callable[[str, datetime], list[tuple[str, Any]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.views = views
         self.settings = settings
         self.evaluate = evaluate
         self.clock = clock
+        #: False while the views are being rebuilt: no business gauge is exported then
+        #: (a half-built view would export wrong figures; the series resume next scrape)
+        self.ready = ready
         #: (team, period) -> medians, fetched before each scrape (streams.worker.medians)
         self.medians: dict[tuple[str, str], TeamMedians | None] = {}
 
     def wanted_medians(self, now: datetime) -> set[tuple[str, str]]:
         """(team, period) of every exported rep's team in the current periods: for quadrants."""
-        if not self.settings.metrics_rep_label:
+        if not self.settings.metrics_rep_label or not self.ready():
             return set()
         current = current_period_ids(now, self.settings.tz)
         wanted = set()
@@ -320,6 +324,8 @@ class BusinessCollector(Collector):
         return chosen, dropped
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if not self.ready():
+            return
         now = self.clock()
         current = current_period_ids(now, self.settings.tz)
         families = _Families.new()

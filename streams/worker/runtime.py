@@ -6,6 +6,7 @@ attaches the batch handler, the timers and the HTTP API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -86,7 +87,7 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
-        self.runtime.rebuild_views(active_tps)
+        await self.runtime.rebuild_views(active_tps)
         await self.runtime.rewind_uncommitted()
 
 
@@ -95,6 +96,9 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 #: but the event loop (the API, /metrics) waits for a partition's whole fold while draining a
 #: backlog: the longest stall of an instrumented wide run went from 0.65 s to 1.40 s.
 MAX_POLL_RECORDS = 8000
+#: table records a rebuild of the views reads between two yields to the event loop (some
+#: 20-40 ms of work): heartbeats, probes and scrapes go on while a long history rebuilds
+REBUILD_YIELD_RECORDS = 10_000
 #: state records held between checkpoints before one is taken early (memory bound)
 MAX_HELD_RECORDS = 200_000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
@@ -158,6 +162,7 @@ class Runtime:
             retention=settings.retention_rule,
         )
         self.ready = False
+        self.rebuilds = 0  # of the views, begun: one that a newer one overtook stops
         #: whether Kafka answers (timers.watch_kafka_contact sets it), for /healthz
         self.kafka: KafkaContact | None = None
         #: the input is behind (batch_handler.is_backlogged): the publisher steps back
@@ -176,8 +181,8 @@ class Runtime:
         self.registry = CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry, self.worker_id, settings.metrics_max_scopes)
         self.collector = BusinessCollector(self.views, settings, self.evaluations)
+        self.collector.ready = lambda: self.ready
         self.registry.register(self.collector)
-
         self.app = faust_app(settings)
         s = settings
         t = s.topics
@@ -225,35 +230,33 @@ class Runtime:
     def partition_of(self, scope: str) -> int:
         return partition_of(scope, self.settings.topic_partitions)
 
-    def rebuild_views(self, active_tps: set[TP]) -> None:
-        """Derive the views again from the table after a rebalance: the table is the truth."""
+    async def rebuild_views(self, active_tps: set[TP]) -> None:
+        """Derive the views again from the table after a rebalance: the table is the truth.
+
+        Not ready meanwhile: batches wait (delivery), timers skip, the API answers 503 and
+        /metrics leaves the business gauges out, since half-built views would give wrong
+        figures. It yields to the event loop every REBUILD_YIELD_RECORDS records: the
+        consumer's heartbeats go out from it, and a rebuild longer than the group session
+        (60 s) held them all, so the group dropped the worker while it rebuilt."""
         started = datetime.now(UTC)
+        self.ready = False
+        # a rebalance during a rebuild starts another (Faust does not cancel the first):
+        # the older one stops at its next yield, or it would mix its partitions in
+        self.rebuilds += 1
+        generation = self.rebuilds
         table_topic = self.table.changelog_topic.get_topic_name()
         mine = {tp.partition for tp in active_tps if tp.topic == table_topic}
         self.views.clear()
         # nothing is announced to views built anew; every recent document is republished
         # below, measured against the medians each team announces from now on
         self.processor.unannounced.clear()
-        records = 0
-        # Each assigned partition's records straight from its database: Faust's iteration
-        # of the table's items runs three generators a record (a quarter of a year's
-        # rebuild). No collection meanwhile: everything built here lives on, a collection
-        # would only rescan it (15 % of an in-process rebuild); the freeze collects once.
-        store = PartitionStore(self.table)
+        # No collection meanwhile: everything built here lives on, a collection would only
+        # rescan it (15 % of an in-process rebuild); the freeze collects once.
         with collections_held():
-            for db_partition in sorted(mine):
-                for raw_key, raw_value in store.items(db_partition):
-                    key = parse_key(raw_key)
-                    if key[1] == FOLD_SETTINGS:
-                        check_fold_settings(self.settings, key[2], raw_value)
-                        continue
-                    if key[1] not in VIEWED_KINDS or not key[0]:
-                        continue  # deal, account and stream-time state: no view rolls it up
-                    partition = self.partition_of(key[0])
-                    if partition not in mine:
-                        continue
-                    self.views.apply(key, partition, decode_value(key[1], raw_value), raw_value)
-                    records += 1
+            records = await self._apply_table(mine, generation)
+        if records is None:
+            log.info("views rebuild for partitions %s overtaken by a newer one", sorted(mine))
+            return
         freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet
@@ -271,6 +274,33 @@ class Runtime:
             sorted(mine),
             (datetime.now(UTC) - started).total_seconds(),
         )
+
+    async def _apply_table(self, mine: set[int], generation: int) -> int | None:
+        """Apply each assigned partition's records to the views; the number applied, or
+        None once a newer rebuild began. Straight from each partition's database: Faust's
+        iteration of the table's items runs three generators a record (a quarter of a
+        year's rebuild)."""
+        store = PartitionStore(self.table)
+        records = read = 0
+        for db_partition in sorted(mine):
+            for raw_key, raw_value in store.items(db_partition):
+                read += 1
+                if read % REBUILD_YIELD_RECORDS == 0:
+                    await asyncio.sleep(0)
+                    if self.rebuilds != generation:
+                        return None
+                key = parse_key(raw_key)
+                if key[1] == FOLD_SETTINGS:
+                    check_fold_settings(self.settings, key[2], raw_value)
+                    continue
+                if key[1] not in VIEWED_KINDS or not key[0]:
+                    continue  # deal, account and stream-time state: no view rolls it up
+                partition = self.partition_of(key[0])
+                if partition not in mine:
+                    continue
+                self.views.apply(key, partition, decode_value(key[1], raw_value), raw_value)
+                records += 1
+        return records
 
     async def rewind_uncommitted(self) -> None:
         """Start partitions that have no committed offset at their beginning, explicitly.

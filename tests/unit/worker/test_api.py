@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.periods import rfc3339
 from streams.worker import api
+from streams.worker.medians import MEDIANS_PATH
 from tests.unit.worker.two_workers import MONTH, NOW, two_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -105,8 +106,13 @@ async def test_activity_buckets_are_aligned_and_filtered(clients: list[TestClien
 
 async def test_not_ready_and_rebalancing_answer_503(clients: list[TestClient]) -> None:
     worker: Any = clients[0].app[api.BACKEND]
-    worker.ready = False
+    worker.ready = False  # as while the views are rebuilt (Runtime.rebuild_views)
     status, _ = await get(clients[0], "/readyz")
+    assert status == 503
+    # what peers ask of half-built views is refused too: they take it as unknown for now
+    status, _ = await get(clients[0], f"{MEDIANS_PATH}?period=2026-11&team=t1")
+    assert status == 503
+    status, _ = await get(clients[0], f"{api.INTERNAL_LEADERBOARD_PATH}?period=2026-11")
     assert status == 503
     worker.ready = True
     worker.peers.unknown = True

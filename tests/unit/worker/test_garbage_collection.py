@@ -5,18 +5,13 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Iterator
-from types import SimpleNamespace
-from typing import Any
 
 import msgspec
 import pytest
-from faust.types import TP
 
 from streams.domain import events, satisfaction
 from streams.engine import items, state
 from streams.worker import garbage_collection
-from streams.worker.runtime import Runtime
-from streams.worker.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -112,47 +107,3 @@ def test_no_collection_runs_while_a_batch_is_handled_and_the_collector_comes_bac
         gc.enable()
         gc.callbacks.remove(count)
     assert len(kept) == 3 * gc.get_threshold()[0]
-
-
-def test_the_views_are_rebuilt_with_collections_held_then_frozen() -> None:
-    """Everything a rebuild makes lives on: no collection rescans it while it is built (one
-    runs in the freeze after), and the collector is on again when the worker goes on."""
-    applied: list[tuple[tuple[Any, ...], bool]] = []
-
-    class RecordingViews:
-        def clear(self) -> None:
-            applied.clear()
-
-        def apply(
-            self, key: tuple[Any, ...], partition: int, new: Any, raw: bytes | None = None
-        ) -> set[str]:
-            applied.append((key, gc.isenabled()))
-            return set()
-
-        def recent_scope_periods(self, since: Any) -> set[tuple[str, str]]:
-            return set()
-
-    def target(scope: str, value: float) -> tuple[bytes, bytes]:
-        key = state.make_key(scope, state.TARGET, "activities_total", "2026-12")
-        return key, state.encode_value(value)
-
-    databases = {0: [target("rep:a", 5.0)], 1: [target("rep:b", 7.0)]}
-    data = SimpleNamespace(
-        partition=lambda p: SimpleNamespace(state_items=lambda: iter(databases[p]))
-    )
-    changelog = SimpleNamespace(get_topic_name=lambda: "salespulse-scopes-changelog")
-    worker = SimpleNamespace(
-        table=SimpleNamespace(data=data, changelog_topic=changelog),
-        views=RecordingViews(),
-        processor=SimpleNamespace(unannounced={"team:x": 1}),
-        partition_of=lambda scope: 0 if scope == "rep:a" else 1,
-        pending=SimpleNamespace(add=lambda pairs: None),
-        settings=Settings.from_env({}),
-        ready=False,
-    )
-    gc.enable()
-    Runtime.rebuild_views(worker, {TP("salespulse-scopes-changelog", 0)})  # type: ignore[arg-type]
-    # only partition 0's scope, applied while the collector was held
-    assert applied == [(("rep:a", state.TARGET, "activities_total", "2026-12"), False)]
-    assert gc.isenabled() and gc.get_freeze_count() > 0
-    assert worker.ready and not worker.processor.unannounced

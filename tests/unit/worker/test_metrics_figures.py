@@ -57,7 +57,7 @@ def ago(days: float) -> str:
 
 
 def scrape(
-    h: Harness, part: int = 0, max_scopes: int = 100, max_breakdown: int = 20
+    h: Harness, part: int = 0, max_scopes: int = 100, max_breakdown: int = 20, ready: bool = True
 ) -> dict[str, dict[Any, float]]:
     """metric name -> {(scope, id, period_kind): value} of one scrape of partition `part`
     ({(scope, id, period_kind, stage or source): value} for the breakdown gauges)."""
@@ -75,7 +75,10 @@ def scrape(
             views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
         ),
         clock=lambda: WALL,
+        ready=lambda: ready,
     )
+    if not ready:  # nor does it ask peers for the medians of its quadrants
+        assert collector.wanted_medians(WALL) == set()
     registry = CollectorRegistry()
     registry.register(collector)
     current = current_period_ids(WALL, settings.tz)
@@ -223,6 +226,14 @@ def test_v2_gauges_have_the_contract_figures(gauge: str) -> None:
         if value is not None  # a null figure exports no sample
     }
     assert got == pytest.approx(want), gauge
+
+
+def test_nothing_is_exported_while_the_views_are_rebuilt() -> None:
+    """Half-built views would export wrong figures: a scrape during a rebuild has no
+    business gauge (Runtime.rebuild_views), and the next one has them all again."""
+    h = played(book())
+    assert scrape(h)["sales_activities_period"]
+    assert scrape(h, ready=False) == {}
 
 
 def test_a_null_figure_exports_no_sample_but_a_zero_does() -> None:

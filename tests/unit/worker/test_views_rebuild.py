@@ -1,0 +1,121 @@
+"""Runtime.rebuild_views: the views derived again from the table after a rebalance, with the
+collector held, yielding to the event loop, and not ready (to batches, timers, the API and
+/metrics) until they are whole."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
+
+from streams.engine import state
+from streams.worker import runtime
+from streams.worker.runtime import Runtime
+from streams.worker.settings import Settings
+
+CHANGELOG = "salespulse-scopes-changelog"
+
+
+class RecordingViews:
+    """Views that record what is applied, and whether the collector was on meanwhile."""
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[tuple[Any, ...], bool]] = []
+
+    def clear(self) -> None:
+        self.applied.clear()
+
+    def apply(
+        self, key: tuple[Any, ...], partition: int, new: Any, raw: bytes | None = None
+    ) -> set[str]:
+        self.applied.append((key, gc.isenabled()))
+        return set()
+
+    def recent_scope_periods(self, since: Any) -> set[tuple[str, str]]:
+        return set()
+
+
+def target(scope: str, period: str, value: float) -> tuple[bytes, bytes]:
+    key = state.make_key(scope, state.TARGET, "activities_total", period)
+    return key, state.encode_value(value)
+
+
+def worker(databases: dict[int, list[tuple[bytes, bytes]]]) -> Any:
+    """The parts of a Runtime a rebuild uses, over in-memory partition databases."""
+    data = SimpleNamespace(
+        partition=lambda p: SimpleNamespace(state_items=lambda: iter(databases[p]))
+    )
+    changelog = SimpleNamespace(get_topic_name=lambda: CHANGELOG)
+    fake = SimpleNamespace(
+        table=SimpleNamespace(data=data, changelog_topic=changelog),
+        views=RecordingViews(),
+        processor=SimpleNamespace(unannounced={"team:x": 1}),
+        partition_of=lambda scope: 0 if scope.startswith("rep:a") else 1,
+        pending=SimpleNamespace(add=lambda pairs: None),
+        settings=Settings.from_env({}),
+        ready=True,  # from before the rebalance
+        rebuilds=0,
+    )
+    fake._apply_table = partial(Runtime._apply_table, fake)
+    return fake
+
+
+def test_the_views_are_rebuilt_with_collections_held_then_frozen() -> None:
+    """Everything a rebuild makes lives on: no collection rescans it while it is built (one
+    runs in the freeze after), and the collector is on again when the worker goes on."""
+    w = worker({0: [target("rep:a", "2026-12", 5.0)], 1: [target("rep:b", "2026-12", 7.0)]})
+    gc.enable()
+    asyncio.run(Runtime.rebuild_views(w, {TP(CHANGELOG, 0)}))
+    # only partition 0's scope, applied while the collector was held
+    assert w.views.applied == [(("rep:a", state.TARGET, "activities_total", "2026-12"), False)]
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert w.ready and not w.processor.unannounced
+
+
+def test_a_long_rebuild_yields_to_the_event_loop_and_is_not_ready_until_whole() -> None:
+    """Heartbeats, probes and scrapes run while a long history rebuilds (a rebuild longer
+    than the group session had the group drop the worker); meanwhile the worker says it is
+    not ready, so that nothing reads half-built views."""
+    n = 2 * runtime.REBUILD_YIELD_RECORDS + 5
+    records = [target("rep:a", f"2026-12-{i:06d}", float(i)) for i in range(n)]
+    w = worker({0: records})
+    seen: list[tuple[bool, int]] = []
+
+    async def meanwhile(rebuild: asyncio.Task[None]) -> None:
+        while not rebuild.done():
+            seen.append((w.ready, len(w.views.applied)))
+            await asyncio.sleep(0)
+
+    async def both() -> None:
+        rebuild = asyncio.create_task(Runtime.rebuild_views(w, {TP(CHANGELOG, 0)}))
+        await asyncio.gather(rebuild, meanwhile(rebuild))
+
+    asyncio.run(both())
+    during = [applied for ready, applied in seen if 0 < applied < n]
+    assert len(during) >= 2, seen[:5]  # it yielded mid-rebuild, more than once
+    assert not [ready for ready, applied in seen if ready], "ready before the views were whole"
+    assert len(w.views.applied) == n and w.ready
+
+
+def test_a_rebuild_overtaken_by_a_newer_one_stops() -> None:
+    """A rebalance during a rebuild starts another: the first stops at its next yield, so
+    that the views hold the new assignment's partitions only."""
+    n = 3 * runtime.REBUILD_YIELD_RECORDS
+    old = [target("rep:a", f"2026-12-{i:06d}", 1.0) for i in range(n)]
+    new = [target("rep:b", f"2026-12-{i:06d}", 2.0) for i in range(5)]
+    w = worker({0: old, 1: new})
+
+    async def both() -> None:
+        first = asyncio.create_task(Runtime.rebuild_views(w, {TP(CHANGELOG, 0)}))
+        while not w.views.applied and not first.done():  # the first is under way
+            await asyncio.sleep(0)
+        second = asyncio.create_task(Runtime.rebuild_views(w, {TP(CHANGELOG, 1)}))
+        await asyncio.gather(first, second)
+
+    asyncio.run(both())
+    assert {key[0] for key, _ in w.views.applied} == {"rep:b"}
+    assert len(w.views.applied) == 5 and w.ready
