@@ -87,8 +87,8 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
-        await self.runtime.rebuild_views(active_tps)
-        await self.runtime.rewind_uncommitted()
+        if await self.runtime.rebuild_views(active_tps):
+            await self.runtime.rewind_uncommitted()
 
 
 #: input records per fetched batch, at most. Twice as many would share the per-batch work
@@ -230,20 +230,21 @@ class Runtime:
     def partition_of(self, scope: str) -> int:
         return partition_of(scope, self.settings.topic_partitions)
 
-    async def rebuild_views(self, active_tps: set[TP]) -> None:
+    async def rebuild_views(self, active_tps: set[TP]) -> bool:
         """Derive the views again from the table after a rebalance: the table is the truth.
 
         Not ready meanwhile: batches wait (delivery), timers skip, the API answers 503 and
         /metrics leaves the business gauges out, since half-built views would give wrong
         figures. It yields to the event loop every REBUILD_YIELD_RECORDS records: the
         consumer's heartbeats go out from it, and a rebuild longer than the group session
-        (60 s) held them all, so the group dropped the worker while it rebuilt."""
+        (60 s) held them all, so the group dropped the worker while it rebuilt. False when
+        a rebalance began meanwhile: the recovery that follows it rebuilds again."""
         started = datetime.now(UTC)
         self.ready = False
-        # a rebalance during a rebuild starts another (Faust does not cancel the first):
-        # the older one stops at its next yield, or it would mix its partitions in
+        # a rebalance during a rebuild changes the stores and starts another rebuild (Faust
+        # does not cancel the first): the older one stops at its next yield
         self.rebuilds += 1
-        generation = self.rebuilds
+        generation = (self.rebuilds, self.app.rebalancing_count)
         table_topic = self.table.changelog_topic.get_topic_name()
         mine = {tp.partition for tp in active_tps if tp.topic == table_topic}
         self.views.clear()
@@ -255,8 +256,8 @@ class Runtime:
         with collections_held():
             records = await self._apply_table(mine, generation)
         if records is None:
-            log.info("views rebuild for partitions %s overtaken by a newer one", sorted(mine))
-            return
+            log.info("views rebuild for partitions %s stopped: a rebalance began", sorted(mine))
+            return False
         freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet
@@ -274,12 +275,13 @@ class Runtime:
             sorted(mine),
             (datetime.now(UTC) - started).total_seconds(),
         )
+        return True
 
-    async def _apply_table(self, mine: set[int], generation: int) -> int | None:
+    async def _apply_table(self, mine: set[int], generation: tuple[int, int]) -> int | None:
         """Apply each assigned partition's records to the views; the number applied, or
-        None once a newer rebuild began. Straight from each partition's database: Faust's
-        iteration of the table's items runs three generators a record (a quarter of a
-        year's rebuild)."""
+        None once a rebalance or a newer rebuild began. Straight from each partition's
+        database: Faust's iteration of the table's items runs three generators a record (a
+        quarter of a year's rebuild)."""
         store = PartitionStore(self.table)
         records = read = 0
         for db_partition in sorted(mine):
@@ -287,7 +289,7 @@ class Runtime:
                 read += 1
                 if read % REBUILD_YIELD_RECORDS == 0:
                     await asyncio.sleep(0)
-                    if self.rebuilds != generation:
+                    if (self.rebuilds, self.app.rebalancing_count) != generation:
                         return None
                 key = parse_key(raw_key)
                 if key[1] == FOLD_SETTINGS:

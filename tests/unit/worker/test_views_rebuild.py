@@ -59,6 +59,7 @@ def worker(databases: dict[int, list[tuple[bytes, bytes]]]) -> Any:
         settings=Settings.from_env({}),
         ready=True,  # from before the rebalance
         rebuilds=0,
+        app=SimpleNamespace(rebalancing_count=1),
     )
     fake._apply_table = partial(Runtime._apply_table, fake)
     return fake
@@ -119,3 +120,22 @@ def test_a_rebuild_overtaken_by_a_newer_one_stops() -> None:
     asyncio.run(both())
     assert {key[0] for key, _ in w.views.applied} == {"rep:b"}
     assert len(w.views.applied) == 5 and w.ready
+
+
+def test_a_rebuild_stops_when_a_rebalance_begins() -> None:
+    """A rebalance during a rebuild changes the stores under it: it stops at its next yield,
+    not ready, and the recovery that follows rebuilds (its rewind is skipped meanwhile)."""
+    n = 3 * runtime.REBUILD_YIELD_RECORDS
+    w = worker({0: [target("rep:a", f"2026-12-{i:06d}", 1.0) for i in range(n)]})
+    done: list[bool] = []
+
+    async def both() -> None:
+        rebuild = asyncio.create_task(Runtime.rebuild_views(w, {TP(CHANGELOG, 0)}))
+        while not w.views.applied and not rebuild.done():
+            await asyncio.sleep(0)
+        w.app.rebalancing_count += 1  # Faust's on_rebalance_start
+        done.append(await rebuild)
+
+    asyncio.run(both())
+    assert done == [False] and not w.ready
+    assert 0 < len(w.views.applied) < n
