@@ -655,7 +655,7 @@ class Views:
             left = not self.holds_hours_of(view, day)
             changed = self._apply_day(view, day, old_day, new, left_to_record=left)
             if left:
-                view.periods.pop(self.hour_periods(day)[0], None)
+                self.leave_day_to_record(view, day)
             return changed
         if kind == DEAL:
             figure = shared_strings(new.figure) if new is not None else None
@@ -722,7 +722,13 @@ class Views:
             present=view.holds_ids(hour),
         )
         changed = self._apply_parts(view, hour, before, after)
-        if day is not None and day in view.days and new is None:
+        # the last hour record of a day with a day record went
+        if (
+            day is not None
+            and new is None
+            and day in view.days
+            and not self.holds_hours_of(view, day)
+        ):
             self.leave_day_to_record(view, day)
         return changed
 
@@ -745,10 +751,9 @@ class Views:
             view.periods[period_id] = agg if agg is not None else PeriodAgg()
 
     def leave_day_to_record(self, view: ScopeView, day: int) -> None:
-        """The last hour record of a day with a day record went (a Tick folded the day):
-        its roll-up is dropped, and built from the record when asked (`ScopeView.agg`)."""
-        if not self.holds_hours_of(view, day):
-            view.periods.pop(self.hour_periods(day)[0], None)
+        """A day with a day record and no hour record (a Tick folded it, or a rebuild
+        read it) drops its roll-up, built from the record when asked (`ScopeView.agg`)."""
+        view.periods.pop(self.hour_periods(day)[0], None)
 
     def _index_hour(self, view: ScopeView, hour: int, *, present: bool) -> None:
         """Index (or no longer) an hour's first record under its local day."""
@@ -952,6 +957,8 @@ def _day_changes(record: DayRecord, sign: int) -> list[PartChange]:
     counts and feedback summed, and how many hours it has counts in."""
     changes = []
     for name, part in record.parts.items():
+        if not part.hours:
+            continue
         counts: dict[str, int] = {}
         satisfaction = Satisfaction()
         feedback = False
@@ -961,8 +968,6 @@ def _day_changes(record: DayRecord, sign: int) -> list[PartChange]:
             if tally.satisfaction is not None and tally.satisfaction != _NO_FEEDBACK:
                 satisfaction.add(tally.satisfaction)
                 feedback = True
-        if not part.hours:
-            continue
         changes.append(
             PartChange(
                 name,
