@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from streams.domain.durations import iso_duration
 from streams.domain.periods import local_date, local_midnight, parse_period, rfc3339
 
 #: the shortest retention: the current quarter (at most 92 days) is always kept
@@ -76,8 +77,7 @@ class Retention:
         horizon = retention_horizon(now, self.retention, self.tz)
         if instant >= horizon:
             return None
-        days = f"{self.retention.total_seconds() / 86_400:g}"
         return (
-            f"{subject} before {rfc3339(horizon, utc_z=True)}, the horizon of SALES_RETENTION"
-            f" ({days} days): {what} no longer kept"
+            f"{subject} before {rfc3339(horizon, utc_z=True)}, the horizon of"
+            f" SALES_RETENTION={iso_duration(self.retention)}: {what} no longer kept"
         )

@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
+from streams.domain.durations import iso_duration
 from streams.domain.events import is_valid_metric
 from streams.domain.periods import (
     MAX_YEAR,
@@ -40,7 +41,7 @@ from streams.worker import http_guard
 from streams.worker.group_status import group_document, unanswered, worker_line
 from streams.worker.medians import MEDIANS_PATH, HasMedians, local_medians, performance_for
 from streams.worker.peers import FORWARDED_HEADER, OwnerUnknown
-from streams.worker.settings import Settings, iso_duration
+from streams.worker.settings import Settings
 
 MAX_LIMIT = 1000
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=31)}

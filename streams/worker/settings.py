@@ -54,21 +54,6 @@ def parse_duration(name: str, text: str) -> timedelta:
     return timedelta(**parts)
 
 
-def iso_duration(span: timedelta) -> str:
-    """P7D, PT36H, PT1H30M: a duration the way the settings write it, exactly, so that
-    `parse_duration` reads back the same span (integer arithmetic: no float rounding)."""
-    micros = span // timedelta(microseconds=1)
-    if micros % 86_400_000_000 == 0:
-        return f"P{micros // 86_400_000_000}D"
-    hours, rest = divmod(micros, 3_600_000_000)
-    minutes, rest = divmod(rest, 60_000_000)
-    seconds, fraction = divmod(rest, 1_000_000)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    if seconds or fraction:
-        text += f"{seconds}.{fraction:06d}".rstrip("0").rstrip(".") + "S"
-    return text
-
-
 def _late_grace(env: Mapping[str, str]) -> timedelta:
     return parse_duration("SALES_LATE_GRACE", env.get("SALES_LATE_GRACE") or "P7D")
 

@@ -77,8 +77,8 @@ def test_a_dropped_period_is_refused_with_the_horizon_and_the_setting() -> None:
     now = datetime(2026, 11, 27, 18, tzinfo=UTC)
     refusal = retention.refusal("2026-Q2", now)
     assert refusal == (
-        "2026-Q2 starts before 2026-07-01T00:00:00Z, the horizon of SALES_RETENTION "
-        "(120 days): its figures are no longer kept"
+        "2026-Q2 starts before 2026-07-01T00:00:00Z, the horizon of SALES_RETENTION=P120D: "
+        "its figures are no longer kept"
     )
     assert retention.refusal("2026-W27", now) is not None  # 06-29 to 07-05: in part before
     assert retention.refusal("2026-Q3", now) is None
@@ -96,3 +96,13 @@ def test_without_a_retention_everything_is_kept() -> None:
     assert retention.refusal("1999-Q1", now) is None
     assert retention.refuse_instant(datetime(1999, 1, 1, tzinfo=UTC), now) is None
     assert not retention.dropped("1999-Q1", retention.horizon(now))
+
+
+@pytest.mark.parametrize(
+    ("retention", "written"),
+    [(timedelta(days=1_234_567), "P1234567D"), (timedelta(days=92, hours=12), "PT2220H")],
+)
+def test_a_refusal_names_the_retention_as_it_is_set(retention: timedelta, written: str) -> None:
+    # the days were written with `:g`: 1.23457e+06 days, or 92.5 days for PT2220H
+    refusal = Retention(retention, UTC_ZONE).refusal("2020-Q1", datetime(7000, 1, 1, tzinfo=UTC))
+    assert refusal is not None and f"SALES_RETENTION={written}:" in refusal

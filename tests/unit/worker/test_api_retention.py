@@ -39,7 +39,7 @@ async def test_a_period_before_the_horizon_answers_410_everywhere() -> None:
                 status, body = await get(client, f"/v1/reps/r1/performance?period={period}")
                 assert status == 410, (period, body)
                 assert body["error"].startswith(f"period: {period} starts before ")
-                assert "SALES_RETENTION (92 days)" in body["error"]
+                assert "SALES_RETENTION=P92D:" in body["error"]
             status, _ = await get(client, f"/v1/teams/t1/performance?period={old_month}")
             assert status == 410
             status, _ = await get(client, f"/v1/leaderboard?period={old_quarter}")
