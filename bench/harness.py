@@ -393,13 +393,23 @@ def session_peak_rss(sid: int) -> int:
     Linux /proc; elsewhere psutil's current RSS of the process tree if psutil is installed
     (the peak is not exposed there), else 0.
     """
+    return _session_memory(sid, "VmHWM:")
+
+
+def session_rss(sid: int) -> int:
+    """Sum of VmRSS (resident set now) of the processes in session `sid`, in bytes: what a
+    long-running worker keeps, where the peak of a drain is what it needed once."""
+    return _session_memory(sid, "VmRSS:")
+
+
+def _session_memory(sid: int, field: str) -> int:
     if not Path("/proc").is_dir():
         return _psutil_rss(sid)
     total = 0
     for entry, _ in _proc_stats(sid, session=True):
         try:
             for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     total += int(line.split()[1]) * 1024
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile

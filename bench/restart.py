@@ -72,6 +72,7 @@ from bench.harness import (
     load_kafka_local,
     log,
     session_peak_rss,
+    session_rss,
     topic_log_bytes,
 )
 from bench.throughput import _env, salespulse_command, worker_log_summary
@@ -606,26 +607,6 @@ class RestartOptions:
     timeout: float  # per restore, from process start
     worker_env: dict[str, str]
     worker_command: list[str] | None
-
-
-def session_rss(sid: int) -> int:
-    """Sum of VmRSS (resident now) of the processes in session `sid`, in bytes (Linux)."""
-    total = 0
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != sid:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 def check_figures(url: str, expected: Expected) -> tuple[bool, list[str]]:

@@ -50,6 +50,7 @@ from bench.harness import (
     load_kafka_local,
     log,
     produce,
+    session_rss,
     topic_log_bytes,
     topics_matching,
 )
@@ -542,6 +543,7 @@ async def run_salespulse(
                 opts.latency_seconds,
                 opts.sample_every,
             )
+            figures.update(steady_memory(worker))
             followups["latency"] = {"shape": topics.shape, **figures}
         if run.complete and state:
             figures = await state_after_grace(broker, admin, worker, topics, data)
@@ -555,6 +557,20 @@ async def run_salespulse(
             line for each in worker.everyone for line in worker_log_summary(each.process.log_path)
         ]
     return run, followups
+
+
+def steady_memory(worker: Worker) -> dict[str, Any]:
+    """The worker's resident memory after the latency run's steady load (not the drain's
+    peak), and what its RocksDB databases hold of it (`sales_store_memory_bytes`)."""
+    rss = sum(session_rss(each.process.pid) for each in worker.everyone)
+    store = 0.0
+    for each in worker.everyone:
+        status, body = http_get(each.url + "/metrics")
+        for line in body.decode().splitlines() if status == 200 else []:
+            if line.startswith("sales_store_memory_bytes "):
+                store += float(line.split()[1])
+    log(f"after the steady load: RSS {rss / 2**20:,.0f} MiB, RocksDB {store / 2**20:,.1f} MiB")
+    return {"rss_after_bytes": rss, "store_memory_bytes": int(store)}
 
 
 async def changelog_figures(

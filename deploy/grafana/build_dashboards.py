@@ -1235,6 +1235,14 @@ def pipeline_health(currency: str) -> dict[str, Any]:
         [("max by (topic, partition) (sales_consumer_lag_records)", "{{topic}}[{{partition}}]")],
         unit="short",
     )
+    b.row("Memory")
+    b.graph(
+        "RocksDB memory, by worker (block cache and memtables)",
+        [("max by (instance) (sales_store_memory_bytes)", "{{instance}}")],
+        unit="bytes",
+        description="what the worker's RocksDB databases hold together; the budget is "
+        "SALES_STORE_MEMORY_BYTES (128 MiB by default), exceeded only while a flush runs",
+    )
     return b.build(hide_business=True, time_from="now-3h")
 
 

@@ -27,6 +27,7 @@ from streams.worker.changelog_frames import (
     encode_meta,
     is_state_key,
 )
+from streams.worker.store_memory import StoreMemory
 
 
 class RocksDBPartition:
@@ -148,9 +149,36 @@ class _FramedRecovery:
         apply_frames(batch, self.partition, self.set_persisted_offset)
 
 
+class BoundedRocksDBOptions(faust_rocksdb.RocksDBOptions):  # type: ignore[misc]
+    """Faust's options for a partition's database, opened within the worker's memory budget
+    (streams.worker.store_memory) instead of with a cache and memtables of its own."""
+
+    def __init__(self, memory: StoreMemory, base: faust_rocksdb.RocksDBOptions) -> None:
+        super().__init__(
+            max_open_files=base.max_open_files,
+            target_file_size_base=base.target_file_size_base,
+            bloom_filter_size=base.bloom_filter_size,
+            use_rocksdict=True,  # RocksDBPartition writes rocksdict's batches
+            ttl=base.ttl,
+        )
+        self.memory = memory
+
+    def as_options(self) -> Any:
+        return self.memory.options(
+            max_open_files=self.max_open_files,
+            target_file_size_base=self.target_file_size_base,
+            bloom_filter_size=self.bloom_filter_size,
+        )
+
+
 class FramedRocksDBStore(_FramedRecovery, faust_rocksdb.Store):  # type: ignore[misc]
     def partition(self, partition: int) -> RocksDBPartition:
         return RocksDBPartition(self._db_for_partition(partition))
+
+    def bound_memory(self, memory: StoreMemory) -> None:
+        """Open this store's databases within the worker's budget; before the first opens
+        (Faust opens a partition's database when it is first read or recovered)."""
+        self.rocksdb_options = BoundedRocksDBOptions(memory, self.rocksdb_options)
 
 
 class FramedMemoryStore(_FramedRecovery, faust_memory.Store):  # type: ignore[misc]

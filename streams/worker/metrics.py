@@ -51,6 +51,7 @@ from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
 from streams.engine.queries import TeamMedians, figures_of
 from streams.engine.rollups import ScopeView, Views
 from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings
+from streams.worker.store_memory import StoreMemory
 
 #: the rep or team label of activities beyond SALES_METRICS_MAX_SCOPES
 OTHER = "_other"
@@ -228,10 +229,19 @@ class PipelineMetrics:
             "KafkaUnreachable watches its age)",
             registry=registry,
         )
+        self.store_memory = Gauge(
+            "sales_store_memory_bytes",
+            "What the worker's RocksDB databases hold in memory: their shared block cache and "
+            "the memtables charged to it (budget: SALES_STORE_MEMORY_BYTES)",
+            registry=registry,
+        )
         info = Gauge(
             "sales_worker_info", "One per running worker", ["worker", "version"], registry=registry
         )
         info.labels(worker=worker, version=__version__).set(1)
+
+    def watch_store_memory(self, memory: StoreMemory) -> None:
+        self.store_memory.set_function(memory.used_bytes)
 
     def _per_rep(self, registry: CollectorRegistry, max_scopes: int) -> None:
         """The metrics labelled by rep and team, bounded to `max_scopes` values of each."""

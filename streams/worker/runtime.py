@@ -24,7 +24,7 @@ from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import FOLD_SETTINGS, decode_value, parse_key
 from streams.worker.delivery import BatchApp
-from streams.worker.framed_store import framed_store_class
+from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
 from streams.worker.kafka_contact import KafkaContact
 from streams.worker.kafka_options import faust_credentials
@@ -35,6 +35,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
+from streams.worker.store_memory import StoreMemory
 from streams.worker.topics import SCOPES_TABLE
 from streams.worker.write_behind import WriteBehind
 
@@ -71,8 +72,9 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
     runtime: Runtime
 
     def _new_store_by_url(self, url: Any) -> Any:
-        """Faust's store for the URL, recovering from the framed changelog."""
-        return framed_store_class(str(url))(
+        """Faust's store for the URL, recovering from the framed changelog; a RocksDB one
+        within the worker's memory budget."""
+        store = framed_store_class(str(url))(
             url,
             self.app,
             self,
@@ -84,6 +86,9 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
             loop=self.loop,
             options=self.options,
         )
+        if isinstance(store, FramedRocksDBStore):
+            store.bound_memory(self.runtime.store_memory)
+        return store
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
@@ -205,6 +210,9 @@ class Runtime:
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
 
     def _scopes_table(self) -> Any:
+        #: every RocksDB database of the table shares it (SALES_STORE_MEMORY_BYTES)
+        self.store_memory = StoreMemory(self.settings.store_memory_bytes)
+        self.metrics.watch_store_memory(self.store_memory)
         table = ScopesTable(
             app=self.app,
             name=SCOPES_TABLE,

@@ -20,6 +20,8 @@ from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
 from streams.domain.retention import MIN_RETENTION, Retention
 from streams.worker.changelog_frames import SNAPSHOT_MIN_BYTES
 from streams.worker.kafka_options import KafkaSecurity, KafkaSecurityError
+from streams.worker.store_memory import DEFAULT_BUDGET_BYTES as STORE_BUDGET_BYTES
+from streams.worker.store_memory import MIN_BUDGET_BYTES as MIN_STORE_BUDGET_BYTES
 
 DEFAULT_FX_RATES = Path(__file__).resolve().parents[1] / "data" / "fx_rates.json"
 
@@ -240,6 +242,8 @@ class Settings:
     app_id: str = "salespulse"
     data_dir: Path = Path("var/worker")
     store: str = "rocksdb://"
+    #: RocksDB's block cache and memtables over all of the worker's partitions
+    store_memory_bytes: int = STORE_BUDGET_BYTES
     metrics_rep_label: bool = True
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
@@ -339,6 +343,9 @@ class Settings:
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
+            store_memory_bytes=_int(
+                env, "SALES_STORE_MEMORY_BYTES", STORE_BUDGET_BYTES, minimum=MIN_STORE_BUDGET_BYTES
+            ),
             changelog_snapshot_bytes=_int(
                 env, "SALES_CHANGELOG_SNAPSHOT_BYTES", SNAPSHOT_MIN_BYTES, minimum=1024
             ),

@@ -123,6 +123,13 @@ async def test_rejects_reach_deadletter_and_valid_records_still_count(cluster: C
     assert status == 200
     for _, _, _, reason in rejects:
         assert f'reason="{reason}"' in metrics
+    # the worker's RocksDB databases hold their memtables in the one budget the gauge reads
+    (store_memory,) = [
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("sales_store_memory_bytes ")
+    ]
+    assert 0 < store_memory <= 128 * 2**20
     assert worker.alive(), "a bad record must never stop the worker"
 
 

@@ -55,6 +55,7 @@ EXPORTED_METRICS = {
     "sales_consumer_lag_records",
     "sales_worker_info",
     "sales_kafka_last_contact_timestamp_seconds",
+    "sales_store_memory_bytes",
     "sales_target_alerts_total",
     # contract section 8.4
     "sales_pipeline_open_amount",
@@ -182,6 +183,7 @@ NO_BUSINESS_LABELS = {
     "sales_consumer_lag_records",
     "sales_worker_info",
     "sales_kafka_last_contact_timestamp_seconds",
+    "sales_store_memory_bytes",
 }
 NO_BUSINESS_RULE_LEVELS = ("topic:", "topic_reason:", "salespulse:")
 
