@@ -7,9 +7,10 @@ about 64 MiB per partition for a few MiB of records (`python -m bench.store_memo
 latency bench's memory after its load; figures in the README's Sizing). Here every database
 of the worker shares one LRU block cache, and a write buffer manager charges their memtables
 to that cache and flushes the database being written to once they pass half of it. The
-budget is soft: a write never waits for a flush, so while one runs the memtables can pass it
-briefly. Reads only reach RocksDB for records the views do not hold, so a small cache costs
-little.
+budget is soft: the manager never makes a write wait, so while a flush runs the memtables can
+pass it briefly. Reads reach RocksDB only for records that neither the views nor the records
+held between checkpoints have (deal and account state, mostly): live drains with this budget
+and with 8 GiB committed alike (bench/HISTORY.md).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class StoreMemory:
             raise ValueError(f"a store memory budget under {MIN_BUDGET_BYTES} bytes")
         self.budget_bytes = budget_bytes
         self.cache = rocksdict.Cache(budget_bytes)
-        # memtables take at most half of the cache before a flush; allow_stall=False: a
-        # write never blocks the event loop waiting for a flush
+        # memtables take half of the cache before a flush; allow_stall=False: the manager
+        # never makes a write wait (RocksDB itself still does once a database has three
+        # memtables, as under Faust's options)
         self.write_buffers = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
             budget_bytes // 2, False, self.cache
         )
