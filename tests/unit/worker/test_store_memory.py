@@ -18,8 +18,9 @@ from streams.worker.store_memory import DEFAULT_BUDGET_BYTES, MIN_BUDGET_BYTES, 
 BUDGET = 16 * 2**20
 DATABASES = 4
 RECORD = bytes(range(256)) * 2 + b"x" * 88  # 600 bytes, as a busy hour record
-#: each round rewrites 2,000 records per database (live: 1.1 MiB each), as checkpoints
-#: rewrite what changed; 20 rounds write 92 MiB, almost six times the budget
+#: each round writes 2,000 records per database, of 6,000 it rewrites in turn (3.4 MiB live
+#: per database), as checkpoints rewrite what changed; 20 rounds write 92 MiB, almost six
+#: times the budget
 ROUNDS, RECORDS = 20, 2000
 
 
