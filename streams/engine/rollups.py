@@ -439,18 +439,16 @@ class ScopeView:
 
 
 def day_agg(record: DayRecord | None) -> PeriodAgg | None:
-    """A day's roll-up from its day record alone: its hours' parts rolled up as the hour
-    records' were (each hour's part carries the day's latest time of the part, whose
-    greatest is the period's latest either way). None for a record with no hour."""
-    if record is None:
+    """A day's roll-up from its day record alone: each part's hours summed at once, as a
+    rebuild rolls a whole day into its week (`_day_changes`; every hour of a part carries
+    the day's latest time of the part). None for a record with no hour."""
+    changes = _day_changes(record, +1) if record is not None else []
+    if not changes:
         return None
     agg = PeriodAgg()
-    held = False
-    for quarter in sorted(record.quarters()):
-        for name, counts in record.hour_parts(quarter).items():
-            agg.apply(PartChange.between(name, None, counts))
-            held = True
-    return agg if held else None
+    for change in changes:
+        agg.apply(change)
+    return agg
 
 
 class Membership:
