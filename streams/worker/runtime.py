@@ -185,8 +185,9 @@ class Runtime:
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
         self.registry = CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry, self.worker_id, settings.metrics_max_scopes)
-        self.collector = BusinessCollector(self.views, settings, self.evaluations)
-        self.collector.ready = lambda: self.ready
+        self.collector = BusinessCollector(
+            self.views, settings, self.evaluations, ready=lambda: self.ready
+        )
         self.registry.register(self.collector)
         self.app = faust_app(settings)
         s = settings
