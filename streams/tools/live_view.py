@@ -60,6 +60,8 @@ class LiveState:
     sent: int = 0
     started: float = field(default_factory=time.monotonic)
     problem: str = ""
+    #: the broker not taking the live events, while it lasts (they are held, not lost)
+    kafka_problem: str = ""
 
     @property
     def rate(self) -> float:
@@ -194,8 +196,9 @@ def render(state: LiveState, width: int = 200) -> RenderableType:
         "  Ctrl-C stops everything",
     )
     parts: list[RenderableType] = [header]
-    if state.problem:
-        parts.append(Text(state.problem, style="bold red"))
+    for problem in (state.kafka_problem, state.problem):
+        if problem:
+            parts.append(Text(problem, style="bold red"))
     if width >= 150:
         side_by_side = Table.grid(expand=True, padding=(0, 1))
         side_by_side.add_column(ratio=3)
@@ -262,7 +265,7 @@ def status_line(state: LiveState) -> str:
     """One line for `--no-view` runs (logs, tests)."""
     leader = state.leaderboard[0] if state.leaderboard else None
     lead = f"leader {leader['id']} ({_money(leader.get('value'))})" if leader else "no leader yet"
-    problem = f"; {state.problem}" if state.problem else ""
+    problem = "".join(f"; {p}" for p in (state.kafka_problem, state.problem) if p)
     return (
         f"{state.sent} live events ({state.rate:.1f}/s); {lead}; "
         f"{len(state.performance)} reps; {state.alerts_seen} alerts{problem}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from streams.tools.generator import Record
 from streams.worker.kafka_options import kafka_options, refusal
@@ -27,6 +27,15 @@ from streams.worker.topics import ensure_topics as create_missing_topics
 #: (topic, key, value) as sent; a None value is a tombstone
 Outgoing = tuple[str, bytes | None, bytes | None]
 Progress = Callable[[int], None]
+#: told (message, ongoing) when the broker stops taking records, and when it takes them again
+OutageReport = Callable[[str, bool], None]
+#: seconds between two attempts at records the broker did not take
+RESEND_PAUSE = 2.0
+#: seconds between two reports of the same outage
+REPORT_EVERY = 30.0
+#: how long the one-shot commands (generate, replay, targets, publish) wait for a broker that
+#: stopped taking records before they give up, in seconds
+DEFAULT_PATIENCE = 120.0
 
 
 class KafkaUnavailable(RuntimeError):
@@ -109,18 +118,50 @@ class Pacer:
         self.count += 1
 
 
-class RecordProducer:
-    """An async context manager around AIOKafkaProducer tuned for bulk sends."""
+def is_outage(exc: BaseException) -> bool:
+    """Did the broker not take a record for now (down, restarting, electing a leader), so
+    that the same record sent again later can succeed? Refusals (authorization, a record too
+    large) are not outages: sending again would fail the same way."""
+    return isinstance(exc, KafkaError) and (exc.retriable or isinstance(exc, KafkaTimeoutError))
 
-    def __init__(self, settings: Settings, *, linger_ms: int = 20) -> None:
+
+def _on_stderr(message: str, ongoing: bool) -> None:
+    print(f"salespulse: {message}", file=sys.stderr, flush=True)
+
+
+class RecordProducer:
+    """An async context manager around AIOKafkaProducer tuned for bulk sends.
+
+    A broker that stops taking records (restarted, briefly down) does not lose any: what it
+    did not acknowledge is sent again every RESEND_PAUSE seconds, for up to `patience`
+    seconds of outage (None: until cancelled, for the live demo), and `report` is told when
+    the outage starts and ends. A record sent twice is harmless: the worker counts an
+    `event_id` once, and targets are absolute values.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        linger_ms: int = 20,
+        request_timeout_ms: int = 30_000,
+        patience: float | None = DEFAULT_PATIENCE,
+        report: OutageReport = _on_stderr,
+    ) -> None:
         self.settings = settings
+        self.patience = patience
+        self.report = report
+        #: when the current outage began (monotonic), None while the broker takes records
+        self.outage_since: float | None = None
+        self.reported_at = 0.0
         self._producer = AIOKafkaProducer(
             **kafka_options(settings),
             linger_ms=linger_ms,
             max_batch_size=512 * 1024,
             acks=1,
             compression_type=None,
-            request_timeout_ms=30_000,
+            # also how long an unacknowledged batch waits for a broker that went away
+            request_timeout_ms=request_timeout_ms,
         )
 
     async def __aenter__(self) -> RecordProducer:
@@ -146,6 +187,7 @@ class RecordProducer:
         wall clock is stamped when it is sent, not when the previous one was.
         """
         pacer = Pacer(rate)
+        chunk: list[Outgoing] = []
         pending: list[asyncio.Future[Any]] = []
         sent = 0
         iterator = iter(records)
@@ -154,27 +196,98 @@ class RecordProducer:
             item = next(iterator, None)
             if item is None:
                 break
-            topic, key, value = item
-            pending.append(await self._producer.send(topic, value, key=key))
+            chunk.append(item)
+            pending.append(await self._send(item))
             sent += 1
             if len(pending) >= 2000 or (rate and len(pending) >= max(1, int(rate))):
-                await _settle(pending)
-                pending.clear()
+                await self._settle(chunk, pending)
+                chunk, pending = [], []
                 if progress:
                     progress(sent)
         await self._producer.flush()
-        await _settle(pending)
+        await self._settle(chunk, pending)
         if progress:
             progress(sent)
         return sent
 
+    async def _send(self, item: Outgoing) -> asyncio.Future[Any]:
+        """The record's delivery future; an outage while enqueueing (no metadata within
+        the request timeout) comes back as a failed future, to be sent again like the rest."""
+        topic, key, value = item
+        try:
+            future: asyncio.Future[Any] = await self._producer.send(topic, value, key=key)
+        except KafkaError as exc:
+            if not is_outage(exc):
+                raise
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(exc)
+        return future
 
-async def _settle(futures: list[asyncio.Future[Any]]) -> None:
-    for result in await asyncio.gather(*futures, return_exceptions=True):
-        if isinstance(result, KafkaError):
-            raise result
-        if isinstance(result, BaseException):
-            raise result
+    async def _settle(self, chunk: list[Outgoing], pending: list[asyncio.Future[Any]]) -> None:
+        """Wait until the broker acknowledged every record of `chunk`; after an outage, send
+        again, in order, everything from its first failed record on, so that of two records
+        with the same key (a target set twice) the later one still lands last. A refusal
+        raises at once, an outage once it outlasts the patience."""
+        while pending:
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            first: int | None = None
+            for index, result in enumerate(results):
+                if isinstance(result, BaseException):
+                    if not is_outage(result):
+                        raise result
+                    if first is None:
+                        first = index
+            if first is None:
+                break
+            cause = results[first]
+            assert isinstance(cause, BaseException)
+            chunk = chunk[first:]
+            self._outage(cause, len(chunk))
+            await asyncio.sleep(RESEND_PAUSE)
+            pending = await self._send_again(chunk)
+        if self.outage_since is not None:
+            lasted = time.monotonic() - self.outage_since
+            self.outage_since = None
+            self.report(
+                f"Kafka at {self.settings.kafka_bootstrap} takes records again, after "
+                f"{lasted:.1f} s",
+                False,
+            )
+
+    async def _send_again(self, chunk: list[Outgoing]) -> list[asyncio.Future[Any]]:
+        """Send `chunk` again; once one record fails to enqueue (no metadata within the
+        request timeout), the rest share its failure instead of each waiting as long."""
+        pending: list[asyncio.Future[Any]] = []
+        for item in chunk:
+            future = await self._send(item)
+            pending.append(future)
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                pending += [future] * (len(chunk) - len(pending))
+                break
+        return pending
+
+    def _outage(self, cause: BaseException, undelivered: int) -> None:
+        """Report an outage when it starts and every REPORT_EVERY seconds after; give up
+        past the patience."""
+        now = time.monotonic()
+        what = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        if self.outage_since is None:
+            self.outage_since = self.reported_at = now
+        elif self.patience is not None and now - self.outage_since >= self.patience:
+            raise KafkaUnavailable(
+                f"Kafka at {self.settings.kafka_bootstrap} has not taken records for "
+                f"{now - self.outage_since:.0f} s ({what}); {undelivered} records were not "
+                "delivered. Is the broker up (`make kafka-up`) and KAFKA_BOOTSTRAP right?"
+            )
+        elif now - self.reported_at < REPORT_EVERY:
+            return
+        self.reported_at = now
+        self.report(
+            f"Kafka at {self.settings.kafka_bootstrap} is not taking records "
+            f"({what}, for {now - self.outage_since:.0f} s): {undelivered} held, "
+            f"sent again every {RESEND_PAUSE:g} s",
+            True,
+        )
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from streams.tools.generator import (
 from streams.tools.live_view import LiveState, follow_alerts, poll_api, render, status_line
 from streams.tools.producer import (
     KafkaUnavailable,
+    OutageReport,
     Outgoing,
     RecordProducer,
     ensure_topics,
@@ -156,7 +157,9 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
             )
             # alerts from the end, but before targets and history so their alerts show up
             background.append(asyncio.create_task(follow_alerts(state, settings)))
-            async with RecordProducer(settings) as producer:
+            # patience None: a demo rides out a broker restart, holding the live events
+            report = _kafka_report(state)
+            async with RecordProducer(settings, patience=None, report=report) as producer:
                 start, end = config.span()
                 with progress_bar("history", config.events) as progress:
                     sent = await producer.send_records(
@@ -179,6 +182,16 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
             await _cancel(background)
             if worker is not None:
                 await _stop_worker(worker)
+
+
+def _kafka_report(state: LiveState) -> OutageReport:
+    """Outages on stderr (above the live view, which rich redirects) and in the view."""
+
+    def report(message: str, ongoing: bool) -> None:
+        state.kafka_problem = message if ongoing else ""
+        print(f"salespulse run: {message}", file=sys.stderr, flush=True)
+
+    return report
 
 
 async def _targets_from_worker(

@@ -1,0 +1,100 @@
+"""The CLI's producer against a broker that stops and comes back: nothing it sent is lost.
+
+A broker of its own (the session's is shared by every test), stopped while records are
+being sent and started again on the same port and data dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from streams.tools.producer import (
+    KafkaUnavailable,
+    Outgoing,
+    RecordProducer,
+    ensure_topics,
+    topic_partitions,
+)
+from streams.worker.settings import Settings
+from tests.conftest import load_kafka_local
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "outage.activities"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Any]:
+    kafka_local = load_kafka_local()
+    started = kafka_local.start_broker(kafka_local.free_port(), tmp_path, die_with_parent=True)
+    try:
+        yield started
+    finally:
+        kafka_local.stop_broker(tmp_path)
+
+
+def _records(n: int) -> list[Outgoing]:
+    return [(TOPIC, f"rep-{i % 7}".encode(), f"event-{i:05d}".encode()) for i in range(n)]
+
+
+async def _values(settings: Settings) -> list[bytes]:
+    partitions = await topic_partitions(settings, TOPIC)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    await asyncio.sleep(0)
+    values: list[bytes] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                values.extend(m.value for m in messages if m.value is not None)
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def test_records_sent_while_the_broker_restarts_all_arrive(broker: Any) -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP": broker.bootstrap})
+    await ensure_topics(settings, [TOPIC])
+    reports: list[tuple[str, bool]] = []
+    records = _records(400)
+    async with RecordProducer(
+        settings, request_timeout_ms=3000, patience=None, report=lambda *r: reports.append(r)
+    ) as producer:
+        sending = asyncio.create_task(producer.send_records(records, rate=40))
+        await asyncio.sleep(2)
+        data_dir, port = broker.data_dir, broker.port
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(4)  # the broker away for a while, and the in-flight batch expired
+        kafka_local = load_kafka_local()
+        await asyncio.to_thread(kafka_local.start_broker, port, data_dir, die_with_parent=True)
+        assert await asyncio.wait_for(sending, 120) == len(records)
+    arrived = await _values(settings)
+    assert set(arrived) == {value for _, _, value in records}, "a record was lost"
+    ongoing = [message for message, still in reports if still]
+    assert ongoing, "the outage was not reported"
+    assert "is not taking records" in ongoing[0] and broker.bootstrap in ongoing[0]
+    assert reports[-1][1] is False and "takes records again" in reports[-1][0]
+
+
+async def test_a_broker_gone_longer_than_the_patience_is_an_error_naming_it(broker: Any) -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP": broker.bootstrap})
+    await ensure_topics(settings, [TOPIC])
+    async with RecordProducer(
+        settings, request_timeout_ms=2000, patience=5, report=lambda *r: None
+    ) as producer:
+        await producer.send_records(_records(10))  # metadata known, then the broker goes
+        await asyncio.to_thread(broker.stop)
+        with pytest.raises(KafkaUnavailable) as caught:
+            await asyncio.wait_for(producer.send_records(_records(10)), 60)
+    message = str(caught.value)
+    assert broker.bootstrap in message and "records were not delivered" in message
+    assert "make kafka-up" in message
