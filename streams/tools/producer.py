@@ -281,11 +281,11 @@ class RecordProducer:
             )
         elif now - self.reported_at < REPORT_EVERY:
             return
+        lasted = f", for {now - self.outage_since:.0f} s" if now > self.outage_since else ""
         self.reported_at = now
         self.report(
-            f"Kafka at {self.settings.kafka_bootstrap} is not taking records "
-            f"({what}, for {now - self.outage_since:.0f} s): {undelivered} held, "
-            f"sent again every {RESEND_PAUSE:g} s",
+            f"Kafka at {self.settings.kafka_bootstrap} is not taking records ({what}{lasted}): "
+            f"{undelivered} held, sent again every {RESEND_PAUSE:g} s",
             True,
         )
 

@@ -157,9 +157,11 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
             )
             # alerts from the end, but before targets and history so their alerts show up
             background.append(asyncio.create_task(follow_alerts(state, settings)))
-            # patience None: a demo rides out a broker restart, holding the live events
-            report = _kafka_report(state)
-            async with RecordProducer(settings, patience=None, report=report) as producer:
+            # patience None: a demo rides out a broker restart, holding the live events;
+            # a short request timeout shows an outage within seconds (loopback broker)
+            async with RecordProducer(
+                settings, request_timeout_ms=5000, patience=None, report=_kafka_report(state)
+            ) as producer:
                 start, end = config.span()
                 with progress_bar("history", config.events) as progress:
                     sent = await producer.send_records(
