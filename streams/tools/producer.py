@@ -125,8 +125,13 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, KafkaError) and (exc.retriable or isinstance(exc, KafkaTimeoutError))
 
 
-def _on_stderr(message: str, ongoing: bool) -> None:
-    print(f"salespulse: {message}", file=sys.stderr, flush=True)
+_log = logging.getLogger(__name__)
+
+
+def _log_outage(message: str, ongoing: bool) -> None:
+    """A warning either way: the commands configure no logging, and Python prints warnings
+    to stderr then; an application using the Publisher routes them as it likes."""
+    _log.warning(message)
 
 
 class RecordProducer:
@@ -146,7 +151,7 @@ class RecordProducer:
         linger_ms: int = 20,
         request_timeout_ms: int = 30_000,
         patience: float | None = DEFAULT_PATIENCE,
-        report: OutageReport = _on_stderr,
+        report: OutageReport = _log_outage,
     ) -> None:
         self.settings = settings
         self.patience = patience
