@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from streams.tools.producer import (
     KafkaUnavailable,
     Outgoing,
     RecordProducer,
     ensure_topics,
-    topic_partitions,
 )
 from streams.worker.settings import Settings
 from tests.conftest import load_kafka_local
+from tests.support.workers import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -43,24 +42,6 @@ def _records(n: int) -> list[Outgoing]:
     return [(TOPIC, f"rep-{i % 7}".encode(), f"event-{i:05d}".encode()) for i in range(n)]
 
 
-async def _values(settings: Settings) -> list[bytes]:
-    partitions = await topic_partitions(settings, TOPIC)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    await asyncio.sleep(0)
-    values: list[bytes] = []
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                values.extend(m.value for m in messages if m.value is not None)
-    finally:
-        await consumer.stop()
-    return values
-
-
 async def test_records_sent_while_the_broker_restarts_all_arrive(broker: Any) -> None:
     settings = Settings.from_env({"KAFKA_BOOTSTRAP": broker.bootstrap})
     await ensure_topics(settings, [TOPIC])
@@ -77,7 +58,7 @@ async def test_records_sent_while_the_broker_restarts_all_arrive(broker: Any) ->
         kafka_local = load_kafka_local()
         await asyncio.to_thread(kafka_local.start_broker, port, data_dir, die_with_parent=True)
         assert await asyncio.wait_for(sending, 120) == len(records)
-    arrived = await _values(settings)
+    arrived = [m.value for m in await read_topic(broker.bootstrap, TOPIC)]
     assert set(arrived) == {value for _, _, value in records}, "a record was lost"
     ongoing = [message for message, still in reports if still]
     assert ongoing, "the outage was not reported"
