@@ -59,6 +59,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Any]:
+    """A broker of the test's own, for tests that stop it (the session's is shared)."""
+    kafka_local = load_kafka_local()
+    data_dir = tmp_path / "own-kafka"
+    broker = kafka_local.start_broker(kafka_local.free_port(), data_dir, die_with_parent=True)
+    try:
+        yield broker
+    finally:
+        kafka_local.stop_broker(data_dir)
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A short unique name, e.g. "t3f9a1c0b2e", valid in topic names and app ids."""
     return "t" + uuid.uuid4().hex[:11]

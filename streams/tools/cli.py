@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from streams.worker import kafka_client_backoff
+
 #: sub-command modules under streams.tools.commands, in the order `--help` lists them
 COMMANDS = (
     "worker",
@@ -62,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    kafka_client_backoff.install()  # every command talks to Kafka through aiokafka
     try:
         result = func(args)
     except (ValueError, OSError) as exc:
