@@ -248,6 +248,9 @@ class Settings:
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
     commit_interval: float = 1.0
+    #: seconds a stop (SIGTERM, Ctrl-C) may take before the worker exits without finishing
+    #: it, as a crash would (wiring.SalesWorker): a stop cannot commit while Kafka is away
+    stop_timeout: float = 30.0
     #: changelog deltas per partition before a snapshot replaces them, at least
     changelog_snapshot_bytes: int = SNAPSHOT_MIN_BYTES
     topics: Topics = field(default_factory=Topics)
@@ -343,6 +346,7 @@ class Settings:
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
+            stop_timeout=_float(env, "SALES_STOP_TIMEOUT", 30.0, minimum=1.0),
             store_memory_bytes=_int(
                 env, "SALES_STORE_MEMORY_BYTES", STORE_BUDGET_BYTES, minimum=MIN_STORE_BUDGET_BYTES
             ),

@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     log_fold_build()
     tune_collector()
     runtime = build_runtime(settings)
-    worker = SalesWorker(runtime.app, loglevel=args.loglevel, quiet=True)
+    worker = SalesWorker(runtime.app, settings=settings, loglevel=args.loglevel, quiet=True)
     clean = False
     try:
         worker.execute_from_commandline()

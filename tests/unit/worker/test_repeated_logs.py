@@ -156,11 +156,12 @@ def test_faust_logging_setup_ends_with_the_filter_on_the_root_handlers() -> None
     on the ones it installs."""
     import faust
 
+    from streams.worker.settings import Settings
     from streams.worker.wiring import SalesWorker
 
     saved = logging.root.handlers[:], logging.root.level
     app = faust.App("repeated-logs-test", autodiscover=False)
-    worker = SalesWorker(app, loglevel="info", quiet=True)
+    worker = SalesWorker(app, settings=Settings(), loglevel="info", quiet=True)
     try:
         worker._setup_logging()
         assert logging.root.handlers

@@ -1,0 +1,79 @@
+"""A worker told to stop while Kafka is away still exits, and says why.
+
+A stop commits, and a commit waits for the broker: mode's worker waited for ever and
+ignored every further signal. Now it gives up after SALES_STOP_TIMEOUT, or at once on a
+second signal, exiting as a crash would (the running marker stays, so the next start
+restores from the changelog; the crash tests cover that restart).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.tools.commands.worker import RUNNING_MARKER
+from streams.worker.wiring import EXIT_STOP_CUT
+from tests.support.workers import Cluster, Worker, wait_ready
+
+pytestmark = pytest.mark.integration
+
+#: generous: what is asserted is that the worker exits, not how fast
+EXIT_WITHIN_S = 60
+
+
+async def _worker_without_broker(
+    own_broker: Any, unique_name: str, tmp_path: Path, stop_timeout: float
+) -> tuple[Worker, Path]:
+    cluster = Cluster(
+        bootstrap=own_broker.bootstrap,
+        name=unique_name,
+        base_dir=tmp_path,
+        extra_env={"SALES_STOP_TIMEOUT": str(stop_timeout)},
+    )
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    own_broker.stop()
+    time.sleep(2)  # the worker's clients notice
+    return worker, Path(worker.env["SALES_DATA_DIR"])
+
+
+def _exit_code(worker: Worker) -> int:
+    assert worker.process is not None
+    try:
+        return worker.process.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise AssertionError(f"still running {EXIT_WITHIN_S} s on:\n{worker.log_tail()}") from None
+
+
+async def test_a_stop_past_the_timeout_exits_as_a_crash_and_says_why(
+    own_broker: Any, unique_name: str, tmp_path: Path
+) -> None:
+    worker, data_dir = await _worker_without_broker(own_broker, unique_name, tmp_path, 3)
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    assert _exit_code(worker) == EXIT_STOP_CUT, worker.log_tail()
+    log = worker.log_tail(20)
+    assert "not stopped 3 s after SIGTERM (SALES_STOP_TIMEOUT)" in log, log
+    assert own_broker.bootstrap in log and "nothing is lost or counted twice" in log, log
+    assert (data_dir / RUNNING_MARKER).exists(), "the next start must know the stop was cut"
+
+
+async def test_a_second_signal_while_stopping_exits_at_once(
+    own_broker: Any, unique_name: str, tmp_path: Path
+) -> None:
+    worker, data_dir = await _worker_without_broker(own_broker, unique_name, tmp_path, 3600)
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    time.sleep(2)
+    assert worker.alive(), "stopping, waiting for the broker"
+    os.killpg(worker.process.pid, signal.SIGINT)  # Ctrl-C
+    assert _exit_code(worker) == EXIT_STOP_CUT, worker.log_tail()
+    assert "SIGINT again while stopping" in worker.log_tail(20)
+    assert (data_dir / RUNNING_MARKER).exists()
