@@ -42,7 +42,8 @@ def log(message: str) -> None:
 
 
 class BrokerControl:
-    """A local broker of its own (data dir and port), which can be SIGKILLed and restarted."""
+    """A local broker of its own (data dir and port), which can be SIGKILLed, or stopped
+    cleanly, and restarted."""
 
     def __init__(self, kafka_local: ModuleType, port: int, data_dir: Path) -> None:
         self.kafka_local = kafka_local
@@ -50,6 +51,7 @@ class BrokerControl:
         self.data_dir = data_dir
         self.broker: Any = None
         self.kills = 0
+        self.clean_stops = 0
 
     @property
     def bootstrap(self) -> str:
@@ -70,6 +72,12 @@ class BrokerControl:
             while Path(f"/proc/{pid}").exists():
                 time.sleep(0.05)
         self.kills += 1
+
+    def stop_cleanly(self) -> None:
+        """SIGTERM the JVM and wait: a controlled shutdown, which first moves every
+        partition's leadership away (to no one, on one broker), as in a rolling restart."""
+        self.broker.stop()
+        self.clean_stops += 1
 
     def stop(self) -> None:
         if self.broker is not None:
@@ -343,15 +351,16 @@ BROKER_DOWN_FLOOR = FAILURES_TO_TELL * PROBE_SECONDS + 1.0
 
 @dataclass
 class Fault:
-    kind: str  # kill | broker | add | remove
+    kind: str  # kill | broker | broker_stop | add | remove
     at: int  # the record index at which it is set off
     delay: float  # seconds between being set off and striking (production goes on)
-    down: float = 0.0  # kill, broker: seconds before the restart
+    down: float = 0.0  # kill, broker, broker_stop: seconds before the restart
     wipe: bool = False  # kill: delete the worker's data dir before the restart
 
 
 def schedule(size: Size, rng: random.Random, records: int) -> list[Fault]:
     kinds = ["kill"] * size.kills + ["broker"] * size.broker_kills
+    kinds += ["broker_stop"] * size.broker_stops
     kinds += ["add"] * size.add_worker + ["remove"] * size.remove_worker
     rng.shuffle(kinds)
     if "remove" in kinds and kinds.index("remove") < kinds.index("add"):
@@ -365,7 +374,7 @@ def schedule(size: Size, rng: random.Random, records: int) -> list[Fault]:
     for i, fault in enumerate(f for f in faults if f.kind == "kill"):
         fault.wipe = i % 2 == 1  # every other killed worker restarts with no local state
     for fault in faults:
-        if fault.kind == "broker":
+        if fault.kind in ("broker", "broker_stop"):
             fault.down += BROKER_DOWN_FLOOR
     return faults
 
@@ -383,7 +392,7 @@ class FaultRunner:
     #: a worker killed on purpose, until it is started again
     down: list[Worker] = field(default_factory=list)
     counts: dict[str, int] = field(
-        default_factory=lambda: {"kill": 0, "broker": 0, "add": 0, "remove": 0}
+        default_factory=lambda: {"kill": 0, "broker": 0, "broker_stop": 0, "add": 0, "remove": 0}
     )
 
     def live(self) -> list[Worker]:
@@ -415,10 +424,14 @@ class FaultRunner:
             self.down.remove(victim)
             await wait_ready([victim], f"its restart after SIGKILL (data dir wiped: {fault.wipe})")
             self.note(fault, f"worker {victim.port} back and ready (data dir wiped: {fault.wipe})")
-        elif fault.kind == "broker":
+        elif fault.kind in ("broker", "broker_stop"):
             async with self.feed.paused():
-                self.broker.kill()
-                self.note(fault, "SIGKILL broker")
+                if fault.kind == "broker":
+                    self.broker.kill()
+                    self.note(fault, "SIGKILL broker")
+                else:
+                    self.broker.stop_cleanly()  # blocks the loop until the JVM exits
+                    self.note(fault, "broker stopped cleanly (SIGTERM)")
                 await asyncio.sleep(fault.down)
                 self.broker.start()  # blocks the loop until the broker answers
                 self.note(

@@ -87,6 +87,8 @@ class Size:
     add_worker: bool
     remove_worker: bool
     broker_kills: int = 1
+    #: clean broker stops (SIGTERM: leadership moved away first), then restarts
+    broker_stops: int = 1
 
 
 SIZES = {

@@ -1,4 +1,5 @@
-"""Fault injection against real Kafka: crashes, a broker crash, rebalances, cut dead letters.
+"""Fault injection against real Kafka: crashes, a broker crash and a clean broker restart,
+rebalances, cut dead letters.
 
 One scenario, two sizes (FAULTS_SIZE, see tests/faults/conftest.py). Workers of one group
 consume a seeded stream of every input kind (activities, deals with reopened and corrected
@@ -6,7 +7,8 @@ histories, feedback, targets) with duplicates, late and invalid records, produce
 (tests/faults/plan.py) while, at random instants of the stream (seeded):
 
 - workers are SIGKILLed and restarted (some with their data dir deleted),
-- the broker is SIGKILLed and started again on the same data dir and port,
+- the broker is SIGKILLed and started again on the same data dir and port, and stopped
+  cleanly (a controlled shutdown, as in a rolling restart) and started again,
 - a worker joins the group and (full size) one leaves it with SIGTERM,
 - every worker runs against a dead-letter topic created beforehand with
   max.message.bytes=4096 (FAULTS_DEADLETTER_MAX_BYTES), so the dead letters of big invalid
@@ -170,6 +172,7 @@ async def test_faults_lose_nothing_and_count_nothing_twice(
                     "produced": plan.counts,
                     "faults": runner.counts,
                     "broker_kills": fault_broker.kills,
+                    "broker_clean_stops": fault_broker.clean_stops,
                     "outage_log_lines": outage_lines,
                     "dead_letters": dead,
                     "group_status": group,
@@ -195,6 +198,7 @@ async def test_faults_lose_nothing_and_count_nothing_twice(
             )
         assert runner.counts["kill"] == plan.size.kills
         assert fault_broker.kills == plan.size.broker_kills
+        assert fault_broker.clean_stops == plan.size.broker_stops
     finally:
         await feed.stop()
         await progress.close()
