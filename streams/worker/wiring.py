@@ -72,7 +72,7 @@ class SalesWorker(faust.Worker):  # type: ignore[misc]
 
     @staticmethod
     def _exit_unclean(why: str) -> NoReturn:
-        log.error(
+        log.critical(
             "%s. Exiting without a clean stop, as a crash would: the next start on this data "
             "dir restores the state from the changelog and folds the input since the last "
             "commit again; nothing is lost or counted twice",
