@@ -27,9 +27,10 @@ pytestmark = pytest.mark.integration
 EXIT_WITHIN_S = 60
 
 
-async def _worker_without_broker(
+async def _stopping_without_broker(
     own_broker: Any, unique_name: str, tmp_path: Path, stop_timeout: float
 ) -> tuple[Worker, Path]:
+    """A ready worker, its broker gone, then told to stop (SIGTERM)."""
     cluster = Cluster(
         bootstrap=own_broker.bootstrap,
         name=unique_name,
@@ -40,7 +41,13 @@ async def _worker_without_broker(
     await wait_ready([worker])
     own_broker.stop()
     time.sleep(2)  # the worker's clients notice
+    _signal(worker, signal.SIGTERM)
     return worker, Path(worker.env["SALES_DATA_DIR"])
+
+
+def _signal(worker: Worker, signum: signal.Signals) -> None:
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signum)
 
 
 def _exit_code(worker: Worker) -> int:
@@ -55,9 +62,7 @@ def _exit_code(worker: Worker) -> int:
 async def test_a_stop_past_the_timeout_exits_as_a_crash_and_says_why(
     own_broker: Any, unique_name: str, tmp_path: Path
 ) -> None:
-    worker, data_dir = await _worker_without_broker(own_broker, unique_name, tmp_path, 3)
-    assert worker.process is not None
-    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker, data_dir = await _stopping_without_broker(own_broker, unique_name, tmp_path, 3)
     assert _exit_code(worker) == EXIT_STOP_CUT, worker.log_tail()
     log = worker.log_tail(20)
     assert "not stopped 3 s after SIGTERM (SALES_STOP_TIMEOUT)" in log, log
@@ -68,12 +73,10 @@ async def test_a_stop_past_the_timeout_exits_as_a_crash_and_says_why(
 async def test_a_second_signal_while_stopping_exits_at_once(
     own_broker: Any, unique_name: str, tmp_path: Path
 ) -> None:
-    worker, data_dir = await _worker_without_broker(own_broker, unique_name, tmp_path, 3600)
-    assert worker.process is not None
-    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker, data_dir = await _stopping_without_broker(own_broker, unique_name, tmp_path, 3600)
     time.sleep(2)
     assert worker.alive(), "stopping, waiting for the broker"
-    os.killpg(worker.process.pid, signal.SIGINT)  # Ctrl-C
+    _signal(worker, signal.SIGINT)  # Ctrl-C
     assert _exit_code(worker) == EXIT_STOP_CUT, worker.log_tail()
     assert "SIGINT again while stopping" in worker.log_tail(20)
     assert (data_dir / RUNNING_MARKER).exists()
