@@ -507,9 +507,10 @@ class _Batch:
         self.eval_scopes.add(item.scope)
 
     def handle_team_hour(self, item: TeamHourItem) -> None:
-        scope, hour, rep, part = item.scope, item.hour, item.rep, item.part  # read once
+        scope, hour, rep = item.scope, item.hour, item.rep  # read once
         if self.horizon is not None and hour < self.horizon:
             return  # a rep partition behind the horizon's move: no hour before it is kept
+        part = self.proc.views.rep_part(rep, scope[5:], hour, item.part)
         key = (scope, HOUR, hour)
         record = self.load_team_hour(key)
         views = self.proc.views

@@ -1,0 +1,109 @@
+"""A team hour shares its members' parts with the rep hours of the same worker's views.
+
+The worker decodes each TeamHourItem from the internal topic: kept as decoded, a team hour
+held a second copy of every member's counts (a third of a wide fold's memory). These tests
+fold one partition, as one worker owning a rep and its team does, with the internal items
+encoded and decoded on the way, as on the topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from streams.domain.money import FxRates
+from streams.engine.items import (
+    Foldable,
+    HourCounts,
+    Republish,
+    TeamHourItem,
+    decode_envelope,
+    encode_envelope,
+)
+from streams.engine.processor import ScopeProcessor
+from streams.engine.rollups import ScopeView, Views
+from tests.unit.engine.scope_harness import GRACE, activity, utc
+
+FX = FxRates.load(Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json", "USD")
+NOW = utc(2026, 11, 27, 12)
+HOUR = int(utc(2026, 11, 27, 10).timestamp())
+AT = "2026-11-27T10:15:00Z"
+
+
+class OneWorker:
+    """Every scope on partition 0 of one worker: its items go out encoded and come back."""
+
+    def __init__(self) -> None:
+        tz = ZoneInfo("UTC")
+        self.views = Views(tz)
+        self.proc = ScopeProcessor(
+            views=self.views, fx=FX, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8
+        )
+        self.store: dict[bytes, bytes] = {}
+
+    def batch(self, items: list[Foldable], now: datetime = NOW) -> list[Foldable]:
+        """Fold one batch; returns what it sent on, as read back from the topic."""
+        result = self.proc.process(0, items, self.store.get, now)
+        for key, value in result.writes.items():
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = value
+        onward = [item for item in result.outbox if type(item) is not Republish]
+        return list(decode_envelope(encode_envelope(onward))) if onward else []
+
+    def settle(self, items: list[Foldable]) -> None:
+        pending = items
+        while pending:
+            pending = self.batch(pending)
+
+    def view(self, scope: str) -> ScopeView:
+        view = self.views.get(scope)
+        assert view is not None, scope
+        return view
+
+
+def team_hours(items: list[Foldable]) -> list[TeamHourItem]:
+    return [item for item in items if isinstance(item, TeamHourItem)]
+
+
+def test_a_team_hour_holds_the_reps_own_part_not_a_copy() -> None:
+    w = OneWorker()
+    w.settle([activity("a1", "r1", "t1", AT), activity("a2", "r2", "t1", AT, "email")])
+    team = w.view("team:t1").hours[HOUR]
+    for rep in ("r1", "r2"):
+        assert team.parts[rep] is w.view("rep:" + rep).hours[HOUR].parts["t1"]
+    assert {rep: part.counts for rep, part in team.parts.items()} == {
+        "r1": {"call": 1},
+        "r2": {"email": 1},
+    }
+
+
+def test_a_part_the_rep_no_longer_holds_is_kept_as_it_came() -> None:
+    """An item older or newer than the rep's hour (its partition runs ahead, or behind):
+    the team takes what the item says, never the rep's other counts."""
+    w = OneWorker()
+    w.settle([activity("a1", "r1", "t1", AT)])
+    rep_part = w.view("rep:r1").hours[HOUR].parts["t1"]
+    other = HourCounts({"call": 5}, rep_part.satisfaction.copy(), rep_part.latest)
+    w.settle([TeamHourItem("team:t1", HOUR, "r1", other)])
+    team_part = w.view("team:t1").hours[HOUR].parts["r1"]
+    assert team_part.counts == {"call": 5}
+    assert team_part is not rep_part
+    assert rep_part.counts == {"call": 1}
+
+
+def test_the_next_event_of_the_rep_leaves_the_shared_part_as_it_was() -> None:
+    """The rep's next batch copies its hour before counting: until its item arrives, the
+    team still holds the counts it was told, not the rep's newer ones."""
+    w = OneWorker()
+    w.settle([activity("a1", "r1", "t1", AT)])
+    sent = w.batch([activity("a2", "r1", "t1", AT)])
+    assert w.view("rep:r1").hours[HOUR].parts["t1"].counts == {"call": 2}
+    assert w.view("team:t1").hours[HOUR].parts["r1"].counts == {"call": 1}
+    assert [item.part.counts for item in team_hours(sent)] == [{"call": 2}]
+    w.settle(sent)
+    team_part = w.view("team:t1").hours[HOUR].parts["r1"]
+    assert team_part.counts == {"call": 2}
+    assert team_part is w.view("rep:r1").hours[HOUR].parts["t1"]
