@@ -12,6 +12,10 @@ What lives here (append yours below, one section per owner, and keep this list c
   (SCRAM-SHA-512 user, throwaway CA made at start); yields a kafka_local.SecuredConnection:
   `.bootstrap`, `.ca_file`, `.username`, `.password`, `.mechanism`, `.env()` (the KAFKA_*
   variables of salespulse) and `.aiokafka_options()`. Started only by tests that ask for it.
+- `own_broker` (function): a single broker of the test's own, for tests that stop it.
+- `own_kafka_cluster` (function): three Kafka nodes of the test's own
+  (`kafka_local.LocalCluster`: `.bootstrap`, `.stop_node(n)`, `.start_node(n)`), topics with
+  three replicas: for what one broker cannot show (a rolling restart).
 """
 
 from __future__ import annotations
@@ -68,6 +72,18 @@ def own_broker(tmp_path: Path) -> Iterator[Any]:
         yield broker
     finally:
         kafka_local.stop_broker(data_dir)
+
+
+@pytest.fixture
+def own_kafka_cluster(tmp_path: Path) -> Iterator[Any]:
+    """A three-node Kafka cluster of the test's own (kafka_local.LocalCluster): topics with
+    three replicas, two in sync for a write, nodes that stop and start one at a time."""
+    kafka_local = load_kafka_local()
+    cluster = kafka_local.start_cluster(tmp_path / "kafka-cluster", 3, die_with_parent=True)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

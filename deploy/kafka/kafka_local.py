@@ -13,6 +13,14 @@ Standard library only (Python 3.11). Usable as a script and as a module.
     broker.bootstrap                               # "127.0.0.1:19092"
     broker.stop()
 
+A local cluster of several nodes (each broker and controller, one static quorum; topics with
+up to three replicas, two in sync for a write), for what one broker cannot show:
+
+    cluster = start_cluster(Path("/tmp/kc"), 3)    # returns once every node answers
+    cluster.bootstrap                              # "127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3"
+    cluster.stop_node(2); cluster.start_node(2)    # a rolling restart, one node at a time
+    cluster.stop()
+
 Secured mode (SASL_SSL with SCRAM users and a throwaway CA):
 
     python deploy/kafka/kafka_local.py up --sasl-ssl [--port 19093] [--data-dir var/kafka-sasl]
@@ -190,12 +198,18 @@ def _java() -> str:
 
 
 def _server_properties(
-    port: int, controller_port: int, log_dir: Path, security: _SecuredFiles | None = None
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    security: _SecuredFiles | None = None,
+    quorum: Quorum | None = None,
+    node_id: int = NODE_ID,
 ) -> str:
+    voters = quorum.voters if quorum is not None else f"{NODE_ID}@{HOST}:{controller_port}"
     props = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.voters": f"{NODE_ID}@{HOST}:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -226,6 +240,8 @@ def _server_properties(
         "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
         "log.retention.hours": "168",
     }
+    if quorum is not None:
+        props.update(quorum.replication())
     if security is not None:
         props.update(_secured_properties(port, controller_port, security))
     lines = ["# Written by deploy/kafka/kafka_local.py at every start; edits are lost."]
@@ -790,6 +806,7 @@ class Broker:
     version: str = KAFKA_VERSION
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     security: Security | None = field(default=None, repr=False)  # None: plain mode
+    node_id: int = NODE_ID
 
     @property
     def bootstrap(self) -> str:
@@ -932,7 +949,12 @@ def _port_from_properties(path: Path) -> int:
 
 
 def _format_storage(
-    java: str, libs: Path, data_dir: Path, log_dir: Path, extra: tuple[str, ...] = ()
+    java: str,
+    libs: Path,
+    data_dir: Path,
+    log_dir: Path,
+    extra: tuple[str, ...] = (),
+    cluster_id: str | None = None,
 ) -> None:
     if (log_dir / "meta.properties").is_file():
         return
@@ -947,7 +969,7 @@ def _format_storage(
         "kafka.tools.StorageTool",
         "format",
         "--cluster-id",
-        _new_cluster_id(),
+        cluster_id or _new_cluster_id(),
         "--config",
         str(data_dir / "server.properties"),
         "--ignore-formatted",
@@ -1039,6 +1061,44 @@ def _check_mode(existing: Broker, security: SecuredListener | None) -> None:
             )
 
 
+def _launch(
+    java: str, libs: Path, data_dir: Path, what: str, die_with_parent: bool
+) -> subprocess.Popen[bytes]:
+    """Start the JVM of the node whose server.properties and log4j2.properties are in
+    `data_dir`; its output goes to broker.log there, its pid to broker.pid."""
+    heap = os.environ.get("KAFKA_HEAP_OPTS", DEFAULT_HEAP_OPTS).split()
+    extra = os.environ.get("KAFKA_LOCAL_JAVA_OPTS", "").split()
+    cmd = [
+        java,
+        *heap,
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={data_dir}",
+        *extra,
+        "-cp",
+        f"{libs}/*",
+        "kafka.Kafka",
+        str(data_dir / "server.properties"),
+    ]
+    with open(data_dir / "broker.log", "ab") as log:
+        log.write(f"\n==== kafka_local: starting {what}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_set_pdeathsig if die_with_parent else None,
+        )
+    (data_dir / "broker.pid").write_text(f"{proc.pid}\n")
+    return proc
+
+
 def start_broker(
     port: int,
     data_dir: Path,
@@ -1111,47 +1171,17 @@ def start_broker(
         if plan is not None and plan.format_args:
             _save_users(data_dir, plan.record)
 
-        heap = os.environ.get("KAFKA_HEAP_OPTS", DEFAULT_HEAP_OPTS).split()
-        extra = os.environ.get("KAFKA_LOCAL_JAVA_OPTS", "").split()
-        cmd = [
-            java,
-            *heap,
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={log4j}",
-            f"-Dkafka.logs.dir={data_dir}",
-            *extra,
-            "-cp",
-            f"{libs}/*",
-            "kafka.Kafka",
-            str(props),
-        ]
-        log_file = data_dir / "broker.log"
         mode = "" if secured is None else f" (SASL_SSL, {secured.mechanism})"
-        with open(log_file, "ab") as log:
-            log.write(
-                f"\n==== kafka_local: starting Kafka {version} on {HOST}:{port}{mode}\n".encode()
-            )
-            log.flush()
-            proc = subprocess.Popen(
-                cmd,
-                cwd=data_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_set_pdeathsig if die_with_parent else None,
-            )
-        (data_dir / "broker.pid").write_text(f"{proc.pid}\n")
+        proc = _launch(
+            java, libs, data_dir, f"Kafka {version} on {HOST}:{port}{mode}", die_with_parent
+        )
         state: dict[str, Any] = {
             "pid": proc.pid,
             "port": port,
             "controller_port": controller_port,
             "version": version,
             "bootstrap": f"{HOST}:{port}",
-            "log_file": str(log_file),
+            "log_file": str(data_dir / "broker.log"),
         }
         broker_security = None
         if plan is not None and secured is not None:
@@ -1201,9 +1231,9 @@ def _wait_ready(broker: Broker, deadline: float, user: str | None = None) -> Non
             )
         try:
             info = _probe(broker.port, security=broker.security, user=user)
-            if any(b[0] == NODE_ID for b in info["brokers"]):
+            if any(b[0] == broker.node_id for b in info["brokers"]):
                 return
-            last_error = f"node {NODE_ID} not listed yet"
+            last_error = f"node {broker.node_id} not listed yet"
         except (OSError, ConnectionError, ProbeError, struct.error, UnicodeDecodeError) as exc:
             last_error = str(exc) or type(exc).__name__
         if time.monotonic() > deadline:
@@ -1225,6 +1255,166 @@ def stop_broker(data_dir: Path, timeout: float = STOP_TIMEOUT) -> Broker | None:
             return None
         broker.stop(timeout)
         return broker
+
+
+# --------------------------------------------------------------------------- local clusters
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """Several local nodes, each a broker and a controller, in one static quorum: a
+    replicated cluster on one machine, for what one node cannot show (a rolling restart,
+    partition leadership moving between brokers)."""
+
+    cluster_id: str
+    #: node id -> (client port, controller port)
+    ports: dict[int, tuple[int, int]]
+
+    @property
+    def voters(self) -> str:
+        return ",".join(f"{n}@{HOST}:{c}" for n, (_, c) in sorted(self.ports.items()))
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"{HOST}:{port}" for _, (port, _) in sorted(self.ports.items()))
+
+    def replication(self) -> dict[str, str]:
+        """Every topic on up to three nodes, and a write acknowledged by all replicas in
+        sync (acks=all) on at least two: a node can restart without losing a record."""
+        replicas = str(min(3, len(self.ports)))
+        in_sync = str(min(2, len(self.ports)))
+        return {
+            "default.replication.factor": replicas,
+            "min.insync.replicas": in_sync,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": in_sync,
+        }
+
+    @classmethod
+    def load_or_plan(cls, root: Path, nodes: int) -> Quorum:
+        """The quorum of a cluster once started on `root` (its ids and ports kept in
+        cluster.json), or a new one on free ports."""
+        saved = root / "cluster.json"
+        if saved.is_file():
+            state = json.loads(saved.read_text())
+            ports = {int(n): (int(p), int(c)) for n, (p, c) in state["ports"].items()}
+            return cls(cluster_id=str(state["cluster_id"]), ports=ports)
+        taken: set[int] = set()
+        while len(taken) < 2 * nodes:
+            taken.add(free_port())
+        free = sorted(taken)
+        ports = {n: (free[2 * n - 2], free[2 * n - 1]) for n in range(1, nodes + 1)}
+        quorum = cls(cluster_id=_new_cluster_id(), ports=ports)
+        root.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({"cluster_id": quorum.cluster_id, "ports": ports}) + "\n")
+        return quorum
+
+
+@dataclass
+class LocalCluster:
+    """A running local cluster (`start_cluster`): each node in `root/node-<id>`, laid out
+    as a single broker's data dir. A node stops cleanly and starts again on its own."""
+
+    root: Path
+    quorum: Quorum
+    version: str = KAFKA_VERSION
+    die_with_parent: bool = False
+    brokers: dict[int, Broker] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.quorum.bootstrap
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.root / f"node-{node_id}"
+
+    def launch_node(self, node_id: int) -> Broker:
+        """Start one node's JVM and return at once (a quorum forms only once most of its
+        voters run, so a cluster's nodes start together, then `wait_node`)."""
+        if node_id in self.brokers and self.brokers[node_id].is_running():
+            raise KafkaLocalError(f"node {node_id} of {self.root} already runs")
+        libs, java = ensure_jars(self.version), _java()
+        data_dir = self.node_dir(node_id)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port, controller_port = self.quorum.ports[node_id]
+        log_dir = data_dir / "kraft"
+        (data_dir / "server.properties").write_text(
+            _server_properties(port, controller_port, log_dir, quorum=self.quorum, node_id=node_id)
+        )
+        (data_dir / "log4j2.properties").write_text(_LOG4J2.format(root="INFO"))
+        _format_storage(java, libs, data_dir, log_dir, cluster_id=self.quorum.cluster_id)
+        what = f"Kafka {self.version} node {node_id} on {HOST}:{port}"
+        proc = _launch(java, libs, data_dir, what, self.die_with_parent)
+        state: dict[str, Any] = {"pid": proc.pid, "port": port, "node_id": node_id}
+        state.update(controller_port=controller_port, version=self.version)
+        _state_file(data_dir).write_text(json.dumps(state) + "\n")
+        broker = Broker(port, data_dir, proc.pid, controller_port, self.version, proc)
+        broker.node_id = node_id
+        self.brokers[node_id] = broker
+        return broker
+
+    def wait_node(self, node_id: int, timeout: float | None = None) -> Broker:
+        """Return once the node serves requests and lists itself among the brokers."""
+        if timeout is None:
+            timeout = float(os.environ.get("KAFKA_LOCAL_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+        broker = self.brokers[node_id]
+        _wait_ready(broker, time.monotonic() + timeout)
+        return broker
+
+    def start_node(self, node_id: int, timeout: float | None = None) -> Broker:
+        """Start one node again while the others run (their quorum is there)."""
+        self.launch_node(node_id)
+        return self.wait_node(node_id, timeout)
+
+    def stop_node(self, node_id: int, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop one node cleanly (SIGTERM): it hands its partition leadership to the
+        replicas in sync before it exits, as in a rolling restart."""
+        broker = self.brokers.pop(node_id, None)
+        if broker is not None:
+            broker.stop(timeout)
+
+    def stop(self) -> None:
+        for node_id in sorted(self.brokers):
+            self.stop_node(node_id)
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_cluster(
+    root: Path,
+    nodes: int = 3,
+    *,
+    version: str = KAFKA_VERSION,
+    timeout: float | None = None,
+    die_with_parent: bool = False,
+) -> LocalCluster:
+    """Start a local cluster of `nodes` KRaft nodes (each broker and controller) on
+    loopback and return once every node serves requests. Topics get min(3, nodes)
+    replicas, two of which must be in sync for a write with acks=all."""
+    root = Path(root).resolve()
+    with _locked(_lock_file(root)):
+        cluster = LocalCluster(root, Quorum.load_or_plan(root, nodes), version, die_with_parent)
+        try:
+            for node_id in sorted(cluster.quorum.ports):
+                cluster.launch_node(node_id)
+            for node_id in sorted(cluster.quorum.ports):
+                cluster.wait_node(node_id, timeout)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+
+def _lock_file(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    return root / ".lock"
 
 
 # -------------------------------------------------------------------------------------- CLI

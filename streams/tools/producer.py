@@ -163,7 +163,10 @@ class RecordProducer:
             **kafka_options(settings),
             linger_ms=linger_ms,
             max_batch_size=512 * 1024,
-            acks=1,
+            # a record counts as taken once every replica in sync has it: with acks=1, one
+            # the leader took is lost if a rolling restart moves the leadership to a replica
+            # that had not fetched it yet (on one broker the two are the same)
+            acks="all",
             compression_type=None,
             # also how long an unacknowledged batch waits for a broker that went away
             request_timeout_ms=request_timeout_ms,

@@ -1,0 +1,108 @@
+"""A rolling restart of a three-node Kafka cluster while events flow: nothing lost, nothing
+counted twice.
+
+Production Kafka is replicated, and its brokers restart one at a time (upgrades, settings):
+each hands the leadership of its partitions to another replica as it stops, and every client
+must find the new leaders, the group its new coordinator. One broker cannot show that. Here
+every topic has three replicas, two in sync for a write; two workers fold a stream that the
+CLI's producer publishes (keyed by rep, as the contract recommends) while each node in turn
+stops cleanly, starts again and catches up. Then every figure of every rep and team equals
+the independent calculation, no record was dead-lettered and both workers still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.tools.producer import RecordProducer
+from streams.worker.settings import Settings
+from tests.integration.expected_figures import Expected
+from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, generate
+from tests.integration.test_scripted_stream import check_figures
+from tests.support.workers import Cluster, eventually, read_topic, wait_ready
+
+pytestmark = pytest.mark.integration
+
+REPLICAS = 3
+#: events a second: the publishing outlasts the three restarts (some 15 s each)
+RATE = 50.0
+
+
+async def unreplicated(bootstrap: str) -> list[str]:
+    """Partitions (topic[partition]) with fewer replicas in sync than they have."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = await admin.describe_topics(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [
+        f"{topic['topic']}[{p['partition']}]"
+        for topic in topics
+        for p in topic["partitions"]
+        if len(p["isr"]) < len(p["replicas"])
+    ]
+
+
+async def all_in_sync(bootstrap: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    behind = await unreplicated(bootstrap)
+    while behind:
+        assert time.monotonic() < deadline, f"replicas still out of sync: {behind[:10]}"
+        await asyncio.sleep(0.5)
+        behind = await unreplicated(bootstrap)
+
+
+async def roll(kafka: Any) -> list[int]:
+    """Stop and start each node in turn, waiting until every replica caught up before the
+    next; returns the nodes restarted."""
+    done = []
+    for node_id in sorted(kafka.quorum.ports):
+        await asyncio.sleep(3)  # records flow through the cluster as it is
+        await asyncio.to_thread(kafka.stop_node, node_id)
+        await asyncio.sleep(1)
+        await asyncio.to_thread(kafka.start_node, node_id)
+        await all_in_sync(kafka.bootstrap)
+        done.append(node_id)
+    return done
+
+
+async def test_a_rolling_restart_of_the_brokers_loses_and_doubles_nothing(
+    own_kafka_cluster: Any, unique_name: str, tmp_path: Path
+) -> None:
+    kafka = own_kafka_cluster
+    events = generate(datetime.now(UTC), seed=31)
+    exp = Expected(events, late_grace=GRACE)
+    assert not exp.late
+    env = {**EXTRA_ENV, "SALES_TOPIC_REPLICATION": str(REPLICAS)}
+    cluster = Cluster(kafka.bootstrap, unique_name, tmp_path, extra_env=env)
+    try:
+        workers = [cluster.start_worker() for _ in range(2)]
+        await wait_ready(workers)
+        await all_in_sync(kafka.bootstrap)
+        records = [
+            (cluster.topic(kind), event["rep_id"].encode(), orjson.dumps(event))
+            for kind, event in events
+        ]
+        settings = Settings.from_env({"KAFKA_BOOTSTRAP": kafka.bootstrap})
+        async with RecordProducer(settings, request_timeout_ms=5000, patience=None) as producer:
+            sending = asyncio.create_task(producer.send_records(records, rate=RATE))
+            assert await roll(kafka) == [1, 2, 3]
+            assert not sending.done(), "the restarts ended after the stream: make RATE lower"
+            assert await asyncio.wait_for(sending, 180) == len(records)
+
+        urls = [w.url for w in workers]
+        await eventually(lambda: check_figures(exp, urls), timeout=180)
+        dead = await read_topic(kafka.bootstrap, cluster.topic("deadletter"))
+        assert [orjson.loads(m.value) for m in dead] == []
+        assert all(w.alive() for w in workers), [w.log_tail(30) for w in workers]
+    finally:
+        cluster.stop()
