@@ -183,7 +183,9 @@ async def _demo(args: argparse.Namespace, settings: Settings, config: GeneratorC
         finally:
             await _cancel(background)
             if worker is not None:
-                await _stop_worker(worker)
+                # past the worker's own SALES_STOP_TIMEOUT: it cuts a stop that hangs itself,
+                # leaving its marker for a restore (a SIGKILL here would do the same, sooner)
+                await _stop_worker(worker, settings.stop_timeout + STOP_MARGIN)
 
 
 def _kafka_report(state: LiveState) -> OutageReport:
@@ -361,7 +363,11 @@ async def _wait_ready(
     )
 
 
-async def _stop_worker(worker: asyncio.subprocess.Process, grace: float = 20.0) -> None:
+#: seconds a stopping worker gets beyond its own SALES_STOP_TIMEOUT before the demo kills it
+STOP_MARGIN = 10.0
+
+
+async def _stop_worker(worker: asyncio.subprocess.Process, grace: float) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds: the worker gets to commit and close."""
     if worker.returncode is not None:
         return
