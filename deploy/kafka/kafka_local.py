@@ -19,6 +19,7 @@ up to three replicas, two in sync for a write), for what one broker cannot show:
     cluster = start_cluster(Path("/tmp/kc"), 3)    # returns once every node answers
     cluster.bootstrap                              # "127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3"
     cluster.stop_node(2); cluster.start_node(2)    # a rolling restart, one node at a time
+    cluster.kill_node(3); cluster.start_node(3)    # a crash (SIGKILL) and a restart
     cluster.stop()
 
 Secured mode (SASL_SSL with SCRAM users and a throwaway CA):
@@ -1375,6 +1376,16 @@ class LocalCluster:
         broker = self.brokers.pop(node_id, None)
         if broker is not None:
             broker.stop(timeout)
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node, as a crash: no controlled shutdown, no flush; its partitions
+        get new leaders once the controllers miss its heartbeats."""
+        broker = self.brokers.pop(node_id)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(broker.pid, signal.SIGKILL)
+        if broker._proc is not None:
+            broker._proc.wait(timeout=30)
+        _clear_state(broker.data_dir)
 
     def stop(self) -> None:
         for node_id in sorted(self.brokers):
