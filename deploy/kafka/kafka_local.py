@@ -7,6 +7,7 @@ Standard library only (Python 3.11). Usable as a script and as a module.
     python deploy/kafka/kafka_local.py status [--port ...] [--data-dir ...]
     python deploy/kafka/kafka_local.py down [--data-dir var/kafka]
     python deploy/kafka/kafka_local.py jars          # only resolve the jars, print their folder
+    python deploy/kafka/kafka_local.py up --nodes 3 --data-dir var/kafka-cluster   # a cluster
 
     from kafka_local import start_broker, ensure_jars
     broker = start_broker(19092, Path("/tmp/k"))   # returns once the broker answers requests
@@ -1462,6 +1463,8 @@ def _print_env(broker: Broker, user: str | None = None) -> None:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    if args.nodes > 1:
+        return _cluster_up(args)
     port = args.port or default_port()
     data_dir = args.data_dir.resolve()
     security = _listener_from_args(args)
@@ -1489,8 +1492,51 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_nodes(data_dir: Path) -> dict[int, Broker | None] | None:
+    """node id -> its running broker (None: stopped) of the cluster started on `data_dir`;
+    None when no cluster was (a single broker's data dir, or nothing)."""
+    saved = data_dir / "cluster.json"
+    if not saved.is_file():
+        return None
+    quorum = Quorum.load_or_plan(data_dir, 0)
+    return {n: running_broker(data_dir / f"node-{n}") for n in sorted(quorum.ports)}
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    if args.sasl_ssl:
+        raise KafkaLocalError("--nodes and --sasl-ssl do not go together: a cluster is plain")
+    if (data_dir / "server.properties").is_file():
+        raise KafkaLocalError(
+            f"{data_dir} holds one broker's data: give a cluster a folder of its own"
+        )
+    nodes = _cluster_nodes(data_dir)
+    if nodes is not None and len(nodes) != args.nodes:
+        raise KafkaLocalError(f"{data_dir} holds a cluster of {len(nodes)} nodes, not {args.nodes}")
+    if nodes is not None and all(nodes.values()):
+        quorum = Quorum.load_or_plan(data_dir, args.nodes)
+        print(f"Kafka cluster already running on {quorum.bootstrap}; nothing to do")
+        return 0
+    if nodes is not None:  # some run: stop them, and start every node together
+        for broker in nodes.values():
+            if broker is not None:
+                stop_broker(broker.data_dir)
+    started = time.monotonic()
+    cluster = start_cluster(data_dir, args.nodes)
+    pids = ", ".join(f"node {n} pid {b.pid}" for n, b in sorted(cluster.brokers.items()))
+    print(
+        f"Kafka {cluster.version} cluster of {args.nodes} nodes up on {cluster.bootstrap} "
+        f"({pids}; {time.monotonic() - started:.1f}s); data {data_dir}"
+    )
+    print(f"export KAFKA_BOOTSTRAP={cluster.bootstrap}")
+    return 0
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
+    if _cluster_nodes(data_dir) is not None:
+        print(f"export KAFKA_BOOTSTRAP={Quorum.load_or_plan(data_dir, 0).bootstrap}")
+        return 0
     broker = running_broker(data_dir) if data_dir.exists() else None
     if broker is None:
         print(f"no Kafka broker running from {data_dir}", file=sys.stderr)
@@ -1501,6 +1547,14 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
+    nodes = _cluster_nodes(data_dir)
+    if nodes is not None:
+        running = {n: b for n, b in nodes.items() if b is not None}
+        for broker in running.values():
+            stop_broker(broker.data_dir)
+        stopped = ", ".join(f"node {n} on {b.bootstrap}" for n, b in running.items())
+        print(f"Kafka cluster stopped ({stopped or 'no node was running'})")
+        return 0
     broker = stop_broker(data_dir) if data_dir.exists() else None
     if broker is None:
         print(f"no Kafka broker running from {data_dir}; nothing to stop")
@@ -1511,6 +1565,15 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
+    nodes = _cluster_nodes(data_dir)
+    if nodes is not None:
+        for node_id, broker in nodes.items():
+            if broker is None:
+                print(f"node {node_id}: stopped")
+            else:
+                ready = "ready" if probe(broker.port) else "not answering yet"
+                print(f"node {node_id}: running: {broker.bootstrap} pid {broker.pid} ({ready})")
+        return 0 if all(nodes.values()) else 3
     broker = running_broker(data_dir) if data_dir.exists() else None
     if broker is not None:
         ready = "ready" if probe(broker.port, security=broker.security) else "not answering yet"
@@ -1554,8 +1617,17 @@ def main(argv: list[str] | None = None) -> int:
             "--data-dir",
             type=Path,
             default=_default_data_dir(),
-            help="broker data folder (default: var/kafka in the repository)",
+            help="broker data folder (default: var/kafka in the repository); down, status "
+            "and env find a cluster's nodes in it",
         )
+        if name == "up":
+            p.add_argument(
+                "--nodes",
+                type=int,
+                default=1,
+                help="nodes of a local cluster (default 1: a single broker); each is broker "
+                "and controller, on free ports, topics with up to three replicas",
+            )
         if name in ("up", "env"):
             p.add_argument(
                 "--sasl-user",

@@ -149,3 +149,38 @@ def test_cli_up_is_idempotent_and_down_leaves_nothing(tmp_path: Path) -> None:
     assert again.returncode == 0 and "nothing to stop" in again.stdout
     status = _cli("status", "--port", port, "--data-dir", str(data_dir))
     assert status.returncode == 3
+
+
+def test_cli_up_nodes_starts_a_cluster_that_status_env_and_down_know(tmp_path: Path) -> None:
+    kafka_local = load_kafka_local()
+    data_dir = tmp_path / "kafka-cluster"
+    try:
+        up = _cli("up", "--nodes", "3", "--data-dir", str(data_dir))
+        assert up.returncode == 0, up.stdout + up.stderr
+        bootstrap = kafka_local.Quorum.load_or_plan(data_dir, 3).bootstrap
+        assert f"cluster of 3 nodes up on {bootstrap}" in up.stdout
+        assert f"export KAFKA_BOOTSTRAP={bootstrap}" in up.stdout
+        ports = [int(address.rsplit(":", 1)[1]) for address in bootstrap.split(",")]
+        for port in ports:
+            answer = kafka_local.probe(port)
+            assert answer is not None and sorted(b[0] for b in answer["brokers"]) == [1, 2, 3]
+        for n in (1, 2, 3):
+            assert len(_broker_processes(data_dir / f"node-{n}")) == 1
+
+        again = _cli("up", "--nodes", "3", "--data-dir", str(data_dir))
+        assert again.returncode == 0 and "already running" in again.stdout
+        status = _cli("status", "--data-dir", str(data_dir))
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count("running") == 3 and status.stdout.count("(ready)") == 3
+        env = _cli("env", "--data-dir", str(data_dir))
+        assert env.stdout.strip() == f"export KAFKA_BOOTSTRAP={bootstrap}"
+        single = _cli("up", "--data-dir", str(data_dir / "node-1"), "--nodes", "2")
+        assert single.returncode == 1 and "one broker's data" in single.stderr
+    finally:
+        down = _cli("down", "--data-dir", str(data_dir))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "Kafka cluster stopped (node 1 on" in down.stdout
+    for n in (1, 2, 3):
+        assert _broker_processes(data_dir / f"node-{n}") == []
+    status = _cli("status", "--data-dir", str(data_dir))
+    assert status.returncode == 3 and status.stdout.count("stopped") == 3
