@@ -1282,7 +1282,8 @@ class Quorum:
 
     def replication(self) -> dict[str, str]:
         """Every topic on up to three nodes, and a write acknowledged by all replicas in
-        sync (acks=all) on at least two: a node can restart without losing a record."""
+        sync (acks=all) on at least two: with three nodes, one can restart without losing
+        a record or stopping writes (with two, writes wait for it)."""
         replicas = str(min(3, len(self.ports)))
         in_sync = str(min(2, len(self.ports)))
         return {
@@ -1412,7 +1413,12 @@ def start_cluster(
     replicas, two of which must be in sync for a write with acks=all."""
     root = Path(root).resolve()
     with _locked(_lock_file(root)):
-        cluster = LocalCluster(root, Quorum.load_or_plan(root, nodes), version, die_with_parent)
+        quorum = Quorum.load_or_plan(root, nodes)
+        if len(quorum.ports) != nodes:
+            raise KafkaLocalError(
+                f"{root} holds a cluster of {len(quorum.ports)} nodes, not {nodes}"
+            )
+        cluster = LocalCluster(root, quorum, version, die_with_parent)
         try:
             for node_id in sorted(cluster.quorum.ports):
                 cluster.launch_node(node_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import load_kafka_local
 
 
@@ -51,3 +53,10 @@ def test_a_single_broker_keeps_one_replica(tmp_path: Path) -> None:
     assert props["controller.quorum.voters"] == "1@127.0.0.1:9093"
     assert props["default.replication.factor"] == "1"
     assert props["min.insync.replicas"] == "1"
+
+
+def test_a_cluster_folder_starts_only_with_its_own_node_count(tmp_path: Path) -> None:
+    kafka_local = load_kafka_local()
+    kafka_local.Quorum.load_or_plan(tmp_path, 3)
+    with pytest.raises(kafka_local.KafkaLocalError, match="a cluster of 3 nodes, not 5"):
+        kafka_local.start_cluster(tmp_path, 5)
