@@ -510,7 +510,7 @@ class _Batch:
         scope, hour, rep = item.scope, item.hour, item.rep  # read once
         if self.horizon is not None and hour < self.horizon:
             return  # a rep partition behind the horizon's move: no hour before it is kept
-        part = self.proc.views.rep_part(rep, scope[5:], hour, item.part)
+        part = self.proc.views.rep_part(rep, scope.removeprefix("team:"), hour, item.part)
         key = (scope, HOUR, hour)
         record = self.load_team_hour(key)
         views = self.proc.views

@@ -525,7 +525,7 @@ class Views:
     def rep_part(self, rep: str, team: str, hour: int, part: HourCounts) -> HourCounts:
         """`part` (a rep's part of a team hour, decoded from the internal topic), or the
         equal part this worker's view of the rep's hour holds: the team hour then shares it
-        instead of keeping a copy of each member's counts (a third of a wide fold's memory).
+        instead of keeping a copy of each member's counts (a tenth of a wide fold's memory).
         Parts in the views are never changed in place, so sharing one is safe."""
         view = self.scopes.get("rep:" + rep)
         if view is None:

@@ -1,7 +1,7 @@
 """A team hour shares its members' parts with the rep hours of the same worker's views.
 
 The worker decodes each TeamHourItem from the internal topic: kept as decoded, a team hour
-held a second copy of every member's counts (a third of a wide fold's memory). These tests
+held a second copy of every member's counts (a tenth of a wide fold's memory). These tests
 fold one partition, as one worker owning a rep and its team does, with the internal items
 encoded and decoded on the way, as on the topic.
 """
