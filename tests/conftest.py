@@ -77,7 +77,7 @@ def own_broker(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def own_kafka_cluster(tmp_path: Path) -> Iterator[Any]:
     """A three-node Kafka cluster of the test's own (kafka_local.LocalCluster): topics with
-    three replicas, two in sync for a write, nodes that stop and start one at a time."""
+    three replicas, nodes that stop and start one at a time."""
     kafka_local = load_kafka_local()
     cluster = kafka_local.start_cluster(tmp_path / "kafka-cluster", 3, die_with_parent=True)
     try:

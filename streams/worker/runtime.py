@@ -36,7 +36,7 @@ from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
 from streams.worker.store_memory import StoreMemory
-from streams.worker.topics import SCOPES_TABLE
+from streams.worker.topics import SCOPES_TABLE, durability
 from streams.worker.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,7 @@ class Runtime:
             key_type=bytes,
             value_type=bytes,
             help="Per-scope state of reps, teams and deals",
+            extra_topic_configs=durability(self.settings),  # its changelog, as Faust makes it
         )
         table.runtime = self
         return self.app.tables.add(table)

@@ -32,20 +32,31 @@ def changelog_topic(settings: Settings) -> str:
     return f"{settings.app_id}-{SCOPES_TABLE}-changelog"
 
 
+def durability(settings: Settings) -> dict[str, str]:
+    """Settings of every topic the worker or the tools create: with three replicas or more,
+    a write (acks=all, which the worker and the tools use) needs two of them in sync, so a
+    broker can restart without a record lost or writes stopped. Kafka's own default of one
+    would let a record only the leader held be acknowledged, and lost with it."""
+    if settings.replication_factor >= 3:
+        return {"min.insync.replicas": "2"}
+    return {}
+
+
 def wanted_topics(settings: Settings) -> list[NewTopic]:
     t = settings.topics
     n = settings.topic_partitions
     rf = settings.replication_factor
-    compact = {"cleanup.policy": "compact"}
+    durable = durability(settings)
+    compact = {**durable, "cleanup.policy": "compact"}
     return [
-        NewTopic(t.activities, n, rf),
-        NewTopic(t.deals, n, rf),
-        NewTopic(t.feedback, n, rf),
+        NewTopic(t.activities, n, rf, topic_configs=durable),
+        NewTopic(t.deals, n, rf, topic_configs=durable),
+        NewTopic(t.feedback, n, rf, topic_configs=durable),
         NewTopic(t.targets, n, rf, topic_configs=compact),
-        NewTopic(t.alerts, n, rf),
+        NewTopic(t.alerts, n, rf, topic_configs=durable),
         NewTopic(t.performance, n, rf, topic_configs=compact),
-        NewTopic(t.deadletter, n, rf),
-        NewTopic(t.scopes, n, rf),
+        NewTopic(t.deadletter, n, rf, topic_configs=durable),
+        NewTopic(t.scopes, n, rf, topic_configs=durable),
     ]
 
 

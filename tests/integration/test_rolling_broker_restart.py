@@ -4,7 +4,9 @@ nothing lost, nothing counted twice.
 Production Kafka is replicated, and its brokers restart one at a time (upgrades, settings):
 each hands the leadership of its partitions to another replica as it stops, and every client
 must find the new leaders, the group its new coordinator. One broker cannot show that. Here
-every topic has three replicas, two in sync for a write; two workers fold a stream that the
+every topic has three replicas, and the brokers keep Kafka's default of one replica in sync
+for a write: the workers create theirs (inputs, outputs, internal, changelog) needing two,
+which the test checks first. Two workers fold a stream that the
 CLI's producer publishes (keyed by rep, as the contract recommends) while each node in turn
 stops cleanly, starts again and catches up. Then every figure of every rep and team equals
 the independent calculation, no record was dead-lettered and both workers still run.
@@ -25,19 +27,39 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.tools.producer import RecordProducer
 from streams.worker.settings import Settings
+from streams.worker.topics import SCOPES_TABLE
 from tests.integration.expected_figures import Expected
 from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, generate
 from tests.integration.test_scripted_stream import check_figures
-from tests.support.workers import Cluster, eventually, read_topic, wait_ready
+from tests.support.workers import TOPIC_NAMES, Cluster, eventually, read_topic, wait_ready
 
 pytestmark = pytest.mark.integration
 
 REPLICAS = 3
 #: events a second: the publishing outlasts the three restarts (some 15 s each)
 RATE = 50.0
+
+
+async def in_sync_needed(bootstrap: str, topics: list[str]) -> dict[str, str]:
+    """Each topic's min.insync.replicas."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]
+        responses = await admin.describe_configs(resources)
+    finally:
+        await admin.close()
+    return {
+        resource[3]: entry[1]
+        for response in responses
+        for resource in response.resources
+        for entry in resource[4]
+        if entry[0] == "min.insync.replicas"
+    }
 
 
 async def unreplicated(bootstrap: str) -> list[str]:
@@ -96,6 +118,9 @@ async def test_a_rolling_restart_and_a_broker_crash_lose_and_double_nothing(
         workers = [cluster.start_worker() for _ in range(2)]
         await wait_ready(workers)
         await all_in_sync(kafka.bootstrap)
+        ours = [cluster.topic(kind) for kind in TOPIC_NAMES]
+        ours.append(f"{unique_name}-{SCOPES_TABLE}-changelog")
+        assert await in_sync_needed(kafka.bootstrap, ours) == dict.fromkeys(ours, "2")
         records = [
             (cluster.topic(kind), event["rep_id"].encode(), orjson.dumps(event))
             for kind, event in events

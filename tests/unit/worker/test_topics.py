@@ -10,7 +10,8 @@ import pytest
 from aiokafka.admin import NewTopic
 from aiokafka.errors import PolicyViolationError, TopicAlreadyExistsError
 
-from streams.worker.topics import create_topics, wait_for_leaders
+from streams.worker.settings import Settings
+from streams.worker.topics import create_topics, durability, wait_for_leaders, wanted_topics
 
 
 class Admin:
@@ -51,3 +52,23 @@ async def test_partitions_without_a_leader_past_the_timeout_answer_false() -> No
     admin = Admin({}, ready_after=10**6)
     assert not await wait_for_leaders(admin, ["a"], timeout=0.3)
     assert admin.described >= 2
+
+
+def test_three_replicas_or_more_make_every_created_topic_need_two_in_sync() -> None:
+    replicated = Settings.from_env({"SALES_TOPIC_REPLICATION": "3"})
+    topics = wanted_topics(replicated)
+    assert {t.replication_factor for t in topics} == {3}
+    for topic in topics:
+        assert topic.topic_configs["min.insync.replicas"] == "2", topic.name
+    compacted = {t.name for t in topics if t.topic_configs.get("cleanup.policy") == "compact"}
+    assert compacted == {replicated.topics.targets, replicated.topics.performance}
+    assert durability(replicated) == {"min.insync.replicas": "2"}
+
+
+@pytest.mark.parametrize("replicas", ["1", "2"])
+def test_fewer_replicas_leave_the_brokers_default(replicas: str) -> None:
+    """With two, requiring both would stop every write while one broker restarts."""
+    settings = Settings.from_env({"SALES_TOPIC_REPLICATION": replicas})
+    assert durability(settings) == {}
+    for topic in wanted_topics(settings):
+        assert "min.insync.replicas" not in (topic.topic_configs or {}), topic.name
