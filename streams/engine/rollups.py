@@ -536,6 +536,24 @@ class Views:
         held = record.parts.get(team)
         return held if held is not None and held == part else part
 
+    def share_member_parts(self) -> int:
+        """After a rebuild, each team hour decoded from the table holds its own copy of its
+        members' parts: give it the rep hours' equal ones (`rep_part`), as the fold does.
+        Only the values change, each for an equal one: no figure moves. Returns how many."""
+        shared = 0
+        for scope, view in self.scopes.items():
+            if not scope.startswith("team:"):
+                continue
+            team = scope.removeprefix("team:")
+            for hour, record in view.hours.items():
+                parts = record.parts
+                for rep, part in parts.items():
+                    held = self.rep_part(rep, team, hour, part)
+                    if held is not part:
+                        parts[rep] = held  # an existing key: the dict keeps its size
+                        shared += 1
+        return shared
+
     def view(self, scope: str, partition: int) -> ScopeView:
         view = self.scopes.get(scope)
         if view is None:

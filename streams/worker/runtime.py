@@ -268,6 +268,7 @@ class Runtime:
         if records is None:
             log.info("views rebuild for partitions %s stopped: a rebalance began", sorted(mine))
             return False
+        self.views.share_member_parts()
         freeze_long_lived()
         self.ready = True
         # sales.performance is at least once: what changed before a crash but was not yet

@@ -463,6 +463,7 @@ def rebuild_views(views: Views, partition: int, store: dict[bytes, bytes]) -> Vi
     for kb, raw in store.items():
         key = parse_key(kb)
         views.apply(key, partition, decode_value(key[1], raw), raw)
+    views.share_member_parts()
     return views
 
 

@@ -23,7 +23,8 @@ from streams.engine.items import (
 )
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import ScopeView, Views
-from tests.unit.engine.scope_harness import GRACE, activity, utc
+from streams.engine.state import decode_value, parse_key
+from tests.unit.engine.scope_harness import GRACE, activity, rebuild_views, utc
 
 FX = FxRates.load(Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json", "USD")
 NOW = utc(2026, 11, 27, 12)
@@ -107,3 +108,23 @@ def test_the_next_event_of_the_rep_leaves_the_shared_part_as_it_was() -> None:
     team_part = w.view("team:t1").hours[HOUR].parts["r1"]
     assert team_part.counts == {"call": 2}
     assert team_part is w.view("rep:r1").hours[HOUR].parts["t1"]
+
+
+def test_views_rebuilt_from_the_table_share_the_parts_again() -> None:
+    """A restart decodes every team hour from the table, each with copies of its members'
+    parts: the rebuild gives them the rep hours' own, and every figure stays as it was."""
+    w = OneWorker()
+    w.settle([activity("a1", "r1", "t1", AT), activity("a2", "r2", "t1", AT, "email")])
+    before = {p: agg.by_type for p, agg in w.view("team:t1").periods.items()}
+    rebuilt = Views(ZoneInfo("UTC"))
+    for kb, raw in w.store.items():
+        rebuilt.apply(parse_key(kb), 0, decode_value(parse_key(kb)[1], raw), raw)
+    team = rebuilt.get("team:t1")
+    assert team is not None
+    assert team.hours[HOUR].parts["r1"] is not rebuilt.scopes["rep:r1"].hours[HOUR].parts["t1"]
+    assert rebuilt.share_member_parts() == 2
+    for rep in ("r1", "r2"):
+        assert team.hours[HOUR].parts[rep] is rebuilt.scopes["rep:" + rep].hours[HOUR].parts["t1"]
+    assert {p: agg.by_type for p, agg in team.periods.items()} == before
+    assert rebuilt.share_member_parts() == 0  # once is enough
+    assert rebuild_views(Views(ZoneInfo("UTC")), 0, w.store).share_member_parts() == 0

@@ -38,6 +38,9 @@ class RecordingViews:
     def recent_scope_periods(self, since: Any) -> set[tuple[str, str]]:
         return set()
 
+    def share_member_parts(self) -> int:
+        return 0
+
 
 def target(scope: str, period: str, value: float) -> tuple[bytes, bytes]:
     key = state.make_key(scope, state.TARGET, "activities_total", period)
