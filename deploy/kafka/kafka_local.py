@@ -1410,7 +1410,8 @@ def start_cluster(
 ) -> LocalCluster:
     """Start a local cluster of `nodes` KRaft nodes (each broker and controller) on
     loopback and return once every node serves requests. Topics get min(3, nodes)
-    replicas (`Quorum.replication`)."""
+    replicas (`Quorum.replication`). A node of `root` that runs already is taken as it is
+    (a cluster with a node down comes back whole, the others untouched)."""
     root = Path(root).resolve()
     with _locked(_lock_file(root)):
         quorum = Quorum.load_or_plan(root, nodes)
@@ -1419,13 +1420,21 @@ def start_cluster(
                 f"{root} holds a cluster of {len(quorum.ports)} nodes, not {nodes}"
             )
         cluster = LocalCluster(root, quorum, version, die_with_parent)
+        launched = []
         try:
             for node_id in sorted(cluster.quorum.ports):
-                cluster.launch_node(node_id)
-            for node_id in sorted(cluster.quorum.ports):
+                running = running_broker(cluster.node_dir(node_id))
+                if running is None:
+                    cluster.launch_node(node_id)
+                    launched.append(node_id)
+                else:
+                    running.node_id = node_id
+                    cluster.brokers[node_id] = running
+            for node_id in launched:
                 cluster.wait_node(node_id, timeout)
         except BaseException:
-            cluster.stop()
+            for node_id in launched:
+                cluster.stop_node(node_id)
             raise
         return cluster
 
@@ -1523,11 +1532,7 @@ def _cluster_up(args: argparse.Namespace) -> int:
         quorum = Quorum.load_or_plan(data_dir, args.nodes)
         print(f"Kafka cluster already running on {quorum.bootstrap}; nothing to do")
         return 0
-    if nodes is not None:  # some run: stop them, and start every node together
-        for broker in nodes.values():
-            if broker is not None:
-                stop_broker(broker.data_dir)
-    started = time.monotonic()
+    started = time.monotonic()  # nodes that run already are left as they are
     cluster = start_cluster(data_dir, args.nodes)
     pids = ", ".join(f"node {n} pid {b.pid}" for n, b in sorted(cluster.brokers.items()))
     print(

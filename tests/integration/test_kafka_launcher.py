@@ -176,6 +176,17 @@ def test_cli_up_nodes_starts_a_cluster_that_status_env_and_down_know(tmp_path: P
         assert env.stdout.strip() == f"export KAFKA_BOOTSTRAP={bootstrap}"
         single = _cli("up", "--data-dir", str(data_dir / "node-1"), "--nodes", "2")
         assert single.returncode == 1 and "one broker's data" in single.stderr
+
+        # a node that went away: status says so, and up starts it, the others untouched
+        kafka_local.stop_broker(data_dir / "node-2")
+        others = {n: _broker_processes(data_dir / f"node-{n}") for n in (1, 3)}
+        status = _cli("status", "--data-dir", str(data_dir))
+        assert status.returncode == 3 and "node 2: stopped" in status.stdout
+        back = _cli("up", "--nodes", "3", "--data-dir", str(data_dir))
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert kafka_local.Quorum.load_or_plan(data_dir, 3).bootstrap in back.stdout
+        assert len(_broker_processes(data_dir / "node-2")) == 1
+        assert {n: _broker_processes(data_dir / f"node-{n}") for n in (1, 3)} == others
     finally:
         down = _cli("down", "--data-dir", str(data_dir))
     assert down.returncode == 0, down.stdout + down.stderr
