@@ -6,14 +6,14 @@ each hands the leadership of its partitions to another replica as it stops, and 
 must find the new leaders, the group its new coordinator. One broker cannot show that. Here
 every topic has three replicas, and the brokers keep Kafka's default of one replica in sync
 for a write: the workers create theirs (inputs, outputs, internal, changelog) needing two,
-which the test checks first. Two workers fold a stream that the
-CLI's producer publishes (keyed by rep, as the contract recommends) while each node in turn
-stops cleanly, starts again and catches up. Then every figure of every rep and team equals
+which the test checks first. Two workers fold a stream that the CLI's producer publishes
+(keyed by rep, as the contract recommends), a third of it starting just before each node in
+turn goes down, starts again and catches up. Then every figure of every rep and team equals
 the independent calculation, no record was dead-lettered and both workers still run.
 
-The second node is SIGKILLed instead (a crash: no controlled shutdown, its partitions get new
-leaders only once the controllers miss its heartbeats): with acks=all and two replicas in
-sync, a record a broker acknowledged is on another one too.
+The first and third nodes stop cleanly; the second is SIGKILLed (a crash: no controlled
+shutdown, its partitions get new leaders only once the controllers miss its heartbeats): with
+acks=all and two replicas in sync, a record a broker acknowledged is on another one too.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.support.workers import TOPIC_NAMES, Cluster, eventually, read_topic, 
 pytestmark = pytest.mark.integration
 
 REPLICAS = 3
-#: events a second: a third of the stream (some 1,000 events) lasts about as long as a
+#: events a second: a third of the stream (some 1,000 events, 20 s) outlasts most of a
 #: node's restart (some 15 s)
 RATE = 50.0
 
