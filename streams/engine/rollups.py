@@ -541,10 +541,10 @@ class Views:
         members' parts: give it the rep hours' equal ones (`rep_part`), as the fold does.
         Only the values change, each for an equal one: no figure moves. Returns how many."""
         shared = 0
-        for scope, view in self.scopes.items():
-            if not scope.startswith("team:"):
+        for view in self.scopes.values():
+            if view.kind != "team":
                 continue
-            team = scope.removeprefix("team:")
+            team = view.id
             for hour, record in view.hours.items():
                 parts = record.parts
                 for rep, part in parts.items():
