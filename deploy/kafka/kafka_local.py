@@ -1316,6 +1316,11 @@ class Quorum:
         return quorum
 
 
+def node_dir(root: Path, node_id: int) -> Path:
+    """Where a cluster's node keeps its data, laid out as a single broker's data dir."""
+    return root / f"node-{node_id}"
+
+
 @dataclass
 class LocalCluster:
     """A running local cluster (`start_cluster`): each node in `root/node-<id>`, laid out
@@ -1332,7 +1337,7 @@ class LocalCluster:
         return self.quorum.bootstrap
 
     def node_dir(self, node_id: int) -> Path:
-        return self.root / f"node-{node_id}"
+        return node_dir(self.root, node_id)
 
     def launch_node(self, node_id: int) -> Broker:
         """Start one node's JVM and return at once (a quorum forms only once most of its
@@ -1354,8 +1359,9 @@ class LocalCluster:
         state: dict[str, Any] = {"pid": proc.pid, "port": port, "node_id": node_id}
         state.update(controller_port=controller_port, version=self.version)
         _state_file(data_dir).write_text(json.dumps(state) + "\n")
-        broker = Broker(port, data_dir, proc.pid, controller_port, self.version, proc)
-        broker.node_id = node_id
+        broker = Broker(
+            port, data_dir, proc.pid, controller_port, self.version, proc, node_id=node_id
+        )
         self.brokers[node_id] = broker
         return broker
 
@@ -1507,14 +1513,17 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster_nodes(data_dir: Path) -> dict[int, Broker | None] | None:
-    """node id -> its running broker (None: stopped) of the cluster started on `data_dir`;
-    None when no cluster was (a single broker's data dir, or nothing)."""
-    saved = data_dir / "cluster.json"
-    if not saved.is_file():
+def _saved_quorum(data_dir: Path) -> Quorum | None:
+    """The quorum of the cluster once started on `data_dir`; None when none was (a single
+    broker's data dir, or nothing)."""
+    if not (data_dir / "cluster.json").is_file():
         return None
-    quorum = Quorum.load_or_plan(data_dir, 0)
-    return {n: running_broker(data_dir / f"node-{n}") for n in sorted(quorum.ports)}
+    return Quorum.load_or_plan(data_dir, 0)
+
+
+def _cluster_nodes(data_dir: Path, quorum: Quorum) -> dict[int, Broker | None]:
+    """node id -> its running broker (None: stopped)."""
+    return {n: running_broker(node_dir(data_dir, n)) for n in sorted(quorum.ports)}
 
 
 def _cluster_up(args: argparse.Namespace) -> int:
@@ -1525,15 +1534,16 @@ def _cluster_up(args: argparse.Namespace) -> int:
         raise KafkaLocalError(
             f"{data_dir} holds one broker's data: give a cluster a folder of its own"
         )
-    nodes = _cluster_nodes(data_dir)
-    if nodes is not None and len(nodes) != args.nodes:
-        raise KafkaLocalError(f"{data_dir} holds a cluster of {len(nodes)} nodes, not {args.nodes}")
-    if nodes is not None and all(nodes.values()):
-        quorum = Quorum.load_or_plan(data_dir, args.nodes)
+    quorum = _saved_quorum(data_dir)
+    if (
+        quorum is not None
+        and len(quorum.ports) == args.nodes
+        and all(_cluster_nodes(data_dir, quorum).values())
+    ):
         print(f"Kafka cluster already running on {quorum.bootstrap}; nothing to do")
         return 0
     started = time.monotonic()  # nodes that run already are left as they are
-    cluster = start_cluster(data_dir, args.nodes)
+    cluster = start_cluster(data_dir, args.nodes)  # refuses another node count
     pids = ", ".join(f"node {n} pid {b.pid}" for n, b in sorted(cluster.brokers.items()))
     print(
         f"Kafka {cluster.version} cluster of {args.nodes} nodes up on {cluster.bootstrap} "
@@ -1545,8 +1555,9 @@ def _cluster_up(args: argparse.Namespace) -> int:
 
 def _cmd_env(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
-    if _cluster_nodes(data_dir) is not None:
-        print(f"export KAFKA_BOOTSTRAP={Quorum.load_or_plan(data_dir, 0).bootstrap}")
+    quorum = _saved_quorum(data_dir)
+    if quorum is not None:
+        print(f"export KAFKA_BOOTSTRAP={quorum.bootstrap}")
         return 0
     broker = running_broker(data_dir) if data_dir.exists() else None
     if broker is None:
@@ -1558,9 +1569,9 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
-    nodes = _cluster_nodes(data_dir)
-    if nodes is not None:
-        running = {n: b for n, b in nodes.items() if b is not None}
+    quorum = _saved_quorum(data_dir)
+    if quorum is not None:
+        running = {n: b for n, b in _cluster_nodes(data_dir, quorum).items() if b is not None}
         for broker in running.values():
             stop_broker(broker.data_dir)
         stopped = ", ".join(f"node {n} on {b.bootstrap}" for n, b in running.items())
@@ -1576,8 +1587,9 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
-    nodes = _cluster_nodes(data_dir)
-    if nodes is not None:
+    quorum = _saved_quorum(data_dir)
+    if quorum is not None:
+        nodes = _cluster_nodes(data_dir, quorum)
         for node_id, broker in nodes.items():
             if broker is None:
                 print(f"node {node_id}: stopped")
