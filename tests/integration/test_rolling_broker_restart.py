@@ -19,7 +19,6 @@ acks=all and two replicas in sync, a record a broker acknowledged is on another 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.tools.producer import Outgoing, RecordProducer
 from streams.worker.settings import Settings
@@ -35,7 +33,14 @@ from streams.worker.topics import SCOPES_TABLE
 from tests.integration.expected_figures import Expected
 from tests.integration.test_crash_restart import EXTRA_ENV, GRACE, generate
 from tests.integration.test_scripted_stream import check_figures
-from tests.support.workers import TOPIC_NAMES, Cluster, eventually, read_topic, wait_ready
+from tests.support.workers import (
+    TOPIC_NAMES,
+    Cluster,
+    eventually,
+    read_topic,
+    topic_partitions,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,24 +48,6 @@ REPLICAS = 3
 #: events a second: a third of the stream (some 1,000 events, 20 s) outlasts most of a
 #: node's restart (some 15 s)
 RATE = 50.0
-
-
-async def in_sync_needed(bootstrap: str, topics: list[str]) -> dict[str, str]:
-    """Each topic's min.insync.replicas."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]
-        responses = await admin.describe_configs(resources)
-    finally:
-        await admin.close()
-    return {
-        resource[3]: entry[1]
-        for response in responses
-        for resource in response.resources
-        for entry in resource[4]
-        if entry[0] == "min.insync.replicas"
-    }
 
 
 async def unreplicated(bootstrap: str) -> list[str]:
@@ -80,12 +67,11 @@ async def unreplicated(bootstrap: str) -> list[str]:
 
 
 async def all_in_sync(bootstrap: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    behind = await unreplicated(bootstrap)
-    while behind:
-        assert time.monotonic() < deadline, f"replicas still out of sync: {behind[:10]}"
-        await asyncio.sleep(0.5)
+    async def caught_up() -> None:
         behind = await unreplicated(bootstrap)
+        assert not behind, f"replicas still out of sync: {behind[:10]}"
+
+    await eventually(caught_up, timeout=timeout)
 
 
 #: how each node goes down in turn
@@ -126,7 +112,9 @@ async def test_a_rolling_restart_and_a_broker_crash_lose_and_double_nothing(
         await all_in_sync(kafka.bootstrap)
         ours = [cluster.topic(kind) for kind in TOPIC_NAMES]
         ours.append(f"{unique_name}-{SCOPES_TABLE}-changelog")
-        assert await in_sync_needed(kafka.bootstrap, ours) == dict.fromkeys(ours, "2")
+        configs = await topic_partitions(kafka.bootstrap)
+        needed = {name: configs[name][1]["min.insync.replicas"] for name in ours}
+        assert needed == dict.fromkeys(ours, "2")
         records = [
             (cluster.topic(kind), event["rep_id"].encode(), orjson.dumps(event))
             for kind, event in events
