@@ -846,6 +846,19 @@ class Broker:
             _terminate(extra, self.data_dir, timeout, None)
         _clear_state(self.data_dir)
 
+    def kill(self, timeout: float = 30.0) -> None:
+        """SIGKILL the JVM, as a crash: no controlled shutdown, no flush of its logs; its
+        partitions' leadership moves only once the controllers miss its heartbeats."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        if self._proc is not None:
+            self._proc.wait(timeout=timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while _pid_alive(self.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        _clear_state(self.data_dir)
+
     def __enter__(self) -> Broker:
         return self
 
@@ -1386,14 +1399,8 @@ class LocalCluster:
             broker.stop(timeout)
 
     def kill_node(self, node_id: int) -> None:
-        """SIGKILL one node, as a crash: no controlled shutdown, no flush; its partitions
-        get new leaders once the controllers miss its heartbeats."""
-        broker = self.brokers.pop(node_id)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(broker.pid, signal.SIGKILL)
-        if broker._proc is not None:
-            broker._proc.wait(timeout=30)
-        _clear_state(broker.data_dir)
+        """SIGKILL one node, as a crash (`Broker.kill`)."""
+        self.brokers.pop(node_id).kill()
 
     def stop(self) -> None:
         for node_id in sorted(self.brokers):

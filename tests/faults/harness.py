@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import shutil
-import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -63,14 +61,7 @@ class BrokerControl:
 
     def kill(self) -> None:
         """SIGKILL the JVM: no shutdown, no flush of the logs, no controlled leadership move."""
-        pid = self.broker.pid
-        os.kill(pid, signal.SIGKILL)
-        proc = self.broker._proc
-        if proc is not None:
-            proc.wait(timeout=30)
-        else:  # pragma: no cover - started by this object, so it has the process
-            while Path(f"/proc/{pid}").exists():
-                time.sleep(0.05)
+        self.broker.kill()
         self.kills += 1
 
     def stop_cleanly(self) -> None:
