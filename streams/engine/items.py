@@ -5,7 +5,8 @@ or feedback to its rep, a deal to its deal_id, a target to its rep or team. Scop
 send *absolute* contributions to other scopes (a rep's hour to its team, a deal's current
 state to every rep and team it was ever attributed to). Absolute values, never deltas, make
 every hop idempotent: replaying a batch after a crash rewrites the same values instead of
-counting them twice.
+counting them twice. The most frequent ones (`ORDER_FREE`) need no order either, and skip the
+topic when the worker that made them owns their scope.
 
 One Kafka message carries an envelope of many items bound for the same partition, so the
 per-message cost of Kafka and Faust is paid once per batch, not once per event.
@@ -66,9 +67,18 @@ class HourCounts(msgspec.Struct, array_like=True, gc=False):
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def events(self) -> int:
+        """How many events the part counts: an activity once, a feedback once per answer
+        (it carries at least one). A rep's part grows with every event it takes and loses
+        none, so of two parts of one rep's hour the one counting more events is the newer."""
+        satisfaction = self.satisfaction
+        return sum(self.counts.values()) + satisfaction.csat_n + satisfaction.nps_n
+
 
 class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True, gc=False):
-    """Absolute: rep `rep`'s part of team `scope`'s hour `hour` is now `part`."""
+    """Absolute: rep `rep`'s part of team `scope`'s hour `hour` is now `part`. The team
+    keeps the part that counts the most events (`HourCounts.events`), so items of one part
+    may arrive in any order."""
 
     scope: str
     hour: int
@@ -114,7 +124,8 @@ class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True,
 
 
 class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True, gc=False):
-    """An applied activity `event_id` of type `activity` carries deal `scope`'s deal_id."""
+    """An applied activity `event_id` of type `activity` carries deal `scope`'s deal_id.
+    The deal keeps its touches by event id: items may arrive in any order, and again."""
 
     scope: str  # "deal:<deal_id>"
     event_id: str
@@ -180,6 +191,12 @@ Item = (
 
 #: what the fold takes: the items of the internal topic, and input decoded in this process
 Foldable = Item | DecodedEvent
+
+#: items whose order means nothing where they are folded: a worker owning their scope folds
+#: them in the batch that made them instead of sending them through the internal topic (the
+#: other absolute items replace what their scope held, so an older one must never overtake a
+#: newer one: on the topic they keep the order they were made in, across rebalances)
+ORDER_FREE: tuple[type[Item], ...] = (TeamHourItem, TouchItem)
 
 
 class Envelope(msgspec.Struct, array_like=True, gc=False):

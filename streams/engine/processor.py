@@ -526,14 +526,14 @@ class _Batch:
             )
             if day_record is not None:
                 quarter, rest = divmod(hour - day, QUARTER_HOUR)
-                if not rest and day_record.hour_parts(quarter).get(rep) != part:
+                if not rest and _newer(part, day_record.hour_parts(quarter).get(rep)):
                     day_record.put_part(quarter, rep, part)
                     self.put(day_key, day_record)
                     self.member_changing(scope, views.hour_periods(hour), rep)
                 if not rest:
                     return
             record = HourRecord()
-        if record.parts.get(rep) != part:
+        if _newer(part, record.parts.get(rep)):
             record.parts[rep] = part
             self.put(key, record)
             self.member_changing(scope, views.hour_periods(hour), rep)
@@ -1176,6 +1176,14 @@ def expired_keys(
 
 def _copied(counts: HourCounts) -> HourCounts:
     return HourCounts(dict(counts.counts), counts.satisfaction.copy(), counts.latest)
+
+
+def _newer(part: HourCounts, held: HourCounts | None) -> bool:
+    """Does a rep's part of a team hour replace the one the team holds? Only when it counts
+    more events: a part only grows, so an older item (one that travelled the internal topic
+    while a newer one was folded where it was made, or a replay's) never takes counts away,
+    and an equal one changes nothing."""
+    return held is None or part.events() > held.events()
 
 
 def first_win(record: AccountWins | None) -> tuple[float, str] | None:

@@ -24,7 +24,7 @@ from streams.engine.items import (
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import ScopeView, Views
 from streams.engine.state import decode_value, parse_key
-from tests.unit.engine.scope_harness import GRACE, activity, rebuild_views, utc
+from tests.unit.engine.scope_harness import GRACE, activity, feedback, rebuild_views, utc
 
 FX = FxRates.load(Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json", "USD")
 NOW = utc(2026, 11, 27, 12)
@@ -108,6 +108,24 @@ def test_the_next_event_of_the_rep_leaves_the_shared_part_as_it_was() -> None:
     team_part = w.view("team:t1").hours[HOUR].parts["r1"]
     assert team_part.counts == {"call": 2}
     assert team_part is w.view("rep:r1").hours[HOUR].parts["t1"]
+
+
+def test_an_older_part_arriving_after_a_newer_one_changes_nothing() -> None:
+    """A rep's part folded where it was made may overtake an older one still on the
+    internal topic (or a replay's): the team keeps the part counting the most events, an
+    activity once and a feedback once per answer."""
+    w = OneWorker()
+    w.settle([activity("a1", "r1", "t1", AT)])
+    older = team_hours(w.batch([activity("a2", "r1", "t1", AT, "email")]))
+    newer = team_hours(w.batch([feedback("f1", "r1", "t1", AT, csat=5, nps=9)]))
+    w.settle(newer)
+    team = w.view("team:t1")
+    figures = {p: (agg.by_type, agg.satisfaction) for p, agg in team.periods.items()}
+    w.settle(older)
+    assert team.hours[HOUR].parts["r1"].counts == {"call": 1, "email": 1}
+    assert team.hours[HOUR].parts["r1"].satisfaction.csat_n == 1
+    assert {p: (agg.by_type, agg.satisfaction) for p, agg in team.periods.items()} == figures
+    assert [item.part.events() for item in older + newer] == [2, 4]
 
 
 def test_views_rebuilt_from_the_table_share_the_parts_again() -> None:

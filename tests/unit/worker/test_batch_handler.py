@@ -16,7 +16,7 @@ import asyncio
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
-from streams.engine.items import RawEvent, Republish, TeamHourItem, decode_envelope
+from streams.engine.items import DealContribution, Republish, TeamHourItem, decode_envelope
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
@@ -170,14 +170,17 @@ class FakePartition:
             self.store.metas[self.partition] = meta
 
 
-def runtime(sent: Sent, announce_seconds: float = 0.0) -> Any:
-    """A worker owning every partition: anything could be folded locally. Its team medians
-    are announced after every batch unless `announce_seconds` says otherwise."""
+def runtime(
+    sent: Sent, announce_seconds: float = 0.0, owned: Iterable[int] = range(PARTITIONS)
+) -> Any:
+    """A worker owning every partition (or those `owned`): anything could be folded
+    locally. Its team medians are announced after every batch unless `announce_seconds`
+    says otherwise."""
     settings = Settings.from_env({"SALES_TOPIC_PARTITIONS": str(PARTITIONS)})
     fx = FxRates.load(FX_PATH, settings.base_currency)
     store = FakeStore(sent)
     t = settings.topics
-    scopes = {TP(t.scopes, p) for p in range(PARTITIONS)}
+    scopes = {TP(t.scopes, p) for p in owned}
     return SimpleNamespace(
         settings=settings,
         app=SimpleNamespace(
@@ -215,6 +218,12 @@ def runtime(sent: Sent, announce_seconds: float = 0.0) -> Any:
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),
     )
+
+
+def own(rt: Any, partitions: Iterable[int]) -> None:
+    """Give the worker these partitions of the internal topic (a rebalance)."""
+    scopes = {TP(rt.settings.topics.scopes, p) for p in partitions}
+    rt.app.consumer = SimpleNamespace(assignment=lambda: scopes)
 
 
 def record(topic: str, offset: int, key: str, event: dict[str, Any], *, waited: float = 0.0) -> Any:
@@ -257,7 +266,7 @@ async def handle(rt: Any, records: list[Any], *, checkpoint: bool = True) -> Non
         await rt.state.checkpoint(rt.app.producer)
 
 
-def events_of_one_rep(rt: Any) -> list[Any]:
+def events_of_one_rep(rt: Any, team: str = "t1") -> list[Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     topic = rt.settings.topics
     acts = [
@@ -269,7 +278,7 @@ def events_of_one_rep(rt: Any) -> list[Any]:
                 "event_id": f"a{i}",
                 "occurred_at": (now - timedelta(minutes=i)).isoformat(),
                 "rep_id": "r1",
-                "team_id": "t1",
+                "team_id": team,
                 "activity": "call",
             },
         )
@@ -279,7 +288,7 @@ def events_of_one_rep(rt: Any) -> list[Any]:
         "event_id": "d1-won",
         "occurred_at": now.isoformat(),
         "rep_id": "r1",
-        "team_id": "t1",
+        "team_id": team,
         "deal_id": "d1",
         "outcome": "won",
         "amount": 1200.0,
@@ -306,29 +315,51 @@ async def test_what_the_fold_sends_on_is_delivered_before_the_state_that_marks_i
     assert max(scopes_sends) < first_state, kinds
 
 
-async def test_contributions_travel_through_the_internal_topic_even_to_owned_partitions(
-    sent: Sent,
-) -> None:
-    rt = runtime(sent)
-    await handle(rt, events_of_one_rep(rt))
-    items = [
+def scopes_items(rt: Any, sent: Sent) -> list[Any]:
+    """The items of every envelope sent to the internal topic."""
+    return [
         item
         for name, _, _, value in sent
         if name == rt.settings.topics.scopes
         for item in decode_envelope(value)
     ]
-    assert any(isinstance(i, TeamHourItem) and i.scope == "team:t1" for i in items), items
-    folded = changelog_scopes(sent)
-    assert "team:t1" not in folded, "the team was folded in the same batch"
-    # the input records themselves were folded here: their scopes' partitions are owned
-    assert not any(isinstance(i, RawEvent) for i in items)
-    assert {"rep:r1", "deal:d1"} <= folded
 
-    # the next batch, the internal topic's records, folds the team
+
+async def test_order_free_contributions_to_owned_scopes_are_folded_in_the_same_batch(
+    sent: Sent,
+) -> None:
+    """The rep's part of its team's hour needs no order (the team keeps the part counting
+    the most events): the worker owning the team folds it in the batch that made it. The
+    deal's contribution replaces what its scopes held, so it still travels through the
+    internal topic, in order, and the next batch folds it."""
+    rt = runtime(sent)
+    await handle(rt, events_of_one_rep(rt))
+    items = scopes_items(rt, sent)
+    assert items, "the deal's contribution goes on through the internal topic"
+    assert all(isinstance(i, DealContribution) for i in items), items
+    assert {"rep:r1", "deal:d1", "team:t1"} <= changelog_scopes(sent)
+    assert rep_calls(changelog_records(sent), "team:t1") == 3
+
+    # the next batch, the internal topic's records, folds the deal's contributions
     envelopes = internal_records(rt, sent, time.time())
     sent.clear()
     await handle(rt, envelopes)
-    assert "team:t1" in changelog_scopes(sent)
+    assert scopes_items(rt, sent) == []
+    assert {"rep:r1", "team:t1"} <= changelog_scopes(sent)
+
+
+async def test_contributions_to_scopes_of_other_workers_travel_through_the_internal_topic(
+    sent: Sent,
+) -> None:
+    """A team on a partition this worker does not own hears of its rep through Kafka."""
+    team = "t2"
+    other = partition_of("team:" + team, PARTITIONS)
+    assert other != partition_of("rep:r1", PARTITIONS)
+    rt = runtime(sent, owned=set(range(PARTITIONS)) - {other})
+    await handle(rt, events_of_one_rep(rt, team))
+    hours = [i for i in scopes_items(rt, sent) if isinstance(i, TeamHourItem)]
+    assert [(i.scope, i.rep, i.part.counts) for i in hours] == [("team:t2", "r1", {"call": 3})]
+    assert "team:t2" not in changelog_scopes(sent)
 
 
 async def test_state_goes_out_as_one_frame_per_partition_and_the_store_knows_its_offset(
@@ -365,9 +396,10 @@ def changelog_scopes(sent: Sent) -> set[str]:
     return {key[0] for key, _ in changelog_records(sent)}
 
 
-def rep_calls(records: list[tuple[tuple[Any, ...], bytes | None]]) -> int:
-    """Calls counted in the rep's hour records, each key's last version."""
-    latest = {key: value for key, value in records if key[0] == "rep:r1" and key[1] == HOUR}
+def rep_calls(records: list[tuple[tuple[Any, ...], bytes | None]], scope: str = "rep:r1") -> int:
+    """Calls counted in the scope's hour records (the rep's, by default), each key's last
+    version."""
+    latest = {key: value for key, value in records if key[0] == scope and key[1] == HOUR}
     return sum(
         part.counts.get("call", 0)
         for value in latest.values()
@@ -555,14 +587,16 @@ async def test_the_fold_learns_when_the_internal_records_it_folds_were_sent(
     now = datetime.now(UTC).replace(microsecond=0)
     await relay_until_quiet(rt, sent, [activity_of("r3", 0, now)])  # announced at once
     sent.clear()
+    team = partition_of("team:t1", PARTITIONS)
+    own(rt, set(range(PARTITIONS)) - {team})  # the team's hour goes through Kafka
     await handle(rt, [activity_of("r3", 1, minutes_before(now, 1))])
+    own(rt, range(PARTITIONS))  # and the team's partition comes back before it is folded
     hour_ago = time.time() - 3600
     held = internal_records(rt, sent, hour_ago)
     assert held
     for n, envelope in enumerate(held):  # the earliest is not the first
         envelope.timestamp += 1000 * (n == 0)
     await handle(rt, held)
-    team = partition_of("team:t1", PARTITIONS)
     reached = rt.processor.unannounced[team][("team:t1", now.date().isoformat())]
     earliest = min(e.timestamp for e in held if e.partition == team) / 1000
     assert reached == {"r3": earliest}
@@ -787,7 +821,8 @@ async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
     """Draining a backlog (a full fetch), the next fetch must find the internal topic's
     records, which are folded before more input: the batch returns only once they were
     delivered. Input that is merely old does not make it wait."""
-    rt = runtime(sent)
+    # the rep's team lives on another worker: the rep's hour goes on through Kafka
+    rt = runtime(sent, owned=set(range(PARTITIONS)) - {partition_of("team:t2", PARTITIONS)})
     rt.app.producer = producer = HeldProducer(sent)
     now = datetime.now(UTC)
 
@@ -801,7 +836,7 @@ async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
                     "event_id": f"old-{n}",
                     "occurred_at": (now - timedelta(minutes=n)).isoformat(),
                     "rep_id": "r1",
-                    "team_id": "t1",
+                    "team_id": "t2",
                     "activity": "call",
                 },
                 waited=5.0,
