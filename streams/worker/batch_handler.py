@@ -196,8 +196,10 @@ def fold_here(
     The others replace what their scope held: on the topic they keep the order they were
     made in, across rebalances, so an older one never overtakes a newer one. An order-free
     item may be overtaken: a team keeps the part counting the most events, a deal its
-    touches by event id. A kill before the checkpoint loses nothing: the input's offsets are
-    not committed, and the replay makes the same absolute items again, duplicates included.
+    touches by event id. A kill before the checkpoint, or during one that wrote some
+    partitions' records and not the others', loses nothing: no offset was committed, and the
+    replay makes the same absolute items again (a replayed duplicate touches its hour and its
+    deal as a new event does).
     """
     here: dict[int, list[Foldable]] = defaultdict(list)
     remote: list[Item] = []
