@@ -8,8 +8,9 @@ batches of the given size, with what the fold sends on folded as a worker owning
 partition folds it: the order-free items in the same batch, the others encoded and
 decoded as on the internal topic and folded in the next batch, until nothing is left. It
 reports the best rate of `repeat` runs in CPU time (noise only ever adds time) and the
-internal items each input event made, by kind. Its clock moves on by each batch's share of a second at
-CLOCK_EVENTS_PER_S; republishes are counted, not folded (the worker marks them itself).
+internal items each input event made, by kind. Its clock moves on by each batch's share of
+a second at CLOCK_EVENTS_PER_S; republishes are counted, not folded (the worker marks them
+itself).
 
 Run: ``python -m bench.bench_fold [events] [batch] [shape] [repeat] [days]`` (defaults 30000
 4000 wide 3 30). Compare two commits by running it in a worktree of each, alternately. A
