@@ -12,17 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.money import FxRates
-from streams.engine.items import ORDER_FREE, Foldable, Item, Republish
-from streams.engine.processor import ScopeProcessor
-from streams.engine.rollups import Views
+from streams.engine.items import ORDER_FREE, Foldable
 from streams.engine.state import DEAL_STATE, decode_value, parse_key
-from tests.unit.engine.scope_harness import FX_PATH, GRACE, activity, feedback, utc
+from tests.unit.engine.scope_harness import OneWorker, activity, feedback, utc
 
 NOW = utc(2026, 11, 27, 12)
 START = utc(2026, 11, 27, 6)
@@ -31,30 +27,11 @@ TEAMS = ("t1", "t2")
 DEALS = ("D1", "D2")
 
 
-class Worker:
+class Worker(OneWorker):
     """Every scope on partition 0 of one worker, as a one-worker deployment folds them."""
 
     def __init__(self) -> None:
-        tz = ZoneInfo("UTC")
-        self.views = Views(tz)
-        self.proc = ScopeProcessor(
-            views=self.views,
-            fx=FxRates.load(FX_PATH, "USD"),
-            tz=tz,
-            late_grace_seconds=GRACE,
-            at_risk_pace=0.8,
-        )
-        self.store: dict[bytes, bytes] = {}
-
-    def fold(self, items: list[Foldable]) -> list[Item]:
-        """Fold one batch; returns what it sent on (republishes left out: they only mark)."""
-        result = self.proc.process(0, items, self.store.get, NOW)
-        for key, value in result.writes.items():
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-        return [item for item in result.outbox if type(item) is not Republish]
+        super().__init__(NOW)
 
     def team_figures(self) -> dict[tuple[str, str], Any]:
         out = {}
@@ -103,11 +80,11 @@ def test_order_free_items_give_the_same_teams_and_deals_in_any_order(
     batches: list[list[Foldable]], data: st.DataObject
 ) -> None:
     first = Worker()
-    made: list[Item] = []
+    made: list[Foldable] = []
     for batch in batches:
-        onward = first.fold(batch)
+        onward = first.batch(batch)
         made.extend(item for item in onward if isinstance(item, ORDER_FREE))
-        first.fold([item for item in onward if isinstance(item, ORDER_FREE)])
+        first.batch([item for item in onward if isinstance(item, ORDER_FREE)])
     assert made, "every activity makes a team hour item"
 
     shuffled = data.draw(st.permutations(made + data.draw(st.lists(st.sampled_from(made)))))
@@ -115,6 +92,6 @@ def test_order_free_items_give_the_same_teams_and_deals_in_any_order(
     cut = data.draw(st.integers(0, len(shuffled)))
     for part in (shuffled[:cut], shuffled[cut:]):
         if part:
-            second.fold(list(part))
+            second.batch(list(part))
     assert second.team_figures() == first.team_figures()
     assert second.deal_touches() == first.deal_touches()

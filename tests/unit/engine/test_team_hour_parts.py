@@ -8,61 +8,16 @@ encoded and decoded on the way, as on the topic.
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from streams.domain.money import FxRates
-from streams.engine.items import (
-    Foldable,
-    HourCounts,
-    Republish,
-    TeamHourItem,
-    decode_envelope,
-    encode_envelope,
-)
-from streams.engine.processor import ScopeProcessor
-from streams.engine.rollups import ScopeView, Views
+from streams.engine.items import Foldable, HourCounts, TeamHourItem
+from streams.engine.rollups import Views
 from streams.engine.state import decode_value, parse_key
-from tests.unit.engine.scope_harness import GRACE, activity, feedback, rebuild_views, utc
+from tests.unit.engine.scope_harness import OneWorker, activity, feedback, rebuild_views, utc
 
-FX = FxRates.load(Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json", "USD")
 NOW = utc(2026, 11, 27, 12)
 HOUR = int(utc(2026, 11, 27, 10).timestamp())
 AT = "2026-11-27T10:15:00Z"
-
-
-class OneWorker:
-    """Every scope on partition 0 of one worker: its items go out encoded and come back."""
-
-    def __init__(self) -> None:
-        tz = ZoneInfo("UTC")
-        self.views = Views(tz)
-        self.proc = ScopeProcessor(
-            views=self.views, fx=FX, tz=tz, late_grace_seconds=GRACE, at_risk_pace=0.8
-        )
-        self.store: dict[bytes, bytes] = {}
-
-    def batch(self, items: list[Foldable], now: datetime = NOW) -> list[Foldable]:
-        """Fold one batch; returns what it sent on, as read back from the topic."""
-        result = self.proc.process(0, items, self.store.get, now)
-        for key, value in result.writes.items():
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-        onward = [item for item in result.outbox if type(item) is not Republish]
-        return list(decode_envelope(encode_envelope(onward))) if onward else []
-
-    def settle(self, items: list[Foldable]) -> None:
-        pending = items
-        while pending:
-            pending = self.batch(pending)
-
-    def view(self, scope: str) -> ScopeView:
-        view = self.views.get(scope)
-        assert view is not None, scope
-        return view
 
 
 def team_hours(items: list[Foldable]) -> list[TeamHourItem]:
@@ -70,7 +25,7 @@ def team_hours(items: list[Foldable]) -> list[TeamHourItem]:
 
 
 def test_a_team_hour_holds_the_reps_own_part_not_a_copy() -> None:
-    w = OneWorker()
+    w = OneWorker(NOW)
     w.settle([activity("a1", "r1", "t1", AT), activity("a2", "r2", "t1", AT, "email")])
     team = w.view("team:t1").hours[HOUR]
     for rep in ("r1", "r2"):
@@ -84,7 +39,7 @@ def test_a_team_hour_holds_the_reps_own_part_not_a_copy() -> None:
 def test_a_part_the_rep_no_longer_holds_is_kept_as_it_came() -> None:
     """An item older or newer than the rep's hour (its partition runs ahead, or behind):
     the team takes what the item says, never the rep's other counts."""
-    w = OneWorker()
+    w = OneWorker(NOW)
     w.settle([activity("a1", "r1", "t1", AT)])
     rep_part = w.view("rep:r1").hours[HOUR].parts["t1"]
     other = HourCounts({"call": 5}, rep_part.satisfaction.copy(), rep_part.latest)
@@ -98,7 +53,7 @@ def test_a_part_the_rep_no_longer_holds_is_kept_as_it_came() -> None:
 def test_the_next_event_of_the_rep_leaves_the_shared_part_as_it_was() -> None:
     """The rep's next batch copies its hour before counting: until its item arrives, the
     team still holds the counts it was told, not the rep's newer ones."""
-    w = OneWorker()
+    w = OneWorker(NOW)
     w.settle([activity("a1", "r1", "t1", AT)])
     sent = w.batch([activity("a2", "r1", "t1", AT)])
     assert w.view("rep:r1").hours[HOUR].parts["t1"].counts == {"call": 2}
@@ -114,7 +69,7 @@ def test_an_older_part_arriving_after_a_newer_one_changes_nothing() -> None:
     """A rep's part folded where it was made may overtake an older one still on the
     internal topic (or a replay's): the team keeps the part counting the most events, an
     activity once and a feedback once per answer."""
-    w = OneWorker()
+    w = OneWorker(NOW)
     w.settle([activity("a1", "r1", "t1", AT)])
     older = team_hours(w.batch([activity("a2", "r1", "t1", AT, "email")]))
     newer = team_hours(w.batch([feedback("f1", "r1", "t1", AT, csat=5, nps=9)]))
@@ -131,7 +86,7 @@ def test_an_older_part_arriving_after_a_newer_one_changes_nothing() -> None:
 def test_views_rebuilt_from_the_table_share_the_parts_again() -> None:
     """A restart decodes every team hour from the table, each with copies of its members'
     parts: the rebuild gives them the rep hours' own, and every figure stays as it was."""
-    w = OneWorker()
+    w = OneWorker(NOW)
     w.settle([activity("a1", "r1", "t1", AT), activity("a2", "r2", "t1", AT, "email")])
     before = {p: agg.by_type for p, agg in w.view("team:t1").periods.items()}
     rebuilt = Views(ZoneInfo("UTC"))
