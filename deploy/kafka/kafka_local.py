@@ -849,14 +849,7 @@ class Broker:
     def kill(self, timeout: float = 30.0) -> None:
         """SIGKILL the JVM, as a crash: no controlled shutdown, no flush of its logs; its
         partitions' leadership moves only once the controllers miss its heartbeats."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        if self._proc is not None:
-            self._proc.wait(timeout=timeout)
-        else:
-            deadline = time.monotonic() + timeout
-            while _pid_alive(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
+        _kill(self.pid, self._proc, timeout)
         _clear_state(self.data_dir)
 
     def __enter__(self) -> Broker:
@@ -882,14 +875,19 @@ def _terminate(
         if not _pid_alive(pid):
             return
         time.sleep(0.1)
+    _kill(pid, proc, 10)
+
+
+def _kill(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGKILL a broker's JVM and wait until it is gone (reaped, when we started it)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     if proc is not None:
-        proc.wait(10)
+        proc.wait(timeout)
     else:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
 
 
 def _state_file(data_dir: Path) -> Path:
