@@ -116,7 +116,7 @@ async def handle_batch(
     except the order-free ones (a rep's part of a team hour, a touch of a deal) bound for a
     scope this worker owns: those are folded in a second round of the same batch
     (`fold_here`). A team hour's part came back through Kafka as often as an input event
-    arrived: skipping that trip took a tenth off a one-worker drain's CPU.
+    arrived; what skipping that trip saves is measured in bench/HISTORY.md.
 
     For crash safety, what the fold sends on (contributions, alerts) is delivered before the
     table records that say it was folded: those are only staged here and written out at the
@@ -201,16 +201,7 @@ def fold_here(
     replay makes the same absolute items again (a replayed duplicate touches its hour and its
     deal as a new event does).
     """
-    here: dict[int, list[Foldable]] = defaultdict(list)
-    remote: list[Item] = []
-    for item in items:
-        if isinstance(item, ORDER_FREE):
-            partition = rt.partition_of(item.scope)
-            if partition in owned:
-                here[partition].append(item)
-                continue
-        remote.append(item)
-    return here, remote
+    return split_by_owner(rt, items, owned, only=ORDER_FREE)
 
 
 async def hand_over(rt: Runtime, out: Outgoing) -> None:
@@ -361,18 +352,20 @@ def owned_partitions(rt: Runtime) -> set[int]:
 
 
 def split_by_owner(
-    rt: Runtime, items: list[Foldable], owned: set[int]
+    rt: Runtime, items: Sequence[Foldable], owned: set[int], only: tuple[type, ...] = (object,)
 ) -> tuple[dict[int, list[Foldable]], list[Item]]:
-    """Items per partition this worker owns (in order), and the items for other workers
-    (a decoded record travels as its RawEvent, decoded again where it is folded)."""
+    """Items per partition this worker owns (in order; of the kinds `only` names, the others
+    all go on), and the items to send through the internal topic (a decoded record travels
+    as its RawEvent, decoded again where it is folded)."""
     local: dict[int, list[Foldable]] = defaultdict(list)
     remote: list[Item] = []
     for item in items:
-        partition = rt.partition_of(item.scope)
-        if partition in owned:
-            local[partition].append(item)
-        else:
-            remote.append(item.raw if isinstance(item, DecodedEvent) else item)
+        if isinstance(item, only):
+            partition = rt.partition_of(item.scope)
+            if partition in owned:
+                local[partition].append(item)
+                continue
+        remote.append(item.raw if isinstance(item, DecodedEvent) else item)
     return local, remote
 
 
