@@ -18,9 +18,11 @@ import asyncio
 import importlib.metadata
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import traceback
@@ -211,8 +213,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def interpreter() -> str:
+    """Which CPython build runs the bench and its peers: the worker drained the wide shape
+    some 6 % faster on Debian's python3.11 than on a pyenv build linking libpython as a
+    shared library, Quix Streams 1 % (README, Performance), so a table names its build."""
+    args = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    optimized = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in args]
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        linked = "libpython linking unknown"
+    else:
+        shared = re.search(r"libpython[0-9.]*\.so", maps) is not None
+        linked = "libpython as a shared library" if shared else "libpython linked in"
+    return (
+        f"{os.path.realpath(sys.executable)} ({platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.python_compiler()}, {linked}, "
+        f"{' '.join(optimized) if optimized else 'no --enable-optimizations'} in CONFIG_ARGS)"
+    )
+
+
 def versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
+    out: dict[str, Any] = {"python": platform.python_version(), "interpreter": interpreter()}
     for dist in ("salespulse", "faust-streaming", "aiokafka", "quixstreams", "confluent-kafka"):
         try:
             out[dist] = importlib.metadata.version(dist)
@@ -546,10 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     m = report["machine"]
     print("salespulse benchmark (issue 9)")
-    print(
-        f"  machine: {m['cpu']}, {m['cores']} cores, "
-        f"{(m['ram_bytes'] or 0) / 2**30:.0f} GiB RAM; Python {platform.python_version()}"
-    )
+    print(f"  machine: {m['cpu']}, {m['cores']} cores, {(m['ram_bytes'] or 0) / 2**30:.0f} GiB RAM")
+    print(f"  interpreter: {report['versions']['interpreter']}")
     sys.stdout.flush()
     if "validation" in args.only:
         try:

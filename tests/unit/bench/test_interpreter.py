@@ -1,0 +1,23 @@
+"""The bench names the interpreter build its figures were measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+from bench.__main__ import interpreter, versions
+
+
+def test_names_the_executable_its_version_and_how_libpython_is_linked() -> None:
+    text = interpreter()
+    assert text.startswith(os.path.realpath(sys.executable) + " (CPython ")
+    assert platform.python_version() in text
+    shared = "libpython" in Path("/proc/self/maps").read_text()
+    assert ("libpython as a shared library" in text) is shared
+    assert ("libpython linked in" in text) is not shared
+
+
+def test_the_results_file_carries_it() -> None:
+    assert versions()["interpreter"] == interpreter()
