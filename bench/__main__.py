@@ -215,8 +215,8 @@ def machine() -> dict[str, Any]:
 
 def interpreter() -> str:
     """Which CPython build runs the bench and its peers: the worker drained the wide shape
-    some 6 % faster on Debian's python3.11 than on a pyenv build linking libpython as a
-    shared library, Quix Streams 1 % (README, Performance), so a table names its build."""
+    5 to 9 % faster on Debian's python3.11 than on a pyenv build linking libpython as a
+    shared library, Quix Streams 0 to 3 % (README, Performance): a table names its build."""
     args = sysconfig.get_config_var("CONFIG_ARGS") or ""
     optimized = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in args]
     try:
