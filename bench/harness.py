@@ -313,6 +313,9 @@ class Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # its own session keeps it from a Ctrl-C meant for the bench; this stops it
+                # when the bench is killed instead, before its `finally` could
+                preexec_fn=load_kafka_local().sigterm_when_parent_exits,
             )
         self.started = time.monotonic()
         return self

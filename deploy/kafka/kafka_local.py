@@ -790,7 +790,10 @@ def _log_tail(log_file: Path, lines: int = 25) -> str:
     return "\n".join(text[-lines:])
 
 
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
+def sigterm_when_parent_exits() -> None:
+    """A `preexec_fn` (it runs in the child between fork and exec): the child gets SIGTERM
+    when the thread that started it exits, so a test or bench that dies leaves no broker or
+    worker behind. Start such children from a thread that lives as long as they should."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -1106,7 +1109,7 @@ def _launch(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_set_pdeathsig if die_with_parent else None,
+            preexec_fn=sigterm_when_parent_exits if die_with_parent else None,
         )
     (data_dir / "broker.pid").write_text(f"{proc.pid}\n")
     return proc

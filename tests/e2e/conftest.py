@@ -21,8 +21,6 @@ session so that stopping them never touches anything else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -40,6 +38,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import load_kafka_local
 from tests.support.workers import REPO_ROOT, Cluster, free_port, http_get
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -50,12 +49,6 @@ ALERTMANAGER_BIN = (
     or shutil.which("alertmanager")
     or "/usr/bin/prometheus-alertmanager"
 )
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent (the test process) exits."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -84,7 +77,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=load_kafka_local().sigterm_when_parent_exits,
             )
 
     def alive(self) -> bool:
