@@ -72,7 +72,7 @@ class HourCounts(msgspec.Struct, array_like=True, gc=False):
         (it carries at least one). A rep's part grows with every event it takes and loses
         none, so of two parts of one rep's hour the one counting more events is the newer."""
         satisfaction = self.satisfaction
-        return sum(self.counts.values()) + satisfaction.csat_n + satisfaction.nps_n
+        return self.total() + satisfaction.csat_n + satisfaction.nps_n
 
 
 class TeamHourItem(msgspec.Struct, tag="team_hour", array_like=True, frozen=True, gc=False):

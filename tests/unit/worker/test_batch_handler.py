@@ -180,12 +180,9 @@ def runtime(
     fx = FxRates.load(FX_PATH, settings.base_currency)
     store = FakeStore(sent)
     t = settings.topics
-    scopes = {TP(t.scopes, p) for p in owned}
-    return SimpleNamespace(
+    rt = SimpleNamespace(
         settings=settings,
-        app=SimpleNamespace(
-            consumer=SimpleNamespace(assignment=lambda: scopes), producer=FakeBatchProducer(sent)
-        ),
+        app=SimpleNamespace(producer=FakeBatchProducer(sent)),
         positions={},
         ready=True,
         undelivered=[],
@@ -218,6 +215,8 @@ def runtime(
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),
     )
+    own(rt, owned)
+    return rt
 
 
 def own(rt: Any, partitions: Iterable[int]) -> None:
