@@ -49,6 +49,10 @@ Completion = Callable[[], Awaitable[None]]
 Checkpoint = Callable[[], Awaitable[Completion | None]]
 
 
+#: seconds without a fetched record after which the input counts as idle
+#: (BatchConsumer.idle_after)
+IDLE_AFTER = 0.2
+
 #: how long the broker may hold a fetch that finds no new records (Faust sets 1,500 ms)
 FETCH_MAX_WAIT_MS = 100
 
@@ -109,6 +113,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     #: True when the handler wants a checkpoint before the interval is up
     checkpoint_wanted: Callable[[], bool] = staticmethod(lambda: False)
     checkpoint_interval: float = 1.0
+    #: how long a fetch may find nothing after a batch before the input counts as idle: the
+    #: batches since the last checkpoint are then written out and committed at once
+    idle_after: float = IDLE_AFTER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -132,11 +139,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         fetcher_should_stop = fetcher._stopped.is_set
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
-                records, active = await self._next_records(timeout=1.0)
+                records, active = await self._next_records(timeout=self._fetch_timeout())
                 await asyncio.sleep(0)
                 if not records and self._handled and not self.should_stop:
-                    async with self._handling:  # idle: no batch to take it after
-                        await self._checkpoint()
+                    await self._idle_checkpoint()
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
@@ -152,6 +158,23 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             if self.transport.app.should_stop:
                 return
             raise
+
+    def _fetch_timeout(self) -> float:
+        """How long the next fetch may wait for records: `idle_after` while batches wait
+        for a checkpoint (finding none then means the input is idle), else a second."""
+        return min(self.idle_after, self.checkpoint_interval) if self._handled else 1.0
+
+    async def _idle_checkpoint(self) -> None:
+        """The input went idle after batches: write out their state and commit as soon as
+        it is in Kafka, instead of at the next interval and Faust's next commit timer.
+
+        Those waited up to two seconds after a burst or the end of a backlog, seconds in
+        which the group's committed offsets (the lag Kafka's tools show) and a crash's
+        replay still counted the records as unread. A steady load keeps the interval: its
+        fetches find records within `idle_after`.
+        """
+        async with self._handling:  # no batch is waiting to take it after
+            await self._checkpoint(commit=True)
 
     async def _next_records(self, timeout: float) -> tuple[Any, set[TP] | None]:
         """The next fetched records, those of `first_topics` before any other.
@@ -246,9 +269,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             return False
         return monotonic() - self._last_checkpoint >= self.checkpoint_interval
 
-    async def _checkpoint(self) -> None:
+    async def _checkpoint(self, *, commit: bool = False) -> None:
         """Start writing out the handler's state; every batch it covers is acknowledged once
-        its writes are in Kafka. Call with `_handling` held.
+        its writes are in Kafka (and, with `commit`, committed then). Call with `_handling`
+        held.
 
         Batches go on while the writes travel (they took a fifth of the time under a steady
         load, mostly waiting for the broker); at most one checkpoint is in flight, so a new
@@ -259,18 +283,38 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         handled, self._handled = self._handled, {}
         generation = self._handled_generation
         self._last_checkpoint = monotonic()
-        if completion is None:
+        if completion is None and not commit:
             self._acknowledge(handled, generation)
         else:
             self._in_flight = asyncio.ensure_future(
-                self._acknowledge_when(completion, handled, generation)
+                self._acknowledge_when(completion, handled, generation, commit=commit)
             )
 
     async def _acknowledge_when(
-        self, completion: Completion, handled: dict[TP, tuple[int, int]], generation: int | None
+        self,
+        completion: Completion | None,
+        handled: dict[TP, tuple[int, int]],
+        generation: int | None,
+        *,
+        commit: bool = False,
     ) -> None:
-        await completion()
+        if completion is not None:
+            await completion()
         self._acknowledge(handled, generation)
+        if commit and handled:
+            await self._commit_acknowledged()
+
+    async def _commit_acknowledged(self) -> None:
+        """Commit what was acknowledged now; a failure here is Faust's commit timer's to
+        retry, not the checkpoint's (which succeeded)."""
+        try:
+            await self.commit()
+        except Exception as exc:
+            log.warning(
+                "committing right after an idle checkpoint failed (%r); nothing is lost: the "
+                "offsets stay acknowledged and Faust's commit timer commits them next",
+                exc,
+            )
 
     async def _complete_checkpoint(self) -> None:
         """Wait for the checkpoint in flight, if any; raises what it raised."""

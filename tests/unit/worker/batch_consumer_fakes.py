@@ -61,6 +61,11 @@ def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False
     async def checkpoint() -> None:
         journal.append("checkpoint")
 
+    async def commit() -> bool:
+        journal.append("commit " + str({tp: sorted(o) for tp, o in c._acked_index.items() if o}))
+        return True
+
     c.batch_handler = handler
     c.batch_checkpoint = checkpoint
+    c.commit = commit
     return c

@@ -268,3 +268,76 @@ async def test_a_rebalance_or_stop_waits_for_the_writes_in_flight(
     await c.wait_empty()
     assert journal[-1] == "faust commits " + str({INPUT: [0, 1, 2, 3]})
     assert journal.index("checkpoint 2 in Kafka") < len(journal) - 1
+
+
+# -- idle input: write out and commit at once ---------------------------------------------
+
+
+async def test_a_fetch_waits_a_second_unless_batches_wait_for_a_checkpoint() -> None:
+    c = consumer(Journal())
+    c._last_checkpoint = float("inf")
+    c.checkpoint_interval = 1.0
+    assert c._fetch_timeout() == 1.0, "nothing to write out: a long fetch costs nothing"
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    assert c._fetch_timeout() == c.idle_after < 1.0
+    c.checkpoint_interval = 0.05
+    assert c._fetch_timeout() == 0.05, "never longer than the interval"
+    async with c._handling:
+        await c._checkpoint()
+    assert c._fetch_timeout() == 1.0
+
+
+async def test_idle_input_is_written_out_and_committed_without_waiting_for_the_interval() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    await c._idle_checkpoint()
+    assert journal[-1] == "checkpoint 1 started"
+    assert not any(line.startswith("commit") for line in journal), "not before it is in Kafka"
+
+    writes.arrived.set()
+    await c._complete_checkpoint()
+    assert journal[-2:] == ["checkpoint 1 in Kafka", "commit " + str({INPUT: [0, 1, 2]})]
+
+
+async def test_an_idle_checkpoint_that_never_reaches_kafka_commits_nothing() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    writes.fail = True
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    await c._idle_checkpoint()
+    writes.arrived.set()
+    with pytest.raises(RuntimeError):
+        await c._complete_checkpoint()
+    assert acked(c) == {}
+    assert not any(line.startswith("commit") for line in journal)
+
+
+async def test_an_idle_checkpoint_with_nothing_to_write_still_commits() -> None:
+    """The handler wrote nothing (its batches changed no state): the offsets still count."""
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    await c._idle_checkpoint()
+    await c._complete_checkpoint()
+    assert journal[-2:] == ["checkpoint", "commit " + str({INPUT: [0, 1]})]
+
+
+async def test_a_failed_commit_after_an_idle_checkpoint_is_left_to_fausts_timer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = Journal()
+    c = consumer(journal)
+    c._last_checkpoint = float("inf")
+
+    async def refused() -> bool:
+        raise RuntimeError("coordinator not available")
+
+    c.commit = refused
+    await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
+    await c._idle_checkpoint()
+    await c._complete_checkpoint()  # the checkpoint itself succeeded: nothing raises here
+    assert acked(c) == {INPUT: [0, 1]}, "still acknowledged: the next commit takes them"
+    assert "Faust's commit timer commits them next" in caplog.text
+    assert "coordinator not available" in caplog.text
