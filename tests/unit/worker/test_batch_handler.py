@@ -753,8 +753,11 @@ class HeldProducer(FakeBatchProducer):
         self.held.append((future, metadata))
         return future
 
-    def release(self, error: Exception | None = None) -> None:
-        for future, metadata in self.held:
+    def release(self, error: Exception | None = None, *, first: int | None = None) -> None:
+        """Acknowledge (or fail) the sends held so far, or the `first` of them."""
+        count = len(self.held) if first is None else first
+        released, self.held = self.held[:count], self.held[count:]
+        for future, metadata in released:
             if error is None:
                 future.set_result(metadata)
             else:
@@ -814,12 +817,13 @@ async def test_a_send_that_failed_stops_the_checkpoint_before_any_state(
     assert "changelog" not in [name for name, *_ in sent]
 
 
-async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
+async def test_draining_a_backlog_a_batch_waits_until_what_earlier_batches_sent_is_in_kafka(
     sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Draining a backlog (a full fetch), the next fetch must find the internal topic's
-    records, which are folded before more input: the batch returns only once they were
-    delivered. Input that is merely old does not make it wait."""
+    """Draining a backlog (a full fetch), the next fetches must find the internal topic's
+    records, which are folded before more input: a batch returns only once what the
+    batches before it sent was delivered. Its own sends travel while the next batch folds.
+    Input that is merely old does not make it wait."""
     # the rep's team lives on another worker: the rep's hour goes on through Kafka
     rt = runtime(sent, owned=set(range(PARTITIONS)) - {partition_of("team:t2", PARTITIONS)})
     rt.app.producer = producer = HeldProducer(sent)
@@ -844,14 +848,33 @@ async def test_draining_a_backlog_a_batch_waits_until_what_it_sent_is_in_kafka(
         ]
 
     await handle(rt, calls(0), checkpoint=False)  # old input, a fetch far from full
-    assert rt.backlogged and not rt.processor.draining and rt.undelivered, (
+    assert rt.backlogged and not rt.processor.draining and len(rt.undelivered) == 1, (
         "returned, sends in flight"
     )
+    first_sends, first_held = rt.undelivered[0], len(producer.held)
     monkeypatch.setattr(batch_handler, "MAX_POLL_RECORDS", 3)
     batch = asyncio.create_task(handle(rt, calls(3), checkpoint=False))
     for _ in range(10):
         await asyncio.sleep(0)
     assert rt.processor.draining and not batch.done(), "a full fetch waits for the broker"
-    producer.release()
+    assert first_sends not in rt.undelivered, "the waiting batch took the earlier sends"
+    assert len(producer.held) > first_held, "its own sends left before it waited"
+    producer.release(first=first_held)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert batch.done() and producer.held, "it does not wait for its own sends"
     await batch
-    assert rt.undelivered == []
+    assert len(rt.undelivered) == 1, "they are left to the next batch or checkpoint"
+    second_held = len(producer.held)
+
+    # the next full fetch waits for them, and only them
+    batch = asyncio.create_task(handle(rt, calls(6), checkpoint=False))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not batch.done(), "the earlier batch's sends are not in Kafka yet"
+    producer.release(first=second_held)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert batch.done() and producer.held
+    await batch
+    assert len(rt.undelivered) == 1
