@@ -300,8 +300,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     ) -> None:
         if completion is not None:
             await completion()
-        self._acknowledge(handled, generation)
-        if commit and handled:
+        if self._acknowledge(handled, generation) and commit and handled:
             await self._commit_acknowledged()
 
     async def _commit_acknowledged(self) -> None:
@@ -322,13 +321,15 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if in_flight is not None:
             await in_flight
 
-    def _acknowledge(self, handled: dict[TP, tuple[int, int]], generation: int | None) -> None:
+    def _acknowledge(self, handled: dict[TP, tuple[int, int]], generation: int | None) -> bool:
+        """Acknowledge the batches' offsets; False if a rebalance came since (not acked)."""
         if self.app.consumer_generation_id != generation:
             if handled:
                 log.info("rebalance since the last checkpoint: its batches are replayed")
-            return
+            return False
         for tp, (first, last) in handled.items():
             self.ack_range(tp, first, last)
+        return True
 
     def _mark_inbound(self, batch: Mapping[TP, list[Any]]) -> None:
         """Tell Faust's monitor these partitions are being processed, as its streams would:

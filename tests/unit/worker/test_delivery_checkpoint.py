@@ -341,3 +341,15 @@ async def test_a_failed_commit_after_an_idle_checkpoint_is_left_to_fausts_timer(
     assert acked(c) == {INPUT: [0, 1]}, "still acknowledged: the next commit takes them"
     assert "Faust's commit timer commits them next" in caplog.text
     assert "coordinator not available" in caplog.text
+
+
+async def test_an_idle_checkpoint_a_rebalance_overtook_acknowledges_and_commits_nothing() -> None:
+    journal = Journal()
+    c, writes = travelling_consumer(journal)
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    await c._idle_checkpoint()
+    c.app.consumer_generation_id = 2
+    writes.arrived.set()
+    await c._complete_checkpoint()
+    assert acked(c) == {}
+    assert not any(line.startswith("commit") for line in journal)
