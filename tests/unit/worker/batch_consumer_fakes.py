@@ -27,8 +27,11 @@ class Journal(list[str]):
     """What happened, in order: handled batches, checkpoints."""
 
 
-def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False) -> Any:
-    """A BatchConsumer with just the state the batch path uses, over a fake app."""
+def consumer(
+    journal: Journal, *, interval: float = 3600.0, wanted: bool = False, never_due: bool = False
+) -> Any:
+    """A BatchConsumer with just the state the batch path uses, over a fake app.
+    `never_due`: its checkpoint interval is never up (checkpoints only when asked)."""
     c: Any = BatchConsumer.__new__(BatchConsumer)
     c.app = SimpleNamespace(
         consumer_generation_id=1,
@@ -39,7 +42,7 @@ def consumer(journal: Journal, *, interval: float = 3600.0, wanted: bool = False
     c._handling = asyncio.Lock()
     c._handled = {}
     c._handled_generation = None
-    c._last_checkpoint = 0.0
+    c._last_checkpoint = float("inf") if never_due else 0.0
     c._in_flight = None
     c._acked = defaultdict(list)
     c._acked_index = defaultdict(set)

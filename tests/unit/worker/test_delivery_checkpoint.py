@@ -28,8 +28,7 @@ def acked(c: Any) -> dict[TP, list[int]]:
 
 async def test_handled_batches_are_acknowledged_only_at_the_checkpoint() -> None:
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")  # the interval is never up
+    c = consumer(journal, never_due=True)
     await c._deliver({INPUT: records(INPUT, 0, 4)}, None)
     await c._deliver({INPUT: records(INPUT, 5, 9), SCOPES: records(SCOPES, 0, 1)}, None)
     assert journal == ["handled sales.activities:4", "handled sales.activities:9,sales.scopes:1"]
@@ -54,8 +53,7 @@ async def test_a_checkpoint_follows_the_batch_once_the_interval_is_up() -> None:
 @pytest.mark.parametrize("wanted", [True, False])
 async def test_the_handler_can_ask_for_a_checkpoint_early(wanted: bool) -> None:
     journal = Journal()
-    c = consumer(journal, wanted=wanted)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, wanted=wanted, never_due=True)
     await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
     assert ("checkpoint" in journal) is wanted
     assert bool(acked(c)) is wanted
@@ -64,8 +62,7 @@ async def test_the_handler_can_ask_for_a_checkpoint_early(wanted: bool) -> None:
 async def test_offsets_kafka_skipped_between_batches_are_acknowledged_too() -> None:
     """Compaction or transaction markers leave gaps; the commit must move past them."""
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
     c._read_offset[INPUT] = 3  # where the partition was read from
     await c._deliver({INPUT: records(INPUT, 5, 6)}, None)
     await c._deliver({INPUT: records(INPUT, 9, 9)}, None)
@@ -77,8 +74,7 @@ async def test_offsets_kafka_skipped_between_batches_are_acknowledged_too() -> N
 async def test_batches_handled_before_a_rebalance_are_not_acknowledged_after_it() -> None:
     """The new owner of a partition replays what the last checkpoint did not cover."""
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
     await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
     c.app.consumer_generation_id = 2
     async with c._handling:
@@ -118,8 +114,7 @@ async def test_a_rebalance_or_stop_takes_a_checkpoint_before_faust_commits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
 
     async def faust_wait_empty(self: Any) -> None:
         journal.append(f"faust commits {acked(self)}")
@@ -161,8 +156,7 @@ class Travelling:
 
 
 def travelling_consumer(journal: Journal) -> tuple[Any, Travelling]:
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
     writes = Travelling(journal)
     c.batch_checkpoint = writes.start
     return c, writes
@@ -274,8 +268,7 @@ async def test_a_rebalance_or_stop_waits_for_the_writes_in_flight(
 
 
 async def test_a_fetch_waits_a_second_unless_batches_wait_for_a_checkpoint() -> None:
-    c = consumer(Journal())
-    c._last_checkpoint = float("inf")
+    c = consumer(Journal(), never_due=True)
     c.checkpoint_interval = 1.0
     assert c._fetch_timeout() == 1.0, "nothing to write out: a long fetch costs nothing"
     await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
@@ -316,8 +309,7 @@ async def test_an_idle_checkpoint_that_never_reaches_kafka_commits_nothing() -> 
 async def test_an_idle_checkpoint_with_nothing_to_write_still_commits() -> None:
     """The handler wrote nothing (its batches changed no state): the offsets still count."""
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
     await c._deliver({INPUT: records(INPUT, 0, 1)}, None)
     await c._idle_checkpoint()
     await c._complete_checkpoint()
@@ -328,8 +320,7 @@ async def test_a_failed_commit_after_an_idle_checkpoint_is_left_to_fausts_timer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     journal = Journal()
-    c = consumer(journal)
-    c._last_checkpoint = float("inf")
+    c = consumer(journal, never_due=True)
 
     async def refused() -> bool:
         raise RuntimeError("coordinator not available")
