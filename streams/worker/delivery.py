@@ -5,9 +5,10 @@ Faust delivers every record through its stream machinery (a conductor callback, 
 queue, an ack per record): about 80 us per record before our code runs. Here the consumer's
 fetch loop hands each fetched batch of the topics we fold (input and internal topics) to a
 batch handler at once. The handler's state is written out at checkpoints (every commit
-interval, or earlier when the handler says so, and before every rebalance and stop); only
-once those writes are in Kafka are the offsets of the batches it covers acknowledged, so a
-commit never passes a record whose consequences are not all in Kafka. Batches go on while a
+interval, or earlier when the handler says so or the input goes idle, and before every
+rebalance and stop); only once those writes are in Kafka are the offsets of the batches it
+covers acknowledged, so a commit never passes a record whose consequences are not all in
+Kafka (idle input is committed right then). Batches go on while a
 checkpoint's writes travel. Faust keeps everything else: group membership, rebalances, table
 recovery (changelog records still take Faust's own per-record path), commits and the
 producer flush before each commit.
