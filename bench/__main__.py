@@ -36,7 +36,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import restart
 from bench.data import INPUT_KINDS, SHAPES, Dataset, build
-from bench.harness import REPO_ROOT, BrokerInfo, create_topics, kafka_broker, log, produce
+from bench.harness import (
+    REPO_ROOT,
+    BrokerInfo,
+    create_topics,
+    exit_on_sigterm,
+    kafka_broker,
+    log,
+    produce,
+)
 from bench.throughput import (
     CONSUMERS,
     LABELS,
@@ -556,6 +564,7 @@ def print_summary(report: dict[str, Any], runs: list[Run]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     started = time.monotonic()
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
