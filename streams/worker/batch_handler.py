@@ -218,12 +218,9 @@ async def hand_over(rt: Runtime, out: Outgoing) -> None:
     worker idle for a linger and a round trip per batch (4 % of a wide drain's batch
     time). The internal topic then lags the input by two batches at most, not one.
     """
-    if rt.processor.draining:
-        earlier = take_sends(rt)
-        rt.undelivered.append(out)
-        await delivered(earlier)
-    else:
-        rt.undelivered.append(out)
+    earlier = take_sends(rt) if rt.processor.draining else []
+    rt.undelivered.append(out)
+    await delivered(earlier)
 
 
 async def start_checkpoint(rt: Runtime) -> Completion | None:
