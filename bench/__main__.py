@@ -45,6 +45,7 @@ from bench.harness import (
     log,
     produce,
 )
+from bench.ratios import ratios, repeated_shape
 from bench.throughput import (
     CONSUMERS,
     LABELS,
@@ -174,6 +175,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="restart cost: give up on a restore not ready after this long (1800)",
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="throughput runs of each consumer on the wide shape (else the first), taken in "
+        "turn; ratios and goals take the median over the rounds (3)",
+    )
     p.add_argument("--seed", type=int, default=9, help="data seed (9)")
     p.add_argument(
         "--results",
@@ -182,8 +191,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="JSON output (bench/results/latest.json)",
     )
     args = p.parse_args(argv)
-    if min(args.events, args.reps, args.teams, args.days, args.partitions, args.naive_events) < 1:
-        p.error("--events, --reps, --teams, --days, --partitions and --naive-events must be >= 1")
+    if (
+        min(args.events, args.reps, args.teams, args.days, args.partitions, args.naive_events) < 1
+        or args.rounds < 1
+    ):
+        p.error(
+            "--events, --reps, --teams, --days, --partitions, --naive-events and --rounds "
+            "must be >= 1"
+        )
     if args.teams > args.reps:
         p.error("--teams must not exceed --reps")
     if min(args.restart_reps, args.restart_teams, args.restart_days) < 1:
@@ -288,31 +303,60 @@ async def run_throughput(
     report["salespulse_workers"] = args.workers
     runs: list[Run] = []
     prefix = "b" + uuid.uuid4().hex[:6]
-    latency_shape = "live" if "live" in args.shapes else args.shapes[-1]
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
     await admin.start()
     try:
         for shape in args.shapes:
             topics = await produce_shape(broker, f"{prefix}.{shape}", shape, data, args.partitions)
-            for consumer in (c for c in CONSUMERS if c in args.only):
-                if consumer != "salespulse":
-                    runs.append(await run_peer(consumer, opts, broker, admin, topics, base))
-                    continue
-                run, followups = await run_salespulse(
-                    opts,
-                    broker,
-                    admin,
-                    topics,
-                    data,
-                    base,
-                    latency=shape == latency_shape and "latency" in args.only,
-                    state=shape == args.shapes[0],
+            rounds = args.rounds if shape == repeated_shape(args.shapes) else 1
+            for round_ in range(1, rounds + 1):
+                if rounds > 1:
+                    log(f"[{shape}] round {round_} of {rounds}")
+                runs += await run_round(
+                    args, opts, broker, admin, topics, data, base, report, round_, rounds
                 )
-                runs.append(run)
-                report.setdefault("worker_logs", {})[shape] = followups.pop("worker_log")
-                report.update(followups)  # "latency", "state"
     finally:
         await admin.close()
+    return runs
+
+
+async def run_round(
+    args: argparse.Namespace,
+    opts: Options,
+    broker: BrokerInfo,
+    admin: AIOKafkaAdminClient,
+    topics: ShapeTopics,
+    data: Dataset,
+    base: Path,
+    report: dict[str, Any],
+    round_: int,
+    rounds: int,
+) -> list[Run]:
+    """Each consumer of `--only` once on the shape's topics. The latency and state measures
+    follow the last round's worker only: both produce more records to the input topics."""
+    runs: list[Run] = []
+    shape = topics.shape
+    latency_shape = "live" if "live" in args.shapes else args.shapes[-1]
+    for consumer in (c for c in CONSUMERS if c in args.only):
+        if consumer != "salespulse":
+            run = await run_peer(consumer, opts, broker, admin, topics, base)
+        else:
+            last = round_ == rounds
+            run, followups = await run_salespulse(
+                opts,
+                broker,
+                admin,
+                topics,
+                data,
+                base,
+                latency=last and shape == latency_shape and "latency" in args.only,
+                state=last and shape == args.shapes[0],
+            )
+            log_key = shape if rounds == 1 else f"{shape} (round {round_})"
+            report.setdefault("worker_logs", {})[log_key] = followups.pop("worker_log")
+            report.update(followups)  # "latency", "state"
+        run.round = round_
+        runs.append(run)
     return runs
 
 
@@ -353,6 +397,10 @@ def _num(value: float | None, fmt: str, width: int) -> str:
     return f"{value:>{width}{fmt}}" if value else f"{'-':>{width}}"
 
 
+def _times(ratio: float | None) -> str:
+    return f"{ratio:.2f}x" if ratio else "-"
+
+
 def print_validation(figures: dict[str, float]) -> None:
     n = int(figures["events"])
     print(f"\nValidation of sales.activities values ({n:,} payloads, ")
@@ -383,7 +431,8 @@ def print_runs(data: Dataset, args: argparse.Namespace, runs: list[Run]) -> None
     print(f"  data: {data.describe()}")
     print("  wide: event times shuffled; live: the same records in event-time order")
     head = (
-        f"  {'shape':5s} {'consumer':22s} {'events':>9s} {'commit s':>9s} {'commit ev/s':>12s}"
+        f"  {'shape':5s} {'rd':>2s} {'consumer':22s} {'events':>9s} {'commit s':>9s}"
+        f" {'commit ev/s':>12s}"
         f" {'query s':>8s} {'query ev/s':>11s} {'wall ev/s':>10s}"
         f" {'CPU s':>7s} {'ev/CPU-s':>9s} {'broker CPU s':>12s}"
         f" {'startup s':>9s}"
@@ -393,7 +442,8 @@ def print_runs(data: Dataset, args: argparse.Namespace, runs: list[Run]) -> None
     for r in runs:
         flag = "" if r.complete else "  INCOMPLETE"
         print(
-            f"  {r.shape:5s} {r.label[:22]:22s} {r.events:>9,} {_num(r.seconds, '.2f', 9)}"
+            f"  {r.shape:5s} {r.round:>2d} {r.label[:22]:22s} {r.events:>9,}"
+            f" {_num(r.seconds, '.2f', 9)}"
             f" {_num(r.rate, ',.0f', 12)} {_num(r.seconds_queryable, '.2f', 8)}"
             f" {_num(r.rate_queryable, ',.0f', 11)}"
             f" {_num(r.rate_wall, ',.0f', 10)}"
@@ -407,25 +457,12 @@ def print_runs(data: Dataset, args: argparse.Namespace, runs: list[Run]) -> None
         "totals of every month;\n  wall: from process start; startup: process start to group "
         "Stable; CPU: user + system seconds the\n  consumer's processes used over the commit "
         "span (ev/CPU-s: events per such second, which\n  moves less between runs than ev/s) "
-        "and the broker's over the same span; peak RSS: VmHWM\n  of the consumer's processes."
+        "and the broker's over the same span; peak RSS: VmHWM\n  of the consumer's processes; "
+        "rd: the round (--rounds), each consumer once per round, in turn."
     )
-    for r in runs:
-        for note in r.notes:
-            print(f"  note ({r.shape}, {r.label}): {note}")
-
-
-def ratios(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
-    """shape -> peer -> {queryable, committed}: salespulse events/s over the peer's."""
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for sp in (r for r in runs if r.consumer == "salespulse"):
-        for peer in (r for r in runs if r.shape == sp.shape and r.consumer != "salespulse"):
-            if not peer.rate:
-                continue
-            out.setdefault(sp.shape, {})[peer.consumer] = {
-                "queryable": sp.rate_queryable / peer.rate if sp.rate_queryable else None,
-                "committed": sp.rate / peer.rate if sp.rate else None,
-            }
-    return out
+    notes = {(r.shape, r.label, note): None for r in runs for note in r.notes}
+    for shape, label, note in notes:  # once, not once per round
+        print(f"  note ({shape}, {label}): {note}")
 
 
 def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
@@ -437,9 +474,11 @@ def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
         for peer, goal in RATIO_GOALS.items():
             if peer in peers and one_worker:
                 value = peers[peer]["queryable"]
+                rounds = len(peers[peer]["rounds"])
+                over = f", median of {rounds} rounds" if rounds > 1 else ""
                 out.append(
                     {
-                        "goal": f"salespulse >= {goal:g}x {LABELS[peer]} ({shape})",
+                        "goal": f"salespulse >= {goal:g}x {LABELS[peer]} ({shape}{over})",
                         "measured": value,
                         "text": f"{value:.2f}x" if value else "no rate",
                         "holds": None if value is None else value >= goal,
@@ -458,7 +497,7 @@ def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
         )
     for r in runs:
         per_event = r.extra.get("changelog_records_per_input_event")
-        if r.consumer == "salespulse" and r.complete and per_event is not None:
+        if r.consumer == "salespulse" and r.round == 1 and r.complete and per_event is not None:
             out.append(
                 {
                     "goal": f"<= {CHANGELOG_GOAL:g} changelog records per input event ({r.shape})",
@@ -485,14 +524,19 @@ def goals(report: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
 def print_summary(report: dict[str, Any], runs: list[Run]) -> None:
     if report["ratios"]:
         print("\n  salespulse / peer, events per second (salespulse until queryable; until")
-        print("  committed in brackets; each peer until committed)")
+        print("  committed in brackets; each peer until committed; over several rounds, the")
+        print("  median of the rounds' ratios)")
         for shape, peers in report["ratios"].items():
             parts = []
             for peer, r in peers.items():
-                q = f"{r['queryable']:.2f}x" if r["queryable"] else "-"
-                c = f"{r['committed']:.2f}x" if r["committed"] else "-"
-                parts.append(f"{LABELS[peer]} {q} ({c})")
+                parts.append(f"{LABELS[peer]} {_times(r['queryable'])} ({_times(r['committed'])})")
             print(f"  {shape}: " + "; ".join(parts))
+            for peer, r in peers.items():
+                if len(r["rounds"]) > 1:
+                    each = ", ".join(
+                        f"{_times(p['queryable'])} ({_times(p['committed'])})" for p in r["rounds"]
+                    )
+                    print(f"    {LABELS[peer]}, round by round: {each}")
     lat = report.get("latency")
     if lat:
         p50 = f"{lat['p50_s']:.3f} s" if lat["p50_s"] is not None else "-"
@@ -515,10 +559,13 @@ def print_summary(report: dict[str, Any], runs: list[Run]) -> None:
     state = report.get("state")
     if sp_runs or state:
         print("\nState (salespulse)")
+    repeated = {r.shape for r in runs if r.round > 1}
     for r in sp_runs:
+        which = f" (round {r.round})" if r.shape in repeated else ""
         print(
-            f"  {r.shape}: {r.extra['changelog_records']:,} changelog records for {r.events:,} "
-            f"input events = {r.extra['changelog_records_per_input_event']:.3f} per event "
+            f"  {r.shape}{which}: {r.extra['changelog_records']:,} changelog records for "
+            f"{r.events:,} input events = "
+            f"{r.extra['changelog_records_per_input_event']:.3f} per event "
             f"(end offsets of {', '.join(r.extra['changelog_topics']) or 'no changelog topic'})"
         )
     if state:

@@ -87,6 +87,8 @@ class Run:
     cpu: float | None = None
     broker_cpu: float | None = None
     complete: bool = True
+    #: which of the shape's rounds (`--rounds`) this run was, from 1
+    round: int = 1
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -112,6 +114,7 @@ class Run:
             "consumer": self.consumer,
             "label": self.label,
             "shape": self.shape,
+            "round": self.round,
             "events": self.events,
             "seconds_to_committed": self.seconds,
             "events_per_s_committed": self.rate,
