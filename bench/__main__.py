@@ -27,6 +27,7 @@ import tempfile
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,7 @@ async def run_throughput(
     prefix = "b" + uuid.uuid4().hex[:6]
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
     await admin.start()
+    shared = Shared(args, opts, broker, admin, data, base, report)
     try:
         for shape in args.shapes:
             topics = await produce_shape(broker, f"{prefix}.{shape}", shape, data, args.partitions)
@@ -312,34 +314,35 @@ async def run_throughput(
             for round_ in range(1, rounds + 1):
                 if rounds > 1:
                     log(f"[{shape}] round {round_} of {rounds}")
-                runs += await run_round(
-                    args, opts, broker, admin, topics, data, base, report, round_, rounds
-                )
+                runs += await run_round(shared, topics, round_, rounds)
     finally:
         await admin.close()
     return runs
 
 
-async def run_round(
-    args: argparse.Namespace,
-    opts: Options,
-    broker: BrokerInfo,
-    admin: AIOKafkaAdminClient,
-    topics: ShapeTopics,
-    data: Dataset,
-    base: Path,
-    report: dict[str, Any],
-    round_: int,
-    rounds: int,
-) -> list[Run]:
+@dataclass
+class Shared:
+    """What every consumer run of one bench shares."""
+
+    args: argparse.Namespace
+    opts: Options
+    broker: BrokerInfo
+    admin: AIOKafkaAdminClient
+    data: Dataset
+    base: Path
+    report: dict[str, Any]
+
+
+async def run_round(shared: Shared, topics: ShapeTopics, round_: int, rounds: int) -> list[Run]:
     """Each consumer of `--only` once on the shape's topics. The latency and state measures
     follow the last round's worker only: both produce more records to the input topics."""
+    args, opts, broker, admin = shared.args, shared.opts, shared.broker, shared.admin
     runs: list[Run] = []
     shape = topics.shape
     latency_shape = "live" if "live" in args.shapes else args.shapes[-1]
     for consumer in (c for c in CONSUMERS if c in args.only):
         if consumer != "salespulse":
-            run = await run_peer(consumer, opts, broker, admin, topics, base)
+            run = await run_peer(consumer, opts, broker, admin, topics, shared.base)
         else:
             last = round_ == rounds
             run, followups = await run_salespulse(
@@ -347,14 +350,14 @@ async def run_round(
                 broker,
                 admin,
                 topics,
-                data,
-                base,
+                shared.data,
+                shared.base,
                 latency=last and shape == latency_shape and "latency" in args.only,
                 state=last and shape == args.shapes[0],
             )
             log_key = shape if rounds == 1 else f"{shape} (round {round_})"
-            report.setdefault("worker_logs", {})[log_key] = followups.pop("worker_log")
-            report.update(followups)  # "latency", "state"
+            shared.report.setdefault("worker_logs", {})[log_key] = followups.pop("worker_log")
+            shared.report.update(followups)  # "latency", "state"
         run.round = round_
         runs.append(run)
     return runs

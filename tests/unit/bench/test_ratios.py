@@ -142,21 +142,12 @@ def test_rounds_run_each_consumer_in_turn_and_the_measures_that_produce_follow_t
     topics = main.ShapeTopics("wide", {}, {})
     report: dict[str, Any] = {}
 
+    shared = main.Shared(args, None, None, None, None, None, report)  # type: ignore[arg-type]
+
     async def rounds() -> list[Run]:
         runs: list[Run] = []
         for round_ in (1, 2, 3):
-            runs += await main.run_round(
-                args,
-                None,
-                None,
-                None,
-                topics,
-                None,
-                None,
-                report,
-                round_,
-                3,  # type: ignore[arg-type]
-            )
+            runs += await main.run_round(shared, topics, round_, 3)
         return runs
 
     runs = asyncio.run(rounds())
