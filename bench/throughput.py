@@ -244,9 +244,19 @@ class Timing:
     cpu_started: tuple[float, float] = (0.0, 0.0)
     cpu_stable: tuple[float, float] | None = None
     cpu_committed: tuple[float, float] | None = None
+    #: the inputs were committed by the poll that first saw the group Stable: the run took
+    #: less than one poll (POLL_INTERVAL), which is too short to time
+    within_first_poll: bool = False
 
     def fill(self, run: Run, committed: int) -> None:
         """Put the run's seconds from these moments (from group Stable, else process start)."""
+        if self.within_first_poll:
+            run.notes.append(
+                f"committed within the poll that first saw the group Stable (every "
+                f"{POLL_INTERVAL} s): too short to time, so no rate; give it more events"
+            )
+            run.startup = (self.stable or self.started) - self.started
+            return
         start = self.stable
         if start is None:
             start = self.started
@@ -294,13 +304,15 @@ async def drive(
     last_log = last_rss = 0.0
     while process.alive():
         now = time.monotonic()
-        if t.stable is None and await watch.stable():
+        first_stable = t.stable is None and await watch.stable()
+        if first_stable:
             t.stable = time.monotonic()
             t.cpu_stable = cpu_now()
         committed = await watch.committed()
         if committed >= target and t.committed is None:
             t.committed = time.monotonic()
             t.cpu_committed = cpu_now()
+            t.within_first_poll = first_stable
             log(f"{run.label} [{run.shape}]: {committed:,} input records committed")
         if api is not None and t.queryable is None:
             t.queryable = await api.answered(now, committed, target)
