@@ -27,9 +27,16 @@ import pytest
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from streams.domain.events import Deal
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
-from streams.engine.items import DealContribution, Republish, TeamHourItem, decode_envelope
+from streams.engine.items import (
+    DealContribution,
+    Republish,
+    TargetItem,
+    TeamHourItem,
+    decode_envelope,
+)
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
@@ -878,3 +885,71 @@ async def test_draining_a_backlog_a_batch_waits_until_what_earlier_batches_sent_
     assert batch.done() and producer.held
     await batch
     assert len(rt.undelivered) == 1
+
+
+async def test_a_batch_folds_its_input_in_event_time_order_not_topic_order(sent: Sent) -> None:
+    """A catch-up batch with a rep's activity of yesterday (sales.activities, folded first in
+    topic order) and its feedback of 20 days ago (sales.feedback): folded in topic order, the
+    activity's time made the feedback late (SALES_LATE_GRACE is 7 days). In event-time
+    order both count, as they would have live."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+    activity = {
+        "event_id": "a1",
+        "occurred_at": (now - timedelta(days=1)).isoformat(),
+        "rep_id": "r1",
+        "team_id": "t1",
+        "activity": "call",
+    }
+    feedback = {
+        "event_id": "f1",
+        "occurred_at": (now - timedelta(days=20)).isoformat(),
+        "rep_id": "r1",
+        "team_id": "t1",
+        "csat": 4,
+    }
+    target = {"scope": "rep", "scope_id": "r1", "metric": "activities_total"}
+    target |= {"period": f"{now:%Y-%m}", "value": 10}
+    await handle(
+        rt,
+        [
+            record(topic.activities, 0, "r1", activity),
+            record(topic.feedback, 0, "r1", feedback),
+            record(topic.targets, 0, f"rep:r1:activities_total:{now:%Y-%m}", target),
+        ],
+    )
+    dead = [orjson.loads(value) for name, _, _, value in sent if name == topic.deadletter]
+    assert dead == []
+    view = rt.views.get("rep:r1")
+    assert view.period(f"{now - timedelta(days=20):%Y-%m-%d}").satisfaction.csat_n == 1
+    assert view.period(f"{now - timedelta(days=1):%Y-%m-%d}").activities_total == 1
+    assert view.targets == {("activities_total", f"{now:%Y-%m}"): 10}
+
+
+def test_the_event_time_order_is_stable_and_puts_targets_first() -> None:
+    """Equal event times keep their record order (of two deal events at one instant, the
+    later record wins); targets carry no event time and keep theirs, ahead of the events."""
+    at = datetime(2026, 11, 20, 12, tzinfo=UTC).isoformat()
+    earlier = datetime(2026, 11, 19, 12, tzinfo=UTC).isoformat()
+
+    def deal(offset: int, when: str, outcome: str) -> Any:
+        event = {"event_id": f"d{offset}", "occurred_at": when, "rep_id": "r1"}
+        event |= {"team_id": "t1", "deal_id": "d", "outcome": outcome}
+        event |= {"amount": 100.0, "currency": "USD"}
+        return batch_handler.scope_item(
+            "deals", msgspec.json.decode(orjson.dumps(event), type=Deal), raw_record(offset)
+        )
+
+    def target(value: float) -> Any:
+        return TargetItem("rep:r1", "activities_total", "2026-11", value)
+
+    items = [deal(0, at, "won"), target(1), deal(1, earlier, "open"), deal(2, at, "lost")]
+    items.append(target(2))
+    ordered = sorted(items, key=batch_handler.event_time)
+    assert [getattr(i, "value", None) for i in ordered[:2]] == [1, 2]
+    assert [i.raw.offset for i in ordered[2:]] == [1, 0, 2]
+
+
+def raw_record(offset: int) -> Any:
+    return SimpleNamespace(topic="sales.deals", partition=0, offset=offset, key=b"d", value=b"{}")
