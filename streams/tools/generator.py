@@ -894,6 +894,13 @@ class SalesSimulator:
 
     def history(self, start: datetime, end: datetime, count: int) -> Iterator[Record]:
         """`count` records spread over the business hours of [start, end], in time order."""
+        return (record for _, record in self.timed_history(start, end, count))
+
+    def timed_history(
+        self, start: datetime, end: datetime, count: int
+    ) -> Iterator[tuple[datetime, Record]]:
+        """`history`, each record with the moment it was made at (a late record's
+        occurred_at lies before it; an invalid one may have none)."""
         if count == 0:
             return
         clock = BusinessClock(start, end, self.tz)
@@ -907,7 +914,8 @@ class SalesSimulator:
         self.start_pipelines(start, self.pipeline_sizes(count, days))
         step = clock.total / count
         for k in range(count):
-            yield self.record_at(clock.at((k + self.rng.random()) * step))
+            at = clock.at((k + self.rng.random()) * step)
+            yield at, self.record_at(at)
 
     def live(self, clock: Callable[[], datetime]) -> Iterator[Record]:
         """Endless records stamped with `clock()` at the moment each one is pulled.

@@ -73,3 +73,24 @@ async def _start(
         if at.offset < ends[tp]:
             remaining.add(tp)
     return remaining
+
+
+async def records_held(settings: Settings, topics: list[str]) -> int:
+    """How many records the topics hold now (end minus beginning offsets; 0 for a topic
+    that does not exist). KafkaUnavailable when the broker cannot be reached."""
+    partitions = [tp for topic in topics for tp in await topic_partitions(settings, topic)]
+    if not partitions:
+        return 0
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
+    try:
+        await consumer.start()
+    except KafkaConnectionError:
+        await consumer.stop()
+        raise await unreachable(settings) from None
+    await asyncio.sleep(0)  # as in read_to_end
+    try:
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return sum(ends[tp] - starts[tp] for tp in partitions)
