@@ -118,16 +118,23 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=at_least_one, default=12, help="number of reps (12)")
     parser.add_argument("--teams", type=at_least_one, default=3, help="number of teams (3)")
     parser.add_argument(
-        "--late-rate", type=fraction, default=0.0, help="share of late records (0.02 = 2%%)"
+        "--late-rate",
+        type=fraction,
+        default=0.0,
+        help="share of late records (0.02 = 2%%; default %(default)s)",
     )
     parser.add_argument(
-        "--duplicate-rate", type=fraction, default=0.0, help="share of duplicated records"
+        "--duplicate-rate",
+        type=fraction,
+        default=0.0,
+        help="share of duplicated records (default %(default)s)",
     )
     parser.add_argument(
         "--invalid-rate",
         type=fraction,
         default=0.0,
-        help="share of invalid records (bad JSON, schema violations, unknown currency, ...)",
+        help="share of invalid records (bad JSON, schema violations, unknown currency, ...; "
+        "default %(default)s)",
     )
 
 

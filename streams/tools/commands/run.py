@@ -101,7 +101,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--duration", type=parse_duration_seconds, help="stop after this long (default: Ctrl-C)"
     )
-    parser.add_argument("--no-view", action="store_true", help="print status lines instead")
+    parser.add_argument(
+        "--no-view",
+        action="store_true",
+        help="print status lines instead (as when the output is not a terminal)",
+    )
     parser.add_argument(
         "--no-worker",
         action="store_true",
