@@ -21,9 +21,12 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
+from time import monotonic
 from typing import Any, NoReturn
 
 import orjson
+from faust.types import TP
 
 from streams.domain.deadletter import deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
@@ -43,7 +46,7 @@ from streams.engine.items import (
     encode_envelope,
 )
 from streams.engine.processor import BatchResult
-from streams.worker.delivery import Batch, Completion, install_batch_handler
+from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
@@ -56,6 +59,8 @@ EXIT_UNHANDLED = 70
 #: envelopes stay well below Kafka's default 1 MiB message limit
 ENVELOPE_MAX_BYTES = 512 * 1024
 SCOPES = "scopes"
+#: the input kinds whose records carry an event time
+TIMED_KINDS = frozenset({"activities", "deals", "feedback"})
 #: said with the count of rejected records not logged one by one
 REJECTS_WHERE = (
     "all are on the dead-letter topic; sales_events_rejected_total counts them by reason"
@@ -76,10 +81,10 @@ def register(rt: Runtime) -> None:
     }
     rejects = RateLimitedLog(log, "rejected input records", where=REJECTS_WHERE)
 
-    async def handler(batch: Batch) -> None:
+    async def handler(batch: Batch) -> Held:
         try:
             with collections_held():
-                await handle_batch(rt, kinds, batch, rejects)
+                return await handle_batch(rt, kinds, batch, rejects)
         except Exception as exc:
             records = sum(len(records) for records in batch.values())
             stop_without_commit(f"handling a fetched batch of {records} records", exc)
@@ -103,9 +108,11 @@ def register(rt: Runtime) -> None:
 
 async def handle_batch(
     rt: Runtime, kinds: dict[str, str], batch: Batch, rejects: RateLimitedLog
-) -> None:
+) -> Held:
     """Validate and route input records, fold them with the internal topic's records,
-    partition by partition; the input records in event-time order (`event_time`).
+    partition by partition; the input records in event-time order (`event_time`), and
+    those that run ahead of a slower input partition left for a later batch: returned, to
+    be fetched again (`ingest_inputs`).
 
     Under a steady load what the batch sends is awaited by the next checkpoint
     (`delivered`), not here: waiting for the broker batch by batch left the worker idle for
@@ -131,20 +138,16 @@ async def handle_batch(
     owned = owned_partitions(rt)
     local: dict[int, list[Foldable]] = defaultdict(list)  # envelopes first, in topic order
     sent: dict[int, float] = {}  # partition -> when its earliest envelope was sent
-    routed: list[Foldable] = []
     inputs = [records for tp, records in batch.items() if kinds[tp.topic] != SCOPES]
     if inputs:
         rt.backlogged = is_backlogged(batch, inputs, now)
         rt.processor.draining = is_full(batch)
     for tp, records in sorted(batch.items()):
-        rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
-        kind = kinds[tp.topic]
-        if kind == SCOPES:
+        if kinds[tp.topic] == SCOPES:
+            rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
             local[tp.partition].extend(internal_items(tp, records))
             sent[tp.partition] = earliest_sent(records, now)
-        else:
-            routed.extend(await ingest_records(rt, out, kind, records, now, rejects))
-    routed.sort(key=event_time)
+    routed, held = await ingest_inputs(rt, out, kinds, batch, now, rejects)
     fresh, remote = split_by_owner(rt, routed, owned)
     for partition, items in fresh.items():
         local[partition].extend(items)
@@ -155,6 +158,7 @@ async def handle_batch(
         stamps = {}
     await hand_over(rt, out)
     rejects.flush()
+    return held
 
 
 async def fold_round(
@@ -395,22 +399,32 @@ def scope_item(kind: str, decoded: Any, msg: Any) -> TargetItem | DecodedEvent:
     return DecodedEvent(raw, decoded)
 
 
-def event_time(item: Foldable) -> float:
-    """The sort key that folds a batch's input records in event-time order.
-
-    Why: stream time is the largest event time folded, and a batch holds records of several
-    topics and partitions. Folded in topic order, a catch-up's deals of later days (a
-    sparse topic, fetched days ahead) made the same batch's feedback of earlier days late.
-    The sort is stable: records with one event time keep their order, so of two deal events
-    at one instant the later record still wins. Targets carry no event time and fold the
-    same anywhere in a batch: they go first, in their order.
-    """
+def event_time(item: Foldable | Rejection) -> float | None:
+    """An input item's event time (None: a target or a rejected record, which have none)."""
     if type(item) is DecodedEvent:
         return item.event.occurred_at.timestamp()
-    return _BEFORE_EVERY_EVENT
+    return None
 
 
-_BEFORE_EVERY_EVENT = float("-inf")
+def behind_partitions(rt: Runtime, kinds: dict[str, str], batch: Batch) -> list[TP]:
+    """The event partitions (activities, deals, feedback) assigned here with records past
+    this batch (or past what was handled of them) below their high watermark, or not
+    fetched yet."""
+    consumer: Any = rt.app.consumer  # a BatchConsumer (streams.worker.delivery)
+    behind = []
+    for tp in consumer.assignment():
+        if kinds.get(tp.topic) not in TIMED_KINDS:
+            continue
+        records = batch.get(tp)
+        if records:
+            position = records[-1].offset + 1
+        else:
+            position = rt.positions.get((tp.topic, tp.partition)) or consumer.next_offset(tp)
+        highwater = consumer.highwater(tp)
+        # no fetch answered for it yet: as good as behind (a catch-up's first batches)
+        if highwater is None or position < highwater:
+            behind.append(tp)
+    return behind
 
 
 def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:
@@ -426,25 +440,52 @@ def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejecti
         return Rejection(PROCESSING_ERROR, f"validation raised {type(exc).__name__}: {exc}")
 
 
-async def ingest_records(
+async def ingest_inputs(
     rt: Runtime,
     out: Outgoing,
-    kind: str,
-    records: Sequence[Any],
+    kinds: dict[str, str],
+    batch: Batch,
     now: datetime,
     rejects: RateLimitedLog,
-) -> list[Foldable]:
-    """The items of one partition's valid records; rejects go to the dead-letter topic."""
-    routed: list[Foldable] = []
-    for record in records:
-        outcome = route(rt, kind, record, now)
-        if isinstance(outcome, Rejection):
-            await send_deadletter(rt, out, outcome, record, now, rejects)
+) -> tuple[list[Foldable], Held]:
+    """The items of the batch's input records to fold now, in event-time order, and the
+    records left for a later batch (streams.worker.alignment). Rejects of the records taken
+    go to the dead-letter topic; those left are rejected when they come again.
+
+    In event-time order, and stable: a catch-up's deals of later days (a sparse topic,
+    fetched days ahead) made the same batch's feedback of earlier days late when folded
+    topic by topic; of two deal events at one instant, the later record still wins. Targets
+    carry no event time and fold the same anywhere in a batch: they go first, in order.
+    """
+    outcomes = {
+        tp: [route(rt, kinds[tp.topic], record, now) for record in records]
+        for tp, records in sorted(batch.items())
+        if kinds[tp.topic] != SCOPES
+    }
+    times = {tp: [event_time(outcome) for outcome in outs] for tp, outs in outcomes.items()}
+    moment = monotonic()
+    slack = rt.settings.late_grace.total_seconds() / 2
+    cuts = rt.partition_clock.cuts(times, behind_partitions(rt, kinds, batch), moment, slack)
+    timed: list[tuple[float, Foldable]] = []
+    held: dict[TP, Sequence[Any]] = {}
+    for tp, outs in outcomes.items():
+        records, cut = batch[tp], cuts[tp]
+        if cut < len(records):
+            held[tp] = records[cut:]
+        if not cut:
             continue
-        routed.append(outcome)
-    if records:
-        rt.metrics.processed.labels(topic=records[0].topic).inc(len(records))
-    return routed
+        rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1
+        rt.metrics.processed.labels(topic=tp.topic).inc(cut)
+        for record, outcome, stamp in zip(records[:cut], outs[:cut], times[tp][:cut], strict=True):
+            if isinstance(outcome, Rejection):
+                await send_deadletter(rt, out, outcome, record, now, rejects)
+            else:
+                timed.append((_BEFORE_EVERY_EVENT if stamp is None else stamp, outcome))
+    timed.sort(key=itemgetter(0))
+    return [item for _, item in timed], held
+
+
+_BEFORE_EVERY_EVENT = float("-inf")
 
 
 async def send_deadletter(

@@ -13,6 +13,10 @@ checkpoint's writes travel. Faust keeps everything else: group membership, rebal
 recovery (changelog records still take Faust's own per-record path), commits and the
 producer flush before each commit.
 
+A handler may leave a suffix of a partition's records for a later batch (`Held`: the
+input that runs ahead of a slower partition by event time, streams.worker.alignment): those
+are not acknowledged, and are fetched again.
+
 Each partition stays sequential: the next fetch starts after the handler returned
 (faust-streaming issue 606 cannot happen). Fetched records that cannot be delivered now (a
 rebalance began, the partition was paused, the handler is not ready) are fetched again:
@@ -42,7 +46,9 @@ log = logging.getLogger(__name__)
 
 #: topic partition -> the records of one fetch, in offset order (aiokafka ConsumerRecord)
 Batch = Mapping[TP, Sequence[Any]]
-BatchHandler = Callable[[Batch], Awaitable[None]]
+#: the records a handler left for a later batch: per partition, a suffix of what it was given
+Held = Mapping[TP, Sequence[Any]]
+BatchHandler = Callable[[Batch], Awaitable[Held | None]]
 #: finishes a checkpoint: waits for what it wrote to be in Kafka; raises if it could not
 Completion = Callable[[], Awaitable[None]]
 #: starts writing out everything the handled batches changed; returns how to wait for it
@@ -128,6 +134,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         self._last_checkpoint = monotonic()
         #: the checkpoint whose writes are still on their way to Kafka, then acknowledged
         self._in_flight: asyncio.Future[None] | None = None
+
+    def next_offset(self, tp: TP) -> int:
+        """The next offset the batch path reads from `tp` (0 when not known yet)."""
+        return self._read_offset.get(tp) or 0
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -236,11 +246,15 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         assert self.batch_handler is not None
         self._mark_inbound(fresh)
         async with self._handling:
-            await self.batch_handler(fresh)
+            held = await self.batch_handler(fresh) or {}
             if self.app.consumer_generation_id != generation or not self.flow_active:
                 log.info("rebalance during a batch: not acknowledged, the new owner replays it")
                 return
-            self._note_handled(fresh, generation)
+            taken = {
+                tp: records[: len(records) - len(held.get(tp, ()))] for tp, records in fresh.items()
+            }
+            self._note_handled({tp: rs for tp, rs in taken.items() if rs}, generation)
+            await self._refetch(held, "they ran ahead of a slower input partition", quiet=True)
             if self._checkpoint_due():
                 await self._checkpoint()
 
@@ -342,11 +356,14 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             for tp in batch:
                 monitor.stream_inbound_time[tp] = now
 
-    async def _refetch(self, records: Mapping[TP, Sequence[Any]], why: str) -> None:
+    async def _refetch(
+        self, records: Mapping[TP, Sequence[Any]], why: str, *, quiet: bool = False
+    ) -> None:
         """Fetched records not delivered are fetched again, where their partition's position
         is still just after them (see `rewind_unmoved`). Without this, a changelog record
         fetched as a rebalance began was not read again, and recovery waited for it until
-        the next rebalance."""
+        the next rebalance. `quiet`: records the handler left for later (`Held`), in every
+        batch of a catch-up: not logged."""
         fetched = {tp: (rs[0].offset, rs[-1].offset + 1) for tp, rs in records.items() if rs}
         if not fetched:
             return
@@ -363,7 +380,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             return
         for tp in rewound:
             self._read_offset[tp] = fetched[tp][0] or None
-        if rewound:
+        if rewound and not quiet:
             log.info(
                 "fetching again records fetched while %s: %s",
                 why,

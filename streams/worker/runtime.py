@@ -19,10 +19,12 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
+from streams.domain.vocabulary import INPUT_KINDS
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import FOLD_SETTINGS, decode_value, parse_key
+from streams.worker.alignment import PartitionClock
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
@@ -174,6 +176,7 @@ class Runtime:
         self.backlogged = False
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
+        self.partition_clock: PartitionClock[TP] = PartitionClock()  # (ingest_inputs)
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one
         self.undelivered: list[Any] = []
         #: (scope, period) whose figures changed and are not on sales.performance yet
@@ -192,12 +195,7 @@ class Runtime:
         self.app = faust_app(settings)
         s = settings
         t = s.topics
-        self.inputs = {
-            "activities": self._topic(t.activities),
-            "deals": self._topic(t.deals),
-            "feedback": self._topic(t.feedback),
-            "targets": self._topic(t.targets),
-        }
+        self.inputs = {kind: self._topic(getattr(t, kind)) for kind in INPUT_KINDS}
         self.scopes_topic = self._topic(t.scopes)
         self.alerts_topic = self._topic(t.alerts)
         self.deadletter_topic = self._topic(t.deadletter)

@@ -27,13 +27,11 @@ import pytest
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from streams.domain.events import Deal
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
 from streams.engine.items import (
     DealContribution,
     Republish,
-    TargetItem,
     TeamHourItem,
     decode_envelope,
 )
@@ -41,6 +39,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler, write_behind
+from streams.worker.alignment import PartitionClock
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outgoing import Outgoing
@@ -191,6 +190,7 @@ def runtime(
         settings=settings,
         app=SimpleNamespace(producer=FakeBatchProducer(sent)),
         positions={},
+        partition_clock=PartitionClock(),
         ready=True,
         undelivered=[],
         draining=False,
@@ -229,7 +229,9 @@ def runtime(
 def own(rt: Any, partitions: Iterable[int]) -> None:
     """Give the worker these partitions of the internal topic (a rebalance)."""
     scopes = {TP(rt.settings.topics.scopes, p) for p in partitions}
-    rt.app.consumer = SimpleNamespace(assignment=lambda: scopes)
+    rt.app.consumer = SimpleNamespace(
+        assignment=lambda: scopes, highwater=lambda tp: None, next_offset=lambda tp: 0
+    )
 
 
 def record(topic: str, offset: int, key: str, event: dict[str, Any], *, waited: float = 0.0) -> Any:
@@ -927,29 +929,79 @@ async def test_a_batch_folds_its_input_in_event_time_order_not_topic_order(sent:
     assert view.targets == {("activities_total", f"{now:%Y-%m}"): 10}
 
 
-def test_the_event_time_order_is_stable_and_puts_targets_first() -> None:
+async def test_the_event_time_order_is_stable_and_puts_targets_first(sent: Sent) -> None:
     """Equal event times keep their record order (of two deal events at one instant, the
     later record wins); targets carry no event time and keep theirs, ahead of the events."""
-    at = datetime(2026, 11, 20, 12, tzinfo=UTC).isoformat()
-    earlier = datetime(2026, 11, 19, 12, tzinfo=UTC).isoformat()
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
 
-    def deal(offset: int, when: str, outcome: str) -> Any:
-        event = {"event_id": f"d{offset}", "occurred_at": when, "rep_id": "r1"}
+    def deal(offset: int, when: datetime, outcome: str) -> Any:
+        event = {"event_id": f"d{offset}", "occurred_at": when.isoformat(), "rep_id": "r1"}
         event |= {"team_id": "t1", "deal_id": "d", "outcome": outcome}
         event |= {"amount": 100.0, "currency": "USD"}
-        return batch_handler.scope_item(
-            "deals", msgspec.json.decode(orjson.dumps(event), type=Deal), raw_record(offset)
+        return record(topic.deals, offset, "r1", event)
+
+    def target(offset: int, value: float) -> Any:
+        body = {"scope": "rep", "scope_id": "r1", "metric": "activities_total"}
+        body |= {"period": f"{now:%Y-%m}", "value": value}
+        return record(topic.targets, offset, f"rep:r1:activities_total:{now:%Y-%m}", body)
+
+    deals = [deal(0, now, "won"), deal(1, now - timedelta(days=1), "open"), deal(2, now, "lost")]
+    batch = {TP(topic.deals, 0): deals, TP(topic.targets, 0): [target(0, 1), target(1, 2)]}
+    kinds = {topic.deals: "deals", topic.targets: "targets"}
+    log = RateLimitedLog(batch_handler.log, "rejected", where="")
+    items, held = await batch_handler.ingest_inputs(
+        rt, Outgoing(rt.app.producer), kinds, batch, now, log
+    )
+    assert held == {}
+    assert [getattr(i, "value", None) for i in items[:2]] == [1, 2]
+    assert [i.raw.offset for i in items[2:]] == [1, 0, 2]
+
+
+async def test_input_ahead_of_a_slower_partition_is_left_for_a_later_batch(sent: Sent) -> None:
+    """A catch-up: the activities' fetch reached 29 days ago, the deals' (sparse) 20 days
+    ago, and both have more to read. Deals beyond the activities' time plus half the grace
+    are handed back (fetched again later): not folded, not dead-lettered (the broken
+    record after them is rejected when it comes again), not counted as processed."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+    activities, deals = TP(topic.activities, 0), TP(topic.deals, 0)
+    rt.app.consumer = SimpleNamespace(
+        assignment=lambda: {activities, deals, TP(topic.scopes, 0)},
+        highwater=lambda tp: 100,
+        next_offset=lambda tp: 0,
+    )
+
+    def at(days: float) -> str:
+        return (now - timedelta(days=days)).isoformat()
+
+    acts = [
+        record(
+            topic.activities,
+            i,
+            "r1",
+            {"event_id": f"a{i}", "occurred_at": at(30 - i / 2)}
+            | {"rep_id": "r1", "team_id": "t1", "activity": "call"},
         )
-
-    def target(value: float) -> Any:
-        return TargetItem("rep:r1", "activities_total", "2026-11", value)
-
-    items = [deal(0, at, "won"), target(1), deal(1, earlier, "open"), deal(2, at, "lost")]
-    items.append(target(2))
-    ordered = sorted(items, key=batch_handler.event_time)
-    assert [getattr(i, "value", None) for i in ordered[:2]] == [1, 2]
-    assert [i.raw.offset for i in ordered[2:]] == [1, 0, 2]
-
-
-def raw_record(offset: int) -> Any:
-    return SimpleNamespace(topic="sales.deals", partition=0, offset=offset, key=b"d", value=b"{}")
+        for i in range(3)
+    ]
+    won = {"rep_id": "r1", "team_id": "t1", "deal_id": "d1", "outcome": "won"}
+    won |= {"amount": 100.0, "currency": "USD"}
+    early = record(topic.deals, 0, "r1", won | {"event_id": "d-early", "occurred_at": at(28)})
+    ahead = record(topic.deals, 1, "r1", won | {"event_id": "d-ahead", "occurred_at": at(20)})
+    broken = record(topic.deals, 2, "r1", {"event_id": "d-broken"})
+    batch = {activities: acts, deals: [early, ahead, broken]}
+    kinds = {topic.activities: "activities", topic.deals: "deals"}
+    log = RateLimitedLog(batch_handler.log, "rejected", where="")
+    held = await batch_handler.handle_batch(rt, kinds, batch, log)
+    assert held == {deals: [ahead, broken]}
+    assert not [value for name, _, _, value in sent if name == topic.deadletter]
+    assert rt.positions[(topic.deals, 0)] == 1 and rt.positions[(topic.activities, 0)] == 3
+    processed = {
+        sample.labels["topic"]: sample.value
+        for sample in rt.metrics.processed.collect()[0].samples
+        if sample.name.endswith("_total")
+    }
+    assert processed == {topic.activities: 3, topic.deals: 1}
