@@ -225,6 +225,8 @@ async def history_span(
     if not await records_held(settings, [topics.activities, topics.deals, topics.feedback]):
         return start, end, config.events
     later, events = history_within_grace(start, end, config.events, settings.late_grace)
+    if later == start:
+        return start, end, events  # the grace reaches back past the whole history
     if BusinessClock(later, end, settings.tz).total <= 0:
         events = 0  # a short grace over a weekend: no business hour left to fill
     print(
