@@ -215,3 +215,38 @@ async def test_records_fetched_as_a_rebalance_began_are_fetched_again() -> None:
     await BatchConsumer._drain_messages(c, SimpleNamespace(_stopped=asyncio.Event()))
     assert kafka.sought == [(CHANGELOG, 0), (INPUT, 25)]
     assert journal == ["seek input to committed"]
+
+
+async def test_records_the_handler_leaves_for_later_are_not_acknowledged_and_fetched_again() -> (
+    None
+):
+    """A handler may hand back a suffix of a partition's records (input that runs ahead of
+    a slower partition by event time): the rest is acknowledged at the checkpoint, those
+    are not, and the partition is sought back to the first of them, without a log line."""
+    journal = Journal()
+    c = consumer(journal, never_due=True)
+    kafka = over_kafka(c, {INPUT: 20})
+    fetched = records(INPUT, 12, 19)
+
+    async def handler(batch: Any) -> Any:
+        journal.append("handled")
+        return {INPUT: batch[INPUT][5:]}
+
+    c.batch_handler = handler
+    await c._deliver({INPUT: fetched}, None)
+    assert kafka.sought == [(INPUT, 17)]
+    assert c._read_offset[INPUT] == 17
+    assert c._handled == {INPUT: (12, 16)}
+    await c._checkpoint()
+    await c._complete_checkpoint()
+    assert sorted(c._acked_index[INPUT]) == [12, 13, 14, 15, 16]
+    # fetched again from 17, then handled whole: acknowledged up to 19
+    c.batch_handler = lambda batch: _none()
+    await c._deliver({INPUT: records(INPUT, 17, 19)}, None)
+    await c._checkpoint()
+    await c._complete_checkpoint()
+    assert sorted(c._acked_index[INPUT]) == list(range(12, 20))
+
+
+async def _none() -> None:
+    return None
