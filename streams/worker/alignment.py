@@ -43,17 +43,17 @@ class PartitionClock(Generic[P]):
 
     def frontier(
         self,
-        times: Mapping[P, Sequence[float | None]],
+        latest: Mapping[P, float | None],
         behind: Iterable[P],
         now: float,
         patience: float = PATIENCE_SECONDS,
     ) -> float:
         """The event time the slowest partition still behind has reached: that of its last
-        record in this batch, else what it reached before (inf: none to wait for; -inf: one
-        that never delivered, waited for up to `patience` from when first seen)."""
+        record in this batch (`latest`), else what it reached before (inf: none to wait for;
+        -inf: one that never delivered, waited for up to `patience` from when first seen)."""
         reached = float("inf")
         for tp in behind:
-            last = _latest(times.get(tp, ()))
+            last = latest.get(tp)
             if last is None:
                 if tp not in self.delivered_at:  # a catch-up's first batches
                     if now - self.waiting_since.setdefault(tp, now) <= patience:
@@ -77,7 +77,8 @@ class PartitionClock(Generic[P]):
         """Per partition of the batch, how many of its records (a prefix, in offset order)
         to fold now: up to the first whose event time passes the frontier by over `slack`.
         Notes what the batch says of each partition (`delivered`)."""
-        limit = self.frontier(times, behind, now) + slack
+        latest = {tp: _latest(stamps) for tp, stamps in times.items()}
+        limit = self.frontier(latest, behind, now) + slack
         cuts = {}
         for tp, stamps in times.items():
             cut = len(stamps)
@@ -86,11 +87,15 @@ class PartitionClock(Generic[P]):
                     cut = index
                     break
             cuts[tp] = cut
-        self.delivered(times, cuts, now)
+        self.delivered(times, latest, cuts, now)
         return cuts
 
     def delivered(
-        self, times: Mapping[P, Sequence[float | None]], cuts: Mapping[P, int], now: float
+        self,
+        times: Mapping[P, Sequence[float | None]],
+        latest: Mapping[P, float | None],
+        cuts: Mapping[P, int],
+        now: float,
     ) -> None:
         for tp, stamps in times.items():
             if not stamps:
@@ -98,7 +103,7 @@ class PartitionClock(Generic[P]):
             self.delivered_at[tp] = now
             self.waiting_since.pop(tp, None)
             cut = cuts[tp]
-            head = stamps[cut] if cut < len(stamps) else _latest(stamps)
+            head = stamps[cut] if cut < len(stamps) else latest[tp]
             if head is not None:
                 self.reached[tp] = head
 
