@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -29,16 +30,7 @@ async def read_to_end(
     partitions = await topic_partitions(settings, topic)
     if not partitions:
         return
-    consumer = AIOKafkaConsumer(
-        **kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    try:
-        await consumer.start()
-    except KafkaConnectionError:
-        await consumer.stop()
-        raise await unreachable(settings) from None
-    await asyncio.sleep(0)  # let aiokafka's no-group task start, or stop() raises CancelledError
-    try:
+    async with _consumer(settings) as consumer:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         remaining = await _start(consumer, partitions, ends, since_ms)
@@ -49,6 +41,23 @@ async def read_to_end(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+
+
+@asynccontextmanager
+async def _consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer with no group (nothing committed, no reader disturbed), stopped
+    after. KafkaUnavailable when the broker cannot be reached."""
+    consumer = AIOKafkaConsumer(
+        **kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    try:
+        await consumer.start()
+    except KafkaConnectionError:
+        await consumer.stop()
+        raise await unreachable(settings) from None
+    await asyncio.sleep(0)  # let aiokafka's no-group task start, or stop() raises CancelledError
+    try:
+        yield consumer
     finally:
         await consumer.stop()
 
@@ -81,16 +90,7 @@ async def records_held(settings: Settings, topics: list[str]) -> int:
     partitions = [tp for topic in topics for tp in await topic_partitions(settings, topic)]
     if not partitions:
         return 0
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
-    try:
-        await consumer.start()
-    except KafkaConnectionError:
-        await consumer.stop()
-        raise await unreachable(settings) from None
-    await asyncio.sleep(0)  # as in read_to_end
-    try:
+    async with _consumer(settings) as consumer:
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
-    finally:
-        await consumer.stop()
     return sum(ends[tp] - starts[tp] for tp in partitions)
