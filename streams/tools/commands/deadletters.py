@@ -21,15 +21,13 @@ from typing import Any, TextIO
 import orjson
 
 from streams.domain.durations import iso_duration
-from streams.domain.vocabulary import DEADLETTER_REASONS
+from streams.domain.vocabulary import DEADLETTER_REASONS, INPUT_KINDS
 from streams.tools.commands.generate import parse_duration_seconds
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.dead_letters import Export, Review, Selection, parse
 from streams.tools.producer import KafkaUnavailable, quiet_kafka_logs
 from streams.tools.topic_reader import read_to_end
 from streams.worker.settings import Settings, SettingsError
-
-INPUT_KINDS = ("activities", "deals", "feedback", "targets")
 
 EPILOG = """\
 examples:
