@@ -440,6 +440,13 @@ def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejecti
         return Rejection(PROCESSING_ERROR, f"validation raised {type(exc).__name__}: {exc}")
 
 
+def route_once(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:
+    """`route`, or the item decoded when this record was handed back before (a catch-up
+    fetches such records again, often several times: streams.worker.held_decodes)."""
+    item = rt.held_decodes.take(msg)
+    return item if item is not None else route(rt, kind, msg, now)
+
+
 async def ingest_inputs(
     rt: Runtime,
     out: Outgoing,
@@ -458,7 +465,7 @@ async def ingest_inputs(
     carry no event time and fold the same anywhere in a batch: they go first, in order.
     """
     outcomes = {
-        tp: [route(rt, kinds[tp.topic], record, now) for record in records]
+        tp: [route_once(rt, kinds[tp.topic], record, now) for record in records]
         for tp, records in sorted(batch.items())
         if kinds[tp.topic] != SCOPES
     }
@@ -472,6 +479,9 @@ async def ingest_inputs(
         records, cut = batch[tp], cuts[tp]
         if cut < len(records):
             held[tp] = records[cut:]
+            for record, outcome in zip(held[tp], outs[cut:], strict=True):
+                if not isinstance(outcome, Rejection):
+                    rt.held_decodes.keep(record, outcome)
         if not cut:
             continue
         rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1

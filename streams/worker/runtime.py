@@ -28,6 +28,7 @@ from streams.worker.alignment import PartitionClock
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
+from streams.worker.held_decodes import HeldDecodes
 from streams.worker.kafka_contact import KafkaContact
 from streams.worker.kafka_options import faust_credentials
 from streams.worker.medians import medians_for
@@ -177,6 +178,8 @@ class Runtime:
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
         self.partition_clock: PartitionClock[TP] = PartitionClock()  # (ingest_inputs)
+        #: the items of input records handed back, decoded once (ingest_inputs)
+        self.held_decodes = HeldDecodes()
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one
         self.undelivered: list[Any] = []
         #: (scope, period) whose figures changed and are not on sales.performance yet

@@ -41,6 +41,7 @@ from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler, write_behind
 from streams.worker.alignment import PartitionClock
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
+from streams.worker.held_decodes import HeldDecodes
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore
@@ -191,6 +192,7 @@ def runtime(
         app=SimpleNamespace(producer=FakeBatchProducer(sent)),
         positions={},
         partition_clock=PartitionClock(),
+        held_decodes=HeldDecodes(),
         ready=True,
         undelivered=[],
         draining=False,
@@ -1005,3 +1007,60 @@ async def test_input_ahead_of_a_slower_partition_is_left_for_a_later_batch(sent:
         if sample.name.endswith("_total")
     }
     assert processed == {topic.activities: 3, topic.deals: 1}
+
+
+async def test_records_handed_back_are_decoded_once_however_often_they_come_again(
+    sent: Sent,
+) -> None:
+    """A catch-up fetches a fast partition's records again at every batch until the slow one
+    catches up: they are decoded when first fetched and never again, and fold as usual when
+    taken. A rejected record among them is not kept: it is decoded again each time, and
+    dead-lettered once, when taken."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+    activities, deals = TP(topic.activities, 0), TP(topic.deals, 0)
+    rt.app.consumer = SimpleNamespace(
+        assignment=lambda: {activities, deals, TP(topic.scopes, 0)},
+        highwater=lambda tp: 100,
+        next_offset=lambda tp: 0,
+    )
+    decoded: list[bytes] = []
+    decode = rt.decoder.decode
+
+    def counting(kind: str, key: bytes | None, raw: bytes, at: datetime) -> Any:
+        decoded.append(raw)
+        return decode(kind, key, raw, at)
+
+    rt.decoder = SimpleNamespace(decode=counting)
+
+    def activity(offset: int, days: float) -> Any:
+        event = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
+        event |= {"rep_id": "r1", "team_id": "t1", "activity": "call"}
+        return record(topic.activities, offset, "r1", event)
+
+    won = {"event_id": "d-ahead", "occurred_at": (now - timedelta(days=20)).isoformat()}
+    won |= {"rep_id": "r1", "team_id": "t1", "deal_id": "d1", "outcome": "won"}
+    ahead = record(topic.deals, 0, "r1", won | {"amount": 100.0, "currency": "USD"})
+    broken = record(topic.deals, 1, "r1", {"event_id": "d-broken"})
+    kinds = {topic.activities: "activities", topic.deals: "deals"}
+    log = RateLimitedLog(batch_handler.log, "rejected", where="")
+    for offset, days in enumerate((30, 29)):  # the activities creep on; the deals wait
+        batch = {activities: [activity(offset, days)], deals: [ahead, broken]}
+        assert await batch_handler.handle_batch(rt, kinds, batch, log) == {deals: [ahead, broken]}
+        assert len(rt.held_decodes) == 1  # the won deal's item; the rejection is not kept
+    batch = {activities: [activity(2, 19)], deals: [ahead, broken]}
+    assert await batch_handler.handle_batch(rt, kinds, batch, log) == {}
+    assert decoded.count(ahead.value) == 1
+    assert decoded.count(broken.value) == 3
+    assert len(decoded) == 3 + 1 + 3
+    assert len(rt.held_decodes) == 0
+    dead = [orjson.loads(value) for name, _, _, value in sent if name == topic.deadletter]
+    assert [d["offset"] for d in dead] == [1]
+    processed = {
+        sample.labels["topic"]: sample.value
+        for sample in rt.metrics.processed.collect()[0].samples
+        if sample.name.endswith("_total")
+    }
+    assert processed == {topic.activities: 3, topic.deals: 2}
+    assert rt.views.get("rep:r1").period(f"{now - timedelta(days=30):%Y-%m-%d}").activities_total
