@@ -464,8 +464,9 @@ async def ingest_inputs(
     topic by topic; of two deal events at one instant, the later record still wins. Targets
     carry no event time and fold the same anywhere in a batch: they go first, in order.
     """
+    router = route_once if len(rt.held_decodes) else route  # most batches hold nothing back
     outcomes = {
-        tp: [route_once(rt, kinds[tp.topic], record, now) for record in records]
+        tp: [router(rt, kinds[tp.topic], record, now) for record in records]
         for tp, records in sorted(batch.items())
         if kinds[tp.topic] != SCOPES
     }
