@@ -7,8 +7,8 @@ events with the default grace, 432,649 decodes (`python -m bench --only salespul
 live --events 100000 --worker-env SALES_LATE_GRACE=P7D`, counted through a wrapper of
 `batch_handler.route`). Kept here, a record is decoded once however often it comes back.
 
-A record is known by its topic, partition and offset, and its value must be the very bytes
-decoded before (a topic deleted and made again reuses offsets). Only accepted records are
+A record is known by its topic, partition and offset, and its key and value must be the very
+bytes decoded before (a topic deleted and made again reuses offsets). Only accepted records are
 kept: a rejection may depend on the clock (future_event_time), an acceptance does not turn
 into one as the clock moves on. Plain logic, no Kafka: the caller hands the records in.
 """
@@ -27,13 +27,15 @@ MAX_HELD_DECODES = 100_000
 
 
 class HeldDecodes:
-    """(topic, partition, offset) -> (the value decoded, its item)."""
+    """(topic, partition, offset) -> (the key and value decoded, their item)."""
 
     def __init__(self, limit: int = MAX_HELD_DECODES) -> None:
         self.limit = limit
         #: oldest first: past the limit the oldest entry goes (a partition moved to another
         #: worker leaves its entries behind, never taken)
-        self._items: OrderedDict[tuple[str, int, int], tuple[bytes | None, Any]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int], tuple[bytes | None, bytes | None, Any]] = (
+            OrderedDict()
+        )
 
     def __len__(self) -> int:
         return len(self._items)
@@ -45,11 +47,15 @@ class HeldDecodes:
         entry = self._items.pop((record.topic, record.partition, record.offset), None)
         if entry is None:
             return None
-        value, item = entry
-        return item if value == record.value else None
+        key, value, item = entry
+        return item if value == record.value and key == record.key else None
 
     def keep(self, record: Any, item: Any) -> None:
         """Keep the item of a record handed back, for when it comes again."""
         if len(self._items) >= self.limit:
             self._items.popitem(last=False)
-        self._items[(record.topic, record.partition, record.offset)] = (record.value, item)
+        self._items[(record.topic, record.partition, record.offset)] = (
+            record.key,
+            record.value,
+            item,
+        )

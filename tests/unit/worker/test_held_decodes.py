@@ -8,8 +8,14 @@ from typing import Any
 from streams.worker.held_decodes import HeldDecodes
 
 
-def record(offset: int, value: bytes | None = b"{}", topic: str = "t", partition: int = 0) -> Any:
-    return SimpleNamespace(topic=topic, partition=partition, offset=offset, value=value)
+def record(
+    offset: int,
+    value: bytes | None = b"{}",
+    topic: str = "t",
+    partition: int = 0,
+    key: bytes | None = b"r1",
+) -> Any:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=key, value=value)
 
 
 def test_an_item_kept_is_taken_once_for_the_same_record() -> None:
@@ -31,6 +37,9 @@ def test_other_bytes_at_the_same_offset_are_not_the_record_decoded() -> None:
     assert len(held) == 0
     held.keep(record(0, None), "tombstone")
     assert held.take(record(0, b"{}")) is None
+    held.keep(record(0), "keyed")
+    assert held.take(record(0, key=None)) is None
+    assert len(held) == 0
 
 
 def test_past_its_limit_the_oldest_entry_goes() -> None:
