@@ -277,7 +277,9 @@ async def handle(rt: Any, records: list[Any], *, checkpoint: bool = True) -> Non
 
 
 def events_of_one_rep(rt: Any, team: str = "t1") -> list[Any]:
-    now = datetime.now(UTC).replace(microsecond=0)
+    """Three calls and a won deal of rep r1, all in one hour (the half hour before the last
+    hour's half past: minutes before now could straddle an hour and make two team hours)."""
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(hours=1)
     topic = rt.settings.topics
     acts = [
         record(
