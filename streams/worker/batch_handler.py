@@ -48,6 +48,7 @@ from streams.engine.items import (
 from streams.engine.processor import BatchResult
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
+from streams.worker.held_decodes import Entries, item_kept
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
@@ -440,11 +441,39 @@ def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejecti
         return Rejection(PROCESSING_ERROR, f"validation raised {type(exc).__name__}: {exc}")
 
 
-def route_once(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:
-    """`route`, or the item decoded when this record was handed back before (a catch-up
-    fetches such records again, often several times: streams.worker.held_decodes)."""
-    item = rt.held_decodes.take(msg)
-    return item if item is not None else route(rt, kind, msg, now)
+def routed(
+    rt: Runtime, kind: str, records: Sequence[Any], kept: Entries, now: datetime
+) -> list[Foldable | Rejection]:
+    """`route` of each record, or the item it was decoded to when it was handed back before
+    (a catch-up fetches such records again, often several times: streams.worker.held_decodes)."""
+    if not kept:
+        return [route(rt, kind, record, now) for record in records]
+    outs: list[Foldable | Rejection] = []
+    for record in records:
+        item = item_kept(kept, record)
+        outs.append(route(rt, kind, record, now) if item is None else item)
+    return outs
+
+
+def keep_held(
+    rt: Runtime,
+    tp: TP,
+    records: Sequence[Any],
+    cut: int,
+    outs: Sequence[Foldable | Rejection],
+    kept: Entries,
+) -> None:
+    """Keep the items of the records handed back (`records[cut:]`; not rejections), and
+    those kept before for records past this batch's."""
+    entries: Entries = {
+        record.offset: (record.key, record.value, outcome)
+        for record, outcome in zip(records[cut:], outs[cut:], strict=True)
+        if not isinstance(outcome, Rejection)
+    }
+    if kept:
+        last = records[-1].offset if records else -1
+        entries.update((offset, entry) for offset, entry in kept.items() if offset > last)
+    rt.held_decodes.keep((tp.topic, tp.partition), entries)
 
 
 async def ingest_inputs(
@@ -464,12 +493,14 @@ async def ingest_inputs(
     topic by topic; of two deal events at one instant, the later record still wins. Targets
     carry no event time and fold the same anywhere in a batch: they go first, in order.
     """
-    router = route_once if len(rt.held_decodes) else route  # most batches hold nothing back
-    outcomes = {
-        tp: [router(rt, kinds[tp.topic], record, now) for record in records]
-        for tp, records in sorted(batch.items())
-        if kinds[tp.topic] != SCOPES
-    }
+    taking = len(rt.held_decodes) > 0  # most batches were handed nothing back before
+    kept: dict[TP, Entries] = {}
+    outcomes = {}
+    for tp, records in sorted(batch.items()):
+        if kinds[tp.topic] == SCOPES:
+            continue
+        entries = kept[tp] = rt.held_decodes.take((tp.topic, tp.partition)) if taking else {}
+        outcomes[tp] = routed(rt, kinds[tp.topic], records, entries, now)
     times = {tp: [event_time(outcome) for outcome in outs] for tp, outs in outcomes.items()}
     moment = monotonic()
     slack = rt.settings.late_grace.total_seconds() / 2
@@ -480,9 +511,8 @@ async def ingest_inputs(
         records, cut = batch[tp], cuts[tp]
         if cut < len(records):
             held[tp] = records[cut:]
-            for record, outcome in zip(held[tp], outs[cut:], strict=True):
-                if not isinstance(outcome, Rejection):
-                    rt.held_decodes.keep(record, outcome)
+        if cut < len(records) or kept[tp]:
+            keep_held(rt, tp, records, cut, outs, kept[tp])
         if not cut:
             continue
         rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1

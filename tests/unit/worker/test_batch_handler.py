@@ -1066,3 +1066,52 @@ async def test_records_handed_back_are_decoded_once_however_often_they_come_agai
     }
     assert processed == {topic.activities: 3, topic.deals: 2}
     assert rt.views.get("rep:r1").period(f"{now - timedelta(days=30):%Y-%m-%d}").activities_total
+
+
+async def test_kept_decodes_of_records_not_fetched_again_yet_stay_kept(sent: Sent) -> None:
+    """A fetch after the seek back may bring only the first of a partition's records handed
+    back: the others keep their decoded items until they come."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+    activities, deals = TP(topic.activities, 0), TP(topic.deals, 0)
+    rt.app.consumer = SimpleNamespace(
+        assignment=lambda: {activities, deals, TP(topic.scopes, 0)},
+        highwater=lambda tp: 100,
+        next_offset=lambda tp: 0,
+    )
+    decoded: list[bytes] = []
+    decode = rt.decoder.decode
+
+    def counting(kind: str, key: bytes | None, raw: bytes, at: datetime) -> Any:
+        decoded.append(raw)
+        return decode(kind, key, raw, at)
+
+    rt.decoder = SimpleNamespace(decode=counting)
+
+    def activity(offset: int, days: float) -> Any:
+        event = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
+        event |= {"rep_id": "r1", "team_id": "t1", "activity": "call"}
+        return record(topic.activities, offset, "r1", event)
+
+    def deal(offset: int) -> Any:
+        event = {"event_id": f"d{offset}", "occurred_at": (now - timedelta(days=20)).isoformat()}
+        event |= {"rep_id": "r1", "team_id": "t1", "deal_id": f"d{offset}", "outcome": "lost"}
+        return record(topic.deals, offset, "r1", event)
+
+    three = [deal(0), deal(1), deal(2)]
+    kinds = {topic.activities: "activities", topic.deals: "deals"}
+    log = RateLimitedLog(batch_handler.log, "rejected", where="")
+    out = Outgoing(rt.app.producer)
+    batches = [
+        {activities: [activity(0, 30)], deals: three},
+        {activities: [activity(1, 29)], deals: three[:1]},
+        {activities: [activity(2, 19)], deals: three},
+    ]
+    helds = []
+    for batch in batches:
+        _, held = await batch_handler.ingest_inputs(rt, out, kinds, batch, now, log)
+        helds.append(held)
+    assert helds == [{deals: three}, {deals: three[:1]}, {}]
+    assert [decoded.count(d.value) for d in three] == [1, 1, 1]
+    assert len(rt.held_decodes) == 0

@@ -5,50 +5,54 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from streams.worker.held_decodes import HeldDecodes
+from streams.worker.held_decodes import HeldDecodes, item_kept
 
 
-def record(
-    offset: int,
-    value: bytes | None = b"{}",
-    topic: str = "t",
-    partition: int = 0,
-    key: bytes | None = b"r1",
-) -> Any:
-    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=key, value=value)
+def record(offset: int, value: bytes | None = b"{}", key: bytes | None = b"r1") -> Any:
+    return SimpleNamespace(offset=offset, key=key, value=value)
 
 
-def test_an_item_kept_is_taken_once_for_the_same_record() -> None:
+def entries(*offsets: int) -> dict[int, Any]:
+    return {offset: (b"r1", b"{}", f"item {offset}") for offset in offsets}
+
+
+def test_a_partition_hands_over_its_entries_once() -> None:
     held = HeldDecodes()
-    item = object()
-    held.keep(record(5), item)
-    assert held.take(record(4)) is None
-    assert held.take(record(5, topic="u")) is None and held.take(record(5, partition=1)) is None
-    assert held.take(record(5)) is item
-    assert held.take(record(5)) is None  # taken: kept again only if handed back again
+    held.keep(("t", 0), entries(5, 6))
+    assert held.take(("t", 1)) == {} and held.take(("u", 0)) == {}
+    assert len(held) == 2
+    assert held.take(("t", 0)) == entries(5, 6)
+    assert held.take(("t", 0)) == {}  # taken: kept again only if handed back again
     assert len(held) == 0
 
 
-def test_other_bytes_at_the_same_offset_are_not_the_record_decoded() -> None:
-    """A topic deleted and made again reuses its offsets: the item is dropped, not used."""
+def test_keeping_replaces_what_the_partition_held() -> None:
     held = HeldDecodes()
-    held.keep(record(0, b'{"a": 1}'), object())
-    assert held.take(record(0, b'{"a": 2}')) is None
-    assert len(held) == 0
-    held.keep(record(0, None), "tombstone")
-    assert held.take(record(0, b"{}")) is None
-    held.keep(record(0), "keyed")
-    assert held.take(record(0, key=None)) is None
-    assert len(held) == 0
+    held.keep(("t", 0), entries(1, 2, 3))
+    held.keep(("t", 0), entries(3))
+    assert len(held) == 1
+    held.keep(("t", 0), {})
+    assert len(held) == 0 and held.take(("t", 0)) == {}
 
 
-def test_past_its_limit_the_oldest_entry_goes() -> None:
-    held = HeldDecodes(limit=3)
-    for offset in range(3):
-        held.keep(record(offset), offset)
-    assert held.take(record(1)) == 1
-    held.keep(record(1), 1)  # handed back again: now the newest
-    held.keep(record(3), 3)
+def test_an_item_is_used_only_for_the_very_record_decoded() -> None:
+    """A topic deleted and made again reuses its offsets: other bytes there are decoded."""
+    kept = entries(0)
+    assert item_kept(kept, record(0)) == "item 0"
+    assert item_kept(kept, record(1)) is None
+    assert item_kept(kept, record(0, value=b'{"a": 1}')) is None
+    assert item_kept(kept, record(0, key=None)) is None
+    assert item_kept(kept, record(0, value=None)) is None
+
+
+def test_past_its_limit_the_partitions_kept_longest_go_first() -> None:
+    held = HeldDecodes(limit=4)
+    held.keep(("t", 0), entries(1, 2))
+    held.keep(("t", 1), entries(1, 2))
+    held.keep(("t", 0), held.take(("t", 0)))  # handed back again: now the newest
+    held.keep(("t", 2), entries(1))
     assert len(held) == 3
-    assert held.take(record(0)) is None
-    assert [held.take(record(n)) for n in (2, 1, 3)] == [2, 1, 3]
+    assert held.take(("t", 1)) == {}
+    assert held.take(("t", 0)) == entries(1, 2) and held.take(("t", 2)) == entries(1)
+    held.keep(("t", 3), entries(*range(6)))  # more than the limit alone: kept, the rest go
+    assert len(held) == 6
