@@ -1011,6 +1011,46 @@ async def test_input_ahead_of_a_slower_partition_is_left_for_a_later_batch(sent:
     assert processed == {topic.activities: 3, topic.deals: 1}
 
 
+class CatchUp:
+    """A worker catching up on partition 0 of the activities and the deals, both behind their
+    high watermark, whose decoder counts what it decodes (`decoded`: the values)."""
+
+    def __init__(self, sent: Sent) -> None:
+        self.rt = rt = runtime(sent)
+        self.topic = topic = rt.settings.topics
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.activities, self.deals = TP(topic.activities, 0), TP(topic.deals, 0)
+        rt.app.consumer = SimpleNamespace(
+            assignment=lambda: {self.activities, self.deals, TP(topic.scopes, 0)},
+            highwater=lambda tp: 100,
+            next_offset=lambda tp: 0,
+        )
+        self.decoded: list[bytes] = []
+        decode = rt.decoder.decode
+
+        def counting(kind: str, key: bytes | None, raw: bytes, at: datetime) -> Any:
+            self.decoded.append(raw)
+            return decode(kind, key, raw, at)
+
+        rt.decoder = SimpleNamespace(decode=counting)
+        self.kinds = {topic.activities: "activities", topic.deals: "deals"}
+        self.log = RateLimitedLog(batch_handler.log, "rejected", where="")
+
+    def activity(self, offset: int, days: float) -> Any:
+        """A call of rep r1 `days` ago, at `offset` of the activities."""
+        when = (self.now - timedelta(days=days)).isoformat()
+        event = {"event_id": f"a{offset}", "occurred_at": when, "rep_id": "r1"}
+        event |= {"team_id": "t1", "activity": "call"}
+        return record(self.topic.activities, offset, "r1", event)
+
+    def deal(self, offset: int, outcome: str, **fields: Any) -> Any:
+        """A deal event of rep r1 20 days ago, at `offset` of the deals."""
+        when = (self.now - timedelta(days=20)).isoformat()
+        event = {"event_id": f"d{offset}", "occurred_at": when, "rep_id": "r1", "team_id": "t1"}
+        event |= {"deal_id": f"d{offset}", "outcome": outcome, **fields}
+        return record(self.topic.deals, offset, "r1", event)
+
+
 async def test_records_handed_back_are_decoded_once_however_often_they_come_again(
     sent: Sent,
 ) -> None:
@@ -1018,44 +1058,21 @@ async def test_records_handed_back_are_decoded_once_however_often_they_come_agai
     catches up: they are decoded when first fetched and never again, and fold as usual when
     taken. A rejected record among them is not kept: it is decoded again each time, and
     dead-lettered once, when taken."""
-    rt = runtime(sent)
-    topic = rt.settings.topics
-    now = datetime.now(UTC).replace(microsecond=0)
-    activities, deals = TP(topic.activities, 0), TP(topic.deals, 0)
-    rt.app.consumer = SimpleNamespace(
-        assignment=lambda: {activities, deals, TP(topic.scopes, 0)},
-        highwater=lambda tp: 100,
-        next_offset=lambda tp: 0,
-    )
-    decoded: list[bytes] = []
-    decode = rt.decoder.decode
-
-    def counting(kind: str, key: bytes | None, raw: bytes, at: datetime) -> Any:
-        decoded.append(raw)
-        return decode(kind, key, raw, at)
-
-    rt.decoder = SimpleNamespace(decode=counting)
-
-    def activity(offset: int, days: float) -> Any:
-        event = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
-        event |= {"rep_id": "r1", "team_id": "t1", "activity": "call"}
-        return record(topic.activities, offset, "r1", event)
-
-    won = {"event_id": "d-ahead", "occurred_at": (now - timedelta(days=20)).isoformat()}
-    won |= {"rep_id": "r1", "team_id": "t1", "deal_id": "d1", "outcome": "won"}
-    ahead = record(topic.deals, 0, "r1", won | {"amount": 100.0, "currency": "USD"})
+    c = CatchUp(sent)
+    rt, topic, activities, deals = c.rt, c.topic, c.activities, c.deals
+    ahead = c.deal(0, "won", amount=100.0, currency="USD")
     broken = record(topic.deals, 1, "r1", {"event_id": "d-broken"})
-    kinds = {topic.activities: "activities", topic.deals: "deals"}
-    log = RateLimitedLog(batch_handler.log, "rejected", where="")
     for offset, days in enumerate((30, 29)):  # the activities creep on; the deals wait
-        batch = {activities: [activity(offset, days)], deals: [ahead, broken]}
-        assert await batch_handler.handle_batch(rt, kinds, batch, log) == {deals: [ahead, broken]}
+        batch = {activities: [c.activity(offset, days)], deals: [ahead, broken]}
+        assert await batch_handler.handle_batch(rt, c.kinds, batch, c.log) == {
+            deals: [ahead, broken]
+        }
         assert len(rt.held_decodes) == 1  # the won deal's item; the rejection is not kept
-    batch = {activities: [activity(2, 19)], deals: [ahead, broken]}
-    assert await batch_handler.handle_batch(rt, kinds, batch, log) == {}
-    assert decoded.count(ahead.value) == 1
-    assert decoded.count(broken.value) == 3
-    assert len(decoded) == 3 + 1 + 3
+    batch = {activities: [c.activity(2, 19)], deals: [ahead, broken]}
+    assert await batch_handler.handle_batch(rt, c.kinds, batch, c.log) == {}
+    assert c.decoded.count(ahead.value) == 1
+    assert c.decoded.count(broken.value) == 3
+    assert len(c.decoded) == 3 + 1 + 3
     assert len(rt.held_decodes) == 0
     dead = [orjson.loads(value) for name, _, _, value in sent if name == topic.deadletter]
     assert [d["offset"] for d in dead] == [1]
@@ -1065,53 +1082,24 @@ async def test_records_handed_back_are_decoded_once_however_often_they_come_agai
         if sample.name.endswith("_total")
     }
     assert processed == {topic.activities: 3, topic.deals: 2}
-    assert rt.views.get("rep:r1").period(f"{now - timedelta(days=30):%Y-%m-%d}").activities_total
+    assert rt.views.get("rep:r1").period(f"{c.now - timedelta(days=30):%Y-%m-%d}").activities_total
 
 
 async def test_kept_decodes_of_records_not_fetched_again_yet_stay_kept(sent: Sent) -> None:
     """A fetch after the seek back may bring only the first of a partition's records handed
     back: the others keep their decoded items until they come."""
-    rt = runtime(sent)
-    topic = rt.settings.topics
-    now = datetime.now(UTC).replace(microsecond=0)
-    activities, deals = TP(topic.activities, 0), TP(topic.deals, 0)
-    rt.app.consumer = SimpleNamespace(
-        assignment=lambda: {activities, deals, TP(topic.scopes, 0)},
-        highwater=lambda tp: 100,
-        next_offset=lambda tp: 0,
-    )
-    decoded: list[bytes] = []
-    decode = rt.decoder.decode
-
-    def counting(kind: str, key: bytes | None, raw: bytes, at: datetime) -> Any:
-        decoded.append(raw)
-        return decode(kind, key, raw, at)
-
-    rt.decoder = SimpleNamespace(decode=counting)
-
-    def activity(offset: int, days: float) -> Any:
-        event = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
-        event |= {"rep_id": "r1", "team_id": "t1", "activity": "call"}
-        return record(topic.activities, offset, "r1", event)
-
-    def deal(offset: int) -> Any:
-        event = {"event_id": f"d{offset}", "occurred_at": (now - timedelta(days=20)).isoformat()}
-        event |= {"rep_id": "r1", "team_id": "t1", "deal_id": f"d{offset}", "outcome": "lost"}
-        return record(topic.deals, offset, "r1", event)
-
-    three = [deal(0), deal(1), deal(2)]
-    kinds = {topic.activities: "activities", topic.deals: "deals"}
-    log = RateLimitedLog(batch_handler.log, "rejected", where="")
-    out = Outgoing(rt.app.producer)
+    c = CatchUp(sent)
+    three = [c.deal(0, "lost"), c.deal(1, "lost"), c.deal(2, "lost")]
+    out = Outgoing(c.rt.app.producer)
     batches = [
-        {activities: [activity(0, 30)], deals: three},
-        {activities: [activity(1, 29)], deals: three[:1]},
-        {activities: [activity(2, 19)], deals: three},
+        {c.activities: [c.activity(0, 30)], c.deals: three},
+        {c.activities: [c.activity(1, 29)], c.deals: three[:1]},
+        {c.activities: [c.activity(2, 19)], c.deals: three},
     ]
     helds = []
     for batch in batches:
-        _, held = await batch_handler.ingest_inputs(rt, out, kinds, batch, now, log)
+        _, held = await batch_handler.ingest_inputs(c.rt, out, c.kinds, batch, c.now, c.log)
         helds.append(held)
-    assert helds == [{deals: three}, {deals: three[:1]}, {}]
-    assert [decoded.count(d.value) for d in three] == [1, 1, 1]
-    assert len(rt.held_decodes) == 0
+    assert helds == [{c.deals: three}, {c.deals: three[:1]}, {}]
+    assert [c.decoded.count(d.value) for d in three] == [1, 1, 1]
+    assert len(c.rt.held_decodes) == 0
