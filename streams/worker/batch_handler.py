@@ -104,6 +104,7 @@ def register(rt: Runtime) -> None:
         checkpoint=lambda: start_checkpoint(rt),
         checkpoint_interval=rt.settings.commit_interval,
         checkpoint_wanted=lambda: rt.state.full,
+        resumable=lambda left: resumable(rt, kinds, left),
     )
 
 
@@ -426,6 +427,16 @@ def behind_partitions(rt: Runtime, kinds: dict[str, str], batch: Batch) -> list[
         if highwater is None or position < highwater:
             behind.append(tp)
     return behind
+
+
+def resumable(rt: Runtime, kinds: dict[str, str], left: set[TP]) -> set[TP]:
+    """Of the partitions with records left for later, those whose first such record the
+    alignment would now fold: within half the grace of the slowest partition still behind,
+    or any once none is behind (streams.worker.alignment)."""
+    clock = rt.partition_clock
+    behind = behind_partitions(rt, kinds, {})
+    limit = clock.frontier({}, behind, monotonic()) + rt.settings.late_grace.total_seconds() / 2
+    return {tp for tp in left if clock.reached.get(tp, _BEFORE_EVERY_EVENT) <= limit}
 
 
 def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:

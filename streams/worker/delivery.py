@@ -15,7 +15,10 @@ producer flush before each commit.
 
 A handler may leave a suffix of a partition's records for a later batch (`Held`: the
 input that runs ahead of a slower partition by event time, streams.worker.alignment): those
-are not acknowledged, and are fetched again.
+are not acknowledged. They wait here, their partition not read further, until the handler
+wants them again (`batch_resumable`) or LEFT_MAX_SECONDS passed; at a rebalance, or when
+their partition goes, they are sought back to and fetched again. (Sought back at once, a
+catch-up's records ahead came back at every batch, fetched anew, to be left again.)
 
 Each partition stays sequential: the next fetch starts after the handler returned
 (faust-streaming issue 606 cannot happen). Fetched records that cannot be delivered now (a
@@ -62,6 +65,13 @@ IDLE_AFTER = 0.2
 
 #: how long the broker may hold a fetch that finds no new records (Faust sets 1,500 ms)
 FETCH_MAX_WAIT_MS = 100
+
+#: records a handler left for later wait at most this long before they are handed to it
+#: again, whatever it says (`BatchConsumer.batch_resumable`)
+LEFT_MAX_SECONDS = 5.0
+#: the pause when every active partition has records waiting and none is wanted yet (the
+#: internal topic, whose records are never left, keeps this rare)
+LEFT_POLL_SECONDS = 0.05
 
 
 def rewind_unmoved(consumer: Any, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
@@ -119,6 +129,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     batch_checkpoint: Checkpoint | None = None
     #: True when the handler wants a checkpoint before the interval is up
     checkpoint_wanted: Callable[[], bool] = staticmethod(lambda: False)
+    #: of the partitions with records the handler left for later, those it wants again now
+    #: (None: such records are sought back to and fetched again at once)
+    batch_resumable: Callable[[set[TP]], set[TP]] | None = None
     checkpoint_interval: float = 1.0
     #: how long a fetch may find nothing after a batch before the input counts as idle: the
     #: batches since the last checkpoint are then written out and committed at once
@@ -134,6 +147,11 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         self._last_checkpoint = monotonic()
         #: the checkpoint whose writes are still on their way to Kafka, then acknowledged
         self._in_flight: asyncio.Future[None] | None = None
+        #: partition -> (since when, the records the handler left for later), in the
+        #: consumer generation `_left_generation`; the partition is not read meanwhile, so
+        #: its position stays just after them
+        self._left: dict[TP, tuple[float, list[Any]]] = {}
+        self._left_generation: int | None = None
 
     def next_offset(self, tp: TP) -> int:
         """The next offset the batch path reads from `tp` (0 when not known yet)."""
@@ -158,6 +176,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                     continue
                 if not self.flow_active:
                     await self._refetch(records, "a rebalance began")
+                    await self._forget_left("a rebalance began")
                     await self._seek_back()
                     continue
                 await self._deliver(records, active)
@@ -209,11 +228,50 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 return {}, active
             first = {tp for tp in active if tp.topic in self.first_topics}
             records = await self._getmany(active_partitions=first, timeout=0) if first else {}
-            if not records:
-                records = await self._getmany(active_partitions=active, timeout=timeout)
-            return records, active
+            if records:
+                return records, active
+            left = await self._take_left(active)
+            wanted = active - self._left.keys() - left.keys()
+            if wanted:  # (aiokafka's getmany of no partition is of every partition)
+                records = await self._getmany(
+                    active_partitions=wanted, timeout=0 if left else timeout
+                )
+            elif not left:
+                await asyncio.sleep(LEFT_POLL_SECONDS)
+            return {**records, **left}, active
         finally:
             self.not_waiting_next_records.set()
+
+    def _keeps_left(self) -> bool:
+        """Whether records left for later wait here (`_next_records` hands them out)."""
+        return self.batch_resumable is not None and bool(self.first_topics)
+
+    async def _take_left(self, active: set[TP]) -> dict[TP, list[Any]]:
+        """The records left for later that are to be handed out now: of partitions the
+        handler wants again, or that waited LEFT_MAX_SECONDS. Those of a partition no longer
+        active, or of an earlier generation, are sought back to instead."""
+        left = self._left
+        if not left:
+            return {}
+        if self._left_generation != self.app.consumer_generation_id:
+            await self._forget_left("a rebalance began")
+            return {}
+        gone = [tp for tp in left if tp not in active]
+        if gone:
+            await self._forget_left("their partition was paused or revoked", gone)
+        now = monotonic()
+        due = {tp for tp, (since, _) in left.items() if now - since > LEFT_MAX_SECONDS}
+        if self.batch_resumable is not None and len(due) < len(left):
+            due |= self.batch_resumable(set(left) - due)
+        return {tp: left.pop(tp)[1] for tp in due}
+
+    async def _forget_left(self, why: str, partitions: Sequence[TP] | None = None) -> None:
+        """Records left for later that will not be handed out from here: sought back to."""
+        left = self._left
+        forgotten = {
+            tp: left.pop(tp)[1] for tp in (list(left) if partitions is None else partitions)
+        }
+        await self._refetch(forgotten, why, quiet=True)
 
     async def _seek_back(self) -> None:
         try:
@@ -254,7 +312,12 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 tp: records[: len(records) - len(held.get(tp, ()))] for tp, records in fresh.items()
             }
             self._note_handled({tp: rs for tp, rs in taken.items() if rs}, generation)
-            await self._refetch(held, "they ran ahead of a slower input partition", quiet=True)
+            if self._keeps_left():
+                since = monotonic()
+                self._left.update((tp, (since, list(rs))) for tp, rs in held.items() if rs)
+                self._left_generation = generation
+            else:
+                await self._refetch(held, "they ran ahead of a slower input partition", quiet=True)
             if self._checkpoint_due():
                 await self._checkpoint()
 
@@ -452,11 +515,13 @@ def install_batch_handler(
     checkpoint: Checkpoint | None = None,
     checkpoint_interval: float = 1.0,
     checkpoint_wanted: Callable[[], bool] = lambda: False,
+    resumable: Callable[[set[TP]], set[TP]] | None = None,
 ) -> None:
     """Route fetched batches of `topics` to `handler` whenever `ready()` says so; records of
     `first` are handled before those of any other topic. `checkpoint` runs every
     `checkpoint_interval` seconds (or when `checkpoint_wanted()`), before each rebalance
-    and at stop; offsets are acknowledged after it returned."""
+    and at stop; offsets are acknowledged after it returned. Records the handler leaves for
+    later wait in the worker until `resumable` names their partition."""
     consumer: Any = app.consumer
     if not isinstance(consumer, BatchConsumer):
         raise TypeError(f"the app's consumer is {type(consumer).__name__}, not BatchConsumer")
@@ -466,4 +531,5 @@ def install_batch_handler(
     consumer.batch_checkpoint = checkpoint
     consumer.checkpoint_interval = checkpoint_interval
     consumer.checkpoint_wanted = checkpoint_wanted
+    consumer.batch_resumable = resumable
     consumer.batch_handler = handler

@@ -1,11 +1,12 @@
 """The decoded items of input records that a catch-up handed back, kept until they come again.
 
 A catch-up hands back the records of a partition running ahead of a slower one (streams.
-worker.alignment): they are sought back to and fetched again, often several times before
-they are taken. Each delivery decoded them again: in a time-ordered catch-up of 100,000
-events with the default grace, 432,649 decodes (`python -m bench --only salespulse --shapes
-live --events 100000 --worker-env SALES_LATE_GRACE=P7D`, counted through a wrapper of
-`batch_handler.route`). Kept here, a record is decoded once however often it comes back.
+worker.alignment): they come back to the handler, often several times, before they are all
+taken (from the delivery path, or fetched again after a rebalance). Each delivery decoded
+them again: in a time-ordered catch-up of 100,000 events with the default grace, 432,649
+decodes (`python -m bench --only salespulse --shapes live --events 100000 --worker-env
+SALES_LATE_GRACE=P7D`, counted through a wrapper of `batch_handler.route`, when they were
+fetched again each time). Kept here, a record is decoded once however often it comes back.
 
 Kept per partition, by offset, and handed over a partition at a time: a method call per
 record took 6 % of a catch-up's event loop. A kept item is used only for a record with the

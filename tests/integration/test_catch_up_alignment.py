@@ -93,3 +93,44 @@ async def test_a_backlog_of_30_days_is_folded_without_late_events(cluster: Clust
         dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
         reasons = Counter(orjson.loads(record.value)["reason"] for record in dead)
         assert reasons == Counter(), reasons
+
+
+async def test_a_worker_joining_mid_catch_up_loses_and_repeats_nothing(cluster: Cluster) -> None:
+    """Records a catch-up leaves for later wait in the worker (streams.worker.delivery): a
+    rebalance must seek their partitions back so that whoever owns them next reads them. A
+    second worker joins while the first folds a 30-day backlog: every activity is counted
+    once or dead-lettered once (with two workers each aligns only its own partitions, so
+    some may come out late: README, Decisions, Stream time), nothing else."""
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    first = cluster.start_worker()
+    await wait_ready([first])
+    first.stop()
+    records = backlog(now, 30_000, days=30)
+    await send_all(cluster, records)
+    produced: dict[str, Counter[str]] = {}
+    for kind, rep, event in records:
+        if kind == "activities":
+            produced.setdefault(event["occurred_at"][:7], Counter())[TEAM[rep]] += 1
+
+    one = cluster.start_worker()
+    await wait_ready([one])
+    two = cluster.start_worker()  # joins while the first is catching up
+
+    async def every_activity_accounted_for() -> None:
+        dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
+        late: dict[str, Counter[str]] = {}
+        for record in dead:
+            letter = orjson.loads(record.value)
+            assert letter["reason"] == "late_event", letter
+            event = orjson.loads(letter["payload"])
+            if letter["topic"] == cluster.topic("activities"):
+                late.setdefault(event["occurred_at"][:7], Counter())[event["team_id"]] += 1
+        for month, per_team in produced.items():
+            got = await team_totals(two.url, month)
+            counted = {
+                team: got.get(team, 0.0) + late.get(month, {}).get(team, 0) for team in per_team
+            }
+            assert counted == {team: float(n) for team, n in per_team.items()}, (month, got)
+
+    await wait_ready([one, two])
+    await eventually(every_activity_accounted_for, timeout=240, interval=3)

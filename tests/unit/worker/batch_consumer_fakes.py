@@ -44,6 +44,8 @@ def consumer(
     c._handled_generation = None
     c._last_checkpoint = float("inf") if never_due else 0.0
     c._in_flight = None
+    c._left = {}
+    c._left_generation = None
     c._acked = defaultdict(list)
     c._acked_index = defaultdict(set)
     c._read_offset = defaultdict(lambda: None)

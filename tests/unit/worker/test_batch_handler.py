@@ -1103,3 +1103,27 @@ async def test_kept_decodes_of_records_not_fetched_again_yet_stay_kept(sent: Sen
     assert helds == [{c.deals: three}, {c.deals: three[:1]}, {}]
     assert [c.decoded.count(d.value) for d in three] == [1, 1, 1]
     assert len(c.rt.held_decodes) == 0
+
+
+async def test_records_left_for_later_are_wanted_again_once_the_alignment_would_take_them(
+    sent: Sent,
+) -> None:
+    """The deals ran ahead (20 days ago against the activities' 30): not wanted while the
+    activities are more than half the grace (3.5 days) behind them, wanted once within it,
+    and wanted whatever the times once no partition is behind its high watermark."""
+    c = CatchUp(sent)
+    highwater = {c.activities: 100, c.deals: 100}
+    c.rt.app.consumer.highwater = lambda tp: highwater.get(tp)
+    deal = c.deal(0, "lost")
+    batch = {c.activities: [c.activity(0, 30)], c.deals: [deal]}
+    assert await batch_handler.handle_batch(c.rt, c.kinds, batch, c.log) == {c.deals: [deal]}
+    assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == set()
+    await batch_handler.handle_batch(c.rt, c.kinds, {c.activities: [c.activity(1, 24)]}, c.log)
+    assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == set()  # 4 days ahead
+    await batch_handler.handle_batch(c.rt, c.kinds, {c.activities: [c.activity(2, 23)]}, c.log)
+    assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == {c.deals}  # 3 days ahead
+    c.rt.partition_clock.reached[c.activities] = (c.now - timedelta(days=30)).timestamp()
+    assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == set()
+    highwater[c.activities] = 3  # the activities caught up: nothing to wait for
+    highwater[c.deals] = 0
+    assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == {c.deals}

@@ -36,13 +36,20 @@ class FetchBuffer:
 
 def consumer_over(buffer: FetchBuffer, first: frozenset[str]) -> SimpleNamespace:
     assigned = {TP("sales.activities", 0), TP("sales.activities", 1), TP("sales.scopes", 0)}
-    return SimpleNamespace(
+    c = SimpleNamespace(
         first_topics=first,
         flow_active=True,
         not_waiting_next_records=asyncio.Event(),
         _get_active_partitions=lambda: set(assigned),
         _getmany=buffer.getmany,
+        _left={},
     )
+
+    async def nothing_left(active: set[TP]) -> dict[TP, list[int]]:
+        return {}
+
+    c._take_left = nothing_left
+    return c
 
 
 async def test_the_internal_topic_is_handled_before_input_fetched_earlier() -> None:

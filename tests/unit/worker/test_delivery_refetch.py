@@ -18,8 +18,9 @@ from typing import Any
 import mode
 from faust.types import TP
 
+from streams.worker import delivery
 from streams.worker.delivery import BatchConsumer, rewind_unmoved
-from tests.unit.worker.batch_consumer_fakes import INPUT, Journal, consumer, records
+from tests.unit.worker.batch_consumer_fakes import INPUT, SCOPES, Journal, consumer, records
 
 CHANGELOG = TP("salespulse-scopes-changelog", 1)
 
@@ -250,3 +251,110 @@ async def test_records_the_handler_leaves_for_later_are_not_acknowledged_and_fet
 
 async def _none() -> None:
     return None
+
+
+def leaving(c: Any, takes: list[int], wanted: set[TP]) -> list[set[TP]]:
+    """The consumer's handler takes the first `takes[0]` records of each partition and
+    leaves the rest for later; it wants again the partitions in `wanted`. Returns what the
+    fetch loop asks aiokafka for, call by call (a fake buffer of nothing)."""
+    asked: list[set[TP]] = []
+
+    async def handler(batch: Any) -> Any:
+        return {tp: rs[takes[0] :] for tp, rs in batch.items() if rs[takes[0] :]}
+
+    async def getmany(active_partitions: set[TP], timeout: float) -> dict[TP, Any]:
+        asked.append(set(active_partitions))
+        return {}
+
+    c.batch_handler = handler
+    c.batch_resumable = lambda left: left & wanted
+    c.first_topics = frozenset({SCOPES.topic})
+    c.not_waiting_next_records = asyncio.Event()
+    c._get_active_partitions = lambda: {INPUT, SCOPES}
+    c._getmany = getmany
+    return asked
+
+
+async def test_records_left_for_later_wait_in_the_worker_until_the_handler_wants_them() -> None:
+    """A catch-up's partition ahead: its records left for later are neither sought back nor
+    fetched again (they came back at every batch, to be left again); the partition is not
+    read meanwhile, and they are handed out again, from the worker, once wanted."""
+    c = consumer(Journal(), never_due=True)
+    kafka = over_kafka(c, {INPUT: 20})
+    wanted: set[TP] = set()
+    takes = [5]
+    asked = leaving(c, takes, wanted)
+    await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
+    assert kafka.sought == [] and kafka.states[INPUT].position == 20
+    assert c._handled == {INPUT: (12, 16)}
+    assert [r.offset for r in c._left[INPUT][1]] == [17, 18, 19]
+    fetched, _ = await c._next_records(timeout=1.0)
+    assert fetched == {} and asked == [{SCOPES}, {SCOPES}]
+    wanted.add(INPUT)
+    fetched, _ = await c._next_records(timeout=1.0)
+    assert [r.offset for r in fetched[INPUT]] == [17, 18, 19] and INPUT not in c._left
+    assert asked[-1] == {SCOPES}, "this round's records of the partition come from the worker"
+    takes[0] = 2
+    await c._deliver(fetched, {INPUT, SCOPES})  # two taken, one left again
+    assert c._handled == {INPUT: (12, 18)} and [r.offset for r in c._left[INPUT][1]] == [19]
+    assert kafka.sought == []
+
+
+async def test_records_left_for_later_too_long_are_handed_out_anyway() -> None:
+    c = consumer(Journal(), never_due=True)
+    over_kafka(c, {INPUT: 20})
+    leaving(c, [5], set())
+    await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
+    since, left = c._left[INPUT]
+    c._left[INPUT] = (since - delivery.LEFT_MAX_SECONDS - 1, left)
+    fetched, _ = await c._next_records(timeout=1.0)
+    assert fetched == {INPUT: left}
+
+
+async def test_records_left_for_later_are_sought_back_to_when_their_partition_goes() -> None:
+    """Revoked or paused by Faust (not active), or a rebalance (a new generation): whoever
+    reads the partition next must read them, so its position goes back to them."""
+    c = consumer(Journal(), never_due=True)
+    kafka = over_kafka(c, {INPUT: 20})
+    takes = [5]
+    asked = leaving(c, takes, set())
+    await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
+    c._get_active_partitions = lambda: {SCOPES}
+    await c._next_records(timeout=1.0)
+    assert kafka.sought == [(INPUT, 17)] and c._left == {}
+    c._get_active_partitions = lambda: {INPUT, SCOPES}
+    kafka.states[INPUT].position = 20
+    takes[0] = 1
+    await c._deliver({INPUT: records(INPUT, 17, 19)}, None)
+    assert [r.offset for r in c._left[INPUT][1]] == [18, 19]
+    c.app.consumer_generation_id += 1
+    await c._next_records(timeout=1.0)
+    assert kafka.sought == [(INPUT, 17), (INPUT, 18)] and c._left == {}
+    assert asked[-1] == {INPUT, SCOPES}
+
+
+async def test_records_left_for_later_are_sought_back_to_when_a_rebalance_stops_the_flow() -> None:
+    journal = Journal()
+    c = consumer(journal, never_due=True)
+    kafka = over_kafka(c, {INPUT: 20})
+    leaving(c, [5], set())
+    await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
+    c._stopped = asyncio.Event()
+    c._crashed = asyncio.Event()
+    c.consumer_stopped_errors = ()
+
+    async def next_records(timeout: float) -> tuple[Any, None]:
+        if c.flow_active:
+            c.flow_active = False
+            return {SCOPES: records(SCOPES, 0, 0)}, None
+        c._stopped.set()
+        return {}, None
+
+    async def seek_back() -> None:
+        journal.append("seek input to committed")
+
+    c._next_records = next_records
+    c._seek_back = seek_back
+    await BatchConsumer._drain_messages(c, SimpleNamespace(_stopped=asyncio.Event()))
+    assert (INPUT, 17) in kafka.sought and c._left == {}
+    assert journal == ["seek input to committed"]
