@@ -456,7 +456,7 @@ def routed(
     rt: Runtime, kind: str, records: Sequence[Any], kept: Entries, now: datetime
 ) -> list[Foldable | Rejection]:
     """`route` of each record, or the item it was decoded to when it was handed back before
-    (a catch-up fetches such records again, often several times: streams.worker.held_decodes)."""
+    (a catch-up hands such records back, often several times: streams.worker.held_decodes)."""
     if not kept:
         return [route(rt, kind, record, now) for record in records]
     outs: list[Foldable | Rejection] = []
