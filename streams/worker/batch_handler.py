@@ -113,8 +113,8 @@ async def handle_batch(
 ) -> Held:
     """Validate and route input records, fold them with the internal topic's records,
     partition by partition; the input records in event-time order (`event_time`), and
-    those that run ahead of a slower input partition left for a later batch: returned, to
-    be fetched again (`ingest_inputs`).
+    those that run ahead of a slower input partition left for a later batch: returned, for
+    the delivery path to hand back when `resumable` names their partition (`ingest_inputs`).
 
     Under a steady load what the batch sends is awaited by the next checkpoint
     (`delivered`), not here: waiting for the broker batch by batch left the worker idle for
