@@ -59,6 +59,22 @@ async def send_all(cluster: Cluster, records: list[tuple[str, str, dict[str, Any
         await producer.stop()
 
 
+async def produced_backlog(cluster: Cluster, events: int) -> dict[str, Counter[str]]:
+    """Create the topics (a worker started and stopped), send a 30-day backlog of `events`,
+    and return its activities per month and team."""
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    first = cluster.start_worker()  # creates the topics with the partitions the table wants
+    await wait_ready([first])
+    first.stop()
+    records = backlog(now, events, days=30)
+    await send_all(cluster, records)
+    produced: dict[str, Counter[str]] = {}
+    for kind, rep, event in records:
+        if kind == "activities":
+            produced.setdefault(event["occurred_at"][:7], Counter())[TEAM[rep]] += 1
+    return produced
+
+
 async def team_totals(url: str, month: str) -> dict[str, float]:
     query = f"period={month}&metric=activities_total&scope=team&limit=100"
     status, body = await http_get(f"{url}/v1/leaderboard?{query}")
@@ -67,18 +83,7 @@ async def team_totals(url: str, month: str) -> dict[str, float]:
 
 
 async def test_a_backlog_of_30_days_is_folded_without_late_events(cluster: Cluster) -> None:
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    first = cluster.start_worker()  # creates the topics with the partitions the table wants
-    await wait_ready([first])
-    first.stop()
-    records = backlog(now, 12_000, days=30)
-    await send_all(cluster, records)
-    expected: dict[str, Counter[str]] = {}
-    for kind, rep, event in records:
-        if kind == "activities":
-            month = event["occurred_at"][:7]
-            expected.setdefault(month, Counter())[TEAM[rep]] += 1
-
+    expected = await produced_backlog(cluster, 12_000)
     worker = cluster.start_worker()
     await wait_ready([worker])
 
@@ -96,22 +101,12 @@ async def test_a_backlog_of_30_days_is_folded_without_late_events(cluster: Clust
 
 
 async def test_a_worker_joining_mid_catch_up_loses_and_repeats_nothing(cluster: Cluster) -> None:
-    """Records a catch-up leaves for later wait in the worker (streams.worker.delivery): a
-    rebalance must seek their partitions back so that whoever owns them next reads them. A
-    second worker joins while the first folds a 30-day backlog: every activity is counted
-    once or dead-lettered once (with two workers each aligns only its own partitions, so
-    some may come out late: README, Decisions, Stream time), nothing else."""
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    first = cluster.start_worker()
-    await wait_ready([first])
-    first.stop()
-    records = backlog(now, 30_000, days=30)
-    await send_all(cluster, records)
-    produced: dict[str, Counter[str]] = {}
-    for kind, rep, event in records:
-        if kind == "activities":
-            produced.setdefault(event["occurred_at"][:7], Counter())[TEAM[rep]] += 1
-
+    """Records a catch-up leaves for later wait in the worker (streams.worker.delivery), not
+    acknowledged: a rebalance must leave none of them unread and none read twice. A second
+    worker joins while the first folds a 30-day backlog: every activity is counted once or
+    dead-lettered once (with two workers each aligns only its own partitions, so some may
+    come out late: README, Decisions, Stream time), nothing else."""
+    produced = await produced_backlog(cluster, 30_000)
     one = cluster.start_worker()
     await wait_ready([one])
     two = cluster.start_worker()  # joins while the first is catching up

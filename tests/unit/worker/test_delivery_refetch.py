@@ -196,10 +196,18 @@ async def test_records_fetched_as_a_rebalance_began_are_fetched_again() -> None:
     journal = Journal()
     c = consumer(journal)
     kafka = over_kafka(c, {CHANGELOG: 7, INPUT: 30})
+    fetched = {CHANGELOG: records(CHANGELOG, 0, 6), INPUT: records(INPUT, 25, 29)}
+    await drain_as_a_rebalance_begins(c, journal, fetched)
+    assert kafka.sought == [(CHANGELOG, 0), (INPUT, 25)]
+    assert journal == ["seek input to committed"]
+
+
+async def drain_as_a_rebalance_begins(c: Any, journal: Journal, fetched: Any) -> None:
+    """Run the fetch loop over one fetch (`fetched`) that returns as a rebalance begins (the
+    flow stopped), then stop it; Faust's seek to committed offsets is journaled."""
     c._stopped = asyncio.Event()
     c._crashed = asyncio.Event()
     c.consumer_stopped_errors = ()
-    fetched = {CHANGELOG: records(CHANGELOG, 0, 6), INPUT: records(INPUT, 25, 29)}
 
     async def next_records(timeout: float) -> tuple[Any, None]:
         if c.flow_active:
@@ -214,8 +222,6 @@ async def test_records_fetched_as_a_rebalance_began_are_fetched_again() -> None:
     c._next_records = next_records
     c._seek_back = seek_back
     await BatchConsumer._drain_messages(c, SimpleNamespace(_stopped=asyncio.Event()))
-    assert kafka.sought == [(CHANGELOG, 0), (INPUT, 25)]
-    assert journal == ["seek input to committed"]
 
 
 async def test_records_the_handler_leaves_for_later_are_not_acknowledged_and_fetched_again() -> (
@@ -339,22 +345,6 @@ async def test_records_left_for_later_are_sought_back_to_when_a_rebalance_stops_
     kafka = over_kafka(c, {INPUT: 20})
     leaving(c, [5], set())
     await c._deliver({INPUT: records(INPUT, 12, 19)}, None)
-    c._stopped = asyncio.Event()
-    c._crashed = asyncio.Event()
-    c.consumer_stopped_errors = ()
-
-    async def next_records(timeout: float) -> tuple[Any, None]:
-        if c.flow_active:
-            c.flow_active = False
-            return {SCOPES: records(SCOPES, 0, 0)}, None
-        c._stopped.set()
-        return {}, None
-
-    async def seek_back() -> None:
-        journal.append("seek input to committed")
-
-    c._next_records = next_records
-    c._seek_back = seek_back
-    await BatchConsumer._drain_messages(c, SimpleNamespace(_stopped=asyncio.Event()))
+    await drain_as_a_rebalance_begins(c, journal, {SCOPES: records(SCOPES, 0, 0)})
     assert (INPUT, 17) in kafka.sought and c._left == {}
     assert journal == ["seek input to committed"]
