@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from tests.support.clock import clear_of_month_start
 from tests.support.topics import create_topic
 from tests.support.workers import (
     Cluster,
@@ -34,7 +35,7 @@ def activity(event_id: str, rep: str, when: datetime, kind: str = "call") -> dic
 async def test_rejects_reach_deadletter_and_valid_records_still_count(cluster: Cluster) -> None:
     worker = cluster.start_worker()
     await wait_ready([worker])
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clear_of_month_start(datetime.now(UTC).replace(microsecond=0), timedelta(minutes=10))
     acts, deals, feedback = (
         cluster.topic("activities"),
         cluster.topic("deals"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.clock import clear_of_month_start
 from tests.support.workers import (
     Cluster,
     Worker,
@@ -71,7 +72,7 @@ async def figures(worker: Worker) -> dict[str, Any]:
 async def test_a_second_app_id_reprocesses_the_inputs_into_its_own_state(
     cluster: Cluster,
 ) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clear_of_month_start(datetime.now(UTC).replace(microsecond=0), timedelta(minutes=40))
     first = cluster.start_worker()
     await wait_ready([first])
     await produce(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from streams.domain.periods import current_period_ids, periods_of
+from tests.support.clock import clear_of_month_start
 from tests.support.workers import (
     Cluster,
     Worker,
@@ -46,7 +47,7 @@ async def totals(worker: Worker, *periods: str) -> list[Any]:
 
 
 async def test_a_retention_drops_old_periods_from_the_changelog(cluster: Cluster) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clear_of_month_start(datetime.now(UTC).replace(microsecond=0), timedelta(minutes=15))
     old = now - timedelta(days=200)
     old_month = periods_of(old, UTC_ZONE)[2]
     month = current_period_ids(now, UTC_ZONE)["month"]
