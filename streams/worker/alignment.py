@@ -8,7 +8,8 @@ activities as late_event with the default 7-day grace (`python -m bench --only s
 --shapes live --events 100000 --worker-env SALES_LATE_GRACE=P7D`: 6,227 of 76,765 left);
 with this, the same run ends with every figure matching. The records of a partition that
 run ahead of the slowest partition still behind its high watermark by more than `slack`
-(half the grace) wait: that partition's fetch is read again later.
+(half the grace) wait, in the delivery path (streams.worker.delivery), until the slowest one
+comes within `slack` of them (`due`).
 
 A partition behind that has not delivered yet (a catch-up's first batches) is waited for;
 one that delivered nothing for `patience` seconds is not (a stalled or oddly ending
