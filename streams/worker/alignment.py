@@ -91,6 +91,13 @@ class PartitionClock(Generic[P]):
         self.delivered(times, latest, cuts, now)
         return cuts
 
+    def due(self, left: Iterable[P], behind: Iterable[P], now: float, slack: float) -> set[P]:
+        """Of the partitions with records left for later, those whose first such record a
+        cut would now take: within `slack` of the slowest partition still behind, as `cuts`
+        judges (all of them once none is behind)."""
+        limit = self.frontier({}, behind, now) + slack
+        return {tp for tp in left if self.reached.get(tp, float("-inf")) <= limit}
+
     def delivered(
         self,
         times: Mapping[P, Sequence[float | None]],

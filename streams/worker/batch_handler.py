@@ -429,14 +429,17 @@ def behind_partitions(rt: Runtime, kinds: dict[str, str], batch: Batch) -> list[
     return behind
 
 
+def alignment_slack(rt: Runtime) -> float:
+    """How far (seconds of event time) a partition may run ahead of the slowest one still
+    behind: half the grace, so that what it leaves for later is never late when taken."""
+    return rt.settings.late_grace.total_seconds() / 2
+
+
 def resumable(rt: Runtime, kinds: dict[str, str], left: set[TP]) -> set[TP]:
-    """Of the partitions with records left for later, those whose first such record the
-    alignment would now fold: within half the grace of the slowest partition still behind,
-    or any once none is behind (streams.worker.alignment)."""
-    clock = rt.partition_clock
+    """Of the partitions with records left for later, those the alignment would now fold
+    from (streams.worker.alignment: `PartitionClock.due`)."""
     behind = behind_partitions(rt, kinds, {})
-    limit = clock.frontier({}, behind, monotonic()) + rt.settings.late_grace.total_seconds() / 2
-    return {tp for tp in left if clock.reached.get(tp, _BEFORE_EVERY_EVENT) <= limit}
+    return rt.partition_clock.due(left, behind, monotonic(), alignment_slack(rt))
 
 
 def route(rt: Runtime, kind: str, msg: Any, now: datetime) -> Foldable | Rejection:
@@ -513,9 +516,8 @@ async def ingest_inputs(
         entries = kept[tp] = rt.held_decodes.take((tp.topic, tp.partition)) if taking else {}
         outcomes[tp] = routed(rt, kinds[tp.topic], records, entries, now)
     times = {tp: [event_time(outcome) for outcome in outs] for tp, outs in outcomes.items()}
-    moment = monotonic()
-    slack = rt.settings.late_grace.total_seconds() / 2
-    cuts = rt.partition_clock.cuts(times, behind_partitions(rt, kinds, batch), moment, slack)
+    behind = behind_partitions(rt, kinds, batch)
+    cuts = rt.partition_clock.cuts(times, behind, monotonic(), alignment_slack(rt))
     timed: list[tuple[float, Foldable]] = []
     held: dict[TP, Sequence[Any]] = {}
     for tp, outs in outcomes.items():

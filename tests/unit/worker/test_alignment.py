@@ -95,3 +95,24 @@ def test_a_partition_that_delivered_only_records_without_time_keeps_what_it_reac
     clock.cuts({"a": [None], "b": []}, [], now=8.0, slack=0.0)
     assert clock.reached == {"a": 5.0}
     assert clock.delivered_at == {"a": 8.0}
+
+
+def test_a_partition_left_for_later_is_due_once_a_cut_would_take_its_first_record() -> None:
+    """The delivery path holds back what a partition left until this says so: the same
+    limit as the cuts, so what comes back is taken, at least in part."""
+    clock: PartitionClock[str] = PartitionClock()
+    times = {"activities": [1 * DAY, 2 * DAY], "deals": [2 * DAY, 9 * DAY]}
+    assert clock.cuts(times, ["activities", "deals"], now=100.0, slack=3 * DAY) == {
+        "activities": 2,
+        "deals": 1,
+    }
+    assert clock.due(["deals"], ["activities", "deals"], now=100.5, slack=3 * DAY) == set()
+    clock.cuts({"activities": [6 * DAY]}, ["activities", "deals"], now=101.0, slack=3 * DAY)
+    assert clock.due(["deals"], ["activities", "deals"], now=101.5, slack=3 * DAY) == {"deals"}
+    assert clock.cuts({"deals": [9 * DAY]}, ["activities", "deals"], 102.0, 3 * DAY) == {"deals": 1}
+
+
+def test_every_partition_left_for_later_is_due_once_none_is_behind() -> None:
+    clock: PartitionClock[str] = PartitionClock()
+    clock.cuts({"activities": [1 * DAY], "deals": [30 * DAY]}, ["activities"], 0.0, DAY)
+    assert clock.due(["deals"], [], now=0.5, slack=DAY) == {"deals"}
