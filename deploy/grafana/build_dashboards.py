@@ -1235,7 +1235,21 @@ def pipeline_health(currency: str) -> dict[str, Any]:
         [("max by (topic, partition) (sales_consumer_lag_records)", "{{topic}}[{{partition}}]")],
         unit="short",
     )
-    b.row("Memory")
+    b.row("Load and memory")
+    b.graph(
+        "Event loop busy, by worker (1 = saturated)",
+        [
+            (
+                "max by (instance) (rate(sales_worker_busy_seconds_total[$__rate_interval]))",
+                "{{instance}}",
+            )
+        ],
+        unit="percentunit",
+        thresholds=[(None, "green"), (0.9, "red")],
+        description="the share of the time a worker's event loop works rather than waits "
+        "(sales_worker_busy_seconds_total): near 1 while the consumer lag grows, that worker "
+        "takes no more load: add a worker",
+    )
     b.graph(
         "RocksDB memory, by worker (block cache and memtables)",
         [("max by (instance) (sales_store_memory_bytes)", "{{instance}}")],

@@ -50,6 +50,7 @@ from streams.domain.periods import PeriodKind, current_period_ids
 from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
 from streams.engine.queries import TeamMedians, figures_of
 from streams.engine.rollups import ScopeView, Views
+from streams.worker.loop_busy import LoopBusy, LoopBusyCollector
 from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings
 from streams.worker.store_memory import StoreMemory
 
@@ -223,6 +224,10 @@ class PipelineMetrics:
             ["scope", "id", "metric", "period", "kind", "team"],
             registry=registry,
         )
+        self._worker_health(registry, worker)
+
+    def _worker_health(self, registry: CollectorRegistry, worker: str) -> None:
+        """What an operator watches a worker by, beyond the contract's metrics."""
         self.kafka_contact = Gauge(
             "sales_kafka_last_contact_timestamp_seconds",
             "When Kafka last answered this worker's metadata request (Unix time; the alert "
@@ -235,6 +240,9 @@ class PipelineMetrics:
             "the memtables charged to it (budget: SALES_STORE_MEMORY_BYTES)",
             registry=registry,
         )
+        #: the event loop's working time, counted once timers.register hands it the loop
+        self.loop_busy = LoopBusy()
+        registry.register(LoopBusyCollector(self.loop_busy))
         info = Gauge(
             "sales_worker_info", "One per running worker", ["worker", "version"], registry=registry
         )

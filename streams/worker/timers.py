@@ -113,6 +113,11 @@ def register(rt: Runtime) -> None:
 
     watch_kafka_contact(rt)
 
+    @app.task
+    async def watch_event_loop() -> None:
+        """The loop's busy share is counted from the start (streams.worker.loop_busy)."""
+        rt.metrics.loop_busy.watch(asyncio.get_running_loop())
+
     @app.timer(5.0, name="consumer-lag")
     @guarded
     async def consumer_lag() -> None:

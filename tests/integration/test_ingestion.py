@@ -125,13 +125,18 @@ async def test_rejects_reach_deadletter_and_valid_records_still_count(cluster: C
     for _, _, _, reason in rejects:
         assert f'reason="{reason}"' in metrics
     # the worker's RocksDB databases hold their memtables in the one budget the gauge reads
-    (store_memory,) = [
-        float(line.split()[1])
-        for line in metrics.splitlines()
-        if line.startswith("sales_store_memory_bytes ")
-    ]
-    assert 0 < store_memory <= 128 * 2**20
+    assert 0 < unlabelled(metrics, "sales_store_memory_bytes") <= 128 * 2**20
+    # the worker's event loop is timed from its start (streams.worker.loop_busy)
+    assert unlabelled(metrics, "sales_worker_busy_seconds_total") > 0
     assert worker.alive(), "a bad record must never stop the worker"
+
+
+def unlabelled(metrics: str, name: str) -> float:
+    """The value of a series without labels in a /metrics text."""
+    (value,) = [
+        float(line.split()[1]) for line in metrics.splitlines() if line.startswith(name + " ")
+    ]
+    return value
 
 
 async def test_topics_created_at_startup(cluster: Cluster) -> None:

@@ -56,6 +56,7 @@ EXPORTED_METRICS = {
     "sales_worker_info",
     "sales_kafka_last_contact_timestamp_seconds",
     "sales_store_memory_bytes",
+    "sales_worker_busy_seconds_total",
     "sales_target_alerts_total",
     # contract section 8.4
     "sales_pipeline_open_amount",
@@ -184,6 +185,7 @@ NO_BUSINESS_LABELS = {
     "sales_worker_info",
     "sales_kafka_last_contact_timestamp_seconds",
     "sales_store_memory_bytes",
+    "sales_worker_busy_seconds_total",
 }
 NO_BUSINESS_RULE_LEVELS = ("topic:", "topic_reason:", "salespulse:")
 
