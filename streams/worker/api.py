@@ -68,6 +68,8 @@ class ApiBackend(HasMedians, Protocol):
 
     def kafka_contact(self) -> dict[str, Any] | None: ...
 
+    def busy_share(self) -> float | None: ...
+
 
 BACKEND: web.AppKey[ApiBackend] = web.AppKey("salespulse_backend")
 
@@ -407,6 +409,7 @@ async def _own_line(request: web.Request) -> dict[str, Any]:
         inputs=topics.inputs(),
         internal=topics.scopes,
         retention=None if retention is None else iso_duration(retention),
+        busy=backend.busy_share(),
     )
 
 

@@ -37,9 +37,12 @@ def worker_line(
     inputs: Iterable[str],
     internal: str,
     retention: str | None = None,
+    busy: float | None = None,
 ) -> dict[str, Any]:
-    """One worker's line: from its readiness, Kafka contact and consumer state, and its
-    SALES_RETENTION (None: unset), which every worker of a group must share."""
+    """One worker's line: from its readiness, Kafka contact and consumer state, its
+    SALES_RETENTION (None: unset), which every worker of a group must share, and the share
+    of the last minute its event loop worked (streams.worker.loop_busy; None: not known
+    yet)."""
     partitions = list(consumer.get("partitions", []))
     input_topics = set(inputs)
     return {
@@ -53,6 +56,7 @@ def worker_line(
             "internal": _lag(p for p in partitions if p["topic"] == internal),
         },
         "retention": retention,
+        "busy": None if busy is None else round(busy, 3),
     }
 
 

@@ -9,12 +9,14 @@ question.
 
 The loop waits in one place, its selector's `select`: timed there, the rest of the wall clock
 is work. Exported as the counter `sales_worker_busy_seconds_total`, whose rate is that share
-(0 idle, 1 saturated).
+(0 idle, 1 saturated), and as the share over the last minute in `salespulse status`, for an
+operator without Prometheus.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import Any
@@ -23,6 +25,10 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 BUSY_METRIC = "sales_worker_busy_seconds"
+#: the recent share covers about this long: samples of the counter this far apart, the
+#: oldest of them WINDOW_SECONDS old
+SAMPLE_SECONDS = 5.0
+WINDOW_SECONDS = 60.0
 
 
 class LoopBusy:
@@ -36,6 +42,10 @@ class LoopBusy:
         self._waiting_since: float | None = None
         #: the last value reported: a counter never goes back
         self._reported = 0.0
+        #: (when, busy seconds then), one per SAMPLE_SECONDS, over the last WINDOW_SECONDS
+        self._samples: deque[tuple[float, float]] = deque(
+            maxlen=int(WINDOW_SECONDS / SAMPLE_SECONDS) + 1
+        )
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Time the loop's waits from now on; False for a loop without a selector (uvloop)
@@ -50,11 +60,15 @@ class LoopBusy:
             try:
                 return select(timeout)
             finally:
-                self._waited += self._clock() - started
+                now = self._clock()
+                self._waited += now - started
                 self._waiting_since = None
+                if now - self._samples[-1][0] >= SAMPLE_SECONDS:
+                    self._samples.append((now, self.busy_seconds()))
 
         selector.select = timed_select
         self._since = self._clock()
+        self._samples.append((self._since, 0.0))
         return True
 
     def busy_seconds(self) -> float:
@@ -67,6 +81,17 @@ class LoopBusy:
         waited = self._waited + (now - waiting if waiting is not None else 0.0)
         self._reported = max(self._reported, now - self._since - waited)
         return self._reported
+
+    def recent_share(self) -> float | None:
+        """The share of the last minute or so the loop worked (0 to 1); None until it ran
+        for a second (or when not watched)."""
+        if not self._samples:
+            return None
+        then, busy_then = self._samples[0]
+        now = self._clock()
+        if now - then < 1.0:
+            return None
+        return min(1.0, max(0.0, (self.busy_seconds() - busy_then) / (now - then)))
 
 
 class LoopBusyCollector(Collector):

@@ -345,6 +345,9 @@ class Runtime:
     def kafka_contact(self) -> dict[str, Any] | None:
         return None if self.kafka is None else self.kafka.state()
 
+    def busy_share(self) -> float | None:
+        return self.metrics.loop_busy.recent_share()
+
     async def consumer_state(self) -> dict[str, Any]:
         consumer: Any = self.app.consumer
         state = []

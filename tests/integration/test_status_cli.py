@@ -16,11 +16,15 @@ async def test_status_lists_every_worker_and_names_one_that_died(cluster: Cluste
     env = cluster.env(first.port)
 
     async def all_well() -> dict[str, Any]:
-        """Ready as both are, the first may still finish the rebalance the second caused."""
+        """Ready as both are, the first may still finish the rebalance the second caused,
+        and the second's busy share is known a second after it started."""
         shown = await salespulse(env, "status", "--api", first.url, "--format", "json")
         assert shown.returncode == 0, (shown.stdout, shown.stderr)
         found: dict[str, Any] = orjson.loads(shown.stdout)
         assert found["status"] == "ok" and found["problems"] == [], found
+        # once its loop has run a second: the share of it that worked (streams.worker.loop_busy)
+        busy = [w["busy"] for w in found["workers"]]
+        assert all(b is not None and 0.0 <= b <= 1.0 for b in busy), busy
         return found
 
     doc = await eventually(all_well, timeout=60)

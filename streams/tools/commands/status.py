@@ -96,6 +96,13 @@ def partitions_cell(partitions: list[int]) -> str:
     return ", ".join(runs) or "-"
 
 
+def busy_cell(share: float | None) -> str:
+    """The share of the last minute the worker's event loop worked: near 100 % while its
+    lag grows, it takes no more load; "-": not known yet (a worker just started, or an
+    older version)."""
+    return "-" if share is None else f"{share:.0%}"
+
+
 def print_status(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -108,12 +115,12 @@ def print_status(doc: dict[str, Any]) -> None:
         f"(records waiting: {lag.get('input', 0):,} input, {lag.get('internal', 0):,} internal)"
     )
     table = Table(title=title, title_justify="left")
-    columns = ("worker", "url", "ready", "Kafka", "partitions", "input lag", "internal lag")
+    columns = ("worker", "url", "ready", "Kafka", "partitions", "input lag", "internal lag", "busy")
     for column in (*columns, "retention"):
-        table.add_column(column, justify="right" if "lag" in column else "left")
+        table.add_column(column, justify="right" if "lag" in column or column == "busy" else "left")
     for line in workers:
         if line.get("error"):
-            table.add_row("?", line.get("url", ""), "no answer", "", "", "", "", "")
+            table.add_row("?", line.get("url", ""), "no answer", "", "", "", "", "", "")
             continue
         table.add_row(
             line["worker"],
@@ -123,6 +130,7 @@ def print_status(doc: dict[str, Any]) -> None:
             partitions_cell(line.get("partitions", [])),
             f"{line['lag']['input']:,}",
             f"{line['lag']['internal']:,}",
+            busy_cell(line.get("busy")),
             line.get("retention") or "-",  # SALES_RETENTION; "-": unset
         )
     console = Console()

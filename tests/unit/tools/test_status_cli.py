@@ -28,6 +28,7 @@ def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
             inputs=TOPICS.inputs(),
             internal=TOPICS.scopes,
             retention=kwargs.get("retention"),
+            busy=kwargs.get("busy"),
         ),
         "url": f"http://{worker}",
     }
@@ -36,7 +37,7 @@ def line(worker: str, internal: list[int], **kwargs: Any) -> dict[str, Any]:
 HEALTHY = group_document(
     "w0:6066",
     [
-        line("w0:6066", [0, 1, 2, 3], retention="P400D"),
+        line("w0:6066", [0, 1, 2, 3], retention="P400D", busy=0.973),
         line("w1:6066", [4, 5, 6, 7], behind=3, retention="P400D"),
     ],
     8,
@@ -66,6 +67,7 @@ def test_a_healthy_group_exits_0_with_a_line_per_worker(
     assert "2 workers, 8 partitions: ok (records waiting: 12 input, 0 internal)" in out
     assert "0-3" in out and "4-7" in out
     assert out.count("P400D") == 2, "each worker's SALES_RETENTION"
+    assert "97%" in out, "w0's event loop worked 97 % of the last minute"
     assert "problem" not in out
 
 
@@ -90,6 +92,13 @@ def test_json_is_the_document_as_served(
 def test_no_worker_answering_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["status", "--api", "http://127.0.0.1:1"]) == 1
     assert "make worker" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("share", "cell"), [(None, "-"), (0.0, "0%"), (0.4449, "44%"), (1.0, "100%")]
+)
+def test_busy_is_a_percentage_or_a_dash(share: float | None, cell: str) -> None:
+    assert status.busy_cell(share) == cell
 
 
 @pytest.mark.parametrize(

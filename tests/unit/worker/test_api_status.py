@@ -72,3 +72,13 @@ async def test_a_worker_that_does_not_answer_is_named_with_why(clients: list[Tes
     (problem,) = doc["problems"]
     assert problem.startswith("http://127.0.0.1:1 does not answer: ClientConnectorError"), problem
     assert doc["lag"] == {"input": 0, "internal": 0}, "only what answered is summed"
+
+
+async def test_each_line_says_how_busy_its_worker_is(clients: list[TestClient]) -> None:
+    workers: list[Any] = [client.app[api.BACKEND] for client in clients]
+    workers[0].busy = 0.97349
+    try:
+        doc = await status_of(clients[1])
+    finally:
+        workers[0].busy = None
+    assert [(w["worker"], w["busy"]) for w in doc["workers"]] == [("w0", 0.973), ("w1", None)]

@@ -85,3 +85,19 @@ def test_workers_that_disagree_on_the_retention_are_a_problem() -> None:
     assert problems([line("w0", [0, 1], retention="P400D"), older], 4) == [], (
         "a worker of a version that does not say is not counted"
     )
+
+
+def test_a_line_carries_its_workers_busy_share_rounded() -> None:
+    def busy(share: float | None) -> Any:
+        return worker_line(
+            worker="w0",
+            ready=True,
+            kafka=None,
+            consumer=consumer_holding([0]),
+            inputs=TOPICS.inputs(),
+            internal=TOPICS.scopes,
+            busy=share,
+        )["busy"]
+
+    assert busy(0.123456) == 0.123
+    assert busy(None) is None, "not known yet"

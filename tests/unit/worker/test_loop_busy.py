@@ -120,3 +120,20 @@ def test_exported_as_a_counter() -> None:
     text = generate_latest(registry).decode()
     assert "# TYPE sales_worker_busy_seconds_total counter" in text
     assert "sales_worker_busy_seconds_total 1.5" in text
+
+
+def test_the_recent_share_is_over_the_last_minute() -> None:
+    busy, clock, selector = watched()
+    assert busy.recent_share() is None, "not a second yet"
+    for _ in range(24):  # two minutes: busy a second, then idle four, each time
+        clock.now += 1.0
+        selector.select(4.0)
+    assert busy.recent_share() == 0.2
+    for _ in range(12):  # then a minute busy all of the time
+        clock.now += 5.0
+        selector.select(0.0)
+    assert busy.recent_share() == 1.0
+
+
+def test_no_recent_share_without_a_watched_loop() -> None:
+    assert LoopBusy(Clock()).recent_share() is None

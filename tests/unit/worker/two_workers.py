@@ -79,6 +79,8 @@ class FakeWorker:
     collector: Any = None
     #: what /healthz says of Kafka (None: nothing)
     kafka: dict[str, Any] | None = None
+    #: the share of the last minute its event loop worked (None: not known yet)
+    busy: float | None = None
     #: what the Kafka consumer holds (Runtime.consumer_state)
     consumer: dict[str, Any] = field(default_factory=lambda: {"partitions": []})
 
@@ -93,6 +95,9 @@ class FakeWorker:
 
     def kafka_contact(self) -> dict[str, Any] | None:
         return self.kafka
+
+    def busy_share(self) -> float | None:
+        return self.busy
 
 
 def scenario() -> Harness:
