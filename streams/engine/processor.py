@@ -59,6 +59,7 @@ from streams.engine.items import (
     TouchItem,
 )
 from streams.engine.queries import (
+    NO_MEDIANS,
     TeamMedians,
     member_rows,
     target_evaluations,
@@ -260,7 +261,10 @@ class ScopeProcessor:
             after = team_medians(view, period_id)
             view.announced[period_id] = after
             if before is None:
-                continue  # no document used other medians
+                # never announced since this view was built, nor asked for: a member's
+                # document measured meanwhile found no team here (its figures were still
+                # on their way) and counted the medians as met (queries.announced_medians)
+                before = NO_MEDIANS
             if after != before:
                 moved_at = view.medians_moved_at[period_id] = now
             else:

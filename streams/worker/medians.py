@@ -149,7 +149,8 @@ async def performance_for(
     rt: HasMedians, view: ScopeView, period: Period, now: datetime
 ) -> dict[str, Any]:
     """A scope's performance document with its quadrant from its team's owner."""
-    return (await performance_documents(rt, [(view, period)], now))[0]
+    ((doc, _),) = await performance_documents(rt, [(view, period)], now)
+    return doc
 
 
 async def performance_documents(
@@ -158,10 +159,16 @@ async def performance_documents(
     now: datetime,
     *,
     announced: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], bool]]:
     """The documents of many scopes and periods, asking each team owner once for all the
     medians the reps among them need (a request per document would cost a round trip each);
-    quadrants against the announced medians for sales.performance (module docstring)."""
+    quadrants against the announced medians for sales.performance (module docstring).
+
+    With each, whether its quadrant is measured: False for a rep whose team's owner could
+    not be asked (rebuilding its views, restarting, unreachable), whose quadrant then counts
+    the missing medians as met. The API answers with it; sales.performance waits for the
+    owner instead, since no announcement would ever revise a document measured against
+    nothing."""
     teams: dict[tuple[str, str], str | None] = {}
     for view, period in wanted:
         if view.kind == "rep":
@@ -175,15 +182,15 @@ async def performance_documents(
     docs = []
     for view, period in wanted:
         team = teams.get((view.scope, period.id))
-        docs.append(
-            performance_document(
-                view,
-                period,
-                now=now,
-                tz=s.tz,
-                at_risk_pace=s.at_risk_pace,
-                currency=s.base_currency,
-                medians=medians.get((team, period.id)) if team else None,
-            )
+        known = medians.get((team, period.id)) if team else None
+        document = performance_document(
+            view,
+            period,
+            now=now,
+            tz=s.tz,
+            at_risk_pace=s.at_risk_pace,
+            currency=s.base_currency,
+            medians=known,
         )
+        docs.append((document, not team or known is not None))
     return docs

@@ -102,22 +102,29 @@ async def publish_pending(rt: Runtime, budget_seconds: float) -> float:
 
     Only the publisher's own work counts: between chunks it yields, and the batches handled
     meanwhile are not its time (counted, they made the pacer hold it back for a minute).
-    A document whose send fails goes back to the pending set, so the next run tries again.
+    A document whose send fails goes back to the pending set, so the next run tries again;
+    so does a rep's document whose team owner could not be asked for its medians (`documents`).
     """
     busy = 0.0
     now = datetime.now(UTC)
     topic = rt.settings.topics.performance
     producer: Any = rt.app.producer
     sent: list[tuple[ScopePeriod, Any]] = []
+    waiting: list[ScopePeriod] = []
     while rt.pending:  # at least one chunk per run, whatever the budget: progress
         started = monotonic()
         pairs = rt.pending.take(PUBLISH_CHUNK)
-        for pair, key, value in await documents(rt, pairs, now):
+        ready, unmeasured = await documents(rt, pairs, now)
+        waiting += unmeasured
+        for pair, key, value in ready:
             sent.append((pair, await producer.send(topic, key, value, None, None, None)))
         busy += monotonic() - started
         await asyncio.sleep(0)  # documents are CPU work: let batches and commits run
         if busy >= budget_seconds:
             break
+    if waiting:  # after the loop: not asked for again in this run
+        rt.pending.add(waiting)
+        log.debug("%d sales.performance documents wait for their team's medians", len(waiting))
     outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
     failed = [pair for (pair, _), outcome in zip(sent, outcomes, strict=True) if _failed(outcome)]
     if failed:
@@ -138,8 +145,12 @@ def _failed(outcome: object) -> bool:
 
 async def documents(
     rt: Runtime, pairs: list[ScopePeriod], now: datetime
-) -> list[tuple[ScopePeriod, bytes, bytes]]:
-    """(pair, key, JSON value) of each pair's document; pairs with no figures are skipped."""
+) -> tuple[list[tuple[ScopePeriod, bytes, bytes]], list[ScopePeriod]]:
+    """(pair, key, JSON value) of each pair's document, and the pairs that wait: reps whose
+    team owner could not be asked for its medians (rebuilding its views after a rebalance,
+    say). Published then, such a document counted the missing medians as met (both halves
+    of its quadrant "high"), and no announcement of the team would ever revise it: a wrong
+    quadrant on the topic for good. Pairs with no figures are skipped."""
     wanted = []
     retention = rt.processor.retention
     for scope, period_id in pairs:
@@ -156,7 +167,11 @@ async def documents(
     docs = await performance_documents(
         rt, [(view, period) for _, view, period in wanted], now, announced=True
     )
-    return [
-        (pair, f"{view.kind}:{view.id}:{period.id}".encode(), orjson.dumps(doc))
-        for (pair, view, period), doc in zip(wanted, docs, strict=True)
-    ]
+    ready = []
+    waiting = []
+    for (pair, view, period), (doc, measured) in zip(wanted, docs, strict=True):
+        if measured:
+            ready.append((pair, f"{view.kind}:{view.id}:{period.id}".encode(), orjson.dumps(doc)))
+        else:
+            waiting.append(pair)
+    return ready, waiting

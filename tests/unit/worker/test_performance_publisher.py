@@ -13,6 +13,7 @@ import orjson
 
 from streams.domain.periods import periods_of
 from streams.domain.retention import Retention
+from streams.worker.peers import OwnerUnknown
 from streams.worker.performance_publisher import (
     PUBLISH_CHUNK,
     PendingPublishes,
@@ -99,6 +100,31 @@ async def test_a_document_whose_send_fails_is_pending_again() -> None:
     assert {key for key in published(rt, sent) if key.startswith("rep:")} == {
         f"rep:r1:{p}" for _, p in failing
     }
+
+
+async def test_a_reps_document_waits_while_its_teams_owner_cannot_be_asked() -> None:
+    """Published against no medians, its quadrant would count them as met ("high" twice),
+    and no announcement of the team would ever revise it (a CI run saw exactly that on the
+    topic after a rebalance, tests/integration/test_scripted_stream.py)."""
+    rt, sent = await folded_runtime()
+    reps = {pair for pair in rt.pending if pair[0] == "rep:r1"}
+
+    def rebuilding(scope: str) -> None:
+        raise OwnerUnknown(scope)
+
+    rt.peers = SimpleNamespace(owner_of=rebuilding)
+    await publish_pending(rt, budget_seconds=10.0)
+    assert set(rt.pending) == reps, "the rep's documents wait, the team's went out"
+    assert published(rt, sent) and all(key.startswith("team:") for key in published(rt, sent))
+    rt.peers = SimpleNamespace(owner_of=lambda scope: None)  # the owner is back (local here)
+    await publish_pending(rt, budget_seconds=10.0)
+    assert not rt.pending
+    docs = published(rt, sent)
+    assert {key for key in docs if key.startswith("rep:")} == {f"rep:r1:{p}" for _, p in reps}
+    month = next(p for _, p in reps if len(p) == 7)
+    assert docs[f"rep:r1:{month}"]["quadrant"] == "high_activity_high_performance", (
+        "the only member meets its team's medians"
+    )
 
 
 def test_the_pacer_keeps_the_publisher_to_its_share_of_the_time() -> None:
