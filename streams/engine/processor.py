@@ -59,7 +59,6 @@ from streams.engine.items import (
     TouchItem,
 )
 from streams.engine.queries import (
-    NO_MEDIANS,
     TeamMedians,
     member_rows,
     target_evaluations,
@@ -261,10 +260,7 @@ class ScopeProcessor:
             after = team_medians(view, period_id)
             view.announced[period_id] = after
             if before is None:
-                # never announced since this view was built, nor asked for: a member's
-                # document measured meanwhile found no team here (its figures were still
-                # on their way) and counted the medians as met (queries.announced_medians)
-                before = NO_MEDIANS
+                continue  # no document used other medians
             if after != before:
                 moved_at = view.medians_moved_at[period_id] = now
             else:

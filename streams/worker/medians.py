@@ -72,9 +72,11 @@ def medians_from_json(body: dict[str, Any]) -> TeamMedians:
 def local_medians(
     views: Views, teams: Iterable[str], period: str, *, announced: bool = False
 ) -> dict[str, Any]:
-    """The body of the internal medians endpoint: this worker's teams in one period."""
+    """The body of the internal medians endpoint: this worker's teams in one period (a team
+    without announced medians left out: the asker takes them as unknown)."""
     medians = announced_medians if announced else team_medians
-    return {team: medians_to_json(medians(views.get("team:" + team), period)) for team in teams}
+    found = {team: medians(views.get("team:" + team), period) for team in teams}
+    return {team: medians_to_json(m) for team, m in found.items() if m is not None}
 
 
 async def medians_for(
@@ -165,8 +167,9 @@ async def performance_documents(
     quadrants against the announced medians for sales.performance (module docstring).
 
     With each, whether its quadrant is measured: False for a rep whose team's owner could
-    not be asked (rebuilding its views, restarting, unreachable), whose quadrant then counts
-    the missing medians as met. The API answers with it; sales.performance waits for the
+    not be asked (rebuilding its views, restarting, unreachable) or, for the announced
+    medians, holds no figures of the team yet; its quadrant then counts the missing medians
+    as met. The API answers with it; sales.performance waits for the
     owner instead, since no announcement would ever revise a document measured against
     nothing."""
     teams: dict[tuple[str, str], str | None] = {}

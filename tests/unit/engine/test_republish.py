@@ -44,25 +44,17 @@ def republished(
 
 def test_only_reps_whose_quadrant_may_have_moved_republish() -> None:
     h = Harness()
-    # activities 1, 3, 5: the team's median is 3; r1 low, r2 and r3 high (revenue all 0).
-    # The team's first medians: each member whose figures reached it republishes (a
-    # document published before measured against none:
-    # test_documents_measured_before_the_team_had_figures_are_revised)
-    first = h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)
-    reps = {"rep:r1", "rep:r2", "rep:r3"}
-    assert {i.scope for r in first for i in r.outbox if isinstance(i, Republish)} == reps
+    # activities 1, 3, 5: the team's median is 3; r1 low, r2 and r3 high (revenue all 0)
+    h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)
 
-    # past the clock slack after those first medians (figures sent before them republish
-    # within it: test_figures_sent_after_the_medians_moved_republish_only_within_the_clock_
-    # slack), r3 to 15: the median stays 3, nobody's quadrant can move
-    later = NOW + timedelta(seconds=SEND_CLOCK_SLACK_SECONDS + 1)
-    assert republished(h, calls("r3", 10, 5), later) == set()
+    # r3 to 15: the median stays 3, nobody's quadrant can move
+    assert republished(h, calls("r3", 10, 5)) == set()
 
     # r1 to 4: the median moves to 4; r1's figures changed (it republishes), r2 (3) falls
     # from high to low, r3 (15) stays high and is left alone
-    assert republished(h, calls("r1", 3, 1), later) == {"rep:r1", "rep:r2"}
-    assert h.figures("rep:r2", DAY, later)["quadrant"] == "low_activity_high_performance"
-    assert h.figures("rep:r3", DAY, later)["quadrant"] == "high_activity_high_performance"
+    assert republished(h, calls("r1", 3, 1)) == {"rep:r1", "rep:r2"}
+    assert h.figures("rep:r2", DAY, NOW)["quadrant"] == "low_activity_high_performance"
+    assert h.figures("rep:r3", DAY, NOW)["quadrant"] == "high_activity_high_performance"
 
 
 def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_them() -> None:
@@ -91,24 +83,6 @@ def test_medians_are_announced_at_most_once_an_interval_and_documents_follow_the
     after = NOW + timedelta(seconds=70)
     assert republished(h, calls("r3", 1, 5), after) == {"rep:r1", "rep:r2", "rep:r3"}
     assert quadrants(after) == (LOW, LOW)
-
-
-def test_documents_measured_before_the_team_had_figures_are_revised() -> None:
-    """A rep's document published while its figures were still on their way to a team that
-    had none in the period was measured against no medians, which count as met (high
-    twice). The team's first announcement must revise it: a CI run of
-    tests/integration/test_scripted_stream.py kept such a quadrant on the topic for good."""
-    route = {"team:t1": 0, "rep:r1": 1, "rep:r2": 2}
-    h = Harness(route=lambda scope: route[scope])
-    t1 = NOW + timedelta(seconds=1)
-    in_flight = [*h.step(1, list(calls("r1", 1, 0)), NOW).outbox]
-    in_flight += h.step(2, list(calls("r2", 3, 0)), NOW).outbox
-    published = h.figures("rep:r1", DAY, NOW, announced=True)
-    assert published is not None and published["quadrant"] == HIGH, "no team, no medians"
-    # the figures arrive: activities 1 and 3, the median 2; r1 (1) is low
-    assert "rep:r1" in republished(h, in_flight, t1, sent=NOW)
-    revised = h.figures("rep:r1", DAY, t1, announced=True)
-    assert revised is not None and revised["quadrant"] == LOW
 
 
 def in_flight_scenario(

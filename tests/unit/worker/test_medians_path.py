@@ -32,3 +32,15 @@ async def test_announced_medians_are_what_sales_performance_asks_for(asker: int)
         live = await medians_for(backend, [("t1", MONTH)])
     assert announced == {("t1", MONTH): ANNOUNCED}
     assert live == {("t1", MONTH): current}
+
+
+@pytest.mark.parametrize("asker", [0, 1])
+async def test_a_team_without_figures_yet_has_no_announced_medians(asker: int) -> None:
+    """Its members' figures are still on their way: sales.performance waits for them
+    (the API measures against none, which count as met)."""
+    async with two_workers() as clients:
+        backend = clients[asker].app[api.BACKEND]
+        announced = await medians_for(backend, [("t9", MONTH)], announced=True)
+        live = await medians_for(backend, [("t9", MONTH)])
+    assert announced == {("t9", MONTH): None}
+    assert live == {("t9", MONTH): team_medians(None, MONTH)}

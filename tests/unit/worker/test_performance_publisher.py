@@ -127,6 +127,24 @@ async def test_a_reps_document_waits_while_its_teams_owner_cannot_be_asked() -> 
     )
 
 
+async def test_a_reps_document_waits_until_its_team_holds_figures() -> None:
+    """The rep's figures reached its own scope first; its team's are still on their way.
+    Measured then, the quadrant counted the missing medians as met, and no announcement
+    would have revised it (queries.announced_medians)."""
+    rt, sent = await folded_runtime()
+    reps = {pair for pair in rt.pending if pair[0] == "rep:r1"}
+    team = rt.views.scopes.pop("team:t1")
+    await publish_pending(rt, budget_seconds=10.0)
+    assert reps <= set(rt.pending), "the rep's documents wait"
+    assert not any(key.startswith("rep:") for key in published(rt, sent))
+    rt.views.scopes["team:t1"] = team  # its figures arrived
+    await publish_pending(rt, budget_seconds=10.0)
+    assert not rt.pending
+    assert {key for key in published(rt, sent) if key.startswith("rep:")} == {
+        f"rep:r1:{p}" for _, p in reps
+    }
+
+
 def test_the_pacer_keeps_the_publisher_to_its_share_of_the_time() -> None:
     pacer = PublishPacer()
     share = pacer.share(backlogged=False)
