@@ -168,10 +168,9 @@ async def performance_documents(
 
     With each, whether its quadrant is measured: False for a rep whose team's owner could
     not be asked (rebuilding its views, restarting, unreachable) or, for the announced
-    medians, holds no figures of the team yet; its quadrant then counts the missing medians
-    as met. The API answers with it; sales.performance waits for the
-    owner instead, since no announcement would ever revise a document measured against
-    nothing."""
+    medians, holds no figures of the team yet; its quadrant is then null or counts the
+    missing medians as met. The API answers with it; sales.performance waits instead,
+    since no announcement would ever revise a document measured against nothing."""
     teams: dict[tuple[str, str], str | None] = {}
     for view, period in wanted:
         if view.kind == "rep":
