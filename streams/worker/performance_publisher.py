@@ -103,7 +103,7 @@ async def publish_pending(rt: Runtime, budget_seconds: float) -> float:
     Only the publisher's own work counts: between chunks it yields, and the batches handled
     meanwhile are not its time (counted, they made the pacer hold it back for a minute).
     A document whose send fails goes back to the pending set, so the next run tries again;
-    so does a rep's document whose team owner could not be asked for its medians (`documents`).
+    so does a rep's document whose team's medians are not to be had yet (`documents`).
     """
     busy = 0.0
     now = datetime.now(UTC)
