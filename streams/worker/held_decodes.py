@@ -21,10 +21,11 @@ from collections.abc import Hashable
 from typing import Any
 
 #: records kept at most; past it the partitions kept longest go first, and their records are
-#: decoded again when they come. Each partition ahead keeps what it last fetched: 69,568 at
-#: most in that catch-up (8 partitions per topic; its peak RSS did not move, 396 MiB against
-#: 397 decoding again). An activity's entry takes some 1.1 KB (its item 905 bytes, measured,
-#: and its value), so the bound is some 110 MB
+#: decoded again when they come. One partition's records are kept whatever their number (a
+#: fetch's worth, thousands: far below the bound). Each partition ahead keeps what it last
+#: fetched: 69,568 at most in that catch-up (8 partitions per topic; its peak RSS did not
+#: move, 396 MiB against 397 decoding again). An activity's entry takes some 1.1 KB (its item
+#: 905 bytes, measured, and its value), so the bound is some 110 MB
 MAX_HELD_DECODES = 100_000
 
 #: offset -> (key, value, item) of one partition's records
