@@ -67,7 +67,8 @@ def exit_on_sigterm() -> None:
     """Make SIGTERM (a `kill`, a CI timeout) end the bench as Ctrl-C would: by an exception,
     so that its `with` blocks stop the broker and remove the temporary directory. Killed by
     the signal's default action, each run left its broker's data behind in /tmp, some
-    250 MB a run."""
+    250 MB a run. Python runs the handler between bytecodes: a signal that lands just before
+    a blocking call waits for the call to return, which the bench's polling loops bound."""
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
