@@ -83,7 +83,7 @@ async def medians_for(
     rt: HasMedians, pairs: Iterable[TeamPeriod], *, announced: bool = False
 ) -> dict[TeamPeriod, TeamMedians | None]:
     """Medians of each (team, period), current or as `announced`; None where the owner
-    cannot be asked right now."""
+    cannot be asked right now, or holds the figures of no rep in the period (`_over_reps`)."""
     local = announced_medians if announced else team_medians
     asked = [("announced", "1")] if announced else []
     out: dict[TeamPeriod, TeamMedians | None] = {}
@@ -100,7 +100,7 @@ async def medians_for(
             out[(team, period)] = None
             continue
         if owner is None:
-            out[(team, period)] = local(rt.views.get("team:" + team), period)
+            out[(team, period)] = _over_reps(local(rt.views.get("team:" + team), period))
         else:
             remote[(owner, period)].append(team)
     for (owner, period), all_teams in remote.items():
@@ -113,8 +113,18 @@ async def medians_for(
             )
             for team in teams:
                 body = answers.get(team)
-                out[(team, period)] = medians_from_json(body) if body is not None else None
+                out[(team, period)] = _over_reps(
+                    medians_from_json(body) if body is not None else None
+                )
     return out
+
+
+def _over_reps(medians: TeamMedians | None) -> TeamMedians | None:
+    """None for medians over no rep. A rep is asking, and a rep is one of its team's members
+    in any period it has the team as its latest (its hours or closed deals are the team's):
+    medians over none mean the rep's figures are still on their way to the team's owner.
+    Taken as medians, they count as met, and the quadrant would be "high" twice."""
+    return medians if medians is not None and medians.members > 0 else None
 
 
 def team_chunks(period: str, teams: list[str]) -> Iterator[list[str]]:
@@ -167,10 +177,10 @@ async def performance_documents(
     quadrants against the announced medians for sales.performance (module docstring).
 
     With each, whether its quadrant is measured: False for a rep whose team's owner could
-    not be asked (rebuilding its views, restarting, unreachable) or, for the announced
-    medians, holds no figures of the team yet; its quadrant is then null or counts the
-    missing medians as met. The API answers with it; sales.performance waits instead,
-    since no announcement would ever revise a document measured against nothing."""
+    not be asked (rebuilding its views, restarting, unreachable) or holds no figures of the
+    team in the period yet; its quadrant is then null. The API answers with it;
+    sales.performance waits instead, since no announcement would ever revise a document
+    measured against nothing."""
     teams: dict[tuple[str, str], str | None] = {}
     for view, period in wanted:
         if view.kind == "rep":

@@ -148,7 +148,7 @@ async def documents(
 ) -> tuple[list[tuple[ScopePeriod, bytes, bytes]], list[ScopePeriod]]:
     """(pair, key, JSON value) of each pair's document, and the pairs that wait: reps whose
     team owner could not be asked for its medians (rebuilding its views after a rebalance,
-    say) or holds no figures of the team yet (queries.announced_medians). Published then,
+    say) or holds no figures of the team in the period yet (medians._over_reps). Published then,
     such a document counted the missing medians as met (both halves of its quadrant
     "high"), and no announcement of the team would ever revise it: a wrong quadrant on the
     topic for good. Pairs with no figures are skipped."""

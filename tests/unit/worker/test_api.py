@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.domain.periods import rfc3339
 from streams.worker import api
 from streams.worker.medians import MEDIANS_PATH
-from tests.unit.worker.two_workers import MONTH, NOW, two_workers
+from tests.unit.worker.two_workers import MONTH, NOW, OWNERS, two_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -138,8 +138,27 @@ async def test_healthz_says_whether_kafka_answers(clients: list[TestClient]) -> 
     assert body == {"status": "ok", "worker": "w0", "kafka": lost}
 
 
-async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) -> None:
-    """Reps whose team is owned by the other worker get their quadrant too."""
+async def test_a_rep_whose_figures_have_not_reached_its_team_has_no_quadrant(
+    clients: list[TestClient],
+) -> None:
+    """The team's owner holds no figures of the team yet (the members' hour parts are on
+    the internal topic): the quadrant is unknown, not "high" twice against no medians."""
+    owner: Any = clients[OWNERS["team:t1"]].app[api.BACKEND]
+    team = owner.views.scopes.pop("team:t1")
+    try:
+        for client in clients:
+            _, doc = await get(client, f"/v1/reps/r1/performance?period={MONTH}")
+            assert doc["team_id"] == "t1" and doc["activities"]["total"] == 2
+            assert doc["quadrant"] is None
+        assert "r1" not in await quadrants_exported(clients)
+    finally:
+        owner.views.scopes["team:t1"] = team
+    _, doc = await get(clients[0], f"/v1/reps/r1/performance?period={MONTH}")
+    assert doc["quadrant"] == "high_activity_high_performance"
+
+
+async def quadrants_exported(clients: list[TestClient]) -> dict[str, str]:
+    """rep -> its quadrant in MONTH, as /metrics of every worker exports it."""
     quadrants: dict[str, str] = {}
     for client in clients:
         response = await client.get("/metrics")
@@ -153,7 +172,12 @@ async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) 
                     and sample.labels["period"] == MONTH
                 ):
                     quadrants[sample.labels["id"]] = sample.labels["quadrant"]
-    assert quadrants == {
+    return quadrants
+
+
+async def test_metrics_show_a_quadrant_for_every_rep(clients: list[TestClient]) -> None:
+    """Reps whose team is owned by the other worker get their quadrant too."""
+    assert await quadrants_exported(clients) == {
         "r1": "high_activity_high_performance",
         "r2": "low_activity_high_performance",
         "r3": "high_activity_high_performance",

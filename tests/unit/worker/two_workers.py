@@ -47,6 +47,8 @@ class FakePeers(PeerClient):
         self.harness, self.index, self.urls, self._session = harness, index, urls, session
         self.unknown = False
         self.requests: list[URL] = []
+        #: the status of each answer, in the order of `requests`
+        self.statuses: list[int] = []
 
     @property
     def session(self) -> Any:
@@ -63,7 +65,9 @@ class FakePeers(PeerClient):
 
     async def get(self, url: URL) -> tuple[int, bytes]:
         self.requests.append(url)
-        return await super().get(url)
+        status, body = await super().get(url)
+        self.statuses.append(status)
+        return status, body
 
 
 @dataclass
