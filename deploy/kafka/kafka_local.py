@@ -839,8 +839,8 @@ class Broker:
         return self.data_dir / "broker.log"
 
     def is_running(self) -> bool:
-        if self._proc is not None and self._proc.poll() is not None:
-            return False
+        if self._proc is not None:
+            return _child_running(self._proc)
         return _pid_alive(self.pid) and _is_our_broker(self.pid, self.data_dir)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
@@ -862,12 +862,22 @@ class Broker:
         self.stop()
 
 
+def _child_running(proc: subprocess.Popen[bytes]) -> bool:
+    """Is a JVM this process started still running? Its Popen says: the pid cannot be
+    reused before it is reaped. Its cmdline cannot: the kernel sets it only after closing
+    the exec's close-on-exec pipe, which is when Popen returns, so it can read empty for a
+    moment. Read then, a broker just started was taken for one that had exited during
+    startup, and stopped before it logged a line (seen with two test runs at once)."""
+    return proc.poll() is None
+
+
 def _terminate(
     pid: int, data_dir: Path, timeout: float, proc: subprocess.Popen[bytes] | None
 ) -> None:
-    if not (_pid_alive(pid) and _is_our_broker(pid, data_dir)):
-        if proc is not None:
-            proc.poll()
+    if proc is not None:
+        if not _child_running(proc):
+            return
+    elif not (_pid_alive(pid) and _is_our_broker(pid, data_dir)):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)

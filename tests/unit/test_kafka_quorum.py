@@ -1,9 +1,13 @@
 """deploy/kafka/kafka_local.py's local clusters, without starting one: the quorum's plan,
 kept across starts, and the server settings each node gets (the rolling-restart test,
-tests/integration/test_rolling_broker_restart.py, runs a real one)."""
+tests/integration/test_rolling_broker_restart.py, runs a real one), and how a started
+broker is watched."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,20 @@ def test_a_cluster_folder_starts_only_with_its_own_node_count(tmp_path: Path) ->
     kafka_local.Quorum.load_or_plan(tmp_path, 3)
     with pytest.raises(kafka_local.KafkaLocalError, match="a cluster of 3 nodes, not 5"):
         kafka_local.start_cluster(tmp_path, 5)
+
+
+def test_a_broker_this_process_started_is_judged_by_its_popen(tmp_path: Path) -> None:
+    """Not by /proc/<pid>/cmdline, which can read empty just after Popen returns: a broker
+    just started was taken for dead and stopped. A child whose command line is nothing like
+    a broker's stands in for that moment."""
+    kafka_local = load_kafka_local()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        broker = kafka_local.Broker(port=1, data_dir=tmp_path, pid=child.pid, _proc=child)
+        assert broker.is_running()
+        broker.stop(timeout=10)
+        assert child.returncode == -signal.SIGTERM, "stop() ends its own child"
+        assert not broker.is_running()
+    finally:
+        child.kill()
+        child.wait()
