@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import BrokerResponseError, KafkaError
 
 from streams.tools.commands.options import add_loglevel_argument
 from streams.worker.kafka_options import refusal
@@ -141,20 +141,30 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
                 raise SystemExit(
                     f"salespulse worker: Kafka refused the connection: {reason}"
                 ) from None
+            answered = isinstance(exc, BrokerResponseError)
             if time.monotonic() > deadline:
                 raise SystemExit(
-                    f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer "
-                    f"within {wait:.0f} s ({exc}). Start it with `make kafka-up` or set "
-                    "KAFKA_BOOTSTRAP."
+                    f"salespulse worker: Kafka at {settings.kafka_bootstrap} "
+                    + (
+                        f"answered but was not ready within {wait:.0f} s ({exc}). See the "
+                        "broker's log, or give it longer with --wait-for-kafka."
+                        if answered
+                        else f"did not answer within {wait:.0f} s ({exc}). Start it with "
+                        "`make kafka-up` or set KAFKA_BOOTSTRAP."
+                    )
                 ) from None
             if not waiting:
                 waiting = True
                 log.warning(
-                    "Kafka at %s (KAFKA_BOOTSTRAP) does not answer yet (%s); retrying for up "
-                    "to %.0f s (--wait-for-kafka). Is the broker running (`make kafka-up`)?",
+                    "Kafka at %s (KAFKA_BOOTSTRAP) %s (%s); retrying for up to %.0f s "
+                    "(--wait-for-kafka).%s",
                     settings.kafka_bootstrap,
+                    "answers but is not ready yet" if answered else "does not answer yet",
                     exc,
                     wait,
+                    # a broker that answers is running: a new one elects its coordinators
+                    # first, which takes it a few seconds
+                    "" if answered else " Is the broker running (`make kafka-up`)?",
                 )
             time.sleep(1.0)
         finally:

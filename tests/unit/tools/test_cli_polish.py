@@ -335,3 +335,33 @@ def test_report_says_when_the_worker_has_lost_contact_with_kafka(
         "2026-11-30T17:00:00+00:00: these figures are as of 2026-11-30T16:59:55+00:00, and "
         "newer events are not in them yet"
     )
+
+
+def test_a_worker_waiting_for_a_broker_that_answers_says_it_is_not_ready(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker just started answers before it has elected its group coordinator: the
+    worker says the broker is not ready, not that it does not answer (it is running)."""
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+    from streams.tools.commands import worker
+    from streams.worker.settings import Settings
+
+    async def not_ready(settings: Settings) -> Settings:
+        raise GroupCoordinatorNotAvailableError("Unable to get coordinator id for app")
+
+    async def no_refusal(settings: Settings) -> None:
+        return None
+
+    monkeypatch.setattr(worker, "_topics_ready", not_ready)
+    monkeypatch.setattr(worker, "refusal", no_refusal)
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    with caplog.at_level("WARNING"), pytest.raises(SystemExit) as stopped:
+        worker._prepare_kafka(settings, 1.5)  # tries once a second: two or three times
+    waiting = [r.getMessage() for r in caplog.records if "not ready yet" in r.getMessage()]
+    assert len(waiting) == 1, caplog.text
+    assert "127.0.0.1:1 (KAFKA_BOOTSTRAP) answers but is not ready yet" in waiting[0]
+    assert "Is the broker running" not in caplog.text
+    assert str(stopped.value).startswith(
+        "salespulse worker: Kafka at 127.0.0.1:1 answered but was not ready within 2 s"
+    )
