@@ -883,9 +883,10 @@ def _terminate(
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return
-        if not _pid_alive(pid):
+        if proc is not None:
+            if proc.poll() is not None:  # reaped: no zombie left behind
+                return
+        elif not _pid_alive(pid):
             return
         time.sleep(0.1)
     _kill(pid, proc, 10)
