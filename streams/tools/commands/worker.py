@@ -251,11 +251,13 @@ def run(args: argparse.Namespace) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
     from streams.worker.garbage_collection import tune_collector
+    from streams.worker.thread_errors import log_thread_exceptions
     from streams.worker.wiring import SalesWorker, build_runtime
 
     marker = _prepare_data_dir(settings)
     log_fold_build()
     tune_collector()
+    log_thread_exceptions()
     runtime = build_runtime(settings)
     worker = SalesWorker(runtime.app, settings=settings, loglevel=args.loglevel, quiet=True)
     clean = False
