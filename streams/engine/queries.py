@@ -189,7 +189,7 @@ def team_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     return cached
 
 
-def announced_medians(view: ScopeView | None, period_id: str) -> TeamMedians | None:
+def announced_medians(view: ScopeView | None, period_id: str) -> TeamMedians:
     """The medians a rep's quadrant is measured against: its team's as last announced.
 
     The fold announces a team's medians at most once a second per partition
@@ -198,14 +198,11 @@ def announced_medians(view: ScopeView | None, period_id: str) -> TeamMedians | N
     back and forth unseen. A period never announced since the views were built gets its
     current medians now, and the next announcement is compared with those.
 
-    None while the team has no view here (its members' figures are still on their way):
-    nothing could record what a document was measured against, so no announcement would
-    revise it. A document measured against no medians counted them as met (both halves of
-    its quadrant "high"), and a CI run of tests/integration/test_scripted_stream.py kept two
-    such quadrants on sales.performance for good; the publisher now waits instead.
+    Medians over no rep (no view of the team here yet) are not the team's: askers take them
+    as unknown (streams.worker.medians._over_reps).
     """
     if view is None:
-        return None
+        return NO_MEDIANS
     announced: TeamMedians | None = view.announced.get(period_id)
     if announced is None:
         announced = view.announced[period_id] = team_medians(view, period_id)

@@ -73,9 +73,10 @@ def local_medians(
     views: Views, teams: Iterable[str], period: str, *, announced: bool = False
 ) -> dict[str, Any]:
     """The body of the internal medians endpoint: this worker's teams in one period (a team
-    without announced medians left out: the asker takes them as unknown)."""
+    whose medians are over no rep left out: the asker takes them as unknown, `_over_reps`,
+    as did versions before it applied that rule itself)."""
     medians = announced_medians if announced else team_medians
-    found = {team: medians(views.get("team:" + team), period) for team in teams}
+    found = {team: _over_reps(medians(views.get("team:" + team), period)) for team in teams}
     return {team: medians_to_json(m) for team, m in found.items() if m is not None}
 
 
