@@ -37,28 +37,28 @@ async def test_announced_medians_are_what_sales_performance_asks_for(asker: int)
 
 
 @pytest.mark.parametrize("asker", [0, 1])
-async def test_a_team_without_figures_yet_has_no_medians(asker: int) -> None:
-    """Its members' figures are still on their way: sales.performance waits for them, and
-    the API answers a null quadrant (medians over nobody would count as met)."""
-    async with two_workers() as clients:
-        backend = clients[asker].app[api.BACKEND]
-        announced = await medians_for(backend, [("t9", MONTH)], announced=True)
-        live = await medians_for(backend, [("t9", MONTH)])
-    assert announced == {("t9", MONTH): None}
-    assert live == {("t9", MONTH): None}
-
-
-@pytest.mark.parametrize("asker", [0, 1])
-async def test_a_team_without_figures_in_the_period_has_no_medians(asker: int) -> None:
-    """The team's owner holds its figures of other periods, none of this one: a rep of it
-    asking has not reached it yet (a rep is a member of its latest team)."""
+@pytest.mark.parametrize(
+    ("team", "period"),
+    [
+        # no view of the team on its owner yet: its members' figures are on their way
+        ("t9", MONTH),
+        # the owner holds the team's figures of other periods, none of this one: a rep of it
+        # asking has not reached it yet (a rep is a member of its latest team)
+        ("t1", EMPTY_YEAR_MONTH),
+    ],
+)
+async def test_a_team_without_figures_in_the_period_has_no_medians(
+    asker: int, team: str, period: str
+) -> None:
+    """sales.performance waits for them, and the API answers a null quadrant (medians over
+    nobody would count as met)."""
     async with two_workers() as clients:
         owner = clients[OWNERS["team:t1"]].app[api.BACKEND]
-        view = owner.views.get("team:t1")
-        assert view is not None and team_medians(view, MONTH).members > 0
-        assert team_medians(view, EMPTY_YEAR_MONTH).members == 0
+        t1 = owner.views.get("team:t1")
+        assert t1 is not None and team_medians(t1, MONTH).members > 0
+        assert team_medians(owner.views.get("team:" + team), period).members == 0
         backend = clients[asker].app[api.BACKEND]
-        announced = await medians_for(backend, [("t1", EMPTY_YEAR_MONTH)], announced=True)
-        live = await medians_for(backend, [("t1", EMPTY_YEAR_MONTH)])
-    assert announced == {("t1", EMPTY_YEAR_MONTH): None}
-    assert live == {("t1", EMPTY_YEAR_MONTH): None}
+        announced = await medians_for(backend, [(team, period)], announced=True)
+        live = await medians_for(backend, [(team, period)])
+    assert announced == {(team, period): None}
+    assert live == {(team, period): None}
