@@ -1,6 +1,9 @@
 # salespulse: every target installs what it needs (idempotent, cached) before it runs.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter the venv is made with: python3, or a build of the same version that links
+# libpython in, which runs the worker faster (.ci/pick-python.sh --explain says which and why).
+# Choose another with `make install PYTHON=...` (an existing venv keeps its own: rm -rf .venv).
+PYTHON ?= $(shell bash .ci/pick-python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -14,7 +17,7 @@ help:
 	@echo "make run | test | kafka-up | kafka-down | worker | bench"
 
 $(STAMP): pyproject.toml setup.py
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { echo "making $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip 'setuptools>=77'
 	SALES_COMPILE=0 $(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
