@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import pytest
 
-from bench.__main__ import goals, parse_args
+from bench.__main__ import goals, missing_peer, parse_args
+from bench.__main__ import main as bench_main
 from bench.ratios import ratios, repeated_shape
 from bench.throughput import Run
 
@@ -166,3 +168,20 @@ def test_rounds_run_each_consumer_in_turn_and_the_measures_that_produce_follow_t
         ("salespulse", 3),
     ]
     assert sorted(report["worker_logs"]) == ["wide (round 1)", "wide (round 2)", "wide (round 3)"]
+
+
+def test_a_missing_quix_streams_is_said_before_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the bench's extra, the bench stops at once with what to run, instead of
+    ending minutes later with every Quix Streams row INCOMPLETE."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "quixstreams" else real(name, *a),
+    )
+    assert missing_peer(("salespulse", "naive")) is None
+    assert bench_main(["--only", "quix,salespulse"]) == 2
+    err = capsys.readouterr().err
+    assert "Quix Streams is not installed in this venv: run `make bench`" in err
