@@ -2,7 +2,7 @@
 # Prints the interpreter `make install` builds the venv with (the Makefile's PYTHON default;
 # `make install PYTHON=...` overrides it). The worker's compiled fold spends much of its time
 # inside the interpreter, and a CPython that loads libpython as a shared library runs it
-# slower than one that links it in (README, Performance: 8 to 22 % more events per
+# slower than one that links it in (README, Performance: 5 to 22 % more events per
 # CPU-second on Debian's python3.11 than on a pyenv build of 3.11; Quix Streams 0 to 3 %).
 # So: `python3` itself when it links libpython in; else the first other candidate of the
 # same major.minor version that links it in, can make a venv (venv, ensurepip) and can build
