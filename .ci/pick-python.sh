@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prints the interpreter `make install` builds the venv with (the Makefile's PYTHON default;
 # `make install PYTHON=...` overrides it). The worker's compiled fold spends much of its time
-# inside the interpreter, and a CPython that loads libpython as a shared library runs it
-# slower than one that links it in (README, Performance: 5 to 22 % more events per
-# CPU-second on Debian's python3.11 than on a pyenv build of 3.11; Quix Streams 0 to 3 %).
+# inside the interpreter, and the build of the interpreter shows: Debian's python3.11 (libpython
+# linked in) ran the worker 5 to 22 % more events per CPU-second than a pyenv build of 3.11
+# (libpython a shared library, no --enable-optimizations); Quix Streams 0 to 3 % (README,
+# Performance). A shared libpython is the sign of such a build that can be read here (the
+# official Docker image has one too, with PGO, but no second build to choose from).
 # So: `python3` itself when it links libpython in; else the first other candidate of the
 # same major.minor version that links it in, can make a venv (venv, ensurepip) and can build
 # the fold (Python.h); else `python3`. The version never changes, only the build.
