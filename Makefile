@@ -3,7 +3,8 @@ SHELL := /bin/bash
 # The interpreter the venv is made with: python3, or a build of the same version that links
 # libpython in, which runs the worker faster (.ci/pick-python.sh --explain says which and why).
 # Choose another with `make install PYTHON=...` (an existing venv keeps its own: rm -rf .venv).
-PYTHON ?= $(shell bash .ci/pick-python.sh)
+# Picked on first use and kept (each pick starts every candidate interpreter once).
+PYTHON ?= $(eval PYTHON := $(shell bash .ci/pick-python.sh))$(PYTHON)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
