@@ -21,6 +21,20 @@ def fake_python(path: Path, probe_answer: str | None) -> Path:
     return path
 
 
+def run_picker(bindir: Path, candidates: list[str]) -> tuple[str, str]:
+    """The script's choice and its `--explain`, with `bindir` (holding a `python3`) first on
+    PATH and only `candidates` tried besides."""
+    env = {
+        **os.environ,
+        "PATH": f"{bindir}:{os.environ['PATH']}",
+        "PICK_PYTHON_CANDIDATES": " ".join(candidates),
+    }
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--explain"], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip(), done.stderr
+
+
 def pick(tmp_path: Path, default: str | None, *candidates: str | None) -> tuple[str, str]:
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -28,15 +42,7 @@ def pick(tmp_path: Path, default: str | None, *candidates: str | None) -> tuple[
     paths = [
         str(fake_python(tmp_path / f"candidate{i}", answer)) for i, answer in enumerate(candidates)
     ]
-    env = {
-        **os.environ,
-        "PATH": f"{bindir}:{os.environ['PATH']}",
-        "PICK_PYTHON_CANDIDATES": " ".join(paths),
-    }
-    done = subprocess.run(
-        ["bash", str(SCRIPT), "--explain"], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip(), done.stderr
+    return run_picker(bindir, paths)
 
 
 @pytest.mark.parametrize(
@@ -71,14 +77,11 @@ def test_probe_reads_this_interpreter(tmp_path: Path) -> None:
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "python3").symlink_to(sys.executable)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "PICK_PYTHON_CANDIDATES": ""}
-    done = subprocess.run(
-        ["bash", str(SCRIPT), "--explain"], env=env, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "python3"
+    out, why = run_picker(bindir, [])
+    assert out == "python3"
     shared = "libpython" in Path("/proc/self/maps").read_text()
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if shared:
-        assert f"no other python{version} links libpython in" in done.stderr
+        assert f"no other python{version} links libpython in" in why
     else:
-        assert f"python3 ({version}) links libpython in (linked)" in done.stderr
+        assert f"python3 ({version}) links libpython in (linked)" in why
