@@ -23,7 +23,6 @@ import re
 import shlex
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import traceback
@@ -253,9 +252,10 @@ def machine() -> dict[str, Any]:
 def interpreter() -> str:
     """Which CPython build runs the bench and its peers: the worker drained the wide shape
     5 to 9 % faster on Debian's python3.11 than on a pyenv build linking libpython as a
-    shared library, Quix Streams 0 to 3 % (README, Performance): a table names its build."""
-    args = sysconfig.get_config_var("CONFIG_ARGS") or ""
-    optimized = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in args]
+    shared library, Quix Streams 0 to 3 % (README, Performance): a table names its build.
+    Its linking is read off the process's own mappings; its compiler flags are not named,
+    since sysconfig can describe another build than the running binary (Debian's
+    /usr/bin/python3.11 reports the configure arguments of its shared libpython)."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
@@ -265,8 +265,7 @@ def interpreter() -> str:
         linked = "libpython as a shared library" if shared else "libpython linked in"
     return (
         f"{os.path.realpath(sys.executable)} ({platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.python_compiler()}, {linked}, "
-        f"{' '.join(optimized) if optimized else 'no --enable-optimizations'} in CONFIG_ARGS)"
+        f"{platform.python_version()}, {platform.python_compiler()}, {linked})"
     )
 
 

@@ -21,3 +21,10 @@ def test_names_the_executable_its_version_and_how_libpython_is_linked() -> None:
 
 def test_the_results_file_carries_it() -> None:
     assert versions()["interpreter"] == interpreter()
+
+
+def test_names_no_build_flags_that_sysconfig_may_report_of_another_build() -> None:
+    # Debian's python3.11 links libpython in, yet sysconfig gives its shared build's
+    # configure arguments: a flag read there may not describe the running binary
+    assert "CONFIG_ARGS" not in interpreter()
+    assert "optimizations" not in interpreter()
