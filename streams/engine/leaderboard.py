@@ -43,6 +43,7 @@ class LeaderboardQuery:
 def local_entries(views: Views, q: LeaderboardQuery) -> list[dict[str, Any]]:
     """The best `q.limit` entries among the scopes of these views; null values left out."""
     entries = []
+    value: object  # int for counts, float for the rest: not typed float (leaderboard_value)
     for view in list(views.scopes.values()):
         if view.kind != q.scope:
             continue

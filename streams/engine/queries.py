@@ -57,7 +57,10 @@ def metric_actual(view: ScopeView, period_id: str, metric: str) -> float:
     raise ValueError(f"unknown target metric {metric!r}")
 
 
-def leaderboard_value(figures: Figures, metric: str) -> float | int | None:
+def leaderboard_value(figures: Figures, metric: str) -> object:
+    """A number, or None. `object`, not `float | int | None`: mypy folds int into float
+    there, and compiled code then turns every count into a float (a leaderboard answered
+    `"value": 2.0` for two deals won)."""
     if metric == "revenue_won":
         return money_out(figures.revenue_won)
     if metric == "deals_won":

@@ -87,6 +87,10 @@ async def test_leaderboard_merges_workers_and_breaks_ties_by_id(
         ]
     _, doc = await get(clients[1], f"/v1/leaderboard?period={MONTH}&metric=deals_won&team=t2")
     assert [e["id"] for e in doc["entries"]] == ["r3"]
+    for metric in ("deals_won", "activities_total", "customers_new"):
+        for client in clients:  # counts stay integers, from this worker and from its peer
+            _, doc = await get(client, f"/v1/leaderboard?period={MONTH}&metric={metric}")
+            assert doc["entries"] and all(type(e["value"]) is int for e in doc["entries"]), doc
     _, doc = await get(clients[0], f"/v1/leaderboard?period={MONTH}&scope=team&limit=1")
     assert [e["id"] for e in doc["entries"]] == ["t1"]
 
