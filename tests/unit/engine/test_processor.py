@@ -231,6 +231,28 @@ def test_same_event_id_on_two_deals_is_not_a_duplicate() -> None:
     assert counted(h, "rep:r1") == (2, 0, 12.0)
 
 
+def test_same_event_id_for_two_reps_counts_for_each() -> None:
+    """Records of two reps lie on two partitions (the contract's key), which Kafka does not
+    order against each other: neither is "the first", so each is its rep's own event (README,
+    Decisions: Duplicates). A repeat for the same rep is still ignored."""
+    h = Harness()
+    h.run([activity("same", "r1", "t1", at(25)), feedback("fb", "r1", "t1", at(25), csat=4)], NOW)
+    h.run(
+        [
+            activity("same", "r2", "t2", at(25), "negotiation"),
+            feedback("fb", "r2", "t2", at(25), csat=2),
+            activity("same", "r1", "t1", at(25)),
+        ],
+        NOW,
+    )
+    for rep, csat in (("r1", 4.0), ("r2", 2.0)):
+        doc = h.figures(f"rep:{rep}", NOV, NOW)
+        assert doc["activities"]["total"] == 1
+        assert doc["satisfaction"]["csat_avg"] == csat
+    assert h.figures("rep:r2", NOV, NOW)["activities"]["by_type"] == {"negotiation": 1}
+    assert h.duplicates == {"sales.activities": 1}
+
+
 # -- late events ---------------------------------------------------------------------------
 
 T = datetime(2026, 11, 26, 10, tzinfo=UTC)
