@@ -45,7 +45,14 @@ def scenario() -> dict[str, Any]:
 
     start = NOW - timedelta(days=40)
     config = GeneratorConfig(
-        seed=11, reps=10, teams=3, start=start, end=NOW, events=2_500, duplicate_rate=0.02
+        seed=11,
+        reps=10,
+        teams=3,
+        start=start,
+        end=NOW,
+        events=2_500,
+        duplicate_rate=0.02,
+        late_rate=0.02,
     )
     items: list[Any] = []
     periods: set[str] = set()
