@@ -361,7 +361,12 @@ PERFORMANCE = schema(
             "scope": {"enum": list(vocabulary.SCOPES)},
             "id": string(1, 64),
             "team_id": string(
-                1, 64, description="Reps: the team on its latest event in the period."
+                1,
+                64,
+                nullable=True,
+                description="Reps: the team on its latest event in the period; null when the "
+                "rep has no such event there (only a deal created in the period, or open and "
+                "expected to close in it).",
             ),
             "period": string(pattern=PERIOD, description=PERIOD_DESCRIPTION),
             "currency": string(
@@ -427,7 +432,12 @@ PERFORMANCE = schema(
                     ),
                 }
             ),
-            "quadrant": {"enum": QUADRANTS, "description": "Reps only."},
+            "quadrant": {
+                "enum": [*QUADRANTS, None],
+                "description": "Reps only; null when team_id is null, or while the team's "
+                "medians cannot be had (its owner is restarting, or holds no member's figures "
+                "for the period yet).",
+            },
             "targets": {
                 "type": "array",
                 "items": {

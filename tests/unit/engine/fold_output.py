@@ -69,6 +69,11 @@ def scenario() -> dict[str, Any]:
     h.run(items, NOW, batch_size=300)
     out: dict[str, Any] = {
         "shown": {"|".join(map(str, k)): v for k, v in h.shown(h.scopes(), periods, NOW).items()},
+        "performance": {
+            f"{scope}|{period}": h.performance(scope, period, NOW)
+            for scope in sorted(h.scopes())
+            for period in sorted(periods)
+        },
         "alerts": h.alerts,
         "deadletters": [[d.reason, d.detail] for d in h.deadletters],
         "duplicates": dict(h.duplicates),
