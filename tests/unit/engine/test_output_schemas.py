@@ -26,7 +26,8 @@ def answered() -> dict[str, Any]:
 def _errors(name: str, doc: Any) -> list[str]:
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    errors = validator.iter_errors(doc)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
 
 
 def test_every_performance_document_conforms(answered: dict[str, Any]) -> None:
