@@ -60,6 +60,7 @@ from streams.engine.items import (
 )
 from streams.engine.queries import (
     TeamMedians,
+    actual_shown,
     member_rows,
     target_evaluations,
     team_medians,
@@ -1133,7 +1134,7 @@ class _Batch:
             "metric": ev.metric,
             "period": period_id,
             "target": ev.target,
-            "actual": ev.actual,
+            "actual": actual_shown(ev.metric, ev.actual),
             "attainment": ev.attainment,
             "expected_by_now": ev.expected_by_now,
             "emitted_at": rfc3339(self.now),

@@ -57,6 +57,13 @@ def metric_actual(view: ScopeView, period_id: str, metric: str) -> float:
     raise ValueError(f"unknown target metric {metric!r}")
 
 
+def actual_shown(metric: str, actual: float) -> object:
+    """A target's `actual` as its figure is shown: a count (deals won, activities) as an
+    integer, as in the document's own figures; revenue as money. `object`: typed float,
+    compiled code would hand the count back as a float."""
+    return actual if metric == "revenue_won" else int(actual)
+
+
 def leaderboard_value(figures: Figures, metric: str) -> object:
     """A number, or None. `object`, not `float | int | None`: mypy folds int into float
     there, and compiled code then turns every count into a float (a leaderboard answered
@@ -308,7 +315,7 @@ def target_document(ev: TargetEvaluation, open_amount: float) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "metric": ev.metric,
         "target": ev.target,
-        "actual": ev.actual,
+        "actual": actual_shown(ev.metric, ev.actual),
         "attainment": ev.attainment,
         "expected_by_now": ev.expected_by_now,
         "pace": ev.pace,

@@ -527,6 +527,12 @@ def test_team_target_uses_team_figures() -> None:
     assert (t["actual"], t["status"]) == (3.0, "achieved")
     kinds = [(a["scope"], a["scope_id"], a["kind"]) for a in h.alerts]
     assert kinds.count(("team", "t1", "target_achieved")) == 1
+    # a count's actual is an integer, as the figure it names; revenue's is money
+    assert type(t["actual"]) is int
+    assert {type(a["actual"]) for a in h.alerts if a["scope_id"] == "t1"} == {int}
+    h.run([target("rep:r1", "revenue_won", "2026-W48", 10.0)], NOW)
+    [t] = targets_of(h, "rep:r1", "2026-W48")
+    assert type(t["actual"]) is float and type(h.alerts[-1]["actual"]) is float
 
 
 def alert_keys(h: Harness):
