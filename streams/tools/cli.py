@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -67,11 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     kafka_client_backoff.install()  # every command talks to Kafka through aiokafka
     try:
         result = func(args)
+    except BrokenPipeError:
+        return _reader_gone()
     except (ValueError, OSError) as exc:
         # a bad value from the user (SettingsError is a ValueError): a message, not a traceback
         print(f"salespulse {command_name(args)}: {exc}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def _reader_gone() -> int:
+    """The command's output went to a reader that stopped reading (`report | head`): the
+    reader has what it wanted, so no message and no failure. Standard output is pointed at
+    /dev/null first, or the interpreter's own flush at exit would fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -365,3 +367,27 @@ def test_a_worker_waiting_for_a_broker_that_answers_says_it_is_not_ready(
     assert str(stopped.value).startswith(
         "salespulse worker: Kafka at 127.0.0.1:1 answered but was not ready within 2 s"
     )
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
+    """`salespulse ... | head`: the rest of the output has nowhere to go; that is no error."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streams.tools.cli",
+            "generate",
+            "--events",
+            "50000",
+            "--output",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(100)
+    proc.stdout.close()  # as `head -c 100` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith(b'{"topic":') and "Broken pipe" not in err and "Traceback" not in err
