@@ -15,7 +15,12 @@ PYTEST_ARGS ?=
 .PHONY: help install compile system-deps kafka-deps kafka-up kafka-down worker run test lint typecheck unit integration e2e faults promtool-check compose-check k8s-check lock bench clean
 
 help:
-	@echo "make run | test | kafka-up | kafka-down | worker | bench"
+	@echo "make run          the demo: a local broker, a worker, history and live traffic"
+	@echo "make test         everything CI runs: lint, types, config checks, all the tests"
+	@echo "make unit | integration | e2e | faults    one part of the tests"
+	@echo "make lint | typecheck | compile           ruff, mypy, the compiled fold"
+	@echo "make kafka-up | kafka-down                a local broker on 127.0.0.1:9092"
+	@echo "make worker | bench | install | clean     (README: Development, Performance)"
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || { echo "making $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import csv
 import io
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,8 +52,10 @@ class TargetError(ValueError):
     """A target is malformed; the message names the bad field."""
 
 
-def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) -> float:
-    """Check one target against the contract; return its value as a number."""
+def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) -> int | float:
+    """Check one target against the contract; return its value as a number: a whole one as
+    an integer, so the topic holds `50000` as `publish` and hand-written records do, not
+    `50000.0`."""
     if scope not in ("rep", "team"):
         raise TargetError(f"scope {scope!r} must be rep or team")
     if not 1 <= len(scope_id) <= 64 or ":" in scope_id:
@@ -70,12 +73,14 @@ def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) ->
         number = float(value)
     except (TypeError, ValueError):
         raise TargetError(f"value {value!r} is not a number") from None
+    if not math.isfinite(number):  # JSON has no infinity: it would be sent as null, a delete
+        raise TargetError(f"value {value!r} must be a finite number")
     if not number > 0:
         raise TargetError(f"value {value!r} must be > 0 (use `targets delete` to remove one)")
-    return number
+    return int(number) if number.is_integer() and number < 2**53 else number
 
 
-def read_csv(path: Path) -> list[tuple[str, str, str, str, float]]:
+def read_csv(path: Path) -> list[tuple[str, str, str, str, int | float]]:
     """Targets from a CSV with a header row scope,scope_id,metric,period,value."""
     rows = []
     with path.open(newline="", encoding="utf-8") as handle:

@@ -520,3 +520,15 @@ def test_required_pace_keeps_small_paces_readable() -> None:
     achieved = {"metric": "deals_won", "target": 4, "attainment": 1.25, "status": "achieved"}
     achieved |= {"projected": 10.0, "required_per_business_day": 0.0}
     assert target_summary(achieved) == "deals_won 125% achieved, proj 250%, need 0/day"
+
+
+def test_target_values_whole_ones_as_integers_and_never_infinite() -> None:
+    from streams.tools.commands.targets import TargetError, validate
+
+    args = ("rep", "r1", "revenue_won", "2026-11")
+    assert (validate(*args, "50000"), type(validate(*args, "50000"))) == (50000, int)
+    assert validate(*args, "1e3") == 1000 and type(validate(*args, "1e3")) is int
+    assert validate(*args, "2.5") == 2.5
+    for bad in ("inf", "-inf", "nan", "1e400"):  # JSON would carry infinity as null: a delete
+        with pytest.raises(TargetError):
+            validate(*args, bad)
