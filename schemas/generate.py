@@ -330,8 +330,31 @@ def count(description: str) -> dict[str, Any]:
     return {"type": "integer", "minimum": 0, "description": description}
 
 
-def group(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": list(properties), "properties": properties}
+def group(properties: dict[str, Any], later: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object whose `properties` are all required; `later` ones (the contract's section 8,
+    version 2) are described but optional, since records a version 1 worker wrote lack them."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": {**properties, **(later or {})},
+    }
+
+
+def money(description: str) -> dict[str, Any]:
+    return number(minimum=0, description=f"{description} Base currency, rounded to cents.")
+
+
+def keyed(names: str, value: dict[str, Any]) -> dict[str, Any]:
+    """An object by name (a source, a stage, a reason, a kind, an activity type)."""
+    return {
+        "type": "object",
+        "description": f"By {names}.",
+        "propertyNames": {"minLength": 1, "maxLength": 64},
+        "additionalProperties": value,
+    }
+
+
+V2 = " (contract section 8.2; absent on records written before version 2)"
 
 
 QUADRANTS = list(vocabulary.QUADRANTS)
@@ -339,7 +362,7 @@ QUADRANTS = list(vocabulary.QUADRANTS)
 PERFORMANCE = schema(
     "performance",
     "Performance figures of a rep or team for one period",
-    "The figures of docs/contract.md section 4 for one scope and period: the body of GET "
+    "The figures of docs/contract.md sections 4 and 8.2 for one scope and period: the body of GET "
     "/v1/reps/{rep_id}/performance and /v1/teams/{team_id}/performance, and the value on "
     "sales.performance (key {scope}:{id}:{period}). Money is in the base currency, rounded to "
     "cents. team_id and quadrant are required for reps. Consumers must ignore unknown extra "
@@ -401,7 +424,32 @@ PERFORMANCE = schema(
                         "created_at; "
                         "null if none."
                     ),
-                }
+                },
+                {
+                    "by_source": keyed(
+                        "lead source (unknown when absent)" + V2,
+                        group(
+                            {
+                                "won": count("Won deals of the source."),
+                                "lost": count("Lost deals of the source."),
+                                "revenue_won": money("Their revenue."),
+                                "win_rate": nullable_number(
+                                    "won / (won + lost); null when both are 0.",
+                                    minimum=0,
+                                    maximum=1,
+                                ),
+                            }
+                        ),
+                    ),
+                    "lost_by_reason": keyed(
+                        "lost_reason (unspecified when absent)" + V2,
+                        {"type": "integer", "minimum": 1},
+                    ),
+                    "revenue_by_kind": keyed(
+                        "deal kind" + V2,
+                        money("Revenue won of the kind."),
+                    ),
+                },
             ),
             "satisfaction": group(
                 {
@@ -430,8 +478,81 @@ PERFORMANCE = schema(
                     "revenue_per_activity": nullable_number(
                         "revenue_won / activities.total; null when no activities.", minimum=0
                     ),
-                }
+                },
+                {
+                    "touches_per_won_deal": nullable_number(
+                        "Mean applied activities carrying the deal_id of each deal won in the "
+                        "period (any rep, any time); null when won is 0" + V2 + ".",
+                        minimum=0,
+                    ),
+                    "touches_by_type_per_won_deal": keyed(
+                        "activity type (types with touches)" + V2,
+                        number(minimum=0),
+                    ),
+                },
             ),
+            "conversion": group(
+                {
+                    "created": count("Deals whose created_at lies in the period (the cohort)."),
+                    "won": count("Of the cohort, currently won."),
+                    "lost": count("Of the cohort, currently lost."),
+                    "open": count("Of the cohort, currently open or reopened."),
+                    "win_rate": nullable_number(
+                        "won / created; null when created is 0.", minimum=0, maximum=1
+                    ),
+                    "by_source": keyed(
+                        "lead source (unknown when absent)",
+                        group(
+                            {
+                                "created": count("The source's cohort."),
+                                "won": count("Of it, currently won."),
+                                "win_rate": nullable_number("won / created.", minimum=0, maximum=1),
+                            }
+                        ),
+                    ),
+                }
+            )
+            | {"description": "The period's cohort of deals" + V2 + "."},
+            "pipeline": group(
+                {
+                    "open_count": count("Open or reopened deals expected to close in the period."),
+                    "open_amount": money("Their amounts (0 when absent)."),
+                    "by_stage": keyed(
+                        "stage (unknown when absent)",
+                        group(
+                            {
+                                "count": count("Deals in the stage."),
+                                "amount": money("Their amounts."),
+                            }
+                        ),
+                    ),
+                }
+            )
+            | {"description": "Open deals expected to close in the period" + V2 + "."},
+            "retention": group(
+                {
+                    "renewals_won": count("The period's won deals of kind renewal."),
+                    "renewals_lost": count("The period's lost deals of kind renewal."),
+                    "rate": nullable_number(
+                        "renewals_won / (renewals_won + renewals_lost); null when both are 0.",
+                        minimum=0,
+                        maximum=1,
+                    ),
+                }
+            )
+            | {"description": "Renewals" + V2 + "."},
+            "customers": group(
+                {
+                    "won": count("Distinct accounts among the deals won in the period."),
+                    "new": count(
+                        "Accounts whose first win lies in the period, a deal of this scope."
+                    ),
+                    "repeat": count(
+                        "Accounts won in the period whose first win lies before its start."
+                    ),
+                }
+            )
+            | {"description": "Customers" + V2 + "."},
             "quadrant": {
                 "enum": [*QUADRANTS, None],
                 "description": "Reps only; null when team_id is null, or while the team's "
@@ -473,6 +594,11 @@ PERFORMANCE = schema(
                             "gap / business days left (today by the part of it left); 0 when "
                             "gap is 0; null when something is missing and no business time is "
                             "left.",
+                            minimum=0,
+                        ),
+                        "pipeline_coverage": nullable_number(
+                            "revenue_won targets only: pipeline.open_amount / gap; null when "
+                            "gap is 0" + V2 + ".",
                             minimum=0,
                         ),
                     },
