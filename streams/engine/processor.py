@@ -225,6 +225,9 @@ class ScopeProcessor:
         #: (epoch seconds; in memory: a restarted owner republishes every period an event can
         #: still reach)
         self.unannounced: dict[int, dict[tuple[str, str], dict[str, float]]] = {}
+        #: (team scope, period) whose last announcement was lost with the views that held
+        #: it: the next one republishes every member (`members_unannounced`)
+        self.announcement_lost: set[tuple[str, str]] = set()
         #: partition -> when its teams' medians were last announced (epoch seconds)
         self.announced_at: dict[int, float] = {}
 
@@ -255,11 +258,19 @@ class ScopeProcessor:
         out: list[Republish] = []
         for (scope, period_id), changed in pending.items():
             view = self.views.get(scope)
+            lost = (scope, period_id) in self.announcement_lost
+            if lost:
+                self.announcement_lost.discard((scope, period_id))
             if view is None:
                 continue
             before: TeamMedians | None = view.announced.get(period_id)
             after = team_medians(view, period_id)
             view.announced[period_id] = after
+            if lost:  # its members' documents were measured against medians now unknown
+                out.extend(
+                    Republish("rep:" + row[0], period_id) for row in member_rows(view, period_id)
+                )
+                continue
             if before is None:
                 continue  # no document used other medians
             if after != before:
@@ -278,6 +289,16 @@ class ScopeProcessor:
                 or quadrant_moved(activities, revenue, before, after)
             )
         return out
+
+    def members_unannounced(self, team_periods: Iterable[tuple[int, str, str]]) -> None:
+        """The views were built anew (a restart, a rebalance): what each team last announced
+        went with the old ones, and its members' documents on sales.performance were
+        measured against it. The next announcement of each (partition, team scope, period)
+        given republishes every member, measured against the medians announced from then
+        on; a kill before it loses nothing, the next rebuild asks again."""
+        for partition, scope, period_id in team_periods:
+            self.unannounced.setdefault(partition, {}).setdefault((scope, period_id), {})
+            self.announcement_lost.add((scope, period_id))
 
     def members_reached(
         self, partition: int, changed: dict[str, dict[str, set[str]]], sent: float

@@ -36,6 +36,9 @@ ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
 FOLD_SETTINGS = "fs"  # ("", "fs", partition) -> FoldSettings the partition was folded with
 FOLDED_BEFORE = "fb"  # ("", "fb", partition) -> float: event times before it were folded
+#: ("", "pp", partition, chunk) -> [[scope, period], ...]: sales.performance documents
+#: changed and not yet delivered when the checkpoint was taken (worker.unpublished)
+UNPUBLISHED = "pp"
 
 
 #: event ids one hour record holds before the hour's next events go to a spill record (and
@@ -254,6 +257,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
     FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
     FOLDED_BEFORE: msgspec.msgpack.Decoder(float),
+    UNPUBLISHED: msgspec.msgpack.Decoder(list[tuple[str, str]]),
 }
 
 

@@ -245,6 +245,12 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     acknowledges the batches' offsets once it returned.
     """
     sends = take_sends(rt)
+    if rt.is_ready():  # the documents still owed, kept with the state (worker.unpublished)
+        owned = owned_partitions(rt)
+        for partition, writes in rt.unpublished.writes(
+            rt.pending.owed(), rt.partition_of, owned
+        ).items():
+            rt.state.stage(partition, writes)
     held = rt.state.held
     write = await rt.state.start_checkpoint(rt.app.producer)
     if write is None and not sends:

@@ -42,10 +42,13 @@ PUBLISH_CHUNK = 50
 
 
 class PendingPublishes:
-    """(scope, period) pairs whose figures changed and are not published yet, oldest first."""
+    """(scope, period) pairs whose figures changed and are not published yet, oldest first;
+    and those taken to be published and not delivered yet (`owed`: what a checkpoint keeps,
+    streams.worker.unpublished)."""
 
     def __init__(self) -> None:
         self._pending: dict[ScopePeriod, None] = {}
+        self._in_flight: dict[ScopePeriod, int] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -62,16 +65,32 @@ class PendingPublishes:
         self._pending.update(dict.fromkeys(pairs))
 
     def take(self, n: int) -> list[ScopePeriod]:
-        """The `n` oldest pairs, no longer pending."""
+        """The `n` oldest pairs, no longer pending: in flight until `settle`d."""
         taken: list[ScopePeriod] = []
         pending = self._pending
         for pair in pending:
             if len(taken) == n:
                 break
             taken.append(pair)
+        in_flight = self._in_flight
         for pair in taken:
             del pending[pair]
+            in_flight[pair] = in_flight.get(pair, 0) + 1
         return taken
+
+    def settle(self, pairs: Iterable[ScopePeriod]) -> None:
+        """Taken pairs whose documents were delivered, skipped, or put back (`add`)."""
+        in_flight = self._in_flight
+        for pair in pairs:
+            left = in_flight.get(pair, 0) - 1
+            if left > 0:
+                in_flight[pair] = left
+            else:
+                in_flight.pop(pair, None)
+
+    def owed(self) -> set[ScopePeriod]:
+        """Every pair whose latest document is not known to be on the topic."""
+        return {*self._pending, *self._in_flight}
 
 
 class PublishPacer:
@@ -106,6 +125,20 @@ async def publish_pending(rt: Runtime, budget_seconds: float) -> float:
     so does a rep's document whose team's medians are not to be had yet (`documents`).
     """
     busy = 0.0
+    taken: list[ScopePeriod] = []
+    try:
+        busy = await _publish(rt, budget_seconds, taken)
+    except BaseException:
+        rt.pending.add(taken)  # not known to be delivered: owed still
+        raise
+    finally:
+        rt.pending.settle(taken)
+    return busy
+
+
+async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod]) -> float:
+    """`publish_pending`'s work; `taken` collects the pairs it took."""
+    busy = 0.0
     now = datetime.now(UTC)
     topic = rt.settings.topics.performance
     producer: Any = rt.app.producer
@@ -114,6 +147,7 @@ async def publish_pending(rt: Runtime, budget_seconds: float) -> float:
     while rt.pending:  # at least one chunk per run, whatever the budget: progress
         started = monotonic()
         pairs = rt.pending.take(PUBLISH_CHUNK)
+        taken += pairs
         ready, unmeasured = await documents(rt, pairs, now)
         waiting += unmeasured
         for pair, key, value in ready:

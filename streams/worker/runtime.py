@@ -23,7 +23,7 @@ from streams.domain.vocabulary import INPUT_KINDS
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
-from streams.engine.state import FOLD_SETTINGS, decode_value, parse_key
+from streams.engine.state import FOLD_SETTINGS, UNPUBLISHED, decode_value, parse_key
 from streams.worker.alignment import PartitionClock
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
@@ -40,6 +40,7 @@ from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
 from streams.worker.store_memory import StoreMemory
 from streams.worker.topics import SCOPES_TABLE, durability
+from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class Runtime:
         self.undelivered: list[Any] = []
         #: (scope, period) whose figures changed and are not on sales.performance yet
         self.pending = PendingPublishes()
+        self.unpublished = UnpublishedRecords()  # what checkpoints keep of `pending`
         #: (team, rep) -> latest activity time exported, so the gauge never goes back
         self.last_activity: dict[tuple[str, str], float] = {}
         #: (topic, partition) label pairs of the consumer lag gauge currently exported
@@ -262,6 +264,8 @@ class Runtime:
         # nothing is announced to views built anew; every recent document is republished
         # below, measured against the medians each team announces from now on
         self.processor.unannounced.clear()
+        self.processor.announcement_lost.clear()
+        self.unpublished.read.clear()
         # No collection meanwhile: everything built here lives on, a collection would only
         # rescan it (15 % of an in-process rebuild); the freeze collects once.
         with collections_held():
@@ -272,15 +276,7 @@ class Runtime:
         self.views.share_member_parts()
         freeze_long_lived()
         self.ready = True
-        # sales.performance is at least once: what changed before a crash but was not yet
-        # published is published again, for every period an event could still reach
-        self.pending.add(
-            sorted(
-                self.views.recent_scope_periods(
-                    datetime.now(UTC) - self.settings.late_grace - self.settings.max_clock_skew
-                )
-            )
-        )
+        self.republish_after_rebuild(mine)
         log.info(
             "views rebuilt from %d records of partitions %s in %.2fs",
             records,
@@ -288,6 +284,23 @@ class Runtime:
             (datetime.now(UTC) - started).total_seconds(),
         )
         return True
+
+    def republish_after_rebuild(self, mine: set[int]) -> None:
+        """sales.performance is at least once: what the last checkpoint of these partitions
+        still owed (streams.worker.unpublished), and every period an event could still reach
+        (owed changes made after that checkpoint are made again: their batches replay). A
+        team's last announcement went with the old views: its members republish at its
+        next one (ScopeProcessor.members_unannounced)."""
+        recent = self.views.recent_scope_periods(
+            datetime.now(UTC) - self.settings.late_grace - self.settings.max_clock_skew
+        )
+        kept = self.unpublished.rebuilt(sorted(mine))
+        self.pending.add(sorted({*recent, *kept}))
+        self.processor.members_unannounced(
+            (self.partition_of(scope), scope, period_id)
+            for scope, period_id in sorted(recent)
+            if scope.startswith("team:")
+        )
 
     async def _apply_table(self, mine: set[int], generation: tuple[int, int]) -> int | None:
         """Apply each assigned partition's records to the views; the number applied, or
@@ -306,6 +319,9 @@ class Runtime:
                 key = parse_key(raw_key)
                 if key[1] == FOLD_SETTINGS:
                     check_fold_settings(self.settings, key[2], raw_value)
+                    continue
+                if key[1] == UNPUBLISHED:
+                    self.unpublished.found(key[2], key[3], decode_value(UNPUBLISHED, raw_value))
                     continue
                 if key[1] not in VIEWED_KINDS or not key[0]:
                     continue  # deal, account and stream-time state: no view rolls it up

@@ -173,3 +173,22 @@ def test_a_worker_draining_a_backlog_announces_less_often() -> None:
         part.proc.draining = False
     caught_up = later + timedelta(seconds=2 * ANNOUNCE_SECONDS)
     assert republished(h, calls("r2", 3, 3), caught_up) == {"rep:r1", "rep:r2"}
+
+
+def test_after_the_views_are_rebuilt_every_member_republishes_at_the_next_announcement() -> None:
+    """A team's owner restarted: the medians it last announced, which its members'
+    documents on sales.performance were measured against, went with its memory. A member's
+    quadrant may differ under the medians announced from now on, and nobody knows whose:
+    the first announcement after the rebuild republishes every member (found missing by
+    an independent check that killed workers), and the ones after it only those it moves."""
+    h = Harness()
+    h.run([*calls("r1", 1, 0), *calls("r2", 3, 0), *calls("r3", 5, 0)], NOW)
+    team = h.partition_of("team:t1")
+    h.restart(team)
+    proc = h.parts[team].proc
+    proc.members_unannounced([(team, "team:t1", DAY)])
+    out = proc.announce_due(team, NOW.timestamp(), force=True)
+    assert {r.scope for r in out if r.period == DAY} == {"rep:r1", "rep:r2", "rep:r3"}
+    assert not proc.announcement_lost
+    # r3 to 15 moves no quadrant: nothing more to republish
+    assert republished(h, calls("r3", 10, 5)) == set()

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.money import FxRates
 from streams.domain.validation import EventDecoder
+from streams.engine import state
 from streams.engine.items import (
     DealContribution,
     Republish,
@@ -49,6 +50,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
+from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
 
@@ -194,9 +196,11 @@ def runtime(
         partition_clock=PartitionClock(),
         held_decodes=HeldDecodes(),
         ready=True,
+        is_ready=lambda: True,
         undelivered=[],
         draining=False,
         pending=PendingPublishes(),
+        unpublished=UnpublishedRecords(),
         last_activity={},
         decoder=EventDecoder(
             known_currencies=fx.known,
@@ -1127,3 +1131,35 @@ async def test_records_left_for_later_are_wanted_again_once_the_alignment_would_
     highwater[c.activities] = 3  # the activities caught up: nothing to wait for
     highwater[c.deals] = 0
     assert batch_handler.resumable(c.rt, c.kinds, {c.deals}) == {c.deals}
+
+
+def owed_in_table(rt: Any) -> set[tuple[str, str]]:
+    return {
+        tuple(pair)
+        for key, value in rt.table.data.items()
+        if parse_key(key)[1] == state.UNPUBLISHED
+        for pair in decode_value(state.UNPUBLISHED, value)
+    }
+
+
+async def test_a_checkpoint_keeps_the_documents_still_owed_with_the_state(sent: Sent) -> None:
+    """A kill after the checkpoint must not lose a changed document the publisher had not
+    sent yet: the checkpoint writes the owed pairs with the state that changed them (and
+    with the sends of documents not yet acknowledged), and later ones follow the publisher."""
+    rt = runtime(sent)
+
+    async def checkpoint() -> None:
+        complete = await batch_handler.start_checkpoint(rt)
+        if complete is not None:
+            await complete()
+
+    await handle(rt, events_of_one_rep(rt), checkpoint=False)
+    await checkpoint()  # the batch's state, nothing published yet
+    owed = rt.pending.owed()
+    assert owed and owed_in_table(rt) == owed
+    taken = rt.pending.take(3)  # on their way to the broker at the next checkpoint
+    await checkpoint()
+    assert owed_in_table(rt) == owed, "in flight is owed still"
+    rt.pending.settle(taken)  # delivered
+    await checkpoint()
+    assert owed_in_table(rt) == owed - set(taken)

@@ -195,3 +195,43 @@ async def test_a_period_before_the_retention_horizon_is_not_published() -> None:
     while rt.pending:
         await publish_pending(rt, budget_seconds=10.0)
     assert set(published(rt, sent)) == {f"{scope}:{period}" for scope, period in kept}
+
+
+def test_pairs_taken_are_owed_until_settled() -> None:
+    """What a checkpoint keeps (streams.worker.unpublished) includes documents on their
+    way: a kill before the broker acknowledged one must not lose it."""
+    pending = PendingPublishes()
+    pending.add([("rep:a", "2026-11"), ("rep:b", "2026-11")])
+    taken = pending.take(1)
+    assert pending.owed() == {("rep:a", "2026-11"), ("rep:b", "2026-11")}
+    pending.add(taken)  # changed again while in flight: owed after the first one settles
+    pending.settle(taken)
+    assert pending.owed() == {("rep:a", "2026-11"), ("rep:b", "2026-11")}
+    pending.take(5)
+    pending.settle([("rep:a", "2026-11"), ("rep:b", "2026-11")])
+    assert pending.owed() == set() and not pending
+
+
+async def test_a_publisher_that_fails_midway_owes_what_it_took() -> None:
+    rt, _ = await folded_runtime()
+    before = rt.pending.owed()
+
+    async def broken(name: str, *rest: Any) -> Any:
+        raise RuntimeError("the producer is closing")
+
+    rt.app.producer.send = broken
+    try:
+        await publish_pending(rt, budget_seconds=10.0)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the publisher's failure was swallowed")
+    assert rt.pending.owed() == before and set(rt.pending) == before
+
+
+async def test_sent_documents_are_no_longer_owed() -> None:
+    rt, sent = await folded_runtime()
+    assert rt.pending.owed()
+    while rt.pending:
+        await publish_pending(rt, budget_seconds=10.0)
+    assert rt.pending.owed() == set() and published(rt, sent)
