@@ -246,9 +246,10 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     """
     sends = take_sends(rt)
     if rt.is_ready():  # the documents still owed, kept with the state (worker.unpublished)
-        owned = owned_partitions(rt)
+        pending = rt.pending
+        added = pending.take_added()
         for partition, writes in rt.unpublished.writes(
-            rt.pending.owed(), rt.partition_of, owned
+            added, pending.owed_count(), pending.owed, rt.partition_of, owned_partitions(rt)
         ).items():
             rt.state.stage(partition, writes)
     held = rt.state.held

@@ -49,6 +49,8 @@ class PendingPublishes:
     def __init__(self) -> None:
         self._pending: dict[ScopePeriod, None] = {}
         self._in_flight: dict[ScopePeriod, int] = {}
+        #: pairs added since the last `take_added`: what a checkpoint may not hold yet
+        self._added: set[ScopePeriod] = set()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -62,7 +64,14 @@ class PendingPublishes:
     def add(self, pairs: Iterable[ScopePeriod]) -> None:
         """A pair already waiting keeps its place (a dict update keeps a key's position): it
         is published once, when its turn comes."""
-        self._pending.update(dict.fromkeys(pairs))
+        fresh = dict.fromkeys(pairs)
+        self._pending.update(fresh)
+        self._added.update(fresh)
+
+    def take_added(self) -> set[ScopePeriod]:
+        """The pairs added since the last call."""
+        added, self._added = self._added, set()
+        return added
 
     def take(self, n: int) -> list[ScopePeriod]:
         """The `n` oldest pairs, no longer pending: in flight until `settle`d."""
@@ -91,6 +100,10 @@ class PendingPublishes:
     def owed(self) -> set[ScopePeriod]:
         """Every pair whose latest document is not known to be on the topic."""
         return {*self._pending, *self._in_flight}
+
+    def owed_count(self) -> int:
+        """How many pairs are owed, about (one pending and in flight counts twice)."""
+        return len(self._pending) + len(self._in_flight)
 
 
 class PublishPacer:

@@ -1,20 +1,22 @@
 """The sales.performance documents still owed, as each checkpoint keeps them in the table:
-one partition's pairs in records of CHUNK_PAIRS, rewritten only when they changed, surplus
-records deleted, and what a rebuild read known as what the table holds."""
+every owed pair of a partition held, in records of CHUNK_PAIRS, written only when the table
+lacks one, rewritten exactly once it holds over twice what is owed, surplus records deleted,
+and what a rebuild read known as what the table holds."""
 
 from __future__ import annotations
 
 from streams.engine.state import UNPUBLISHED, decode_value, make_key, parse_key
-from streams.worker.unpublished import CHUNK_PAIRS, UnpublishedRecords
+from streams.worker.unpublished import CHUNK_PAIRS, SLACK_PAIRS, UnpublishedRecords
+
+Pairs = set[tuple[str, str]]
+Table = dict[tuple[int, int], list[tuple[str, str]] | None]
 
 
 def partition_of(scope: str) -> int:
     return int(scope.rsplit("-", 1)[1]) % 2
 
 
-def table(
-    writes: dict[int, dict[bytes, bytes | None]],
-) -> dict[tuple[int, int], list[tuple[str, str]] | None]:
+def table(writes: dict[int, dict[bytes, bytes | None]]) -> Table:
     return {
         (parse_key(k)[2], parse_key(k)[3]): None if v is None else decode_value(UNPUBLISHED, v)
         for by_partition in writes.values()
@@ -22,37 +24,43 @@ def table(
     }
 
 
-def test_each_partition_gets_its_own_pairs_and_unchanged_ones_are_not_written_again() -> None:
+def write(records: UnpublishedRecords, added: Pairs, owed: Pairs, owned: list[int]) -> Table:
+    return table(records.writes(added, len(owed), lambda: owed, partition_of, owned))
+
+
+def test_pairs_the_table_lacks_are_written_to_their_partitions_records() -> None:
     records = UnpublishedRecords()
     owed = {("rep:r-1", "2027-Q1"), ("rep:r-2", "2026-08"), ("team:t-3", "2026-12")}
-    first = records.writes(owed, partition_of, [0, 1])
-    assert table(first) == {
+    assert write(records, owed, owed, [0, 1]) == {
         (0, 0): [("rep:r-2", "2026-08")],
         (1, 0): [("rep:r-1", "2027-Q1"), ("team:t-3", "2026-12")],
     }
-    assert records.writes(owed, partition_of, [0, 1]) == {}  # nothing changed
-    # partition 0's pair was published: its record is deleted; partition 1 unchanged
-    assert table(records.writes(owed - {("rep:r-2", "2026-08")}, partition_of, [0, 1])) == {
-        (0, 0): None
-    }
-    # a partition not owned is left alone, whatever is owed there
-    assert records.writes({("rep:r-4", "2026-12")}, partition_of, [1]) == {
-        1: {make_key("", UNPUBLISHED, 1, 0): None}
-    }
+    assert write(records, owed, owed, [0, 1]) == {}  # held already: nothing written
+    # published ones stay held (a document may go out twice) until the table holds over
+    # twice what is owed: then exactly what is owed, and emptied records are deleted
+    assert write(records, set(), {("rep:r-1", "2027-Q1")}, [0, 1]) == {}
+    assert write(records, {("rep:r-4", "2026-12")}, {("rep:r-4", "2026-12")}, [1]) == {}
+    assert records.held == {1: {("rep:r-1", "2027-Q1"), ("team:t-3", "2026-12")}}
+
+
+def test_a_table_holding_over_twice_what_is_owed_is_rewritten_exactly() -> None:
+    records = UnpublishedRecords()
+    many = {(f"rep:r-{2 * i}", "2026-12") for i in range(SLACK_PAIRS + 10)}
+    write(records, many, many, [0])
+    few = set(sorted(many)[:3])
+    assert write(records, set(), few, [0]) == {(0, 0): sorted(few)}
+    assert write(records, set(), set(), [0]) == {}  # 3 held, nothing owed: within the slack
+    assert records.held == {0: few}
 
 
 def test_many_pairs_take_several_records_and_fewer_delete_the_surplus() -> None:
     records = UnpublishedRecords()
     many = {(f"rep:r-{2 * i}", "2026-12") for i in range(2 * CHUNK_PAIRS + 1)}
-    written = table(records.writes(many, partition_of, [0]))
+    written = write(records, many, many, [0])
     assert sorted(written) == [(0, 0), (0, 1), (0, 2)]
     assert sum(len(pairs or []) for pairs in written.values()) == len(many)
     few = set(sorted(many)[:3])
-    assert table(records.writes(few, partition_of, [0])) == {
-        (0, 0): sorted(few),
-        (0, 1): None,
-        (0, 2): None,
-    }
+    assert write(records, set(), few, [0]) == {(0, 0): sorted(few), (0, 1): None, (0, 2): None}
 
 
 def test_a_rebuild_knows_what_the_table_holds() -> None:
@@ -64,5 +72,9 @@ def test_a_rebuild_knows_what_the_table_holds() -> None:
     records.found(1, 0, [("rep:r-1", "2026-12")])  # a partition another worker owns now
     assert records.rebuilt([0]) == [("rep:r-2", "2026-08"), ("rep:r-4", "2027-Q1")]
     assert records.read == {}
-    assert records.writes({("rep:r-2", "2026-08"), ("rep:r-4", "2027-Q1")}, partition_of, [0]) == {}
-    assert table(records.writes(set(), partition_of, [0])) == {(0, 0): None, (0, 1): None}
+    held = {("rep:r-2", "2026-08"), ("rep:r-4", "2027-Q1")}
+    assert write(records, held, held, [0]) == {}
+    huge_slack = {(f"rep:r-{2 * i}", "2025-01") for i in range(SLACK_PAIRS)}
+    records.held[0] |= huge_slack  # as if a long backlog was published meanwhile
+    assert write(records, set(), set(), [0]) == {(0, 0): None, (0, 1): None}
+    assert make_key("", UNPUBLISHED, 0, 0)  # the key the records live under
