@@ -59,6 +59,9 @@ from bench.throughput import (
 
 PARTS = ("validation", *CONSUMERS, "latency", "restart")
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
+#: where a run that is not the whole default one writes without --results: a round of one
+#: consumer must not replace the README's table (it did, twice, in one session)
+PARTIAL_RESULTS = REPO_ROOT / "bench" / "results" / "partial.json"
 
 #: issue 9: salespulse events/s over each peer's (wide shape), and the other bounds
 RATIO_GOALS = {"quix": 2.0, "naive": 20.0, "aiokafka": 0.4}
@@ -188,10 +191,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--results",
         type=Path,
-        default=DEFAULT_RESULTS,
-        help="JSON output (bench/results/latest.json)",
+        default=None,
+        help="JSON output (bench/results/latest.json for the whole default run, else "
+        "bench/results/partial.json)",
     )
     args = p.parse_args(argv)
+    if args.results is None:
+        defaults = vars(p.parse_args([]))
+        whole = all(getattr(args, k) == v for k, v in defaults.items() if k != "results")
+        args.results = DEFAULT_RESULTS if whole else PARTIAL_RESULTS
     if (
         min(args.events, args.reps, args.teams, args.days, args.partitions, args.naive_events) < 1
         or args.rounds < 1

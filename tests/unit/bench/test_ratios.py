@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +186,14 @@ def test_a_missing_quix_streams_is_said_before_the_run(
     assert bench_main(["--only", "quix,salespulse"]) == 2
     err = capsys.readouterr().err
     assert "Quix Streams is not installed in this venv: run `make bench`" in err
+
+
+def test_only_the_whole_default_run_replaces_the_latest_results() -> None:
+    """bench/results/latest.json backs the README's table: a round of one consumer writes
+    elsewhere unless told where."""
+    from bench.__main__ import DEFAULT_RESULTS, PARTIAL_RESULTS
+
+    assert parse_args([]).results == DEFAULT_RESULTS
+    assert parse_args(["--only", "salespulse", "--rounds", "1"]).results == PARTIAL_RESULTS
+    assert parse_args(["--shapes", "wide"]).results == PARTIAL_RESULTS
+    assert parse_args(["--only", "salespulse", "--results", "x.json"]).results == Path("x.json")
