@@ -48,7 +48,7 @@ class PendingPublishes:
 
     def __init__(self) -> None:
         self._pending: dict[ScopePeriod, None] = {}
-        self._in_flight: dict[ScopePeriod, int] = {}
+        self._in_flight: set[ScopePeriod] = set()
         #: pairs added since the last `take_added`: what a checkpoint may not hold yet
         self._added: set[ScopePeriod] = set()
 
@@ -81,21 +81,15 @@ class PendingPublishes:
             if len(taken) == n:
                 break
             taken.append(pair)
-        in_flight = self._in_flight
         for pair in taken:
             del pending[pair]
-            in_flight[pair] = in_flight.get(pair, 0) + 1
+        self._in_flight.update(taken)
         return taken
 
     def settle(self, pairs: Iterable[ScopePeriod]) -> None:
-        """Taken pairs whose documents were delivered, skipped, or put back (`add`)."""
-        in_flight = self._in_flight
-        for pair in pairs:
-            left = in_flight.get(pair, 0) - 1
-            if left > 0:
-                in_flight[pair] = left
-            else:
-                in_flight.pop(pair, None)
+        """Taken pairs whose documents were delivered, skipped, or put back (`add`): a
+        publisher run settles everything it took at its end, once."""
+        self._in_flight.difference_update(pairs)
 
     def owed(self) -> set[ScopePeriod]:
         """Every pair whose latest document is not known to be on the topic."""
@@ -137,7 +131,6 @@ async def publish_pending(rt: Runtime, budget_seconds: float) -> float:
     A document whose send fails goes back to the pending set, so the next run tries again;
     so does a rep's document whose team's medians are not to be had yet (`documents`).
     """
-    busy = 0.0
     taken: list[ScopePeriod] = []
     try:
         busy = await _publish(rt, budget_seconds, taken)

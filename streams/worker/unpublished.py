@@ -22,8 +22,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from streams.engine.state import UNPUBLISHED, encode_value, make_key
+from streams.worker.performance_publisher import ScopePeriod
 
-ScopePeriod = tuple[str, str]
 Writes = dict[int, dict[bytes, bytes | None]]
 
 #: pairs in one record: some 60 KiB, far below Kafka's message limit
