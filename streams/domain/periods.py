@@ -205,29 +205,49 @@ def current_period_ids(now: datetime, tz: ZoneInfo) -> dict[PeriodKind, str]:
     return dict(zip(PERIOD_KINDS, periods_of(now, tz), strict=True))
 
 
-_ONE_HOUR = timedelta(hours=1)
-
-
 def local_hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
-    """Start of the local clock hour containing ``instant`` (aware, in ``tz``).
+    """Start of the hour bucket holding ``instant`` (aware, in ``tz``): the latest instant at
+    or before it at which the local clock shows a whole hour or changes its UTC offset.
 
     Buckets follow the local clock, so in a zone with a ``:30`` offset they start at
-    ``09:00+05:30``, not at whole UTC hours. In a DST fall-back the repeated hour gives two
-    distinct buckets (``01:00-04:00`` and ``01:00-05:00`` in New York).
+    ``09:00+05:30``, not at whole UTC hours. They tile time: each instant is in one bucket,
+    which starts at or before it, lasts at most one real hour and lies in one local date. In
+    a DST fall-back the repeated hour gives two buckets (``01:00-04:00`` and ``01:00-05:00``
+    in New York); where a change is not a whole hour (Lord Howe's 30 minutes, Chatham's
+    ``+12:45``), the bucket the change cuts is shorter, and the next starts at the change
+    (``01:30+10:30`` when Lord Howe falls back from ``02:00+11:00``).
     """
     _require_aware(instant)
     local = instant.astimezone(tz)  # carries fold=1 for the second pass of a repeated hour
-    truncated = local.replace(minute=0, second=0, microsecond=0)
-    start = truncated.astimezone(UTC)
-    if instant - start >= _ONE_HOUR:
-        # a fall-back by less than an hour (Lord Howe's 30 minutes): only part of the hour
-        # repeats, so the second pass has no top of the hour of its own on the clock, and
-        # its instants would land in the first pass's bucket, past its hour. Their bucket
-        # starts at the hour under the offset now in force: one real hour that holds them.
-        offset = local.utcoffset()
-        assert offset is not None  # an aware instant in a ZoneInfo always has one
-        start = (truncated.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+    offset = local.utcoffset()
+    assert offset is not None  # an aware instant in a ZoneInfo always has one
+    top = local.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    start = (top - offset).replace(tzinfo=UTC)  # the clock's last whole hour at this offset
+    if start.astimezone(tz).utcoffset() != offset:
+        # the offset changed since that hour began (or it never showed, in a gap): the
+        # bucket starts at the change
+        start = _offset_change(start, instant, tz, offset)
     return start.astimezone(tz)
+
+
+def _offset_change(
+    before: datetime, instant: datetime, tz: ZoneInfo, offset: timedelta
+) -> datetime:
+    """The instant in (before, instant] from which ``tz`` is at ``offset``: tzdata changes
+    offsets at whole seconds, so a bisection over seconds finds it."""
+    low = (before - _EPOCH) // _ONE_SECOND  # not yet at the offset
+    high = (instant - _EPOCH) // _ONE_SECOND  # at it: the change is at or before
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (_EPOCH + middle * _ONE_SECOND).astimezone(tz).utcoffset() == offset:
+            high = middle
+        else:
+            low = middle
+    return _EPOCH + high * _ONE_SECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_SECOND = timedelta(seconds=1)
 
 
 class LocalHours:

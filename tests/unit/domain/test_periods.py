@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import given
@@ -15,6 +15,7 @@ from streams.domain.periods import (
     PeriodError,
     current_period_ids,
     day_ids_of,
+    local_date,
     local_day_start,
     local_hour_start,
     parse_period,
@@ -267,24 +268,94 @@ def test_hour_buckets_in_paris_spring_forward() -> None:
     assert rfc3339(local_hour_start(utc(2026, 3, 29, 1, 0), PARIS)) == "2026-03-29T03:00:00+02:00"
 
 
-def test_a_partial_fall_back_keeps_every_bucket_one_hour() -> None:
+def test_a_partial_fall_back_starts_a_bucket_at_the_change() -> None:
     """Lord Howe falls back 30 minutes (02:00+11:00 -> 01:30+10:30, 2016-04-02T15:00Z): the
-    clock shows 01:30-02:00 twice, so the second pass has no top of the hour of its own. Its
-    instants used to land in the 01:00+11:00 bucket, 90 minutes of real time; they get one
-    real hour of their own, starting at 01:00+10:30 (shown as 01:30+11:00, the same instant)."""
+    clock shows 01:30-02:00 twice. The second pass is a bucket of its own that starts when
+    it begins, 01:30+10:30, with another offset than the first pass's 01:00+11:00: the two
+    do not overlap, so a query from 15:00Z finds the second pass's events."""
     tz = ZoneInfo("Australia/Lord_Howe")
     first_pass = local_hour_start(utc(2016, 4, 2, 14, 59), tz)
     second_pass = local_hour_start(utc(2016, 4, 2, 15, 0), tz)
-    assert first_pass.astimezone(UTC) == utc(2016, 4, 2, 14, 0)
-    assert second_pass.astimezone(UTC) == utc(2016, 4, 2, 14, 30)
+    assert rfc3339(first_pass) == "2016-04-03T01:00:00+11:00"
+    assert rfc3339(second_pass) == "2016-04-03T01:30:00+10:30"
+    assert second_pass.astimezone(UTC) == utc(2016, 4, 2, 15)
     assert local_hour_start(utc(2016, 4, 2, 15, 29, 59), tz) == second_pass
-    assert local_hour_start(utc(2016, 4, 2, 15, 30), tz).astimezone(UTC) == utc(2016, 4, 2, 15, 30)
-    hours = LocalHours(tz)
-    for minute in range(0, 180):
-        instant = utc(2016, 4, 2, 13) + timedelta(minutes=minute)
-        start = local_hour_start(instant, tz)
-        assert start.astimezone(UTC) <= instant < start.astimezone(UTC) + timedelta(hours=1)
-        assert hours.start_of(instant) == int(start.timestamp()), instant
+    assert rfc3339(local_hour_start(utc(2016, 4, 2, 15, 30), tz)) == "2016-04-03T02:00:00+10:30"
+
+
+def test_a_partial_spring_forward_starts_a_bucket_at_the_change() -> None:
+    """Lord Howe springs forward 30 minutes (02:00+10:30 -> 02:30+11:00, 2026-10-03T15:30Z):
+    the hour 02:00 never shows, so the bucket after 01:00+10:30 starts at the change."""
+    tz = ZoneInfo("Australia/Lord_Howe")
+    assert rfc3339(local_hour_start(utc(2026, 10, 3, 15, 29), tz)) == "2026-10-04T01:00:00+10:30"
+    at_change = local_hour_start(utc(2026, 10, 3, 15, 40), tz)
+    assert rfc3339(at_change) == "2026-10-04T02:30:00+11:00"
+    assert at_change.astimezone(UTC) == utc(2026, 10, 3, 15, 30)
+    assert rfc3339(local_hour_start(utc(2026, 10, 3, 16), tz)) == "2026-10-04T03:00:00+11:00"
+
+
+def test_a_bucket_never_starts_after_its_instant_in_chatham() -> None:
+    """Chatham (+12:45) springs forward from 02:45 to 03:45 (2026-09-26T14:00Z). 03:00, the
+    whole hour before 03:50+13:45, never shows: read at the old offset it is 14:15Z, after
+    the instant, which used to be its bucket's start (a query around 14:05Z missed it)."""
+    tz = ZoneInfo("Pacific/Chatham")
+    instant = utc(2026, 9, 26, 14, 5)  # 03:50+13:45
+    start = local_hour_start(instant, tz)
+    assert rfc3339(start) == "2026-09-27T03:45:00+13:45"
+    assert start.astimezone(UTC) == utc(2026, 9, 26, 14)
+    assert rfc3339(local_hour_start(utc(2026, 9, 26, 13, 59), tz)) == "2026-09-27T02:00:00+12:45"
+    assert rfc3339(local_hour_start(utc(2026, 9, 26, 14, 15), tz)) == "2026-09-27T04:00:00+13:45"
+
+
+def test_a_fall_back_across_midnight_keeps_the_event_on_its_local_date() -> None:
+    """St. John's fell back at 00:01 NDT on 2009-11-01 to 23:01 NST on 2009-10-31: the
+    clock went back to the day before. 23:30 NST is on 2009-10-31, and so is its bucket
+    (it used to be 00:00 NDT on 2009-11-01, the last whole hour, and counted in November)."""
+    tz = ZoneInfo("America/St_Johns")
+    instant = datetime.fromisoformat("2009-10-31T23:30:00-03:30")
+    start = local_hour_start(instant, tz)
+    assert rfc3339(start) == "2009-10-31T23:01:00-03:30"
+    assert periods_of(start, tz) == periods_of(instant, tz)
+    assert periods_of(start, tz)[0] == "2009-10-31"
+    assert rfc3339(local_hour_start(utc(2009, 11, 1, 2, 30, 30), tz)) == (
+        "2009-11-01T00:00:00-02:30"
+    )
+
+
+_EVERY_ZONE = sorted(available_timezones())
+
+
+@given(
+    zone=st.sampled_from(_EVERY_ZONE),
+    year=st.integers(1900, 2037),
+    change=st.integers(0, 3),
+    seconds=st.integers(-7200, 7200),
+    microseconds=st.integers(0, 999_999),
+)
+def test_hour_buckets_tile_time_in_every_zone(
+    zone: str, year: int, change: int, seconds: int, microseconds: int
+) -> None:
+    """Near a change of offset of any zone: a bucket starts at or before its instant, at a
+    whole hour of the local clock or at a change, with neither in between; it lies in one
+    local date."""
+    tz = ZoneInfo(zone)
+    changes = _transitions(tz, year) or [datetime(year, 6, 1, tzinfo=UTC)]
+    instant = changes[change % len(changes)] + timedelta(seconds=seconds, microseconds=microseconds)
+    start = local_hour_start(instant, tz).astimezone(UTC)
+    assert start <= instant < start + timedelta(hours=1)
+    offset = start.astimezone(tz).utcoffset()
+    before = (start - timedelta(seconds=1)).astimezone(tz).utcoffset()
+    wall = start.astimezone(tz)
+    assert (wall.minute, wall.second, wall.microsecond) == (0, 0, 0) or before != offset
+    # no change of offset and no whole hour in (start, instant]
+    at = start
+    while at < instant:
+        at = min(at + timedelta(seconds=53), instant)
+        assert at.astimezone(tz).utcoffset() == offset, (zone, instant, at)
+    wall_now = instant.astimezone(tz).replace(tzinfo=None)
+    assert wall_now.replace(minute=0, second=0, microsecond=0) <= wall.replace(tzinfo=None)
+    assert local_date(start, tz) == local_date(instant, tz)
+    assert local_hour_start(start, tz).astimezone(UTC) == start
 
 
 def test_hour_buckets_follow_half_hour_offsets() -> None:
@@ -392,6 +463,7 @@ def _transitions(tz: ZoneInfo, year: int) -> list[datetime]:
         "Asia/Kathmandu",  # +05:45
         "Australia/Lord_Howe",  # a DST change of 30 minutes
         "America/St_Johns",  # -03:30 with DST
+        "Pacific/Chatham",  # +12:45 with DST: its change skips 03:00
     ],
 )
 def test_local_hours_agree_with_local_hour_start_minute_by_minute_across_changes(
