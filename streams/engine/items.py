@@ -44,6 +44,10 @@ class DecodedEvent:
 
     raw: RawEvent
     event: Activity | Deal | Feedback
+    #: the latest event time of the records before it in its input partition, in this
+    #: batch: the batch folds in event-time order, and this keeps an event that arrived
+    #: behind much newer ones late, as it is in arrival order (contract: stream time)
+    ahead: float = float("-inf")
 
     @property
     def scope(self) -> str:

@@ -113,6 +113,9 @@ class UndecodablePayload(ValueError):
     """A payload ingestion accepted that no longer decodes (a different rates file, say)."""
 
 
+_NOTHING_AHEAD = float("-inf")
+
+
 def _decoded(raw: RawEvent) -> Any:
     event = decode_payload(raw.kind, raw.payload)
     if isinstance(event, Rejection):
@@ -419,6 +422,9 @@ class _Batch:
         self.members_changed: dict[str, dict[str, set[str]]] = {}
         #: a Tick asks for the pruning of event ids no event can reach any more
         self.sweep = False
+        #: the latest event time before the record being folded in its input partition
+        #: (`DecodedEvent.ahead`): it counts for the record's lateness
+        self.ahead = _NOTHING_AHEAD
 
     # -- record cache -----------------------------------------------------------------
     def key_bytes(self, key: tuple[Any, ...]) -> bytes:
@@ -508,7 +514,9 @@ class _Batch:
         _HANDLERS[type(item)](self, item)
 
     def handle_raw(self, item: RawEvent) -> None:
-        """A record validated by another worker: decoded again, by the same decoder."""
+        """A record validated by another worker: decoded again, by the same decoder. The
+        internal topic's records fold in their order there: no event time runs ahead."""
+        self.ahead = _NOTHING_AHEAD
         event = _decoded(item)
         if item.kind == "deals":
             self.handle_deal(item, event)
@@ -516,6 +524,7 @@ class _Batch:
             self.handle_rep_event(item, event)
 
     def handle_decoded(self, item: DecodedEvent) -> None:
+        self.ahead = item.ahead
         event = item.event
         if isinstance(event, Deal):
             self.handle_deal(item.raw, event)
@@ -610,10 +619,15 @@ class _Batch:
         )
 
     def is_late(self, occurred: float) -> bool:
-        return occurred < self.stream_time - self.proc.late_grace or occurred < self.folded_before
+        """Against stream time as the record's arrival saw it: the batch folds in event-time
+        order, so an event behind much newer ones in its partition would otherwise be
+        judged before them, as if it came first, and applied however old it is."""
+        seen = self.stream_time if self.stream_time >= self.ahead else self.ahead
+        return occurred < seen - self.proc.late_grace or occurred < self.folded_before
 
     def reject_late(self, raw: RawEvent, occurred_at: datetime) -> None:
-        grace_limit = self.stream_time - self.proc.late_grace
+        seen = self.stream_time if self.stream_time >= self.ahead else self.ahead
+        grace_limit = seen - self.proc.late_grace
         if grace_limit >= self.folded_before:
             why = "stream time minus SALES_LATE_GRACE"
             limit = grace_limit

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from time import monotonic
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import orjson
 from faust.types import TP
@@ -513,6 +513,9 @@ async def ingest_inputs(
     fetched days ahead) made the same batch's feedback of earlier days late when folded
     topic by topic; of two deal events at one instant, the later record still wins. Targets
     carry no event time and fold the same anywhere in a batch: they go first, in order.
+    Each event carries the latest event time before it in its partition
+    (`DecodedEvent.ahead`), so reordering never makes an old event that arrived behind newer
+    ones count: it is late as it would be one batch at a time.
     """
     taking = len(rt.held_decodes) > 0  # most batches were handed nothing back before
     kept: dict[TP, Entries] = {}
@@ -537,11 +540,17 @@ async def ingest_inputs(
             continue
         rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1
         rt.metrics.processed.labels(topic=tp.topic).inc(cut)
+        latest = _BEFORE_EVERY_EVENT  # of the records before, in the partition's order
         for record, outcome, stamp in zip(records[:cut], outs[:cut], times[tp][:cut], strict=True):
             if isinstance(outcome, Rejection):
                 await send_deadletter(rt, out, outcome, record, now, rejects)
+            elif stamp is None:
+                timed.append((_BEFORE_EVERY_EVENT, outcome))
             else:
-                timed.append((_BEFORE_EVERY_EVENT if stamp is None else stamp, outcome))
+                cast(DecodedEvent, outcome).ahead = latest
+                if stamp > latest:
+                    latest = stamp
+                timed.append((stamp, outcome))
     timed.sort(key=itemgetter(0))
     return [item for _, item in timed], held
 

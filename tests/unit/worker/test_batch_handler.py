@@ -937,6 +937,41 @@ async def test_a_batch_folds_its_input_in_event_time_order_not_topic_order(sent:
     assert view.targets == {("activities_total", f"{now:%Y-%m}"): 10}
 
 
+async def test_an_old_event_behind_newer_ones_in_its_partition_stays_late(sent: Sent) -> None:
+    """A new deployment reading a backlog: in one partition, an activity of today, then one
+    of 60 days ago. Live, the second is late (SALES_LATE_GRACE is 7 days). Folded in
+    event-time order, the batch put it first, as if it had come before today's, and applied
+    it. It is late against what came before it in its partition; an old event from another
+    partition, with nothing newer before it, still counts (the catch-up's alignment)."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def act(offset: int, event_id: str, rep: str, days: float) -> Any:
+        body = {"event_id": event_id, "occurred_at": (now - timedelta(days=days)).isoformat()}
+        body |= {"rep_id": rep, "team_id": "t1", "activity": "call"}
+        return record(topic.activities, offset, rep, body)
+
+    r2 = next(
+        f"r{n}"
+        for n in range(2, 99)
+        if act(0, "", f"r{n}", 0).partition != act(0, "", "r1", 0).partition
+    )
+    old = act(1, "old", "r1", 60)
+    await handle(
+        rt,
+        [act(0, "today", "r1", 0), old, act(0, "other", r2, 10), act(1, "later", r2, 0.5)],
+    )
+    dead = [orjson.loads(value) for name, _, _, value in sent if name == topic.deadletter]
+    assert [(d["reason"], d["partition"], d["offset"]) for d in dead] == [
+        ("late_event", old.partition, 1)
+    ]
+    assert "SALES_LATE_GRACE" in dead[0]["detail"]
+    assert rt.views.get("rep:r1").period(f"{now:%Y-%m-%d}").activities_total == 1
+    other_day = f"{now - timedelta(days=10):%Y-%m-%d}"
+    assert rt.views.get("rep:" + r2).period(other_day).activities_total == 1
+
+
 async def test_the_event_time_order_is_stable_and_puts_targets_first(sent: Sent) -> None:
     """Equal event times keep their record order (of two deal events at one instant, the
     later record wins); targets carry no event time and keep theirs, ahead of the events."""
