@@ -15,7 +15,8 @@ Decisions the schemas in schemas/ mirror:
   legitimately look different); a non-integer (``"1"``, ``true``, ``null``) is a
   ``schema_violation``.
 * Timestamps: RFC 3339 with a mandatory offset (``Z``/``z`` or ``+hh:mm``; msgspec also takes
-  ``+hhmm``, a space or lowercase ``t`` as separator, and any number of fraction digits).
+  ``+hhmm``, a space or lowercase ``t`` as separator, and any number of fraction digits;
+  digits past the microsecond are cut, not rounded).
 * A JSON ``null`` (as well as a Kafka null or empty value) on sales.targets is a delete.
 """
 
@@ -291,25 +292,40 @@ def _decode(cls: type, raw: bytes) -> object:
         return Rejection(SCHEMA_VIOLATION, _clip(f"$: {exc}"))
     if getattr(obj, "schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         return _unsupported(obj.schema_version)
-    if _OFFSET_WITHOUT_COLON.search(raw):
-        return _colon_less_offset(raw) or obj
+    if _TIME_TO_LOOK_AT.search(raw):
+        return _times_looked_at(cls, raw, obj)
     return obj
 
 
-#: msgspec also reads "+0100"; RFC 3339 writes the offset "+01:00". A cheap test on the raw
-#: bytes sends only records that may hold such a time down the slow path below, which
-#: decides. Anchored on the colon before the minutes: a pattern opening with digits was
-#: tried at every digit of ids and dates (2.25 µs a record on the bench data; this 0.64)
-_OFFSET_WITHOUT_COLON = re.compile(rb":[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]+)?[+-][0-9]{4}\"")
+#: msgspec also reads "+0100" (RFC 3339 writes the offset "+01:00"), and rounds a fraction
+#: of more than six digits to the microsecond, which can carry 23:59:59.9999999 into the
+#: next day, month or year. A cheap test on the raw bytes sends only records that may hold
+#: such a time down the slow path below, which decides. Anchored on the colon before the
+#: minutes: a pattern opening with digits was tried at every digit of ids and dates (2.25 µs
+#: a record on the bench data; this 0.64)
+_TIME_TO_LOOK_AT = re.compile(rb":[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]{7}|(?:\.[0-9]+)?[+-][0-9]{4}\")")
 _TIME_FIELDS: Final = ("occurred_at", "created_at", "expected_close_at")
 _LEAP_SECOND = re.compile(r"^(.*T23:59:)60(?:\.[0-9]+)?((?:[Zz]|[+-][0-9]{2}:[0-9]{2}))$")
+_PAST_MICROSECONDS = re.compile(r"(:[0-9]{2}\.[0-9]{6})[0-9]+")
+_OFFSET_WITHOUT_COLON = re.compile(r"[+-][0-9]{4}$")
 
 
-def _colon_less_offset(raw: bytes) -> Rejection | None:
-    generic = msgspec.json.decode(raw)
+def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
+    """A record whose times need more than the typed decoder: a colon-less offset is a
+    schema violation; a fraction past the microsecond is cut, not rounded (an instant
+    stays in its period), and the record decoded again."""
+    try:
+        generic = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):  # defensive: it decoded typed
+        return obj
+    if not isinstance(generic, dict):
+        return obj
+    changed = False
     for name in _TIME_FIELDS:
-        value = generic.get(name) if isinstance(generic, dict) else None
-        if isinstance(value, str) and re.search(r"[+-][0-9]{4}$", value):
+        value = generic.get(name)
+        if not isinstance(value, str):
+            continue
+        if _OFFSET_WITHOUT_COLON.search(value):
             return Rejection(
                 SCHEMA_VIOLATION,
                 _clip(
@@ -317,15 +333,29 @@ def _colon_less_offset(raw: bytes) -> Rejection | None:
                     f"writes it {value[:-2]}:{value[-2:]}"
                 ),
             )
-    return None
+        exact = _exact_time(value)
+        if exact is not None:
+            generic[name] = exact
+            changed = True
+    if not changed:
+        return obj
+    try:
+        return _DECODERS[cls].decode(msgspec.json.encode(generic))
+    except (msgspec.ValidationError, ValueError, TypeError, OverflowError, RecursionError):
+        return obj  # defensive: only a fraction was cut
 
 
-def _leap_second(value: object) -> str | None:
-    """A leap second (23:59:60) as the last instant before it: RFC 3339 allows them, and
-    Python's datetime cannot hold second 60."""
-    if isinstance(value, str) and (m := _LEAP_SECOND.match(value)):
+def _exact_time(value: object) -> str | None:
+    """A time the typed decoder would read otherwise than written, as text it reads right
+    (None: it reads this one right). A leap second (23:59:60) is the last instant before it:
+    RFC 3339 allows them, and Python's datetime cannot hold second 60. A fraction past the
+    microsecond is cut: msgspec rounds it, and 23:59:59.9999999 would be the next day."""
+    if not isinstance(value, str):
+        return None
+    if m := _LEAP_SECOND.match(value):
         return f"{m[1]}59.999999{m[2]}"
-    return None
+    cut = _PAST_MICROSECONDS.sub(r"\1", value, count=1)
+    return cut if cut != value else None
 
 
 def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
@@ -357,9 +387,9 @@ def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
                 generic[name] = int(value)
                 changed = True
         for name in _TIME_FIELDS:
-            leap = _leap_second(generic.get(name))
-            if leap is not None:
-                generic[name] = leap
+            exact = _exact_time(generic.get(name))
+            if exact is not None:
+                generic[name] = exact
                 changed = True
         if changed:
             try:

@@ -730,3 +730,40 @@ def test_a_leap_second_is_the_last_instant_before_it(dec: EventDecoder) -> None:
     result = dec.decode("activities", None, enc(activity(occurred_at="2026-11-26T23:59:60Z")), NOW)
     assert isinstance(result, Activity)
     assert result.occurred_at == datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "created_at", "expected_close_at"])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # msgspec rounds to the microsecond: this one was the next day, month and quarter
+        ("2026-09-30T23:59:59.9999999-04:00", datetime(2026, 10, 1, 3, 59, 59, 999999, tzinfo=UTC)),
+        (
+            "2026-11-30T23:59:59.99999999999Z",
+            datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+        ("2026-11-30T10:00:00.1234565+00:00", datetime(2026, 11, 30, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-30T10:00:00.1234564Z", datetime(2026, 11, 30, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-30T23:59:60.99999999Z", datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+    ],
+)
+def test_fraction_digits_past_the_microsecond_are_cut_not_rounded(
+    dec: EventDecoder, field: str, value: str, expected: datetime
+) -> None:
+    """An instant stays in its period: 23:59:59.9999999 is not the next day."""
+    payload = deal(outcome="open", amount=..., currency=..., **{field: value})
+    if field == "occurred_at":
+        payload["created_at"] = "2026-01-01T00:00:00Z"
+    result = dec.decode("deals", None, enc(payload), datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert isinstance(result, Deal), result
+    assert getattr(result, field) == expected
+
+
+def test_a_cut_fraction_with_an_integral_float_elsewhere(dec: EventDecoder) -> None:
+    """The slow path (csat 4.0 refused by the typed decoder) cuts the fraction too."""
+    payload = {"event_id": "f1", "occurred_at": "2026-11-30T23:59:59.9999999Z", "rep_id": "r1"}
+    payload |= {"team_id": "t1", "csat": 4.0}
+    result = dec.decode("feedback", None, enc(payload), datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert isinstance(result, Feedback)
+    assert result.occurred_at == datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
+    assert result.csat == 4
