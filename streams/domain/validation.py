@@ -387,9 +387,9 @@ def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
                 generic[name] = int(value)
                 changed = True
         for name in _TIME_FIELDS:
-            exact = _exact_time(generic.get(name))
-            if exact is not None:
-                generic[name] = exact
+            text = _exact_time(generic.get(name))
+            if text is not None:
+                generic[name] = text
                 changed = True
         if changed:
             try:
