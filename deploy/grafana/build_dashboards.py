@@ -334,6 +334,14 @@ class Board:
         return json.loads(json.dumps(board.build(), cls=JSONEncoder))
 
 
+#: one series per rep of the selected teams with anything exported (the rep variable)
+REPS_OF_TEAMS = (
+    'sales_rep_last_activity_timestamp_seconds{team=~"$team"}'
+    ' or sales_rep_target_active{team=~"$team"}'
+    ' or label_join(sales_rep_quadrant{team=~"$team"}, "rep", "", "id")'
+)
+
+
 def variables(hide_business: bool, rep_drill_down: bool) -> list[Any]:
     """datasource, team, rep, period_kind and the hidden previous_offset."""
     hide = dm.VariableHide.HIDE_VARIABLE if hide_business else dm.VariableHide.DONT_HIDE
@@ -361,9 +369,13 @@ def variables(hide_business: bool, rep_drill_down: bool) -> list[Any]:
     # no custom "All" value: All means the reps of the selected teams (so `id=~"$rep"` also
     # honours $team on series without a team label). With SALES_METRICS_REP_LABEL=false the
     # list is empty and the per-rep panels stay empty. The drill-down opens on one rep.
-    rep = query_var(
-        "rep", "Rep", 'label_values(sales_rep_last_activity_timestamp_seconds{team=~"$team"}, rep)'
-    ).multi(True)
+    # Every rep with a series: an activity, a target, or figures in a current period (a rep
+    # with won deals and no activity has only the last; its quadrant carries its team).
+    rep = (
+        query_var("rep", "Rep", f"query_result(count by (rep) ({REPS_OF_TEAMS}))")
+        .regex('/rep="([^"]+)"/')
+        .multi(True)
+    )
     rep = rep.include_all(False) if rep_drill_down else rep.include_all(True).current(all_selected)
     period_kind = (
         db.CustomVariable("period_kind")

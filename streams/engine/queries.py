@@ -7,7 +7,7 @@ so every consumer sees the same numbers computed by the same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -19,6 +19,7 @@ from streams.domain.performance import Figures
 from streams.domain.periods import Period, PeriodError, parse_period
 from streams.domain.targets import TargetEvaluation, evaluate_target, pipeline_coverage
 from streams.domain.vocabulary import LEADERBOARD_METRICS
+from streams.engine.items import HourCounts
 from streams.engine.rollups import ScopeView
 
 __all__ = ["LEADERBOARD_METRICS"]
@@ -327,3 +328,34 @@ def target_document(ev: TargetEvaluation, open_amount: float) -> dict[str, Any]:
     if ev.metric == "revenue_won":
         doc["pipeline_coverage"] = pipeline_coverage(open_amount, ev.gap)
     return doc
+
+
+def latest_activity(view: ScopeView) -> tuple[float, str] | None:
+    """A rep's latest activity, (event time, team), from its hour and day records: what a
+    worker that has applied none of the rep's events since its views were built knows of it.
+    An hour part keeps its latest event's time: an activity's, unless the part also holds
+    feedback (then up to an hour later than the activity); a day record's part keeps the
+    day's latest event (then up to the end of that day, which is past the late grace)."""
+    found: tuple[float, str] | None = None
+    for hour in sorted({*view.hours, *view.spills}, reverse=True):
+        found = _latest_counted(view.hour_parts(hour, None).items())
+        if found is not None:
+            break
+    for day in sorted(view.days, reverse=True):  # folded days: before the hour records
+        record = view.day_record(day)
+        if record is None:
+            continue
+        for quarter in sorted(record.quarters(), reverse=True):
+            in_day = _latest_counted(record.hour_parts(quarter).items())
+            if in_day is not None:
+                return in_day if found is None or in_day > found else found
+    return found
+
+
+def _latest_counted(parts: Iterable[tuple[str, HourCounts]]) -> tuple[float, str] | None:
+    """The latest (time, part) of the parts that count activities (a tie: the greater part)."""
+    best: tuple[float, str] | None = None
+    for part, counts in parts:
+        if counts.counts and (best is None or (counts.latest, part) > best):
+            best = (counts.latest, part)
+    return best

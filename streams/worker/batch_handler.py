@@ -686,10 +686,7 @@ def record_metrics(rt: Runtime, result: BatchResult) -> None:
     m.event_lag.observe_many(lag if lag > 0.0 else 0.0 for lag in result.lags)
     if rep_label:
         for (team, rep), latest in result.last_activity.items():
-            key = (team, rep)
-            if latest > rt.last_activity.get(key, 0.0):
-                rt.last_activity[key] = latest
-                m.last_activity.labels(team=team, rep=rep).set(latest)
+            rt.last_activity.applied(rep, team, latest)
 
 
 def stop_without_commit(what: str, exc: BaseException) -> NoReturn:

@@ -47,7 +47,7 @@ from streams import __version__
 from streams.domain.figures import money_out
 from streams.domain.figures import quadrant as quadrant_of
 from streams.domain.periods import PeriodKind, current_period_ids
-from streams.domain.vocabulary import QUADRANTS, TARGET_STATUSES
+from streams.domain.vocabulary import DEADLETTER_REASONS, QUADRANTS, TARGET_STATUSES
 from streams.engine.queries import TeamMedians, figures_of
 from streams.engine.rollups import ScopeView, Views
 from streams.worker.loop_busy import LoopBusy, LoopBusyCollector
@@ -83,6 +83,15 @@ class LabelBudget:
         return False
 
 
+#: label values whose series are remembered (past the budget, values are not bounded)
+MAX_CACHED_SERIES = 100_000
+
+
+def _bound(cache: dict[Any, Any]) -> None:
+    if len(cache) >= MAX_CACHED_SERIES:
+        cache.clear()
+
+
 class BoundedActivities:
     """`sales_activities_total`: reps and teams beyond the budget counted as "_other"."""
 
@@ -104,42 +113,6 @@ class BoundedActivities:
                 rep=rep if self.budget.admit("rep", rep) else OTHER,
                 activity=activity,
             )
-        return child
-
-
-class _Unset:
-    """A gauge child that is not exported: setting it does nothing."""
-
-    def set(self, value: float) -> None:
-        pass
-
-
-_UNSET = _Unset()
-#: label values whose series are remembered (past the budget, values are not bounded)
-MAX_CACHED_SERIES = 100_000
-
-
-def _bound(cache: dict[Any, Any]) -> None:
-    if len(cache) >= MAX_CACHED_SERIES:
-        cache.clear()
-
-
-class BoundedLastActivity:
-    """`sales_rep_last_activity_timestamp_seconds`: not set beyond the budget (a maximum
-    over many reps under one "_other" series could go backwards)."""
-
-    def __init__(self, gauge: Gauge, budget: LabelBudget) -> None:
-        self.gauge = gauge
-        self.budget = budget
-        self.children: dict[tuple[str, str], Gauge | _Unset] = {}  # as BoundedActivities
-
-    def labels(self, *, team: str, rep: str) -> Gauge | _Unset:
-        child = self.children.get((team, rep))
-        if child is None:
-            _bound(self.children)
-            admitted = self.budget.admit("team", team) and self.budget.admit("rep", rep)
-            child = self.gauge.labels(team=team, rep=rep) if admitted else _UNSET
-            self.children[(team, rep)] = child
         return child
 
 
@@ -248,6 +221,17 @@ class PipelineMetrics:
         )
         info.labels(worker=worker, version=__version__).set(1)
 
+    def start_at_zero(self, event_topics: Iterable[str], targets_topic: str) -> None:
+        """Export every input topic's counters from the start, at 0: a series that appears
+        at its first increment starts at 1, which rate() and increase() never count (the
+        first rejects of a kind, after each restart, would never reach DeadLetterRateHigh)."""
+        for topic in [*event_topics, targets_topic]:
+            self.processed.labels(topic=topic)
+            for reason in DEADLETTER_REASONS:
+                self.rejected.labels(topic=topic, reason=reason)
+        for topic in event_topics:
+            self.duplicates.labels(topic=topic)
+
     def watch_store_memory(self, memory: StoreMemory) -> None:
         self.store_memory.set_function(memory.used_bytes)
 
@@ -269,15 +253,6 @@ class PipelineMetrics:
                 "sales_activities_total",
                 "Applied activity events",
                 ["team", "rep", "activity"],
-                registry=registry,
-            ),
-            self.budget,
-        )
-        self.last_activity = BoundedLastActivity(
-            Gauge(
-                "sales_rep_last_activity_timestamp_seconds",
-                "Event time of the rep's latest applied activity",
-                ["team", "rep"],
                 registry=registry,
             ),
             self.budget,

@@ -31,6 +31,7 @@ from streams.worker.garbage_collection import collections_held, freeze_long_live
 from streams.worker.held_decodes import HeldDecodes
 from streams.worker.kafka_contact import KafkaContact
 from streams.worker.kafka_options import faust_credentials
+from streams.worker.last_activity import LastActivities
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
 from streams.worker.partition_store import PartitionStore
@@ -186,17 +187,10 @@ class Runtime:
         #: (scope, period) whose figures changed and are not on sales.performance yet
         self.pending = PendingPublishes()
         self.unpublished = UnpublishedRecords()  # what checkpoints keep of `pending`
-        #: (team, rep) -> latest activity time exported, so the gauge never goes back
-        self.last_activity: dict[tuple[str, str], float] = {}
         #: (topic, partition) label pairs of the consumer lag gauge currently exported
         self.lag_series: set[tuple[str, str]] = set()
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
-        self.registry = CollectorRegistry()
-        self.metrics = PipelineMetrics(self.registry, self.worker_id, settings.metrics_max_scopes)
-        self.collector = BusinessCollector(
-            self.views, settings, self.evaluations, ready=lambda: self.ready
-        )
-        self.registry.register(self.collector)
+        self._metrics()
         self.app = faust_app(settings)
         s = settings
         t = s.topics
@@ -212,6 +206,24 @@ class Runtime:
             snapshot_min_bytes=s.changelog_snapshot_bytes,
         )
         self.peers = Peers(self.app, SCOPES_TABLE, self.partition_of, token=settings.api_token)
+
+    def _metrics(self) -> None:
+        """The registry /metrics serves: the counters batches update, and the collectors
+        that read the views at each scrape."""
+        settings, topics = self.settings, self.settings.topics
+        self.registry = CollectorRegistry()
+        self.metrics = PipelineMetrics(self.registry, self.worker_id, settings.metrics_max_scopes)
+        self.metrics.start_at_zero(
+            (topics.activities, topics.deals, topics.feedback), topics.targets
+        )
+        self.collector = BusinessCollector(
+            self.views, settings, self.evaluations, ready=lambda: self.ready
+        )
+        self.registry.register(self.collector)
+        self.last_activity = LastActivities(
+            self.views, self.metrics.budget, lambda: self.ready, enabled=settings.metrics_rep_label
+        )
+        self.registry.register(self.last_activity)
 
     def _scopes_table(self) -> Any:
         #: every RocksDB database of the table shares it (SALES_STORE_MEMORY_BYTES)
@@ -261,6 +273,7 @@ class Runtime:
         table_topic = self.table.changelog_topic.get_topic_name()
         mine = {tp.partition for tp in active_tps if tp.topic == table_topic}
         self.views.clear()
+        self.last_activity.clear()
         # nothing is announced to views built anew; every recent document is republished
         # below, measured against the medians each team announces from now on
         self.processor.unannounced.clear()

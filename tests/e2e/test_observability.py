@@ -419,9 +419,16 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
 
     await eventually(every_panel_has_data, timeout=60, interval=1.0)
 
-    # ---- variable queries (label_values) find the teams and reps
-    series = await prom.api("series", **{"match[]": "sales_rep_last_activity_timestamp_seconds"})
-    assert {s["rep"] for s in series} == set(REPS)
+    # ---- variable queries find the teams and reps (the rep one: query_result, a regex)
+    reps = {
+        q: rep
+        for dashboard, name, q in panels.all_variable_queries()
+        if name == "rep"
+        for rep in [q[len("query_result(") : -1]]
+    }
+    assert len(set(reps)) == 1, reps  # one query on every dashboard
+    inner = panels.substitute_variables(next(iter(reps.values())))
+    assert {row["metric"]["rep"] for row in await prom.query(inner)} == set(REPS)
     teams = await prom.api("label/team/values", **{"match[]": "sales_activities_total"})
     assert set(teams) == {"north", "south"}
 

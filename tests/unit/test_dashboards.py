@@ -261,7 +261,13 @@ def test_dashboard_structure(name: str) -> None:
     assert variables["datasource"]["type"] == "datasource"
     for var in ("team", "rep", "previous_offset"):
         assert variables[var]["type"] == "query"
+    for var in ("team", "previous_offset"):
         assert variable_query(variables[var]).startswith("label_values(")
+    # every rep with a series of its own: one with only won deals has no activity series
+    assert variable_query(variables["rep"]).startswith("query_result(count by (rep) (")
+    assert variables["rep"]["regex"] == '/rep="([^"]+)"/'
+    for source in ("last_activity_timestamp_seconds", "target_active", "quadrant"):
+        assert f'sales_rep_{source}{{team=~"$team"}}' in variable_query(variables["rep"])
     assert variables["period_kind"]["query"] == "day,week,month,quarter"
     # All reps = the reps of the selected teams: that is how `id=~"$rep"` honours $team
     assert "allValue" not in variables["rep"]
@@ -314,7 +320,10 @@ def test_exprs_reference_only_known_metrics() -> None:
 def test_variable_queries_reference_known_metrics() -> None:
     allowed = allowed_names()
     for name, var, query in panels.all_variable_queries():
-        used = set(re.findall(r"label_values\(\s*([A-Za-z_:][\w:]*)", query))
+        if query.startswith("query_result("):
+            used = {base_name(m) for m in panels.metric_names(query[len("query_result(") : -1])}
+        else:
+            used = set(re.findall(r"label_values\(\s*([A-Za-z_:][\w:]*)", query))
         assert used and used <= allowed, f"{name} ${var}: {query!r}"
 
 

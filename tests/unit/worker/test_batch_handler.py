@@ -43,6 +43,7 @@ from streams.worker import batch_handler, write_behind
 from streams.worker.alignment import PartitionClock
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
 from streams.worker.held_decodes import HeldDecodes
+from streams.worker.last_activity import LastActivities
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outgoing import Outgoing
 from streams.worker.partition_store import PartitionStore
@@ -201,7 +202,6 @@ def runtime(
         draining=False,
         pending=PendingPublishes(),
         unpublished=UnpublishedRecords(),
-        last_activity={},
         decoder=EventDecoder(
             known_currencies=fx.known,
             max_payload_bytes=settings.max_payload_bytes,
@@ -228,6 +228,7 @@ def runtime(
         alerts_topic=FakeTopic(t.alerts),
         deadletter_topic=FakeTopic(t.deadletter),
     )
+    rt.last_activity = LastActivities(rt.views, rt.metrics.budget, lambda: True, enabled=True)
     own(rt, owned)
     return rt
 

@@ -1,5 +1,6 @@
 """SALES_METRICS_MAX_SCOPES bounds the rep and team label values on /metrics: the gauges of
-the BusinessCollector and the per-rep counter and gauge of PipelineMetrics."""
+the BusinessCollector and the per-rep counter of PipelineMetrics (the last-activity gauge:
+test_last_activity.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.periods import current_period_ids, rfc3339
+from streams.domain.vocabulary import DEADLETTER_REASONS
 from streams.engine.queries import target_evaluations
 from streams.worker import metrics
 from streams.worker.metrics import OTHER, BusinessCollector, PipelineMetrics
@@ -40,13 +42,8 @@ def test_activities_beyond_the_bound_are_counted_as_other() -> None:
     m = PipelineMetrics(registry, "w", max_scopes=2)
     for rep in ("r1", "r2", "r3", "r4", "r3"):
         m.activities.labels(team="t1", rep=rep, activity="call").inc(2)
-        m.last_activity.labels(team="t1", rep=rep).set(100.0)
     counts = {dict(k)["rep"]: v for k, v in samples(registry, "sales_activities_total").items()}
     assert counts == {"r1": 2.0, "r2": 2.0, OTHER: 6.0}
-    assert label_values(registry, "sales_rep_last_activity_timestamp_seconds", "rep") == {
-        "r1",
-        "r2",
-    }
     dropped = samples(registry, "sales_metrics_series_dropped_total")
     assert dropped == {(("kind", "rep"),): 2.0, (("kind", "team"),): 0.0}
 
@@ -63,7 +60,6 @@ def test_remembered_series_count_the_same_as_fresh_ones(
     for rep in ("r1", "r2", "r3", "r1", "r4", "r3", "r2", "r1"):
         for kind in ("call", "email"):
             m.activities.labels(team="t1", rep=rep, activity=kind).inc()
-        m.last_activity.labels(team="t1", rep=rep).set(float(len(rep)))
     counts = samples(registry, "sales_activities_total")
     assert {(dict(k)["rep"], dict(k)["activity"]): v for k, v in counts.items()} == {
         ("r1", "call"): 3.0,
@@ -72,10 +68,6 @@ def test_remembered_series_count_the_same_as_fresh_ones(
         ("r2", "email"): 2.0,
         (OTHER, "call"): 3.0,
         (OTHER, "email"): 3.0,
-    }
-    assert label_values(registry, "sales_rep_last_activity_timestamp_seconds", "rep") == {
-        "r1",
-        "r2",
     }
     dropped = samples(registry, "sales_metrics_series_dropped_total")
     assert dropped == {(("kind", "rep"),): 2.0, (("kind", "team"),): 0.0}
@@ -87,8 +79,6 @@ def test_teams_are_bounded_too() -> None:
     m.activities.labels(team="t1", rep="r1", activity="call").inc()
     m.activities.labels(team="t2", rep="r1", activity="email").inc()
     assert {dict(k)["team"] for k in samples(registry, "sales_activities_total")} == {"t1", OTHER}
-    m.last_activity.labels(team="t2", rep="r1").set(5.0)
-    assert samples(registry, "sales_rep_last_activity_timestamp_seconds") == {}
     dropped = samples(registry, "sales_metrics_series_dropped_total")
     assert dropped[(("kind", "team"),)] == 1.0
 
@@ -230,3 +220,21 @@ def test_batch_histogram_matches_prometheus_histogram() -> None:
         ]
 
     assert samples(ours) == samples(theirs)
+
+
+def test_input_counters_are_exported_at_zero_from_the_start() -> None:
+    """A series born at its first increment starts at 1, which rate() never counts: every
+    (topic, reason) of sales_events_rejected_total is there at 0 before any reject."""
+    registry = CollectorRegistry()
+    m = PipelineMetrics(registry, "w")
+    m.start_at_zero(("a", "d", "f"), "t")
+    rejected = samples(registry, "sales_events_rejected_total")
+    assert len(rejected) == 4 * len(DEADLETTER_REASONS) == 32
+    assert set(rejected.values()) == {0.0}
+    assert label_values(registry, "sales_events_processed_total", "topic") == {"a", "d", "f", "t"}
+    assert label_values(registry, "sales_events_duplicate_total", "topic") == {"a", "d", "f"}
+    m.rejected.labels(topic="a", reason="late_event").inc()
+    assert (
+        samples(registry, "sales_events_rejected_total")[(("reason", "late_event"), ("topic", "a"))]
+        == 1.0
+    )

@@ -66,10 +66,14 @@ def worker(databases: dict[int, list[tuple[bytes, bytes]]]) -> Any:
         partition_of=lambda scope: 0 if scope.startswith("rep:a") else 1,
         pending=PendingPublishes(),
         unpublished=UnpublishedRecords(),
+        last_activity=SimpleNamespace(cleared=0),
         settings=Settings.from_env({}),
         ready=True,  # from before the rebalance
         rebuilds=0,
         app=SimpleNamespace(rebalancing_count=1),
+    )
+    fake.last_activity.clear = lambda: setattr(
+        fake.last_activity, "cleared", fake.last_activity.cleared + 1
     )
     fake._apply_table = partial(Runtime._apply_table, fake)
     fake.republish_after_rebuild = partial(Runtime.republish_after_rebuild, fake)
@@ -98,6 +102,7 @@ def test_a_rebuild_publishes_again_what_the_partitions_last_checkpoint_still_owe
     assert w.pending.owed() == {("rep:a", "2027-Q1"), ("rep:a", "2026-08"), ("rep:a", "2027-01")}
     assert w.unpublished.chunks == {0: 2}
     assert not w.processor.announcement_lost  # lost with the old views: asked anew
+    assert w.last_activity.cleared == 1  # what batches told it: read from the views again
     assert [key for key, _ in w.views.applied] == [
         ("rep:a", state.TARGET, "activities_total", "2026-12")
     ]
