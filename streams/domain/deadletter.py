@@ -37,8 +37,18 @@ def rfc3339_utc(moment: datetime) -> str:
 #: Kafka's default limit is 1 MiB per message; a dead letter stays safely below it unless
 #: the worker learns a smaller limit from the topic's max.message.bytes
 DEFAULT_MAX_BYTES = 1_000_000
-#: what the record's fields other than the payload and key may take, at the most
-_ENVELOPE_BYTES = 2_048
+#: what the truncation fields take at the most (`"key_truncated":true,"key_size":...`)
+_FLAGS_BYTES = 128
+
+
+def deadletter_key(key: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
+    """The Kafka key of the dead letter of a record with this key: the same, cut to an
+    eighth of `max_bytes` when longer. The key counts toward the broker's message limit as
+    the value does: a whole 600 kB key made the dead letter too large to produce, and the
+    worker stopped on the record at every restart. The value says the key's whole size."""
+    if key is None or len(key) <= max_bytes // 8:
+        return key
+    return key[: max_bytes // 8]
 
 
 def deadletter_record(
@@ -54,9 +64,10 @@ def deadletter_record(
 ) -> bytes:
     """The JSON value to produce on sales.deadletter for one rejected record.
 
-    Never longer than `max_bytes`: a payload (or key) that would not fit is cut, the record
-    says so (`payload_truncated: true`, `payload_size` in bytes), and the record's topic,
-    partition and offset still lead to the original in the input topic.
+    Never longer than `max_bytes`: a key or payload that would not fit is cut, and the record
+    says so (`key_truncated` / `payload_truncated: true`, `key_size` / `payload_size` in
+    bytes, only for what was cut); its topic, partition and offset still lead to the
+    original in the input topic.
     """
     record: dict[str, Any] = {
         "reason": rejection.reason,
@@ -84,28 +95,39 @@ def deadletter_record(
 def _cut_to_fit(
     record: dict[str, Any], key: bytes | None, payload: bytes | None, max_bytes: int
 ) -> bytes:
-    budget = max(max_bytes - _ENVELOPE_BYTES, 0)
-    if key is not None and len(orjson.dumps(record["key"])) > budget // 4:
+    """Cut the key to a quarter of what the other fields leave, then the payload to the
+    rest. The other fields are measured, not assumed: a detail quoting a long value of
+    4-byte characters took more than a fixed allowance."""
+    empty = {**record, "key": "" if key is not None else None}
+    empty["payload"] = "" if payload is not None else None
+    if len(orjson.dumps(empty)) + _FLAGS_BYTES > max_bytes // 2:  # a detail that long
+        record["detail"] = empty["detail"] = _fitting(record["detail"], max_bytes // 4)
+    budget = max(max_bytes - len(orjson.dumps(empty)) - _FLAGS_BYTES, 0)
+    if key is not None and len(orjson.dumps(record["key"])) - 2 > budget // 4:
         record["key"] = _fitting(record["key"], budget // 4)
         record["key_truncated"] = True
         record["key_size"] = len(key)
     if payload is not None:
-        record["payload"] = _fitting(record["payload"], budget - len(orjson.dumps(record["key"])))
-        record["payload_truncated"] = True
-        record["payload_size"] = len(payload)
+        room = budget - (len(orjson.dumps(record["key"])) - 2 if key is not None else 0)
+        fitted = _fitting(record["payload"], room)
+        if fitted != record["payload"]:
+            record["payload"] = fitted
+            record["payload_truncated"] = True
+            record["payload_size"] = len(payload)
     return orjson.dumps(record)
 
 
 def _fitting(text: str, budget: int) -> str:
-    """The longest prefix of `text` whose JSON encoding takes at most `budget` bytes.
+    """The longest prefix of `text` whose JSON encoding (quotes aside) takes at most
+    `budget` bytes.
 
     Escapes make the encoding up to six times the text (a NUL is \\u0000), so the cut is
     found by shrinking from an estimate rather than by counting characters.
     """
     cut = min(len(text), max(budget, 0))
     while cut > 0:
-        size = len(orjson.dumps(text[:cut]))
+        size = len(orjson.dumps(text[:cut])) - 2
         if size <= budget:
             return text[:cut]
-        cut = min(cut - 1, cut * budget // size)
+        cut = min(cut - 1, cut * budget // max(size, 1))
     return ""

@@ -28,7 +28,7 @@ from typing import Any, NoReturn, cast
 import orjson
 from faust.types import TP
 
-from streams.domain.deadletter import deadletter_record
+from streams.domain.deadletter import deadletter_key, deadletter_record
 from streams.domain.events import Activity, Deal, Feedback, TargetCommand
 from streams.domain.periods import rfc3339
 from streams.domain.validation import Rejection
@@ -580,6 +580,8 @@ async def send_deadletter(
         rt.settings.topics.deadletter,
     )
     value = record.payload if isinstance(record, RawEvent) else record.value
+    limit = rt.settings.deadletter_max_bytes
+    key = deadletter_key(record.key, limit)  # the key counts toward the limit too
     dead = deadletter_record(
         rejection=rejection,
         topic=topic,
@@ -588,9 +590,9 @@ async def send_deadletter(
         key=record.key,
         payload=value,
         received_at=now,
-        max_bytes=rt.settings.deadletter_max_bytes,
+        max_bytes=limit - (len(key) if key is not None else 0),
     )
-    await out.send(rt.deadletter_topic, key=record.key, value=dead)
+    await out.send(rt.deadletter_topic, key=key, value=dead)
     if rt.settings.deadletter_max_bytes < 2 * PRODUCER_BATCH_BYTES:
         # each dead letter fits the topic's small max.message.bytes, but the producer would
         # gather several into one record batch that does not: each goes alone

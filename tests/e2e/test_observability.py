@@ -33,6 +33,7 @@ import orjson
 import pytest
 
 from streams.domain.periods import current_period_ids
+from streams.domain.vocabulary import DEADLETTER_REASONS
 from tests.e2e.conftest import AlertmanagerServer, PrometheusServer
 from tests.support.workers import REPO_ROOT, Cluster, eventually, http_get, produce, wait_ready
 
@@ -494,11 +495,10 @@ async def test_dashboards_figures_and_alerts_through_prometheus(
     # ---- pipeline figures: 5 rejects, 3 duplicates, every record read
     async def pipeline_counts() -> None:
         rejected = await prom.query("sum by (reason) (sales_events_rejected_total)")
+        # every reason is exported from the start, at 0 until its first reject
         assert {r["metric"]["reason"]: float(r["value"][1]) for r in rejected} == {
-            "invalid_json": 2,
-            "schema_violation": 2,
-            "unknown_currency": 1,
-        }
+            reason: 0.0 for reason in DEADLETTER_REASONS
+        } | {"invalid_json": 2, "schema_violation": 2, "unknown_currency": 1}
         assert await single_value(prom, "sum(sales_events_duplicate_total)") == 3
         read = sum(1 for topic, _, _ in records if topic in inputs)
         assert await single_value(prom, "sum(sales_events_processed_total)") == read

@@ -177,7 +177,9 @@ async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lo
 ) -> None:
     """The dead-letter topic takes at most 8 KB per record; 60 KB bad records still get
     there (payloads cut, sizes said), several in one fetched batch (a producer batch of two
-    cut dead letters would not fit the topic), and the valid records around them count."""
+    cut dead letters would not fit the topic), and the valid records around them count.
+    So does a bad record with a 6 KB key, which the dead letter used to carry whole as its
+    Kafka key: too large to produce, the worker stopped on it at every restart."""
     await create_topic(
         cluster.topic("deadletter"),
         8,
@@ -189,22 +191,32 @@ async def test_a_dead_letter_over_the_topics_limit_arrives_cut_and_nothing_is_lo
     now = datetime.now(UTC).replace(microsecond=0)
     acts = cluster.topic("activities")
     big_bad = b'{"event_id": "' + b"\x00" * 60_000  # invalid JSON, escapes six-fold
+    long_key = b"k" * 6000
+    bogus = orjson.dumps(activity("c9", "cy", now) | {"activity": "bogus"})
     records: list[tuple[str, bytes | None, Any]] = [
         (acts, b"cy", orjson.dumps(activity("c1", "cy", now))),
         *[(acts, b"cy", big_bad)] * 4,
+        (acts, long_key, bogus),
         (acts, b"cy", orjson.dumps(activity("c2", "cy", now))),
     ]
     await produce(cluster.bootstrap, records)
 
     async def arrived() -> list[dict[str, Any]]:
         dead = await read_topic(cluster.bootstrap, cluster.topic("deadletter"))
-        assert len(dead) == 4, worker.log_tail()
+        assert len(dead) == 5, worker.log_tail()
+        assert all(len(r.key or b"") + len(r.value) <= 8192 for r in dead)
         return [orjson.loads(record.value) for record in dead]
 
-    for doc in await eventually(arrived):
+    docs = await eventually(arrived)
+    for doc in docs:
+        if doc["reason"] == "schema_violation":  # the long key's
+            assert doc["key_truncated"] is True and doc["key_size"] == len(long_key)
+            assert doc["payload"] == bogus.decode() and "payload_truncated" not in doc
+            continue
         assert doc["reason"] == "invalid_json"
         assert doc["payload_truncated"] is True and doc["payload_size"] == len(big_bad)
         assert big_bad.decode().startswith(doc["payload"])
+    assert sorted(doc["reason"] for doc in docs) == ["invalid_json"] * 4 + ["schema_violation"]
 
     async def both_counted() -> None:
         status, body = await http_get(f"{worker.url}/v1/reps/cy/performance")

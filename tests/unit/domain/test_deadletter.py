@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from streams.domain.deadletter import deadletter_record, rfc3339_utc
+from streams.domain.deadletter import deadletter_key, deadletter_record, rfc3339_utc
 from streams.domain.validation import REASONS, Rejection
 from streams.domain.vocabulary import SCHEMA_VIOLATION
 
@@ -168,15 +168,65 @@ def test_a_large_payload_is_cut_to_fit_and_says_so(payload: bytes) -> None:
     assert len(doc["payload"]) > 1000
 
 
-def test_a_huge_key_is_cut_too() -> None:
+def test_a_huge_key_is_cut_too_and_only_what_was_cut_says_so() -> None:
+    """The payload of a record with a long key used to say `payload_truncated` although it
+    was whole, and `salespulse deadletters --export` skipped it."""
     doc = _bounded(b"{}", key=b"k" * 50_000)
     assert doc["key_truncated"] is True and doc["key_size"] == 50_000
+    assert doc["payload"] == "{}" and "payload_truncated" not in doc
+    assert "payload_size" not in doc
+
+
+def test_a_long_detail_of_wide_characters_still_fits() -> None:
+    """The fields besides key and payload were assumed to take 2 kB at most; a detail
+    quoting 500 emoji took more, and the record passed its limit."""
+    data = deadletter_record(
+        rejection=Rejection(SCHEMA_VIOLATION, "$.activity: " + "\U0001f642" * 3000),
+        topic="sales.activities",
+        partition=0,
+        offset=7,
+        key="\U0001f642".encode() * 5000,
+        payload=b'{"pad": "' + b"x" * 30_000 + b'"}',
+        received_at=AT,
+        max_bytes=20_000,
+    )
+    assert len(data) <= 20_000
+    doc = orjson.loads(data)
+    assert doc["payload_truncated"] and doc["key_truncated"] and doc["detail"]
+
+
+def test_the_dead_letters_kafka_key_is_bounded() -> None:
+    assert deadletter_key(None, 8192) is None
+    assert deadletter_key(b"r1", 8192) == b"r1"
+    assert deadletter_key(b"k" * 5000, 8192) == b"k" * 1024
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     payload=st.binary(max_size=30_000) | st.text(max_size=20_000).map(str.encode),
+    key=st.none() | st.binary(max_size=20_000) | st.text(max_size=8_000).map(str.encode),
+    detail=st.text(max_size=3_000),
     limit=st.integers(min_value=4096, max_value=40_000),
 )
-def test_every_record_fits_its_limit(payload: bytes, limit: int) -> None:
-    _bounded(payload, limit=limit)
+def test_every_record_fits_its_limit(
+    payload: bytes, key: bytes | None, detail: str, limit: int
+) -> None:
+    data = deadletter_record(
+        rejection=Rejection(SCHEMA_VIOLATION, detail),
+        topic="sales.activities",
+        partition=3,
+        offset=41,
+        key=key,
+        payload=payload,
+        received_at=AT,
+        max_bytes=limit,
+    )
+    assert len(data) <= limit
+    doc = orjson.loads(data)
+    for field, original in (("key", key), ("payload", payload)):
+        if original is None:
+            continue
+        whole = original.decode() if doc.get(f"{field}_encoding", "utf-8") == "utf-8" else None
+        text = whole if whole is not None else base64.b64encode(original).decode()
+        assert text.startswith(doc[field])
+        assert (doc[field] != text) == (f"{field}_truncated" in doc)
