@@ -325,8 +325,9 @@ def target_document(ev: TargetEvaluation, open_amount: float) -> dict[str, Any]:
         "gap": ev.gap,
         "required_per_business_day": ev.required_per_business_day,
     }
-    if ev.metric == "revenue_won":
-        doc["pipeline_coverage"] = pipeline_coverage(open_amount, ev.gap)
+    if ev.metric == "revenue_won":  # both in cents: a gap under half a cent is no gap
+        gap_cents = money_out(Decimal(repr(ev.gap))) or 0.0
+        doc["pipeline_coverage"] = pipeline_coverage(open_amount, gap_cents)
     return doc
 
 

@@ -116,3 +116,15 @@ def test_coverage_is_null_once_the_target_is_reached_and_follows_the_pipeline() 
     revenue = targets_of(h, "rep:r1", MID)["revenue_won"]
     assert revenue["gap"] == 6000.0
     assert revenue["pipeline_coverage"] == pytest.approx(108.0 / 6000.0)
+
+
+def test_a_gap_under_half_a_cent_is_no_gap_for_the_coverage() -> None:
+    """Both sides are money in cents (README): a revenue target of 0.004 with nothing won
+    leaves a gap of 0.004, which is 0.00 in cents, so no coverage (it was 9000 / 0.004)."""
+    h = Harness()
+    book(h)
+    h.run([target("rep:r1", "revenue_won", "2026-12", 0.004)], MID)
+    doc = h.performance("rep:r1", "2026-12", MID)
+    assert doc is not None
+    (revenue,) = [t for t in doc["targets"] if t["metric"] == "revenue_won"]
+    assert revenue["gap"] == 0.004 and revenue["pipeline_coverage"] is None
