@@ -131,9 +131,11 @@ def test_payload_and_key_round_trip(key: bytes | None, payload: bytes | None, de
 # -- bounded size ---------------------------------------------------------------------
 
 
-def _bounded(payload: bytes, key: bytes | None = b"r1", limit: int = 10_000) -> dict[str, Any]:
+def _bounded(
+    payload: bytes, key: bytes | None = b"r1", limit: int = 10_000, detail: str = "x"
+) -> dict[str, Any]:
     data = deadletter_record(
-        rejection=Rejection(SCHEMA_VIOLATION, "x"),
+        rejection=Rejection(SCHEMA_VIOLATION, detail),
         topic="sales.activities",
         partition=3,
         offset=41,
@@ -211,18 +213,7 @@ def test_the_dead_letters_kafka_key_is_bounded() -> None:
 def test_every_record_fits_its_limit(
     payload: bytes, key: bytes | None, detail: str, limit: int
 ) -> None:
-    data = deadletter_record(
-        rejection=Rejection(SCHEMA_VIOLATION, detail),
-        topic="sales.activities",
-        partition=3,
-        offset=41,
-        key=key,
-        payload=payload,
-        received_at=AT,
-        max_bytes=limit,
-    )
-    assert len(data) <= limit
-    doc = orjson.loads(data)
+    doc = _bounded(payload, key, limit, detail)
     for field, original in (("key", key), ("payload", payload)):
         if original is None:
             continue
