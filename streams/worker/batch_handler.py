@@ -46,6 +46,7 @@ from streams.engine.items import (
     encode_envelope,
 )
 from streams.engine.processor import BatchResult
+from streams.engine.state import STREAM_TIME, decode_value, encode_value, make_key
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
 from streams.worker.held_decodes import Entries, item_kept
@@ -149,7 +150,8 @@ async def handle_batch(
             rt.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
             local[tp.partition].extend(internal_items(tp, records))
             sent[tp.partition] = earliest_sent(records, now)
-    routed, held = await ingest_inputs(rt, out, kinds, batch, now, rejects)
+    seen: dict[int, float] = {}
+    routed, held = await ingest_inputs(rt, out, kinds, batch, now, rejects, seen=seen)
     fresh, remote = split_by_owner(rt, routed, owned)
     for partition, items in fresh.items():
         local[partition].extend(items)
@@ -158,6 +160,7 @@ async def handle_batch(
     while local:  # a second round folds what the first sent on to owned scopes
         local = await fold_round(rt, out, local, stamps, owned, now, rejects)
         stamps = {}
+    advance_stream_times(rt, seen, owned)
     await hand_over(rt, out)
     rejects.flush()
     return held
@@ -504,6 +507,8 @@ async def ingest_inputs(
     batch: Batch,
     now: datetime,
     rejects: RateLimitedLog,
+    *,
+    seen: dict[int, float] | None = None,
 ) -> tuple[list[Foldable], Held]:
     """The items of the batch's input records to fold now, in event-time order, and the
     records left for a later batch (streams.worker.alignment). Rejects of the records taken
@@ -513,10 +518,15 @@ async def ingest_inputs(
     fetched days ahead) made the same batch's feedback of earlier days late when folded
     topic by topic; of two deal events at one instant, the later record still wins. Targets
     carry no event time and fold the same anywhere in a batch: they go first, in order.
-    Each event carries the latest event time before it in its partition
-    (`DecodedEvent.ahead`), so reordering never makes an old event that arrived behind newer
-    ones count: it is late as it would be one batch at a time.
+    Each event carries the latest event time before it in its partition, this batch's
+    records and the partition's stream time before them (`DecodedEvent.ahead`), so
+    reordering never makes an old event that arrived behind newer ones count: it is late as
+    it would be one batch at a time, wherever its key sends it. `seen` gets the latest
+    event time taken from each partition (advance_stream_times).
     """
+    seen = {} if seen is None else seen
+    owned = owned_partitions(rt)
+    bases: dict[int, float] = {}  # partition -> its stream time before this batch
     taking = len(rt.held_decodes) > 0  # most batches were handed nothing back before
     kept: dict[TP, Entries] = {}
     outcomes = {}
@@ -540,22 +550,60 @@ async def ingest_inputs(
             continue
         rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1
         rt.metrics.processed.labels(topic=tp.topic).inc(cut)
-        latest = _BEFORE_EVERY_EVENT  # of the records before, in the partition's order
-        for record, outcome, stamp in zip(records[:cut], outs[:cut], times[tp][:cut], strict=True):
-            if isinstance(outcome, Rejection):
-                await send_deadletter(rt, out, outcome, record, now, rejects)
-            elif stamp is None:
-                timed.append((_BEFORE_EVERY_EVENT, outcome))
-            else:
-                cast(DecodedEvent, outcome).ahead = latest
-                if stamp > latest:
-                    latest = stamp
-                timed.append((stamp, outcome))
+        if tp.partition not in bases:
+            known = tp.partition in owned
+            bases[tp.partition] = stream_time_of(rt, tp.partition) if known else _BEFORE_EVERY_EVENT
+        taken = zip(records[:cut], outs[:cut], times[tp][:cut], strict=True)
+        latest = await take(rt, out, taken, bases[tp.partition], timed, now, rejects)
+        seen[tp.partition] = max(latest, seen.get(tp.partition, _BEFORE_EVERY_EVENT))
     timed.sort(key=itemgetter(0))
     return [item for _, item in timed], held
 
 
 _BEFORE_EVERY_EVENT = float("-inf")
+
+
+async def take(
+    rt: Runtime,
+    out: Outgoing,
+    taken: Iterable[tuple[Any, Foldable | Rejection, float | None]],
+    latest: float,
+    timed: list[tuple[float, Foldable]],
+    now: datetime,
+    rejects: RateLimitedLog,
+) -> float:
+    """Dead-letter the rejected records of one partition's taken records, add the others to
+    `timed`, each event with the latest event time before it there (`latest` to begin
+    with: the partition's stream time; another topic's records of the batch are not before
+    it, the fold interleaves topics by event time); returns the latest after them."""
+    for record, outcome, stamp in taken:
+        if isinstance(outcome, Rejection):
+            await send_deadletter(rt, out, outcome, record, now, rejects)
+        elif stamp is None:
+            timed.append((_BEFORE_EVERY_EVENT, outcome))
+        else:
+            cast(DecodedEvent, outcome).ahead = latest
+            if stamp > latest:
+                latest = stamp
+            timed.append((stamp, outcome))
+    return latest
+
+
+def stream_time_of(rt: Runtime, partition: int) -> float:
+    """A partition's stream time as its state holds it (staged by this batch included)."""
+    raw = rt.state.reader(partition)(make_key("", STREAM_TIME, partition))
+    return float(decode_value(STREAM_TIME, raw)) if raw is not None else _BEFORE_EVERY_EVENT
+
+
+def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -> None:
+    """Count the input records read from each owned partition for its stream time, after
+    the fold (which judged them in arrival order): those a key sends to another partition
+    too. Else a later batch judged a record against the partition its key sends it to,
+    which may never have seen the newer records before it, and a reprocessing, reading
+    both in one batch, judged it otherwise."""
+    for partition, latest in seen.items():
+        if partition in owned and latest > stream_time_of(rt, partition):
+            rt.state.stage(partition, {make_key("", STREAM_TIME, partition): encode_value(latest)})
 
 
 async def send_deadletter(

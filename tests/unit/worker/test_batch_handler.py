@@ -973,6 +973,45 @@ async def test_an_old_event_behind_newer_ones_in_its_partition_stays_late(sent: 
     assert rt.views.get("rep:" + r2).period(other_day).activities_total == 1
 
 
+@pytest.mark.parametrize("one_batch", [True, False])
+async def test_lateness_does_not_depend_on_the_key_or_the_batches(
+    sent: Sent, one_batch: bool
+) -> None:
+    """An activity of rep r1 keyed for another partition arrives there behind an activity
+    of today (of a third rep, keyed alike). In one batch (a reprocessing) it was late; a
+    batch later (live) it was judged against r1's partition, which never saw today's
+    record, and counted. Each partition's stream time now counts every input record read
+    from it, wherever its key sends it."""
+    rt = runtime(sent)
+    topic = rt.settings.topics
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def act(offset: int, event_id: str, rep: str, days: float, key: str) -> Any:
+        body = {"event_id": event_id, "occurred_at": (now - timedelta(days=days)).isoformat()}
+        body |= {"rep_id": rep, "team_id": "t1", "activity": "call"}
+        return record(topic.activities, offset, key, body)
+
+    def partition(rep: str) -> int:
+        return int(act(0, "", rep, 0, rep).partition)
+
+    home = partition("r1")
+    r2 = next(f"r{n}" for n in range(2, 99) if partition(f"r{n}") != home)
+    r3 = next(f"r{n}" for n in range(2, 99) if partition(f"r{n}") not in (home, partition(r2)))
+    first = [act(0, "mine", "r1", 20, "r1"), act(0, "today", r3, 0, r2)]
+    stray = act(1, "stray", "r1", 12, r2)  # r1's, on r2's partition: 12 days behind
+    if one_batch:
+        await handle(rt, [*first, stray])
+    else:
+        await handle(rt, first)
+        await handle(rt, [stray])
+    dead = [orjson.loads(value) for name, _, _, value in sent if name == topic.deadletter]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 1)]
+    assert dead[0]["partition"] == stray.partition != home
+    assert (
+        rt.views.get("rep:r1").period(f"{now - timedelta(days=12):%Y-%m-%d}").activities_total == 0
+    )
+
+
 async def test_the_event_time_order_is_stable_and_puts_targets_first(sent: Sent) -> None:
     """Equal event times keep their record order (of two deal events at one instant, the
     later record wins); targets carry no event time and keep theirs, ahead of the events."""
