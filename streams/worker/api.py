@@ -12,6 +12,7 @@ Every parameter is checked here, so a bad one answers 400, never an exception.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -114,6 +115,23 @@ error = http_guard.json_error
 # -- parameters -------------------------------------------------------------------------------
 
 
+def known_params(request: web.Request, *names: str) -> None:
+    """Refuse a parameter the route does not take, or one given twice: a misspelt name
+    (`perod=2026-11`) was ignored, and the answer was the default's, with no word."""
+    for name in request.query:
+        if name not in names:
+            raise BadRequest(f"{name}: not a parameter here; this route takes {', '.join(names)}")
+        if len(request.query.getall(name)) > 1:
+            raise BadRequest(f"{name}: given more than once")
+
+
+#: RFC 3339 (`t` and `z` may be lower case); the offset is checked on its own
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
 def period_param(request: web.Request) -> str:
     tz = _backend(request).settings.tz
     raw = request.query.get("period")
@@ -144,12 +162,16 @@ def time_param(request: web.Request, name: str, default: datetime) -> datetime:
     raw = request.query.get(name)
     if not raw:
         return default
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
-    if value.tzinfo is None:
+    text = raw.replace(" ", "+")  # a "+" not encoded in a query string reads as a space
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp, e.g. 2026-11-27T00:00:00Z")
+    if match["offset"] is None:
         raise BadRequest(f"{name}: {raw!r} needs a UTC offset, e.g. 2026-11-27T00:00:00Z")
+    try:
+        value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:  # a month 13, a day 32
+        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         # the first and last years overflow when converted or shifted by a default span
         raise BadRequest(f"{name}: the year must be {MIN_YEAR:04d} to {MAX_YEAR}")
@@ -166,17 +188,17 @@ def team_param(request: web.Request) -> str | None:
 
 def leaderboard_query(request: web.Request) -> LeaderboardQuery:
     q = request.query
-    metric = q.get("metric", "revenue_won")
+    known_params(request, "period", "metric", "scope", "team", "limit", "target_metric")
+    metric = q.get("metric") or "revenue_won"
     if metric not in LEADERBOARD_METRICS:
         raise BadRequest(f"metric: must be one of {', '.join(LEADERBOARD_METRICS)}")
-    scope = q.get("scope", "rep")
+    scope = q.get("scope") or "rep"
     if scope not in ("rep", "team"):
         raise BadRequest("scope: must be rep or team")
-    raw_limit = q.get("limit", "10")
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise BadRequest(f"limit: {raw_limit!r} is not a whole number") from None
+    raw_limit = q.get("limit") or "10"
+    if not (raw_limit.isascii() and raw_limit.isdigit()):  # int() takes " 5", "+5", "1_0"
+        raise BadRequest(f"limit: {raw_limit!r} is not a whole number")
+    limit = int(raw_limit)
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
     team = team_param(request)
@@ -196,8 +218,6 @@ def leaderboard_query(request: web.Request) -> LeaderboardQuery:
 
 async def forwarded(request: web.Request, scope: str) -> web.Response | None:
     """The owner's answer when another worker owns `scope`; None to answer here."""
-    if request.headers.get(FORWARDED_HEADER):
-        return None
     peers = _backend(request).peers
     try:
         url = peers.owner_of(scope)
@@ -205,6 +225,10 @@ async def forwarded(request: web.Request, scope: str) -> web.Response | None:
         return error(503, "the cluster is rebalancing; retry in a few seconds")
     if url is None:
         return None
+    if request.headers.get(FORWARDED_HEADER):
+        # a peer sent it on, and the scope has moved since (or a client set the header):
+        # never a 404, which would say the scope was never seen
+        return error(503, f"{scope} is now owned by the worker at {url}; retry")
     # the path and query exactly as received (never the Host header), on the owner
     rel = request.rel_url
     target = URL.build(
@@ -280,6 +304,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def _performance(request: web.Request, kind: str, ident: str) -> web.Response:
     try:
+        known_params(request, "period", "compare")
         period_id = period_param(request)
         compare = compare_param(request, period_id)
     except BadRequest as exc:
@@ -311,10 +336,11 @@ async def team_performance(request: web.Request) -> web.Response:
 
 async def rep_activity(request: web.Request) -> web.Response:
     rep_id = request.match_info["rep_id"]
-    granularity = request.query.get("granularity", "hour")
+    granularity = request.query.get("granularity") or "hour"
     if granularity not in ("hour", "day"):
         return error(400, "granularity: must be hour or day")
     try:
+        known_params(request, "granularity", "from", "to")
         end = time_param(request, "to", datetime.now(UTC))
         start = time_param(request, "from", end - DEFAULT_SPAN[granularity])
     except BadRequest as exc:

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.domain.periods import rfc3339
 from streams.worker import api
 from streams.worker.medians import MEDIANS_PATH
+from streams.worker.peers import FORWARDED_HEADER
 from tests.unit.worker.two_workers import MONTH, NOW, OWNERS, two_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -67,11 +68,50 @@ async def test_team_document_and_unknown_ids(clients: list[TestClient]) -> None:
         "/v1/leaderboard?limit=0",
         "/v1/leaderboard?limit=ten",
         "/v1/leaderboard?scope=team&team=t1",
+        # a misspelt or repeated parameter used to be ignored, answering the default
+        "/v1/reps/r1/performance?perod=2026-11",
+        "/v1/reps/r1/performance?period=2026-11&period=2026-10",
+        "/v1/reps/r1/activity?granularty=day",
+        "/v1/leaderboard?metrik=deals_won",
+        "/v1/leaderboard?limit=1&limit=5",
+        # int() took these, fromisoformat() those: not whole numbers, not RFC 3339
+        "/v1/leaderboard?limit=%2B5",
+        "/v1/leaderboard?limit=1_0",
+        "/v1/leaderboard?limit=%205",
+        "/v1/reps/r1/activity?from=2026-11-01T00:00Z",
+        "/v1/reps/r1/activity?from=20261101T000000Z",
+        "/v1/reps/r1/activity?from=2026-W44-7T00:00:00Z",
+        "/v1/reps/r1/activity?from=2026-11-01T00:00:00%2B0100",
     ],
 )
 async def test_bad_parameters_answer_400(clients: list[TestClient], path: str) -> None:
     status, body = await get(clients[0], path)
     assert status == 400 and body["error"]
+
+
+async def test_rfc3339_in_lower_case_and_empty_parameters_are_taken(
+    clients: list[TestClient],
+) -> None:
+    """RFC 3339 allows `t` and `z`; an empty parameter is as if absent, on every route."""
+    status, doc = await get(
+        clients[0], "/v1/reps/r1/activity?granularity=&from=2026-11-01t00:00:00z&to="
+    )
+    assert status == 200 and doc["granularity"] == "hour"
+    status, doc = await get(clients[1], "/v1/leaderboard?metric=&scope=&limit=&team=")
+    assert status == 200 and doc["metric"] == "revenue_won" and doc["scope"] == "rep"
+
+
+async def test_a_forwarded_request_for_a_scope_owned_elsewhere_is_never_a_404(
+    clients: list[TestClient],
+) -> None:
+    """The header marks a peer's forward; a client setting it (or a scope moving between the
+    forward and its arrival) made a worker say a rep it does not own was never seen."""
+    other = clients[1 - OWNERS["rep:r1"]]  # clients[i] is the worker of partition i
+    response = await other.get(
+        f"/v1/reps/r1/performance?period={MONTH}", headers={FORWARDED_HEADER: "1"}
+    )
+    body = await response.json()
+    assert response.status == 503 and "is now owned by the worker at" in body["error"]
 
 
 async def test_leaderboard_merges_workers_and_breaks_ties_by_id(
