@@ -350,7 +350,7 @@ async def test_section8_figures_two_workers(
         for scope in scopes:
             path = f"{scope_path(scope)}?period={cur}"
             statuses = [await local_status(url + path) for url in urls]
-            assert sorted(statuses) == [200, 404], (scope, statuses)
+            assert sorted(statuses) == [200, 503], (scope, statuses)
             owned[urls[statuses.index(200)]] += 1
         assert set(owned) == set(urls), owned
         assert all(w.alive() for w in workers), [w.log_tail() for w in workers]

@@ -137,7 +137,8 @@ FORWARDED_HEADER = "X-Salespulse-Forwarded"
 
 
 async def local_status(url: str) -> int:
-    """The status of a request the worker must answer itself (never forwarded)."""
+    """The status of a request the worker must answer itself (never forwarded): 200 from
+    the owner of the key, 503 ("now owned by the worker at ...") from the others."""
 
     def call() -> int:
         request = urllib.request.Request(url, headers={FORWARDED_HEADER: "1"})
