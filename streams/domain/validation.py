@@ -320,12 +320,9 @@ def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
         return obj
     if not isinstance(generic, dict):
         return obj
-    changed = False
     for name in _TIME_FIELDS:
         value = generic.get(name)
-        if not isinstance(value, str):
-            continue
-        if _OFFSET_WITHOUT_COLON.search(value):
+        if isinstance(value, str) and _OFFSET_WITHOUT_COLON.search(value):
             return Rejection(
                 SCHEMA_VIOLATION,
                 _clip(
@@ -333,16 +330,24 @@ def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
                     f"writes it {value[:-2]}:{value[-2:]}"
                 ),
             )
-        exact = _exact_time(value)
-        if exact is not None:
-            generic[name] = exact
-            changed = True
-    if not changed:
+    if not _exact_times(generic):
         return obj
     try:
         return _DECODERS[cls].decode(msgspec.json.encode(generic))
     except (msgspec.ValidationError, ValueError, TypeError, OverflowError, RecursionError):
         return obj  # defensive: only a fraction was cut
+
+
+def _exact_times(generic: dict[str, Any]) -> bool:
+    """Rewrite the record's times the typed decoder would read otherwise than written
+    (`_exact_time`); whether any was."""
+    changed = False
+    for name in _TIME_FIELDS:
+        text = _exact_time(generic.get(name))
+        if text is not None:
+            generic[name] = text
+            changed = True
+    return changed
 
 
 def _exact_time(value: object) -> str | None:
@@ -386,11 +391,7 @@ def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
             if type(value) is float and value.is_integer():
                 generic[name] = int(value)
                 changed = True
-        for name in _TIME_FIELDS:
-            text = _exact_time(generic.get(name))
-            if text is not None:
-                generic[name] = text
-                changed = True
+        changed = _exact_times(generic) or changed  # rewrites the times first
         if changed:
             try:
                 return _DECODERS[cls].decode(msgspec.json.encode(generic))
