@@ -96,6 +96,7 @@ from streams.engine.state import (
     encode_value,
     make_key,
     merged_parts,
+    read_stream_time,
 )
 
 #: hour records pruned of their event ids per Tick (once a minute) and partition
@@ -392,9 +393,9 @@ class _Batch:
         #: keys put since the last flush, in the order they were first put
         self.dirty: dict[bytes, None] = {}
         self.encoded_keys: dict[tuple[Any, ...], bytes] = {}
-        st_raw = get(make_key("", STREAM_TIME, partition))
         self.stream_time_key = ("", STREAM_TIME, partition)
-        self.stream_time = decode_value(STREAM_TIME, st_raw) if st_raw else 0.0
+        stored = read_stream_time(get, partition)
+        self.stream_time = stored if stored is not None else 0.0
         self.initial_stream_time = self.stream_time
         #: event times before it are in day records or hours pruned of their ids: late
         #: whatever the grace (raised since, it applies to later times only)

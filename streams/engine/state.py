@@ -14,6 +14,7 @@ leave a count without the id that makes its replay a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -263,3 +264,9 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
 
 def decode_value(kind: str, data: bytes) -> Any:
     return _decoders[kind].decode(data)
+
+
+def read_stream_time(get: Callable[[bytes], bytes | None], partition: int) -> float | None:
+    """A partition's stream time as its state holds it (None: no event seen yet)."""
+    raw = get(make_key("", STREAM_TIME, partition))
+    return float(decode_value(STREAM_TIME, raw)) if raw else None

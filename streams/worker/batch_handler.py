@@ -46,7 +46,7 @@ from streams.engine.items import (
     encode_envelope,
 )
 from streams.engine.processor import BatchResult
-from streams.engine.state import STREAM_TIME, decode_value, encode_value, make_key
+from streams.engine.state import STREAM_TIME, encode_value, make_key, read_stream_time
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
 from streams.worker.held_decodes import Entries, item_kept
@@ -591,8 +591,8 @@ async def take(
 
 def stream_time_of(rt: Runtime, partition: int) -> float:
     """A partition's stream time as its state holds it (staged by this batch included)."""
-    raw = rt.state.reader(partition)(make_key("", STREAM_TIME, partition))
-    return float(decode_value(STREAM_TIME, raw)) if raw is not None else _BEFORE_EVERY_EVENT
+    stored = read_stream_time(rt.state.reader(partition), partition)
+    return stored if stored is not None else _BEFORE_EVERY_EVENT
 
 
 def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -> None:
