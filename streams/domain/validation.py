@@ -320,6 +320,19 @@ def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
         return obj
     if not isinstance(generic, dict):
         return obj
+    if (colonless := _offset_without_colon(generic)) is not None:
+        return colonless
+    if not _exact_times(generic):
+        return obj
+    try:
+        return _DECODERS[cls].decode(msgspec.json.encode(generic))
+    except (msgspec.ValidationError, ValueError, TypeError, OverflowError, RecursionError):
+        return obj  # defensive: only a fraction was cut
+
+
+def _offset_without_colon(generic: dict[str, Any]) -> Rejection | None:
+    """The rejection of a time whose offset has no colon, which msgspec reads: checked
+    wherever a record is decoded again from its generic form."""
     for name in _TIME_FIELDS:
         value = generic.get(name)
         if isinstance(value, str) and _OFFSET_WITHOUT_COLON.search(value):
@@ -330,12 +343,7 @@ def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
                     f"writes it {value[:-2]}:{value[-2:]}"
                 ),
             )
-    if not _exact_times(generic):
-        return obj
-    try:
-        return _DECODERS[cls].decode(msgspec.json.encode(generic))
-    except (msgspec.ValidationError, ValueError, TypeError, OverflowError, RecursionError):
-        return obj  # defensive: only a fraction was cut
+    return None
 
 
 def _exact_times(generic: dict[str, Any]) -> bool:
@@ -385,6 +393,8 @@ def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
         if _integral(version) and version != SCHEMA_VERSION:
             return _unsupported(version)
     if exact:
+        if (colonless := _offset_without_colon(generic)) is not None:
+            return colonless
         changed = False
         for name in _INT_FIELDS[cls]:
             value = generic.get(name)

@@ -726,6 +726,23 @@ def test_an_offset_without_colon_is_a_schema_violation(
     assert f"$.{field}" in result.detail and offset in result.detail
 
 
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("deals", deal(amount=1200.0, schema_version=1.0, occurred_at="2026-11-27T10:00:00+0100")),
+        ("feedback", {**feedback(csat=4.0), "occurred_at": "2026-11-27T10:00:00.5-0530"}),
+    ],
+)
+def test_an_offset_without_colon_is_refused_on_the_slow_path_too(
+    dec: EventDecoder, topic: str, payload: dict[str, object]
+) -> None:
+    """An integral float sends a record down the slow path, which once decoded it again
+    without looking at its offsets: the colon-less one was accepted."""
+    result = dec.decode(topic, None, enc(payload), NOW)
+    assert isinstance(result, Rejection) and result.reason == SCHEMA_VIOLATION, result
+    assert "$.occurred_at" in result.detail and "without a colon" in result.detail
+
+
 def test_a_leap_second_is_the_last_instant_before_it(dec: EventDecoder) -> None:
     result = dec.decode("activities", None, enc(activity(occurred_at="2026-11-26T23:59:60Z")), NOW)
     assert isinstance(result, Activity)
