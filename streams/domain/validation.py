@@ -265,6 +265,10 @@ _DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t) for t in (Activity, Deal, Feedback, TargetValue)
 }
 _EVENT_TYPES: dict[str, type] = {"activities": Activity, "deals": Deal, "feedback": Feedback}
+#: the members each type reads; the typed decoder ignores the others
+_FIELD_NAMES: dict[type, frozenset[str]] = {
+    t: frozenset(t.__struct_fields__) for t in (Activity, Deal, Feedback, TargetValue)
+}
 
 
 def decode_payload(kind: str, raw: bytes) -> Event | Rejection:
@@ -283,7 +287,7 @@ def _decode(cls: type, raw: bytes) -> object:
     try:
         obj = _DECODERS[cls].decode(raw)
     except msgspec.ValidationError as exc:
-        return _classify(cls, raw, exc)
+        return _decode_again(cls, raw, None, exc)
     except msgspec.DecodeError as exc:
         return _invalid_json(raw, exc)
     except RecursionError:
@@ -293,7 +297,7 @@ def _decode(cls: type, raw: bytes) -> object:
     if getattr(obj, "schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         return _unsupported(obj.schema_version)
     if _TIME_TO_LOOK_AT.search(raw):
-        return _times_looked_at(cls, raw, obj)
+        return _decode_again(cls, raw, obj, None)
     return obj
 
 
@@ -304,112 +308,171 @@ def _decode(cls: type, raw: bytes) -> object:
 #: minutes: a pattern opening with digits was tried at every digit of ids and dates (2.25 µs
 #: a record on the bench data; this 0.64)
 _TIME_TO_LOOK_AT = re.compile(rb":[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]{7}|(?:\.[0-9]+)?[+-][0-9]{4}\")")
-_TIME_FIELDS: Final = ("occurred_at", "created_at", "expected_close_at")
-_LEAP_SECOND = re.compile(r"^(.*T23:59:)60(?:\.[0-9]+)?((?:[Zz]|[+-][0-9]{2}:[0-9]{2}))$")
+_TIME_FIELDS: Final = frozenset({"occurred_at", "created_at", "expected_close_at"})
+_LEAP_SECOND = re.compile(r"^(.*[Tt ]23:59:)60(?:\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})\Z")
 _PAST_MICROSECONDS = re.compile(r"(:[0-9]{2}\.[0-9]{6})[0-9]+")
-_OFFSET_WITHOUT_COLON = re.compile(r"[+-][0-9]{4}$")
+_OFFSET_WITHOUT_COLON = re.compile(r"[+-][0-9]{4}\Z")
 
 
-def _times_looked_at(cls: type, raw: bytes, obj: object) -> object:
-    """A record whose times need more than the typed decoder: a colon-less offset is a
-    schema violation; a fraction past the microsecond is cut, not rounded (an instant
-    stays in its period), and the record decoded again."""
+def _decode_again(
+    cls: type, raw: bytes, obj: object | None, err: msgspec.ValidationError | None
+) -> object:
+    """The slow path, for a record the typed decoder refused (`err`) or read in a way that
+    needs a second look (`obj`, whose times `_TIME_TO_LOOK_AT` flagged).
+
+    The record is parsed again member by member, repeats of a key and numbers as written
+    kept: the version decides first; a colon-less offset is a schema violation; integral
+    floats become integers and times are rewritten as they are meant (`_exact_time`);
+    unknown members are dropped (the typed decoder ignores them: a number beyond a double's
+    range there must not turn these checks off). What is left is decoded typed again, so
+    every value of a repeated key is checked and the last one counts, as on the fast path.
+    """
+    members = _members(raw)
+    if isinstance(members, Rejection):
+        return members
+    if cls is not TargetValue:
+        versions = [_plain(value) for name, value in members.pairs if name == "schema_version"]
+        if versions and _integral(versions[-1]) and versions[-1] != SCHEMA_VERSION:
+            return _unsupported(versions[-1])
+    known, integers = _FIELD_NAMES[cls], _INT_FIELDS[cls]
+    kept: list[tuple[str, Any]] = []
+    changed = False
+    for name, value in members.pairs:
+        if name not in known:
+            continue
+        if name in _TIME_FIELDS and isinstance(value, str):
+            if _OFFSET_WITHOUT_COLON.search(value):
+                return _colonless(name, value)
+            text = _exact_time(value)
+            if text is not None:
+                value, changed = text, True
+        elif name in integers and isinstance(value, _Written) and _integral(value.value):
+            value, changed = int(value.value), True
+        kept.append((name, value))
+    if err is None and not changed:
+        return obj
     try:
-        generic = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, ValueError, RecursionError):  # defensive: it decoded typed
-        return obj
-    if not isinstance(generic, dict):
-        return obj
-    if (colonless := _offset_without_colon(generic)) is not None:
-        return colonless
-    if not _exact_times(generic):
-        return obj
+        return _DECODERS[cls].decode(_encoded_members(kept))
+    except msgspec.ValidationError as exc:
+        return Rejection(SCHEMA_VIOLATION, _describe(exc))
+    except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError):
+        # defensive: what was rewritten decodes; a value nested too deep to encode again
+        return Rejection(SCHEMA_VIOLATION, _describe(err)) if err is not None else obj
+
+
+class _Members:
+    """A JSON object's members in order, a repeated key as often as it is written."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+
+class _Written:
+    """A JSON number with a fraction or exponent, and its text: `1e400` stays `1e400`."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.value = float(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _members(raw: bytes) -> _Members | Rejection:
+    """The top-level members of a record, or why it is not a JSON object.
+
+    JSON validity is judged by msgspec, as on the fast path (lone surrogates, nesting
+    depth); Python's json module, which keeps repeated keys, only reads what msgspec
+    accepted or refused for a number beyond a double's range, after which it checks the
+    rest (NaN and Infinity are refused; so are lone surrogates, below)."""
     try:
-        return _DECODERS[cls].decode(msgspec.json.encode(generic))
-    except (msgspec.ValidationError, ValueError, TypeError, OverflowError, RecursionError):
-        return obj  # defensive: only a fraction was cut
+        msgspec.json.decode(raw)
+        checked = True
+    except msgspec.ValidationError:  # e.g. 1e400: valid JSON, out of a double's range
+        checked = False
+    except msgspec.DecodeError as exc:
+        return _invalid_json(raw, exc)
+    except RecursionError:
+        return Rejection(INVALID_JSON, "JSON nested too deeply to decode")
+    try:
+        value = json.loads(
+            raw, object_pairs_hook=_Members, parse_float=_Written, parse_constant=_refuse_constant
+        )
+    except RecursionError:
+        return Rejection(INVALID_JSON, "JSON nested too deeply to decode")
+    except ValueError as exc:  # orjson would name the number out of range, not this
+        return Rejection(INVALID_JSON, _clip(f"not valid JSON: {exc}"))
+    if not checked and (lone := _lone_surrogate(value)) is not None:
+        return Rejection(INVALID_JSON, f"not valid JSON: lone UTF-16 surrogate in {lone!r}")
+    if not isinstance(value, _Members):
+        return Rejection(
+            SCHEMA_VIOLATION, f"$: expected a JSON object, got {_json_type(_plain(value))}"
+        )
+    return value
 
 
-def _offset_without_colon(generic: dict[str, Any]) -> Rejection | None:
-    """The rejection of a time whose offset has no colon, which msgspec reads: checked
-    wherever a record is decoded again from its generic form."""
-    for name in _TIME_FIELDS:
-        value = generic.get(name)
-        if isinstance(value, str) and _OFFSET_WITHOUT_COLON.search(value):
-            return Rejection(
-                SCHEMA_VIOLATION,
-                _clip(
-                    f"$.{name}: {value!r} has its UTC offset without a colon; RFC 3339 "
-                    f"writes it {value[:-2]}:{value[-2:]}"
-                ),
-            )
+def _plain(value: Any) -> Any:
+    """A value as the generic decoder gives it (a number with a fraction as a float)."""
+    return value.value if isinstance(value, _Written) else value
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """A string (key or value) anywhere in `value` holding a lone surrogate, if any."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return _clip(item)
+        elif isinstance(item, _Members):
+            pending.extend(item.pairs)
+        elif isinstance(item, tuple | list):
+            pending.extend(item)
     return None
 
 
-def _exact_times(generic: dict[str, Any]) -> bool:
-    """Rewrite the record's times the typed decoder would read otherwise than written
-    (`_exact_time`); whether any was."""
-    changed = False
-    for name in _TIME_FIELDS:
-        text = _exact_time(generic.get(name))
-        if text is not None:
-            generic[name] = text
-            changed = True
-    return changed
+def _encoded_members(members: list[tuple[str, Any]]) -> bytes:
+    """A JSON object of these members, repeats kept, numbers as they were written."""
+    parts = [msgspec.json.encode(name) + b":" + _encoded_value(value) for name, value in members]
+    return b"{" + b",".join(parts) + b"}"
 
 
-def _exact_time(value: object) -> str | None:
+def _encoded_value(value: Any) -> bytes:
+    if isinstance(value, _Written):
+        return value.text.encode()
+    if isinstance(value, _Members):
+        return _encoded_members(value.pairs)
+    if isinstance(value, list):
+        return b"[" + b",".join(_encoded_value(item) for item in value) + b"]"
+    return msgspec.json.encode(value)
+
+
+def _colonless(name: str, value: str) -> Rejection:
+    return Rejection(
+        SCHEMA_VIOLATION,
+        _clip(
+            f"$.{name}: {value!r} has its UTC offset without a colon; RFC 3339 "
+            f"writes it {value[:-2]}:{value[-2:]}"
+        ),
+    )
+
+
+def _exact_time(value: str) -> str | None:
     """A time the typed decoder would read otherwise than written, as text it reads right
     (None: it reads this one right). A leap second (23:59:60) is the last instant before it:
     RFC 3339 allows them, and Python's datetime cannot hold second 60. A fraction past the
     microsecond is cut: msgspec rounds it, and 23:59:59.9999999 would be the next day."""
-    if not isinstance(value, str):
-        return None
     if m := _LEAP_SECOND.match(value):
         return f"{m[1]}59.999999{m[2]}"
     cut = _PAST_MICROSECONDS.sub(r"\1", value, count=1)
     return cut if cut != value else None
-
-
-def _classify(cls: type, raw: bytes, err: msgspec.ValidationError) -> object:
-    """Slow path for a record msgspec refused: version first, then integral floats and
-    leap seconds, which are valid and are decoded again."""
-    generic: Any
-    try:
-        generic = msgspec.json.decode(raw)
-        exact = True
-    except (msgspec.ValidationError, RecursionError):  # e.g. 1e400: out of float range
-        try:
-            generic = json.loads(raw)
-        except (ValueError, RecursionError):
-            return Rejection(SCHEMA_VIOLATION, _describe(err))
-        exact = False
-    except (msgspec.DecodeError, ValueError) as exc:
-        return _invalid_json(raw, exc)
-    if not isinstance(generic, dict):
-        return Rejection(SCHEMA_VIOLATION, f"$: expected a JSON object, got {_json_type(generic)}")
-    if "schema_version" in generic and cls is not TargetValue:
-        version = generic["schema_version"]
-        if _integral(version) and version != SCHEMA_VERSION:
-            return _unsupported(version)
-    if exact:
-        if (colonless := _offset_without_colon(generic)) is not None:
-            return colonless
-        changed = False
-        for name in _INT_FIELDS[cls]:
-            value = generic.get(name)
-            if type(value) is float and value.is_integer():
-                generic[name] = int(value)
-                changed = True
-        changed = _exact_times(generic) or changed  # rewrites the times first
-        if changed:
-            try:
-                return _DECODERS[cls].decode(msgspec.json.encode(generic))
-            except msgspec.ValidationError as exc:
-                err = exc
-            except (ValueError, TypeError, OverflowError, RecursionError):
-                pass
-    return Rejection(SCHEMA_VIOLATION, _describe(err))
 
 
 def _unsupported(version: object) -> Rejection:

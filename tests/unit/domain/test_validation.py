@@ -784,3 +784,109 @@ def test_a_cut_fraction_with_an_integral_float_elsewhere(dec: EventDecoder) -> N
     assert isinstance(result, Feedback)
     assert result.occurred_at == datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
     assert result.csat == 4
+
+
+# -- the slow path checks what the fast path checks (an independent validator's findings) --
+
+_A = b'"event_id":"a-1","rep_id":"r","team_id":"t","activity":"call"'
+_F = b'"event_id":"f-1","occurred_at":"2026-11-27T10:00:00Z","rep_id":"r","team_id":"t"'
+_HUGE = b',"x":1e400'  # valid JSON, beyond a double: msgspec refuses it, in an unknown field too
+
+
+@pytest.mark.parametrize(
+    ("topic", "raw", "detail"),
+    [
+        # a number beyond a double's range elsewhere turned the time checks off
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2026-11-27T10:00:00+0100"' + _HUGE + b"}",
+            "without a colon",
+        ),
+        # only the last of a repeated key was checked
+        (
+            "activities",
+            b'{"event_id":"a-1","rep_id":"r","team_id":"t",'
+            b'"occurred_at":"2016-12-31T23:59:60Z","activity":"bogus","activity":"email"}',
+            "$.activity",
+        ),
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2026-11-27T10:00:00+0100",'
+            b'"occurred_at":"2026-11-27T09:00:00Z"}',
+            "without a colon",
+        ),
+        (
+            "feedback",
+            b'{"event_id":"f-1","occurred_at":"2026-11-27T10:00:00Z","rep_id":null,'
+            b'"rep_id":"r","team_id":"t","csat":4.0}',
+            "$.rep_id",
+        ),
+        # a leap second with a line feed after it: the line feed was dropped
+        ("activities", b"{" + _A + b',"occurred_at":"2016-12-31T23:59:60Z\\n"}', "$.occurred_at"),
+    ],
+)
+def test_the_slow_path_refuses_what_the_fast_path_refuses(
+    dec: EventDecoder, topic: str, raw: bytes, detail: str
+) -> None:
+    result = dec.decode(topic, None, raw, NOW)
+    assert isinstance(result, Rejection) and result.reason == SCHEMA_VIOLATION, result
+    assert detail in result.detail
+
+
+@pytest.mark.parametrize(
+    ("topic", "raw", "expected"),
+    [
+        (
+            "feedback",
+            b"{" + _F + b',"csat":4.0' + _HUGE + b"}",
+            datetime(2026, 11, 27, 10, tzinfo=UTC),
+        ),
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2016-12-31T23:59:60Z"' + _HUGE + b"}",
+            datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2026-11-26T23:59:59.9999999Z"' + _HUGE + b"}",
+            datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+        # RFC 3339 allows a lower-case t or a space; the leap second needed an upper-case T
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2016-12-31t23:59:60Z"}',
+            datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+        (
+            "activities",
+            b"{" + _A + b',"occurred_at":"2016-12-31 23:59:60+01:00"}',
+            datetime(2016, 12, 31, 22, 59, 59, 999999, tzinfo=UTC),
+        ),
+    ],
+)
+def test_the_slow_path_accepts_what_the_fast_path_accepts(
+    dec: EventDecoder, topic: str, raw: bytes, expected: datetime
+) -> None:
+    result = dec.decode(topic, None, raw, NOW)
+    assert not isinstance(result, Rejection), result
+    assert result.occurred_at == expected  # type: ignore[union-attr]
+
+
+def test_of_a_repeated_key_the_last_valid_value_counts_on_the_slow_path(dec: EventDecoder) -> None:
+    result = dec.decode("feedback", None, b"{" + _F + b',"csat":4.0,"csat":3}', NOW)
+    assert isinstance(result, Feedback) and result.csat == 3, result
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{" + _F + b',"csat":4.0,"x":' + b"[" * 998 + b"]" * 998 + b"}",
+        b'{"event_id":"f-1","occurred_at":"2026-11-27T10:00:00Z","rep_id":"r","team_id":1e400,'
+        b'"csat":5,"x":.5}',
+        b"{" + _F + b',"csat":4.0' + _HUGE + b',"y":NaN}',
+        b"{" + _F + b',"csat":4.0' + _HUGE + b',"y":"\\ud800"}',
+    ],
+)
+def test_invalid_json_behind_a_schema_error_is_invalid_json(dec: EventDecoder, raw: bytes) -> None:
+    result = dec.decode("feedback", None, raw, NOW)
+    assert isinstance(result, Rejection) and result.reason == INVALID_JSON, result
