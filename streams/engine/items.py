@@ -174,7 +174,9 @@ class Republish(msgspec.Struct, tag="republish", array_like=True, frozen=True, g
 
 
 class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True, gc=False):
-    """Asks the partition's owner to evaluate every target it holds (once a minute)."""
+    """Asks the partition's owner to evaluate every target it holds (once a minute), or
+    one scope's targets (`scope`: an alert held to settle, streams.domain.alert_settling;
+    a worker of an earlier version takes it for the minute's Tick)."""
 
     scope: str = ""
 

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.domain.alert_settling import AlertSettling
 from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
 from streams.domain.events import Activity, Deal, Feedback
 from streams.domain.figures import is_high
@@ -204,8 +205,11 @@ class ScopeProcessor:
         announce_seconds: float = ANNOUNCE_SECONDS,
         draining_announce_seconds: float = DRAINING_ANNOUNCE_SECONDS,
         retention: Retention | None = None,
+        alert_settle_seconds: float = 0.0,
     ) -> None:
         self.views = views
+        #: once-only alerts seen due, held until they settle (SALES_ALERT_SETTLE)
+        self.settling = AlertSettling(alert_settle_seconds)
         #: SALES_RETENTION: the periods before its horizon keep no state here
         self.retention = retention if retention is not None else Retention(None, tz)
         #: partition -> the horizon its state was last cut to, in this process (a
@@ -614,6 +618,11 @@ class _Batch:
             known.update(periods)
 
     def handle_tick(self, item: Tick) -> None:
+        """A Tick naming a scope asks for its targets only (an alert held to settle);
+        the minute's Tick, naming none, for every target and the sweep."""
+        if item.scope:
+            self.eval_scopes.add(item.scope)
+            return
         self.sweep = True
         self.eval_scopes.update(
             view.scope for view in self.proc.views.in_partition(self.partition) if view.targets
@@ -1147,7 +1156,13 @@ class _Batch:
                 if self.dropped(period_id):
                     continue  # its figures are gone: no status, no alert
                 emitted = view.alerts.get((ev.metric, period_id), [])
-                due = alerts_due(ev.status, emitted)
+                due = self.proc.settling.admit(
+                    (scope, ev.metric, period_id),
+                    self.partition,
+                    alerts_due(ev.status, emitted),
+                    self.now_ts,
+                    draining=self.proc.draining,
+                )
                 for kind in due:
                     self.result.alerts.append(
                         self.alert(scope, period_id, ev, kind, len(emitted) + 1)

@@ -170,6 +170,7 @@ class Runtime:
             late_grace_seconds=settings.late_grace.total_seconds(),
             at_risk_pace=settings.at_risk_pace,
             retention=settings.retention_rule,
+            alert_settle_seconds=settings.alert_settle,
         )
         self.ready = False
         self.rebuilds = 0  # of the views, begun: one that a newer one overtook stops

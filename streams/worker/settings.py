@@ -247,6 +247,8 @@ class Settings:
     metrics_rep_label: bool = True
     performance_min_interval: float = 1.0
     evaluation_interval: float = 60.0
+    #: seconds a once-only alert waits for its status to hold (domain.alert_settling)
+    alert_settle: float = 5.0
     commit_interval: float = 1.0
     #: seconds a stop (SIGTERM, Ctrl-C) may take before the worker exits without finishing
     #: it, as a crash would (wiring.SalesWorker): a stop cannot commit while Kafka is away
@@ -345,6 +347,7 @@ class Settings:
             metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),
+            alert_settle=_float(env, "SALES_ALERT_SETTLE", 5.0),
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
             stop_timeout=_float(env, "SALES_STOP_TIMEOUT", 30.0, minimum=1.0),
             store_memory_bytes=_int(

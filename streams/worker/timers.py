@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Duty = Callable[[], Awaitable[None]]
 
+#: how often held alerts are looked at (streams.domain.alert_settling)
+SETTLE_CHECK_SECONDS = 1.0
+
 
 def guarded(duty: Duty, *, clock: Callable[[], float] = monotonic) -> Duty:
     """The duty, its failures logged (three a minute, then a count) instead of raised."""
@@ -69,6 +72,20 @@ class OneAtATime:
             self.running = self.start(self.duty())
 
 
+def settle_held_alerts(rt: Runtime) -> None:
+    @rt.app.timer(SETTLE_CHECK_SECONDS, name="settle-alerts")
+    @guarded
+    async def settle_alerts() -> None:
+        """Targets whose once-only alert was held to settle are evaluated again once it
+        has waited SALES_ALERT_SETTLE (streams.domain.alert_settling)."""
+        if not rt.ready:
+            return
+        due = rt.processor.settling.due(time.time(), owned_partitions(rt))
+        for partition, scopes in sorted(due.items()):
+            ticks = encode_envelope([Tick(scope) for scope in scopes])
+            await rt.scopes_topic.send(value=ticks, partition=partition)
+
+
 def register(rt: Runtime) -> None:
     app = rt.app
 
@@ -80,6 +97,8 @@ def register(rt: Runtime) -> None:
             return
         for partition in sorted(owned_partitions(rt)):
             await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=partition)
+
+    settle_held_alerts(rt)
 
     @app.timer(ANNOUNCE_SECONDS, name="announce-medians")
     @guarded

@@ -208,10 +208,14 @@ class Harness:
         route: Callable[[str], int] | None = None,
         announce_seconds: float = 0.0,
         retention: timedelta | None = None,
+        alert_settle: float = 0.0,
     ) -> None:
         """`announce_seconds` 0: a team's medians are announced after every batch (the
-        worker announces at most once a second; its batches share a clock, these do not)."""
+        worker announces at most once a second; its batches share a clock, these do not).
+        `alert_settle` 0: once-only alerts are sent at first sight (the worker's default
+        holds them 5 s, streams.domain.alert_settling)."""
         self.n = partitions
+        self.alert_settle = alert_settle
         self.announce_seconds = announce_seconds
         self.tz = ZoneInfo(tz)
         self.grace = grace
@@ -239,6 +243,7 @@ class Harness:
             at_risk_pace=self.at_risk_pace,
             announce_seconds=self.announce_seconds,
             retention=Retention(self.retention, self.tz),
+            alert_settle_seconds=self.alert_settle,
         )
         return Partition(index, views, proc, store if store is not None else {})
 

@@ -969,3 +969,62 @@ def test_a_tie_between_teams_goes_to_the_greatest_team_whatever_the_delivery(ord
         assert h.figures("rep:r2", period, NOW)["team_id"] == "t2", (order, period)
     h.run([deal("d2", "D2", "r2", "t3", same, "lost")], NOW)
     assert h.figures("rep:r2", NOV, NOW)["team_id"] == "t3", "a deal's team ties alike"
+
+
+# -- once-only alerts wait for their status to hold (SALES_ALERT_SETTLE) ----------------------
+
+
+def test_a_target_published_with_the_deal_that_meets_it_alerts_achieved_only() -> None:
+    """The target is evaluated on its rep's partition before the deal, folded on its own
+    partition, reaches the rep: at first sight it was missed with an actual of 0."""
+    items = [
+        target("rep:r1", "deals_won", "2026-10", 1.0),
+        deal("w1", "D1", "r1", "t1", at(10, month=10), "won", 100),
+    ]
+    at_once = Harness(alert_settle=0.0)
+    at_once.run(items, NOW)
+    assert [a["kind"] for a in at_once.alerts] == ["target_missed", "target_achieved"]
+    assert at_once.alerts[0]["actual"] == 0
+    h = Harness(alert_settle=5.0)
+    h.run(items, NOW)
+    h.tick(NOW + timedelta(seconds=10))
+    assert [(a["kind"], a["sequence"], a["actual"]) for a in h.alerts] == [
+        ("target_achieved", 1, 1)
+    ]
+
+
+def test_a_missed_status_that_holds_alerts_once_it_has_settled() -> None:
+    h = Harness(alert_settle=5.0)
+    h.run(
+        [activity("a1", "r1", "t1", at(25)), target("rep:r1", "activities_total", "2026-10", 5.0)],
+        NOW,
+    )
+    h.tick(NOW + timedelta(seconds=4))
+    assert h.alerts == []
+    h.tick(NOW + timedelta(seconds=5))
+    h.tick(NOW + timedelta(seconds=70))
+    assert alert_keys(h) == [("rep", "r1", "activities_total", "2026-10", "target_missed")]
+    assert h.alerts[0]["emitted_at"] == "2026-11-27T12:00:05+00:00"
+
+
+def test_a_held_alert_waits_while_the_worker_drains_a_backlog() -> None:
+    h = Harness(partitions=1, alert_settle=5.0)
+    h.run([target("rep:r1", "revenue_won", NOV, 1000.0)], NOW)
+    h.parts[0].proc.draining = True
+    h.tick(NOW + timedelta(seconds=30))
+    assert h.alerts == []
+    h.parts[0].proc.draining = False
+    h.tick(NOW + timedelta(seconds=31))
+    assert alert_keys(h) == [("rep", "r1", "revenue_won", NOV, "target_at_risk")]
+
+
+def test_a_tick_naming_a_scope_evaluates_its_targets_only() -> None:
+    from streams.engine.items import Tick
+
+    h = Harness(partitions=1, alert_settle=5.0)
+    h.run([target("rep:r1", "revenue_won", NOV, 1000.0)], NOW)
+    h.run([target("rep:r2", "revenue_won", NOV, 1000.0)], NOW + timedelta(seconds=3))
+    h.run([Tick("rep:r1")], NOW + timedelta(seconds=6))
+    assert alert_keys(h) == [("rep", "r1", "revenue_won", NOV, "target_at_risk")]
+    h.run([Tick("rep:r2")], NOW + timedelta(seconds=8))
+    assert len(h.alerts) == 2
