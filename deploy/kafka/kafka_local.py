@@ -1472,13 +1472,26 @@ def _lock_file(root: Path) -> Path:
 # -------------------------------------------------------------------------------------- CLI
 
 
+#: hosts of KAFKA_BOOTSTRAP that name this machine
+LOOPBACK = frozenset({HOST, "localhost", "::1", "[::1]"})
+
+
 def default_port() -> int:
-    """The port of KAFKA_BOOTSTRAP (first entry), 9092 when unset."""
+    """The port of KAFKA_BOOTSTRAP (first entry), 9092 when unset. A KAFKA_BOOTSTRAP naming
+    another machine is refused: the broker starts on this one, and `make run` would then
+    send its demo traffic to the other (a real cluster, say)."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP", f"{HOST}:9092").split(",")[0].strip()
     bootstrap = bootstrap.split("://", 1)[-1]
+    host, _, port = bootstrap.rpartition(":")
+    if host and host not in LOOPBACK:
+        raise KafkaLocalError(
+            f"KAFKA_BOOTSTRAP={bootstrap!r} names another machine; the local broker listens on "
+            f"{HOST} only, and the demo of `make run` would go to {host!r}: unset "
+            f"KAFKA_BOOTSTRAP, or set it to {HOST}:<port> for a local broker on that port"
+        )
     try:
-        return int(bootstrap.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
+        return int(port)
+    except ValueError:
         raise KafkaLocalError(f"cannot read a port from KAFKA_BOOTSTRAP={bootstrap!r}") from None
 
 
