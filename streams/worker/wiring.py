@@ -34,6 +34,9 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
 #: the exit status of a stop cut short, SALES_STOP_TIMEOUT past or a second signal
 #: (sysexits' EX_TEMPFAIL: Kafka away for now)
 EXIT_STOP_CUT = 75
+#: a second signal this soon after the first is the same stop delivered twice: SIGTERM sent
+#: to `make worker`'s process group reaches the worker from the group and again from make
+SAME_SIGNAL_SECONDS = 1.0
 
 
 class SalesWorker(faust.Worker):  # type: ignore[misc]
@@ -59,6 +62,15 @@ class SalesWorker(faust.Worker):  # type: ignore[misc]
     def _schedule_shutdown(self, signum: signal.Signals) -> None:
         """mode's handler of SIGTERM and SIGINT (its private API, faust-streaming pinned)."""
         if self._signal_stop_time:
+            if self.loop.time() - self._signal_stop_time < SAME_SIGNAL_SECONDS:
+                log.info(
+                    "%s again within %g s: taken as the same stop (a process group's members "
+                    "both pass a signal on, `make worker` for one); a signal later cuts the "
+                    "stop short",
+                    signum.name,
+                    SAME_SIGNAL_SECONDS,
+                )
+                return
             self._exit_unclean(f"{signum.name} again while stopping")
         super()._schedule_shutdown(signum)
         self.loop.call_later(self.settings.stop_timeout, self._stop_overdue, signum)

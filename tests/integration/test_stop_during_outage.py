@@ -84,3 +84,16 @@ async def test_a_second_signal_while_stopping_exits_at_once(
     assert _exit_code(worker) == EXIT_STOP_CUT, worker.log_tail()
     assert "SIGINT again while stopping" in worker.log_tail(20)
     assert (data_dir / RUNNING_MARKER).exists()
+
+
+async def test_a_signal_delivered_twice_at_once_is_one_clean_stop(cluster: Cluster) -> None:
+    """SIGTERM sent to `make worker`'s process group reaches the worker from the group and
+    again from make: it is the same stop, not a second signal that cuts it short."""
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    _signal(worker, signal.SIGTERM)
+    time.sleep(0.1)
+    _signal(worker, signal.SIGTERM)
+    assert _exit_code(worker) == 0, worker.log_tail()
+    assert "SIGTERM again within 1 s: taken as the same stop" in worker.log_tail(40)
+    assert not (Path(worker.env["SALES_DATA_DIR"]) / RUNNING_MARKER).exists()
