@@ -989,9 +989,10 @@ def targets_for(
 ) -> list[Record]:
     """Targets = month-to-date figure projected to the month end x a factor per scope.
 
-    Factors from 0.6 to 2.5 make some targets achieved already, some on track and some
-    clearly at risk (pace = 1 / factor). A scope with nothing yet is measured against a
-    share of the average, so no target is trivial.
+    Factors from 0.85 to 2.5 make some targets on track and some clearly at risk (pace =
+    1 / factor); one of 0.8 x the elapsed share sets a target of 80 % of the month-to-date
+    figure: achieved already, however early in the month. A scope with nothing yet is
+    measured against a share of the average, so no target is trivial.
     """
     rng = random.Random(seed + 1)
     metrics = ("revenue_won", "deals_won", "activities_total")
@@ -999,7 +1000,7 @@ def targets_for(
     records: list[Record] = []
     team_totals: dict[str, dict[str, float]] = {}
     for rep_id in sorted(to_date):
-        factor = rng.choice((0.6, 0.85, 1.0, 1.35, 1.8, 2.5))
+        factor = rng.choice((0.8 * elapsed, 0.85, 0.95, 1.35, 1.8, 2.5))
         totals = team_totals.setdefault(teams[rep_id], dict.fromkeys(metrics, 0.0))
         for metric in metrics:
             monthly = max(to_date[rep_id].get(metric, 0.0), 0.3 * mean[metric]) / elapsed

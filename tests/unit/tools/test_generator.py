@@ -26,6 +26,7 @@ from streams.tools.generator import (
     generate,
     in_business_hours,
     load_fx_rates,
+    targets_for,
 )
 
 FX = load_fx_rates(DEFAULT_FX_PATH, "USD")
@@ -237,6 +238,30 @@ def test_demo_targets_cover_reps_and_teams_with_a_spread_of_ambition() -> None:
         if t.key and t.key.startswith("rep:") and ":revenue_won:" in t.key
     ]
     assert len(set(revenue)) > 6
+
+
+@pytest.mark.parametrize("elapsed", [0.1, 0.5, 0.9])
+def test_demo_targets_are_achieved_on_track_and_at_risk_whatever_the_day(elapsed: float) -> None:
+    """Early in the month too: a factor of 0.6 achieved nothing before 60 % of it had passed."""
+    reps = [f"r{i:02d}" for i in range(40)]
+    to_date = {
+        rep: {"revenue_won": 47000.0, "deals_won": 4.0, "activities_total": 90.0} for rep in reps
+    }
+    records = targets_for(to_date, dict.fromkeys(reps, "t1"), "2026-11", elapsed, seed=7)
+    statuses: Counter[str] = Counter()
+    for record in records:
+        value = orjson.loads(record.value)  # type: ignore[arg-type]
+        if value["scope"] != "rep" or value["metric"] != "revenue_won":
+            continue
+        target, actual = value["value"], 47000.0
+        expected = target * elapsed
+        if actual >= target:
+            statuses["achieved"] += 1
+        elif actual < 0.8 * expected:
+            statuses["at_risk"] += 1
+        else:
+            statuses["on_track" if actual >= expected else "behind"] += 1
+    assert statuses["achieved"] and statuses["on_track"] and statuses["at_risk"], statuses
 
 
 def test_config_rejects_nonsense() -> None:
