@@ -25,6 +25,17 @@ COMMANDS = (
 )
 
 
+EPILOG = """examples:
+  salespulse run                                  # the whole demo on a local broker
+  salespulse worker                               # one worker (more share the load)
+  salespulse generate --events 2000 --days 7      # demo traffic to Kafka
+  salespulse publish crm.jsonl dialer.csv         # check your own events, then send them
+  salespulse report --period 2026-11              # figures from a running worker
+  salespulse status                               # is every worker well?
+  salespulse COMMAND --help                       # each command's options and examples
+"""
+
+
 def package_version() -> str:
     """The installed version of the salespulse distribution."""
     try:
@@ -38,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="salespulse",
         description="Live sales activity and performance from Kafka (see README.md).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"salespulse {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -58,6 +58,8 @@ def test_top_level_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     for name in MY_COMMANDS:
         assert name in out
+    examples = out.split("examples:", 1)[1]  # as every command's help has
+    assert "salespulse run" in examples and "salespulse COMMAND --help" in examples
 
 
 @pytest.mark.parametrize(
