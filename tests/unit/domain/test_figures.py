@@ -221,3 +221,27 @@ def test_rounding_money_never_fails_on_large_values() -> None:
 
     assert round_money(Decimal("1e32")) == Decimal("1e32")
     assert money_out(Decimal("123456789012345678901234567890123.455")) == 1.2345678901234568e32
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+def test_money_median_of_four_and_five_values() -> None:
+    # the middle of 4 sorted values is between the 2nd and the 3rd, of 5 the 3rd
+    revenues = [Decimal("400"), Decimal("100"), Decimal("300"), Decimal("200")]
+    assert median(revenues) == Decimal("250")
+    assert median([*revenues, Decimal("500")]) == Decimal("300")
+
+
+def test_revenue_quadrant_in_a_team_of_four() -> None:
+    team = [Decimal("100"), Decimal("200"), Decimal("300"), Decimal("400")]
+    m = median(team)  # 250: the 200 rep is below it
+    assert quadrant(5, Decimal("200"), 5.0, m) == "high_activity_low_performance"
+    assert quadrant(5, Decimal("300"), 5.0, m) == "high_activity_high_performance"
+
+
+def test_float_median_odd_and_even_counts() -> None:
+    assert median([2.5]) == 2.5
+    assert median([3.5, 1.5, 2.5]) == 2.5
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert median([5.0, 1.0, 4.0, 2.0, 3.0]) == 3.0

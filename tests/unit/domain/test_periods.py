@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -19,6 +19,7 @@ from streams.domain.periods import (
     local_day_start,
     local_hour_start,
     parse_period,
+    parse_period_id,
     period_kind,
     periods_of,
     rfc3339,
@@ -521,3 +522,81 @@ def test_local_hours_agree_with_local_hour_start_anywhere(naive: datetime, tz: Z
     instant = naive.replace(tzinfo=UTC)
     expected = int(local_hour_start(instant, tz).timestamp())
     assert _SHARED_HOURS[tz.key].start_of(instant) == expected
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0002-01-01",
+        "0002-W01",
+        "0002-01",
+        "0002-Q1",
+        "9998-12-31",
+        "9998-12",
+        "9998-Q4",
+        "9998-W52",
+    ],
+)
+def test_the_first_and_last_supported_years_are_accepted(text: str) -> None:
+    parse_period_id(text)
+
+
+@pytest.mark.parametrize("text", ["0001-12-31", "0001-12", "9999-01-01", "9999-01", "9999-Q1"])
+def test_the_years_just_outside_are_refused(text: str) -> None:
+    with pytest.raises(PeriodError):
+        parse_period_id(text)
+
+
+def test_a_period_does_not_contain_its_end() -> None:
+    p = parse_period("2026-11-27", PARIS)
+    assert p.contains(p.start)
+    assert p.contains(p.end - timedelta(microseconds=1))
+    assert not p.contains(p.end)
+
+
+def test_rfc3339_in_utc_with_z() -> None:
+    paris = datetime(2026, 11, 27, 9, 30, 0, 120000, tzinfo=PARIS)
+    assert rfc3339(paris, utc_z=True) == "2026-11-27T08:30:00.120000Z"
+    assert rfc3339(paris, "milliseconds", utc_z=True) == "2026-11-27T08:30:00.120Z"
+    assert rfc3339(paris) == "2026-11-27T09:30:00.120000+01:00"
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: such a datetime is naive in Python's terms."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def test_a_tzinfo_without_offset_counts_as_naive() -> None:
+    p = parse_period("2026-11-27", UTCZ)
+    with pytest.raises(ValueError, match="naive"):
+        p.contains(datetime(2026, 11, 27, 12, tzinfo=_NoOffset()))
+
+
+def test_a_sub_second_instant_just_after_a_partial_fall_back() -> None:
+    """Lord Howe falls back 30 minutes at 2026-04-04T15:00Z; an event 0.5 s later is in the
+    bucket that starts at the change, not one that starts at the event itself."""
+    tz = ZoneInfo("Australia/Lord_Howe")
+    change = datetime(2026, 4, 4, 15, tzinfo=UTC)
+    for after in (timedelta(microseconds=500_000), timedelta(seconds=1, microseconds=1)):
+        start = local_hour_start(change + after, tz)
+        assert start.astimezone(UTC) == change
+        assert rfc3339(start) == "2026-04-05T01:30:00+10:30"
+
+
+def test_local_hours_on_a_bucket_number_divisible_by_3600() -> None:
+    instant = datetime(2026, 4, 7, 0, 15, tzinfo=UTC)  # epoch hour 493 200 = 137 x 3600
+    assert int(instant.timestamp()) // 3600 % 3600 == 0
+    for tz in (UTCZ, PARIS):
+        hours = LocalHours(tz)
+        assert hours.start_of(instant) == int(local_hour_start(instant, tz).timestamp())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from streams.domain.satisfaction import Satisfaction
+from streams.domain.satisfaction import nps as nps_of
 
 
 def test_answers_and_their_figures() -> None:
@@ -37,3 +40,44 @@ def test_no_answers_give_nulls() -> None:
         "nps": None,
         "nps_count": 0,
     }
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("score", "promoters", "detractors"),
+    [(10, 1, 0), (9, 1, 0), (8, 0, 0), (7, 0, 0), (6, 0, 1), (0, 0, 1)],
+)
+def test_nps_categories_at_their_boundaries(score: int, promoters: int, detractors: int) -> None:
+    s = Satisfaction()
+    s.record(None, score)
+    assert (s.nps_prom, s.nps_det, s.nps_n) == (promoters, detractors, 1)
+
+
+def test_nps_value_is_not_only_zero() -> None:
+    assert nps_of(3, 1, 4) == 50.0
+    assert nps_of(0, 1, 4) == -25.0
+    s = Satisfaction()
+    for score in (9, 9, 7, 3):
+        s.record(None, score)
+    assert s.as_document()["nps"] == 25.0
+
+
+def test_add_sums_every_counter() -> None:
+    a, b = Satisfaction(), Satisfaction()
+    for csat, score in [(5, 10), (4, 9), (2, 0), (None, 3)]:
+        b.record(csat, score)
+    a.record(3, 7)
+    a.add(b)
+    assert a == Satisfaction(csat_sum=14, csat_n=4, csat_sat=2, nps_prom=2, nps_det=2, nps_n=5)
+    a.add(b, -1)
+    assert a == Satisfaction(csat_sum=3, csat_n=1, csat_sat=0, nps_prom=0, nps_det=0, nps_n=1)
+
+
+def test_csat_avg_property() -> None:
+    s = Satisfaction()
+    assert s.csat_avg is None
+    s.record(5, None)
+    s.record(2, None)
+    assert s.csat_avg == 3.5

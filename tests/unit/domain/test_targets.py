@@ -16,6 +16,7 @@ from streams.domain.targets import (
     TargetEvaluation,
     evaluate_target,
     metric_names,
+    pipeline_coverage,
 )
 
 UTCZ = ZoneInfo("UTC")
@@ -290,3 +291,32 @@ def test_alerts_due(status: str, emitted: list[str], due: list[str]) -> None:
     from streams.domain.targets import alerts_due
 
     assert alerts_due(status, emitted) == due  # type: ignore[arg-type]
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+def test_pipeline_coverage_is_open_amount_over_gap() -> None:
+    assert pipeline_coverage(500.0, 200.0) == 2.5
+    assert pipeline_coverage(0.0, 100.0) == 0.0
+    assert pipeline_coverage(50.0, 1.0) == 50.0  # a gap of exactly 1 still divides
+
+
+def test_pipeline_coverage_is_null_when_nothing_is_missing() -> None:
+    assert pipeline_coverage(500.0, 0.0) is None
+    assert pipeline_coverage(0.0, 0) is None
+
+
+def test_required_pace_on_the_last_business_day() -> None:
+    # Fri 27 Nov 2026 12:00 UTC in 2026-W48: 4.5 of 5 business days elapsed, half a day left.
+    e = evaluate_target(
+        metric="deals_won",
+        target=100.0,
+        actual=40.0,
+        period=parse_period("2026-W48", UTCZ),
+        now=datetime(2026, 11, 27, 12, tzinfo=UTC),
+        tz=UTCZ,
+        at_risk_pace=0.8,
+    )
+    assert e.gap == 60.0
+    assert e.required_per_business_day == pytest.approx(60.0 / 0.5)

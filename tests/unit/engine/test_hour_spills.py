@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from streams.engine import processor, rollups
+from streams.engine.hour_slot import HourSlot
 from streams.engine.items import RawEvent, Tick
 from streams.engine.state import DAY, HOUR, HourRecord, make_key
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, crash_batch, feedback
@@ -172,3 +173,32 @@ def test_absorbed_spills_left_by_a_crash_are_ignored_then_folded_with_the_day() 
     assert ("rep:r1", DAY, int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())) in h.records(DAY)
     assert snapshot(h) == want
     assert_rebuild_equal(h)  # the folded day's hours are out of the Tick's indexes
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+SCOPE = "rep:r1"
+H = 1_795_000_000  # an hour's start, epoch seconds
+
+
+def loader(table: dict[tuple[Any, ...], HourRecord]) -> Any:
+    return lambda key: table.get(key)
+
+
+def test_a_spill_the_first_record_absorbed_is_not_loaded_again() -> None:
+    """A crash between the absorbing write and the spills' deletion leaves spill 2 in the
+    table although the first record holds it: counting it again would double it."""
+    base = HourRecord(ids=[], parts={}, absorbed=2)
+    s2, s3 = HourRecord(ids=["e2"]), HourRecord(ids=["e3"])
+    table = {(SCOPE, HOUR, H): base, (SCOPE, HOUR, H, 2): s2, (SCOPE, HOUR, H, 3): s3}
+    slot = HourSlot.load(SCOPE, H, loader(table), [3, 2], frozenset())
+    assert slot.present() == [base, s3]
+    assert slot.next_spill == 4
+
+
+def test_without_a_first_record_no_spill_counts_as_absorbed() -> None:
+    s1 = HourRecord(ids=["e1"])
+    slot = HourSlot.load(SCOPE, H, loader({(SCOPE, HOUR, H, 1): s1}), [1], frozenset())
+    assert slot.present() == [s1]
+    assert slot.records[0] == ((SCOPE, HOUR, H), None)

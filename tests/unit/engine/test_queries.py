@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from streams.engine.leaderboard import LeaderboardQuery, best_attainment, local_entries
 from streams.engine.queries import (
     LEADERBOARD_METRICS,
     figures_of,
@@ -19,11 +20,13 @@ from streams.engine.queries import (
 )
 from tests.unit.engine.scope_harness import (
     Harness,
+    OneWorker,
     Oracle,
     activity,
     close,
     deal,
     feedback,
+    target,
     utc,
 )
 
@@ -448,3 +451,22 @@ def test_same_figures_whatever_the_number_of_partitions(partitions: int) -> None
     ]
     h.run(events, NOW)
     check_against_oracle(h, events, ["rep:ra", "rep:rb", "rep:rc", "team:t1"])
+
+
+# -- found by mutation testing ------------------------------------------------------------
+
+
+def test_best_attainment_is_the_highest_of_several_targets() -> None:
+    w = OneWorker(NOW)
+    w.settle(
+        [
+            deal("d1", "D1", "r1", "t1", "2026-11-10T10:00:00Z", "won", 1000.0),
+            target("rep:r1", "revenue_won", MONTH, 500.0),  # attainment 2.0
+            target("rep:r1", "deals_won", MONTH, 4.0),  # attainment 0.25
+        ]
+    )
+    view = w.view("rep:r1")
+    assert best_attainment(view, MONTH, None) == 2.0
+    assert best_attainment(view, MONTH, "deals_won") == 0.25
+    q = LeaderboardQuery(MONTH, "target_attainment", "rep", None, 10)
+    assert [(e["id"], e["value"]) for e in local_entries(w.views, q)] == [("r1", 2.0)]
