@@ -1,8 +1,9 @@
 """Decoding and validation of input records: the hot path every event goes through.
 
 Valid records take one pass of msgspec's compiled typed decoder (about 1 us, an order of
-magnitude faster than interpreting the JSON Schemas in schemas/). Only a record that fails is
-parsed a second time, generically, to classify the failure for the dead-letter topic.
+magnitude faster than interpreting the JSON Schemas in schemas/). Only a record that fails,
+or whose times may need a second look, is parsed a second time (`_decode_again`), member by
+member, to accept what JSON Schema accepts and msgspec does not, or to classify the failure.
 Nothing here raises on any input bytes: every outcome is an event or a :class:`Rejection`.
 
 Decisions the schemas in schemas/ mirror:
@@ -14,9 +15,11 @@ Decisions the schemas in schemas/ mirror:
   ``unsupported_schema_version`` and wins over every other schema error (a v2 event may
   legitimately look different); a non-integer (``"1"``, ``true``, ``null``) is a
   ``schema_violation``.
-* Timestamps: RFC 3339 with a mandatory offset (``Z``/``z`` or ``+hh:mm``; msgspec also takes
-  ``+hhmm``, a space or lowercase ``t`` as separator, and any number of fraction digits;
-  digits past the microsecond are cut, not rounded).
+* Timestamps: RFC 3339 with a mandatory offset (``Z``/``z`` or ``+hh:mm``; ``+hhmm``, which
+  msgspec reads, is refused); a space or lowercase ``t`` as separator and any number of
+  fraction digits are accepted; digits past the microsecond are cut, not rounded; a leap
+  second (``23:59:60``) is the last microsecond before it.
+* Of a key repeated in one object the last value counts, and every value must be valid.
 * A JSON ``null`` (as well as a Kafka null or empty value) on sales.targets is a delete.
 """
 
