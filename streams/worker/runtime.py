@@ -111,6 +111,9 @@ MAX_POLL_RECORDS = 8000
 REBUILD_YIELD_RECORDS = 10_000
 #: state records held between checkpoints before one is taken early (memory bound)
 MAX_HELD_RECORDS = 200_000
+#: how often the consumer refreshes topic metadata: partitions added to an input topic
+#: are read at most this long after (a metadata request each time, nothing more)
+METADATA_MAX_AGE_MS = 30_000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
 PRODUCER_BATCH_BYTES = 16384
 
@@ -137,6 +140,9 @@ def faust_app(s: Settings) -> faust.App:
         broker_commit_interval=s.commit_interval,
         stream_buffer_maxsize=65536,
         consumer_auto_offset_reset="earliest",
+        # partitions added to an input topic are read within this; at aiokafka's default
+        # (5 minutes) their records waited that long, unseen by the lag gauge and /v1/status
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         producer_linger=0.005,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         # larger batches write each team and membership record once for more events (two

@@ -5,12 +5,18 @@ looking for every scope on the wrong partition (it used to stop on each batch wi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from streams.worker.settings import Settings
 from streams.worker.topics import changelog_topic
 from tests.support.topics import create_topic
-from tests.support.workers import Cluster, Worker, eventually
+from tests.support.workers import Cluster, Worker, eventually, http_get, produce, wait_ready
 
 
 @pytest.mark.parametrize("which", ["internal topic", "changelog"])
@@ -33,3 +39,49 @@ async def test_a_worker_refuses_another_partition_count(cluster: Cluster, which:
     log = worker.log_tail()
     assert f"{name} has 4 partitions, but SALES_TOPIC_PARTITIONS is 8" in log, log
     assert "set SALES_TOPIC_PARTITIONS=4" in log, log
+
+
+async def test_partitions_added_to_an_input_topic_are_read_while_running(cluster: Cluster) -> None:
+    """An input topic may gain partitions: their records count within the consumer's
+    metadata refresh (30 s), not aiokafka's default 5 minutes, during which they were unread
+    and missing from the lag gauge."""
+    topic = cluster.topic("activities")
+    await create_topic(topic, 2, bootstrap_servers=cluster.bootstrap)
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    period = now.strftime("%Y-%m-%d")
+
+    def call(i: int) -> bytes:
+        at = (now + timedelta(seconds=i)).isoformat()
+        body = {"event_id": f"c{i}", "occurred_at": at, "rep_id": "ada", "team_id": "t1"}
+        return orjson.dumps({**body, "activity": "call"})
+
+    async def total() -> Any:
+        status, body = await http_get(f"{worker.url}/v1/reps/ada/performance?period={period}")
+        return body["activities"]["total"] if status == 200 else status
+
+    await produce(cluster.bootstrap, [(topic, b"ada", call(0))])
+
+    async def first_counted() -> None:
+        assert await total() == 1, worker.log_tail()
+
+    await eventually(first_counted, timeout=60)
+    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_partitions({topic: NewPartitions(total_count=4)})
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap)
+    await producer.start()
+    try:
+        for i, partition in enumerate((2, 3, 2, 3), start=1):
+            await producer.send_and_wait(topic, call(i), key=b"ada", partition=partition)
+    finally:
+        await producer.stop()
+
+    async def all_counted() -> None:
+        assert await total() == 5, worker.log_tail()
+
+    await eventually(all_counted, timeout=75)
