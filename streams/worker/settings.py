@@ -261,6 +261,9 @@ class Settings:
     api_advertised_url: str = ""
     #: the largest dead-letter record; lowered at start to the topic's max.message.bytes
     deadletter_max_bytes: int = DEADLETTER_MAX_BYTES
+    #: the Kafka cluster's id, learnt at start: the local state belongs to one app id on
+    #: one cluster (streams.tools.commands.worker, the data dir's owner)
+    kafka_cluster_id: str | None = None
     #: bearer token every API request must carry ("" = no authentication); never in repr
     api_token: str = field(default="", repr=False)
     #: open endpoints also put behind the token: "health" (/healthz, /readyz), "metrics"

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiokafka.errors import BrokerResponseError, KafkaError
 
 from streams.tools.commands.options import add_loglevel_argument
@@ -81,8 +82,10 @@ async def _topics_ready(settings: Settings) -> Settings:
         await _check_legacy_internal_topic(settings, admin)
         await _check_partitions(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
+        cluster_id = (await admin.describe_cluster()).get("cluster_id")
     finally:
         await admin.close()
+    settings = replace(settings, kafka_cluster_id=cluster_id)
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
         log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
@@ -172,6 +175,8 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
 
 
 RUNNING_MARKER = "salespulse.running"
+#: whose state the data dir holds: the app id and the Kafka cluster it was folded from
+OWNER_FILE = "salespulse.owner"
 
 
 def _check_data_dir(data_dir: Path) -> None:
@@ -188,37 +193,52 @@ def _check_data_dir(data_dir: Path) -> None:
 
 
 def _prepare_data_dir(settings: Settings) -> Path:
-    """Claim the data dir; after an unclean stop, discard the local state it holds.
+    """Claim the data dir; discard the local state it holds after an unclean stop, or when
+    it belongs to another app id or Kafka cluster.
 
     Faust writes a table record to the local RocksDB before its changelog record reaches
     Kafka, so after a crash the local store can hold records the changelog never got. The
     changelog is the truth: discarding the local copy makes recovery rebuild exactly what
     Kafka has, and the input replay then repairs the rest (see README, "Why nothing is lost").
+    Another app's state (or one of another cluster, a broker set up anew) holds changelog
+    offsets this app's changelog never reached: Faust stopped on them ("ConsistencyError:
+    The persisted offset ... is higher than the last offset in that topic").
     """
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     marker = data_dir / RUNNING_MARKER
     if marker.exists():
-        owner = marker.read_text().strip()
-        if owner.isdigit() and _alive(int(owner)):
+        pid = marker.read_text().strip()
+        if pid.isdigit() and _alive(int(pid)):
             raise SystemExit(
-                f"salespulse worker: {data_dir} is in use by process {owner}; give each worker "
+                f"salespulse worker: {data_dir} is in use by process {pid}; give each worker "
                 "its own SALES_DATA_DIR (it defaults to var/worker-<SALES_API_PORT>)"
             )
-        log.warning(
-            "the previous worker on %s did not stop cleanly: discarding its local state, "
-            "which is restored from the changelog topic",
-            data_dir,
-        )
-        for child in data_dir.iterdir():
-            if child.name == RUNNING_MARKER:
-                continue
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
+        _discard_local_state(data_dir, "the previous worker on it did not stop cleanly")
+    owner_file = data_dir / OWNER_FILE
+    owner = orjson.dumps({"app_id": settings.app_id, "kafka_cluster": settings.kafka_cluster_id})
+    held = owner_file.read_bytes() if owner_file.exists() else None
+    if held is not None and held != owner:
+        _discard_local_state(data_dir, f"it holds the state of {held.decode(errors='replace')}")
+    owner_file.write_bytes(owner)  # a data dir of an earlier version: its state is kept
     marker.write_text(str(os.getpid()))
     return marker
+
+
+def _discard_local_state(data_dir: Path, why: str) -> None:
+    log.warning(
+        "discarding the local state in %s (SALES_DATA_DIR): %s; it is restored from the "
+        "changelog topic",
+        data_dir,
+        why,
+    )
+    for child in data_dir.iterdir():
+        if child.name in (RUNNING_MARKER, OWNER_FILE):
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _alive(pid: int) -> bool:
