@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from time import monotonic
 from typing import Any, ClassVar, cast
 
@@ -410,14 +410,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         return True
 
     def _mark_inbound(self, batch: Mapping[TP, list[Any]]) -> None:
-        """Tell Faust's monitor these partitions are being processed, as its streams would:
-        its watchdog otherwise logs "Stream has not started processing" for every partition
-        the batch path serves."""
-        monitor = self.app.monitor
-        if monitor is not None:
-            now = monotonic()
-            for tp in batch:
-                monitor.stream_inbound_time[tp] = now
+        mark_inbound(self.app, batch)
 
     async def _refetch(
         self, records: Mapping[TP, Sequence[Any]], why: str, *, quiet: bool = False
@@ -492,6 +485,20 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             await self._checkpoint()
             await self._complete_checkpoint()
         await super().wait_empty()
+
+
+def mark_inbound(app: Any, tps: Iterable[TP]) -> None:
+    """Tell Faust's monitor these partitions are being processed, as its streams would: its
+    watchdog otherwise logs "Stream has not started processing" for every partition the
+    batch path serves. Also when a rebalance completes, for every partition assigned: the
+    rebalance clears the monitor's record, and the watchdog, which counts from the worker's
+    start, then logged that error (ERROR level) for partitions still catching up once the
+    worker had run 5 minutes."""
+    monitor = app.monitor
+    if monitor is not None:
+        now = monotonic()
+        for tp in tps:
+            monitor.stream_inbound_time[tp] = now
 
 
 class BatchTransport(faust_aiokafka.Transport):  # type: ignore[misc]

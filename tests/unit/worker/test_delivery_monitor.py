@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from streams.worker.delivery import BatchConsumer
+from streams.worker.delivery import BatchConsumer, mark_inbound
 
 
 def test_a_delivered_batch_marks_its_partitions_as_processing() -> None:
@@ -26,3 +26,15 @@ def test_a_delivered_batch_marks_its_partitions_as_processing() -> None:
 def test_without_a_monitor_nothing_is_marked() -> None:
     consumer = SimpleNamespace(app=SimpleNamespace(monitor=None))
     BatchConsumer._mark_inbound(consumer, {TP("sales.activities", 0): [object()]})  # type: ignore[arg-type]
+
+
+def test_every_assigned_partition_can_be_marked_at_once() -> None:
+    """What a completed recovery does (ScopesTable.on_recovery_completed): a rebalance
+    clears the monitor's record, and the watchdog counts from the worker's start, so a
+    worker up over 5 minutes logged the error for partitions still catching up."""
+    assigned = {TP("sales.activities", 2), TP("sales.deals", 5)}
+    monitor = SimpleNamespace(stream_inbound_time={})
+    before = monotonic()
+    mark_inbound(SimpleNamespace(monitor=monitor), assigned)
+    assert set(monitor.stream_inbound_time) == assigned
+    assert all(t >= before for t in monitor.stream_inbound_time.values())
