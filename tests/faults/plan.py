@@ -632,11 +632,19 @@ def build_plan(
     return plan
 
 
+#: SALES_AT_RISK_PACE of the workers (the default)
+AT_RISK_PACE = 0.8
+
+
 def alert_kinds(
     target: TargetPlan, sent_at: datetime, checked_at: datetime
 ) -> tuple[set[str], set[str]]:
     """(kinds that must arrive, kinds that may arrive) for a target sent before any event
-    (actual 0 when it arrives), judged from the wall clock when it was sent and now."""
+    (actual 0 when it arrives), judged from the wall clock when it was sent and now.
+
+    `target_at_risk` and `target_missed` wait for their status to hold (SALES_ALERT_SETTLE,
+    5 s): one seen only while the events were still arriving may never be sent, and one is
+    owed only if the final figures still call for it."""
     if target.kinds is not None:
         return set(target.kinds), set()
     period = target.key[3]
@@ -644,15 +652,17 @@ def alert_kinds(
     achieved = target.final >= target.value
     required: set[str] = set()
     optional: set[str] = set()
-    if stop <= sent_at:
-        required.add("target_missed")
-    else:
-        if business_fraction(period, sent_at) > 0:
-            required.add("target_at_risk")
-        elif business_fraction(period, checked_at) > 0:
+    if stop <= sent_at and not achieved:
+        required.add("target_missed")  # missed from the start, and in the end
+    elif stop <= checked_at:
+        optional.add("target_missed")  # seen while the events that meet it were arriving
+    if stop > sent_at:
+        fraction = business_fraction(period, checked_at)
+        expected = target.value * fraction
+        if not achieved and stop > checked_at and target.final < AT_RISK_PACE * expected * 0.99:
+            required.add("target_at_risk")  # at risk now, and for longer than the settle
+        elif fraction > 0:
             optional.add("target_at_risk")
-        if stop <= checked_at:
-            optional.add("target_missed")
     if achieved:
         required.add("target_achieved")
         if target.key[2] in ("revenue_won", "deals_won"):

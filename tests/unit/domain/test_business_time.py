@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from streams.domain.business_time import (
     elapsed_business_fraction,
 )
 from streams.domain.periods import local_midnight, parse_period
+from tests.support.clock import NoOffset
 
 NY = ZoneInfo("America/New_York")
 PARIS = ZoneInfo("Europe/Paris")
@@ -174,18 +175,7 @@ def test_fraction_at_local_midnight_counts_whole_days(day: date) -> None:
 # -- found by mutation testing ------------------------------------------------------------
 
 
-class _NoOffset(tzinfo):
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
 def test_a_tzinfo_without_offset_is_refused_like_a_naive_datetime() -> None:
     week = parse_period("2026-W48", UTCZ)
     with pytest.raises(ValueError, match="naive"):
-        elapsed_business_fraction(week, datetime(2026, 11, 25, 12, tzinfo=_NoOffset()), UTCZ)
+        elapsed_business_fraction(week, datetime(2026, 11, 25, 12, tzinfo=NoOffset()), UTCZ)

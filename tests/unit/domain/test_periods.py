@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -24,6 +24,7 @@ from streams.domain.periods import (
     periods_of,
     rfc3339,
 )
+from tests.support.clock import NoOffset
 
 NY = ZoneInfo("America/New_York")
 PARIS = ZoneInfo("Europe/Paris")
@@ -564,23 +565,10 @@ def test_rfc3339_in_utc_with_z() -> None:
     assert rfc3339(paris) == "2026-11-27T09:30:00.120000+01:00"
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that does not know its offset: such a datetime is naive in Python's terms."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
 def test_a_tzinfo_without_offset_counts_as_naive() -> None:
     p = parse_period("2026-11-27", UTCZ)
     with pytest.raises(ValueError, match="naive"):
-        p.contains(datetime(2026, 11, 27, 12, tzinfo=_NoOffset()))
+        p.contains(datetime(2026, 11, 27, 12, tzinfo=NoOffset()))
 
 
 def test_a_sub_second_instant_just_after_a_partial_fall_back() -> None:
