@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -47,7 +48,9 @@ UNKNOWN_KIND: Final = "unknown_kind"
 MALFORMED_ROW: Final = "malformed_row"
 UNREADABLE: Final = "unreadable"
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?P<frac>\.\d*)?|(?P<dot>\.\d+))(?P<exp>[eE][+-]?\d+)?")
+_NUMBER = re.compile(
+    r"[+-]?(?:[0-9]+(?P<frac>\.[0-9]*)?|(?P<dot>\.[0-9]+))(?P<exp>[eE][+-]?[0-9]+)?"
+)
 _BOM: Final = b"\xef\xbb\xbf"
 _KIND_HINT: Final = (
     "cannot tell whether this is an activity, deal, feedback or target: an activity has "
@@ -155,13 +158,30 @@ def read_jsonl(name: str, data: bytes, kind: str | None = None) -> Iterator[Sour
             yield SourceRecord(name, number, kind, raw)
             continue
         try:
-            fields = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            fields = _fields(raw)
+        except ValueError as exc:
             # orjson counts lines within the value: the file's line number is the one that matters
             detail = f"not valid JSON: {str(exc).replace(': line 1 column', ': column')}"
             yield SourceRecord(name, number, None, raw, ("invalid_json", detail))
             continue
         yield _recognised(name, number, fields, raw)
+
+
+def _fields(raw: bytes) -> object:
+    """A line's JSON value, to tell its kind. orjson refuses a number beyond a double's range
+    (`1e400`), which is valid JSON and which the worker ignores in an unknown field: such a
+    line is read by Python's json module instead, and the decoder judges it."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(raw, parse_constant=_not_json)
+        except (ValueError, RecursionError):
+            raise ValueError(str(exc)) from None
+
+
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _recognised(name: str, number: int, fields: object, raw: bytes) -> SourceRecord:
@@ -210,27 +230,43 @@ def read_csv(name: str, data: bytes, kind: str | None = None) -> Iterator[Source
         detail = f"not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8"
         yield SourceRecord(name, line, kind, None, (UNREADABLE, detail))
         return
+    if not text.strip():
+        return  # an empty file holds no records, as an empty JSON-lines file does
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip() for cell in next(reader, [])]
-    if not any(header):
-        yield SourceRecord(name, 1, kind, None, (UNREADABLE, "no header row of field names"))
-        return
-    start = reader.line_num + 1
-    for row in reader:
-        number, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(header):
-            detail = f"the row has {len(row)} cells but the header names {len(header)} fields"
-            yield SourceRecord(name, number, kind, None, (MALFORMED_ROW, detail))
-            continue
-        fields = {h: csv_value(h, cell) for h, cell in zip(header, row, strict=False) if h}
-        present = {k: v for k, v in fields.items() if v is not None}
-        raw = orjson.dumps(present)
-        if kind is not None:
-            yield SourceRecord(name, number, kind, raw)
-        else:
-            yield _recognised(name, number, present, raw)
+    try:
+        header = [cell.strip() for cell in next(reader, [])]
+        if not any(header):
+            yield SourceRecord(name, 1, kind, None, (UNREADABLE, "no header row of field names"))
+            return
+        if repeated := sorted(n for n, c in Counter(header).items() if n and c > 1):
+            detail = f"the header names {', '.join(repeated)} more than once"
+            yield SourceRecord(name, 1, kind, None, (UNREADABLE, detail))
+            return
+        start = reader.line_num + 1
+        for row in reader:
+            number, start = start, reader.line_num + 1
+            if any(cell.strip() for cell in row):
+                yield _csv_record(name, number, header, row, kind)
+    except csv.Error as exc:  # e.g. a cell past the csv module's field size limit
+        yield SourceRecord(name, reader.line_num, kind, None, (UNREADABLE, f"not CSV: {exc}"))
+
+
+def _csv_record(
+    name: str, number: int, header: list[str], row: list[str], kind: str | None
+) -> SourceRecord:
+    """One row: as many cells as the header names, none under an unnamed column."""
+    if len(row) != len(header):
+        detail = f"the row has {len(row)} cells but the header names {len(header)} fields"
+        return SourceRecord(name, number, kind, None, (MALFORMED_ROW, detail))
+    if any(cell.strip() for h, cell in zip(header, row, strict=True) if not h):
+        detail = "the row has a value under a column the header does not name"
+        return SourceRecord(name, number, kind, None, (MALFORMED_ROW, detail))
+    fields = {h: csv_value(h, cell) for h, cell in zip(header, row, strict=True) if h}
+    present = {k: v for k, v in fields.items() if v is not None}
+    raw = orjson.dumps(present)
+    if kind is not None:
+        return SourceRecord(name, number, kind, raw)
+    return _recognised(name, number, present, raw)
 
 
 # -- validating -------------------------------------------------------------------------------

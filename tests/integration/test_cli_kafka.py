@@ -16,6 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from streams.tools import cli
 from streams.tools.producer import topic_partitions
 from streams.worker.settings import Settings
+from tests.support.workers import produce
 
 pytestmark = pytest.mark.integration
 
@@ -190,6 +191,36 @@ def test_targets_set_list_delete_round_trip(
     records = read_all(env, env.topics.targets)
     assert (b"rep:r1:revenue_won:2026-11", None) in records, "delete is a tombstone"
     assert asyncio.run(_cleanup_policy(env, env.topics.targets)) == "compact"
+
+
+def test_targets_list_shows_what_the_worker_holds(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record the worker refuses changes nothing there: list showed -5, and dropped a
+    target whose later record was not JSON, while the worker kept using the earlier value."""
+    set_args = ["targets", "set", "--scope", "rep", "--metric", "deals_won", "--period", "2026-11"]
+    assert run_cli([*set_args, "--id", "r1", "--value", "5"]) == 0
+    assert run_cli([*set_args, "--id", "r2", "--value", "7"]) == 0
+    refused = [
+        (
+            b"rep:r1:deals_won:2026-11",
+            orjson.dumps(
+                {
+                    "scope": "rep",
+                    "scope_id": "r1",
+                    "metric": "deals_won",
+                    "period": "2026-11",
+                    "value": -5,
+                }
+            ),
+        ),
+        (b"rep:r2:deals_won:2026-11", b"{not json"),
+    ]
+    asyncio.run(produce(env.kafka_bootstrap, [(env.topics.targets, k, v) for k, v in refused]))
+    capsys.readouterr()
+    assert run_cli(["targets", "list", "--format", "json"]) == 0
+    listed = {t["scope_id"]: t["value"] for t in orjson.loads(capsys.readouterr().out)}
+    assert listed == {"r1": 5, "r2": 7}
 
 
 async def _cleanup_policy(settings: Settings, topic: str) -> str:

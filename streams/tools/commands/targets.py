@@ -18,9 +18,11 @@ from typing import Any
 
 import orjson
 
-from streams.domain.events import ACTIVITY_TYPES, is_valid_metric, is_valid_period
+from streams.domain.events import ACTIVITY_TYPES, TargetCommand, is_valid_metric, is_valid_period
+from streams.domain.validation import EventDecoder, Rejection
 from streams.domain.vocabulary import HEADLINE_TARGET_METRICS
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
+from streams.tools.event_files import read_csv as read_csv_records
 from streams.tools.generator import target_record
 from streams.tools.producer import (
     KafkaUnavailable,
@@ -58,8 +60,8 @@ def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) ->
     `50000.0`."""
     if scope not in ("rep", "team"):
         raise TargetError(f"scope {scope!r} must be rep or team")
-    if not 1 <= len(scope_id) <= 64 or ":" in scope_id:
-        raise TargetError(f"id {scope_id!r} must be 1-64 characters without ':'")
+    if not 1 <= len(scope_id) <= 64:  # it may hold ':' (the worker splits keys around it)
+        raise TargetError(f"id {scope_id!r} must be 1-64 characters")
     if not is_valid_metric(metric):
         raise TargetError(
             f"metric {metric!r} must be one of {', '.join(METRICS)} or activities.<type> "
@@ -81,19 +83,28 @@ def validate(scope: str, scope_id: str, metric: str, period: str, value: Any) ->
 
 
 def read_csv(path: Path) -> list[tuple[str, str, str, str, int | float]]:
-    """Targets from a CSV with a header row scope,scope_id,metric,period,value."""
+    """Targets from a CSV with a header row scope,scope_id,metric,period,value, read as
+    `publish` reads CSV (a byte-order mark dropped, cells trimmed, a row with more or fewer
+    cells than the header refused: `1,200` unquoted is two cells, not 1)."""
     rows = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        wanted = {"scope", "scope_id", "metric", "period", "value"}
-        if not reader.fieldnames or not wanted <= set(reader.fieldnames):
-            raise TargetError(f"{path} needs a header row: scope,scope_id,metric,period,value")
-        for line, row in enumerate(reader, 2):
-            fields = (row["scope"], row["scope_id"], row["metric"], row["period"])
-            try:
-                rows.append((*fields, validate(*fields, row["value"])))
-            except TargetError as exc:
-                raise TargetError(f"{path} line {line}: {exc}") from None
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    wanted = {"scope", "scope_id", "metric", "period", "value"}
+    if not wanted <= {cell.strip() for cell in first.split(",")}:
+        raise TargetError(f"{path} needs a header row: scope,scope_id,metric,period,value")
+    for record in read_csv_records(str(path), data, "targets"):
+        if record.problem is not None or record.raw is None:
+            detail = record.problem[1] if record.problem else "no value"
+            raise TargetError(f"{path} line {record.line}: {detail}")
+        row = orjson.loads(record.raw)
+        scope, scope_id, metric, period = (
+            str(row.get(name, "")) for name in ("scope", "scope_id", "metric", "period")
+        )
+        try:
+            value = validate(scope, scope_id, metric, period, row.get("value"))
+            rows.append((scope, scope_id, metric, period, value))
+        except TargetError as exc:
+            raise TargetError(f"{path} line {record.line}: {exc}") from None
     return rows
 
 
@@ -108,27 +119,40 @@ async def send_targets(
 
 
 async def read_targets(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The current targets: the topic read from the beginning to its end offsets."""
+    """The current targets as the worker holds them: the topic read from the beginning to
+    its end offsets, each record judged by the worker's decoder. A record it refuses (a
+    value of -5, invalid JSON) changes nothing, as in the worker: the value before it stands."""
+    decoder = EventDecoder(
+        known_currencies=frozenset(),
+        max_payload_bytes=settings.max_payload_bytes,
+        max_clock_skew=settings.max_clock_skew,
+    )
     current: dict[str, dict[str, Any] | None] = {}
     async for records in read_to_end(settings, settings.topics.targets):
         for message in records:
-            key = message.key.decode("utf-8", "replace") if message.key else ""
-            current[key] = None if message.value is None else _parse(message.value)
+            command = decoder.target(message.key, message.value)
+            if isinstance(command, Rejection):
+                continue
+            current[command.key] = None if command.value is None else _row(command)
     return {k: v for k, v in sorted(current.items()) if v is not None}
+
+
+def _row(command: TargetCommand) -> dict[str, Any]:
+    number = command.value
+    value = int(number) if number is not None and number.is_integer() else number
+    return {
+        "scope": command.scope,
+        "scope_id": command.scope_id,
+        "metric": command.metric,
+        "period": command.period,
+        "value": value,
+    }
 
 
 def _number(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _add_key_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -216,7 +240,7 @@ def run_set(args: argparse.Namespace) -> int:
     except KafkaUnavailable as exc:
         return _fail(str(exc), 1)
     for scope, scope_id, metric, period, value in items:
-        print(f"set {scope}:{scope_id}:{metric}:{period} = {value:g}")
+        print(f"set {scope}:{scope_id}:{metric}:{period} = {value}")  # as sent, unrounded
     print(f"{sent} target(s) sent to {settings.topics.targets}", file=sys.stderr)
     return 0
 

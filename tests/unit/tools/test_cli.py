@@ -156,6 +156,41 @@ def test_targets_csv_errors_name_the_line(
     assert "header row" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("rep,s01,revenue_won,2026-12,1,200", "line 2: the row has 6 cells but the header names 5"),
+        ("rep", "line 2: the row has 1 cells but the header names 5"),  # was a TypeError
+    ],
+)
+def test_targets_csv_rows_with_another_cell_count_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, message: str
+) -> None:
+    """`1,200` unquoted is two cells: the extra one was dropped and 1 was set."""
+    sheet = tmp_path / "targets.csv"
+    sheet.write_text(f"scope,scope_id,metric,period,value\n{row}\n")
+    assert run_cli(["targets", "set", "--file", str(sheet)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_targets_csv_is_read_as_publish_reads_csv(tmp_path: Path) -> None:
+    from streams.tools.commands.targets import read_csv as read_targets_csv
+
+    sheet = tmp_path / "targets.csv"
+    sheet.write_bytes(
+        b"\xef\xbb\xbfscope,scope_id,metric,period,value\r\n"
+        b'rep, s03 ,revenue_won,2026-12,"1,200"\r\n'  # quoted: one cell (not a number)
+        b"team,acme:emea,deals_won,2026-12,120000.75\r\n"
+    )
+    with pytest.raises(ValueError, match="line 2: value '1,200' is not a number"):
+        read_targets_csv(sheet)
+    sheet.write_bytes(sheet.read_bytes().replace(b'"1,200"', b"1200"))
+    assert read_targets_csv(sheet) == [
+        ("rep", "s03", "revenue_won", "2026-12", 1200),  # cells trimmed, a BOM dropped
+        ("team", "acme:emea", "deals_won", "2026-12", 120000.75),  # ids may hold ':'
+    ]
+
+
 def test_generate_to_a_file_writes_json_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

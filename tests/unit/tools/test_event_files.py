@@ -182,7 +182,11 @@ def test_csv_rows_become_json_objects_without_empty_cells() -> None:
         "malformed_row",
         "the row has 11 cells but the header names 10 fields",
     )
-    assert records[4].problem is not None and records[4].problem[0] == "unknown_kind"
+    # a short row is malformed too: its last cells were missing, not empty
+    assert records[4].problem == (
+        "malformed_row",
+        "the row has 2 cells but the header names 10 fields",
+    )
 
 
 def test_csv_line_numbers_count_quoted_line_breaks() -> None:
@@ -197,7 +201,8 @@ def test_csv_line_numbers_count_quoted_line_breaks() -> None:
 
 
 def test_csv_problems_with_the_file_itself() -> None:
-    (record,) = read_csv("e.csv", b"")
+    assert list(read_csv("e.csv", b"")) == []  # nothing to send, as an empty .jsonl
+    (record,) = read_csv("e.csv", b" ,\nx,y\n")
     assert record.problem == ("unreadable", "no header row of field names")
     (record,) = read_csv("e.csv", b"event_id,rep_id\nok,s01\nbad,\xff\n")
     assert record.line == 3 and record.problem is not None
@@ -331,3 +336,44 @@ def test_sources_are_read_from_files(tmp_path: Path) -> None:
     path.write_bytes(jsonl(ACTIVITY))
     result = validate_sources([(str(path), path.read_bytes())], DECODER, NOW, "activities")
     assert len(result.valid) == 1 and result.valid[0].line == 1
+
+
+def test_a_column_named_twice_refuses_the_file() -> None:
+    """The later (empty) cell overwrote the earlier one: a duration of 300 was lost."""
+    data = (
+        b"event_id,occurred_at,rep_id,team_id,activity,duration_s,duration_s\n"
+        b"c7-1,2026-11-27T10:00:00Z,s01,t1,call,300,\n"
+    )
+    (record,) = read_csv("e.csv", data)
+    assert record.problem == ("unreadable", "the header names duration_s more than once")
+
+
+def test_a_value_under_an_unnamed_column_is_malformed() -> None:
+    data = b"event_id,occurred_at,rep_id,team_id,activity,\na1,2026-11-27T10:00:00Z,s01,t1,call,9\n"
+    (record,) = read_csv("e.csv", data)
+    assert record.problem is not None and record.problem[0] == "malformed_row"
+    (fine,) = read_csv("e.csv", data.replace(b",9\n", b",\n"))
+    assert fine.problem is None and fine.kind == "activities"
+
+
+def test_a_cell_past_the_csv_field_limit_is_a_line_error_not_a_crash() -> None:
+    data = b"event_id,occurred_at,rep_id,team_id,activity,outcome\n" + (
+        b'a1,2026-11-27T10:00:00Z,s01,t1,call,"' + b"x" * 200_000 + b'"\n'
+    )
+    (record,) = read_csv("e.csv", data)
+    assert record.problem is not None and record.problem[0] == "unreadable"
+    assert "field larger than field limit" in record.problem[1]
+
+
+def test_only_ascii_digits_make_a_number() -> None:
+    assert csv_value("csat", "5") == 5 and csv_value("csat", "\uff15") == "\uff15"
+    assert csv_value("nps", "\u0663") == "\u0663"
+
+
+def test_a_json_line_with_a_number_beyond_a_double_in_an_unknown_field_is_recognised() -> None:
+    """orjson refuses `1e400`, the worker ignores it in an unknown field: publish did not."""
+    line = orjson.dumps(ACTIVITY)[:-1] + b',"x":1e400}'
+    (record,) = read_jsonl("e.jsonl", line)
+    assert record.problem is None and record.kind == "activities" and record.raw == line
+    (nan,) = read_jsonl("e.jsonl", orjson.dumps(ACTIVITY)[:-1] + b',"x":NaN}')
+    assert nan.problem is not None and nan.problem[0] == "invalid_json"
