@@ -10,6 +10,7 @@ and where the original still lies. Pure: no Kafka import; the command reads the 
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,14 +151,22 @@ NULL = Unexportable("the record's value was a Kafka null: there is nothing to se
 EMPTY = Unexportable("the record's value was empty: there is nothing to send")
 BINARY = Unexportable("its payload is not UTF-8 text (kept as base64)")
 BROKEN = Unexportable("its payload is invalid JSON over several lines")
+REKEYED = Unexportable(
+    "a target whose record key does not match its value: `publish` would key it by its "
+    "value; set it with `salespulse targets set`"
+)
 
 
 def export_line(letter: DeadLetter) -> str | Unexportable:
     """The line to write for a dead letter, or why there is none.
 
-    A one-line text payload is written exactly as it was received, so `publish` checks the
-    very bytes the worker rejected. A JSON payload spread over several lines is written
-    compacted (its meaning kept); invalid JSON over several lines is left to the operator.
+    A text payload is written exactly as it was received, so `publish` checks the very bytes
+    the worker rejected. One spread over several lines is written with its line breaks as
+    spaces: in valid JSON a raw line break can only stand between tokens, so nothing else
+    changes (repeated keys and numbers stay as written; compacted by a JSON library, a
+    refused repeated key came back valid and 30 digits came back as a float). Invalid JSON
+    over several lines, whose breaks may sit inside a string, is left to the operator, as is
+    a target refused for its key: a line carries no key.
     """
     if letter.truncated:
         return CUT
@@ -168,12 +177,29 @@ def export_line(letter: DeadLetter) -> str | Unexportable:
     text = letter.payload
     if not text.strip():
         return EMPTY
+    if _rekeyed_target(text, letter.document.get("key")):
+        return REKEYED
     if "\n" not in text and "\r" not in text:
         return text
     try:
-        return orjson.dumps(orjson.loads(text)).decode()
-    except orjson.JSONDecodeError:
+        json.loads(text)  # strict: no raw line break inside a string
+    except (ValueError, RecursionError):
         return BROKEN
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _rekeyed_target(text: str, key: object) -> bool:
+    """Is this a target whose record key is not the one its value makes?"""
+    if not isinstance(key, str):
+        return False
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(value, dict) or not {"scope", "metric", "period"} <= value.keys():
+        return False
+    fields = (value.get(name) for name in ("scope", "scope_id", "metric", "period"))
+    return key != ":".join(str(field) for field in fields)
 
 
 @dataclass(slots=True)

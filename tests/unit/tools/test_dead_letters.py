@@ -20,6 +20,7 @@ from streams.tools.dead_letters import (
     CUT,
     EMPTY,
     NULL,
+    REKEYED,
     DeadLetter,
     Export,
     Review,
@@ -41,6 +42,7 @@ def letter(
     offset: int = 7,
     seconds: int = 0,
     max_bytes: int = 1_000_000,
+    key: bytes = b"s01",
 ) -> DeadLetter:
     """A dead letter as the worker writes it, read back."""
     value = deadletter_record(
@@ -48,7 +50,7 @@ def letter(
         topic=topic,
         partition=3,
         offset=offset,
-        key=b"s01",
+        key=key,
         payload=payload,
         received_at=AT + timedelta(seconds=seconds),
         max_bytes=max_bytes,
@@ -83,9 +85,30 @@ def test_a_one_line_payload_is_exported_exactly_as_received() -> None:
     assert export_line(letter()) == DEAL.decode()
 
 
-def test_a_json_payload_over_several_lines_is_exported_compacted() -> None:
-    line = export_line(letter(b'{\n  "event_id": "d1",\n  "amount": 1.50\n}\n'))
-    assert line == '{"event_id":"d1","amount":1.5}'
+def test_a_json_payload_over_several_lines_is_exported_on_one_line_as_written() -> None:
+    line = export_line(letter(b'{\r\n  "event_id": "d1",\n  "amount": 1.50\n}\n'))
+    assert line == '{    "event_id": "d1",   "amount": 1.50 } '
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{\n "csat": "x",\n "csat": 5\n}',  # refused for its first value: compacted, it was valid
+        b'{\n "x": 123456789012345678901234567890\n}',  # compacted: 1.2345678901234568e+29
+        b'{\n "x": 1e400\n}',  # valid JSON, beyond a double: was "invalid JSON over lines"
+    ],
+)
+def test_a_payload_over_several_lines_keeps_every_token(payload: bytes) -> None:
+    line = export_line(letter(payload))
+    assert line == payload.decode().replace("\n", " ")
+
+
+def test_a_target_refused_for_its_key_is_not_exported_under_another() -> None:
+    value = b'{"scope":"rep","scope_id":"dl2","metric":"deals_won","period":"2026-11","value":3}'
+    mismatched = letter(value, topic="sales.targets", key=b"rep:dl1:deals_won:2026-11")
+    assert export_line(mismatched) is REKEYED
+    matching = letter(value, topic="sales.targets", key=b"rep:dl2:deals_won:2026-11")
+    assert export_line(matching) == value.decode()
 
 
 @pytest.mark.parametrize(
