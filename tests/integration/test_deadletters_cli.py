@@ -75,7 +75,7 @@ async def test_dead_letters_are_listed_exported_fixed_and_sent_again(
     assert exported.returncode == 0, exported.stderr
     lines = everything.read_text().splitlines()
     assert sorted(lines) == sorted(
-        [unknown.decode(), '{"event_id": "a1", ', '{"event_id":"a2","activity":"visit"}']
+        [unknown.decode(), '{"event_id": "a1", ', '{  "event_id": "a2",  "activity": "visit" }']
     )
     assert "1 not written: its payload is not UTF-8 text" in exported.stderr, exported.stderr
 
