@@ -48,6 +48,13 @@ class LastActivities(Collector):
         held = self.latest[rep] if rep in self.latest else self._from_views(rep)
         self.latest[rep] = (at, team) if held is None or (at, team) > held else held
 
+    def team_of(self, rep: str) -> str | None:
+        """The team of the rep's latest activity (None: none known)."""
+        if rep not in self.latest:
+            self.latest[rep] = self._from_views(rep)
+        held = self.latest[rep]
+        return held[1] if held is not None else None
+
     def _from_views(self, rep: str) -> tuple[float, str] | None:
         view = self.views.get("rep:" + rep)
         return latest_activity(view) if view is not None else None

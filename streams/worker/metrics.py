@@ -54,6 +54,13 @@ from streams.worker.loop_busy import LoopBusy, LoopBusyCollector
 from streams.worker.settings import DEFAULT_METRICS_MAX_SCOPES, Settings
 from streams.worker.store_memory import StoreMemory
 
+#: upper bounds of `sales_event_lag_seconds`, up to a month: events up to the late grace
+#: (7 days by default) are applied, and with a day as the last bound every quantile of a
+#: history's replay read 86,400 s while the mean lag was 3 to 4 days
+EVENT_LAG_BUCKETS: tuple[float, ...] = (
+    *(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+    *(86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400),
+)
 #: the rep or team label of activities beyond SALES_METRICS_MAX_SCOPES
 OTHER = "_other"
 BOUNDED_KINDS = ("rep", "team")
@@ -182,7 +189,7 @@ class PipelineMetrics:
         self.event_lag = BatchHistogram(
             "sales_event_lag_seconds",
             "Time from an event's occurred_at to the moment it was applied",
-            (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400),
+            EVENT_LAG_BUCKETS,
         )
         registry.register(self.event_lag)
         self.consumer_lag = Gauge(
@@ -269,16 +276,29 @@ class BusinessCollector(Collector):
         evaluate: Callable[[str, datetime], list[tuple[str, Any]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ready: Callable[[], bool] = lambda: True,
+        home_team: Callable[[str], str | None] = lambda rep: None,
     ) -> None:
         self.views = views
         self.settings = settings
         self.evaluate = evaluate
         self.clock = clock
+        #: rep -> the team of its latest activity: the `team` label of a rep's target series
+        #: in a period without events of the rep (last_activity.LastActivities.team_of)
+        self.home_team = home_team
         #: False while the views are being rebuilt: no business gauge is exported then
         #: (a half-built view would export wrong figures; the series resume next scrape)
         self.ready = ready
         #: (team, period) -> medians, fetched before each scrape (streams.worker.medians)
         self.medians: dict[tuple[str, str], TeamMedians | None] = {}
+
+    def _team_of(self, view: ScopeView, period_id: str) -> str:
+        """The `team` label: a rep's team in the period (its latest event's), else the team
+        of its latest activity (a rep with a target and no event yet this month was labelled
+        `team=""`: its at-risk alert missed the team's route, the team's panels missed it);
+        a team's own id."""
+        if view.kind == "team":
+            return view.id
+        return view.latest_part(period_id) or self.home_team(view.id) or ""
 
     def wanted_medians(self, now: datetime) -> set[tuple[str, str]]:
         """(team, period) of every exported rep's team in the current periods: for quadrants."""
@@ -334,7 +354,7 @@ class BusinessCollector(Collector):
 
     def _figures(self, fam: _Families, view: ScopeView, kind: str, period_id: str) -> None:
         f = figures_of(view, period_id, self.settings.tz)
-        team = _team_of(view, period_id)
+        team = self._team_of(view, period_id)
         base = [view.kind, view.id, period_id, kind]
         fam.revenue.add_metric([*base, team], float(money_out(f.revenue_won) or 0.0))
         fam.deals.add_metric([*base, team, "won"], f.won)
@@ -380,7 +400,7 @@ class BusinessCollector(Collector):
                 continue
             active = True
             base = [view.kind, view.id, ev.metric, period_id, kinds[period_id]]
-            team = _team_of(view, period_id)
+            team = self._team_of(view, period_id)
             fam.attainment.add_metric([*base, team], ev.attainment)
             if ev.pace is not None:
                 fam.pace.add_metric([*base, team], ev.pace)
@@ -389,7 +409,7 @@ class BusinessCollector(Collector):
             for status_name in TARGET_STATUSES:
                 fam.status.add_metric([*base, team, status_name], int(status_name == ev.status))
         if view.kind == "rep" and active:
-            fam.target_active.add_metric([_team_of(view, current["month"]), view.id], 1)
+            fam.target_active.add_metric([self._team_of(view, current["month"]), view.id], 1)
 
 
 #: the {scope, id, period, period_kind} gauges read from the performance document (contract
@@ -479,13 +499,6 @@ def _rank(view: ScopeView, period_ids: set[str]) -> tuple[bool, float, str]:
                 latest = max(latest, view.deals[deal].occurred_at)
     has_target = any(period in period_ids for _, period in view.targets)
     return (not has_target, -latest, view.id)
-
-
-def _team_of(view: ScopeView, period_id: str) -> str:
-    """The `team` label: a rep's team in the period (its latest event's), a team's own id."""
-    if view.kind == "team":
-        return view.id
-    return view.latest_part(period_id) or ""
 
 
 _LABELS = ("scope", "id", "period", "period_kind")

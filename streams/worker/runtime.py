@@ -224,13 +224,17 @@ class Runtime:
         self.metrics.start_at_zero(
             (topics.activities, topics.deals, topics.feedback), topics.targets
         )
-        self.collector = BusinessCollector(
-            self.views, settings, self.evaluations, ready=lambda: self.ready
-        )
-        self.registry.register(self.collector)
         self.last_activity = LastActivities(
             self.views, self.metrics.budget, lambda: self.ready, enabled=settings.metrics_rep_label
         )
+        self.collector = BusinessCollector(
+            self.views,
+            settings,
+            self.evaluations,
+            ready=lambda: self.ready,
+            home_team=self.last_activity.team_of,
+        )
+        self.registry.register(self.collector)
         self.registry.register(self.last_activity)
 
     def _scopes_table(self) -> Any:

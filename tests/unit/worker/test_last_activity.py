@@ -127,3 +127,44 @@ def test_only_owned_ready_admitted_reps_are_exported() -> None:
     off = collector(h)
     off.enabled = False  # SALES_METRICS_REP_LABEL=false
     assert exported(off) == {}
+
+
+def test_a_reps_target_series_take_its_latest_activitys_team_in_a_period_without_events() -> None:
+    """Labelled team="" before: its at-risk alert missed the team's route, and the team's
+    panels (reps with a target, business hours without activity) left it out."""
+    from streams.domain.periods import current_period_ids
+    from streams.engine.queries import target_evaluations
+    from streams.worker.metrics import BusinessCollector
+    from streams.worker.settings import Settings
+    from tests.unit.engine.scope_harness import target
+
+    h = Harness(partitions=1)
+    h.run(
+        [
+            activity("a1", "r1", "t-smb", "2026-11-20T10:00:00Z"),
+            target("rep:r1", "deals_won", "2026-12", 3.0),
+        ],
+        NOW,
+    )
+    wall = datetime(2026, 12, 3, 12, tzinfo=UTC)  # December: no event of r1 yet
+    settings = Settings.from_env({})
+    views = h.views_of("rep:r1")
+    business = BusinessCollector(
+        views,
+        settings,
+        lambda scope, now: target_evaluations(
+            views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
+        ),
+        clock=lambda: wall,
+        home_team=collector(h).team_of,
+    )
+    registry = CollectorRegistry()
+    registry.register(business)
+    teams = {
+        (s.name, s.labels["team"])
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if s.name in ("sales_target_status", "sales_rep_target_active")
+    }
+    assert current_period_ids(wall, settings.tz)["month"] == "2026-12"
+    assert teams == {("sales_target_status", "t-smb"), ("sales_rep_target_active", "t-smb")}

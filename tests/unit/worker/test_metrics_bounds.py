@@ -238,3 +238,15 @@ def test_input_counters_are_exported_at_zero_from_the_start() -> None:
         samples(registry, "sales_events_rejected_total")[(("reason", "late_event"), ("topic", "a"))]
         == 1.0
     )
+
+
+def test_event_lag_buckets_reach_past_the_default_late_grace() -> None:
+    """An event applied days after it happened (a replay within the grace) falls in a
+    bucket of its own size: with a day as the last bound every quantile read one day."""
+    from streams.worker.metrics import EVENT_LAG_BUCKETS
+    from streams.worker.settings import Settings
+
+    grace = Settings.from_env({}).late_grace.total_seconds()
+    assert list(EVENT_LAG_BUCKETS) == sorted(set(EVENT_LAG_BUCKETS))
+    assert any(bound >= grace for bound in EVENT_LAG_BUCKETS)
+    assert sum(3 * 86400 < bound <= grace for bound in EVENT_LAG_BUCKETS) >= 2
