@@ -96,6 +96,7 @@ def refuse_dropped(settings: Settings, period_id: str, name: str) -> None:
 def install(app: web.Application, backend: ApiBackend) -> None:
     """The routes and, in front of every route of `app`, the guard (http_guard)."""
     app[BACKEND] = backend
+    http_guard.redact_parser_errors()
     for index, middleware in enumerate(http_guard.middlewares(backend.settings)):
         app.middlewares.insert(index, middleware)
     app.router.add_routes(ROUTES)

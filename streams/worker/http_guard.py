@@ -11,6 +11,10 @@ route, Faust's own pages included, outermost first:
    <token>`, compared in constant time, except the probes and /metrics unless
    SALES_API_TOKEN_PROTECTS names them. A refusal is 401 with `WWW-Authenticate: Bearer`.
 3. `within_limits`: a query string, a path or a path id over its limit answers 400.
+
+A request aiohttp cannot parse never reaches them: its parser's error quotes the bad line,
+an `Authorization` header and its token included, in the 400 answer and in the log.
+`redact_parser_errors` cuts the header's value out of both.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
-from aiohttp import hdrs, web
+from aiohttp import hdrs, web, web_protocol
 from aiohttp.typedefs import Handler, Middleware
 
 from streams.worker.settings import Settings
@@ -186,3 +192,56 @@ def check_id(name: str, value: str) -> str | None:
     if len(value) > MAX_ID_CHARS:
         return f"{name}: at most {MAX_ID_CHARS} characters, got {len(value)}"
     return None
+
+
+# -- parser errors ------------------------------------------------------------------------------
+
+#: an Authorization header, or a bearer credential alone (a line too long is quoted from
+#: its value), in a parser's error text: a bytes repr, or the line as received
+_AUTHORIZATION = re.compile(r"(?i)(authorization\s*:\s*|\bbearer\s+)[^\r\n'\"]*")
+REDACTED = "[redacted]"
+
+
+def redacted(text: str) -> str:
+    """`text` with the value of any Authorization header or bearer credential replaced."""
+    return _AUTHORIZATION.sub(r"\1" + REDACTED, text)
+
+
+class _RedactAuthorization(logging.Filter):
+    """On aiohttp's server logger: a parser error's message and traceback, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redacted(logging.Formatter().formatException(record.exc_info))
+        message = record.getMessage()
+        if _AUTHORIZATION.search(message):
+            record.msg, record.args = redacted(message), None
+        return True
+
+
+_LOG_FILTER = _RedactAuthorization()
+
+
+def redact_parser_errors() -> None:
+    """Keep the token out of what aiohttp says of a request it cannot parse (an
+    Authorization line with a control character, or one over 8,190 bytes): its answer
+    quoted the line, token and all, and so did its log (README: the token never appears in
+    logs). Patches aiohttp's request handler once per process (aiohttp is pinned)."""
+    handler_class: Any = web_protocol.RequestHandler
+    if not getattr(handler_class, "_salespulse_redacts", False):
+        original = handler_class.handle_error
+
+        def handle_error(
+            self: Any,
+            request: Any,
+            status: int = 500,
+            exc: BaseException | None = None,
+            message: str | None = None,
+        ) -> web.StreamResponse:
+            return original(self, request, status, exc, redacted(message) if message else message)
+
+        handler_class.handle_error = handle_error
+        handler_class._salespulse_redacts = True
+    server_log = logging.getLogger("aiohttp.server")
+    if _LOG_FILTER not in server_log.filters:
+        server_log.addFilter(_LOG_FILTER)

@@ -10,6 +10,7 @@ makes to another one carries it: forwarded requests, leaderboard gathering and m
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,6 +19,8 @@ from faust.types import TP
 from yarl import URL
 
 FORWARDED_HEADER = "X-Salespulse-Forwarded"
+#: how long a request to another worker may take before it is answered 503 here
+PEER_TIMEOUT_SECONDS = 10.0
 
 
 def peer_headers(token: str = "") -> dict[str, str]:
@@ -60,9 +63,15 @@ class PeerClient:
         raise NotImplementedError
 
     async def get(self, url: URL) -> tuple[int, bytes]:
-        """A peer's answer (status, body), marked as forwarded."""
-        async with self.session.get(url, headers=self._headers) as response:
-            return response.status, await response.read()
+        """A peer's answer (status, body), marked as forwarded; TimeoutError past
+        PEER_TIMEOUT_SECONDS (the HTTP client's own default is 5 minutes: a stalled or
+        overloaded worker held every request forwarded to it, and each leaderboard, that long)."""
+        try:
+            async with asyncio.timeout(PEER_TIMEOUT_SECONDS):
+                async with self.session.get(url, headers=self._headers) as response:
+                    return response.status, await response.read()
+        except TimeoutError:
+            raise TimeoutError(f"no answer within {PEER_TIMEOUT_SECONDS:g} s") from None
 
     async def get_json(self, url: URL) -> tuple[int, Any]:
         status, body = await self.get(url)

@@ -180,3 +180,30 @@ async def test_the_token_stays_out_of_the_logs(
         del backend.consumer_state
     assert "consumer gone" in caplog.text
     assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"Authorization: Bearer {TOKEN}\x01",  # a control character: the parser refuses it
+        f"Authorization: Bearer {TOKEN}" + "x" * 9000,  # over aiohttp's 8,190 bytes a line
+    ],
+    ids=["control character", "too long"],
+)
+async def test_a_request_aiohttp_cannot_parse_never_shows_the_token(
+    secured: list[TestClient], caplog: pytest.LogCaptureFixture, line: str
+) -> None:
+    """Its 400 answer and the log quoted the header line, token and all."""
+    import asyncio
+
+    server = secured[0].server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(f"GET /v1/status HTTP/1.1\r\nHost: x\r\n{line}\r\n\r\n".encode())
+    await writer.drain()
+    with caplog.at_level(logging.DEBUG):
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+        await asyncio.sleep(0.1)  # the server's log line
+    writer.close()
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), answer[:200]
+    assert TOKEN.encode() not in answer, answer
+    assert TOKEN not in caplog.text, caplog.text

@@ -45,3 +45,28 @@ def test_medians_requests_stay_within_the_query_limit() -> None:
 def test_peer_headers_carry_the_token_only_when_there_is_one() -> None:
     assert peer_headers() == {FORWARDED_HEADER: "1"}
     assert peer_headers("t" * 20) == {FORWARDED_HEADER: "1", "Authorization": "Bearer " + "t" * 20}
+
+
+def test_a_peer_that_does_not_answer_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP client's default is 5 minutes: a stalled worker held every request
+    forwarded to it that long (an audit paused one with SIGSTOP: 40 s per request)."""
+    import asyncio
+    from contextlib import asynccontextmanager
+    from typing import Any
+
+    from streams.worker import peers
+
+    class Stalled:
+        @asynccontextmanager
+        async def get(self, url: URL, headers: dict[str, str]) -> Any:
+            await asyncio.sleep(3600)
+            yield None
+
+    class Client(peers.PeerClient):
+        @property
+        def session(self) -> Any:
+            return Stalled()
+
+    monkeypatch.setattr(peers, "PEER_TIMEOUT_SECONDS", 0.05)
+    with pytest.raises(TimeoutError, match=r"no answer within 0\.05 s"):
+        asyncio.run(Client().get(URL("http://w:1/v1/reps/r1/performance")))
