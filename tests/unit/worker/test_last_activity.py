@@ -133,10 +133,9 @@ def test_a_reps_target_series_take_its_latest_activitys_team_in_a_period_without
     """Labelled team="" before: its at-risk alert missed the team's route, and the team's
     panels (reps with a target, business hours without activity) left it out."""
     from streams.domain.periods import current_period_ids
-    from streams.engine.queries import target_evaluations
-    from streams.worker.metrics import BusinessCollector
     from streams.worker.settings import Settings
     from tests.unit.engine.scope_harness import target
+    from tests.unit.worker.business_collector import business_collector
 
     h = Harness(partitions=1)
     h.run(
@@ -149,15 +148,7 @@ def test_a_reps_target_series_take_its_latest_activitys_team_in_a_period_without
     wall = datetime(2026, 12, 3, 12, tzinfo=UTC)  # December: no event of r1 yet
     settings = Settings.from_env({})
     views = h.views_of("rep:r1")
-    business = BusinessCollector(
-        views,
-        settings,
-        lambda scope, now: target_evaluations(
-            views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
-        ),
-        clock=lambda: wall,
-        home_team=collector(h).team_of,
-    )
+    business = business_collector(views, settings, lambda: wall, home_team=collector(h).team_of)
     registry = CollectorRegistry()
     registry.register(business)
     teams = {

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.periods import current_period_ids, rfc3339
 from streams.domain.vocabulary import DEADLETTER_REASONS
-from streams.engine.queries import target_evaluations
 from streams.worker import metrics
-from streams.worker.metrics import OTHER, BusinessCollector, PipelineMetrics
+from streams.worker.metrics import OTHER, PipelineMetrics
 from streams.worker.settings import Settings
 from tests.unit.engine.scope_harness import Harness, activity, deal, target
+from tests.unit.worker.business_collector import business_collector
 from tests.unit.worker.two_workers import MONTH, NOW, scenario, two_workers
 
 
@@ -98,14 +98,7 @@ def test_the_default_bound_is_ten_thousand() -> None:
 def collector_of(h: Harness, part: int, max_scopes: int) -> tuple[CollectorRegistry, Any]:
     settings = Settings.from_env({"SALES_METRICS_MAX_SCOPES": str(max_scopes)})
     views = h.parts[part].views
-    collector = BusinessCollector(
-        views,
-        settings,
-        lambda scope, now: target_evaluations(
-            views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
-        ),
-        clock=lambda: NOW,
-    )
+    collector = business_collector(views, settings, lambda: NOW)
     registry = CollectorRegistry()
     registry.register(collector)
     return registry, collector

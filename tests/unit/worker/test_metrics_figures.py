@@ -20,12 +20,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.periods import current_period_ids, rfc3339
-from streams.engine.queries import figures_of, target_evaluations
+from streams.engine.queries import figures_of
 from streams.engine.rollups import Views
 from streams.worker import metrics
 from streams.worker.metrics import BREAKDOWN_OTHER, BusinessCollector, bounded_breakdown
 from streams.worker.settings import Settings
 from tests.unit.engine.scope_harness import DAY, Harness, activity, deal
+from tests.unit.worker.business_collector import business_collector
 from tests.unit.worker.two_workers import NOW
 
 #: the wall clock of these tests: ten minutes into NOW's hour, so every event below (NOW plus
@@ -68,15 +69,7 @@ def scrape(
         }
     )
     views = h.parts[part].views
-    collector = BusinessCollector(
-        views,
-        settings,
-        lambda scope, now: target_evaluations(
-            views.get(scope), now=now, tz=settings.tz, at_risk_pace=0.8
-        ),
-        clock=lambda: WALL,
-        ready=lambda: ready,
-    )
+    collector = business_collector(views, settings, lambda: WALL, ready=lambda: ready)
     if not ready:  # nor does it ask peers for the medians of its quadrants
         assert collector.wanted_medians(WALL) == set()
     registry = CollectorRegistry()
