@@ -90,7 +90,7 @@ def read_csv(path: Path) -> list[tuple[str, str, str, str, int | float]]:
     data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
     wanted = {"scope", "scope_id", "metric", "period", "value"}
-    if not wanted <= {cell.strip() for cell in first.split(",")}:
+    if not wanted <= {cell.strip() for cell in next(csv.reader([first]), [])}:
         raise TargetError(f"{path} needs a header row: scope,scope_id,metric,period,value")
     for record in read_csv_records(str(path), data, "targets"):
         if record.problem is not None or record.raw is None:
