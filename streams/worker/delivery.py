@@ -490,10 +490,11 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 def mark_inbound(app: Any, tps: Iterable[TP]) -> None:
     """Tell Faust's monitor these partitions are being processed, as its streams would: its
     watchdog otherwise logs "Stream has not started processing" for every partition the
-    batch path serves. Also when a rebalance completes, for every partition assigned: the
-    rebalance clears the monitor's record, and the watchdog, which counts from the worker's
-    start, then logged that error (ERROR level) for partitions still catching up once the
-    worker had run 5 minutes."""
+    batch path serves. Also when a rebalance ends, for every partition assigned (after
+    Faust's own end of the rebalance, which clears the monitor's record; marked at the end
+    of recovery, before it, they were wiped at once): the watchdog, which counts from the
+    worker's start, logged that error (ERROR level) for partitions still catching up once
+    the worker had run 5 minutes."""
     monitor = app.monitor
     if monitor is not None:
         now = monotonic()
@@ -510,6 +511,12 @@ class BatchApp(faust.App):  # type: ignore[misc]
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
+
+    def on_rebalance_end(self) -> None:
+        """Faust's monitor forgets every partition's processing time here: each assigned
+        partition is marked anew, so the watchdog counts from now (`mark_inbound`)."""
+        super().on_rebalance_end()
+        mark_inbound(self, self.consumer.assignment())
 
 
 def install_batch_handler(

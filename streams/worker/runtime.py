@@ -25,7 +25,7 @@ from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
 from streams.engine.state import FOLD_SETTINGS, UNPUBLISHED, decode_value, parse_key
 from streams.worker.alignment import PartitionClock
-from streams.worker.delivery import BatchApp, mark_inbound
+from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
 from streams.worker.garbage_collection import collections_held, freeze_long_lived
 from streams.worker.held_decodes import HeldDecodes
@@ -97,7 +97,6 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
-        mark_inbound(self.app, self.app.consumer.assignment())  # the watchdog counts from now
         if await self.runtime.rebuild_views(active_tps):
             await self.runtime.rewind_uncommitted()
 
