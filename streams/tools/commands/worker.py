@@ -242,6 +242,8 @@ def _discard_local_state(data_dir: Path, why: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Does process `pid` run? A zombie does not: a worker SIGKILLed by a parent that has
+    not reaped it yet (a supervisor script) kept its data dir "in use" until it did."""
     if pid == os.getpid():
         return False
     try:
@@ -250,7 +252,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs: kill's answer stands
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -51,3 +51,24 @@ def test_a_data_dir_of_an_earlier_version_keeps_its_state(tmp_path: Path) -> Non
     worker._prepare_data_dir(settings(tmp_path))
     assert state.read_text() == "state"
     assert (tmp_path / "w" / worker.OWNER_FILE).exists()
+
+
+def test_a_killed_worker_not_yet_reaped_does_not_hold_the_data_dir(tmp_path: Path) -> None:
+    """A zombie answers kill(pid, 0): the data dir stayed "in use" until its parent reaped it."""
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    try:
+        s = settings(tmp_path)
+        s.data_dir.mkdir(parents=True)
+        (s.data_dir / worker.RUNNING_MARKER).write_text(str(child.pid))
+        worker._prepare_data_dir(s)  # the marker of a dead worker: its state is discarded
+        assert (s.data_dir / worker.RUNNING_MARKER).read_text() != str(child.pid)
+    finally:
+        child.wait()
