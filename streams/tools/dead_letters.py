@@ -177,26 +177,28 @@ def export_line(letter: DeadLetter) -> str | Unexportable:
     text = letter.payload
     if not text.strip():
         return EMPTY
-    if _rekeyed_target(text, letter.document.get("key")):
+    try:
+        value = json.loads(text)  # strict: no raw line break inside a string
+    except (ValueError, RecursionError):
+        value = _INVALID
+    if _rekeyed_target(value, letter.document.get("key")):
         return REKEYED
     if "\n" not in text and "\r" not in text:
         return text
-    try:
-        json.loads(text)  # strict: no raw line break inside a string
-    except (ValueError, RecursionError):
+    if value is _INVALID:
         return BROKEN
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def _rekeyed_target(text: str, key: object) -> bool:
-    """Is this a target whose record key is not the one its value makes?"""
-    if not isinstance(key, str):
+#: a payload that is not JSON
+_INVALID = object()
+
+
+def _rekeyed_target(value: object, key: object) -> bool:
+    """Is this payload (decoded) a target whose record key is not the one it makes?"""
+    if not isinstance(key, str) or not isinstance(value, dict):
         return False
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    if not isinstance(value, dict) or not {"scope", "metric", "period"} <= value.keys():
+    if not {"scope", "metric", "period"} <= value.keys():
         return False
     fields = (value.get(name) for name in ("scope", "scope_id", "metric", "period"))
     return key != ":".join(str(field) for field in fields)
