@@ -45,33 +45,31 @@ class LastActivities(Collector):
 
     def applied(self, rep: str, team: str, at: float) -> None:
         """A batch applied an activity of `rep` in `team` at event time `at`."""
-        held = self.latest[rep] if rep in self.latest else self._from_views(rep)
+        held = self._held(rep)
         self.latest[rep] = (at, team) if held is None or (at, team) > held else held
 
     def team_of(self, rep: str) -> str | None:
         """The team of the rep's latest activity (None: none known)."""
-        if rep not in self.latest:
-            self.latest[rep] = self._from_views(rep)
-        held = self.latest[rep]
+        held = self._held(rep)
         return held[1] if held is not None else None
 
-    def _from_views(self, rep: str) -> tuple[float, str] | None:
-        view = self.views.get("rep:" + rep)
-        return latest_activity(view) if view is not None else None
+    def _held(self, rep: str) -> tuple[float, str] | None:
+        """The rep's latest activity: as batches applied it, else read from the views once."""
+        if rep not in self.latest:
+            view = self.views.get("rep:" + rep)
+            self.latest[rep] = latest_activity(view) if view is not None else None
+        return self.latest[rep]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             NAME, "Event time of the rep's latest applied activity", labels=["team", "rep"]
         )
         if self.enabled and self.ready():
-            latest = self.latest
             for _, view in sorted(self.views.scopes.items()):
                 if view.kind != "rep":
                     continue
                 rep = view.id
-                if rep not in latest:
-                    latest[rep] = latest_activity(view)
-                held = latest[rep]
+                held = self._held(rep)
                 if held is None:
                     continue
                 at, team = held
