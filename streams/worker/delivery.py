@@ -302,7 +302,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             await self._refetch(fresh, "recovery or a rebalance is under way")
             return
         assert self.batch_handler is not None
-        self._mark_inbound(fresh)
+        mark_inbound(self.app, fresh)
         async with self._handling:
             held = await self.batch_handler(fresh) or {}
             if self.app.consumer_generation_id != generation or not self.flow_active:
@@ -408,9 +408,6 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         for tp, (first, last) in handled.items():
             self.ack_range(tp, first, last)
         return True
-
-    def _mark_inbound(self, batch: Mapping[TP, list[Any]]) -> None:
-        mark_inbound(self.app, batch)
 
     async def _refetch(
         self, records: Mapping[TP, Sequence[Any]], why: str, *, quiet: bool = False

@@ -11,23 +11,22 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from streams.worker.delivery import BatchConsumer, mark_inbound
+from streams.worker.delivery import mark_inbound
 
 
 def test_a_delivered_batch_marks_its_partitions_as_processing() -> None:
     monitor = SimpleNamespace(stream_inbound_time={TP("other", 0): 1.0})
-    consumer = SimpleNamespace(app=SimpleNamespace(monitor=monitor))
+    app = SimpleNamespace(monitor=monitor)
     batch = {TP("sales.activities", 3): [object()], TP("sales.scopes", 1): [object()]}
     before = monotonic()
-    BatchConsumer._mark_inbound(consumer, batch)  # type: ignore[arg-type]
+    mark_inbound(app, batch)
     marked = monitor.stream_inbound_time
     assert set(marked) == {TP("other", 0), *batch}
     assert all(marked[tp] >= before for tp in batch)
 
 
 def test_without_a_monitor_nothing_is_marked() -> None:
-    consumer = SimpleNamespace(app=SimpleNamespace(monitor=None))
-    BatchConsumer._mark_inbound(consumer, {TP("sales.activities", 0): [object()]})  # type: ignore[arg-type]
+    mark_inbound(SimpleNamespace(monitor=None), {TP("sales.activities", 0): [object()]})
 
 
 def test_every_assigned_partition_can_be_marked_at_once() -> None:
