@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from streams.domain.targets import ONCE_ONLY
 from streams.domain.vocabulary import AlertKind
 
-ONCE_ONLY: Final = frozenset({"target_at_risk", "target_missed"})
 #: seconds before a partition whose held alerts were due is asked again for an evaluation
 #: (its owner was draining a backlog, or the request went to a partition since revoked)
 ASK_AGAIN_SECONDS: Final = 10.0

@@ -136,11 +136,13 @@ def alerts_due(status: TargetStatus, emitted: Sequence[str]) -> list[AlertKind]:
         due.append("target_achieved")
     elif status != "achieved" and achieved:
         due.append("target_achievement_revoked")
-    once: dict[str, AlertKind] = {"at_risk": "target_at_risk", "missed": "target_missed"}
-    kind = once.get(status)
+    kind = _ONCE.get(status)
     if kind is not None and kind not in emitted:
         due.append(kind)
     return due
 
 
 _SWING = ("target_achieved", "target_achievement_revoked")
+#: the statuses whose alert is sent at most once per target and period, and that alert
+_ONCE: dict[str, AlertKind] = {"at_risk": "target_at_risk", "missed": "target_missed"}
+ONCE_ONLY: frozenset[str] = frozenset(_ONCE.values())
