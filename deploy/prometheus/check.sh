@@ -99,16 +99,16 @@ route ticket alertname=ConsumerLagHigh category=pipeline severity=ticket
 route ticket alertname=DeadLetterRateHigh category=pipeline severity=ticket
 route default alertname=SomePipelineInfo category=pipeline severity=info
 # sales performance: the listed teams get Slack or e-mail, the others by severity
-route sales-slack alertname=SalesTargetAtRisk category=business severity=ticket team=enterprise
-route sales-slack alertname=RepInactive category=business severity=info team=midmarket rep=r1
-route sales-email alertname=SalesTargetMissed category=business severity=info team=emea
-route sales-email alertname=SalesTargetAtRisk category=business severity=ticket team=apac
+route sales-slack alertname=SalesTargetAtRisk category=business severity=ticket team=t-enterprise
+route sales-slack alertname=RepInactive category=business severity=info team=t-midmarket rep=r1
+route sales-email alertname=SalesTargetMissed category=business severity=info team=t-emea
+route sales-email alertname=SalesTargetAtRisk category=business severity=ticket team=t-apac
 route ticket alertname=SalesTargetAtRisk category=business severity=ticket team=north
 route default alertname=SalesTargetMissed category=business severity=info team=south
 route default alertname=RepInactive category=business severity=info team=north rep=r2
 route ticket alertname=SalesTargetAtRisk category=business severity=ticket
 # the team routes are anchored regular expressions: no partial matches
-route ticket alertname=SalesTargetAtRisk category=business severity=ticket team=enterprise2
+route ticket alertname=SalesTargetAtRisk category=business severity=ticket team=t-enterprise2
 # no category: by severity
 route pager alertname=Uncategorised severity=page
 route ticket alertname=Uncategorised severity=ticket
