@@ -22,6 +22,7 @@ from rich.text import Text
 from streams.domain.vocabulary import Quadrant
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
 from streams.tools.commands.report import per_day, projected_attainment
+from streams.tools.number_text import number, percent
 from streams.tools.producer import topic_partitions
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
@@ -69,14 +70,6 @@ class LiveState:
         return self.sent / elapsed if elapsed > 0 else 0.0
 
 
-def _money(value: Any) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
 def _target(doc: dict[str, Any], metric: str) -> dict[str, Any] | None:
     return next((t for t in doc.get("targets") or [] if t.get("metric") == metric), None)
 
@@ -86,7 +79,7 @@ def _target_status(doc: dict[str, Any], metric: str) -> Text:
     if target is None:
         return Text("-", style="dim")
     status = str(target.get("status"))
-    return Text(f"{_pct(target.get('attainment'))} {status}", style=STATUS_STYLE.get(status, ""))
+    return Text(f"{percent(target.get('attainment'))} {status}", style=STATUS_STYLE.get(status, ""))
 
 
 def _target_outlook(doc: dict[str, Any], metric: str) -> tuple[str, str]:
@@ -94,7 +87,7 @@ def _target_outlook(doc: dict[str, Any], metric: str) -> tuple[str, str]:
     target = _target(doc, metric)
     if target is None:
         return "-", "-"
-    return _pct(projected_attainment(target)), per_day(target.get("required_per_business_day"))
+    return percent(projected_attainment(target)), per_day(target.get("required_per_business_day"))
 
 
 def leaderboard_table(state: LiveState) -> Table:
@@ -119,10 +112,10 @@ def leaderboard_table(state: LiveState) -> Table:
             str(entry.get("rank", "")),
             str(entry["id"]),
             str(entry.get("team_id") or doc.get("team_id") or ""),
-            _money(entry.get("value")),
-            _money(deals.get("won")),
-            _pct(deals.get("win_rate")),
-            _money((doc.get("activities") or {}).get("total")),
+            number(entry.get("value")),
+            number(deals.get("won")),
+            percent(deals.get("win_rate")),
+            number((doc.get("activities") or {}).get("total")),
             _target_status(doc, "revenue_won"),
             *_target_outlook(doc, "revenue_won"),
         )
@@ -144,10 +137,10 @@ def teams_table(state: LiveState) -> Table:
         doc = state.team_performance.get(entry["id"], {})
         table.add_row(
             str(entry["id"]),
-            _money(entry.get("value")),
-            _pct((doc.get("conversion") or {}).get("win_rate")),
-            _pct((doc.get("retention") or {}).get("rate")),
-            _money((doc.get("pipeline") or {}).get("open_amount")),
+            number(entry.get("value")),
+            percent((doc.get("conversion") or {}).get("win_rate")),
+            percent((doc.get("retention") or {}).get("rate")),
+            number((doc.get("pipeline") or {}).get("open_amount")),
         )
     return table
 
@@ -181,7 +174,7 @@ def alerts_table(state: LiveState) -> Table:
             f"{alert.get('scope')}:{alert.get('scope_id')}",
             str(alert.get("metric", "")),
             str(alert.get("period", "")),
-            "-" if attainment is None else f"{attainment * 100:.0f}%",
+            percent(attainment),
         )
     return table
 
@@ -264,7 +257,7 @@ async def follow_alerts(state: LiveState, settings: Settings) -> None:
 def status_line(state: LiveState) -> str:
     """One line for `--no-view` runs (logs, tests)."""
     leader = state.leaderboard[0] if state.leaderboard else None
-    lead = f"leader {leader['id']} ({_money(leader.get('value'))})" if leader else "no leader yet"
+    lead = f"leader {leader['id']} ({number(leader.get('value'))})" if leader else "no leader yet"
     problem = "".join(f"; {p}" for p in (state.kafka_problem, state.problem) if p)
     return (
         f"{state.sent} live events ({state.rate:.1f}/s); {lead}; "

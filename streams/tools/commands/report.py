@@ -23,6 +23,7 @@ import orjson
 from streams.tools import api_client
 from streams.tools.api_client import ApiError, ApiUnavailable, SalesApi
 from streams.tools.commands.options import add_api_argument, api_url
+from streams.tools.number_text import exact, number, percent
 from streams.worker.settings import Settings, SettingsError
 
 EPILOG = """\
@@ -42,20 +43,12 @@ def current_month(tz: ZoneInfo) -> str:
     return f"{now.year:04d}-{now.month:02d}"
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
-def _num(value: Any, digits: int = 0) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def per_day(value: Any) -> str:
     """A required pace: two decimals below 1 (0.05 deals a day), one below 10, else none."""
     if value is None:
         return "-"
     digits = 0 if value == 0 or abs(value) >= 10 else 2 if abs(value) < 1 else 1
-    return f"{value:,.{digits}f}"
+    return number(value, digits)
 
 
 def projected_attainment(target: dict[str, Any]) -> float | None:
@@ -69,8 +62,8 @@ def projected_attainment(target: dict[str, Any]) -> float | None:
 def target_summary(target: dict[str, Any]) -> str:
     """`revenue_won 62% at_risk, proj 85%, need 1,234/day`: attainment and status, then where
     the run rate ends the period and what each business day left must bring."""
-    status = f"{target.get('metric')} {_pct(target.get('attainment'))} {target.get('status')}"
-    projected = _pct(projected_attainment(target))
+    status = f"{target.get('metric')} {percent(target.get('attainment'))} {target.get('status')}"
+    projected = percent(projected_attainment(target))
     required = per_day(target.get("required_per_business_day"))
     return f"{status}, proj {projected}, need {required}{'' if required == '-' else '/day'}"
 
@@ -146,10 +139,11 @@ def change(now: Any, before: Any, show: Callable[[Any], str], *, points: bool) -
     cell = show(now)
     if now is None or before is None or now == before:
         return cell
-    delta = now - before
+    delta = exact(now) - exact(before)
+    sign = "+" if delta > 0 else "-"
     if points:
-        return f"{cell} ({delta * 100:+.0f} pp)"
-    return f"{cell} ({'+' if delta > 0 else '-'}{show(abs(delta))})"
+        return f"{cell} ({sign}{number(abs(delta) * 100)} pp)"
+    return f"{cell} ({sign}{show(abs(delta))})"
 
 
 #: the table's columns that show their change with --compare previous, and whether in points
@@ -165,22 +159,22 @@ _COMPARED = {
 
 #: table columns after the id (and a rep's team), with how each cell is written
 _COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "activities": ("activities_total", _num),
-    "won": ("deals_won", _num),
-    "lost": ("deals_lost", _num),
-    "win rate": ("win_rate", _pct),
-    "revenue": ("revenue_won", _num),
-    "avg deal": ("avg_deal_size", _num),
-    "cycle d": ("avg_cycle_days", lambda v: _num(v, 1)),
-    "csat": ("csat_avg", lambda v: _num(v, 2)),
-    "nps": ("nps", _num),
-    "act/win": ("activities_per_win", lambda v: _num(v, 1)),
+    "activities": ("activities_total", number),
+    "won": ("deals_won", number),
+    "lost": ("deals_lost", number),
+    "win rate": ("win_rate", percent),
+    "revenue": ("revenue_won", number),
+    "avg deal": ("avg_deal_size", number),
+    "cycle d": ("avg_cycle_days", lambda v: number(v, 1)),
+    "csat": ("csat_avg", lambda v: number(v, 2)),
+    "nps": ("nps", number),
+    "act/win": ("activities_per_win", lambda v: number(v, 1)),
 }
 #: what a team row adds: its creation cohort's win rate, renewals kept, open pipeline
 _TEAM_COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "conv. win": ("conversion_win_rate", _pct),
-    "retention": ("retention_rate", _pct),
-    "pipeline": ("pipeline_open_amount", _num),
+    "conv. win": ("conversion_win_rate", percent),
+    "retention": ("retention_rate", percent),
+    "pipeline": ("pipeline_open_amount", number),
 }
 
 
