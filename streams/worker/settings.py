@@ -139,6 +139,13 @@ def _timezone(env: Mapping[str, str]) -> str:
     return tz_name
 
 
+def _base_currency(env: Mapping[str, str]) -> str:
+    base = (env.get("SALES_BASE_CURRENCY") or "USD").upper()
+    if not re.fullmatch(r"[A-Z]{3}", base):
+        raise SettingsError(f"SALES_BASE_CURRENCY={base!r} is not an ISO 4217 code")
+    return base
+
+
 def _url(env: Mapping[str, str], name: str) -> str:
     raw = env.get(name) or ""
     if raw and not re.fullmatch(r"https?://[^/\s:]+(:[0-9]{1,5})?/?", raw):
@@ -268,6 +275,11 @@ class Settings:
     api_token: str = field(default="", repr=False)
     #: open endpoints also put behind the token: "health" (/healthz, /readyz), "metrics"
     api_token_protects: frozenset[str] = frozenset()
+    #: open API connections past which a new one is answered 503 (http_connections)
+    api_max_connections: int = 512
+    #: seconds an API connection may stay without a whole request head (idle, or sending
+    #: one slowly) before it is closed
+    api_idle_timeout: float = 30.0
     #: the most distinct reps, and teams, one worker exports series for on /metrics
     metrics_max_scopes: int = DEFAULT_METRICS_MAX_SCOPES
     #: the most distinct stages (sources) per scope and period on the breakdown gauges; the
@@ -316,9 +328,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         tz_name = _timezone(env)
-        base = (env.get("SALES_BASE_CURRENCY") or "USD").upper()
-        if not re.fullmatch(r"[A-Z]{3}", base):
-            raise SettingsError(f"SALES_BASE_CURRENCY={base!r} is not an ISO 4217 code")
+        base = _base_currency(env)
         fx_path = Path(env.get("SALES_FX_RATES") or DEFAULT_FX_RATES)
         app_id = _app_id(env)
         topics = _topics(env, app_id)
@@ -367,6 +377,8 @@ class Settings:
             ),
             api_token=token,
             api_token_protects=_protects(env, token),
+            api_max_connections=_int(env, "SALES_API_MAX_CONNECTIONS", 512),
+            api_idle_timeout=_float(env, "SALES_API_IDLE_TIMEOUT", 30.0, minimum=1.0),
             metrics_max_scopes=_int(env, "SALES_METRICS_MAX_SCOPES", DEFAULT_METRICS_MAX_SCOPES),
             metrics_max_breakdown=_int(
                 env, "SALES_METRICS_MAX_BREAKDOWN", DEFAULT_METRICS_MAX_BREAKDOWN

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import faust
 
-from streams.worker import api, batch_handler, timers
+from streams.worker import api, batch_handler, http_connections, timers
 from streams.worker.repeated_logs import hold_back_repeats
 from streams.worker.runtime import Runtime
 from streams.worker.settings import Settings
@@ -28,6 +28,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     timers.register(runtime)
     web: Any = runtime.app.web  # Faust's aiohttp driver
     api.install(web.web_app, runtime)
+    http_connections.install(web, runtime.settings)
     return runtime
 
 
