@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: seconds a client is told to wait before it tries again
 RETRY_AFTER_SECONDS = 1
+#: seconds a refused connection stays open for reading, so its request finds no closed
+#: socket (which would reset the connection and destroy the 503 unread)
+LINGER_SECONDS = 1.0
 
 
 def refusal(limit: int) -> bytes:
@@ -76,9 +79,20 @@ class BoundedServer(web.Server):
             len(self._connections) - 1,
             self.max_connections,
         )
+        self.refuse(handler, transport)
+
+    def refuse(self, handler: web_protocol.RequestHandler, transport: asyncio.Transport) -> None:
+        """Answer 503 and close, lingering: closed at once, the request the client sends
+        after connecting reaches a closed socket, whose reset destroys the 503 unread."""
+        # the handler ignores what arrives (aiohttp's own flag for a closing connection)
+        handler._force_close = True
         transport.write(self._refusal)
-        handler.force_close()
-        transport.close()  # after the answer is written
+        if transport.can_write_eof():
+            transport.write_eof()
+        if len(self._connections) > 2 * self.max_connections:
+            transport.close()  # a flood: no lingering
+        else:
+            self._loop.call_later(LINGER_SECONDS, transport.close)
 
 
 class BoundedRunner(web.AppRunner):

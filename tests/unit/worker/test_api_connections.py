@@ -44,8 +44,9 @@ async def server() -> AsyncIterator[tuple[BoundedRunner, int]]:
         await runner.cleanup()
 
 
-async def get_ok(port: int) -> bytes:
+async def get_ok(port: int, pause: float = 0.0) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await asyncio.sleep(pause)  # the server may have answered the connection already
     writer.write(b"GET /ok HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
     answer = await asyncio.wait_for(reader.read(), PATIENCE)
     writer.close()
@@ -58,13 +59,15 @@ async def test_a_connection_past_the_limit_is_answered_503_and_closed(
     runner, port = server
     held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(LIMIT)]
     await asyncio.sleep(0.05)  # the server has taken them
-    refused = await get_ok(port)
+    # the request arrives after the server refused the connection: the 503 is still read
+    refused = await get_ok(port, pause=0.2)
     head, _, body = refused.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503 "), refused
     assert b"Retry-After: 1" in head and b"Connection: close" in head
     assert "SALES_API_MAX_CONNECTIONS" in orjson.loads(body)["error"]
     server_side = runner.server
     assert isinstance(server_side, BoundedServer) and server_side.refused == 1
+    assert (await get_ok(port)).startswith(b"HTTP/1.1 503 "), "a request sent at once"
     # one held connection goes: a new one is served
     _, writer = held.pop()
     writer.close()
