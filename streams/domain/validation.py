@@ -40,6 +40,7 @@ from streams.domain.events import (
     SCHEMA_VERSION,
     SCOPES,
     Activity,
+    AwareDatetime,
     Deal,
     Event,
     Feedback,
@@ -476,6 +477,27 @@ def _exact_time(value: str) -> str | None:
         return f"{m[1]}59.999999{m[2]}"
     cut = _PAST_MICROSECONDS.sub(r"\1", value, count=1)
     return cut if cut != value else None
+
+
+_aware_time = msgspec.json.Decoder(AwareDatetime)
+
+
+class TimestampError(ValueError):
+    """Why a text is not a timestamp an event may carry; says what to write instead."""
+
+
+def read_timestamp(text: str) -> datetime:
+    """One RFC 3339 timestamp, read by the rules of events' times (module docstring): the
+    API's `from` and `to` take what an event may carry, no more (a `+05:99` offset) and no
+    less (a leap second)."""
+    if _OFFSET_WITHOUT_COLON.search(text):
+        raise TimestampError("has its UTC offset without a colon; RFC 3339 writes +05:30")
+    try:
+        return _aware_time.decode(msgspec.json.encode(_exact_time(text) or text))
+    except msgspec.ValidationError as exc:
+        if "timezone" in str(exc):
+            raise TimestampError("needs a UTC offset, e.g. 2026-11-27T00:00:00Z") from None
+        raise TimestampError("is not an RFC 3339 timestamp, e.g. 2026-11-27T00:00:00Z") from None
 
 
 def _unsupported(version: object) -> Rejection:

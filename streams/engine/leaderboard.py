@@ -6,6 +6,7 @@ here, so the HTTP layer only parses parameters and gathers entries from peers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,6 @@ def local_entries(views: Views, q: LeaderboardQuery) -> list[dict[str, Any]]:
         team = view.latest_part(q.period) if q.scope == "rep" else view.id
         if q.team is not None and team != q.team:
             continue
-        if value is None:
-            continue
         entries.append({"id": view.id, "team_id": team, "value": value})
     return ranked(entries, q.limit)
 
@@ -74,8 +73,13 @@ def best_attainment(view: ScopeView, period_id: str, metric: str | None) -> floa
 
 
 def ranked(entries: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """Highest value first, ties broken by id; the first `limit` entries, numbered."""
-    top = sorted(entries, key=lambda e: (-e["value"], e["id"]))[:limit]
+    """Highest value first, ties broken by id; the first `limit` entries, numbered. An entry
+    without a value is left out: null, or a ratio past the largest double (1 / a target of
+    1e-310), which JSON would carry as null; a peer may send either."""
+    valued = [
+        e for e in entries if isinstance(e["value"], int | float) and math.isfinite(e["value"])
+    ]
+    top = sorted(valued, key=lambda e: (-e["value"], e["id"]))[:limit]
     return [
         {"rank": rank, "id": e["id"], "team_id": e["team_id"], "value": e["value"]}
         for rank, e in enumerate(top, start=1)

@@ -31,6 +31,7 @@ from streams.domain.periods import (
     parse_period,
     previous_period_id,
 )
+from streams.domain.validation import TimestampError, read_timestamp
 from streams.domain.vocabulary import LEADERBOARD_METRICS
 from streams.engine.activity import activity_buckets
 from streams.engine.leaderboard import (
@@ -121,16 +122,14 @@ def known_params(request: web.Request, *names: str) -> None:
     (`perod=2026-11`) was ignored, and the answer was the default's, with no word."""
     for name in request.query:
         if name not in names:
-            raise BadRequest(f"{name}: not a parameter here; this route takes {', '.join(names)}")
+            takes = f"this route takes {', '.join(names)}" if names else "this route takes none"
+            raise BadRequest(f"{name}: not a parameter here; {takes}")
         if len(request.query.getall(name)) > 1:
             raise BadRequest(f"{name}: given more than once")
 
 
-#: RFC 3339 (`t` and `z` may be lower case); the offset is checked on its own
-_TIMESTAMP = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
-)
+#: a "+" not encoded in a query string reads as a space: before the offset's digits, it was one
+_OFFSET_SIGN_AS_SPACE = re.compile(r" (?=[0-9]{2}:[0-9]{2}\Z)")
 
 
 def period_param(request: web.Request) -> str:
@@ -163,16 +162,10 @@ def time_param(request: web.Request, name: str, default: datetime) -> datetime:
     raw = request.query.get(name)
     if not raw:
         return default
-    text = raw.replace(" ", "+")  # a "+" not encoded in a query string reads as a space
-    match = _TIMESTAMP.fullmatch(text)
-    if match is None:
-        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp, e.g. 2026-11-27T00:00:00Z")
-    if match["offset"] is None:
-        raise BadRequest(f"{name}: {raw!r} needs a UTC offset, e.g. 2026-11-27T00:00:00Z")
     try:
-        value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except ValueError:  # a month 13, a day 32
-        raise BadRequest(f"{name}: {raw!r} is not an RFC 3339 timestamp") from None
+        value = read_timestamp(_OFFSET_SIGN_AS_SPACE.sub("+", raw))
+    except TimestampError as exc:
+        raise BadRequest(f"{name}: {raw!r} {exc}") from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         # the first and last years overflow when converted or shifted by a default span
         raise BadRequest(f"{name}: the year must be {MIN_YEAR:04d} to {MAX_YEAR}")
@@ -411,7 +404,12 @@ async def internal_medians(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     """The whole group as this worker sees it: every worker's line and what is wrong
-    (streams.worker.group_status). Always 200: the document says whether all is well."""
+    (streams.worker.group_status). 200 whenever it answers: the document says whether all
+    is well."""
+    try:
+        known_params(request)  # it takes none
+    except BadRequest as exc:
+        return error(exc.status, str(exc))
     backend = _backend(request)
     own = await _own_line(request)
     own["url"] = str(request.url.origin())

@@ -10,7 +10,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from streams.engine.leaderboard import LeaderboardQuery, best_attainment, local_entries
+from streams.engine.leaderboard import (
+    LeaderboardQuery,
+    best_attainment,
+    leaderboard_document,
+    local_entries,
+)
 from streams.engine.queries import (
     LEADERBOARD_METRICS,
     figures_of,
@@ -470,3 +475,25 @@ def test_best_attainment_is_the_highest_of_several_targets() -> None:
     assert best_attainment(view, MONTH, "deals_won") == 0.25
     q = LeaderboardQuery(MONTH, "target_attainment", "rep", None, 10)
     assert [(e["id"], e["value"]) for e in local_entries(w.views, q)] == [("r1", 2.0)]
+
+
+def test_a_ratio_past_the_largest_double_is_left_off_the_leaderboard() -> None:
+    """A target of 1e-310 is valid input (> 0); 1 / 1e-310 overflows to infinity, which JSON
+    carries as null: the owner ranked it first as null, and a peer merging that null failed
+    with a TypeError (503 on every other worker)."""
+    w = OneWorker(NOW)
+    w.settle(
+        [
+            deal("d1", "D1", "r1", "t1", "2026-11-10T10:00:00Z", "won", 1000.0),
+            deal("d2", "D2", "r2", "t1", "2026-11-10T11:00:00Z", "won", 1000.0),
+            target("rep:r1", "deals_won", MONTH, 1e-310),
+            target("rep:r2", "deals_won", MONTH, 2.0),
+        ]
+    )
+    q = LeaderboardQuery(MONTH, "target_attainment", "rep", None, 10)
+    local = local_entries(w.views, q)
+    assert [(e["rank"], e["id"], e["value"]) for e in local] == [(1, "r2", 0.5)]
+    # what a peer sends (null for that infinity, from an older worker) merges without it
+    from_peer = [{"id": "r9", "team_id": "t1", "value": None}, {**local[0], "id": "r3"}]
+    merged = leaderboard_document(q, [*local, *from_peer])["entries"]
+    assert [(e["rank"], e["id"]) for e in merged] == [(1, "r2"), (2, "r3")]

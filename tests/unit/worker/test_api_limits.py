@@ -96,6 +96,38 @@ async def test_times_at_the_edges_of_the_range_answer(
         assert status == 200 and body["buckets"] == []
 
 
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("from=2026-12-03T10:00:00%2B05:99", "not an RFC 3339 timestamp"),  # minutes past 59
+        ("from=2026-12-03T10:00:00%2B24:00", "not an RFC 3339 timestamp"),
+        ("from=2026-12-03T10:00:00", "needs a UTC offset"),
+        ("to=2026-12-03T10:00:00%2B0530", "offset without a colon"),
+        ("to=2026-13-03T10:00:00Z", "not an RFC 3339 timestamp"),
+    ],
+)
+async def test_times_events_may_not_carry_answer_400(
+    clients: list[TestClient], query: str, says: str
+) -> None:
+    for client in clients:
+        status, body, _ = await call(client, f"/v1/reps/r1/activity?{query}")
+        assert status == 400 and says in body["error"], body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2026-12-03T23:59:60Z&to=2026-12-04T00:00:00Z",  # a leap second, as in events
+        "from=2026-12-03%2010:00:00%2B05:30&to=2026-12-04t00:00:00z",  # a space, lower case
+        "from=2026-12-03T10:00:00+05:30&to=2026-12-04T00:00:00.1234567Z",  # "+" not encoded
+    ],
+)
+async def test_times_events_may_carry_are_taken(clients: list[TestClient], query: str) -> None:
+    for client in clients:
+        status, body, _ = await call(client, f"/v1/reps/r1/activity?{query}")
+        assert status == 200 and body["buckets"] == [], body
+
+
 @pytest.mark.parametrize("period", ["0001-01", "9999-Q4", "0002-W01", "9998-12-31", "0000-01"])
 async def test_periods_out_of_range_answer_400_or_200(
     clients: list[TestClient], period: str

@@ -82,3 +82,14 @@ async def test_each_line_says_how_busy_its_worker_is(clients: list[TestClient]) 
     finally:
         workers[0].busy = None
     assert [(w["worker"], w["busy"]) for w in doc["workers"]] == [("w0", 0.973), ("w1", None)]
+
+
+async def test_a_parameter_answers_400_where_probes_and_metrics_ignore_it(
+    clients: list[TestClient],
+) -> None:
+    response = await clients[0].get("/v1/status?x=1")
+    assert response.status == 400
+    assert (await response.json())["error"] == "x: not a parameter here; this route takes none"
+    # a probe or a scrape configured with a parameter keeps working (README, HTTP API)
+    for path in ("/healthz?x=1", "/metrics?x=1"):
+        assert (await clients[0].get(path)).status == 200, path
