@@ -3,9 +3,9 @@
 aiohttp accepts every connection and gives each a buffer for its request head: 20,000 idle
 connections took a worker's file descriptors (the ones RocksDB and Kafka need too), and
 3,000 half-sent header blocks held 6 GB. Here, past SALES_API_MAX_CONNECTIONS open
-connections a new one is answered 503 and closed at once, and a connection that has not
-sent a whole request head within SALES_API_IDLE_TIMEOUT seconds (aiohttp's keep-alive
-timer, which since 3.10 also runs before the first request) is closed.
+connections a new one is answered 503 and closed (reading nothing of it), and a connection
+that has not sent a whole request head within SALES_API_IDLE_TIMEOUT seconds is closed
+(aiohttp's keep-alive timer, which the pinned aiohttp also runs before a first request).
 
 Faust builds its aiohttp runner itself (faust.web.drivers.aiohttp.Web._runner, pinned
 faust-streaming 0.15.x); `install` replaces it before the web server starts.
