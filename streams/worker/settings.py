@@ -7,6 +7,7 @@ no configuration at all. Invalid values fail at start-up with a message naming t
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import socket
@@ -37,6 +38,19 @@ DEFAULT_METRICS_MAX_BREAKDOWN = 20
 MAX_INSTANCE_ID_CHARS = 249 - 13
 _INSTANCE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_INSTANCE_ID_CHARS}}}")
 
+#: the largest value of a whole-number setting (byte counts, counts): beyond, C code overflows
+MAX_INT = 2**48
+#: the longest time setting (seconds): a year
+MAX_SECONDS = 365 * 86400.0
+MAX_PORT = 65535
+#: the table stores a worker runs on (the schemes of Faust store URLs; framed_store.py)
+STORES = ("rocksdb", "memory")
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+#: one bootstrap server: a host name, an IPv4 address or a bracketed IPv6 one, and a port
+_BOOTSTRAP_SERVER = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[0-9]{1,5}))?"
+)
+
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
@@ -53,7 +67,10 @@ def parse_duration(name: str, text: str) -> timedelta:
     if not match or text.strip().upper() in ("P", "PT"):
         raise SettingsError(f"{name}={text!r} is not an ISO 8601 duration such as P7D or PT1H")
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError:
+        raise SettingsError(f"{name}={text!r} is too long a duration") from None
 
 
 def _late_grace(env: Mapping[str, str]) -> timedelta:
@@ -93,16 +110,41 @@ def _app_id(env: Mapping[str, str]) -> str:
 
 
 def _topics(env: Mapping[str, str], app_id: str) -> Topics:
-    """The defaults, the internal topic named after the app, and SALES_TOPIC_<NAME> renames."""
+    """The defaults, the internal topic named after the app, and SALES_TOPIC_<NAME> renames:
+    each a legal Kafka topic name, no two roles on one topic."""
     renamed = {
         name: env[f"SALES_TOPIC_{name.upper()}"]
         for name in Topics.__dataclass_fields__
         if env.get(f"SALES_TOPIC_{name.upper()}")
     }
-    return Topics(**{"scopes": f"{app_id}.scopes", **renamed})
+    for name, topic in renamed.items():
+        if not _TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+            raise SettingsError(
+                f"SALES_TOPIC_{name.upper()}={topic!r} is not a Kafka topic name: use 1-249 "
+                "letters, digits, '.', '_' or '-'"
+            )
+    topics = Topics(**{"scopes": f"{app_id}.scopes", **renamed})
+    roles: dict[str, str] = {}
+    for name in Topics.__dataclass_fields__:
+        topic = getattr(topics, name)
+        if topic in roles:
+            raise SettingsError(
+                f"{name} and {roles[topic]} would both use the topic {topic!r}: give each its "
+                f"own (SALES_TOPIC_{name.upper()}, SALES_TOPIC_{roles[topic].upper()})"
+            )
+        roles[topic] = name
+    return topics
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+def _float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    minimum: float = 0.0,
+    maximum: float = MAX_SECONDS,
+) -> float:
+    """A number within [minimum, maximum]; nan and infinity are no setting (a stop timeout
+    of nan made the worker wait for ever)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -110,12 +152,18 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} is not a finite number")
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
+    if value > maximum:
+        raise SettingsError(f"{name}={raw!r} must be <= {maximum:g}")
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int = MAX_INT
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -125,7 +173,33 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
+    if value > maximum:
+        raise SettingsError(f"{name}={raw!r} must be <= {maximum}")
     return value
+
+
+def _bootstrap(env: Mapping[str, str]) -> str:
+    """KAFKA_BOOTSTRAP: host:port[,host:port...] (a host alone is port 9092, as Kafka's
+    clients read it); a malformed list failed deep in the client, or waited for ever."""
+    raw = env.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
+    for server in raw.split(","):
+        match = _BOOTSTRAP_SERVER.fullmatch(server.strip())
+        if match is None or not 1 <= int(match["port"] or 9092) <= MAX_PORT:
+            raise SettingsError(
+                f"KAFKA_BOOTSTRAP={raw!r}: {server.strip()!r} is not host:port (port 1-65535); "
+                "give one or more brokers, e.g. 127.0.0.1:9092 or k1:9092,k2:9092"
+            )
+    return raw
+
+
+def _store(env: Mapping[str, str]) -> str:
+    store = env.get("SALES_STORE") or "rocksdb://"
+    if store.split(":", 1)[0] not in STORES:
+        raise SettingsError(
+            f"SALES_STORE={store!r} is not a table store: use rocksdb:// (the default) or "
+            "memory:// (tests: no local state, every start restores from the changelog)"
+        )
+    return store
 
 
 def _timezone(env: Mapping[str, str]) -> str:
@@ -336,10 +410,10 @@ class Settings:
             security = KafkaSecurity.from_env(env)
         except KafkaSecurityError as exc:
             raise SettingsError(str(exc)) from None
-        port = _int(env, "SALES_API_PORT", 6066)
+        port = _int(env, "SALES_API_PORT", 6066, maximum=MAX_PORT)
         token = _token(env)
         return cls(
-            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or "127.0.0.1:9092",
+            kafka_bootstrap=_bootstrap(env),
             api_port=port,
             api_host=env.get("SALES_API_HOST") or "127.0.0.1",
             timezone_name=tz_name,
@@ -350,13 +424,13 @@ class Settings:
             max_clock_skew=parse_duration(
                 "SALES_MAX_CLOCK_SKEW", env.get("SALES_MAX_CLOCK_SKEW") or "PT1H"
             ),
-            at_risk_pace=_float(env, "SALES_AT_RISK_PACE", 0.8),
+            at_risk_pace=_float(env, "SALES_AT_RISK_PACE", 0.8, maximum=1.0),
             max_payload_bytes=_int(env, "SALES_MAX_PAYLOAD_BYTES", 65536),
             topic_partitions=_int(env, "SALES_TOPIC_PARTITIONS", 8),
             replication_factor=_int(env, "SALES_TOPIC_REPLICATION", 1),
             app_id=app_id,
             data_dir=Path(env.get("SALES_DATA_DIR") or f"var/worker-{port}"),
-            store=env.get("SALES_STORE") or "rocksdb://",
+            store=_store(env),
             metrics_rep_label=_bool(env, "SALES_METRICS_REP_LABEL", True),
             performance_min_interval=_float(env, "SALES_PERFORMANCE_MIN_INTERVAL", 1.0),
             evaluation_interval=_float(env, "SALES_EVALUATION_INTERVAL", 60.0, minimum=0.1),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import shutil
+import socket
 import sys
 import time
 from dataclasses import replace
@@ -192,6 +194,35 @@ def _check_data_dir(data_dir: Path) -> None:
         ) from None
 
 
+def _check_api_address(settings: Settings) -> None:
+    """Fail at once, before waiting for Kafka, when the API cannot listen where it is told:
+    Faust found out after joining the group, with a traceback."""
+    host, port = settings.api_host, settings.api_port
+    where = f"{host}:{port} (SALES_API_HOST, SALES_API_PORT)"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        raise SystemExit(
+            f"salespulse worker: cannot serve the API on {where}: {host!r} is not an address "
+            f"of this machine ({exc}). Set SALES_API_HOST to one, e.g. 127.0.0.1 or 0.0.0.0."
+        ) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = (
+                "Another worker on this machine? Give this one another SALES_API_PORT."
+                if exc.errno == errno.EADDRINUSE
+                else "Set SALES_API_HOST to an address of this machine, e.g. 127.0.0.1."
+            )
+            raise SystemExit(
+                f"salespulse worker: cannot serve the API on {where}: {exc.strerror}. {hint}"
+            ) from None
+
+
 def _prepare_data_dir(settings: Settings) -> Path:
     """Claim the data dir; discard the local state it holds after an unclean stop, or when
     it belongs to another app id or Kafka cluster.
@@ -273,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
     _check_data_dir(settings.data_dir)
+    _check_api_address(settings)
     settings = _prepare_kafka(settings, args.wait_for_kafka)
     asyncio.set_event_loop(asyncio.new_event_loop())
 
