@@ -47,6 +47,7 @@ from streams.engine.items import (
 )
 from streams.engine.processor import BatchResult
 from streams.engine.state import STREAM_TIME, encode_value, make_key, read_stream_time
+from streams.worker import changelog_watermark
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
 from streams.worker.held_decodes import Entries, item_kept
@@ -106,6 +107,9 @@ def register(rt: Runtime) -> None:
         checkpoint_interval=rt.settings.commit_interval,
         checkpoint_wanted=lambda: rt.state.full,
         resumable=lambda left: resumable(rt, kinds, left),
+        commit_metadata=lambda partition: changelog_watermark.encode(
+            rt.state.store.persisted_offset(partition)
+        ),
     )
 
 

@@ -40,6 +40,7 @@ from typing import Any, ClassVar, cast
 
 import faust
 from aiokafka.errors import IllegalStateError
+from aiokafka.structs import OffsetAndMetadata
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
@@ -94,6 +95,16 @@ def rewind_unmoved(consumer: Any, fetched: Mapping[TP, tuple[int, int]]) -> list
     return rewound
 
 
+def with_metadata(
+    offsets: Mapping[Any, OffsetAndMetadata], metadata: Mapping[tuple[str, int], str]
+) -> dict[Any, OffsetAndMetadata]:
+    """The offsets to commit, each with its partition's metadata where there is one."""
+    return {
+        tp: OffsetAndMetadata(meta.offset, metadata.get((tp.topic, tp.partition), meta.metadata))
+        for tp, meta in offsets.items()
+    }
+
+
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
     """Faust's aiokafka consumer thread, with fetches the broker answers within 100 ms.
 
@@ -105,9 +116,21 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignor
     steady load (p50 about 2 s at 1,100 events/s).
     """
 
+    #: (topic, partition) -> the metadata its next commit carries (BatchConsumer._commit)
+    commit_metadata: Mapping[tuple[str, int], str] = {}
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the fetcher starts
+        commit = consumer.commit
+
+        async def commit_with_metadata(offsets: Any = None) -> None:
+            # Faust commits with empty metadata; ours says how far the changelog had reached
+            if offsets:
+                offsets = with_metadata(offsets, self.commit_metadata)
+            await commit(offsets)
+
+        consumer.commit = commit_with_metadata
         return consumer
 
     async def rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
@@ -133,6 +156,10 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     #: (None: such records are sought back to and fetched again at once)
     batch_resumable: Callable[[set[TP]], set[TP]] | None = None
     checkpoint_interval: float = 1.0
+    #: the metadata a commit of a partition number carries (streams.worker.
+    #: changelog_watermark), asked only for the partitions of `first_topics` this worker
+    #: owns: the state's partitions
+    commit_metadata: Callable[[int], str] | None = None
     #: how long a fetch may find nothing after a batch before the input counts as idle: the
     #: batches since the last checkpoint are then written out and committed at once
     idle_after: float = IDLE_AFTER
@@ -152,6 +179,19 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         #: its position stays just after them
         self._left: dict[TP, tuple[float, list[Any]]] = {}
         self._left_generation: int | None = None
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        """Faust's commit, each offset carrying `commit_metadata` of its partition (read
+        here, in the worker's thread, where the store is written)."""
+        if self.commit_metadata is not None:
+            owned = {tp.partition for tp in self.assignment() if tp.topic in self.first_topics}
+            thread = cast(BatchConsumerThread, self._thread)
+            thread.commit_metadata = {
+                (tp.topic, tp.partition): self.commit_metadata(tp.partition)
+                for tp in offsets
+                if tp.partition in owned
+            }
+        return await super()._commit(offsets)  # type: ignore[no-any-return]
 
     def next_offset(self, tp: TP) -> int:
         """The next offset the batch path reads from `tp` (0 when not known yet)."""
@@ -527,6 +567,7 @@ def install_batch_handler(
     checkpoint_interval: float = 1.0,
     checkpoint_wanted: Callable[[], bool] = lambda: False,
     resumable: Callable[[set[TP]], set[TP]] | None = None,
+    commit_metadata: Callable[[int], str] | None = None,
 ) -> None:
     """Route fetched batches of `topics` to `handler` whenever `ready()` says so; records of
     `first` are handled before those of any other topic. `checkpoint` runs every
@@ -543,4 +584,5 @@ def install_batch_handler(
     consumer.checkpoint_interval = checkpoint_interval
     consumer.checkpoint_wanted = checkpoint_wanted
     consumer.batch_resumable = resumable
+    consumer.commit_metadata = commit_metadata
     consumer.batch_handler = handler

@@ -55,6 +55,12 @@ class PartitionStore:
         changelog's new meta, in one write."""
         self._partition(partition).write(writes, meta)
 
+    def persisted_offset(self, partition: int) -> int | None:
+        """The last changelog offset written to `partition`'s local store (None: not known,
+        as with the memory store)."""
+        changelog = self.changelog_topic.get_topic_name()
+        return self.table.data.persisted_offset(TP(changelog, partition))  # type: ignore[no-any-return]
+
     def persisted(self, partition: int, changelog_offset: int) -> None:
         """Tell the store how far the changelog partition is applied to it, as Faust's table
         does after each changelog write, so a clean restart reads only what follows."""

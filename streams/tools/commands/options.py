@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from urllib.parse import urlsplit
 
 from streams.worker.settings import Settings
 
@@ -30,10 +31,26 @@ def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def worker_url(text: str) -> str:
+    """An --api value: an http(s) URL with a host (`notaurl` was asked for as
+    `notaurl/v1/leaderboard`, `ftp://x` ended in a traceback)."""
+    url = urlsplit(text.strip())
+    try:
+        port_ok = url.port is None or url.port > 0
+    except ValueError:
+        port_ok = False
+    if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a worker URL such as http://127.0.0.1:6066"
+        )
+    return text.strip().rstrip("/")
+
+
 def add_api_argument(parser: argparse.ArgumentParser) -> None:
     """`--api URL`: the worker to ask (default: this machine's, on SALES_API_PORT)."""
     parser.add_argument(
         "--api",
+        type=worker_url,
         help="worker URL (default http://127.0.0.1:<port>) " + env_note("SALES_API_PORT"),
     )
 

@@ -8,9 +8,12 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,7 @@ async def _topics_ready(settings: Settings) -> Settings:
         await admin.start()
         await _check_legacy_internal_topic(settings, admin)
         await _check_partitions(settings, admin)
+        await _check_changelog(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
         cluster_id = (await admin.describe_cluster()).get("cluster_id")
     finally:
@@ -129,6 +133,38 @@ async def _check_partitions(settings: Settings, admin: Any) -> None:
             f"created with: set SALES_TOPIC_PARTITIONS={count}, or fold the input again "
             "under a new SALES_APP_ID to change it (README, Reprocessing)."
         )
+
+
+async def _check_changelog(settings: Settings, admin: Any) -> None:
+    """Refuse to start on a changelog that lost records the group's commits recorded
+    (streams.worker.changelog_watermark): the state would be restored without them."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.worker import changelog_watermark
+    from streams.worker.kafka_options import kafka_options
+    from streams.worker.topics import changelog_topic
+
+    commits = await admin.list_consumer_group_offsets(settings.app_id)
+    furthest = changelog_watermark.recorded(
+        (tp.partition, meta.metadata)
+        for tp, meta in commits.items()
+        if tp.partition < settings.topic_partitions
+    )
+    if not furthest:
+        return
+    topic = changelog_topic(settings)
+    ends = dict.fromkeys(furthest, 0)  # a changelog deleted (Faust makes it anew) holds nothing
+    if topic in await admin.list_topics():
+        consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            found = await consumer.end_offsets([TopicPartition(topic, p) for p in furthest])
+        finally:
+            await consumer.stop()
+        ends = {tp.partition: end for tp, end in found.items()}
+    losses = changelog_watermark.lost_partitions(furthest, ends)
+    if losses:
+        raise SystemExit(changelog_watermark.refusal(topic, settings.app_id, losses))
 
 
 def _prepare_kafka(settings: Settings, wait: float) -> Settings:
@@ -290,6 +326,27 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
+class _Stopped(Exception):
+    """SIGTERM or Ctrl-C before Faust's own handlers are in place."""
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """While the worker waits for Kafka, SIGTERM and Ctrl-C stop it cleanly (exit 0), as
+    they do once it runs: a traceback for Ctrl-C, death by the signal (143) for SIGTERM."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Stopped from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -305,7 +362,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _check_data_dir(settings.data_dir)
     _check_api_address(settings)
-    settings = _prepare_kafka(settings, args.wait_for_kafka)
+    try:
+        with _stoppable():
+            settings = _prepare_kafka(settings, args.wait_for_kafka)
+    except _Stopped:
+        print("salespulse worker: stopped while waiting for Kafka", file=sys.stderr)
+        return 0
     asyncio.set_event_loop(asyncio.new_event_loop())
 
     from streams.worker.garbage_collection import tune_collector
