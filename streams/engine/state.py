@@ -40,6 +40,9 @@ FOLDED_BEFORE = "fb"  # ("", "fb", partition) -> float: event times before it we
 #: ("", "pp", partition, chunk) -> [[scope, period], ...]: sales.performance documents
 #: changed and not yet delivered when the checkpoint was taken (worker.unpublished)
 UNPUBLISHED = "pp"
+#: ("", "ao", partition) -> [alert JSON, ...]: alerts marked sent in the state and not yet
+#: known delivered (worker.alert_outbox)
+ALERT_OUTBOX = "ao"
 
 
 #: event ids one hour record holds before the hour's next events go to a spill record (and
@@ -259,6 +262,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
     FOLDED_BEFORE: msgspec.msgpack.Decoder(float),
     UNPUBLISHED: msgspec.msgpack.Decoder(list[tuple[str, str]]),
+    ALERT_OUTBOX: msgspec.msgpack.Decoder(list[bytes]),
 }
 
 

@@ -9,8 +9,9 @@ the next batch goes on; the next checkpoint first waits until all of it was deli
 writes out the state the batches changed, and only then are their offsets acknowledged, so a
 commit never passes a record whose consequences are not all in Kafka.
 
-For crash safety, alerts are delivered before the table records that mark them sent (those
-wait for the checkpoint), so a kill in between re-sends an alert rather than losing it.
+For crash safety, alerts are written with the table records that mark them sent and sent
+once those are in Kafka (streams.worker.alert_outbox): a kill before then loses both, and
+the replay decides again; a kill after, and whoever rebuilds the partition sends them again.
 """
 
 from __future__ import annotations
@@ -134,11 +135,11 @@ async def handle_batch(
     (`fold_here`). A team hour's part came back through Kafka as often as an input event
     arrived; what skipping that trip saves is measured in bench/HISTORY.md.
 
-    For crash safety, what the fold sends on (contributions, alerts) is delivered before the
-    table records that say it was folded: those are only staged here and written out at the
-    next checkpoint (streams.worker.write_behind), once everything sent before was
-    delivered. A kill before then replays the batch, and the replay sends the same absolute
-    values again instead of skipping them as duplicates.
+    For crash safety, what the fold sends on to other scopes is delivered before the
+    table records that say it was folded (alerts wait for those: alert_outbox): those are
+    only staged here and written out at the next checkpoint (streams.worker.write_behind),
+    once everything sent before was delivered. A kill before then replays the batch, and
+    the replay sends the same absolute values again instead of skipping them as duplicates.
     """
     now = datetime.now(UTC)
     out = Outgoing(rt.app.producer)
@@ -192,8 +193,8 @@ async def fold_round(
         rt.state.stage(partition, result.writes)
         folded.append((partition, result))
         await asyncio.sleep(0)  # the fold is CPU-bound: let the API and commits run
-    for _, result in folded:
-        await send_alerts(rt, out, result)
+    for partition, result in folded:  # sent once the state marking them is in Kafka
+        rt.alert_outbox.add(partition, [orjson.dumps(alert) for alert in result.alerts])
     outbox = [item for _, result in folded for item in result.outbox]
     onward, remote = fold_here(rt, republish_here(rt, outbox, owned), owned)
     # one envelope per target partition for the whole round, not one per folded partition
@@ -259,9 +260,12 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
             added, pending.owed_count(), pending.owed, rt.partition_of, owned_partitions(rt)
         ).items():
             rt.state.stage(partition, writes)
+    alerts, kept = rt.alert_outbox.take()  # written with the state that marks them sent
+    for partition, writes in kept.items():
+        rt.state.stage(partition, writes)
     held = rt.state.held
     write = await rt.state.start_checkpoint(rt.app.producer)
-    if write is None and not sends:
+    if write is None and not sends and not alerts:
         return None
 
     async def completed() -> None:
@@ -269,12 +273,13 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
             await delivered(sends)
         except Exception as exc:
             stop_without_commit(f"delivering what {len(sends)} batches sent", exc)
-        if write is None:
-            return
-        try:
-            await write()
-        except Exception as exc:
-            stop_without_commit(f"writing out {held} state records", exc)
+        if write is not None:
+            try:
+                await write()
+            except Exception as exc:
+                stop_without_commit(f"writing out {held} state records", exc)
+        if alerts:
+            await send_alerts(rt, alerts)
 
     return completed
 
@@ -707,8 +712,13 @@ async def apply_result(
         )
 
 
-async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:
-    for alert in result.alerts:
+async def send_alerts(rt: Runtime, alerts: dict[int, list[bytes]]) -> None:
+    """Send the alerts a checkpoint wrote to the table (streams.worker.alert_outbox), and
+    once they are in Kafka stage their removal from it, on partitions still owned (a new
+    owner sends them again: at least once)."""
+    out = Outgoing(rt.app.producer)
+    for raw in (raw for partition in sorted(alerts) for raw in alerts[partition]):
+        alert = orjson.loads(raw)
         target = f"{alert['scope']}:{alert['scope_id']}:{alert['metric']}:{alert['period']}"
         log.info("alert %s %s", alert["kind"], target)
         rt.metrics.alerts.labels(
@@ -719,7 +729,15 @@ async def send_alerts(rt: Runtime, out: Outgoing, result: BatchResult) -> None:
             kind=alert["kind"],
             team=alert_team(rt, alert),
         ).inc()
-        await out.send(rt.alerts_topic, key=target.encode(), value=orjson.dumps(alert))
+        await out.send(rt.alerts_topic, key=target.encode(), value=raw)
+    try:
+        await out.delivered()
+    except Exception as exc:
+        stop_without_commit(f"sending {sum(map(len, alerts.values()))} alerts", exc)
+    owned = owned_partitions(rt)
+    for partition, writes in rt.alert_outbox.delivered(alerts).items():
+        if partition in owned:
+            rt.state.stage(partition, writes)
 
 
 def alert_team(rt: Runtime, alert: dict[str, Any]) -> str:

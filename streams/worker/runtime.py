@@ -23,7 +23,14 @@ from streams.domain.vocabulary import INPUT_KINDS
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
 from streams.engine.rollups import VIEWED_KINDS, Views
-from streams.engine.state import FOLD_SETTINGS, UNPUBLISHED, decode_value, parse_key
+from streams.engine.state import (
+    ALERT_OUTBOX,
+    FOLD_SETTINGS,
+    UNPUBLISHED,
+    decode_value,
+    parse_key,
+)
+from streams.worker.alert_outbox import AlertOutbox
 from streams.worker.alignment import PartitionClock
 from streams.worker.delivery import BatchApp
 from streams.worker.framed_store import FramedRocksDBStore, framed_store_class
@@ -194,6 +201,7 @@ class Runtime:
         #: (scope, period) whose figures changed and are not on sales.performance yet
         self.pending = PendingPublishes()
         self.unpublished = UnpublishedRecords()  # what checkpoints keep of `pending`
+        self.alert_outbox = AlertOutbox()  # alerts sent once the state marking them is in
         #: (topic, partition) label pairs of the consumer lag gauge currently exported
         self.lag_series: set[tuple[str, str]] = set()
         self.worker_id = f"{socket.gethostname()}:{settings.api_port}"
@@ -290,6 +298,7 @@ class Runtime:
         self.processor.unannounced.clear()
         self.processor.announcement_lost.clear()
         self.unpublished.read.clear()
+        self.alert_outbox.rebuilding()
         # No collection meanwhile: everything built here lives on, a collection would only
         # rescan it (15 % of an in-process rebuild); the freeze collects once.
         with collections_held():
@@ -346,6 +355,9 @@ class Runtime:
                     continue
                 if key[1] == UNPUBLISHED:
                     self.unpublished.found(key[2], key[3], decode_value(UNPUBLISHED, raw_value))
+                    continue
+                if key[1] == ALERT_OUTBOX:
+                    self.alert_outbox.found(key[2], decode_value(ALERT_OUTBOX, raw_value))
                     continue
                 if key[1] not in VIEWED_KINDS or not key[0]:
                     continue  # deal, account and stream-time state: no view rolls it up

@@ -40,6 +40,7 @@ from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
 from streams.engine.state import HOUR, decode_value, parse_key
 from streams.worker import batch_handler, write_behind
+from streams.worker.alert_outbox import AlertOutbox
 from streams.worker.alignment import PartitionClock
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
 from streams.worker.held_decodes import HeldDecodes
@@ -202,6 +203,7 @@ def runtime(
         draining=False,
         pending=PendingPublishes(),
         unpublished=UnpublishedRecords(),
+        alert_outbox=AlertOutbox(),
         decoder=EventDecoder(
             known_currencies=fx.known,
             max_payload_bytes=settings.max_payload_bytes,
@@ -1240,3 +1242,74 @@ async def test_a_checkpoint_keeps_the_documents_still_owed_with_the_state(sent: 
     rt.pending.add([later])
     await checkpoint()
     assert owed_in_table(rt) == {*owed, later}
+
+
+def achieved_target(rt: Any, events: list[Any]) -> Any:
+    """A revenue target for r1 in the month of `events` (its first alert: at risk)."""
+    month = orjson.loads(events[-1].value)["occurred_at"][:7]
+    key = f"rep:r1:revenue_won:{month}"
+    value = {"scope": "rep", "scope_id": "r1", "metric": "revenue_won", "period": month}
+    return record(rt.settings.topics.targets, 0, key, {**value, "value": 1000})
+
+
+def outbox_of(rt: Any) -> list[bytes] | None:
+    raw = rt.table.data.get(state.make_key("", state.ALERT_OUTBOX, partition_of("rep:r1", 4)))
+    return None if raw is None else list(decode_value(state.ALERT_OUTBOX, raw))
+
+
+async def checkpoint_of(rt: Any) -> None:
+    complete = await batch_handler.start_checkpoint(rt)
+    if complete is not None:
+        await complete()
+
+
+async def test_an_alert_is_sent_once_the_state_that_marks_it_sent_is_in_kafka(
+    sent: Sent,
+) -> None:
+    """Sent before, a kill between the send and the checkpoint restored a state without the
+    mark, and a replay that folded the win and its correction together never revoked the
+    achievement already on the topic (the supersession audit)."""
+    rt = runtime(sent)
+    events = events_of_one_rep(rt)
+    await handle(rt, [achieved_target(rt, events), *events], checkpoint=False)
+    alerts = rt.settings.topics.alerts
+    assert alerts not in [name for name, *_ in sent], "nothing before the checkpoint"
+    await checkpoint_of(rt)
+    names = [name for name, *_ in sent]
+    last_state = max(i for i, name in enumerate(names) if name in ("changelog", "store"))
+    (sent_alert,) = [(i, value) for i, (name, _, _, value) in enumerate(sent) if name == alerts]
+    assert sent_alert[0] > last_state, "the alert follows the state that marks it sent"
+    assert orjson.loads(sent_alert[1])["scope_id"] == "r1"
+    assert outbox_of(rt) == [sent_alert[1]], "held with the state until known delivered"
+    await checkpoint_of(rt)
+    assert outbox_of(rt) is None, "dropped by the next checkpoint"
+    assert names.count(alerts) == 1
+
+
+async def test_alerts_the_state_holds_but_no_one_sent_are_sent_by_the_next_owner(
+    sent: Sent,
+) -> None:
+    """A kill after the checkpoint landed and before its alerts were sent: the worker that
+    rebuilds the partition finds them with the state and sends them."""
+    rt = runtime(sent)
+    events = events_of_one_rep(rt)
+    await handle(rt, [achieved_target(rt, events), *events], checkpoint=False)
+    _, kept = rt.alert_outbox.take()  # the checkpoint's state, and then the kill
+    for partition, writes in kept.items():
+        rt.state.stage(partition, writes)
+    await rt.state.checkpoint(rt.app.producer)
+    alerts = rt.settings.topics.alerts
+    assert alerts not in [name for name, *_ in sent]
+    (owed,) = outbox_of(rt) or []
+
+    after = runtime(sent)  # the next owner, on the same changelog
+    after.table = rt.table
+    after.state = WriteBehind(PartitionStore(rt.table), max_records=1_000_000)
+    for key, raw in list(rt.table.data.items()):
+        parsed = parse_key(key)
+        if parsed[1] == state.ALERT_OUTBOX:  # as Runtime.rebuild_views reads it
+            after.alert_outbox.found(parsed[2], decode_value(state.ALERT_OUTBOX, raw))
+    await checkpoint_of(after)
+    assert [value for name, _, _, value in sent if name == alerts] == [owed]
+    await checkpoint_of(after)
+    assert outbox_of(after) is None

@@ -14,6 +14,7 @@ from faust.types import TP
 
 from streams.engine import state
 from streams.worker import runtime
+from streams.worker.alert_outbox import AlertOutbox
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.runtime import Runtime
 from streams.worker.settings import Settings
@@ -66,6 +67,7 @@ def worker(databases: dict[int, list[tuple[bytes, bytes]]]) -> Any:
         partition_of=lambda scope: 0 if scope.startswith("rep:a") else 1,
         pending=PendingPublishes(),
         unpublished=UnpublishedRecords(),
+        alert_outbox=AlertOutbox(),
         last_activity=SimpleNamespace(cleared=0),
         settings=Settings.from_env({}),
         ready=True,  # from before the rebalance
@@ -182,3 +184,16 @@ def test_a_rebuild_stops_when_a_rebalance_begins() -> None:
     asyncio.run(both())
     assert done == [False] and not w.ready
     assert 0 < len(w.views.applied) < n
+
+
+def test_a_rebuild_finds_the_alerts_its_partitions_still_owe() -> None:
+    """Alerts the last checkpoint wrote with the state and that were not known delivered
+    (worker.alert_outbox): the rebuilt worker sends them at its next checkpoint."""
+    alert = b'{"alert_id":"x","kind":"target_achieved"}'
+    outbox = (state.make_key("", state.ALERT_OUTBOX, 0), state.encode_value([alert]))
+    w = worker({0: [outbox], 1: []})
+    w.alert_outbox.owed[1] = [b"owed on a partition now elsewhere"]
+    asyncio.run(Runtime.rebuild_views(w, {TP(CHANGELOG, 0)}))
+    to_send, _ = w.alert_outbox.take()
+    assert to_send[0] == [alert] and w.alert_outbox.owed == {0: [alert]}
+    assert 1 not in w.alert_outbox.owed, "another worker's to send now"
