@@ -316,7 +316,7 @@ def counts_text(counts: dict[str, int]) -> str:
 class Outcome:
     """What `publish` decided and did: the basis of its summary and its exit code."""
 
-    status: str  # invalid | dry_run | sent | nothing | kafka_unavailable
+    status: str  # invalid | dry_run | sent | nothing | kafka_unavailable | interrupted
     exit_code: int
     sent: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
@@ -356,7 +356,7 @@ def summary_text(validation: Validation, outcome: Outcome) -> str:
             return f"no records in {', '.join(validation.files)}: nothing sent"
         skipped = f"; skipped {invalid} invalid" if invalid else ""
         return f"no valid records to send{skipped}"
-    if outcome.status == "kafka_unavailable":
+    if outcome.status in ("kafka_unavailable", "interrupted"):
         return outcome.message
     sent = sum(outcome.sent.values())
     skipped = f"; skipped {outcome.skipped} invalid" if outcome.skipped else ""

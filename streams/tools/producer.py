@@ -159,6 +159,8 @@ class RecordProducer:
         #: when the current outage began (monotonic), None while the broker takes records
         self.outage_since: float | None = None
         self.reported_at = 0.0
+        #: records the broker acknowledged so far, in the order they were given
+        self.delivered = 0
         self._producer = AIOKafkaProducer(
             **kafka_options(settings),
             linger_ms=linger_ms,
@@ -247,12 +249,14 @@ class RecordProducer:
                         first = index
             if first is None:
                 break
+            self.delivered += first  # acknowledged, in order, before the first failure
             cause = results[first]
             assert isinstance(cause, BaseException)
             chunk = chunk[first:]
             self._outage(cause, len(chunk))
             await asyncio.sleep(RESEND_PAUSE)
             pending = await self._send_again(chunk)
+        self.delivered += len(chunk)
         if self.outage_since is not None:
             lasted = time.monotonic() - self.outage_since
             self.outage_since = None
@@ -284,8 +288,10 @@ class RecordProducer:
         elif self.patience is not None and now - self.outage_since >= self.patience:
             raise KafkaUnavailable(
                 f"Kafka at {self.settings.kafka_bootstrap} has not taken records for "
-                f"{now - self.outage_since:.0f} s ({what}); {undelivered} records were not "
-                "delivered. Is the broker up (`make kafka-up`) and KAFKA_BOOTSTRAP right?"
+                f"{now - self.outage_since:.0f} s ({what}); the first {self.delivered} "
+                f"records were delivered, the {undelivered} sent after them may not have "
+                "been, and nothing after those was sent. Is the broker up (`make kafka-up`) "
+                "and KAFKA_BOOTSTRAP right?"
             )
         elif now - self.reported_at < REPORT_EVERY:
             return

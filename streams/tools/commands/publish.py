@@ -123,9 +123,22 @@ def _send(settings: Settings, validation: Validation, rate: float) -> Outcome:
     ordered = validation.in_send_order()
     skipped = len(validation.errors)
     destination = f"Kafka at {settings.kafka_bootstrap}"
+    delivered = [0]  # what the progress last counted: records the broker acknowledged
+
     try:
         with progress_bar("publishing", len(ordered)) as progress:
-            asyncio.run(_publish(settings, ordered, rate, progress))
+
+            def count(done: int) -> None:
+                delivered[0] = done
+                progress(done)
+
+            asyncio.run(_publish(settings, ordered, rate, count))
+    except KeyboardInterrupt:
+        message = (
+            f"interrupted: the first {delivered[0]} of {len(ordered)} records were "
+            "delivered; those after them may not have been"
+        )
+        return Outcome("interrupted", 130, skipped=skipped, message=message)
     except KafkaUnavailable as exc:
         return Outcome("kafka_unavailable", 3, skipped=skipped, message=str(exc))
     except KafkaError as exc:

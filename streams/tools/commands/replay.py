@@ -109,12 +109,18 @@ def run_replay(args: argparse.Namespace) -> int:
         )
         return 2
     counts: Counter[str] = Counter()
+    delivered = [0]  # what the progress last counted: records the broker acknowledged
     try:
         total = _count_lines(path) if path is not None else None
         with progress_bar("replaying", total) as progress:
+
+            def count(done: int) -> None:
+                delivered[0] = done
+                progress(done)
+
             handle = path.open("rb") if path is not None else sys.stdin.buffer
             try:
-                sent = asyncio.run(_replay(settings, handle, args.rate, counts, progress))
+                sent = asyncio.run(_replay(settings, handle, args.rate, counts, count))
             finally:
                 if path is not None:
                     handle.close()
@@ -125,7 +131,11 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"salespulse replay: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("salespulse replay: interrupted", file=sys.stderr)
+        print(
+            f"salespulse replay: interrupted: the first {delivered[0]} records were "
+            "delivered; those after them may not have been",
+            file=sys.stderr,
+        )
         return 130
     per_topic = ", ".join(f"{t} {n}" for t, n in sorted(counts.items()))
     print(f"replayed {sent} records ({per_topic}) to {settings.kafka_bootstrap}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -176,3 +177,37 @@ def test_the_bootstrap_flag_overrides_the_variable(
 ) -> None:
     assert run_cli(["publish", "--bootstrap", "127.0.0.1:2", str(good)]) == 3
     assert "not reachable at 127.0.0.1:2" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_sending_says_how_many_records_were_delivered(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed a KeyboardInterrupt traceback and no count (the operator audit)."""
+    from streams.tools.commands import publish
+
+    async def interrupted(
+        settings: object, ordered: list[object], rate: float, progress: Any
+    ) -> None:
+        progress(1)  # the broker acknowledged the first record
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "_publish", interrupted)
+    assert run_cli(["publish", str(good)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: the first 1 of 2 records were delivered" in err, err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_during_a_replay_says_how_many_records_were_delivered(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.tools.commands import replay
+
+    async def interrupted(settings: object, handle: object, rate: float, *rest: Any) -> int:
+        rest[-1](1)  # the progress: the broker acknowledged the first record
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replay, "_replay", interrupted)
+    assert run_cli(["replay", str(good)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: the first 1 records were delivered" in err, err
