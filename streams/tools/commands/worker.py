@@ -352,9 +352,11 @@ def run(args: argparse.Namespace) -> int:
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from streams.worker.repeated_logs import hold_back_repeats
+    from streams.worker.skipped_records import say_skipped_records
 
     # waiting for the broker, before Faust sets up its own handlers (wiring does it there)
     hold_back_repeats(logging.getLogger())
+    say_skipped_records()  # a logger's filter: it stays when Faust replaces the handlers
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
