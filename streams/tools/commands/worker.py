@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka.errors import BrokerResponseError, KafkaError
+from aiokafka.errors import (
+    BrokerResponseError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    InvalidTopicError,
+    KafkaError,
+    PolicyViolationError,
+)
 
 from streams.tools.commands.options import add_loglevel_argument
 from streams.worker.kafka_options import refusal
@@ -167,6 +174,15 @@ async def _check_changelog(settings: Settings, admin: Any) -> None:
         raise SystemExit(changelog_watermark.refusal(topic, settings.app_id, losses))
 
 
+#: a topic the broker will never create as asked: said at once, not waited for
+CANNOT_CREATE = (
+    InvalidReplicationFactorError,
+    InvalidPartitionsError,
+    InvalidTopicError,
+    PolicyViolationError,
+)
+
+
 def _prepare_kafka(settings: Settings, wait: float) -> Settings:
     """Create the topics, waiting up to `wait` seconds for the broker; says once that it
     waits and why (the Kafka client's own line per attempt is held back, repeated_logs)."""
@@ -176,6 +192,14 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
         loop = asyncio.new_event_loop()
         try:
             return loop.run_until_complete(_topics_ready(settings))
+        except CANNOT_CREATE as exc:  # waiting cannot help either
+            raise SystemExit(
+                f"salespulse worker: Kafka at {settings.kafka_bootstrap} refused to create a "
+                f"topic: {exc}. With SALES_TOPIC_REPLICATION={settings.replication_factor} and "
+                f"SALES_TOPIC_PARTITIONS={settings.topic_partitions}, the cluster needs as many "
+                "brokers as replicas; see the broker's log for its policy, or create the "
+                "topics yourself (README, Topics)."
+            ) from None
         except (TimeoutError, KafkaError, OSError) as exc:  # not a bug of ours
             reason = loop.run_until_complete(refusal(settings))
             if reason is not None:  # retrying cannot help
