@@ -159,19 +159,13 @@ async def legacy_internal_backlog(settings: Settings, admin: AIOKafkaAdminClient
     return sum(max(ends[tp] - offset, 0) for tp, offset in read.items())
 
 
-async def partition_mismatches(
-    settings: Settings, admin: AIOKafkaAdminClient
-) -> list[tuple[str, int]]:
-    """The app's own topics (internal topic, changelog) whose partition count is not
-    SALES_TOPIC_PARTITIONS, with their count. Their partitions are the state's: a scope is
-    kept on the partition its id hashes to among that many, so the count cannot change
-    under existing state (input topics may have any count)."""
+async def app_topic_partitions(settings: Settings, admin: AIOKafkaAdminClient) -> dict[str, int]:
+    """The partition counts of the app's own topics that exist (internal topic, changelog).
+    Their partitions are the state's: a scope is kept on the partition its id hashes to
+    among that many, so the count cannot change under existing state (input topics may
+    have any count)."""
     names = [settings.topics.scopes, changelog_topic(settings)]
     existing = set(await admin.list_topics())
     wanted = [name for name in names if name in existing]
     described = await admin.describe_topics(wanted) if wanted else []
-    return [
-        (t["topic"], len(t["partitions"]))
-        for t in described
-        if t["error_code"] == 0 and len(t["partitions"]) != settings.topic_partitions
-    ]
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}

@@ -5,6 +5,7 @@ looking for every scope on the wrong partition (it used to stop on each batch wi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,16 @@ async def test_a_worker_refuses_another_partition_count(cluster: Cluster, which:
     log = worker.log_tail()
     assert f"{name} has 4 partitions, but SALES_TOPIC_PARTITIONS is 8" in log, log
     assert "set SALES_TOPIC_PARTITIONS=4" in log, log
+    # and the advice holds: the start created no topic of its own count beside it (the
+    # internal topic made with 8 beside a changelog of 4 had the next start say "set 8")
+    advised = dataclasses.replace(
+        cluster, extra_env={**cluster.extra_env, "SALES_TOPIC_PARTITIONS": "4"}, workers=[]
+    )
+    follower = advised.start_worker()
+    try:
+        await wait_ready([follower])
+    finally:
+        follower.stop()
 
 
 async def test_partitions_added_to_an_input_topic_are_read_while_running(cluster: Cluster) -> None:
@@ -85,3 +96,21 @@ async def test_partitions_added_to_an_input_topic_are_read_while_running(cluster
         assert await total() == 5, worker.log_tail()
 
     await eventually(all_counted, timeout=75)
+
+
+async def test_app_topics_that_disagree_with_each_other_are_said_as_such(cluster: Cluster) -> None:
+    """No SALES_TOPIC_PARTITIONS fits a changelog of 4 beside an internal topic of 8: the
+    worker says so, rather than advising one count and then the other."""
+    env = cluster.env(6066)
+    changelog = changelog_topic(Settings.from_env(env))
+    await create_topic(changelog, 4, bootstrap_servers=cluster.bootstrap)
+    await create_topic(cluster.topic("scopes"), 8, bootstrap_servers=cluster.bootstrap)
+    worker = cluster.start_worker()
+
+    async def stopped(w: Worker = worker) -> None:
+        assert not w.alive(), w.log_tail()
+
+    await eventually(stopped, timeout=60)
+    log = worker.log_tail()
+    assert "the app's own topics disagree on their partitions" in log, log
+    assert f"{changelog} has 4" in log and "SALES_APP_ID" in log, log

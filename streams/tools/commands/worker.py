@@ -87,12 +87,14 @@ async def _topics_ready(settings: Settings) -> Settings:
     from streams.worker.kafka_options import kafka_options
     from streams.worker.topics import ensure_topics, message_limit
 
-    await ensure_topics(settings)
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     try:
         await admin.start()
         await _check_legacy_internal_topic(settings, admin)
+        # before the internal topic is created: made with SALES_TOPIC_PARTITIONS beside a
+        # changelog of another count, the advice to set that count was then refused too
         await _check_partitions(settings, admin)
+        await ensure_topics(settings)
         await _check_changelog(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
         cluster_id = (await admin.describe_cluster()).get("cluster_id")
@@ -130,16 +132,27 @@ async def _check_legacy_internal_topic(settings: Settings, admin: Any) -> None:
 
 async def _check_partitions(settings: Settings, admin: Any) -> None:
     """Refuse to start when the app's state topics have another partition count than
-    SALES_TOPIC_PARTITIONS: every scope would be looked for on the wrong partition."""
-    from streams.worker.topics import partition_mismatches
+    SALES_TOPIC_PARTITIONS, or than each other: every scope would be looked for on the
+    wrong partition."""
+    from streams.worker.topics import app_topic_partitions
 
-    for topic, count in await partition_mismatches(settings, admin):
+    counts = await app_topic_partitions(settings, admin)
+    if len(set(counts.values())) > 1:
+        found = ", ".join(f"{topic} has {count}" for topic, count in sorted(counts.items()))
         raise SystemExit(
-            f"salespulse worker: {topic} has {count} partitions, but SALES_TOPIC_PARTITIONS "
-            f"is {settings.topic_partitions}. The state is partitioned by the count it was "
-            f"created with: set SALES_TOPIC_PARTITIONS={count}, or fold the input again "
-            "under a new SALES_APP_ID to change it (README, Reprocessing)."
+            f"salespulse worker: the app's own topics disagree on their partitions ({found}):"
+            " its state cannot be read whatever SALES_TOPIC_PARTITIONS says. Fold the input "
+            "again under a new SALES_APP_ID (README, Reprocessing)."
         )
+    for topic, count in counts.items():
+        if count != settings.topic_partitions:
+            raise SystemExit(
+                f"salespulse worker: {topic} has {count} partitions, but "
+                f"SALES_TOPIC_PARTITIONS is {settings.topic_partitions}. The state is "
+                f"partitioned by the count it was created with: set SALES_TOPIC_PARTITIONS="
+                f"{count}, or fold the input again under a new SALES_APP_ID to change it "
+                "(README, Reprocessing)."
+            )
 
 
 async def _check_changelog(settings: Settings, admin: Any) -> None:
