@@ -224,6 +224,11 @@ def _url(env: Mapping[str, str], name: str) -> str:
     raw = env.get(name) or ""
     if raw and not re.fullmatch(r"https?://[^/\s:]+(:[0-9]{1,5})?/?", raw):
         raise SettingsError(f"{name}={raw!r} must look like http://worker-0.salespulse:6066")
+    if re.match(r"https?://(0\.0\.0\.0|\[::\])[:/]?", raw):
+        raise SettingsError(
+            f"{name}={raw!r} names no machine: the other workers would ask themselves. Give "
+            "this worker's host name or address, e.g. http://worker-0.salespulse:6066"
+        )
     return raw
 
 

@@ -46,6 +46,17 @@ def worker_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
+def seconds(text: str) -> float:
+    """A duration flag: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def add_api_argument(parser: argparse.ArgumentParser) -> None:
     """`--api URL`: the worker to ask (default: this machine's, on SALES_API_PORT)."""
     parser.add_argument(

@@ -28,7 +28,7 @@ from aiokafka.errors import (
     PolicyViolationError,
 )
 
-from streams.tools.commands.options import add_loglevel_argument
+from streams.tools.commands.options import add_loglevel_argument, seconds
 from streams.worker.kafka_options import refusal
 from streams.worker.settings import Settings, SettingsError
 
@@ -67,7 +67,7 @@ def register(subparsers: Any) -> None:
     add_loglevel_argument(parser)
     parser.add_argument(
         "--wait-for-kafka",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for the broker at start-up (default 60)",

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from streams.tools.commands.options import worker_url
+from streams.tools.commands.options import seconds, worker_url
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,10 @@ def test_status_refuses_it_as_a_usage_error(capsys: pytest.CaptureFixture[str]) 
         main(["status", "--api", "ftp://x"])
     assert stopped.value.code == 2
     assert "is not a worker URL such as http://127.0.0.1:6066" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["-5", "nan", "inf", "soon"])
+def test_a_duration_flag_takes_seconds_only(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a number of seconds"):
+        seconds(text)
+    assert seconds("0") == 0.0 and seconds("2.5") == 2.5

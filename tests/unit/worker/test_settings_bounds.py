@@ -37,6 +37,7 @@ from streams.worker.settings import Settings, SettingsError
         ({"SALES_TOPIC_ALERTS": ".."}, "SALES_TOPIC_ALERTS='..' is not a Kafka topic name"),
         ({"SALES_TOPIC_ACTIVITIES": "sales.deals"}, "would both use the topic 'sales.deals'"),
         ({"SALES_TOPIC_ALERTS": "salespulse.scopes"}, "'salespulse.scopes'"),
+        ({"SALES_API_ADVERTISED_URL": "http://0.0.0.0:6066"}, "names no machine"),
     ],
 )
 def test_an_unusable_setting_is_refused_naming_it(env: dict[str, str], says: str) -> None:
