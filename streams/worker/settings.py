@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.domain.deadletter import DEFAULT_MAX_BYTES as DEADLETTER_MAX_BYTES
@@ -154,11 +155,10 @@ def _float(
         raise SettingsError(f"{name}={raw!r} is not a number") from None
     if not math.isfinite(value):
         raise SettingsError(f"{name}={raw!r} is not a finite number")
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
-    if value > maximum:
-        raise SettingsError(f"{name}={raw!r} must be <= {maximum:g}")
-    return value
+    return _within(name, raw, value, minimum, maximum)
+
+
+_N = TypeVar("_N", int, float)
 
 
 def _int(
@@ -171,10 +171,15 @@ def _int(
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    return _within(name, raw, value, minimum, maximum)
+
+
+def _within(name: str, raw: str, value: _N, minimum: _N, maximum: _N) -> _N:
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be >= {minimum}")
     if value > maximum:
-        raise SettingsError(f"{name}={raw!r} must be <= {maximum}")
+        bound = f"{maximum:g}" if isinstance(maximum, float) else str(maximum)
+        raise SettingsError(f"{name}={raw!r} must be <= {bound}")
     return value
 
 
