@@ -8,6 +8,7 @@ a client never falls back to plaintext because a value was missing or misspelt.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -233,5 +234,31 @@ async def refusal(settings: Settings, timeout: float = 15.0) -> str | None:
         )
     except Exception:
         return None  # down or unreachable: the caller's own message says so
+    conn.close()
+    return None
+
+
+async def unanswered_why(settings: Settings, timeout: float = 5.0) -> str | None:
+    """Why the first broker does not answer (a sentence), when one direct connection tells
+    more than "is it running?": a host name that does not resolve, or a listener that hangs
+    up at once, as a PLAINTEXT one does to TLS (and a TLS one to plain requests). Not a refusal:
+    DNS catches up (a Kubernetes service before its pods are ready), so the caller waits on."""
+    from aiokafka.conn import create_conn
+
+    first = settings.kafka_bootstrap.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    options = kafka_options(settings)
+    options.pop("bootstrap_servers")
+    try:
+        conn = await asyncio.wait_for(create_conn(host, int(port), **options), timeout)
+    except socket.gaierror as exc:
+        return f"The host {host!r} of KAFKA_BOOTSTRAP does not resolve ({exc.strerror})."
+    except (ConnectionResetError, ssl.SSLError, EOFError):
+        return (
+            f"Something listens at {first} but hangs up at once: is that listener's "
+            f"protocol KAFKA_SECURITY_PROTOCOL={settings.kafka_security.protocol}?"
+        )
+    except Exception:
+        return None
     conn.close()
     return None

@@ -29,7 +29,7 @@ from aiokafka.errors import (
 )
 
 from streams.tools.commands.options import add_loglevel_argument, seconds
-from streams.worker.kafka_options import refusal
+from streams.worker.kafka_options import refusal, unanswered_why
 from streams.worker.settings import Settings, SettingsError
 
 EXAMPLE = """example:
@@ -220,33 +220,50 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
                     f"salespulse worker: Kafka refused the connection: {reason}"
                 ) from None
             answered = isinstance(exc, BrokerResponseError)
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"salespulse worker: Kafka at {settings.kafka_bootstrap} "
-                    + (
-                        f"answered but was not ready within {wait:.0f} s ({exc}). See the "
-                        "broker's log, or give it longer with --wait-for-kafka."
-                        if answered
-                        else f"did not answer within {wait:.0f} s ({exc}). Start it with "
-                        "`make kafka-up` or set KAFKA_BOOTSTRAP."
-                    )
-                ) from None
+            last = time.monotonic() > deadline
+            why = None
+            if not answered and (last or not waiting):  # a host or a protocol to fix?
+                why = loop.run_until_complete(unanswered_why(settings))
+            if last:
+                raise SystemExit(_not_ready(settings, exc, wait, answered, why)) from None
             if not waiting:
                 waiting = True
-                log.warning(
-                    "Kafka at %s (KAFKA_BOOTSTRAP) %s (%s); retrying for up to %.0f s "
-                    "(--wait-for-kafka).%s",
-                    settings.kafka_bootstrap,
-                    "answers but is not ready yet" if answered else "does not answer yet",
-                    exc,
-                    wait,
-                    # a broker that answers is running: a new one elects its coordinators
-                    # first, which takes it a few seconds
-                    "" if answered else " Is the broker running (`make kafka-up`)?",
-                )
+                _say_waiting(settings, exc, wait, answered, why)
             time.sleep(1.0)
         finally:
             loop.close()
+
+
+def _not_ready(
+    settings: Settings, exc: BaseException, wait: float, answered: bool, why: str | None
+) -> str:
+    if answered:
+        return (
+            f"salespulse worker: Kafka at {settings.kafka_bootstrap} answered but was not "
+            f"ready within {wait:.0f} s ({exc}). See the broker's log, or give it longer "
+            "with --wait-for-kafka."
+        )
+    advice = why or "Start it with `make kafka-up` or set KAFKA_BOOTSTRAP."
+    return (
+        f"salespulse worker: Kafka at {settings.kafka_bootstrap} did not answer within "
+        f"{wait:.0f} s ({exc}). {advice}"
+    )
+
+
+def _say_waiting(
+    settings: Settings, exc: BaseException, wait: float, answered: bool, why: str | None
+) -> None:
+    # a broker that answers is running: a new one elects its coordinators first, which
+    # takes it a few seconds
+    advice = "" if answered else why or "Is the broker running (`make kafka-up`)?"
+    log.warning(
+        "Kafka at %s (KAFKA_BOOTSTRAP) %s (%s); retrying for up to %.0f s (--wait-for-kafka). %s",
+        settings.kafka_bootstrap,
+        "answers but is not ready yet" if answered else "does not answer yet",
+        exc,
+        wait,
+        advice,
+    )
 
 
 RUNNING_MARKER = "salespulse.running"
