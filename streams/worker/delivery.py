@@ -551,9 +551,25 @@ class BatchApp(faust.App):  # type: ignore[misc]
 
     def on_rebalance_end(self) -> None:
         """Faust's monitor forgets every partition's processing time here: each assigned
-        partition is marked anew, so the watchdog counts from now (`mark_inbound`)."""
+        partition is marked anew, so the watchdog counts from now (`mark_inbound`), and
+        so does its commit clock (`restart_commit_clock`)."""
         super().on_rebalance_end()
-        mark_inbound(self, self.consumer.assignment())
+        assigned = self.consumer.assignment()
+        mark_inbound(self, assigned)
+        restart_commit_clock(self.consumer, assigned)
+
+
+def restart_commit_clock(consumer: Any, tps: Iterable[TP]) -> None:
+    """Faust's watchdog logs "Has not committed ... at all since worker start" (ERROR) for
+    a partition with records still to read and no commit yet by this worker, once the
+    worker is up past its commit timeout (5 minutes): a partition assigned by a rebalance
+    then has it logged before its first commit (seen after rebalances, chaos re-run). Its
+    clock starts with the assignment instead; a stall past the timeout is still logged."""
+    clock = getattr(getattr(consumer, "_thread", None), "tp_last_committed_at", None)
+    if clock is not None:
+        now = monotonic()
+        for tp in tps:
+            clock[tp] = now
 
 
 def install_batch_handler(

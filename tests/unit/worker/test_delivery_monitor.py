@@ -58,9 +58,16 @@ def test_the_end_of_a_rebalance_marks_every_assigned_partition_after_faust_clear
 
     monkeypatch.setattr(faust.App, "on_rebalance_end", faust_end)
     monkeypatch.setattr(BatchApp, "monitor", property(lambda self: monitor))
-    consumer = SimpleNamespace(assignment=lambda: assigned)
+    # Faust's commit clock of its consumer thread: one partition committed long ago
+    commits = {TP("sales.activities", 4): 1.0}
+    consumer = SimpleNamespace(
+        assignment=lambda: assigned, _thread=SimpleNamespace(tp_last_committed_at=commits)
+    )
     monkeypatch.setattr(BatchApp, "consumer", property(lambda self: consumer))
     before = monotonic()
     BatchApp.on_rebalance_end(BatchApp.__new__(BatchApp))
     assert set(monitor.stream_inbound_time) == assigned
     assert all(t >= before for t in monitor.stream_inbound_time.values())
+    # its commit clock starts with the assignment: no "has not committed at all since
+    # worker start" before the first commit of a partition the rebalance brought
+    assert set(commits) == assigned and all(t >= before for t in commits.values())
