@@ -35,6 +35,9 @@ def test_a_stop_while_waiting_for_kafka_is_clean(signum: int, tmp_path: Path) ->
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # as from a terminal: a test run started in the background (CI) ignores SIGINT,
+            # and Python then takes no Ctrl-C at all
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         deadline = time.monotonic() + 60
