@@ -42,6 +42,10 @@ class KafkaUnavailable(RuntimeError):
     """The broker cannot be reached; the message says how to start or point to one."""
 
 
+#: the exit status of every command that stops on it (publish's, documented first)
+EXIT_KAFKA_UNAVAILABLE = 3
+
+
 async def unreachable(settings: Settings) -> KafkaUnavailable:
     """Why Kafka cannot be used: refused credentials or TLS when that is it, else down."""
     reason = await refusal(settings)

@@ -25,7 +25,7 @@ from streams.domain.vocabulary import DEADLETTER_REASONS, INPUT_KINDS
 from streams.tools.commands.generate import parse_duration_seconds
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.dead_letters import Export, Review, Selection, parse
-from streams.tools.producer import KafkaUnavailable, quiet_kafka_logs
+from streams.tools.producer import EXIT_KAFKA_UNAVAILABLE, KafkaUnavailable, quiet_kafka_logs
 from streams.tools.topic_reader import read_to_end
 from streams.worker.settings import Settings, SettingsError
 
@@ -137,7 +137,7 @@ def run_deadletters(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _fail(str(exc))
     except KafkaUnavailable as exc:
-        return _fail(str(exc), 1)
+        return _fail(str(exc), EXIT_KAFKA_UNAVAILABLE)
     topic = settings.topics.deadletter
     if export is not None:
         print_export_summary(args.export, export, settings.late_grace)

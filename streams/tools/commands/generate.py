@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.generator import CONTEXTS, GeneratorConfig, Record, SalesSimulator, load_fx_rates
 from streams.tools.producer import (
+    EXIT_KAFKA_UNAVAILABLE,
     KafkaUnavailable,
     Progress,
     RecordProducer,
@@ -268,7 +269,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 where = "stdout" if args.output == "-" else args.output
     except KafkaUnavailable as exc:
         print(f"salespulse generate: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_KAFKA_UNAVAILABLE
     except ValueError as exc:
         print(f"salespulse generate: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import orjson
 from streams.tools.commands.generate import positive_float
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.producer import (
+    EXIT_KAFKA_UNAVAILABLE,
     KafkaUnavailable,
     Outgoing,
     RecordProducer,
@@ -129,7 +130,7 @@ def run_replay(args: argparse.Namespace) -> int:
         return 2
     except KafkaUnavailable as exc:
         print(f"salespulse replay: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_KAFKA_UNAVAILABLE
     except KeyboardInterrupt:
         print(
             f"salespulse replay: interrupted: the first {delivered[0]} records were "

@@ -25,6 +25,7 @@ from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.event_files import read_csv as read_csv_records
 from streams.tools.generator import target_record
 from streams.tools.producer import (
+    EXIT_KAFKA_UNAVAILABLE,
     KafkaUnavailable,
     RecordProducer,
     ensure_topics,
@@ -238,7 +239,7 @@ def run_set(args: argparse.Namespace) -> int:
     except (TargetError, SettingsError) as exc:
         return _fail(str(exc))
     except KafkaUnavailable as exc:
-        return _fail(str(exc), 1)
+        return _fail(str(exc), EXIT_KAFKA_UNAVAILABLE)
     for scope, scope_id, metric, period, value in items:
         print(f"set {scope}:{scope_id}:{metric}:{period} = {value}")  # as sent, unrounded
     print(f"{sent} target(s) sent to {settings.topics.targets}", file=sys.stderr)
@@ -256,7 +257,7 @@ def run_delete(args: argparse.Namespace) -> int:
     except (TargetError, SettingsError) as exc:
         return _fail(str(exc))
     except KafkaUnavailable as exc:
-        return _fail(str(exc), 1)
+        return _fail(str(exc), EXIT_KAFKA_UNAVAILABLE)
     print(f"deleted {args.scope}:{args.scope_id}:{args.metric}:{args.period}")
     return 0
 
@@ -269,7 +270,7 @@ def run_list(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _fail(str(exc))
     except KafkaUnavailable as exc:
-        return _fail(str(exc), 1)
+        return _fail(str(exc), EXIT_KAFKA_UNAVAILABLE)
     rows = [
         t
         for t in targets.values()

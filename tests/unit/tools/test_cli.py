@@ -225,13 +225,31 @@ def test_generate_to_a_file_writes_json_lines(
     assert out.read_bytes() == first, "same seed and span, same file"
 
 
-def test_kafka_commands_say_how_to_start_kafka(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["generate", "--events", "5"]) == 1
+TARGET = ["--scope", "rep", "--id", "s01", "--metric", "deals_won", "--period", "2026-12"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", "--events", "5"],
+        ["deadletters"],
+        ["targets", "list"],
+        ["targets", "set", *TARGET, "--value", "3"],
+        ["targets", "delete", *TARGET],
+    ],
+)
+def test_kafka_commands_say_how_to_start_kafka(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit status 3 for Kafka unreachable, as `publish` (scripts tell it from bad input)."""
+    assert run_cli(argv) == 3
     assert "make kafka-up" in capsys.readouterr().err
 
 
-def test_deadletters_without_kafka_says_how_to_start_it(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["deadletters"]) == 1
+def test_replay_without_kafka_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"topic": "sales.activities", "key": "s01", "value": {}}\n')
+    assert run_cli(["replay", str(events)]) == 3
     assert "make kafka-up" in capsys.readouterr().err
 
 
