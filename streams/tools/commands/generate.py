@@ -304,6 +304,7 @@ def _to_file(
     interval = 1.0 / rate if rate else 0.0
     started = time.monotonic()
     n = 0
+    failed_empty = False  # a file that failed before its first record is not left behind
     try:
         for n, record in enumerate(records, 1):
             if interval:
@@ -315,8 +316,13 @@ def _to_file(
             if n % 5000 == 0:
                 progress(n)
         progress(n)
+    except BaseException:
+        failed_empty = n == 0
+        raise
     finally:
         if out is not sys.stdout.buffer:
             out.close()
+            if failed_empty:
+                Path(path).unlink(missing_ok=True)
         else:
             out.flush()

@@ -593,3 +593,16 @@ def test_target_values_whole_ones_as_integers_and_never_infinite() -> None:
     for bad in ("inf", "-inf", "nan", "1e400"):  # JSON would carry infinity as null: a delete
         with pytest.raises(TargetError):
             validate(*args, bad)
+
+
+def test_a_generate_that_fails_before_its_first_record_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A span without business hours failed, and left an empty file a replay then sent as
+    nothing (exit 0); a file of some records, cut short, stays (Ctrl-C says how many)."""
+    monkeypatch.setenv("SALES_TIMEZONE", "UTC")
+    out = tmp_path / "weekend.jsonl"
+    weekend = ["--start", "2026-12-05T00:00:00Z", "--end", "2026-12-06T23:00:00Z"]
+    assert run_cli(["generate", *weekend, "--output", str(out)]) == 2
+    assert "contains no business hours" in capsys.readouterr().err
+    assert not out.exists()
