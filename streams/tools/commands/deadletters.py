@@ -162,9 +162,13 @@ def export_sink(target: str | None) -> Iterator[TextIO | None]:
         path = Path(target)
         part = path.with_name(path.name + ".part")
         try:
-            with part.open("w", encoding="utf-8") as sink:
-                yield sink
-            part.replace(path)
+            try:
+                with part.open("w", encoding="utf-8") as sink:
+                    yield sink
+                part.replace(path)
+            except OSError as exc:  # said of FILE, not of the .part file the user never named
+                why = exc.strerror or str(exc)
+                raise OSError(f"cannot write the export to {target}: {why}") from None
         finally:
             part.unlink(missing_ok=True)
 

@@ -247,6 +247,20 @@ def test_an_export_file_appears_only_once_complete(tmp_path: Path) -> None:
         assert nothing is None
 
 
+@pytest.mark.parametrize("where", ["a-dir", "missing/fix.jsonl"])
+def test_an_export_that_cannot_be_written_names_the_file_asked_for(
+    tmp_path: Path, where: str
+) -> None:
+    """The error named FILE.part, a file the user never asked for (the operator audit)."""
+    (tmp_path / "a-dir").mkdir()
+    target = str(tmp_path / where)
+    with pytest.raises(OSError) as failed, export_sink(target) as sink:
+        assert sink is not None
+        sink.write("{}\n")
+    assert str(failed.value).startswith(f"cannot write the export to {target}: ")
+    assert ".part" not in str(failed.value)
+
+
 def test_the_table_says_when_nothing_matches_and_what_is_no_dead_letter(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
