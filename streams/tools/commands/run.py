@@ -43,6 +43,7 @@ from streams.tools.generator import (
 )
 from streams.tools.live_view import LiveState, follow_alerts, poll_api, render, status_line
 from streams.tools.producer import (
+    EXIT_KAFKA_UNAVAILABLE,
     KafkaUnavailable,
     OutageReport,
     Outgoing,
@@ -134,7 +135,10 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_demo(args, settings, config))
-    except (RunError, KafkaUnavailable) as exc:
+    except KafkaUnavailable as exc:
+        print(f"salespulse run: {exc}", file=sys.stderr)
+        return EXIT_KAFKA_UNAVAILABLE
+    except RunError as exc:
         print(f"salespulse run: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -606,3 +606,17 @@ def test_a_generate_that_fails_before_its_first_record_leaves_no_file(
     assert run_cli(["generate", *weekend, "--output", str(out)]) == 2
     assert "contains no business hours" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_run_exits_3_when_kafka_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.tools.commands import run
+    from streams.tools.producer import KafkaUnavailable
+
+    async def unreachable(*_: object) -> None:
+        raise KafkaUnavailable("Kafka is not reachable at 127.0.0.1:1: start ... `make kafka-up`")
+
+    monkeypatch.setattr(run, "_demo", unreachable)
+    assert run_cli(["run", "--no-view", "--duration", "1"]) == 3
+    assert "make kafka-up" in capsys.readouterr().err
