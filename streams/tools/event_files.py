@@ -46,6 +46,10 @@ NUMERIC_FIELDS: Final = frozenset(
 #: reasons for problems found before the decoder (besides its dead-letter reasons)
 UNKNOWN_KIND: Final = "unknown_kind"
 MALFORMED_ROW: Final = "malformed_row"
+#: a CSV header names at least one of these, or it is no CSV of sales records
+HEADER_FIELDS: Final = frozenset(
+    {"event_id", "occurred_at", "rep_id", "team_id", "scope", "scope_id", "metric", "period"}
+)
 UNREADABLE: Final = "unreadable"
 
 _NUMBER = re.compile(
@@ -237,6 +241,15 @@ def read_csv(name: str, data: bytes, kind: str | None = None) -> Iterator[Source
         header = [cell.strip() for cell in next(reader, [])]
         if not any(header):
             yield SourceRecord(name, 1, kind, None, (UNREADABLE, "no header row of field names"))
+            return
+        if not HEADER_FIELDS & set(header):
+            detail = (
+                "the first line names none of the fields of an event or a target (event_id, "
+                "occurred_at, rep_id, ...; scope, scope_id, metric, period, value): not a CSV "
+                "of sales records (a JSON-lines file needs the .jsonl name or a line opening "
+                "with {)"
+            )
+            yield SourceRecord(name, 1, kind, None, (UNREADABLE, detail))
             return
         if repeated := sorted(n for n, c in Counter(header).items() if n and c > 1):
             detail = f"the header names {', '.join(repeated)} more than once"

@@ -204,6 +204,10 @@ def test_csv_problems_with_the_file_itself() -> None:
     assert list(read_csv("e.csv", b"")) == []  # nothing to send, as an empty .jsonl
     (record,) = read_csv("e.csv", b" ,\nx,y\n")
     assert record.problem == ("unreadable", "no header row of field names")
+    # a file of another kind read as CSV (/etc/hostname was "no records", exit 0)
+    (record,) = read_csv("hostname", b"vm\n")
+    assert record.problem is not None and record.problem[0] == "unreadable"
+    assert "not a CSV of sales records" in record.problem[1]
     (record,) = read_csv("e.csv", b"event_id,rep_id\nok,s01\nbad,\xff\n")
     assert record.line == 3 and record.problem is not None
     assert record.problem[0] == "unreadable" and "UTF-8" in record.problem[1]
