@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from streams.domain.checked_events import target_key
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -200,8 +202,7 @@ def _rekeyed_target(value: object, key: object) -> bool:
         return False
     if not {"scope", "metric", "period"} <= value.keys():
         return False
-    fields = (value.get(name) for name in ("scope", "scope_id", "metric", "period"))
-    return key != ":".join(str(field) for field in fields)
+    return key != target_key(value)  # the key `publish` would give it
 
 
 @dataclass(slots=True)
