@@ -225,8 +225,11 @@ def csv_value(name: str, cell: str) -> object:
     return text
 
 
-def read_csv(name: str, data: bytes, kind: str | None = None) -> Iterator[SourceRecord]:
-    """One record per row after the header; the row's line number is where it starts."""
+def read_csv(
+    name: str, data: bytes, kind: str | None = None, *, needs: tuple[str, ...] = ()
+) -> Iterator[SourceRecord]:
+    """One record per row after the header; the row's line number is where it starts. A
+    header without every column of `needs` is a problem of line 1 (an empty file too)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -234,11 +237,15 @@ def read_csv(name: str, data: bytes, kind: str | None = None) -> Iterator[Source
         detail = f"not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8"
         yield SourceRecord(name, line, kind, None, (UNREADABLE, detail))
         return
-    if not text.strip():
+    if not text.strip() and not needs:
         return  # an empty file holds no records, as an empty JSON-lines file does
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip() for cell in next(reader, [])]
+        if not set(needs) <= set(header):
+            detail = f"needs a header row: {','.join(needs)}"
+            yield SourceRecord(name, 1, kind, None, (UNREADABLE, detail))
+            return
         if not any(header):
             yield SourceRecord(name, 1, kind, None, (UNREADABLE, "no header row of field names"))
             return

@@ -89,11 +89,8 @@ def read_csv(path: Path) -> list[tuple[str, str, str, str, int | float]]:
     cells than the header refused: `1,200` unquoted is two cells, not 1)."""
     rows = []
     data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
-    wanted = {"scope", "scope_id", "metric", "period", "value"}
-    if not wanted <= {cell.strip() for cell in next(csv.reader([first]), [])}:
-        raise TargetError(f"{path} needs a header row: scope,scope_id,metric,period,value")
-    for record in read_csv_records(str(path), data, "targets"):
+    columns = ("scope", "scope_id", "metric", "period", "value")
+    for record in read_csv_records(str(path), data, "targets", needs=columns):
         if record.problem is not None or record.raw is None:
             detail = record.problem[1] if record.problem else "no value"
             raise TargetError(f"{path} line {record.line}: {detail}")
