@@ -205,11 +205,20 @@ def faust_credentials(security: KafkaSecurity) -> Any:
 
 
 async def refusal(settings: Settings, timeout: float = 15.0) -> str | None:
-    """Why the first broker refuses this client, when credentials or TLS are the cause.
+    """Why the first broker refuses this client, when credentials or TLS are the cause
+    (`diagnose`): retrying cannot mend it."""
+    return (await diagnose(settings, timeout))[0]
+
+
+async def diagnose(settings: Settings, timeout: float = 15.0) -> tuple[str | None, str | None]:
+    """What one direct connection to the first broker tells: (a refusal, a hint).
 
     aiokafka reports a refused password or an untrusted certificate as "unable to
-    bootstrap", the same as a broker that is down; one direct connection tells them apart,
-    so the operator reads what to fix rather than a retry loop.
+    bootstrap", the same as a broker that is down; so it does a host name that does not
+    resolve and a listener that hangs up at once, as a PLAINTEXT one does to TLS (and a TLS
+    one to plain requests). The refusal says what to fix rather than a retry loop; the hint
+    (a sentence) says more than "is it running?" while the caller waits on: DNS catches up
+    (a Kubernetes service before its pods are ready).
     """
     from aiokafka.conn import create_conn
     from aiokafka.errors import SaslAuthenticationFailed
@@ -225,40 +234,21 @@ async def refusal(settings: Settings, timeout: float = 15.0) -> str | None:
         return (
             f"authentication failed at {first} as user {security.username!r} "
             f"({security.mechanism}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD ({exc})"
-        )
+        ), None
     except ssl.SSLCertVerificationError as exc:
         where = security.cafile or "the system's trusted CAs"
         return (
             f"the TLS certificate of {first} is not trusted by {where}: set KAFKA_SSL_CAFILE "
             f"to the CA that signed it ({exc.verify_message})"
-        )
-    except Exception:
-        return None  # down or unreachable: the caller's own message says so
-    conn.close()
-    return None
-
-
-async def unanswered_why(settings: Settings, timeout: float = 5.0) -> str | None:
-    """Why the first broker does not answer (a sentence), when one direct connection tells
-    more than "is it running?": a host name that does not resolve, or a listener that hangs
-    up at once, as a PLAINTEXT one does to TLS (and a TLS one to plain requests). Not a refusal:
-    DNS catches up (a Kubernetes service before its pods are ready), so the caller waits on."""
-    from aiokafka.conn import create_conn
-
-    first = settings.kafka_bootstrap.split(",")[0].strip()
-    host, _, port = first.rpartition(":")
-    options = kafka_options(settings)
-    options.pop("bootstrap_servers")
-    try:
-        conn = await asyncio.wait_for(create_conn(host, int(port), **options), timeout)
+        ), None
     except socket.gaierror as exc:
-        return f"The host {host!r} of KAFKA_BOOTSTRAP does not resolve ({exc.strerror})."
+        return None, f"The host {host!r} of KAFKA_BOOTSTRAP does not resolve ({exc.strerror})."
     except (ConnectionResetError, ssl.SSLError, EOFError):
-        return (
+        return None, (
             f"Something listens at {first} but hangs up at once: is that listener's "
-            f"protocol KAFKA_SECURITY_PROTOCOL={settings.kafka_security.protocol}?"
+            f"protocol KAFKA_SECURITY_PROTOCOL={security.protocol}?"
         )
     except Exception:
-        return None
+        return None, None  # down or unreachable: the caller's own message says so
     conn.close()
-    return None
+    return None, None

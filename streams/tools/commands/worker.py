@@ -29,7 +29,7 @@ from aiokafka.errors import (
 )
 
 from streams.tools.commands.options import add_loglevel_argument, seconds
-from streams.worker.kafka_options import refusal, unanswered_why
+from streams.worker.kafka_options import diagnose
 from streams.worker.settings import Settings, SettingsError
 
 EXAMPLE = """example:
@@ -214,16 +214,13 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
                 "topics yourself (README, Topics)."
             ) from None
         except (TimeoutError, KafkaError, OSError) as exc:  # not a bug of ours
-            reason = loop.run_until_complete(refusal(settings))
+            reason, why = loop.run_until_complete(diagnose(settings))
             if reason is not None:  # retrying cannot help
                 raise SystemExit(
                     f"salespulse worker: Kafka refused the connection: {reason}"
                 ) from None
             answered = isinstance(exc, BrokerResponseError)
             last = time.monotonic() > deadline
-            why = None
-            if not answered and (last or not waiting):  # a host or a protocol to fix?
-                why = loop.run_until_complete(unanswered_why(settings))
             if last:
                 raise SystemExit(_not_ready(settings, exc, wait, answered, why)) from None
             if not waiting:

@@ -352,11 +352,11 @@ def test_a_worker_waiting_for_a_broker_that_answers_says_it_is_not_ready(
     async def not_ready(settings: Settings) -> Settings:
         raise GroupCoordinatorNotAvailableError("Unable to get coordinator id for app")
 
-    async def no_refusal(settings: Settings) -> None:
-        return None
+    async def nothing_to_say(settings: Settings) -> tuple[None, None]:
+        return None, None
 
     monkeypatch.setattr(worker, "_topics_ready", not_ready)
-    monkeypatch.setattr(worker, "refusal", no_refusal)
+    monkeypatch.setattr(worker, "diagnose", nothing_to_say)
     settings = Settings.from_env({"KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     with caplog.at_level("WARNING"), pytest.raises(SystemExit) as stopped:
         worker._prepare_kafka(settings, 1.5)  # tries once a second: two or three times
