@@ -27,6 +27,22 @@ from streams.worker.topics import ensure_topics as create_missing_topics
 #: (topic, key, value) as sent; a None value is a tombstone
 Outgoing = tuple[str, bytes | None, bytes | None]
 Progress = Callable[[int], None]
+
+
+class DeliveredCount:
+    """A Progress that remembers its last count and passes it on to `show` (a progress
+    bar): what `send_records` reports is acknowledged by the broker, so after an outage or
+    a Ctrl-C it says how many records arrived."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.show: Progress = lambda _done: None
+
+    def __call__(self, done: int) -> None:
+        self.done = done
+        self.show(done)
+
+
 #: told (message, ongoing) when the broker stops taking records, and when it takes them again
 OutageReport = Callable[[str, bool], None]
 #: seconds between two attempts at records the broker did not take

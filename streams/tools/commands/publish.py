@@ -29,7 +29,12 @@ from streams.tools.event_files import (
     summary_text,
     validate_sources,
 )
-from streams.tools.producer import KafkaUnavailable, progress_bar, quiet_kafka_logs
+from streams.tools.producer import (
+    DeliveredCount,
+    KafkaUnavailable,
+    progress_bar,
+    quiet_kafka_logs,
+)
 from streams.tools.publisher import Publisher, decoder_for
 from streams.worker.settings import Settings
 
@@ -123,19 +128,14 @@ def _send(settings: Settings, validation: Validation, rate: float) -> Outcome:
     ordered = validation.in_send_order()
     skipped = len(validation.errors)
     destination = f"Kafka at {settings.kafka_bootstrap}"
-    delivered = [0]  # what the progress last counted: records the broker acknowledged
-
+    delivered = DeliveredCount()
     try:
         with progress_bar("publishing", len(ordered)) as progress:
-
-            def count(done: int) -> None:
-                delivered[0] = done
-                progress(done)
-
-            asyncio.run(_publish(settings, ordered, rate, count))
+            delivered.show = progress
+            asyncio.run(_publish(settings, ordered, rate, delivered))
     except KeyboardInterrupt:
         message = (
-            f"interrupted: the first {delivered[0]} of {len(ordered)} records were "
+            f"interrupted: the first {delivered.done} of {len(ordered)} records were "
             "delivered; those after them may not have been"
         )
         return Outcome("interrupted", 130, skipped=skipped, message=message)

@@ -20,6 +20,7 @@ from streams.tools.commands.generate import positive_float
 from streams.tools.commands.options import add_bootstrap_argument, settings_from
 from streams.tools.producer import (
     EXIT_KAFKA_UNAVAILABLE,
+    DeliveredCount,
     KafkaUnavailable,
     Outgoing,
     RecordProducer,
@@ -110,18 +111,14 @@ def run_replay(args: argparse.Namespace) -> int:
         )
         return 2
     counts: Counter[str] = Counter()
-    delivered = [0]  # what the progress last counted: records the broker acknowledged
+    delivered = DeliveredCount()
     try:
         total = _count_lines(path) if path is not None else None
         with progress_bar("replaying", total) as progress:
-
-            def count(done: int) -> None:
-                delivered[0] = done
-                progress(done)
-
+            delivered.show = progress
             handle = path.open("rb") if path is not None else sys.stdin.buffer
             try:
-                sent = asyncio.run(_replay(settings, handle, args.rate, counts, count))
+                sent = asyncio.run(_replay(settings, handle, args.rate, counts, delivered))
             finally:
                 if path is not None:
                     handle.close()
@@ -133,7 +130,7 @@ def run_replay(args: argparse.Namespace) -> int:
         return EXIT_KAFKA_UNAVAILABLE
     except KeyboardInterrupt:
         print(
-            f"salespulse replay: interrupted: the first {delivered[0]} records were "
+            f"salespulse replay: interrupted: the first {delivered.done} records were "
             "delivered; those after them may not have been",
             file=sys.stderr,
         )
