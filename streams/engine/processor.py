@@ -809,7 +809,9 @@ class _Batch:
             periods = self.rep_periods.setdefault(item.scope, set())
             for occurred in seen:
                 periods.update(self.proc.views.instant_periods(occurred))
-        new = DealSlot(figure=item.figure, seen=sorted(seen))
+        new: DealSlot | None = DealSlot(figure=item.figure, seen=sorted(seen))
+        if self.gone_before_horizon(item.figure, seen):
+            new = None  # in dropped periods only: as cut_to_horizon deletes it
         if slot == new:
             return
         if item.scope.startswith("team:"):
@@ -819,6 +821,16 @@ class _Batch:
                     closed_in = self.proc.views.instant_periods(figure.occurred_at)
                     self.member_changing(item.scope, closed_in, figure.rep)
         self.put(key, new)
+
+    def gone_before_horizon(self, figure: DealFigure | None, seen: set[float]) -> bool:
+        """Does a deal give a scope nothing in a period SALES_RETENTION keeps? A deal won
+        years ago and touched today changes only dropped periods: its slot goes."""
+        horizon = self.horizon
+        return (
+            horizon is not None
+            and (figure is None or lies_before(figure, horizon))
+            and all(instant < horizon for instant in seen)
+        )
 
     def touch(self, event: Activity | Feedback) -> None:
         """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
@@ -960,8 +972,10 @@ class _Batch:
 
     def cut_to_horizon(self) -> None:
         """Delete the partition's state of the periods before SALES_RETENTION's horizon:
-        day and hour records, memberships, targets and their alerts. Deals, their touches
-        and accounts stay (a deal's cohort or first win may reach back years). At most
+        day and hour records, memberships, targets and their alerts, and what a deal
+        gives a rep or a team there (a slot lying wholly before it). The deals' own state,
+        their touches and accounts stay (a deal's cohort or first win may reach back
+        years). At most
         RETAIN_PER_TICK records a Tick; runs first, so the compaction and the pruning of
         ids leave alone what it deleted (`put_in_batch`)."""
         horizon = self.horizon
@@ -1223,7 +1237,19 @@ def expired_keys(
     keys += [(scope, MEMBER_SENT, p) for p, sent in view.member_sent.items() if sent and dropped(p)]
     keys += [(scope, TARGET, metric, p) for metric, p in view.targets if dropped(p)]
     keys += [(scope, ALERTS, m, p) for (m, p), sent in view.alerts.items() if sent and dropped(p)]
+    keys += [(scope, DEAL, d) for d, figure in view.deals.items() if lies_before(figure, horizon)]
     return keys
+
+
+def lies_before(figure: DealFigure, horizon: float) -> bool:
+    """Does a deal's figure (what it gives a rep or a team) lie wholly before the horizon:
+    every period it falls in dropped? Its occurred_at counts even for an open deal: a deal's
+    current version is its latest, so no earlier version (DealSlot.seen) lies after it."""
+    return (
+        figure.occurred_at < horizon
+        and (figure.created_at is None or figure.created_at < horizon)
+        and (figure.expected_close_at is None or figure.expected_close_at < horizon)
+    )
 
 
 def _copied(counts: HourCounts) -> HourCounts:

@@ -610,8 +610,9 @@ class Views:
     def forget_before(self, partition: int, dropped: Callable[[str], bool]) -> None:
         """Drop what the partition's views derived for periods before SALES_RETENTION's
         horizon, once their records are deleted (processor.cut_to_horizon): empty roll-ups,
-        memberships, alerts and medians. What deals index stays with the deals. A view left
-        with no record goes, as a view rebuilt from the table would never have been."""
+        memberships, alerts and medians. A deal's figure went with its record (`apply`),
+        and the periods indexing only it with it. A view left with no record goes, as a
+        view rebuilt from the table would never have been."""
         for view in self.in_partition(partition):
             for held in (
                 view.periods,
@@ -912,8 +913,10 @@ class Views:
         if old is not None:
             for index, instant in self._deal_instants(view, old):
                 for period_id in self.instant_periods(instant):
-                    # an emptied period stays: its figures drop to 0, they do not vanish
-                    index.get(period_id, set()).discard(deal_id)
+                    # an emptied period goes, as from views rebuilt from the table (a scope
+                    # with nothing else there is left out of /metrics either way); its
+                    # documents are republished, with the deal's figures gone
+                    _index(index, period_id, deal_id, present=False)
                     changed.add(period_id)
             view.deals.pop(deal_id, None)
         if new is not None:

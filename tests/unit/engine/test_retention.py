@@ -1,6 +1,7 @@
 """SALES_RETENTION in the fold: a Tick deletes the state of the periods before the horizon
-(day and hour records, memberships, targets, alerts) and no figure of a kept period moves;
-deals and accounts stay, so cohorts, first wins and touches reaching back stay exact."""
+(day and hour records, memberships, targets, alerts, what a deal wholly before it gives a
+rep or a team) and no figure of a kept period moves; the deals' own state and accounts
+stay, so cohorts, first wins and touches reaching back stay exact."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.domain.periods import parse_period
-from streams.domain.retention import retention_horizon
+from streams.domain.retention import Retention, retention_horizon
 from streams.engine.items import RawEvent, Tick
-from streams.engine.state import ALERTS, DAY, DEAL_STATE, HOUR, MEMBER, MEMBER_SENT, TARGET
+from streams.engine.processor import lies_before
+from streams.engine.rollups import Views
+from streams.engine.state import (
+    ALERTS,
+    DAY,
+    DEAL,
+    DEAL_STATE,
+    HOUR,
+    MEMBER,
+    MEMBER_SENT,
+    TARGET,
+)
 from tests.unit.engine.random_histories import SCOPES as RANDOM_SCOPES
 from tests.unit.engine.random_histories import histories, periods_from
 from tests.unit.engine.scope_harness import (
@@ -25,8 +37,10 @@ from tests.unit.engine.scope_harness import (
     deal,
     feedback,
     payload_of,
+    rebuild_views,
     target,
 )
+from tests.unit.engine.test_rollups import view_state
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 RETENTION = timedelta(days=120)
@@ -171,6 +185,10 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
     assert [k[3] for k in h.records(TARGET)] == ["2026-Q4"]
     assert not [k for k in h.records(ALERTS) if k[3] == "2026-Q2"]
     assert {k[0] for k in h.records(DEAL_STATE)} == {"deal:D1", "deal:D2", "deal:D3"}
+    # D2 and D3 (created and won in May) give r2 and its teams nothing kept: their slots
+    # went; D1 (created in April, won in November) stays with r1 and t1
+    assert sorted(h.records(DEAL)) == [("rep:r1", DEAL, "D1"), ("team:t1", DEAL, "D1")]
+    assert not [s for s in SCOPES if set(h.view(s).deals) - {"D1"}]  # type: ignore[union-attr]
     assert figures(h, KEPT) == kept
     assert sum(len(k) + len(v) for part in h.parts for k, v in part.store.items()) < 0.7 * size
     oracle = Oracle(history(), h.tz, h.fx)
@@ -184,9 +202,28 @@ def test_a_tick_deletes_the_state_before_the_horizon_and_every_kept_figure_stays
         assert view is not None
         assert not [p for p in view.periods if p in DROPPED], scope
         assert not [p for p in view.members if p in DROPPED], scope
+    assert_views_as_rebuilt(h)
     for p in range(h.n):
         h.restart(p)
     assert figures(h, KEPT) == kept
+
+
+def assert_views_as_rebuilt(h: Harness) -> None:
+    """The views a cut left equal views rebuilt from what it left in the table, after
+    the first Tick of a restarted worker (it forgets the dropped periods again)."""
+    retention = Retention(h.retention, h.tz)
+    horizon = retention.horizon(NOW)
+    for p in range(h.n):
+        rebuilt = rebuild_views(Views(h.tz), p, h.parts[p].store)
+        rebuilt.forget_before(p, lambda period_id: retention.dropped(period_id, horizon))
+        assert settled(view_state(rebuilt)) == settled(view_state(h.parts[p].views)), p
+
+
+def settled(state: dict[str, Any]) -> dict[str, Any]:
+    """A view state without the emptied per-partition indexes a cut may leave."""
+    indexes = state[""]
+    state[""] = {name: {p: i for p, i in index.items() if i} for name, index in indexes.items()}
+    return state
 
 
 def test_a_scope_whose_records_were_all_dropped_is_forgotten_at_once() -> None:
@@ -284,8 +321,12 @@ def test_a_change_of_an_old_deal_writes_nothing_for_its_dropped_periods() -> Non
     assert not [k for k in h.records(MEMBER_SENT) if k[2] in DROPPED]
     assert not [k for k in h.records(MEMBER) if k[2] in DROPPED]
     assert not [d.reason for d in h.deadletters]
+    # D3's figure (with the call's touch) still lies in May only: no slot comes back
+    assert not [k for k in h.records(DEAL) if k[2] == "D3"]
+    assert h.records(DEAL_STATE)[("deal:D3", DEAL_STATE)].touches == {"call": 1}
     doc = h.performance("rep:r2", "2026-11", NOW)
     assert doc is not None and doc["activities"]["total"] > 0
+    assert_views_as_rebuilt(h)
 
 
 # -- property: the cut changes no kept figure ------------------------------------------------
@@ -334,6 +375,12 @@ def test_a_cut_changes_no_kept_figure(events: list[RawEvent], days: int) -> None
     assert shown(h, scopes, kept) == before
     assert not [k for k in h.records(DAY) if k[2] < horizon.timestamp()]
     assert not [k for k in h.records(HOUR) if k[2] < horizon.timestamp()]
+    assert not [
+        k
+        for k, slot in h.records(DEAL).items()
+        if slot.figure is not None and lies_before(slot.figure, horizon.timestamp())
+    ]
+    assert_views_as_rebuilt(h)
     oracle = Oracle(events, h.tz, h.fx)
     for (scope, period), got in before.items():
         if got is not None:

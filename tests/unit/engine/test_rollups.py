@@ -61,6 +61,9 @@ def view_state(views: Views):
             "partition": v.partition,
             "hours": dict(v.hours),
             "deals": dict(v.deals),
+            # every period a deal index holds, emptied or not: /metrics exports a scope's
+            # period while an index holds it (metrics._has_figures)
+            "deal_index": [sorted(index) for index in v.deal_indexes()],
             "targets": dict(v.targets),
             "alerts": {k: list(a) for k, a in v.alerts.items() if a},
             "members": {p: dict(m) for p, m in v.members.items() if m},
