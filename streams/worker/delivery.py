@@ -46,6 +46,8 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from streams.worker.group_leave import stop_consumer
+
 log = logging.getLogger(__name__)
 
 #: topic partition -> the records of one fetch, in offset order (aiokafka ConsumerRecord)
@@ -135,6 +137,15 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignor
 
     async def rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
         return await self.call_thread(self._rewind_unmoved, fetched)  # type: ignore[no-any-return]
+
+    async def on_thread_stop(self) -> None:
+        """Faust's stop of the thread, the consumer leaving its group at once even in a
+        rebalance the broker holds (streams.worker.group_leave). The consumer's own stop,
+        its last checkpoint and commit, ran before (mode stops a service, then its
+        children)."""
+        await super(faust_aiokafka.AIOKafkaConsumerThread, self).on_thread_stop()
+        if self._consumer is not None:
+            await stop_consumer(self._consumer)
 
     async def _rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
         return rewind_unmoved(self._ensure_consumer(), fetched)
@@ -345,7 +356,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         mark_inbound(self.app, fresh)
         async with self._handling:
             held = await self.batch_handler(fresh) or {}
-            if self.app.consumer_generation_id != generation or not self.flow_active:
+            if self.app.consumer_generation_id != generation or not (
+                self.flow_active or self.app.should_stop
+            ):
                 log.info("rebalance during a batch: not acknowledged, the new owner replays it")
                 return
             taken = {

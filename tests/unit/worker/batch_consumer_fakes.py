@@ -35,6 +35,7 @@ def consumer(
     c: Any = BatchConsumer.__new__(BatchConsumer)
     c.app = SimpleNamespace(
         consumer_generation_id=1,
+        should_stop=False,
         flow_control=SimpleNamespace(is_active=lambda: True),
         monitor=None,
     )

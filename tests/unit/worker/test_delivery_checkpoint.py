@@ -97,6 +97,30 @@ async def test_a_batch_during_which_the_generation_changed_is_not_acknowledged()
     assert acked(c) == {}
 
 
+@pytest.mark.parametrize("stopping", [True, False])
+async def test_a_batch_the_stop_ends_is_acknowledged_and_one_a_rebalance_ends_is_not(
+    stopping: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (SIGTERM) stops the flow as a rebalance does, in the same generation: the
+    batch it waited for is in its last checkpoint and commit, not replayed by the next
+    owner (its dead letters were sent twice, its records counted as duplicates)."""
+    journal = Journal()
+    c = consumer(journal, never_due=True)
+
+    async def handler(batch: Any) -> None:
+        c.flow_active = False
+        c.app.should_stop = stopping
+
+    async def faust_wait_empty(self: Any) -> None:
+        journal.append(f"faust commits {acked(self)}")
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "wait_empty", faust_wait_empty)
+    c.batch_handler = handler
+    await c._deliver({INPUT: records(INPUT, 0, 2)}, None)
+    await c.wait_empty()
+    assert journal[-1] == "faust commits " + str({INPUT: [0, 1, 2]} if stopping else {})
+
+
 async def test_a_failed_checkpoint_acknowledges_nothing() -> None:
     journal = Journal()
     c = consumer(journal, interval=0.0)
