@@ -1169,6 +1169,7 @@ class _Batch:
             for period_id, ev in evaluations:
                 if self.dropped(period_id):
                     continue  # its figures are gone: no status, no alert
+                self.status_seen(view, ev.metric, period_id, ev.status)
                 emitted = view.alerts.get((ev.metric, period_id), [])
                 due = self.proc.settling.admit(
                     (scope, ev.metric, period_id),
@@ -1184,6 +1185,18 @@ class _Batch:
                     emitted = [*emitted, kind]
                 if due:
                     self.put((scope, ALERTS, ev.metric, period_id), emitted)
+
+    def status_seen(self, view: ScopeView, metric: str, period_id: str, status: str) -> None:
+        """A target's status moved since its last evaluation here, by figures or by the
+        clock alone (its period ended, its pace crossed a bound): sales.performance gets
+        the document again, as the API shows it. Not at first sight (after a restart or a
+        rebalance): that would republish every period that ever had a target."""
+        pair = (metric, period_id)
+        last = view.statuses.get(pair)
+        if last != status:
+            view.statuses[pair] = status
+            if last is not None:
+                self.changed(view.scope, (period_id,))
 
     def alert(
         self, scope: str, period_id: str, ev: TargetEvaluation, kind: str, sequence: int

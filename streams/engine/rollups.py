@@ -212,6 +212,9 @@ class ScopeView:
     pipeline_periods: dict[str, set[str]] = field(default_factory=dict)
     targets: dict[tuple[str, str], float] = field(default_factory=dict)
     alerts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: (metric, period) -> the target's status at its last evaluation by this process: a
+    #: status the clock moves (a period ending, a pace crossing) republishes the document
+    statuses: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
     #: period -> rep -> what a rep with events in several teams in the period told the team
     #: (queries.team_members); every other rep's membership the team derives itself
     members: dict[str, dict[str, Member]] = field(default_factory=dict)
@@ -628,6 +631,8 @@ class Views:
                     del held[period_id]
             for pair in [pair for pair in view.alerts if dropped(pair[1])]:
                 del view.alerts[pair]
+            for pair in [pair for pair in view.statuses if dropped(pair[1])]:
+                del view.statuses[pair]
             if not view.holds_records():  # as unknown as after a restart: 404, not zeros
                 del self.scopes[view.scope]
 
