@@ -58,6 +58,7 @@ async def test_a_worker_stopped_while_the_group_waits_for_a_dead_member_stops_cl
         assert code == 0, second.log_tail()
         assert "SALES_STOP_TIMEOUT" not in log
         assert "leaves the group at once" in log
+        assert log.rstrip().endswith("its next start goes on from its local state"), log[-500:]
         assert not (Path(second.env["SALES_DATA_DIR"]) / RUNNING_MARKER).exists()
     finally:
         cluster.stop()
