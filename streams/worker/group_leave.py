@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from aiokafka.client import ConnectionGroup
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.group import LeaveGroupRequest
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,26 @@ async def stop_consumer(consumer: Any, wait: float = LEAVE_WAIT) -> None:
     await stopping
 
 
-async def send_leave_group(consumer: Any) -> bool:
+async def send_leave_group(consumer: Any) -> None:
     """Send a LeaveGroup for the consumer's member on the default connection to the group's
-    coordinator; True when the broker took it."""
+    coordinator (a failure is logged: the group then drops the member once its session
+    ends)."""
     coordinator = consumer._coordinator
     node = coordinator.coordinator_id
     if node is None or not coordinator.member_id:
-        return False  # never joined, or the coordinator is unknown: nothing to leave
+        return  # never joined, or the coordinator is unknown: nothing to leave
     request = LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
     try:
-        await consumer._client.send(node, request, group=ConnectionGroup.DEFAULT)
+        response = await consumer._client.send(node, request, group=ConnectionGroup.DEFAULT)
     except KafkaError as exc:
-        log.warning(
-            "LeaveGroup for consumer group %r failed: %r; the group drops this worker once "
-            "its session ends",
-            coordinator.group_id,
-            exc,
-        )
-        return False
-    return True
+        failure: object = exc
+    else:
+        if not response.error_code:
+            return
+        failure = for_code(response.error_code)
+    log.warning(
+        "LeaveGroup for consumer group %r failed: %r; the group drops this worker once its "
+        "session ends",
+        coordinator.group_id,
+        failure,
+    )

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.worker.group_leave import stop_consumer
+from streams.worker.group_leave import send_leave_group, stop_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +129,23 @@ async def test_a_consumer_stopped_during_a_held_rebalance_leaves_before_the_dead
             child.kill()
         await joining.stop()
         await admin.close()
+
+
+async def test_a_refused_leave_group_is_logged_and_the_stop_goes_on(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A member the broker no longer knows (here: it left already) is refused; the worker
+    says so and stops anyway."""
+    topic, group = f"leave-{uuid.uuid4().hex[:8]}", f"leave-{uuid.uuid4().hex[:8]}"
+    member = consumer(kafka_bootstrap, topic, group)
+    await member.start()
+    try:
+        while not member.assignment():
+            await member.getmany(timeout_ms=200)
+        await send_leave_group(member)
+        assert not [r for r in caplog.records if r.name == "streams.worker.group_leave"]
+        await send_leave_group(member)
+        (refusal,) = [r for r in caplog.records if r.name == "streams.worker.group_leave"]
+        assert "UnknownMemberIdError" in refusal.getMessage()
+    finally:
+        await member.stop()
