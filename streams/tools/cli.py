@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -84,9 +85,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reader_gone()
     except (ValueError, OSError) as exc:
         # a bad value from the user (SettingsError is a ValueError): a message, not a traceback
-        print(f"salespulse {command_name(args)}: {exc}", file=sys.stderr)
+        print(f"salespulse {command_name(args)}: {exc}{_origin(exc)}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def _origin(exc: BaseException) -> str:
+    """Where a system error that names no file came from: "[Errno 22] Invalid argument"
+    alone left an operator nothing to look for (a worker under libfaketime, whose sleep
+    fails). Errors about a file name it, and a bad value says what was wrong."""
+    if not isinstance(exc, OSError) or exc.filename is not None:
+        return ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" ({type(exc).__name__} at {last.filename}:{last.lineno}, in {last.name})"
 
 
 def _reader_gone() -> int:

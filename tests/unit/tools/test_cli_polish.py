@@ -130,6 +130,21 @@ def test_main_turns_value_and_os_errors_into_exit_2(
     )
 
 
+def test_a_system_error_naming_no_file_says_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.tools.commands import replay
+
+    def boom(args: argparse.Namespace) -> int:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(replay, "run_replay", boom)
+    assert run_cli(["replay", "x.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("salespulse replay: [Errno 22] Invalid argument (OSError at ")
+    assert err.endswith(f"{__file__}:{boom.__code__.co_firstlineno + 1}, in boom)\n")
+
+
 # -- report --team and the leaderboard's limit ----------------------------------------------
 
 
