@@ -81,7 +81,8 @@ class SalesWorker(faust.Worker):  # type: ignore[misc]
             f"not stopped {self.settings.stop_timeout:g} s after {signum.name} "
             f"(SALES_STOP_TIMEOUT): a stop commits, and a commit waits for Kafka at "
             f"{self.settings.kafka_bootstrap} (unreachable?) and for a rebalance of the "
-            "consumer group under way to end (workers joining or leaving at once?)"
+            "consumer group under way to end (workers joining or leaving at once?); it also "
+            "waits for the API's open requests"
         )
 
     @staticmethod
