@@ -204,6 +204,22 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             }
         return await super()._commit(offsets)  # type: ignore[no-any-return]
 
+    def known_position(self, tp: TP) -> int | None:
+        """Where the client fetches `tp` next, read from its state (None: not known now).
+
+        Not asked of the consumer thread (Faust's `position`): aiokafka's answer waits while
+        the position is being reset, as through a rebalance, and each waiting call held one
+        of the thread's two method workers; the lag gauge asked every few seconds, so both
+        could be held, and then no commit reached the thread: the rebalance waited for the
+        checkpoint's commit, and the commit for the rebalance."""
+        client = getattr(self._thread, "_consumer", None)
+        subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
+        assignment = getattr(subscription, "assignment", None)
+        state = assignment.state_value(tp) if assignment is not None else None
+        if state is None or not state.has_valid_position:
+            return None
+        return int(state.position)
+
     def next_offset(self, tp: TP) -> int:
         """The next offset the batch path reads from `tp` (0 when not known yet)."""
         return self._read_offset.get(tp) or 0

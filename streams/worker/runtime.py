@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
@@ -117,9 +116,6 @@ MAX_POLL_RECORDS = 8000
 #: table records a rebuild of the views reads between two yields to the event loop (some
 #: 20-40 ms of work): heartbeats, probes and scrapes go on while a long history rebuilds
 REBUILD_YIELD_RECORDS = 10_000
-#: seconds the status and consumer endpoints wait for the consumer thread to tell a
-#: partition's position (Runtime._position)
-POSITION_SECONDS = 1.0
 #: state records held between checkpoints before one is taken early (memory bound)
 MAX_HELD_RECORDS = 200_000
 #: how often the consumer refreshes topic metadata: partitions added to an input topic
@@ -419,7 +415,7 @@ class Runtime:
                     "paused": tp in consumer._paused_partitions,
                     "active": tp in (consumer._active_partitions or ()),
                     "buffered": tp in consumer._buffered_partitions,
-                    "position": await self._position(consumer, tp),
+                    "position": consumer.known_position(tp),
                 }
             )
         return {
@@ -429,21 +425,6 @@ class Runtime:
             "flags": sorted(consumer.diag.flags),
             "partitions": state,
         }
-
-    async def _position(self, consumer: Any, tp: TP) -> int | None:
-        """The consumer's position in a partition, or None when it cannot say at once.
-
-        It is asked of Faust's consumer thread: once a stop has begun, that thread may never
-        answer, and the request held the API server's shutdown until SALES_STOP_TIMEOUT cut
-        the stop as a crash (a status poll during a rolling restart); in a rebalance aiokafka
-        refuses a partition it no longer holds (the status answered 500)."""
-        if self.app.should_stop:
-            return None
-        try:
-            position = await asyncio.wait_for(consumer.position(tp), POSITION_SECONDS)
-        except (TimeoutError, AssertionError, KafkaError):
-            return None
-        return int(position) if position is not None else None
 
     def evaluations(self, scope: str, now: datetime) -> list[tuple[str, Any]]:
         view = self.views.get(scope)

@@ -141,7 +141,7 @@ def register(rt: Runtime) -> None:
     @guarded
     async def consumer_lag() -> None:
         """Records each assigned partition still has to process; unassigned ones vanish."""
-        await export_consumer_lag(rt)
+        export_consumer_lag(rt)
 
 
 def watch_kafka_contact(rt: Runtime) -> None:
@@ -165,20 +165,20 @@ def producer_client(app: Any) -> Any:
     return getattr(producer, "client", None)
 
 
-async def export_consumer_lag(rt: Runtime) -> None:
-    app = rt.app
+def export_consumer_lag(rt: Runtime) -> None:
+    consumer: Any = rt.app.consumer  # streams.worker.delivery.BatchConsumer
     gauge = rt.metrics.consumer_lag
     watched = {*rt.settings.topics.inputs(), rt.settings.topics.scopes}
     exported: set[tuple[str, str]] = set()
-    for tp in app.consumer.assignment():
+    for tp in consumer.assignment():
         if tp.topic not in watched:
             continue
-        highwater = app.consumer.highwater(tp)
+        highwater = consumer.highwater(tp)
         position = rt.positions.get((tp.topic, tp.partition))
         if highwater is None or highwater < 0:
             continue
         if position is None:
-            position = await app.consumer.position(tp)
+            position = consumer.known_position(tp)
             if position is None:
                 continue
         labels = (tp.topic, str(tp.partition))
