@@ -87,14 +87,21 @@ def rewind_unmoved(consumer: Any, fetched: Mapping[TP, tuple[int, int]]) -> list
     """
     rewound = []
     for tp, (first, end) in fetched.items():
-        try:
-            state = consumer._subscription._assigned_state(tp)
-        except (IllegalStateError, AssertionError):  # revoked: its next owner reads it
-            continue
-        if state.has_valid_position and state.position == end:
+        if client_position(consumer, tp) == end:
             consumer.seek(tp, first)
             rewound.append(tp)
     return rewound
+
+
+def client_position(client: Any, tp: TP) -> int | None:
+    """Where an aiokafka client fetches `tp` next, read from its state, not awaited: None
+    while the position is being reset, and when `tp` is not assigned (revoked: its next
+    owner reads it) or the client has no assignment yet."""
+    try:
+        state = client._subscription._assigned_state(tp)
+    except (IllegalStateError, AssertionError, AttributeError):
+        return None
+    return int(state.position) if state.has_valid_position else None
 
 
 def with_metadata(
@@ -213,12 +220,7 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         could be held, and then no commit reached the thread: the rebalance waited for the
         checkpoint's commit, and the commit for the rebalance."""
         client = getattr(self._thread, "_consumer", None)
-        subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
-        assignment = getattr(subscription, "assignment", None)
-        state = assignment.state_value(tp) if assignment is not None else None
-        if state is None or not state.has_valid_position:
-            return None
-        return int(state.position)
+        return None if client is None else client_position(client, tp)
 
     def next_offset(self, tp: TP) -> int:
         """The next offset the batch path reads from `tp` (0 when not known yet)."""
