@@ -30,6 +30,7 @@ from streams.tools.event_files import (
     validate_sources,
 )
 from streams.tools.producer import (
+    EXIT_KAFKA_UNAVAILABLE,
     DeliveredCount,
     KafkaUnavailable,
     progress_bar,
@@ -140,10 +141,14 @@ def _send(settings: Settings, validation: Validation, rate: float) -> Outcome:
         )
         return Outcome("interrupted", 130, skipped=skipped, message=message)
     except KafkaUnavailable as exc:
-        return Outcome("kafka_unavailable", 3, skipped=skipped, message=str(exc))
+        return Outcome(
+            "kafka_unavailable", EXIT_KAFKA_UNAVAILABLE, skipped=skipped, message=str(exc)
+        )
     except KafkaError as exc:
         message = f"Kafka failed while sending ({exc}); some records may have been sent"
-        return Outcome("kafka_unavailable", 3, skipped=skipped, message=message)
+        return Outcome(
+            "kafka_unavailable", EXIT_KAFKA_UNAVAILABLE, skipped=skipped, message=message
+        )
     sent = validation.by_kind()
     return Outcome("sent", 0, sent=sent, skipped=skipped, destination=destination)
 
