@@ -66,7 +66,7 @@ from streams.engine.queries import (
     target_evaluations,
     team_medians,
 )
-from streams.engine.rollups import HOUR_SECONDS, VIEWED_KINDS, ScopeView, Views
+from streams.engine.rollups import APPLIED_KINDS, HOUR_SECONDS, ScopeView, Views
 from streams.engine.state import (
     ACCOUNT,
     ALERTS,
@@ -100,7 +100,7 @@ from streams.engine.state import (
     read_stream_time,
 )
 
-#: hour records pruned of their event ids per Tick (once a minute) and partition
+#: hour records (and deal states) pruned of their event ids per Tick and partition
 PRUNE_PER_TICK = 20_000
 #: hour records folded into day records per Tick and partition
 COMPACT_PER_TICK = 20_000
@@ -505,7 +505,7 @@ class _Batch:
             if new_raw == old_raw:
                 continue
             self.result.writes[kb] = new_raw
-            if key[1] in VIEWED_KINDS:
+            if key[1] in APPLIED_KINDS:
                 periods = views.apply(key, self.partition, value, new_raw)
                 if periods:
                     self.changed(key[0], periods)
@@ -895,6 +895,7 @@ class _Batch:
             self.cut_to_horizon()
             self.compact_days()
             self.prune_event_ids()
+            self.prune_deal_ids()
             self.mark_folded()
         self.emit_deal_contributions()
         self.emit_first_wins()
@@ -961,6 +962,23 @@ class _Batch:
             self.put(key, HourRecord(ids=[], parts=merged_parts(present), absorbed=absorbed))
             for spill in keys[1:]:
                 self.put(spill, None)
+
+    def prune_deal_ids(self) -> None:
+        """Drop a deal's event ids once its latest event is before stream time minus the
+        late grace: every event of the deal is then late, so a repeat is dead-lettered as
+        late_event instead of recognised by its id, as in a pruned hour (the stream time is
+        the one persisted before this batch, and mark_folded keeps them late whatever the
+        grace later is). Oldest first, at most PRUNE_PER_TICK deals a tick."""
+        horizon = self.initial_stream_time - self.proc.late_grace
+        due = self.proc.views.deals_with_ids.get(self.partition, {})
+        aged = sorted((latest, scope) for scope, latest in due.items() if latest < horizon)
+        for _, scope in aged[:PRUNE_PER_TICK]:
+            key = (scope, DEAL_STATE)
+            state: DealState | None = self.load(key)
+            if state is None or state.current is None or state.current.occurred_at >= horizon:
+                continue  # an event of this batch moved the deal on
+            state.ids = []
+            self.put(key, state)
 
     def mark_folded(self) -> None:
         """Event times before the sweep's horizon may now be in day records or in hours

@@ -29,12 +29,14 @@ from streams.engine.state import (
     ALERTS,
     DAY,
     DEAL,
+    DEAL_STATE,
     HOUR,
     MEMBER,
     MEMBER_SENT,
     QUARTER_HOUR,
     TARGET,
     DayRecord,
+    DealState,
     HourRecord,
     Member,
     decode_value,
@@ -44,6 +46,8 @@ from streams.engine.state import (
 
 #: the record kinds the views roll up
 VIEWED_KINDS = frozenset({HOUR, DAY, DEAL, TARGET, ALERTS, MEMBER, MEMBER_SENT})
+#: the record kinds Views.apply reads: those and a deal's state, for its event ids' index
+APPLIED_KINDS = VIEWED_KINDS | {DEAL_STATE}
 
 
 _NO_FEEDBACK = Satisfaction()
@@ -513,6 +517,10 @@ class Views:
         #: record: what folds into day records once the day is past the grace (a Tick scanned
         #: every hour of every scope for it, a fifth of a second per partition a minute)
         self.hours_by_day: dict[int, dict[int, dict[str, set[int]]]] = {}
+        #: partition -> deal scope -> its latest event time, of deals whose state still
+        #: holds event ids: a Tick drops them once that time is past the grace, without
+        #: reading every deal (no view rolls a deal's own state up; this is all it keeps)
+        self.deals_with_ids: dict[int, dict[str, float]] = {}
         #: day period id -> local day start, of every day an hour or a day record was in
         #: (a few thousand strings at most, never cleared: ScopeView.agg reads it)
         self.day_starts: dict[str, int] = {}
@@ -521,6 +529,7 @@ class Views:
         self.scopes.clear()
         self.hours_with_ids.clear()
         self.hours_by_day.clear()
+        self.deals_with_ids.clear()
 
     def get(self, scope: str) -> ScopeView | None:
         return self.scopes.get(scope)
@@ -661,7 +670,7 @@ class Views:
         kept = set(keep)
         for scope in [s for s, v in self.scopes.items() if v.partition not in kept]:
             del self.scopes[scope]
-        for index in (self.hours_with_ids, self.hours_by_day):
+        for index in (self.hours_with_ids, self.hours_by_day, self.deals_with_ids):
             for partition in [p for p in index if p not in kept]:
                 del index[partition]
 
@@ -671,10 +680,12 @@ class Views:
         """Apply one record's new value (None: deleted); return the period ids whose figures
         it changed. The views hold every record as the table does, so the old value is the
         one they hold: the fold need not decode what it replaces. They keep `new` itself, so
-        the fold must not change a value after handing it over (it never writes a record
-        twice in a batch once its first flush has passed). `raw`: its encoding, when the
-        caller has it (a day record is kept encoded)."""
+        the fold must not change a value after handing it over (it never writes a record twice
+        in a batch once its first flush has passed). `raw`: its encoding, if known."""
         scope, kind = key[0], key[1]
+        if kind == DEAL_STATE and scope:
+            self._index_deal_ids(scope, partition, new)
+            return set()
         if not scope or kind not in VIEWED_KINDS:
             return set()  # deal and account state: the fold reads it, no query does
         view = self.view(scope, partition)
@@ -790,6 +801,14 @@ class Views:
         """A day with a day record and no hour record (a Tick folded it, or a rebuild
         read it) drops its roll-up, built from the record when asked (`ScopeView.agg`)."""
         view.periods.pop(self.hour_periods(day)[0], None)
+
+    def _index_deal_ids(self, scope: str, partition: int, state: DealState | None) -> None:
+        if state is None or not state.ids or state.current is None:
+            due = self.deals_with_ids.get(partition)
+            if due is not None:
+                due.pop(scope, None)
+        else:
+            self.deals_with_ids.setdefault(partition, {})[scope] = state.current.occurred_at
 
     def _index_hour(self, view: ScopeView, hour: int, *, present: bool) -> None:
         """Index (or no longer) an hour's first record under its local day."""

@@ -22,7 +22,7 @@ from streams.domain.validation import EventDecoder
 from streams.domain.vocabulary import INPUT_KINDS
 from streams.engine.processor import ScopeProcessor
 from streams.engine.queries import target_evaluations
-from streams.engine.rollups import VIEWED_KINDS, Views
+from streams.engine.rollups import APPLIED_KINDS, Views
 from streams.engine.state import (
     ALERT_OUTBOX,
     FOLD_SETTINGS,
@@ -359,8 +359,8 @@ class Runtime:
                 if key[1] == ALERT_OUTBOX:
                     self.alert_outbox.found(key[2], decode_value(ALERT_OUTBOX, raw_value))
                     continue
-                if key[1] not in VIEWED_KINDS or not key[0]:
-                    continue  # deal, account and stream-time state: no view rolls it up
+                if key[1] not in APPLIED_KINDS or not key[0]:
+                    continue  # account and stream-time state: no view rolls it up
                 partition = self.partition_of(key[0])
                 if partition not in mine:
                     continue

@@ -5,7 +5,8 @@ hour ends before stream time minus the late grace, any event of it is late, so a
 a minute per partition) prunes those ids; the counts stay. A repeat of such an event is
 dead-lettered as late_event, never counted twice, also when the pruning batch crashed half
 written and was replayed. (Once its whole local day is past the grace, the hour moves into a
-day record: test_day_compaction.)
+day record: test_day_compaction.) A deal's state holds its events' ids likewise, dropped once
+its latest event is past the grace.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from streams.domain.vocabulary import LATE_EVENT
 from streams.engine import processor
 from streams.engine.items import RawEvent, Tick
-from streams.engine.state import HOUR, HourRecord, decode_value, make_key
-from tests.unit.engine.scope_harness import Harness, activity
+from streams.engine.rollups import Views
+from streams.engine.state import DEAL_STATE, HOUR, DealState, HourRecord, decode_value, make_key
+from tests.unit.engine.scope_harness import Harness, activity, deal, rebuild_views
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 # stream time 2026-11-20T10:00 less 7 days: this hour is past the grace, its day is not yet
@@ -95,3 +97,98 @@ def test_a_tick_prunes_at_most_its_share_of_hours_oldest_first(monkeypatch: Any)
     h.tick(NOW)
     assert [hour_record(h, hour).ids for hour in hours] == [[], [], [], []]
     assert total(h) == 5
+
+
+# -- a deal's own event ids -------------------------------------------------------------------
+# A deal's state holds the ids of its events, to recognise a repeat. Once its latest event is
+# before stream time minus the grace, every event of the deal is late: a Tick drops them.
+
+
+def deal_state(h: Harness, deal_id: str) -> DealState:
+    store = h.parts[h.partition_of(f"deal:{deal_id}")].store
+    return decode_value(DEAL_STATE, store[make_key(f"deal:{deal_id}", DEAL_STATE)])
+
+
+def won(h: Harness) -> float:
+    doc = h.figures("rep:r1", "2026-11", NOW)
+    assert doc is not None
+    return float(doc["deals"]["revenue_won"])
+
+
+def deals_setup() -> Harness:
+    h = Harness(partitions=1)  # stream time is a partition's: the deals' and r1's are one
+    h.run(
+        [
+            deal("d-open", "old", "r1", "t1", "2026-11-12T09:00:00Z", "open"),
+            deal("d-won", "old", "r1", "t1", "2026-11-13T08:00:00Z", "won", 500),
+            deal("e-won", "recent", "r1", "t1", "2026-11-19T08:00:00Z", "won", 70),
+        ],
+        NOW,
+    )
+    h.run([new(0)], NOW)  # stream time 2026-11-20T10:00: deal "old" is past the grace
+    return h
+
+
+def test_a_tick_drops_the_ids_of_deals_whose_every_event_is_past_the_grace() -> None:
+    h = deals_setup()
+    h.tick(NOW)
+    assert deal_state(h, "old").ids == []
+    assert deal_state(h, "old").current is not None  # the deal itself stays
+    assert deal_state(h, "recent").ids == ["e-won"]
+    assert won(h) == 570.0
+    for p, part in enumerate(h.parts):  # a rebuilt worker finds the same deals to prune
+        rebuilt = rebuild_views(Views(part.views.tz), p, part.store)
+        assert rebuilt.deals_with_ids.get(p, {}) == part.views.deals_with_ids.get(p, {})
+    assert h.views_of("deal:recent").deals_with_ids[h.partition_of("deal:recent")] == {
+        "deal:recent": datetime(2026, 11, 19, 8, tzinfo=UTC).timestamp()
+    }
+    assert "deal:old" not in h.views_of("deal:old").deals_with_ids[h.partition_of("deal:old")]
+
+
+def test_a_repeat_of_a_pruned_deal_event_is_late_and_changes_nothing() -> None:
+    h = deals_setup()
+    h.tick(NOW)
+    # the tie with the current event would make the older one current again if counted
+    tie = deal("d-tie", "old", "r1", "t1", "2026-11-13T08:00:00Z", "lost")
+    h.run([deal("d-won", "old", "r1", "t1", "2026-11-13T08:00:00Z", "won", 500), tie], NOW)
+    assert won(h) == 570.0
+    assert [d.reason for d in h.deadletters] == [LATE_EVENT, LATE_EVENT]
+    h.run([deal("e-won", "recent", "r1", "t1", "2026-11-19T08:00:00Z", "won", 70)], NOW)
+    assert sum(h.duplicates.values()) == 1  # still recognised by its id
+
+
+def test_a_new_event_of_a_pruned_deal_applies_and_keeps_its_own_id() -> None:
+    h = deals_setup()
+    h.tick(NOW)
+    h.run([deal("d-reopen", "old", "r1", "t1", "2026-11-20T09:00:00Z", "reopened")], NOW)
+    assert won(h) == 70.0
+    assert deal_state(h, "old").ids == ["d-reopen"]
+
+
+def test_a_deal_pruning_batch_crashed_half_written_and_replayed_counts_nothing_twice() -> None:
+    for keep in (0, 1, 2):
+        h = deals_setup()
+        p = h.partition_of("deal:old")
+        repeat = deal("d-won", "old", "r1", "t1", "2026-11-13T08:00:00Z", "won", 500)
+        h.crash_and_replay([Tick(), repeat], NOW, keep_writes=keep, partition=p)
+        h.run([repeat], NOW)
+        assert won(h) == 570.0, keep
+        assert deal_state(h, "old").ids == []
+        assert {d.reason for d in h.deadletters} == {LATE_EVENT}
+
+
+def test_a_tick_prunes_at_most_its_share_of_deals_oldest_first(monkeypatch: Any) -> None:
+    monkeypatch.setattr(processor, "PRUNE_PER_TICK", 1)
+    h = Harness(partitions=1)
+    h.run(
+        [
+            deal("x", "later", "r1", "t1", "2026-11-12T09:00:00Z", "won", 1),
+            deal("y", "first", "r1", "t1", "2026-11-11T09:00:00Z", "won", 1),
+            new(0),
+        ],
+        NOW,
+    )
+    h.tick(NOW)
+    assert (deal_state(h, "first").ids, deal_state(h, "later").ids) == ([], ["x"])
+    h.tick(NOW)
+    assert deal_state(h, "later").ids == []

@@ -34,7 +34,11 @@ def view_state(views: Views):
     """Everything a view holds that queries, alerts and medians read."""
     # what a Tick prunes and compacts is found through these indexes, never by a scan
     out: dict[str, Any] = {
-        "": {"with_ids": views.hours_with_ids, "by_day": views.hours_by_day},
+        "": {
+            "with_ids": views.hours_with_ids,
+            "by_day": views.hours_by_day,
+            "deals_with_ids": {p: due for p, due in views.deals_with_ids.items() if due},
+        },
     }
     for v in views.scopes.values():
         if v.kind == "rep":  # the fold asks the tallies; they must agree with the deals
