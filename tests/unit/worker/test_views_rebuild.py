@@ -197,3 +197,21 @@ def test_a_rebuild_finds_the_alerts_its_partitions_still_owe() -> None:
     to_send, _ = w.alert_outbox.take()
     assert to_send[0] == [alert] and w.alert_outbox.owed == {0: [alert]}
     assert 1 not in w.alert_outbox.owed, "another worker's to send now"
+
+
+def test_a_rebuild_hands_the_views_each_deal_state_for_its_event_ids() -> None:
+    """The views index the deals whose state still holds event ids, so a Tick drops them
+    once the deal is past the grace (ScopeProcessor.prune_deal_ids): a rebuilt worker must
+    know them too. Account and stream-time records no view reads are not decoded."""
+    deal = state.DealState(ids=["e1"])
+    account = state.AccountWins(won={"d": 1.0})
+    w = worker(
+        {
+            1: [
+                (state.make_key("deal:d", state.DEAL_STATE), state.encode_value(deal)),
+                (state.make_key("account:c", state.ACCOUNT), state.encode_value(account)),
+            ]
+        }
+    )
+    asyncio.run(Runtime.rebuild_views(w, {TP(CHANGELOG, 1)}))
+    assert [key for key, _ in w.views.applied] == [("deal:d", state.DEAL_STATE)]
