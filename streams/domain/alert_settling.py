@@ -74,6 +74,12 @@ class AlertSettling:
             return list(due)
         return [kind for kind in due if kind not in ONCE_ONLY]
 
+    def forget(self, key: TargetKey) -> None:
+        """The target was set again or deleted: a status seen of the old one is not the new
+        one's (a target deleted and re-set, then met, alerted `target_missed` at once with
+        an actual of 0, its wait counted from the first target's evaluation)."""
+        self.held.pop(key, None)
+
     def due(self, now: float, owned: set[int]) -> dict[int, list[str]]:
         """Per owned partition, the scopes to evaluate again: their held alerts have waited
         long enough. Alerts held for partitions no longer owned are forgotten (their new

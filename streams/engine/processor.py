@@ -540,6 +540,7 @@ class _Batch:
         if self.dropped(item.period):
             return  # a period before the horizon: never evaluated, its figures are gone
         self.put((item.scope, TARGET, item.metric, item.period), item.value)
+        self.proc.settling.forget((item.scope, item.metric, item.period))
         self.eval_scopes.add(item.scope)
 
     def handle_team_hour(self, item: TeamHourItem) -> None:

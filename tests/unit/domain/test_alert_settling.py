@@ -75,3 +75,13 @@ def test_held_alerts_of_a_partition_no_longer_owned_are_forgotten() -> None:
     s.admit(KEY, 3, ["target_missed"], 100.0, draining=False)
     assert s.due(106.0, {1, 2}) == {}
     assert s.held == {}
+
+
+def test_a_target_set_again_waits_from_its_own_first_evaluation() -> None:
+    s = AlertSettling(5.0)
+    assert s.admit(KEY, 3, ["target_missed"], 100.0, draining=False) == []
+    s.forget(KEY)  # deleted, or set to another value
+    assert s.held == {}
+    assert s.admit(KEY, 3, ["target_missed"], 112.0, draining=False) == []
+    assert s.due(112.0, {3}) == {}  # nothing asks for the old wait
+    assert s.admit(KEY, 3, ["target_missed"], 117.0, draining=False) == ["target_missed"]

@@ -993,6 +993,23 @@ def test_a_target_published_with_the_deal_that_meets_it_alerts_achieved_only() -
     ]
 
 
+def test_a_target_deleted_and_set_again_then_met_alerts_achieved_only() -> None:
+    """The held missed status of the first target is not the re-set one's: its wait starts
+    again (an audit saw `target_missed` with an actual of 0, then `target_achieved`)."""
+    h = Harness(alert_settle=5.0)
+    h.run([target("rep:r1", "deals_won", "2026-10", 1.0)], NOW)
+    h.run([target("rep:r1", "deals_won", "2026-10", None)], NOW + timedelta(seconds=1))
+    h.run([target("rep:r1", "deals_won", "2026-10", 1.0)], NOW + timedelta(seconds=12))
+    h.run(
+        [deal("w1", "D1", "r1", "t1", at(10, month=10), "won", 100)],
+        NOW + timedelta(seconds=12.3),
+    )
+    h.tick(NOW + timedelta(seconds=30))
+    assert [(a["kind"], a["sequence"], a["actual"]) for a in h.alerts] == [
+        ("target_achieved", 1, 1)
+    ]
+
+
 def test_a_missed_status_that_holds_alerts_once_it_has_settled() -> None:
     h = Harness(alert_settle=5.0)
     h.run(
