@@ -146,6 +146,16 @@ def test_lone_surrogate_escape_is_invalid_json(dec: EventDecoder) -> None:
     rejected(dec.activity(raw, NOW), INVALID_JSON)
 
 
+def test_a_lone_surrogate_beside_a_huge_number_is_blamed_on_the_surrogate(
+    dec: EventDecoder,
+) -> None:
+    """orjson, asked for a clearer message, complained first of 1e400, which is valid here."""
+    raw = b'{"x":1e400,' + enc(activity(rep_id="PLACEHOLDER"))[1:]
+    raw = raw.replace(b"PLACEHOLDER", b"\\ud800")
+    detail = rejected(dec.activity(raw, NOW), INVALID_JSON).detail
+    assert "double" not in detail and "infinity" not in detail, detail
+
+
 def test_deep_nesting_never_raises(dec: EventDecoder) -> None:
     raw = b'{"x":' + b"[" * 2000 + b"]" * 2000 + b"}"
     result = dec.activity(raw, NOW)
@@ -774,6 +784,28 @@ def test_fraction_digits_past_the_microsecond_are_cut_not_rounded(
     result = dec.decode("deals", None, enc(payload), datetime(2026, 12, 1, 12, tzinfo=UTC))
     assert isinstance(result, Deal), result
     assert getattr(result, field) == expected
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "created_at", "expected_close_at"])
+def test_an_escaped_digit_past_the_microsecond_is_cut_too(dec: EventDecoder, field: str) -> None:
+    """`\\u0039` is the digit 9, which the raw-bytes test for a seventh digit did not see:
+    23:59:59.999999\\u0039Z was read, rounded, as the next day (an audit's finding)."""
+    payload = deal(outcome="open", amount=..., currency=..., **{field: "@TIME@"})
+    if field == "occurred_at":
+        payload["created_at"] = "2026-01-01T00:00:00Z"
+    raw = enc(payload).replace(b"@TIME@", b"2026-11-30T23:59:59.999999\\u0039Z")
+    result = dec.decode("deals", None, raw, datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert isinstance(result, Deal), result
+    assert getattr(result, field) == datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_an_escaped_offset_without_colon_is_refused_as_such(dec: EventDecoder) -> None:
+    raw = enc(activity(occurred_at="@TIME@")).replace(
+        b"@TIME@", b"2026-11-26T10:00:00+01\\u00300"
+    )  # +0100
+    result = dec.decode("activities", None, raw, NOW)
+    assert isinstance(result, Rejection) and result.reason == SCHEMA_VIOLATION, result
+    assert "without a colon" in result.detail
 
 
 def test_a_cut_fraction_with_an_integral_float_elsewhere(dec: EventDecoder) -> None:
