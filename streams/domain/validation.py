@@ -174,6 +174,8 @@ class EventDecoder:
 
     def target(self, key: bytes | None, raw: bytes | None) -> TargetCommand | Rejection:
         """Decode a sales.targets record: a set (value object) or a delete (null value)."""
+        if key is not None and len(key) > self._max_bytes:
+            return self._key_too_large(key)
         if raw is not None and len(raw) > self._max_bytes:
             return self._too_large(raw)
         value: TargetValue | None = None
@@ -219,6 +221,8 @@ class EventDecoder:
         self, kind: str, key: bytes | None, raw: bytes | None, now: datetime
     ) -> Decoded | Rejection:
         """Dispatch on the input kind: activities, deals, feedback or targets."""
+        if key is not None and len(key) > self._max_bytes:
+            return self._key_too_large(key)
         if kind == "activities":
             return self.activity(raw, now)
         if kind == "deals":
@@ -236,6 +240,16 @@ class EventDecoder:
             PAYLOAD_TOO_LARGE,
             f"value is {len(raw)} bytes, more than the {self._max_bytes} allowed "
             "(SALES_MAX_PAYLOAD_BYTES)",
+        )
+
+    def _key_too_large(self, key: bytes) -> Rejection:
+        """A record travels with its key to its scope's partition, and a key of a megabyte
+        made that send fail at every restart (an audit's finding): the key is held to the
+        value's limit. The contract's key is the rep_id, at most 64 characters."""
+        return Rejection(
+            PAYLOAD_TOO_LARGE,
+            f"key is {len(key)} bytes, more than the {self._max_bytes} allowed "
+            "(SALES_MAX_PAYLOAD_BYTES holds for the key too); key records by rep_id",
         )
 
     def _event(self, cls: type, raw: bytes | None, now: datetime) -> Event | Rejection:

@@ -122,6 +122,17 @@ def test_payload_exactly_at_limit_is_parsed_one_byte_more_is_not(dec: EventDecod
     assert str(LIMIT + 1) in detail and "SALES_MAX_PAYLOAD_BYTES" in detail
 
 
+@pytest.mark.parametrize("topic", ["activities", "deals", "feedback", "targets"])
+def test_a_key_over_the_limit_is_payload_too_large(dec: EventDecoder, topic: str) -> None:
+    """A record crosses the internal topic with its key: a key of a megabyte made that send
+    fail at every restart. Up to the limit any key goes, as the contract says."""
+    value = enc(target_value()) if topic == "targets" else enc(activity())
+    big_key = b"\xfe" * (LIMIT + 1)
+    detail = rejected(dec.decode(topic, big_key, value, NOW), PAYLOAD_TOO_LARGE).detail
+    assert f"key is {LIMIT + 1} bytes" in detail and "SALES_MAX_PAYLOAD_BYTES" in detail
+    assert isinstance(dec.decode("activities", b"k" * LIMIT, enc(activity()), NOW), Activity)
+
+
 def test_payload_too_large_is_checked_before_parsing(dec: EventDecoder) -> None:
     rejected(dec.activity(b"\xff" * (LIMIT + 1), NOW), PAYLOAD_TOO_LARGE)
     rejected(dec.target(b"rep:r:deals_won:2026-11", b"{" * (LIMIT + 1)), PAYLOAD_TOO_LARGE)

@@ -27,6 +27,8 @@ from streams.worker.settings import Settings, SettingsError
         ({"SALES_STORE": "foo://"}, "SALES_STORE='foo://' is not a table store"),
         ({"SALES_STORE_MEMORY_BYTES": "99999999999999999999"}, "SALES_STORE_MEMORY_BYTES="),
         ({"SALES_MAX_PAYLOAD_BYTES": "99999999999999999999"}, "SALES_MAX_PAYLOAD_BYTES="),
+        # a record and its key, each up to it, cross the internal topic in one message
+        ({"SALES_MAX_PAYLOAD_BYTES": "262145"}, "SALES_MAX_PAYLOAD_BYTES='262145' must be <="),
         ({"SALES_AT_RISK_PACE": "nan"}, "SALES_AT_RISK_PACE='nan' is not a finite number"),
         ({"SALES_AT_RISK_PACE": "2"}, "SALES_AT_RISK_PACE='2' must be <= 1"),
         ({"SALES_STOP_TIMEOUT": "nan"}, "SALES_STOP_TIMEOUT='nan' is not a finite number"),
