@@ -8,9 +8,12 @@ eighth of the worker's time, for nothing this path uses.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class Outgoing:
@@ -23,6 +26,8 @@ class Outgoing:
         self.batch_records: dict[Any, int] = {}
         #: the broker's record metadata of everything delivered so far
         self.metadata: list[Any] = []
+        #: where each pending send goes, for the operator when one fails
+        self.destinations: dict[Any, str] = {}
 
     async def send(
         self,
@@ -33,7 +38,9 @@ class Outgoing:
         partition: int | None = None,
     ) -> None:
         name = topic.get_topic_name()
-        self.pending.append(await self.producer.send(name, key, value, partition, None, None))
+        future = await self.producer.send(name, key, value, partition, None, None)
+        self.pending.append(future)
+        self.destinations[future] = name if partition is None else f"{name}[{partition}]"
 
     async def send_batched(
         self, topic: Any, partition: int, records: Iterable[tuple[bytes, bytes | None]]
@@ -57,11 +64,20 @@ class Outgoing:
         future = await producer.send_batch(batch, name, partition=partition)
         self.pending.append(future)
         self.batch_records[future] = count
+        self.destinations[future] = f"{name}[{partition}]"
 
     async def delivered(self) -> None:
         """Wait for the broker's acknowledgement of every send; raises if one failed."""
         pending, self.pending = self.pending, []
-        for future, metadata in zip(pending, await asyncio.gather(*pending), strict=True):
+        results: list[Any] = await asyncio.gather(*pending, return_exceptions=True)
+        where = [self.destinations.pop(future, "?") for future in pending]
+        for failed, destination in zip(results, where, strict=True):
+            if isinstance(failed, BaseException):
+                for future in pending:
+                    self.batch_records.pop(future, None)
+                log.error("a send to %s failed: %s: %s", destination, type(failed).__name__, failed)
+                raise failed
+        for future, metadata in zip(pending, results, strict=True):
             count = self.batch_records.pop(future, 1)
             if count > 1:  # the metadata of the batch's last record
                 metadata = SimpleNamespace(

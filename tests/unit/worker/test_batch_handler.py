@@ -13,6 +13,7 @@ found by the fault-injection suite):
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -710,6 +711,39 @@ async def test_many_records_go_out_in_full_record_batches(sent: Sent) -> None:
     await out.delivered()
     assert [(key, value) for _, _, key, value in sent] == records
     assert max(m.offset for m in out.metadata) == producer.offsets[("changelog", 2)] == 7
+
+
+class RefusingProducer(FakeProducer):
+    """A broker that refuses every record for one topic (too large for it, say)."""
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+    ) -> Any:
+        done = await super().send(topic, key, value, partition, timestamp, headers)
+        if topic == "scopes":
+            done = asyncio.get_running_loop().create_future()
+            done.set_exception(ValueError("The message is 1048700 bytes when serialized"))
+        return done
+
+
+async def test_a_refused_send_is_logged_with_where_it_went(
+    sent: Sent, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker stops without committing when a send fails: its log says which topic and
+    partition refused it (an audit read "the logs above name the record" above no such line)."""
+    out = Outgoing(RefusingProducer(sent))
+    await out.send(FakeTopic("alerts"), value=b"fine")
+    await out.send(FakeTopic("scopes"), value=b"x", partition=5)
+    with caplog.at_level(logging.ERROR), pytest.raises(ValueError, match="1048700 bytes"):
+        await out.delivered()
+    assert "a send to scopes[5] failed: ValueError: The message is 1048700" in caplog.text
+    assert out.pending == [] and out.destinations == {} and out.batch_records == {}
 
 
 async def test_checkpoints_snapshot_a_partition_past_the_configured_delta_bytes(
