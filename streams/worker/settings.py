@@ -46,7 +46,7 @@ MAX_SECONDS = 365 * 86400.0
 MAX_PORT = 65535
 #: the largest SALES_MAX_PAYLOAD_BYTES: a record crosses the internal topic with its key (held
 #: to the same limit), and two of these fit Kafka's default message limit of 1 MiB
-MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_PAYLOAD = 256 * 1024
 #: the table stores a worker runs on (the schemes of Faust store URLs; framed_store.py)
 STORES = ("rocksdb", "memory")
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -438,9 +438,7 @@ class Settings:
                 "SALES_MAX_CLOCK_SKEW", env.get("SALES_MAX_CLOCK_SKEW") or "PT1H"
             ),
             at_risk_pace=_float(env, "SALES_AT_RISK_PACE", 0.8, maximum=1.0),
-            max_payload_bytes=_int(
-                env, "SALES_MAX_PAYLOAD_BYTES", 65536, maximum=MAX_PAYLOAD_BYTES
-            ),
+            max_payload_bytes=_int(env, "SALES_MAX_PAYLOAD_BYTES", 65536, maximum=MAX_PAYLOAD),
             topic_partitions=_int(env, "SALES_TOPIC_PARTITIONS", 8),
             replication_factor=_int(env, "SALES_TOPIC_REPLICATION", 1),
             app_id=app_id,
