@@ -35,6 +35,9 @@ class RawEvent(msgspec.Struct, tag="raw", array_like=True, frozen=True, gc=False
     offset: int
     key: bytes | None
     payload: bytes
+    #: the latest event time before it in its input partition, as its reader saw it
+    #: (DecodedEvent.ahead), for its lateness where it is folded (absent before 2026-12-07)
+    ahead: float = float("-inf")
 
 
 @dataclass(slots=True)  # one per input record: a frozen dataclass is slower to build

@@ -519,9 +519,10 @@ class _Batch:
         _HANDLERS[type(item)](self, item)
 
     def handle_raw(self, item: RawEvent) -> None:
-        """A record validated by another worker: decoded again, by the same decoder. The
-        internal topic's records fold in their order there: no event time runs ahead."""
-        self.ahead = _NOTHING_AHEAD
+        """A record validated by another worker: decoded again, by the same decoder, and
+        judged late against its reader's stream time too (a catch-up's deal 30 days older
+        than the records before it was applied where its deal's partition had just begun)."""
+        self.ahead = item.ahead
         event = _decoded(item)
         if item.kind == "deals":
             self.handle_deal(item, event)

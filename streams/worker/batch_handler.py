@@ -26,6 +26,7 @@ from operator import itemgetter
 from time import monotonic
 from typing import Any, NoReturn, cast
 
+import msgspec
 import orjson
 from faust.types import TP
 
@@ -388,7 +389,7 @@ def split_by_owner(
 ) -> tuple[dict[int, list[Foldable]], list[Item]]:
     """Items per partition this worker owns (in order; of the kinds `only` names, the others
     all go on), and the items to send through the internal topic (a decoded record travels
-    as its RawEvent, decoded again where it is folded)."""
+    as its RawEvent, with the event time before it, decoded again where it is folded)."""
     local: dict[int, list[Foldable]] = defaultdict(list)
     remote: list[Item] = []
     for item in items:
@@ -397,7 +398,10 @@ def split_by_owner(
             if partition in owned:
                 local[partition].append(item)
                 continue
-        remote.append(item.raw if isinstance(item, DecodedEvent) else item)
+        if isinstance(item, DecodedEvent):
+            remote.append(msgspec.structs.replace(item.raw, ahead=item.ahead))
+        else:
+            remote.append(item)
     return local, remote
 
 
@@ -561,7 +565,11 @@ async def ingest_inputs(
         rt.metrics.processed.labels(topic=tp.topic).inc(cut)
         if tp.partition not in bases:
             known = tp.partition in owned
-            bases[tp.partition] = stream_time_of(rt, tp.partition) if known else _BEFORE_EVERY_EVENT
+            bases[tp.partition] = (
+                stream_time_of(rt, tp.partition)
+                if known
+                else rt.read_stream_times.get(tp.partition, _BEFORE_EVERY_EVENT)
+            )
         taken = zip(records[:cut], outs[:cut], times[tp][:cut], strict=True)
         latest = await take(rt, out, taken, bases[tp.partition], timed, now, rejects)
         seen[tp.partition] = max(latest, seen.get(tp.partition, _BEFORE_EVERY_EVENT))
@@ -609,9 +617,13 @@ def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -
     the fold (which judged them in arrival order): those a key sends to another partition
     too. Else a later batch judged a record against the partition its key sends it to,
     which may never have seen the newer records before it, and a reprocessing, reading
-    both in one batch, judged it otherwise."""
+    both in one batch, judged it otherwise. Of a partition number not owned here, the
+    latest is kept in memory (Runtime.read_stream_times)."""
     for partition, latest in seen.items():
-        if partition in owned and latest > stream_time_of(rt, partition):
+        if partition not in owned:  # no state of this worker keeps it (Runtime)
+            if latest > rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT):
+                rt.read_stream_times[partition] = latest
+        elif latest > stream_time_of(rt, partition):
             rt.state.stage(partition, {make_key("", STREAM_TIME, partition): encode_value(latest)})
 
 

@@ -194,6 +194,11 @@ class Runtime:
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
         self.partition_clock: PartitionClock[TP] = PartitionClock()  # (ingest_inputs)
+        #: input partition number -> the latest event time read from it, for the numbers
+        #: whose internal partition (which keeps it with its state) is not this worker's: an
+        #: input topic with more partitions, or assigned apart. In memory: a lower bound of
+        #: stream time, which judged the next batch's records from -inf before
+        self.read_stream_times: dict[int, float] = {}
         #: the items of input records handed back, decoded once (ingest_inputs)
         self.held_decodes = HeldDecodes()
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one

@@ -33,6 +33,7 @@ from streams.domain.validation import EventDecoder
 from streams.engine import state
 from streams.engine.items import (
     DealContribution,
+    RawEvent,
     Republish,
     TeamHourItem,
     decode_envelope,
@@ -197,6 +198,7 @@ def runtime(
         app=SimpleNamespace(producer=FakeBatchProducer(sent)),
         positions={},
         partition_clock=PartitionClock(),
+        read_stream_times={},
         held_decodes=HeldDecodes(),
         ready=True,
         is_ready=lambda: True,
@@ -1007,6 +1009,75 @@ async def test_an_old_event_behind_newer_ones_in_its_partition_stays_late(sent: 
     assert rt.views.get("rep:r1").period(f"{now:%Y-%m-%d}").activities_total == 1
     other_day = f"{now - timedelta(days=10):%Y-%m-%d}"
     assert rt.views.get("rep:" + r2).period(other_day).activities_total == 1
+
+
+async def test_a_record_folded_by_another_worker_is_late_against_its_readers_time(
+    sent: Sent,
+) -> None:
+    """A catch-up with two workers: in one input partition, a deal of today, then a deal 30
+    days old whose deal's partition is the other worker's. Sent on without the event time
+    before it, it was judged against that partition alone, which had seen nothing yet, and
+    applied (an audit's reprocessing counted such a deal lost)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    old_partition = partition_of("deal:OLD", PARTITIONS)
+    recent_id = next(
+        f"NEW{n}" for n in range(99) if partition_of(f"deal:NEW{n}", PARTITIONS) != old_partition
+    )
+    reader = runtime(sent, owned=set(range(PARTITIONS)) - {old_partition})
+    deals = reader.settings.topics.deals
+
+    def lost(offset: int, deal_id: str, days: float) -> Any:
+        body = {"event_id": f"e-{deal_id}", "deal_id": deal_id, "outcome": "lost"}
+        body |= {"occurred_at": (now - timedelta(days=days)).isoformat()}
+        return record(deals, offset, "r1", body | {"rep_id": "r1", "team_id": "t1"})
+
+    await handle(reader, [lost(0, recent_id, 0), lost(1, "OLD", 30)])
+    envelopes = [
+        e for r in internal_records(reader, sent, time.time()) for e in decode_envelope(r.value)
+    ]
+    forwarded = [e for e in envelopes if isinstance(e, RawEvent) and e.scope == "deal:OLD"]
+    assert [e.ahead for e in forwarded] == [now.timestamp()]
+    folder_sent: Sent = []
+    folder = runtime(folder_sent, owned={old_partition})
+    await handle(folder, internal_records(reader, sent, time.time()))
+    dead_letters = folder.settings.topics.deadletter
+    dead = [orjson.loads(v) for name, _, _, v in folder_sent if name == dead_letters]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 1)]
+    # nothing of the old deal was applied: no state of it, no contribution sent on
+    assert state.make_key("deal:OLD", state.DEAL_STATE) not in folder.table.data
+    sent_on = [
+        e for r in internal_records(folder, folder_sent, 0.0) for e in decode_envelope(r.value)
+    ]
+    assert not [e for e in sent_on if isinstance(e, DealContribution) and e.deal_id == "OLD"]
+
+
+async def test_an_input_partition_whose_internal_one_is_elsewhere_keeps_its_time(
+    sent: Sent,
+) -> None:
+    """Input partition P is read here, internal partition P is not this worker's (an input
+    topic with more partitions than the internal one, or assigned apart): no state keeps
+    P's stream time here, and each batch judged P's records from nothing again. A record 30
+    days older than one a batch before it in P counted."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    home = partition_of("rep:r1", PARTITIONS)
+    rt = runtime(sent, owned=set(range(PARTITIONS)) - {home})
+    first = next(f"r{n}" for n in range(2, 99) if partition_of(f"rep:r{n}", PARTITIONS) != home)
+    taken = {home, partition_of(f"rep:{first}", PARTITIONS)}
+    second = next(
+        f"r{n}" for n in range(2, 99) if partition_of(f"rep:r{n}", PARTITIONS) not in taken
+    )  # folded where nothing was seen yet: only P's time makes it late
+    activities = rt.settings.topics.activities
+
+    def act(offset: int, rep: str, days: float) -> Any:
+        body = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
+        body |= {"rep_id": rep, "team_id": "t1", "activity": "call"}
+        return record(activities, offset, "r1", body)  # all keyed r1: input partition `home`
+
+    await handle(rt, [act(0, first, 0)])
+    await handle(rt, [act(1, second, 30)])
+    dead = [orjson.loads(v) for name, _, _, v in sent if name == rt.settings.topics.deadletter]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 1)]
+    assert rt.read_stream_times == {home: now.timestamp()}
 
 
 @pytest.mark.parametrize("one_batch", [True, False])
