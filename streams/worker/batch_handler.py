@@ -564,12 +564,7 @@ async def ingest_inputs(
         rt.positions[(tp.topic, tp.partition)] = records[cut - 1].offset + 1
         rt.metrics.processed.labels(topic=tp.topic).inc(cut)
         if tp.partition not in bases:
-            known = tp.partition in owned
-            bases[tp.partition] = (
-                stream_time_of(rt, tp.partition)
-                if known
-                else rt.read_stream_times.get(tp.partition, _BEFORE_EVERY_EVENT)
-            )
+            bases[tp.partition] = input_stream_time(rt, tp.partition, owned)
         taken = zip(records[:cut], outs[:cut], times[tp][:cut], strict=True)
         latest = await take(rt, out, taken, bases[tp.partition], timed, now, rejects)
         seen[tp.partition] = max(latest, seen.get(tp.partition, _BEFORE_EVERY_EVENT))
@@ -604,6 +599,15 @@ async def take(
                 latest = stamp
             timed.append((stamp, outcome))
     return latest
+
+
+def input_stream_time(rt: Runtime, partition: int, owned: set[int]) -> float:
+    """The stream time an input partition's records are judged from before this batch: the
+    internal partition of its number keeps it with its state when it is this worker's; else
+    what this worker read of it (advance_stream_times)."""
+    if partition in owned:
+        return stream_time_of(rt, partition)
+    return rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT)
 
 
 def stream_time_of(rt: Runtime, partition: int) -> float:
