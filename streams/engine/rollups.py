@@ -687,7 +687,7 @@ class Views:
             self._index_deal_ids(scope, partition, new)
             return set()
         if not scope or kind not in VIEWED_KINDS:
-            return set()  # deal and account state: the fold reads it, no query does
+            return set()  # account and stream-time state: the fold reads it, no query does
         view = self.view(scope, partition)
         if kind == HOUR:
             return self._apply_hour(view, key, new)
