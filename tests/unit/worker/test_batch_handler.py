@@ -79,6 +79,8 @@ class FakeProducer:
     def __init__(self, sent: Sent) -> None:
         self.sent = sent
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
+        #: topics whose every record the broker refuses
+        self.refused: set[str] = set()
 
     async def send(
         self,
@@ -93,7 +95,12 @@ class FakeProducer:
         self.sent.append((topic, p, key, value))
         self.offsets[(topic, p)] += 1
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        done.set_result(SimpleNamespace(topic=topic, partition=p, offset=self.offsets[(topic, p)]))
+        if topic in self.refused:
+            done.set_exception(ValueError("The message is 1048700 bytes when serialized"))
+        else:
+            done.set_result(
+                SimpleNamespace(topic=topic, partition=p, offset=self.offsets[(topic, p)])
+            )
         return done
 
 
@@ -715,31 +722,14 @@ async def test_many_records_go_out_in_full_record_batches(sent: Sent) -> None:
     assert max(m.offset for m in out.metadata) == producer.offsets[("changelog", 2)] == 7
 
 
-class RefusingProducer(FakeProducer):
-    """A broker that refuses every record for one topic (too large for it, say)."""
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int | None,
-        timestamp: float | None,
-        headers: Any,
-    ) -> Any:
-        done = await super().send(topic, key, value, partition, timestamp, headers)
-        if topic == "scopes":
-            done = asyncio.get_running_loop().create_future()
-            done.set_exception(ValueError("The message is 1048700 bytes when serialized"))
-        return done
-
-
 async def test_a_refused_send_is_logged_with_where_it_went(
     sent: Sent, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The worker stops without committing when a send fails: its log says which topic and
     partition refused it (an audit read "the logs above name the record" above no such line)."""
-    out = Outgoing(RefusingProducer(sent))
+    producer = FakeProducer(sent)
+    producer.refused = {"scopes"}  # too large for it, say
+    out = Outgoing(producer)
     await out.send(FakeTopic("alerts"), value=b"fine")
     await out.send(FakeTopic("scopes"), value=b"x", partition=5)
     with caplog.at_level(logging.ERROR), pytest.raises(ValueError, match="1048700 bytes"):
