@@ -540,8 +540,10 @@ class _Batch:
     def handle_target(self, item: TargetItem) -> None:
         if self.dropped(item.period):
             return  # a period before the horizon: never evaluated, its figures are gone
-        self.put((item.scope, TARGET, item.metric, item.period), item.value)
-        self.proc.settling.forget((item.scope, item.metric, item.period))
+        key = (item.scope, TARGET, item.metric, item.period)
+        if self.load(key) != item.value:  # the same value published again waits on
+            self.proc.settling.forget((item.scope, item.metric, item.period))
+        self.put(key, item.value)
         self.eval_scopes.add(item.scope)
 
     def handle_team_hour(self, item: TeamHourItem) -> None:

@@ -1010,6 +1010,16 @@ def test_a_target_deleted_and_set_again_then_met_alerts_achieved_only() -> None:
     ]
 
 
+def test_a_target_published_again_unchanged_keeps_its_wait() -> None:
+    """A targets file re-published more often than SALES_ALERT_SETTLE must not hold a true
+    alert back for ever (a re-check audit's edge)."""
+    h = Harness(alert_settle=5.0)
+    for second in range(0, 15, 3):
+        h.run([target("rep:r1", "deals_won", "2026-10", 1.0)], NOW + timedelta(seconds=second))
+    assert [(a["kind"], a["actual"]) for a in h.alerts] == [("target_missed", 0)]
+    assert h.alerts[0]["emitted_at"] == "2026-11-27T12:00:06+00:00"
+
+
 def test_a_missed_status_that_holds_alerts_once_it_has_settled() -> None:
     h = Harness(alert_settle=5.0)
     h.run(
