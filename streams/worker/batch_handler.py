@@ -603,11 +603,14 @@ async def take(
 
 def input_stream_time(rt: Runtime, partition: int, owned: set[int]) -> float:
     """The stream time an input partition's records are judged from before this batch: the
-    internal partition of its number keeps it with its state when it is this worker's; else
-    what this worker read of it (advance_stream_times)."""
+    internal partition of its number keeps it with its state when it is this worker's.
+    Else what this worker read of it (advance_stream_times), or, if later, the latest stream
+    time of the partitions it owns: every event there was seen, and a restart forgets what
+    was read (a re-check audit's restarted worker applied deals 30 days old)."""
     if partition in owned:
         return stream_time_of(rt, partition)
-    return rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT)
+    seen = [stream_time_of(rt, p) for p in owned]
+    return max([rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT), *seen])
 
 
 def stream_time_of(rt: Runtime, partition: int) -> float:
