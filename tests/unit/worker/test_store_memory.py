@@ -38,8 +38,9 @@ def _memtables(dbs: list[Any]) -> int:
 
 
 def _flushed(dbs: list[Any]) -> None:
-    """Wait for the flushes the writes scheduled (RocksDB's background threads)."""
-    for _ in range(1000):
+    """Wait for the flushes the writes scheduled (RocksDB's background threads): up to a
+    minute, as a loaded machine's flush threads wait for a core (10 s once fell short)."""
+    for _ in range(6000):
         if not any(db.property_int_value("rocksdb.num-immutable-mem-table") for db in dbs):
             return
         time.sleep(0.01)
