@@ -24,6 +24,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.tools.commands.worker import RUNNING_MARKER
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOPIC_NAMES = (
     "activities",
@@ -83,6 +85,19 @@ class Worker:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    async def sigterm_exit_code(self, timeout: float) -> int:
+        """SIGTERM the worker's process (not its group), and its exit code once it ended."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.process.wait, timeout)
+
+    def assert_stopped_cleanly(self, code: int) -> None:
+        """Exit 0 within SALES_STOP_TIMEOUT and no running marker: its next start goes on
+        from its local state (a stop cut as a crash exits 75 and discards it)."""
+        assert code == 0, self.log_tail()
+        assert "SALES_STOP_TIMEOUT" not in self.log_path.read_text(errors="replace")
+        assert not (Path(self.env["SALES_DATA_DIR"]) / RUNNING_MARKER).exists()
 
     def log_tail(self, lines: int = 60) -> str:
         try:
