@@ -48,14 +48,19 @@ from streams.engine.items import (
     encode_envelope,
 )
 from streams.engine.processor import BatchResult
-from streams.engine.state import STREAM_TIME, encode_value, make_key, read_stream_time
-from streams.worker import changelog_watermark
+from streams.worker import commit_metadata
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
 from streams.worker.held_decodes import Entries, item_kept
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
+from streams.worker.stream_times import (
+    BEFORE_EVERY_EVENT,
+    advance_stream_times,
+    checkpointed,
+    input_stream_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +114,24 @@ def register(rt: Runtime) -> None:
         checkpoint_interval=rt.settings.commit_interval,
         checkpoint_wanted=lambda: rt.state.full,
         resumable=lambda left: resumable(rt, kinds, left),
-        commit_metadata=lambda partition: changelog_watermark.encode(
-            rt.state.store.persisted_offset(partition)
-        ),
+        commit_metadata=lambda tps: metadata_of_commits(rt, tps),
     )
+
+
+def metadata_of_commits(rt: Runtime, tps: Iterable[TP]) -> dict[tuple[str, int], str]:
+    """What the commits of these partitions record (streams.worker.commit_metadata): where
+    the state of each owned partition number was written to in the changelog, and each input
+    partition's stream time as of the last checkpoint complete (`committable_stream_times`):
+    its records up to the offsets acknowledged."""
+    owned = owned_partitions(rt)
+    inputs = set(rt.settings.topics.inputs())
+    metadata = {}
+    for tp in tps:
+        offset = rt.state.store.persisted_offset(tp.partition) if tp.partition in owned else None
+        time = rt.committable_stream_times.get(tp.partition) if tp.topic in inputs else None
+        if text := commit_metadata.encode(offset, time):
+            metadata[(tp.topic, tp.partition)] = text
+    return metadata
 
 
 async def handle_batch(
@@ -265,8 +284,10 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     for partition, writes in kept.items():
         rt.state.stage(partition, writes)
     held = rt.state.held
+    stream_times = checkpointed(rt, input_partitions(rt), owned_partitions(rt))
     write = await rt.state.start_checkpoint(rt.app.producer)
     if write is None and not sends and not alerts:
+        rt.committable_stream_times = stream_times
         return None
 
     async def completed() -> None:
@@ -279,6 +300,7 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
                 await write()
             except Exception as exc:
                 stop_without_commit(f"writing out {held} state records", exc)
+        rt.committable_stream_times = stream_times  # what the commits after this carry
         if alerts:
             await send_alerts(rt, alerts)
 
@@ -376,6 +398,12 @@ async def announce_medians(rt: Runtime) -> None:
         out = Outgoing(rt.app.producer)
         await send_items(rt, out, republish_here(rt, items, owned))
         rt.undelivered.append(out)  # the next checkpoint waits for it
+
+
+def input_partitions(rt: Runtime) -> set[int]:
+    """The numbers of the input topics' partitions assigned to this worker."""
+    inputs = set(rt.settings.topics.inputs())
+    return {tp.partition for tp in rt.app.consumer.assignment() if tp.topic in inputs}
 
 
 def owned_partitions(rt: Runtime) -> set[int]:
@@ -567,12 +595,9 @@ async def ingest_inputs(
             bases[tp.partition] = input_stream_time(rt, tp.partition, owned)
         taken = zip(records[:cut], outs[:cut], times[tp][:cut], strict=True)
         latest = await take(rt, out, taken, bases[tp.partition], timed, now, rejects)
-        seen[tp.partition] = max(latest, seen.get(tp.partition, _BEFORE_EVERY_EVENT))
+        seen[tp.partition] = max(latest, seen.get(tp.partition, BEFORE_EVERY_EVENT))
     timed.sort(key=itemgetter(0))
     return [item for _, item in timed], held
-
-
-_BEFORE_EVERY_EVENT = float("-inf")
 
 
 async def take(
@@ -592,46 +617,13 @@ async def take(
         if isinstance(outcome, Rejection):
             await send_deadletter(rt, out, outcome, record, now, rejects)
         elif stamp is None:
-            timed.append((_BEFORE_EVERY_EVENT, outcome))
+            timed.append((BEFORE_EVERY_EVENT, outcome))
         else:
             cast(DecodedEvent, outcome).ahead = latest
             if stamp > latest:
                 latest = stamp
             timed.append((stamp, outcome))
     return latest
-
-
-def input_stream_time(rt: Runtime, partition: int, owned: set[int]) -> float:
-    """The stream time an input partition's records are judged from before this batch: the
-    internal partition of its number keeps it with its state when it is this worker's.
-    Else what this worker read of it (advance_stream_times), or, if later, the latest stream
-    time of the partitions it owns: every event there was seen, and a restart forgets what
-    was read (a re-check audit's restarted worker applied deals 30 days old)."""
-    if partition in owned:
-        return stream_time_of(rt, partition)
-    seen = [stream_time_of(rt, p) for p in owned]
-    return max([rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT), *seen])
-
-
-def stream_time_of(rt: Runtime, partition: int) -> float:
-    """A partition's stream time as its state holds it (staged by this batch included)."""
-    stored = read_stream_time(rt.state.reader(partition), partition)
-    return stored if stored is not None else _BEFORE_EVERY_EVENT
-
-
-def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -> None:
-    """Count the input records read from each owned partition for its stream time, after
-    the fold (which judged them in arrival order): those a key sends to another partition
-    too. Else a later batch judged a record against the partition its key sends it to,
-    which may never have seen the newer records before it, and a reprocessing, reading
-    both in one batch, judged it otherwise. Of a partition number not owned here, the
-    latest is kept in memory (Runtime.read_stream_times)."""
-    for partition, latest in seen.items():
-        if partition not in owned:  # no state of this worker keeps it (Runtime)
-            if latest > rt.read_stream_times.get(partition, _BEFORE_EVERY_EVENT):
-                rt.read_stream_times[partition] = latest
-        elif latest > stream_time_of(rt, partition):
-            rt.state.stage(partition, {make_key("", STREAM_TIME, partition): encode_value(latest)})
 
 
 async def send_deadletter(

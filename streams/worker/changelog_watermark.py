@@ -8,9 +8,10 @@ of events, without a word. (With its local state kept, Faust stopped with a trac
 first; the next start then discarded that state as a crash's.)
 
 So each commit carries, in the offset's metadata, the changelog offset its partition's
-state was written to (`encode`); before a worker starts, the changelog's end offsets are
-compared with what the group's commits recorded (`lost_partitions`): a changelog that ends
-before a recorded offset lost records, and the worker refuses to start (`refusal`).
+state was written to (streams.worker.commit_metadata); before a worker starts, the
+changelog's end offsets are compared with what the group's commits recorded
+(`lost_partitions`): a changelog that ends before a recorded offset lost records, and the
+worker refuses to start (`refusal`).
 A commit by a worker without this (an earlier version) records nothing; a new SALES_APP_ID
 (README, Reprocessing) has no commits: nothing to compare, nothing refused.
 """
@@ -20,22 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-#: what marks an offset's metadata as this module's
-PREFIX = "salespulse-changelog:"
-
-
-def encode(changelog_offset: int | None) -> str:
-    """The metadata for a commit of a partition whose state reached `changelog_offset`
-    (the offset of the last changelog record written to it; None: not known, nothing)."""
-    return "" if changelog_offset is None else f"{PREFIX}{changelog_offset}"
-
-
-def decode(metadata: str | None) -> int | None:
-    """The changelog offset a commit's metadata recorded, or None."""
-    if not metadata or not metadata.startswith(PREFIX):
-        return None
-    text = metadata[len(PREFIX) :]
-    return int(text) if text.isascii() and text.isdigit() else None
+from streams.worker.commit_metadata import decode
 
 
 def recorded(commits: Iterable[tuple[int, str | None]]) -> dict[int, int]:
@@ -43,7 +29,7 @@ def recorded(commits: Iterable[tuple[int, str | None]]) -> dict[int, int]:
     the group's topics recorded: every topic's partition p folds into state partition p."""
     furthest: dict[int, int] = {}
     for partition, metadata in commits:
-        offset = decode(metadata)
+        offset = decode(metadata).changelog_offset
         if offset is not None and offset > furthest.get(partition, -1):
             furthest[partition] = offset
     return furthest

@@ -145,6 +145,15 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignor
     async def rewind_unmoved(self, fetched: Mapping[TP, tuple[int, int]]) -> list[TP]:
         return await self.call_thread(self._rewind_unmoved, fetched)  # type: ignore[no-any-return]
 
+    async def committed_metadata(self, tps: set[TP]) -> dict[TP, str | None]:
+        return await self.call_thread(self._committed_metadata, tps)  # type: ignore[no-any-return]
+
+    async def _committed_metadata(self, tps: set[TP]) -> dict[TP, str | None]:
+        # aiokafka's committed() gives the offset alone; its coordinator has the metadata
+        coordinator = self._ensure_consumer()._coordinator
+        committed = await coordinator.fetch_committed_offsets(tps)
+        return {TP(tp.topic, tp.partition): meta.metadata for tp, meta in committed.items()}
+
     async def on_thread_stop(self) -> None:
         """Faust's stop of the thread, the consumer leaving its group at once even in a
         rebalance the broker holds (streams.worker.group_leave). The consumer's own stop,
@@ -174,10 +183,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     #: (None: such records are sought back to and fetched again at once)
     batch_resumable: Callable[[set[TP]], set[TP]] | None = None
     checkpoint_interval: float = 1.0
-    #: the metadata a commit of a partition number carries (streams.worker.
-    #: changelog_watermark), asked only for the partitions of `first_topics` this worker
-    #: owns: the state's partitions
-    commit_metadata: Callable[[int], str] | None = None
+    #: the metadata the commits of these partitions carry, by (topic, partition)
+    #: (streams.worker.commit_metadata; one left out carries none)
+    commit_metadata: Callable[[Iterable[TP]], Mapping[tuple[str, int], str]] | None = None
     #: how long a fetch may find nothing after a batch before the input counts as idle: the
     #: batches since the last checkpoint are then written out and committed at once
     idle_after: float = IDLE_AFTER
@@ -202,14 +210,15 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         """Faust's commit, each offset carrying `commit_metadata` of its partition (read
         here, in the worker's thread, where the store is written)."""
         if self.commit_metadata is not None:
-            owned = {tp.partition for tp in self.assignment() if tp.topic in self.first_topics}
             thread = cast(BatchConsumerThread, self._thread)
-            thread.commit_metadata = {
-                (tp.topic, tp.partition): self.commit_metadata(tp.partition)
-                for tp in offsets
-                if tp.partition in owned
-            }
+            thread.commit_metadata = self.commit_metadata(offsets)
         return await super()._commit(offsets)  # type: ignore[no-any-return]
+
+    async def committed_metadata(self, tps: Iterable[TP]) -> dict[TP, str | None]:
+        """The metadata of the group's last commit of each of these partitions (None: no
+        commit), asked of the broker."""
+        thread = cast(BatchConsumerThread, self._thread)
+        return await thread.committed_metadata(set(tps))
 
     def known_position(self, tp: TP) -> int | None:
         """Where the client fetches `tp` next, read from its state (None: not known now).
@@ -614,7 +623,7 @@ def install_batch_handler(
     checkpoint_interval: float = 1.0,
     checkpoint_wanted: Callable[[], bool] = lambda: False,
     resumable: Callable[[set[TP]], set[TP]] | None = None,
-    commit_metadata: Callable[[int], str] | None = None,
+    commit_metadata: Callable[[Iterable[TP]], Mapping[tuple[str, int], str]] | None = None,
 ) -> None:
     """Route fetched batches of `topics` to `handler` whenever `ready()` says so; records of
     `first` are handled before those of any other topic. `checkpoint` runs every

@@ -47,6 +47,7 @@ from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
 from streams.worker.store_memory import StoreMemory
+from streams.worker.stream_times import recall
 from streams.worker.topics import SCOPES_TABLE, durability
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
@@ -106,6 +107,7 @@ class ScopesTable(faust.Table):  # type: ignore[misc]
         await super().on_recovery_completed(active_tps, standby_tps)
         if await self.runtime.rebuild_views(active_tps):
             await self.runtime.rewind_uncommitted()
+            await self.runtime.recall_stream_times()
 
 
 #: input records per fetched batch, at most. Twice as many would share the per-batch work
@@ -194,11 +196,11 @@ class Runtime:
         #: (topic, partition) -> next offset to process, for the consumer lag gauge
         self.positions: dict[tuple[str, int], int] = {}
         self.partition_clock: PartitionClock[TP] = PartitionClock()  # (ingest_inputs)
-        #: input partition number -> the latest event time read from it, for the numbers
-        #: whose internal partition (which keeps it with its state) is not this worker's: an
-        #: input topic with more partitions, or assigned apart. In memory: a lower bound of
-        #: stream time, which judged the next batch's records from -inf before
+        #: input partition number -> the latest event time read here (if its internal
+        #: partition is elsewhere) or recalled from the group's commits (stream_times)
         self.read_stream_times: dict[int, float] = {}
+        #: input partition number -> its stream time, for the commits (stream_times)
+        self.committable_stream_times: dict[int, float] = {}
         #: the items of input records handed back, decoded once (ingest_inputs)
         self.held_decodes = HeldDecodes()
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one
@@ -389,6 +391,16 @@ class Runtime:
         for tp in sorted(consumer.assignment()):
             if tp.topic in watched and committed.get(tp) is None:
                 await consumer.seek(tp, 0)
+
+    async def recall_stream_times(self) -> None:
+        """Before anything assigned is folded (the flow resumes after this): the stream
+        times the group's commits recorded for the input partitions assigned, which their
+        previous reader, or this worker before a restart, had read."""
+        consumer: Any = self.app.consumer
+        inputs = set(self.settings.topics.inputs())
+        assigned = [tp for tp in consumer.assignment() if tp.topic in inputs]
+        if assigned:
+            recall(self, await consumer.committed_metadata(assigned))
 
     def is_ready(self) -> bool:
         """Views rebuilt and no rebalance under way: answers are complete."""

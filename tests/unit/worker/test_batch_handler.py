@@ -45,6 +45,7 @@ from streams.worker import batch_handler, write_behind
 from streams.worker.alert_outbox import AlertOutbox
 from streams.worker.alignment import PartitionClock
 from streams.worker.changelog_frames import DELTA, SNAPSHOT, Frame, LogMeta
+from streams.worker.commit_metadata import decode
 from streams.worker.held_decodes import HeldDecodes
 from streams.worker.last_activity import LastActivities
 from streams.worker.metrics import PipelineMetrics
@@ -54,6 +55,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
+from streams.worker.stream_times import recall
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
@@ -206,6 +208,7 @@ def runtime(
         positions={},
         partition_clock=PartitionClock(),
         read_stream_times={},
+        committable_stream_times={},
         held_decodes=HeldDecodes(),
         ready=True,
         is_ready=lambda: True,
@@ -245,9 +248,10 @@ def runtime(
     return rt
 
 
-def own(rt: Any, partitions: Iterable[int]) -> None:
-    """Give the worker these partitions of the internal topic (a rebalance)."""
-    scopes = {TP(rt.settings.topics.scopes, p) for p in partitions}
+def own(rt: Any, partitions: Iterable[int], inputs: Iterable[TP] = ()) -> None:
+    """Give the worker these partitions of the internal topic (a rebalance), and these of
+    the input topics."""
+    scopes = {TP(rt.settings.topics.scopes, p) for p in partitions} | set(inputs)
     rt.app.consumer = SimpleNamespace(
         assignment=lambda: scopes, highwater=lambda tp: None, next_offset=lambda tp: 0
     )
@@ -1074,6 +1078,58 @@ async def test_an_input_partition_whose_internal_one_is_elsewhere_keeps_its_time
     await handle(rt, [act(1, second, 30)])  # folded where nothing was seen yet
     dead = [orjson.loads(v) for name, _, _, v in sent if name == rt.settings.topics.deadletter]
     assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 1)]
+
+
+async def test_a_restarted_reader_recalls_an_input_partitions_time_from_its_commit(
+    sent: Sent,
+) -> None:
+    """Input partition P is read here, its internal partition is another worker's. The
+    commits of P carry P's stream time as of the last checkpoint complete; a worker assigned
+    P after a restart, owning only an internal partition that saw nothing, takes it back
+    before it folds: a record 30 days older than those committed before it is late (a
+    re-check audit's 4 workers applied 9 of 24 such deals)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    home = partition_of("rep:r1", PARTITIONS)
+    reps = {partition_of(f"rep:r{n}", PARTITIONS): f"r{n}" for n in range(2, 99)}
+    first, second = [reps[p] for p in sorted(reps) if p != home][:2]
+    empty = partition_of(f"rep:{second}", PARTITIONS)
+    reader = runtime(sent, owned={partition_of(f"rep:{first}", PARTITIONS)})
+    activities = reader.settings.topics.activities
+    read = TP(activities, home)
+    own(reader, {partition_of(f"rep:{first}", PARTITIONS)}, inputs={read})
+
+    def act(offset: int, rep: str, days: float) -> Any:
+        body = {"event_id": f"a{offset}", "occurred_at": (now - timedelta(days=days)).isoformat()}
+        body |= {"rep_id": rep, "team_id": "t1", "activity": "call"}
+        return record(activities, offset, "r1", body)  # all keyed r1: input partition `home`
+
+    await handle(reader, [act(0, first, 0)], checkpoint=False)
+    assert batch_handler.metadata_of_commits(reader, [read]) == {}, "before any checkpoint"
+    complete = await batch_handler.start_checkpoint(reader)
+    assert complete is not None
+    await handle(reader, [act(1, first, -0.001)], checkpoint=False)  # after the checkpoint
+    assert batch_handler.metadata_of_commits(reader, [read]) == {}, "not complete yet"
+    await complete()
+    committed = batch_handler.metadata_of_commits(reader, [read, TP("other", home)])
+    assert list(committed) == [(activities, home)], "input partitions only"
+    assert decode(committed[(activities, home)]).stream_time == now.timestamp()
+    # a worker assigned P after a restart, owning an internal partition that saw nothing
+    restarted_sent: Sent = []
+    restarted = runtime(restarted_sent, owned={empty})
+    own(restarted, {empty}, inputs={read})
+    recall(restarted, {read: committed[(activities, home)], TP(activities, empty): None})
+    assert restarted.read_stream_times == {home: now.timestamp()}
+    await handle(restarted, [act(2, second, 30)])
+    deadletter = restarted.settings.topics.deadletter
+    dead = [orjson.loads(v) for name, _, _, v in restarted_sent if name == deadletter]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 2)]
+    # a partition owned here whose state saw nothing is judged from what was recalled too
+    owner_sent: Sent = []
+    owner = runtime(owner_sent, owned={home})
+    recall(owner, {read: committed[(activities, home)]})
+    await handle(owner, [act(3, "r1", 30)])
+    dead = [orjson.loads(v) for name, _, _, v in owner_sent if name == deadletter]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 3)]
 
 
 @pytest.mark.parametrize("one_batch", [True, False])

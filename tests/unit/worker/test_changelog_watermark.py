@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from streams.worker.changelog_watermark import (
-    Loss,
-    decode,
-    encode,
-    lost_partitions,
-    recorded,
-    refusal,
-)
+from streams.worker.changelog_watermark import Loss, lost_partitions, recorded, refusal
+from streams.worker.commit_metadata import CommitMetadata, decode, encode
 from streams.worker.delivery import with_metadata
 
 
-def test_an_offset_reads_back_and_other_metadata_is_nothing() -> None:
-    assert decode(encode(0)) == 0 and decode(encode(12345)) == 12345
-    assert encode(None) == ""
+def test_an_offset_and_a_stream_time_read_back_and_other_metadata_is_nothing() -> None:
+    assert (
+        decode(encode(0)) == CommitMetadata(0) and decode(encode(12345)).changelog_offset == 12345
+    )
+    assert encode(None) == "" and encode(None, float("-inf")) == ""
+    assert encode(7) == "salespulse-changelog:7"  # what an earlier version wrote and reads
+    time = 1764547200.123456
+    assert decode(encode(7, time)) == CommitMetadata(7, time)
+    assert decode(encode(None, time)) == CommitMetadata(None, time)
     for other in (None, "", "something else", "salespulse-changelog:", "salespulse-changelog:-1"):
-        assert decode(other) is None, other
+        assert decode(other) == CommitMetadata(), other
+    for bad in ("x", "nan", "inf", "-inf", ""):
+        assert decode(f"salespulse-stream-time:{bad}").stream_time is None, bad
+    # a field a later version adds is skipped
+    assert decode(f"salespulse-next:1 {encode(3, time)}") == CommitMetadata(3, time)
 
 
 def test_the_furthest_offset_recorded_per_partition() -> None:
