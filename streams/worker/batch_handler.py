@@ -20,7 +20,7 @@ import asyncio
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from time import monotonic
@@ -114,21 +114,21 @@ def register(rt: Runtime) -> None:
         checkpoint_interval=rt.settings.commit_interval,
         checkpoint_wanted=lambda: rt.state.full,
         resumable=lambda left: resumable(rt, kinds, left),
-        commit_metadata=lambda tps: metadata_of_commits(rt, tps),
+        commit_metadata=lambda offsets: metadata_of_commits(rt, offsets),
     )
 
 
-def metadata_of_commits(rt: Runtime, tps: Iterable[TP]) -> dict[tuple[str, int], str]:
-    """What the commits of these partitions record (streams.worker.commit_metadata): where
-    the state of each owned partition number was written to in the changelog, and each input
-    partition's stream time as of the last checkpoint complete (`committable_stream_times`):
-    its records up to the offsets acknowledged."""
+def metadata_of_commits(rt: Runtime, offsets: Mapping[TP, int]) -> dict[tuple[str, int], str]:
+    """What the commits of these offsets record (streams.worker.commit_metadata): where the
+    state of each owned partition number was written to in the changelog, and each input
+    partition's stream time as of its records before the offset committed."""
     owned = owned_partitions(rt)
     inputs = set(rt.settings.topics.inputs())
+    times = rt.committable_stream_times
     metadata = {}
-    for tp in tps:
+    for tp, committed in offsets.items():
         offset = rt.state.store.persisted_offset(tp.partition) if tp.partition in owned else None
-        time = rt.committable_stream_times.get(tp.partition) if tp.topic in inputs else None
+        time = times.at((tp.topic, tp.partition), committed) if tp.topic in inputs else None
         if text := commit_metadata.encode(offset, time):
             metadata[(tp.topic, tp.partition)] = text
     return metadata
@@ -287,7 +287,7 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
     stream_times = checkpointed(rt, input_partitions(rt), owned_partitions(rt))
     write = await rt.state.start_checkpoint(rt.app.producer)
     if write is None and not sends and not alerts:
-        rt.committable_stream_times = stream_times
+        rt.committable_stream_times.add(stream_times)
         return None
 
     async def completed() -> None:
@@ -300,7 +300,7 @@ async def start_checkpoint(rt: Runtime) -> Completion | None:
                 await write()
             except Exception as exc:
                 stop_without_commit(f"writing out {held} state records", exc)
-        rt.committable_stream_times = stream_times  # what the commits after this carry
+        rt.committable_stream_times.add(stream_times)  # for the commits of these offsets
         if alerts:
             await send_alerts(rt, alerts)
 
@@ -400,10 +400,10 @@ async def announce_medians(rt: Runtime) -> None:
         rt.undelivered.append(out)  # the next checkpoint waits for it
 
 
-def input_partitions(rt: Runtime) -> set[int]:
-    """The numbers of the input topics' partitions assigned to this worker."""
+def input_partitions(rt: Runtime) -> list[tuple[str, int]]:
+    """The input topics' partitions assigned to this worker."""
     inputs = set(rt.settings.topics.inputs())
-    return {tp.partition for tp in rt.app.consumer.assignment() if tp.topic in inputs}
+    return [(tp.topic, tp.partition) for tp in rt.app.consumer.assignment() if tp.topic in inputs]
 
 
 def owned_partitions(rt: Runtime) -> set[int]:

@@ -183,9 +183,9 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     #: (None: such records are sought back to and fetched again at once)
     batch_resumable: Callable[[set[TP]], set[TP]] | None = None
     checkpoint_interval: float = 1.0
-    #: the metadata the commits of these partitions carry, by (topic, partition)
+    #: the metadata the commits of these offsets carry, by (topic, partition)
     #: (streams.worker.commit_metadata; one left out carries none)
-    commit_metadata: Callable[[Iterable[TP]], Mapping[tuple[str, int], str]] | None = None
+    commit_metadata: Callable[[Mapping[TP, int]], Mapping[tuple[str, int], str]] | None = None
     #: how long a fetch may find nothing after a batch before the input counts as idle: the
     #: batches since the last checkpoint are then written out and committed at once
     idle_after: float = IDLE_AFTER
@@ -623,7 +623,7 @@ def install_batch_handler(
     checkpoint_interval: float = 1.0,
     checkpoint_wanted: Callable[[], bool] = lambda: False,
     resumable: Callable[[set[TP]], set[TP]] | None = None,
-    commit_metadata: Callable[[Iterable[TP]], Mapping[tuple[str, int], str]] | None = None,
+    commit_metadata: Callable[[Mapping[TP, int]], Mapping[tuple[str, int], str]] | None = None,
 ) -> None:
     """Route fetched batches of `topics` to `handler` whenever `ready()` says so; records of
     `first` are handled before those of any other topic. `checkpoint` runs every

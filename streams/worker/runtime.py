@@ -47,7 +47,7 @@ from streams.worker.peers import Peers
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.settings import Settings
 from streams.worker.store_memory import StoreMemory
-from streams.worker.stream_times import recall
+from streams.worker.stream_times import CommittableStreamTimes, recall
 from streams.worker.topics import SCOPES_TABLE, durability
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
@@ -199,8 +199,8 @@ class Runtime:
         #: input partition number -> the latest event time read here (if its internal
         #: partition is elsewhere) or recalled from the group's commits (stream_times)
         self.read_stream_times: dict[int, float] = {}
-        #: input partition number -> its stream time, for the commits (stream_times)
-        self.committable_stream_times: dict[int, float] = {}
+        #: input partitions' stream times as of checkpoints, for the commits (stream_times)
+        self.committable_stream_times = CommittableStreamTimes()
         #: the items of input records handed back, decoded once (ingest_inputs)
         self.held_decodes = HeldDecodes()
         #: what batches sent since the last checkpoint (Outgoing), awaited by the next one

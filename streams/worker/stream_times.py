@@ -14,6 +14,7 @@ before it folds anything (`recall`).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +69,43 @@ def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -
             rt.state.stage(partition, {make_key("", STREAM_TIME, partition): encode_value(latest)})
 
 
-def checkpointed(rt: Runtime, partitions: Iterable[int], owned: set[int]) -> dict[int, float]:
-    """The stream times of these input partition numbers, taken with a checkpoint: once it
-    is complete, the commits of their offsets carry them (`Runtime.committable_stream_times`).
-    Taken between batches, so each is the time of the records the checkpoint covers."""
-    times = {p: known_stream_time(rt, p, owned) for p in partitions}
-    return {p: time for p, time in times.items() if time != BEFORE_EVERY_EVENT}
+def checkpointed(
+    rt: Runtime, tps: Iterable[tuple[str, int]], owned: set[int]
+) -> dict[tuple[str, int], tuple[int, float]]:
+    """For each of these input partitions, the offset the handled records reach and the
+    stream time of its number, taken with a checkpoint (between batches: the time is that
+    of the records the checkpoint covers). Once it is complete, commits carry them
+    (`CommittableStreamTimes`)."""
+    taken = {}
+    for topic, partition in tps:
+        position = rt.positions.get((topic, partition))
+        time = known_stream_time(rt, partition, owned)
+        if position is not None and time != BEFORE_EVERY_EVENT:
+            taken[(topic, partition)] = (position, time)
+    return taken
+
+
+class CommittableStreamTimes:
+    """The stream times of input partitions as of the checkpoints completed, each with the
+    offset its records reached: a commit of offset O carries the latest taken at or before
+    O. Not simply the last: Faust flushes the producer before it asks for a commit's
+    metadata, and a checkpoint completed meanwhile covers records after O (replayed, they
+    would be judged against their own times)."""
+
+    #: checkpoints remembered per partition: commits follow their checkpoints closely
+    HISTORY = 64
+
+    def __init__(self) -> None:
+        self._taken: dict[tuple[str, int], deque[tuple[int, float]]] = {}
+
+    def add(self, taken: Mapping[tuple[str, int], tuple[int, float]]) -> None:
+        for tp, entry in taken.items():
+            self._taken.setdefault(tp, deque(maxlen=self.HISTORY)).append(entry)
+
+    def at(self, tp: tuple[str, int], offset: int) -> float | None:
+        """The stream time of `tp` as of its records before `offset` (None: not known)."""
+        times = [time for reached, time in self._taken.get(tp, ()) if reached <= offset]
+        return max(times) if times else None
 
 
 def recall(rt: Runtime, committed: Mapping[Any, str | None]) -> None:

@@ -55,7 +55,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
-from streams.worker.stream_times import recall
+from streams.worker.stream_times import CommittableStreamTimes, recall
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
@@ -208,7 +208,7 @@ def runtime(
         positions={},
         partition_clock=PartitionClock(),
         read_stream_times={},
-        committable_stream_times={},
+        committable_stream_times=CommittableStreamTimes(),
         held_decodes=HeldDecodes(),
         ready=True,
         is_ready=lambda: True,
@@ -1104,15 +1104,24 @@ async def test_a_restarted_reader_recalls_an_input_partitions_time_from_its_comm
         return record(activities, offset, "r1", body)  # all keyed r1: input partition `home`
 
     await handle(reader, [act(0, first, 0)], checkpoint=False)
-    assert batch_handler.metadata_of_commits(reader, [read]) == {}, "before any checkpoint"
+    assert batch_handler.metadata_of_commits(reader, {read: 1}) == {}, "before any checkpoint"
     complete = await batch_handler.start_checkpoint(reader)
     assert complete is not None
     await handle(reader, [act(1, first, -0.001)], checkpoint=False)  # after the checkpoint
-    assert batch_handler.metadata_of_commits(reader, [read]) == {}, "not complete yet"
+    assert batch_handler.metadata_of_commits(reader, {read: 1}) == {}, "not complete yet"
     await complete()
-    committed = batch_handler.metadata_of_commits(reader, [read, TP("other", home)])
+    committed = batch_handler.metadata_of_commits(reader, {read: 1, TP("other", home): 1})
     assert list(committed) == [(activities, home)], "input partitions only"
     assert decode(committed[(activities, home)]).stream_time == now.timestamp()
+    # a commit of offset 1 made once the next checkpoint completed (Faust flushes the
+    # producer first) carries the time of its own records, not of those after it
+    complete = await batch_handler.start_checkpoint(reader)
+    assert complete is not None
+    await complete()
+    later = (now + timedelta(days=0.001)).timestamp()
+    for offset, expected in ((0, None), (1, now.timestamp()), (2, later), (9, later)):
+        metadata = batch_handler.metadata_of_commits(reader, {read: offset}).get(read, "")
+        assert decode(metadata).stream_time == expected, offset
     # a worker assigned P after a restart, owning an internal partition that saw nothing
     restarted_sent: Sent = []
     restarted = runtime(restarted_sent, owned={empty})
