@@ -16,19 +16,20 @@ import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.worker.commit_metadata import decode
-from tests.support.workers import Cluster, eventually, http_get, produce, wait_ready
+from tests.support.workers import (
+    Cluster,
+    eventually,
+    group_commits,
+    http_get,
+    produce,
+    wait_ready,
+)
 
 REFUSAL = "has lost records of the state"
 
 
 async def committed_metadata(bootstrap: str, group: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return [meta.metadata for meta in offsets.values()]
+    return [meta.metadata for meta in (await group_commits(bootstrap, group)).values()]
 
 
 async def delete_topic(bootstrap: str, topic: str) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.engine.items import RawEvent, encode_envelope
 from streams.worker.batch_handler import EXIT_UNHANDLED
@@ -22,6 +21,7 @@ from tests.support.workers import (
     Cluster,
     Worker,
     eventually,
+    group_commits,
     http_get,
     produce,
     read_topic,
@@ -42,13 +42,7 @@ def activity(event_id: str, rep: str, when: datetime) -> dict[str, Any]:
 
 
 async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-        return {tp: meta.offset for tp, meta in offsets.items()}
-    finally:
-        await admin.close()
+    return {tp: meta.offset for tp, meta in (await group_commits(bootstrap, group)).items()}
 
 
 async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:

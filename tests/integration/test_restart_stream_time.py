@@ -17,12 +17,19 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.worker.commit_metadata import decode
 from streams.worker.partitioning import partition_of
 from tests.support.topics import create_topic
-from tests.support.workers import Cluster, Worker, eventually, http_get, read_topic, wait_ready
+from tests.support.workers import (
+    Cluster,
+    Worker,
+    eventually,
+    group_commits,
+    http_get,
+    read_topic,
+    wait_ready,
+)
 
 #: SALES_TOPIC_PARTITIONS (the default); input partition 8 has no internal partition
 PARTITIONS = 8
@@ -45,14 +52,9 @@ def scope_on(kind: str, partitions: set[int], avoid: str = "") -> str:
 
 
 async def committed_stream_time(bootstrap: str, group: str, topic: str) -> float | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
+    commits = await group_commits(bootstrap, group)
     return next(
-        (decode(m.metadata).stream_time for tp, m in offsets.items() if tp == (topic, BEYOND)),
+        (decode(m.metadata).stream_time for tp, m in commits.items() if tp == (topic, BEYOND)),
         None,
     )
 

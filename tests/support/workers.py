@@ -232,6 +232,16 @@ async def produce(
         await producer.stop()
 
 
+async def group_commits(bootstrap: str, group: str) -> dict[TopicPartition, Any]:
+    """The consumer group's committed offsets, each with its metadata (OffsetAndMetadata)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return dict(await admin.list_consumer_group_offsets(group))
+    finally:
+        await admin.close()
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently in a topic (all partitions, up to the end offsets)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
