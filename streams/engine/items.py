@@ -132,11 +132,29 @@ class DealContribution(msgspec.Struct, tag="deal", array_like=True, frozen=True,
 
 class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True, gc=False):
     """An applied activity `event_id` of type `activity` carries deal `scope`'s deal_id.
-    The deal keeps its touches by event id: items may arrive in any order, and again."""
+    The deal keeps its touches by event id: items may arrive in any order, and again,
+    until its rep's partition says none can come again (ForgetTouches)."""
 
     scope: str  # "deal:<deal_id>"
     event_id: str
     activity: str
+    #: the activity's time and the partition of the rep that sent it (None: a touch of an
+    #: earlier version): one before what that partition said it forgot is one sent again
+    occurred: float | None = None
+    source: int | None = None
+
+
+class ForgetTouches(msgspec.Struct, tag="forget_touches", array_like=True, frozen=True, gc=False):
+    """Deal `scope` may drop these touch ids (their counts stay): partition `source`, where
+    their reps live, applies no activity before `before` any more, judged by the stream time
+    its state had durably reached (Tick). A touch it sends again of such an activity (a
+    repeat, or a replay after a crash) is known by its time: from `source`, before `before`,
+    and not among the ids the deal holds."""
+
+    scope: str  # "deal:<deal_id>"
+    source: int
+    before: float
+    event_ids: list[str]
 
 
 class AccountDealItem(msgspec.Struct, tag="account_deal", array_like=True, frozen=True, gc=False):
@@ -182,6 +200,9 @@ class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True, gc=False):
     a worker of an earlier version takes it for the minute's Tick)."""
 
     scope: str = ""
+    #: the partition's stream time as its durable state held it when the Tick was sent
+    #: (the worker's store: written only once the changelog has it); None: not known
+    durable_stream_time: float | None = None
 
 
 Item = (
@@ -190,6 +211,7 @@ Item = (
     | TeamHourItem
     | DealContribution
     | TouchItem
+    | ForgetTouches
     | AccountDealItem
     | FirstWinItem
     | MemberItem

@@ -49,6 +49,7 @@ from streams.engine.items import (
     DecodedEvent,
     FirstWinItem,
     Foldable,
+    ForgetTouches,
     HourCounts,
     Item,
     MemberItem,
@@ -427,6 +428,11 @@ class _Batch:
         self.members_changed: dict[str, dict[str, set[str]]] = {}
         #: a Tick asks for the pruning of event ids no event can reach any more
         self.sweep = False
+        #: the stream time the partition's durable state had reached, as the Tick said
+        #: (None: no Tick said): deals may forget touches of hours before it minus the grace
+        self.durable_stream_time: float | None = None
+        #: deal_id -> touch ids its deal may forget (ForgetTouches), gathered by the sweep
+        self.forgets: dict[str, list[str]] = {}
         #: the latest event time before the record being folded in its input partition
         #: (`DecodedEvent.ahead`): it counts for the record's lateness
         self.ahead = _NOTHING_AHEAD
@@ -480,7 +486,9 @@ class _Batch:
             if copy_parts
             else dict(held.parts)
         )
-        value = HourRecord(ids=list(held.ids), parts=parts, absorbed=held.absorbed)
+        value = HourRecord(
+            ids=list(held.ids), parts=parts, absorbed=held.absorbed, touched=list(held.touched)
+        )
         self.records[kb] = (key, _UNREAD, value)
         return value
 
@@ -628,6 +636,11 @@ class _Batch:
             self.eval_scopes.add(item.scope)
             return
         self.sweep = True
+        durable = item.durable_stream_time
+        if durable is not None and (
+            self.durable_stream_time is None or durable > self.durable_stream_time
+        ):
+            self.durable_stream_time = durable
         self.eval_scopes.update(
             view.scope for view in self.proc.views.in_partition(self.partition) if view.targets
         )
@@ -690,7 +703,7 @@ class _Batch:
         self.touched_hours.add((scope, hour))  # and so its periods (emit_memberships)
         if slot.counted(event_key):
             self.seen_again(occurred, raw.topic)
-            self.touch(event)  # absolute at the deal: a replay repairs a lost send
+            self.touch(event, occurred)  # kept by id at the deal: a replay repairs a lost send
             return
         if self.is_late(occurred):
             self.reject_late(raw, occurred_at)
@@ -698,7 +711,9 @@ class _Batch:
         key, record = slot.current(MAX_IDS_PER_RECORD)
         record.ids.append(event_key)
         slot.ids.add(event_key)
-        self.touch(event)
+        if isinstance(event, Activity) and event.deal_id:
+            record.touched.append((event.deal_id, event.event_id))  # forgotten at the sweep
+        self.touch(event, occurred)
         team = event.team_id
         parts = record.parts
         part = parts.get(team)
@@ -731,7 +746,7 @@ class _Batch:
         if self.is_late(occurred):
             self.reject_late(raw, event.occurred_at)
             return
-        self.touch(event)
+        self.touch(event, occurred)
         self.advance(occurred, raw.topic)
 
     def hour_slot(self, scope: str, hour: int) -> HourSlot:
@@ -836,25 +851,43 @@ class _Batch:
             and all(instant < horizon for instant in seen)
         )
 
-    def touch(self, event: Activity | Feedback) -> None:
+    def touch(self, event: Activity | Feedback, occurred: float) -> None:
         """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
         if isinstance(event, Activity) and event.deal_id:
-            self.result.outbox.append(
-                TouchItem("deal:" + event.deal_id, event.event_id, event.activity)
-            )
+            deal = "deal:" + event.deal_id
+            item = TouchItem(deal, event.event_id, event.activity, occurred, self.partition)
+            self.result.outbox.append(item)
 
     def handle_touch(self, item: TouchItem) -> None:
         key = (item.scope, DEAL_STATE)
         state: DealState = self.load(key) or DealState()
         touches = self.deal_touches(item.scope, state)
-        if item.event_id in touches.ids:
+        if item.event_id in touches.ids or _forgotten(item, state):
             return
+        spilled = state.touches_spilled
         record_key, record = touches.add(item.event_id, item.activity, MAX_IDS_PER_RECORD)
-        if record_key is None:
+        if record_key is None or state.touches_spilled != spilled:
             self.put(key, state)
-        else:
+        if record_key is not None:
             self.put(record_key, record)
         self.touched_deals.add(item.scope)
+
+    def handle_forget_touches(self, item: ForgetTouches) -> None:
+        """The touching reps' partition applies no activity before `item.before` any more:
+        these touches' ids go (their counts stay), and a touch it sends again of such an
+        activity is known by its time."""
+        key = (item.scope, DEAL_STATE)
+        state: DealState | None = self.load(key)
+        if state is None:
+            return
+        state_changed, records = self.deal_touches(item.scope, state).forget(item.event_ids)
+        if item.before > state.forgot_before.get(item.source, item.before - 1.0):
+            state.forgot_before[item.source] = item.before
+            state_changed = True
+        if state_changed:
+            self.put(key, state)
+        for record_key, record in records:
+            self.put(record_key, record)
 
     def deal_touches(self, scope: str, state: DealState) -> DealTouches:
         """A deal's touches, loaded once per batch (again if its state was replaced)."""
@@ -901,6 +934,7 @@ class _Batch:
             self.prune_event_ids()
             self.prune_deal_ids()
             self.mark_folded()
+            self.emit_forgets()
         self.emit_deal_contributions()
         self.emit_first_wins()
         self.emit_team_hours()
@@ -944,8 +978,10 @@ class _Batch:
         persisted before this batch: a replay after a crash starts from it or a later one,
         so a replayed event of a pruned hour is late for the replay too, never counted twice.
         At most PRUNE_PER_TICK records a tick, so a backlog of old state is pruned gradually.
+        The deals the hour's events touched are told to forget those touches
+        (`forget_touches`).
         """
-        horizon = self.initial_stream_time - self.proc.late_grace
+        horizon = self.sweep_horizon()
         views = self.proc.views
         by_hour = views.hours_with_ids.get(self.partition, {})
         aged_hours = sorted(hour for hour in by_hour if hour + HOUR_SECONDS <= horizon)
@@ -966,6 +1002,46 @@ class _Batch:
             self.put(key, HourRecord(ids=[], parts=merged_parts(present), absorbed=absorbed))
             for spill in keys[1:]:
                 self.put(spill, None)
+            self.forget_touches(present, hour)
+
+    def sweep_horizon(self) -> float:
+        """Hours ending before this lose their event ids and fold into days: stream time
+        minus the late grace, the stream time being the one persisted before this batch
+        or, if the Tick said, the one the durable state had reached (`forget_touches`)."""
+        base = self.initial_stream_time
+        durable = self.durable_stream_time
+        if durable is not None and durable < base:
+            base = durable
+        return base - self.proc.late_grace
+
+    def forget_touches(self, records: Iterable[HourRecord | None], hour: int) -> None:
+        """The deals these records of an hour touched may forget those touch ids: no event
+        of the hour can be applied here again. Judged by the stream time the durable state
+        had reached (the Tick's): the forget may reach the deal before this batch's state
+        is written, and a crash then restores state at least that far, where every event
+        of the hour is late. A repeat the restored hour still knows sends its touch again
+        (as any repeat does: it repairs a lost send); the deal knows it by its time
+        (`_forgotten`). Without it (a Tick of an earlier version) the ids stay."""
+        durable = self.durable_stream_time
+        if durable is None or hour + HOUR_SECONDS > durable - self.proc.late_grace:
+            return
+        for record in records:
+            if record is not None:
+                for deal_id, event_id in record.touched:
+                    self.forgets.setdefault(deal_id, []).append(event_id)
+
+    def emit_forgets(self) -> None:
+        """One ForgetTouches per deal, in chunks of MAX_IDS_PER_RECORD ids (envelopes
+        stay far below Kafka's message limit however busy the hour was)."""
+        if not self.forgets or self.durable_stream_time is None:
+            return
+        before = self.durable_stream_time - self.proc.late_grace
+        for deal_id, ids in sorted(self.forgets.items()):
+            for start in range(0, len(ids), MAX_IDS_PER_RECORD):
+                chunk = ids[start : start + MAX_IDS_PER_RECORD]
+                item = ForgetTouches("deal:" + deal_id, self.partition, before, chunk)
+                self.result.outbox.append(item)
+        self.forgets = {}
 
     def prune_deal_ids(self) -> None:
         """Drop a deal's event ids once its latest event is before stream time minus the
@@ -1008,6 +1084,8 @@ class _Batch:
             for key in expired_keys(view, horizon, self.dropped):
                 if budget <= 0:
                     return  # the next Tick goes on
+                if key[1] == HOUR:
+                    self.forget_touches([view.hour_record(key)], key[2])
                 self.put(key, None)
                 budget -= 1
                 self.result.dropped_records += 1
@@ -1023,9 +1101,10 @@ class _Batch:
         record is written before the hours are deleted, and a view counts an hour once
         whichever of the two holds it: a crash between the writes loses nothing, and the
         replayed Tick finishes the fold. Hours this batch wrote wait for the next Tick, so a
-        delete never lands before the day record that replaces it.
+        delete never lands before the day record that replaces it. The deals its hours'
+        events touched are told to forget those touches (`forget_touches`).
         """
-        horizon = self.initial_stream_time - self.proc.late_grace
+        horizon = self.sweep_horizon()
         views = self.proc.views
         budget = COMPACT_PER_TICK
         by_day = views.hours_by_day.get(self.partition, {})
@@ -1057,7 +1136,8 @@ class _Batch:
         for key in keys:
             hour_record: HourRecord | None = self.load(key)
             if hour_record is None or len(key) > 3:
-                continue
+                continue  # a spill left over is absorbed: its touches went with the pruning
+            self.forget_touches([hour_record], key[2])
             quarter = (key[2] - day) // QUARTER_HOUR
             for part, counts in hour_record.parts.items():
                 record.put_part(quarter, part, counts)
@@ -1248,12 +1328,22 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     TeamHourItem: _Batch.handle_team_hour,
     DealContribution: _Batch.handle_contribution,
     TouchItem: _Batch.handle_touch,
+    ForgetTouches: _Batch.handle_forget_touches,
     AccountDealItem: _Batch.handle_account_deal,
     FirstWinItem: _Batch.handle_first_win,
     MemberItem: _Batch.handle_member,
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def _forgotten(item: TouchItem, state: DealState) -> bool:
+    """A touch the deal counted and forgot, sent again: its rep's partition said it applies
+    no activity before `forgot_before` any more, so one before it is no new touch."""
+    if item.occurred is None or item.source is None:
+        return False  # an earlier version's
+    before = state.forgot_before.get(item.source)
+    return before is not None and item.occurred < before
 
 
 def expired_keys(

@@ -65,6 +65,9 @@ class HourRecord(msgspec.Struct, array_like=True, gc=False):
     ids: list[str] = []
     parts: dict[str, HourCounts] = {}
     absorbed: int = 0
+    #: (deal_id, event_id as the touch carries it) of this record's events that touched a
+    #: deal: the deal is told to forget them once no event of the hour can come again
+    touched: list[tuple[str, str]] = []
 
 
 def merged_parts(records: list[HourRecord]) -> dict[str, HourCounts]:
@@ -171,6 +174,12 @@ class DealState(msgspec.Struct, array_like=True, gc=False):
     first_account: str | None = None
     first_win_at: float | None = None
     first_deal_id: str | None = None
+    #: whether touch records were written: once ids are forgotten (ForgetTouches), the
+    #: state may hold fewer than MAX_IDS_PER_RECORD of them with records after it
+    touches_spilled: bool = False
+    #: rep partition -> the time before which it forgot its touches of this deal: a touch
+    #: it sends of an earlier activity, whose id is gone, is one counted before
+    forgot_before: dict[int, float] = {}
 
 
 class TouchRecord(msgspec.Struct, array_like=True, gc=False):

@@ -24,6 +24,7 @@ from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.repeated_logs import INTERVAL_SECONDS, report_held_back
 from streams.worker.runtime import Runtime
+from streams.worker.stream_times import durable_stream_time
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def register(rt: Runtime) -> None:
         if not rt.ready:
             return
         for partition in sorted(owned_partitions(rt)):
-            await rt.scopes_topic.send(value=encode_envelope([Tick()]), partition=partition)
+            tick = Tick(durable_stream_time=durable_stream_time(rt, partition))
+            await rt.scopes_topic.send(value=encode_envelope([tick]), partition=partition)
 
     settle_held_alerts(rt)
 

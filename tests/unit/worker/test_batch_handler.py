@@ -55,7 +55,7 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
-from streams.worker.stream_times import CommittableStreamTimes, recall
+from streams.worker.stream_times import CommittableStreamTimes, durable_stream_time, recall
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
@@ -1139,6 +1139,26 @@ async def test_a_restarted_reader_recalls_an_input_partitions_time_from_its_comm
     await handle(owner, [act(3, "r1", 30)])
     dead = [orjson.loads(v) for name, _, _, v in owner_sent if name == deadletter]
     assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 3)]
+
+
+async def test_the_minute_tick_says_the_stream_time_of_the_written_state_only(
+    sent: Sent,
+) -> None:
+    """A deal forgets touches by the stream time the Tick says (streams.engine.processor,
+    `forget_touches`): it must be what a restart restores at least, the store's, not what
+    the batches since the last checkpoint staged."""
+    rt = runtime(sent)
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = {"event_id": "a0", "occurred_at": now.isoformat(), "rep_id": "r1", "team_id": "t1"}
+    await handle(
+        rt,
+        [record(rt.settings.topics.activities, 0, "r1", body | {"activity": "call"})],
+        checkpoint=False,
+    )
+    home = partition_of("rep:r1", PARTITIONS)
+    assert durable_stream_time(rt, home) is None
+    await rt.state.checkpoint(rt.app.producer)
+    assert durable_stream_time(rt, home) == now.timestamp()
 
 
 @pytest.mark.parametrize("one_batch", [True, False])
