@@ -201,7 +201,9 @@ class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True, gc=False):
 
     scope: str = ""
     #: the partition's stream time as its durable state held it when the Tick was sent
-    #: (the worker's store: written only once the changelog has it); None: not known
+    #: (the worker's store: written only once the changelog has it; -inf: nothing written
+    #: yet); None: not said (an earlier version's Tick), hours are pruned as before and no
+    #: deal is told to forget their touches
     durable_stream_time: float | None = None
 
 

@@ -261,3 +261,18 @@ def test_a_crash_after_the_deal_forgot_counts_a_repeat_once() -> None:
     assert figures(h) == before
     h.run([durable_tick()], NOW)
     assert touch_ids(h) == [] and figures(h) == before
+
+
+def test_a_tick_from_a_partition_with_nothing_written_prunes_nothing() -> None:
+    """Before the first checkpoint a partition's store holds no stream time: its Tick says
+    -inf, and nothing is pruned (pruned then, the hours' touches could never be forgotten)."""
+    h = setup()
+    h.run([durable_tick_at(float("-inf"))], NOW)
+    assert touch_ids(h) == sorted(f"a{n}" for n in range(10))
+    assert len(touched(h)) == 11
+    records: dict[Any, HourRecord] = h.records(HOUR)
+    assert sum(len(record.ids) for record in records.values()) == 13
+
+
+def durable_tick_at(time: float) -> Tick:
+    return Tick(durable_stream_time=time)
