@@ -200,11 +200,12 @@ class Tick(msgspec.Struct, tag="tick", array_like=True, frozen=True, gc=False):
     a worker of an earlier version takes it for the minute's Tick)."""
 
     scope: str = ""
-    #: the partition's stream time as its durable state held it when the Tick was sent
-    #: (the worker's store: written only once the changelog has it; -inf: nothing written
-    #: yet); None: not said (an earlier version's Tick), hours are pruned as before and no
-    #: deal is told to forget their touches
-    durable_stream_time: float | None = None
+    #: the instant before which the partition's events are late whatever the grace, as its
+    #: written state held it when the Tick was sent (the worker's store, written only once
+    #: the changelog has it; -inf: nothing written yet). Hours before it are pruned and
+    #: their deals told to forget their touches. None: not said (an earlier version's
+    #: Tick): hours are pruned as before and no deal is told anything
+    written_folded_before: float | None = None
 
 
 Item = (

@@ -428,9 +428,9 @@ class _Batch:
         self.members_changed: dict[str, dict[str, set[str]]] = {}
         #: a Tick asks for the pruning of event ids no event can reach any more
         self.sweep = False
-        #: the stream time the partition's durable state had reached, as the Tick said
-        #: (None: no Tick said): deals may forget touches of hours before it minus the grace
-        self.durable_stream_time: float | None = None
+        #: the partition's folded instant as its written state held it, as the Tick said
+        #: (None: no Tick said): deals may forget the touches of hours before it
+        self.written_folded_before: float | None = None
         #: deal_id -> touch ids its deal may forget (ForgetTouches), gathered by the sweep
         self.forgets: dict[str, list[str]] = {}
         #: the latest event time before the record being folded in its input partition
@@ -636,11 +636,11 @@ class _Batch:
             self.eval_scopes.add(item.scope)
             return
         self.sweep = True
-        durable = item.durable_stream_time
-        if durable is not None and (
-            self.durable_stream_time is None or durable > self.durable_stream_time
+        written = item.written_folded_before
+        if written is not None and (
+            self.written_folded_before is None or written > self.written_folded_before
         ):
-            self.durable_stream_time = durable
+            self.written_folded_before = written
         self.eval_scopes.update(
             view.scope for view in self.proc.views.in_partition(self.partition) if view.targets
         )
@@ -1006,24 +1006,23 @@ class _Batch:
 
     def sweep_horizon(self) -> float:
         """Hours ending before this lose their event ids and fold into days: stream time
-        minus the late grace, the stream time being the one persisted before this batch
-        or, if the Tick said, the one the durable state had reached (`forget_touches`)."""
-        base = self.initial_stream_time
-        durable = self.durable_stream_time
-        if durable is not None and durable < base:
-            base = durable
-        return base - self.proc.late_grace
+        minus the late grace, the stream time being the one persisted before this batch;
+        no later than the written folded instant, if the Tick said it (`forget_touches`:
+        a minute behind, that instant is the previous Tick's horizon)."""
+        horizon = self.initial_stream_time - self.proc.late_grace
+        written = self.written_folded_before
+        return written if written is not None and written < horizon else horizon
 
     def forget_touches(self, records: Iterable[HourRecord | None], hour: int) -> None:
         """The deals these records of an hour touched may forget those touch ids: no event
-        of the hour can be applied here again. Judged by the stream time the durable state
-        had reached (the Tick's): the forget may reach the deal before this batch's state
-        is written, and a crash then restores state at least that far, where every event
-        of the hour is late. A repeat the restored hour still knows sends its touch again
-        (as any repeat does: it repairs a lost send); the deal knows it by its time
-        (`_forgotten`). Without it (a Tick of an earlier version) the ids stay."""
-        durable = self.durable_stream_time
-        if durable is None or hour + HOUR_SECONDS > durable - self.proc.late_grace:
+        of the hour can be applied here again. Judged by the folded instant the written
+        state held (the Tick's): events before it are late whatever the grace, and the
+        forget may reach the deal before this batch's state is written, but a crash then
+        restores state at least that far. A repeat the restored hour still knows sends its
+        touch again (as any repeat does: it repairs a lost send); the deal knows it by its
+        time (`_forgotten`). Without it (a Tick of an earlier version) the ids stay."""
+        written = self.written_folded_before
+        if written is None or hour + HOUR_SECONDS > written:
             return
         for record in records:
             if record is not None:
@@ -1033,9 +1032,9 @@ class _Batch:
     def emit_forgets(self) -> None:
         """One ForgetTouches per deal, in chunks of MAX_IDS_PER_RECORD ids (envelopes
         stay far below Kafka's message limit however busy the hour was)."""
-        if not self.forgets or self.durable_stream_time is None:
+        before = self.written_folded_before
+        if not self.forgets or before is None:
             return
-        before = self.durable_stream_time - self.proc.late_grace
         for deal_id, ids in sorted(self.forgets.items()):
             for start in range(0, len(ids), MAX_IDS_PER_RECORD):
                 chunk = ids[start : start + MAX_IDS_PER_RECORD]

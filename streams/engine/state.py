@@ -279,6 +279,13 @@ def decode_value(kind: str, data: bytes) -> Any:
     return _decoders[kind].decode(data)
 
 
+def read_folded_before(get: Callable[[bytes], bytes | None], partition: int) -> float | None:
+    """The instant before which a partition's events are late whatever the grace (None:
+    not recorded yet: processor.mark_folded)."""
+    raw = get(make_key("", FOLDED_BEFORE, partition))
+    return float(decode_value(FOLDED_BEFORE, raw)) if raw else None
+
+
 def read_stream_time(get: Callable[[bytes], bytes | None], partition: int) -> float | None:
     """A partition's stream time as its state holds it (None: no event seen yet)."""
     raw = get(make_key("", STREAM_TIME, partition))

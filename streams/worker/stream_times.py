@@ -54,15 +54,6 @@ def stream_time_of(rt: Runtime, partition: int) -> float:
     return stored if stored is not None else BEFORE_EVERY_EVENT
 
 
-def durable_stream_time(rt: Runtime, partition: int) -> float:
-    """A partition's stream time as its written state holds it, without what the batches
-    since the last checkpoint staged: the store is written once the changelog has it, so a
-    restart restores at least this far (BEFORE_EVERY_EVENT: nothing written yet, and a
-    Tick saying so prunes nothing)."""
-    stored = read_stream_time(rt.state.store.reader(partition), partition)
-    return stored if stored is not None else BEFORE_EVERY_EVENT
-
-
 def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -> None:
     """Count the input records read from each owned partition for its stream time, after
     the fold (which judged them in arrival order): those a key sends to another partition

@@ -18,13 +18,13 @@ from typing import Any
 
 from streams.engine.items import Tick, encode_envelope
 from streams.engine.processor import ANNOUNCE_SECONDS
+from streams.engine.state import read_folded_before
 from streams.worker.batch_handler import announce_medians, owned_partitions
 from streams.worker.kafka_contact import PROBE_SECONDS, KafkaContact, probe
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.repeated_logs import INTERVAL_SECONDS, report_held_back
 from streams.worker.runtime import Runtime
-from streams.worker.stream_times import durable_stream_time
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,16 @@ def settle_held_alerts(rt: Runtime) -> None:
             await rt.scopes_topic.send(value=ticks, partition=partition)
 
 
+def minute_tick(rt: Runtime, partition: int) -> Tick:
+    """The minute's Tick of a partition, with its folded instant as its written state holds
+    it, without what the batches since the last checkpoint staged: the store is written
+    once the changelog has it, so a restart restores at least that far (-inf: nothing
+    written yet, and the Tick prunes nothing). Deals forget touches by it (streams.engine.
+    processor, `forget_touches`)."""
+    written = read_folded_before(rt.state.store.reader(partition), partition)
+    return Tick(written_folded_before=written if written is not None else float("-inf"))
+
+
 def register(rt: Runtime) -> None:
     app = rt.app
 
@@ -97,8 +107,8 @@ def register(rt: Runtime) -> None:
         if not rt.ready:
             return
         for partition in sorted(owned_partitions(rt)):
-            tick = Tick(durable_stream_time=durable_stream_time(rt, partition))
-            await rt.scopes_topic.send(value=encode_envelope([tick]), partition=partition)
+            tick = encode_envelope([minute_tick(rt, partition)])
+            await rt.scopes_topic.send(value=tick, partition=partition)
 
     settle_held_alerts(rt)
 

@@ -4,12 +4,12 @@ A deal keeps the id of every touch (an applied activity carrying its deal_id), t
 touch sent again once. The touch comes from the partition of the touching rep, whose
 stream time the deal's partition does not know. So the rep's hour record remembers which
 of its events touched which deal, and when a Tick prunes the hour's ids (or folds its day)
-it tells each deal to forget those touches (ForgetTouches). It does so only for hours past
-the grace of the stream time the partition's durable state had reached (the Tick's
-`durable_stream_time`): a crash after the deal forgot restores the rep's state at least that
-far, where every event of the hour is late; a repeat the restored hour still knows sends
-its touch again, and the deal knows it by its time (the forget says from when the rep's
-partition applies nothing). The counts stay: figures do not move. Here the limit of ids
+it tells each deal to forget those touches (ForgetTouches). It does so only for hours before
+the instant the partition's written state had folded (the Tick's `written_folded_before`:
+events before it are late whatever the grace): a crash after the deal forgot restores the
+rep's state at least that far; a repeat the restored hour still knows sends its touch
+again, and the deal knows it by its time (the forget says from when the rep's partition
+applies nothing). The counts stay: figures do not move. Here the limit of ids
 per record is 3, so a busy deal's ids sit in its state and in touch records.
 """
 
@@ -25,7 +25,7 @@ from streams.engine import processor
 from streams.engine.deal_touches import DealTouches
 from streams.engine.items import ForgetTouches, RawEvent, Tick, TouchItem
 from streams.engine.state import DEAL_STATE, HOUR, TOUCHES, DealState, HourRecord, TouchRecord
-from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, utc
+from tests.unit.engine.scope_harness import GRACE, Harness, Oracle, activity, close, deal, utc
 
 NOW = utc(2026, 11, 27, 18)
 LIMIT = 3
@@ -65,8 +65,10 @@ def newer_events() -> list[RawEvent]:
     return [activity(f"new-{rep}", rep, "t1", at) for rep in ("r1", "r2")]
 
 
-def durable_tick(at: datetime = NEW_TIME) -> Tick:
-    return Tick(durable_stream_time=at.timestamp())
+def written_tick(at: datetime = NEW_TIME) -> Tick:
+    """A minute's Tick whose partition's written state folded everything before `at` minus
+    the grace (the previous Tick's horizon, written)."""
+    return Tick(written_folded_before=at.timestamp() - GRACE)
 
 
 def setup() -> Harness:
@@ -105,7 +107,7 @@ def test_a_deal_forgets_the_touches_of_hours_past_the_durable_grace() -> None:
     before = figures(h)
     assert touch_ids(h) == sorted(f"a{n}" for n in range(10))
     assert len(touched(h)) == 11  # every touch, in its rep hour record
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     assert touch_ids(h) == [] and touch_ids(h, "D2") == []
     assert touched(h) == []
     assert figures(h) == before  # the counts stay
@@ -116,7 +118,7 @@ def test_a_deal_forgets_the_touches_of_hours_past_the_durable_grace() -> None:
 
 def test_a_repeat_after_the_forgetting_is_late_and_counts_nothing() -> None:
     h = setup()
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     before = figures(h)
     h.run(old_events()[:10], NOW)
     assert [d.reason for d in h.deadletters] == [LATE_EVENT] * 10
@@ -133,14 +135,14 @@ def test_a_tick_of_an_earlier_version_forgets_nothing() -> None:
     assert all(record.ids == [] for key, record in records.items() if key[2] < 1763600000)
 
 
-def test_hours_wait_for_the_durable_stream_time() -> None:
-    """The durable state is behind the batches: only hours past its grace are pruned and
-    forgotten; the rest wait for a later Tick."""
+def test_hours_wait_for_the_written_folded_instant() -> None:
+    """The written state is behind the batches: only hours before its folded instant are
+    pruned and forgotten; the rest wait for a later Tick."""
     h = setup()
-    h.run([durable_tick(utc(2026, 11, 20, 9, 30))], NOW)  # 13th 08h is past, 09h is not
+    h.run([written_tick(utc(2026, 11, 20, 9, 30))], NOW)  # 13th 08h is before, 09h is not
     forgotten = {f"a{n}" for n in range(0, 10, 2)}  # the 08h touches (rep r2)
     assert set(touch_ids(h)) == {f"a{n}" for n in range(10)} - forgotten
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     assert touch_ids(h) == []
 
 
@@ -150,7 +152,7 @@ def test_a_touch_sent_again_is_known_by_its_time_once_its_id_is_forgotten() -> N
     still knows, after a crash: the next test). One of an earlier version, without them,
     counts as before."""
     h = setup()
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     before = figures(h)
     p = h.partition_of("rep:r1")
     again = TouchItem("deal:D1", "a1", "email", utc(2026, 11, 13, 9, 1).timestamp(), p)
@@ -173,13 +175,13 @@ def test_a_crash_of_the_forgetting_batch_replays_to_the_same_figures(
     """Crashed with part of its state written (the worker writes a batch's state only once
     what it sent is in Kafka: sent once or twice), or before anything (its sends lost)."""
     clean = setup()
-    clean.run([durable_tick()], NOW)
+    clean.run([written_tick()], NOW)
     for partition in range(3):
         h = setup()
         h.crash_and_replay(
-            [durable_tick()], NOW, keep_writes=keep, outbox=outbox, partition=partition
+            [written_tick()], NOW, keep_writes=keep, outbox=outbox, partition=partition
         )
-        h.run([durable_tick()], NOW)
+        h.run([written_tick()], NOW)
         h.run(old_events()[:10], NOW)  # repeats: late, or duplicates where not yet pruned
         assert figures(h) == figures(clean), (partition, keep, outbox)
         assert touch_ids(h) == [], (partition, keep, outbox)
@@ -189,7 +191,7 @@ def test_touches_after_a_forgetting_go_on_counting_once() -> None:
     """A deal whose ids were forgotten keeps its touch records (read although its state
     holds fewer than the limit of ids), and new touches add to them."""
     h = setup()
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     state: DealState = h.records(DEAL_STATE)[("deal:D1", DEAL_STATE)]
     assert state.touches_spilled and state.touch_ids == []
     later = [
@@ -211,7 +213,7 @@ def test_a_day_folded_before_its_hours_were_pruned_forgets_their_touches() -> No
     week_later = utc(2026, 11, 25, 12)
     at = week_later.isoformat().replace("+00:00", "Z")
     h.run([activity(f"n-{rep}", rep, "t1", at) for rep in ("r1", "r2")], NOW)
-    h.run([durable_tick(week_later)], NOW)
+    h.run([written_tick(week_later)], NOW)
     assert h.records(HOUR) == {} or all(not r.touched for r in h.records(HOUR).values())
     assert touch_ids(h) == [] and touch_ids(h, "D2") == []
 
@@ -239,7 +241,7 @@ def test_forget_items_are_split_to_bound_their_size() -> None:
     busy = [touch(n, "r1", 8) for n in range(7)]
     h.run(busy, NOW)
     h.run(newer_events()[:1], NOW)
-    result = h.process(0, [durable_tick()], NOW)
+    result = h.process(0, [written_tick()], NOW)
     forgets = [item for item in result.outbox if isinstance(item, ForgetTouches)]
     assert [len(item.event_ids) for item in forgets] == [3, 3, 1]
     assert {i for item in forgets for i in item.event_ids} == {f"a{n}" for n in range(7)}
@@ -252,27 +254,24 @@ def test_a_crash_after_the_deal_forgot_counts_a_repeat_once() -> None:
     h = setup()
     before = figures(h)
     p = h.partition_of("rep:r1")
-    crashed = h.process(p, [durable_tick()], NOW)  # its state never written
+    crashed = h.process(p, [written_tick()], NOW)  # its state never written
     assert any(isinstance(item, ForgetTouches) for item in crashed.outbox)
     h.run(crashed.outbox, NOW)  # what it sent was delivered
     h.restart(p)
     h.run([touch(n, "r1", 9) for n in range(1, 10, 2)], NOW)
     assert sum(h.duplicates.values()) == 5 and h.deadletters == []
     assert figures(h) == before
-    h.run([durable_tick()], NOW)
+    h.run([written_tick()], NOW)
     assert touch_ids(h) == [] and figures(h) == before
 
 
-def test_a_tick_from_a_partition_with_nothing_written_prunes_nothing() -> None:
-    """Before the first checkpoint a partition's store holds no stream time: its Tick says
-    -inf, and nothing is pruned (pruned then, the hours' touches could never be forgotten)."""
+def test_a_tick_from_a_partition_with_nothing_folded_prunes_nothing() -> None:
+    """Before its first Tick is written a partition's store holds no folded instant: its
+    Tick says -inf, and nothing is pruned (pruned then, the hours' touches could never be
+    forgotten)."""
     h = setup()
-    h.run([durable_tick_at(float("-inf"))], NOW)
+    h.run([Tick(written_folded_before=float("-inf"))], NOW)
     assert touch_ids(h) == sorted(f"a{n}" for n in range(10))
     assert len(touched(h)) == 11
     records: dict[Any, HourRecord] = h.records(HOUR)
     assert sum(len(record.ids) for record in records.values()) == 13
-
-
-def durable_tick_at(time: float) -> Tick:
-    return Tick(durable_stream_time=time)

@@ -36,7 +36,9 @@ from streams.engine.items import (
     RawEvent,
     Republish,
     TeamHourItem,
+    Tick,
     decode_envelope,
+    encode_envelope,
 )
 from streams.engine.processor import ScopeProcessor
 from streams.engine.rollups import Views
@@ -55,7 +57,8 @@ from streams.worker.partitioning import partition_of
 from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
-from streams.worker.stream_times import CommittableStreamTimes, durable_stream_time, recall
+from streams.worker.stream_times import CommittableStreamTimes, recall
+from streams.worker.timers import minute_tick
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
@@ -1141,24 +1144,36 @@ async def test_a_restarted_reader_recalls_an_input_partitions_time_from_its_comm
     assert [(d["reason"], d["offset"]) for d in dead] == [("late_event", 3)]
 
 
-async def test_the_minute_tick_says_the_stream_time_of_the_written_state_only(
+async def test_the_minute_tick_says_the_folded_instant_of_the_written_state_only(
     sent: Sent,
 ) -> None:
-    """A deal forgets touches by the stream time the Tick says (streams.engine.processor,
-    `forget_touches`): it must be what a restart restores at least, the store's, not what
-    the batches since the last checkpoint staged."""
+    """A deal forgets touches by the folded instant the Tick says (streams.engine.
+    processor, `forget_touches`): it must be what a restart restores at least, the
+    store's, not what the batches since the last checkpoint staged."""
     rt = runtime(sent)
+    home = partition_of("rep:r1", PARTITIONS)
+    assert minute_tick(rt, home).written_folded_before == float("-inf")  # prunes nothing
     now = datetime.now(UTC).replace(microsecond=0)
     body = {"event_id": "a0", "occurred_at": now.isoformat(), "rep_id": "r1", "team_id": "t1"}
-    await handle(
-        rt,
-        [record(rt.settings.topics.activities, 0, "r1", body | {"activity": "call"})],
-        checkpoint=False,
-    )
-    home = partition_of("rep:r1", PARTITIONS)
-    assert durable_stream_time(rt, home) == float("-inf")  # a Tick then prunes nothing
+    activities = rt.settings.topics.activities
+    await handle(rt, [record(activities, 0, "r1", body | {"activity": "call"})])
+    await handle(rt, [tick_record(rt, home)], checkpoint=False)  # folds before now - grace
+    folded = now.timestamp() - rt.settings.late_grace.total_seconds()
+    assert minute_tick(rt, home).written_folded_before == float("-inf")
     await rt.state.checkpoint(rt.app.producer)
-    assert durable_stream_time(rt, home) == now.timestamp()
+    assert minute_tick(rt, home).written_folded_before == folded
+
+
+def tick_record(rt: Any, partition: int) -> Any:
+    """The minute's Tick, as the internal topic delivers it."""
+    return SimpleNamespace(
+        topic=rt.settings.topics.scopes,
+        partition=partition,
+        offset=0,
+        key=None,
+        value=encode_envelope([Tick()]),
+        timestamp=int(time.time() * 1000),
+    )
 
 
 @pytest.mark.parametrize("one_batch", [True, False])
