@@ -146,8 +146,8 @@ class TouchItem(msgspec.Struct, tag="touch", array_like=True, frozen=True, gc=Fa
 
 class ForgetTouches(msgspec.Struct, tag="forget_touches", array_like=True, frozen=True, gc=False):
     """Deal `scope` may drop these touch ids (their counts stay): partition `source`, where
-    their reps live, applies no activity before `before` any more, judged by the stream time
-    its state had durably reached (Tick). A touch it sends again of such an activity (a
+    their reps live, applies no activity before `before` any more (the folded instant its
+    written state held, as its Tick said). A touch it sends again of such an activity (a
     repeat, or a replay after a crash) is known by its time: from `source`, before `before`,
     and not among the ids the deal holds."""
 
