@@ -42,7 +42,7 @@ from streams.engine.items import (
 from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
 from streams.engine.queries import announced_medians, performance_document, team_medians
 from streams.engine.rollups import ScopeView, Views
-from streams.engine.state import decode_value, parse_key
+from streams.engine.state import decode_value, parse_key, read_folded_before
 
 FX_PATH = Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json"
 DAY = 86_400.0
@@ -351,7 +351,21 @@ class Harness:
         return results
 
     def tick(self, now: datetime) -> list[BatchResult]:
+        """The minute's Tick of an earlier version: it says nothing of the written state."""
         return self.run([Tick()], now)
+
+    def worker_tick(self, now: datetime) -> list[BatchResult]:
+        """The minute's Tick as a worker sends it: each partition's says the folded instant
+        its table holds (streams.worker.timers.minute_tick), so hours are pruned, and their
+        touches forgotten, a Tick after they are folded."""
+        results: list[BatchResult] = []
+        sent: list[Item] = []
+        for p in range(self.n):
+            written = read_folded_before(self.parts[p].store.get, p)
+            tick = Tick(written_folded_before=written if written is not None else float("-inf"))
+            results.append(self.step(p, [tick], now))
+            sent.extend(results[-1].outbox)
+        return results + self.run(sent, now)
 
     # crash and restart --------------------------------------------------------------------
     def restart(self, p: int) -> None:

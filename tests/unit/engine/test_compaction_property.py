@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.engine.items import RawEvent
+from streams.engine.state import DEAL_STATE, HOUR
 from tests.unit.engine.random_histories import SCOPES, histories, periods_from
 from tests.unit.engine.scope_harness import Harness, Oracle, close, payload_of
 from tests.unit.engine.test_rollups import assert_rebuild_equal
@@ -53,19 +54,23 @@ def clock(events: list[RawEvent]) -> datetime:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(deliveries())
+@given(deliveries(), st.booleans())
 def test_ticks_and_restarts_anywhere_change_no_figure(
-    case: tuple[list[RawEvent], list[list[RawEvent]], list[Any]],
+    case: tuple[list[RawEvent], list[list[RawEvent]], list[Any]], as_worker: bool
 ) -> None:
+    """`as_worker`: Ticks as the worker sends them, which also make deals forget the
+    touches of the hours they prune (their counts must stay); else an earlier version's."""
     events, batches, steps = case
     h = Harness(partitions=2)
+    tick = h.worker_tick if as_worker else h.tick
     for batch, step in zip(batches, steps, strict=True):
         h.run(batch, clock(batch))
         if step == "tick":
-            h.tick(clock(batch))
+            tick(clock(batch))
         elif step is not None:
             h.restart(step)
-    h.tick(NOW)  # the last Tick folds every day before the grace
+    tick(NOW)  # the last Tick folds every day before the grace
+    tick(NOW)  # (a worker's, a Tick after it is written)
     reference = Harness(partitions=2)
     reference.run(events, NOW)
     assert h.deadletters == [] and reference.deadletters == []
@@ -79,3 +84,7 @@ def test_ticks_and_restarts_anywhere_change_no_figure(
             if got is not None:
                 assert close(got, want), (scope, period, got, want)
     assert_rebuild_equal(h)
+    if as_worker:  # a deal keeps the ids only of touches whose hour still holds its ids
+        held = {i[2:] for record in h.records(HOUR).values() for i in record.ids}
+        for key, state in h.records(DEAL_STATE).items():
+            assert set(state.touch_ids) <= held, (key, state.touch_ids, held)
