@@ -77,6 +77,7 @@ from streams.engine.state import (
     DERIVED_MEMBERS,
     FOLD_SETTINGS,
     FOLDED_BEFORE,
+    FORGOT_TOUCHES,
     HOUR,
     MAX_IDS_PER_RECORD,
     MEMBER,
@@ -428,11 +429,12 @@ class _Batch:
         self.members_changed: dict[str, dict[str, set[str]]] = {}
         #: a Tick asks for the pruning of event ids no event can reach any more
         self.sweep = False
-        #: the partition's folded instant as its written state held it, as the Tick said
-        #: (None: no Tick said): deals may forget the touches of hours before it
+        #: the folded instant of the written state, as the Tick said (None: not said)
         self.written_folded_before: float | None = None
         #: deal_id -> touch ids its deal may forget (ForgetTouches), gathered by the sweep
         self.forgets: dict[str, list[str]] = {}
+        #: rep partition -> before when it sent touches the deals here forgot (lazy)
+        self.forgot: dict[int, float] | None = None
         #: the latest event time before the record being folded in its input partition
         #: (`DecodedEvent.ahead`): it counts for the record's lateness
         self.ahead = _NOTHING_AHEAD
@@ -862,7 +864,7 @@ class _Batch:
         key = (item.scope, DEAL_STATE)
         state: DealState = self.load(key) or DealState()
         touches = self.deal_touches(item.scope, state)
-        if item.event_id in touches.ids or _forgotten(item, state):
+        if item.event_id in touches.ids or self.forgotten(item):
             return
         spilled = state.touches_spilled
         record_key, record = touches.add(item.event_id, item.activity, MAX_IDS_PER_RECORD)
@@ -881,13 +883,32 @@ class _Batch:
         if state is None:
             return
         state_changed, records = self.deal_touches(item.scope, state).forget(item.event_ids)
-        if item.before > state.forgot_before.get(item.source, item.before - 1.0):
-            state.forgot_before[item.source] = item.before
-            state_changed = True
         if state_changed:
             self.put(key, state)
         for record_key, record in records:
             self.put(record_key, record)
+        forgot = self.forgot_touches()
+        if item.before > forgot.get(item.source, item.before - 1.0):
+            forgot[item.source] = item.before  # one record a partition, written once a batch
+            self.put(("", FORGOT_TOUCHES, self.partition), forgot)
+
+    def forgot_touches(self) -> dict[int, float]:
+        """Per rep partition, the instant before which this partition's deals forgot the
+        touches it sent: one small record a partition (in each deal's state it cost more
+        than the id it let go)."""
+        if self.forgot is None:
+            held: dict[int, float] | None = self.load(("", FORGOT_TOUCHES, self.partition))
+            self.forgot = dict(held) if held is not None else {}
+        return self.forgot
+
+    def forgotten(self, item: TouchItem) -> bool:
+        """A touch a deal here counted and forgot, sent again: its rep's partition said it
+        applies no activity before that instant any more, so one before it is no new touch
+        (its id is not among those the deal holds, or it would be a duplicate anyway)."""
+        if item.occurred is None or item.source is None:
+            return False  # an earlier version's
+        before = self.forgot_touches().get(item.source)
+        return before is not None and item.occurred < before
 
     def deal_touches(self, scope: str, state: DealState) -> DealTouches:
         """A deal's touches, loaded once per batch (again if its state was replaced)."""
@@ -1020,7 +1041,7 @@ class _Batch:
         forget may reach the deal before this batch's state is written, but a crash then
         restores state at least that far. A repeat the restored hour still knows sends its
         touch again (as any repeat does: it repairs a lost send); the deal knows it by its
-        time (`_forgotten`). Without it (a Tick of an earlier version) the ids stay."""
+        time (`forgotten`). Without it (a Tick of an earlier version) the ids stay."""
         written = self.written_folded_before
         if written is None or hour + HOUR_SECONDS > written:
             return
@@ -1334,15 +1355,6 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
-
-
-def _forgotten(item: TouchItem, state: DealState) -> bool:
-    """A touch the deal counted and forgot, sent again: its rep's partition said it applies
-    no activity before `forgot_before` any more, so one before it is no new touch."""
-    if item.occurred is None or item.source is None:
-        return False  # an earlier version's
-    before = state.forgot_before.get(item.source)
-    return before is not None and item.occurred < before
 
 
 def expired_keys(

@@ -37,6 +37,9 @@ ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
 FOLD_SETTINGS = "fs"  # ("", "fs", partition) -> FoldSettings the partition was folded with
 FOLDED_BEFORE = "fb"  # ("", "fb", partition) -> float: event times before it were folded
+#: ("", "ft", partition) -> {rep partition: instant}: the deals here forgot the touches that
+#: partition sent of activities before that instant (processor.handle_forget_touches)
+FORGOT_TOUCHES = "ft"
 #: ("", "pp", partition, chunk) -> [[scope, period], ...]: sales.performance documents
 #: changed and not yet delivered when the checkpoint was taken (worker.unpublished)
 UNPUBLISHED = "pp"
@@ -177,9 +180,6 @@ class DealState(msgspec.Struct, array_like=True, gc=False):
     #: whether touch records were written: once ids are forgotten (ForgetTouches), the
     #: state may hold fewer than MAX_IDS_PER_RECORD of them with records after it
     touches_spilled: bool = False
-    #: rep partition -> the time before which it forgot its touches of this deal: a touch
-    #: it sends of an earlier activity, whose id is gone, is one counted before
-    forgot_before: dict[int, float] = {}
 
 
 class TouchRecord(msgspec.Struct, array_like=True, gc=False):
@@ -270,6 +270,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
     FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
     FOLDED_BEFORE: msgspec.msgpack.Decoder(float),
+    FORGOT_TOUCHES: msgspec.msgpack.Decoder(dict[int, float]),
     UNPUBLISHED: msgspec.msgpack.Decoder(list[tuple[str, str]]),
     ALERT_OUTBOX: msgspec.msgpack.Decoder(list[bytes]),
 }
