@@ -97,8 +97,8 @@ from streams.engine.state import (
     decode_value,
     encode_key,
     encode_value,
-    make_key,
     merged_parts,
+    read_folded_before,
     read_stream_time,
 )
 
@@ -406,9 +406,9 @@ class _Batch:
         #: event times before it are in day records or hours pruned of their ids: late
         #: whatever the grace (raised since, it applies to later times only)
         self.folded_before_key = ("", FOLDED_BEFORE, partition)
-        fb_raw = get(make_key("", FOLDED_BEFORE, partition))
-        self.folded_before = decode_value(FOLDED_BEFORE, fb_raw) if fb_raw else 0.0
-        self.folded_before_recorded = fb_raw is not None
+        folded = read_folded_before(get, partition)
+        self.folded_before = folded if folded is not None else 0.0
+        self.folded_before_recorded = folded is not None
         #: SALES_RETENTION's horizon now (None: everything is kept): an event before it
         #: still counts for its deal, but no hour of it is kept (retention.py)
         self.horizon = proc.retention.horizon(now)
@@ -1355,6 +1355,15 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def minute_tick(get: Callable[[bytes], bytes | None], partition: int) -> Tick:
+    """The minute's Tick of a partition whose written state `get` reads (the store, without
+    what batches since the last checkpoint staged: a restart restores at least that far):
+    it says the state's folded instant (-inf: nothing written yet, and it prunes nothing).
+    Deals forget touches by it (`_Batch.forget_touches`)."""
+    written = read_folded_before(get, partition)
+    return Tick(written_folded_before=written if written is not None else float("-inf"))
 
 
 def expired_keys(

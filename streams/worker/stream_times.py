@@ -63,8 +63,7 @@ def advance_stream_times(rt: Runtime, seen: dict[int, float], owned: set[int]) -
     latest is kept in memory (Runtime.read_stream_times)."""
     for partition, latest in seen.items():
         if partition not in owned:  # no state of this worker keeps it (Runtime)
-            if latest > rt.read_stream_times.get(partition, BEFORE_EVERY_EVENT):
-                rt.read_stream_times[partition] = latest
+            remember(rt, partition, latest)
         elif latest > stream_time_of(rt, partition):
             rt.state.stage(partition, {make_key("", STREAM_TIME, partition): encode_value(latest)})
 
@@ -77,9 +76,12 @@ def checkpointed(
     of the records the checkpoint covers). Once it is complete, commits carry them
     (`CommittableStreamTimes`)."""
     taken = {}
+    times: dict[int, float] = {}  # per partition number: its topics share it
     for topic, partition in tps:
         position = rt.positions.get((topic, partition))
-        time = known_stream_time(rt, partition, owned)
+        time = times.get(partition)
+        if time is None:
+            time = times[partition] = known_stream_time(rt, partition, owned)
         if position is not None and time != BEFORE_EVERY_EVENT:
             taken[(topic, partition)] = (position, time)
     return taken
@@ -114,5 +116,11 @@ def recall(rt: Runtime, committed: Mapping[Any, str | None]) -> None:
     restart. A partition keeps the latest time known of it."""
     for tp, metadata in committed.items():
         time = decode(metadata).stream_time
-        if time is not None and time > rt.read_stream_times.get(tp.partition, BEFORE_EVERY_EVENT):
-            rt.read_stream_times[tp.partition] = time
+        if time is not None:
+            remember(rt, tp.partition, time)
+
+
+def remember(rt: Runtime, partition: int, time: float) -> None:
+    """A time some record of the input partition number had: the latest known is kept."""
+    if time > rt.read_stream_times.get(partition, BEFORE_EVERY_EVENT):
+        rt.read_stream_times[partition] = time

@@ -17,8 +17,7 @@ from time import monotonic
 from typing import Any
 
 from streams.engine.items import Tick, encode_envelope
-from streams.engine.processor import ANNOUNCE_SECONDS
-from streams.engine.state import read_folded_before
+from streams.engine.processor import ANNOUNCE_SECONDS, minute_tick
 from streams.worker.batch_handler import announce_medians, owned_partitions
 from streams.worker.kafka_contact import PROBE_SECONDS, KafkaContact, probe
 from streams.worker.performance_publisher import PublishPacer, publish_pending
@@ -87,14 +86,10 @@ def settle_held_alerts(rt: Runtime) -> None:
             await rt.scopes_topic.send(value=ticks, partition=partition)
 
 
-def minute_tick(rt: Runtime, partition: int) -> Tick:
-    """The minute's Tick of a partition, with its folded instant as its written state holds
-    it, without what the batches since the last checkpoint staged: the store is written
-    once the changelog has it, so a restart restores at least that far (-inf: nothing
-    written yet, and the Tick prunes nothing). Deals forget touches by it (streams.engine.
-    processor, `forget_touches`)."""
-    written = read_folded_before(rt.state.store.reader(partition), partition)
-    return Tick(written_folded_before=written if written is not None else float("-inf"))
+def written_tick(rt: Runtime, partition: int) -> Tick:
+    """The minute's Tick from the partition's written state only: the store, written once
+    the changelog has it, not what the batches since the last checkpoint staged."""
+    return minute_tick(rt.state.store.reader(partition), partition)
 
 
 def register(rt: Runtime) -> None:
@@ -107,7 +102,7 @@ def register(rt: Runtime) -> None:
         if not rt.ready:
             return
         for partition in sorted(owned_partitions(rt)):
-            tick = encode_envelope([minute_tick(rt, partition)])
+            tick = encode_envelope([written_tick(rt, partition)])
             await rt.scopes_topic.send(value=tick, partition=partition)
 
     settle_held_alerts(rt)

@@ -39,10 +39,10 @@ from streams.engine.items import (
     decode_envelope,
     encode_envelope,
 )
-from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor
+from streams.engine.processor import BatchResult, DeadLetter, ScopeProcessor, minute_tick
 from streams.engine.queries import announced_medians, performance_document, team_medians
 from streams.engine.rollups import ScopeView, Views
-from streams.engine.state import decode_value, parse_key, read_folded_before
+from streams.engine.state import decode_value, parse_key
 
 FX_PATH = Path(__file__).resolve().parents[3] / "streams" / "data" / "fx_rates.json"
 DAY = 86_400.0
@@ -361,9 +361,7 @@ class Harness:
         results: list[BatchResult] = []
         sent: list[Item] = []
         for p in range(self.n):
-            written = read_folded_before(self.parts[p].store.get, p)
-            tick = Tick(written_folded_before=written if written is not None else float("-inf"))
-            results.append(self.step(p, [tick], now))
+            results.append(self.step(p, [minute_tick(self.parts[p].store.get, p)], now))
             sent.extend(results[-1].outbox)
         return results + self.run(sent, now)
 

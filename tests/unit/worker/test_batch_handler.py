@@ -58,7 +58,7 @@ from streams.worker.performance_publisher import PendingPublishes
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.settings import Settings
 from streams.worker.stream_times import CommittableStreamTimes, recall
-from streams.worker.timers import minute_tick
+from streams.worker.timers import written_tick
 from streams.worker.unpublished import UnpublishedRecords
 from streams.worker.write_behind import WriteBehind
 from tests.unit.engine.scope_harness import FX_PATH
@@ -1152,16 +1152,16 @@ async def test_the_minute_tick_says_the_folded_instant_of_the_written_state_only
     store's, not what the batches since the last checkpoint staged."""
     rt = runtime(sent)
     home = partition_of("rep:r1", PARTITIONS)
-    assert minute_tick(rt, home).written_folded_before == float("-inf")  # prunes nothing
+    assert written_tick(rt, home).written_folded_before == float("-inf")  # prunes nothing
     now = datetime.now(UTC).replace(microsecond=0)
     body = {"event_id": "a0", "occurred_at": now.isoformat(), "rep_id": "r1", "team_id": "t1"}
     activities = rt.settings.topics.activities
     await handle(rt, [record(activities, 0, "r1", body | {"activity": "call"})])
     await handle(rt, [tick_record(rt, home)], checkpoint=False)  # folds before now - grace
     folded = now.timestamp() - rt.settings.late_grace.total_seconds()
-    assert minute_tick(rt, home).written_folded_before == float("-inf")
+    assert written_tick(rt, home).written_folded_before == float("-inf")
     await rt.state.checkpoint(rt.app.producer)
-    assert minute_tick(rt, home).written_folded_before == folded
+    assert written_tick(rt, home).written_folded_before == folded
 
 
 def tick_record(rt: Any, partition: int) -> Any:
