@@ -33,7 +33,10 @@ EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 RepId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 TeamId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-DealId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+#: the longest deal_id a deal event carries (an activity's is not limited: a longer one
+#: names no deal)
+MAX_DEAL_ID = 128
+DealId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DEAL_ID)]
 ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from streams.domain.alert_settling import AlertSettling
 from streams.domain.deal_breakdowns import NEW_BUSINESS, UNKNOWN, UNSPECIFIED
-from streams.domain.events import Activity, Deal, Feedback
+from streams.domain.events import MAX_DEAL_ID, Activity, Deal, Feedback
 from streams.domain.figures import is_high
 from streams.domain.money import FxRates, UnknownCurrency
 from streams.domain.periods import rfc3339
@@ -713,8 +713,9 @@ class _Batch:
         key, record = slot.current(MAX_IDS_PER_RECORD)
         record.ids.append(event_key)
         slot.ids.add(event_key)
-        if isinstance(event, Activity) and event.deal_id:
-            record.touched.append((event.deal_id, event.event_id))  # forgotten at the sweep
+        deal_id = _deal_touched(event)
+        if deal_id is not None:
+            record.touched.append((deal_id, event.event_id))  # forgotten at the sweep
         self.touch(event, occurred)
         team = event.team_id
         parts = record.parts
@@ -855,8 +856,8 @@ class _Batch:
 
     def touch(self, event: Activity | Feedback, occurred: float) -> None:
         """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
-        if isinstance(event, Activity) and event.deal_id:
-            deal = "deal:" + event.deal_id
+        if isinstance(event, Activity) and (deal_id := _deal_touched(event)) is not None:
+            deal = "deal:" + deal_id
             item = TouchItem(deal, event.event_id, event.activity, occurred, self.partition)
             self.result.outbox.append(item)
 
@@ -1355,6 +1356,15 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def _deal_touched(event: Activity | Feedback) -> str | None:
+    """The deal an activity touches: its deal_id, unless no deal event can carry one that
+    long (MAX_DEAL_ID: it names no deal, and its hour record, which keeps the deal ids its
+    events touched, would grow past Kafka's message limit with some 20 of 60 KB)."""
+    if isinstance(event, Activity) and event.deal_id and len(event.deal_id) <= MAX_DEAL_ID:
+        return event.deal_id
+    return None
 
 
 def minute_tick(get: Callable[[bytes], bytes | None], partition: int) -> Tick:

@@ -275,3 +275,19 @@ def test_a_tick_from_a_partition_with_nothing_folded_prunes_nothing() -> None:
     assert len(touched(h)) == 11
     records: dict[Any, HourRecord] = h.records(HOUR)
     assert sum(len(record.ids) for record in records.values()) == 13
+
+
+def test_a_deal_id_no_deal_event_can_carry_touches_nothing_and_keeps_records_small() -> None:
+    """An activity's deal_id is not limited (the contract says string), a deal event's is
+    (128 characters): a longer one names no deal, so it touches none. Remembered in its hour
+    record, three 60 KB deal_ids made a 180 KB record here (3 ids a record), and some 20
+    would pass Kafka's 1 MiB message limit: every checkpoint of the partition would fail."""
+    h = Harness(partitions=1)
+    long_ids = [f"{n:03d}" + "d" * 60_000 for n in range(20)]
+    h.run([touch(n, "r1", 8, deal_id=long_ids[n]) for n in range(20)], NOW)
+    store = h.parts[0].store
+    assert max(len(value) for value in store.values()) < 64 * 1024
+    assert touched(h) == [] and not any(key[0].startswith("deal:") for key in h.records(DEAL_STATE))
+    longest = "x" * 128  # the longest a deal event carries still touches its deal
+    h.run([touch(30, "r1", 8, deal_id=longest)], NOW)
+    assert touch_ids(h, longest) == ["a30"]
