@@ -713,10 +713,9 @@ class _Batch:
         key, record = slot.current(MAX_IDS_PER_RECORD)
         record.ids.append(event_key)
         slot.ids.add(event_key)
-        deal_id = _deal_touched(event)
+        deal_id = self.touch(event, occurred)
         if deal_id is not None:
             record.touched.append((deal_id, event.event_id))  # forgotten at the sweep
-        self.touch(event, occurred)
         team = event.team_id
         parts = record.parts
         part = parts.get(team)
@@ -854,12 +853,15 @@ class _Batch:
             and all(instant < horizon for instant in seen)
         )
 
-    def touch(self, event: Activity | Feedback, occurred: float) -> None:
-        """An activity carrying a deal_id counts as a touch of that deal (section 8.2)."""
+    def touch(self, event: Activity | Feedback, occurred: float) -> str | None:
+        """An activity carrying a deal_id counts as a touch of that deal (section 8.2);
+        returns the deal_id it touched, if any."""
         if isinstance(event, Activity) and (deal_id := _deal_touched(event)) is not None:
             deal = "deal:" + deal_id
             item = TouchItem(deal, event.event_id, event.activity, occurred, self.partition)
             self.result.outbox.append(item)
+            return deal_id
+        return None
 
     def handle_touch(self, item: TouchItem) -> None:
         key = (item.scope, DEAL_STATE)
