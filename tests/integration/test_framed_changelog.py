@@ -120,16 +120,19 @@ async def test_a_compacted_framed_changelog_restores_every_figure(
         # compaction removes the tombstoned frames while the rest of the input arrives
         await compact_at_once(kafka_bootstrap, changelog)
         # (a segment rolls, and so becomes cleanable, when a checkpoint appends past segment.ms)
-        feed = asyncio.create_task(Feed(cluster).run(events[2000:], chunk=10, pause=0.5))
+        paced = Feed(cluster)
+        feed = asyncio.create_task(paced.run(events[2000:], chunk=10, pause=0.5))
 
         async def compacted() -> int:
             now_in_log = await read_topic(kafka_bootstrap, changelog)
             left = [r for r in now_in_log if (r.partition, r.key) in retired and r.value]
             left += [r for r in now_in_log if r.key == plain_key and r.value]
             assert not left, f"{len(left)} frames tombstoned, not compacted yet"
+            assert min(frame_seq(r.key) for r in now_in_log) > 0, "first frames not gone yet"
             return len(now_in_log)
 
         await eventually(compacted, timeout=120, interval=2)
+        paced.hurry()  # what the rest of the input shows needs no more cleaning
         await feed
         exp = Expected(events, late_grace=GRACE)
         await converged(exp, [worker.url], full=True)

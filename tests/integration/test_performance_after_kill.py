@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tests.integration.expected_figures import period_ids
+from tests.integration.test_crash_restart import EXTRA_ENV
 from tests.support.workers import Cluster, eventually, http_get, produce, read_topic, wait_ready
 
 
@@ -55,8 +56,14 @@ async def test_documents_owed_when_the_worker_was_killed_are_published_after_its
              expected_close_at=(now + timedelta(days=5)).isoformat()),
         deal("e4", "D2", "lost", closed, created_at=created_long_ago.isoformat()),
     ]  # fmt: skip
+    #: the killed member's session: 10 s (EXTRA_ENV), not Faust's 60 s, before the restart
+    #: gets its partitions
+    session = {k: v for k, v in EXTRA_ENV.items() if k.startswith("BROKER_")}
     quiet = Cluster(
-        kafka_bootstrap, unique_name, tmp_path, extra_env={"SALES_PERFORMANCE_MIN_INTERVAL": "3600"}
+        kafka_bootstrap,
+        unique_name,
+        tmp_path,
+        extra_env={**session, "SALES_PERFORMANCE_MIN_INTERVAL": "3600"},
     )
     worker = quiet.start_worker()
     try:
@@ -97,7 +104,9 @@ async def test_documents_owed_when_the_worker_was_killed_are_published_after_its
     finally:
         quiet.stop()
 
-    restarted = Cluster(kafka_bootstrap, unique_name, tmp_path).start_worker(worker.port)
+    restarted = Cluster(kafka_bootstrap, unique_name, tmp_path, extra_env=session).start_worker(
+        worker.port
+    )
     wanted = [f"{s}:{p}" for s in ("rep:r1", "team:t1") for p in (quarter, cohort, month)]
     try:
         await wait_ready([restarted])
