@@ -125,12 +125,19 @@ MAX_HELD_RECORDS = 200_000
 METADATA_MAX_AGE_MS = 30_000
 #: bytes the producer gathers per partition into one record batch (aiokafka's default)
 PRODUCER_BATCH_BYTES = 16384
+#: seconds the consumer waits for a broker's answer (Faust's default)
+DEFAULT_REQUEST_TIMEOUT = 90.0
 
 
 def faust_app(s: Settings) -> faust.App:
-    """The Faust app: raw bytes everywhere, at-least-once, one table, the API on its web."""
+    """The Faust app: raw bytes everywhere, at-least-once, one table, the API on its web.
+
+    Faust reads none of the environment (`env={}`): it would take its own variables over
+    these settings, and some are names other software sets (Kubernetes gives every pod
+    `WEB_PORT=tcp://...` for a Service named `web`, which stopped the worker at start)."""
     return BatchApp(
         s.app_id,
+        env={},
         broker=f"kafka://{s.kafka_bootstrap}",
         store=s.store,
         datadir=str(s.data_dir),
@@ -163,7 +170,17 @@ def faust_app(s: Settings) -> faust.App:
         broker_credentials=faust_credentials(s.kafka_security),
         web_in_thread=False,
         consumer_group_instance_id=s.member_instance_id,
+        broker_session_timeout=s.session_timeout,
+        broker_heartbeat_interval=heartbeat_interval(s.session_timeout),
+        # Faust refuses a session longer than its request timeout (90 s by default)
+        broker_request_timeout=max(DEFAULT_REQUEST_TIMEOUT, s.session_timeout + 30.0),
     )
+
+
+def heartbeat_interval(session_timeout: float) -> float:
+    """Faust's 3 s, and a tenth of a shorter session: a few missed heartbeats (a busy
+    event loop) must not end the session."""
+    return min(3.0, session_timeout / 10)
 
 
 class Runtime:

@@ -44,6 +44,11 @@ MAX_INT = 2**48
 #: the longest time setting (seconds): a year
 MAX_SECONDS = 365 * 86400.0
 MAX_PORT = 65535
+#: SALES_SESSION_TIMEOUT: Faust's default; the broker refuses what lies outside its
+#: group.min/max.session.timeout.ms (6 s and 30 min unless set), checked at start
+DEFAULT_SESSION_TIMEOUT = 60.0
+MIN_SESSION_TIMEOUT = 1.0
+MAX_SESSION_TIMEOUT = 3600.0
 #: the largest SALES_MAX_PAYLOAD_BYTES: a record crosses the internal topic with its key (held
 #: to the same limit), and two of these fit Kafka's default message limit of 1 MiB
 MAX_PAYLOAD = 256 * 1024
@@ -184,6 +189,23 @@ def _within(name: str, raw: str, value: _N, minimum: _N, maximum: _N) -> _N:
         bound = f"{maximum:g}" if isinstance(maximum, float) else str(maximum)
         raise SettingsError(f"{name}={raw!r} must be <= {bound}")
     return value
+
+
+def _security(env: Mapping[str, str]) -> KafkaSecurity:
+    try:
+        return KafkaSecurity.from_env(env)
+    except KafkaSecurityError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _session_timeout(env: Mapping[str, str]) -> float:
+    return _float(
+        env,
+        "SALES_SESSION_TIMEOUT",
+        DEFAULT_SESSION_TIMEOUT,
+        minimum=MIN_SESSION_TIMEOUT,
+        maximum=MAX_SESSION_TIMEOUT,
+    )
 
 
 def _bootstrap(env: Mapping[str, str]) -> str:
@@ -372,6 +394,9 @@ class Settings:
     #: the most distinct stages (sources) per scope and period on the breakdown gauges; the
     #: rest are summed under "other"
     metrics_max_breakdown: int = DEFAULT_METRICS_MAX_BREAKDOWN
+    #: seconds the group waits for a member's heartbeat before it hands the member's
+    #: partitions to the others (a killed dynamic member holds them this long); Faust's 60 s
+    session_timeout: float = DEFAULT_SESSION_TIMEOUT
     #: this worker's static member id in the consumer group ("" = a dynamic member): a
     #: worker restarted with the same id takes its partitions back at once, where a dynamic
     #: one waits for the killed member's session to expire
@@ -419,10 +444,7 @@ class Settings:
         fx_path = Path(env.get("SALES_FX_RATES") or DEFAULT_FX_RATES)
         app_id = _app_id(env)
         topics = _topics(env, app_id)
-        try:
-            security = KafkaSecurity.from_env(env)
-        except KafkaSecurityError as exc:
-            raise SettingsError(str(exc)) from None
+        security = _security(env)
         port = _int(env, "SALES_API_PORT", 6066, maximum=MAX_PORT)
         token = _token(env)
         return cls(
@@ -471,4 +493,5 @@ class Settings:
                 env, "SALES_METRICS_MAX_BREAKDOWN", DEFAULT_METRICS_MAX_BREAKDOWN
             ),
             group_instance_id=_group_instance_id(env),
+            session_timeout=_session_timeout(env),
         )

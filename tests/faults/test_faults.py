@@ -75,8 +75,7 @@ EXTRA_ENV = {
     "SALES_LATE_GRACE": "P2D",
     "SALES_EVALUATION_INTERVAL": "2",
     # a killed member leaves the group after 10 s instead of Faust's default 60 s
-    "BROKER_SESSION_TIMEOUT": "10",
-    "BROKER_HEARTBEAT_INTERVAL": "1",
+    "SALES_SESSION_TIMEOUT": "10",
 }
 CHUNK = 250
 INPUT_KINDS = ("activities", "deals", "feedback", "targets")

@@ -28,8 +28,7 @@ GRACE = timedelta(days=40)
 EXTRA_ENV = {
     "SALES_LATE_GRACE": "P40D",
     # a killed member leaves the group after 10 s instead of Faust's default 60 s
-    "BROKER_SESSION_TIMEOUT": "10",
-    "BROKER_HEARTBEAT_INTERVAL": "1",
+    "SALES_SESSION_TIMEOUT": "10",
 }
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "proposal", "negotiation", "follow_up")
 CURRENCIES = ("USD", "EUR", "GBP", "JPY")

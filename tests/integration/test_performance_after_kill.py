@@ -58,7 +58,7 @@ async def test_documents_owed_when_the_worker_was_killed_are_published_after_its
     ]  # fmt: skip
     #: the killed member's session: 10 s (EXTRA_ENV), not Faust's 60 s, before the restart
     #: gets its partitions
-    session = {k: v for k, v in EXTRA_ENV.items() if k.startswith("BROKER_")}
+    session = {k: v for k, v in EXTRA_ENV.items() if k == "SALES_SESSION_TIMEOUT"}
     quiet = Cluster(
         kafka_bootstrap,
         unique_name,

@@ -3,7 +3,7 @@ cleanly (exit 0, state kept) instead of waiting out SALES_STOP_TIMEOUT and exiti
 crash (streams.worker.group_leave).
 
 Three workers; one is SIGKILLed, another stopped: the third must rejoin, and the broker
-holds its JoinGroup until the dead member's session ends (BROKER_SESSION_TIMEOUT, longer
+holds its JoinGroup until the dead member's session ends (SALES_SESSION_TIMEOUT, longer
 than SALES_STOP_TIMEOUT here). A SIGTERM lands on it meanwhile.
 """
 
@@ -31,8 +31,7 @@ async def test_a_worker_stopped_while_the_group_waits_for_a_dead_member_stops_cl
         unique_name,
         tmp_path,
         extra_env={
-            "BROKER_SESSION_TIMEOUT": str(SESSION_S),
-            "BROKER_HEARTBEAT_INTERVAL": "1",
+            "SALES_SESSION_TIMEOUT": str(SESSION_S),
             "SALES_STOP_TIMEOUT": str(STOP_TIMEOUT_S),
         },
     )
@@ -44,8 +43,9 @@ async def test_a_worker_stopped_while_the_group_waits_for_a_dead_member_stops_cl
         first.stop()  # its LeaveGroup starts a rebalance, held for the dead member
         assert first.process is not None and first.process.returncode == 0, first.log_tail()
 
-        async def rejoining() -> bool:
-            return rejoins(second) > joined
+        async def rejoining() -> None:
+            # its next heartbeat tells it of the rebalance (SALES_SESSION_TIMEOUT / 10: 3 s)
+            assert rejoins(second) > joined
 
         await eventually(rejoining, timeout=15)
         await asyncio.sleep(1.0)  # its JoinGroup on its way, held by the broker

@@ -207,11 +207,15 @@ async def wait_ready(workers: Iterable[Worker], timeout: float = 120.0) -> None:
 
 
 async def eventually(check: Any, timeout: float = 90.0, interval: float = 0.5) -> Any:
-    """Retry an async check until it returns without AssertionError; re-raise at timeout."""
+    """Retry an async check until it returns without AssertionError; re-raise at timeout.
+    A check that returns False has not passed either (one that did so once passed at its
+    first call, whatever it found)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return await check()
+            result = await check()
+            assert result is not False, f"{getattr(check, '__name__', check)} is still False"
+            return result
         except (AssertionError, OSError):
             if time.monotonic() > deadline:
                 raise

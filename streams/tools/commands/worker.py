@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -97,15 +97,30 @@ async def _topics_ready(settings: Settings) -> Settings:
         await ensure_topics(settings)
         await _check_changelog(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
-        cluster_id = (await admin.describe_cluster()).get("cluster_id")
+        cluster = await admin.describe_cluster()
+        await _check_session_timeout(settings, admin, cluster)
     finally:
         await admin.close()
+    cluster_id = cluster.get("cluster_id")
     settings = replace(settings, kafka_cluster_id=cluster_id)
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
         log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
         return replace(settings, deadletter_max_bytes=fitted)
     return settings
+
+
+async def _check_session_timeout(settings: Settings, admin: Any, cluster: dict[str, Any]) -> None:
+    """Refuse to start with a session the broker would refuse (streams.worker.group_session)."""
+    from streams.worker.group_session import broker_session_bounds, session_refusal
+
+    brokers = cluster.get("brokers") or []
+    if not brokers:
+        return
+    bounds = await broker_session_bounds(admin, brokers[0]["node_id"])
+    refusal = session_refusal(settings.session_timeout, bounds)
+    if refusal is not None:
+        raise SystemExit(f"salespulse worker: {refusal}")
 
 
 async def _check_legacy_internal_topic(settings: Settings, admin: Any) -> None:
@@ -268,6 +283,20 @@ RUNNING_MARKER = "salespulse.running"
 OWNER_FILE = "salespulse.owner"
 
 
+#: Faust's own variables that the README named before the worker stopped Faust reading
+#: the environment (runtime.faust_app): what to set instead
+UNREAD_VARIABLES = {
+    "BROKER_SESSION_TIMEOUT": "SALES_SESSION_TIMEOUT",
+    "BROKER_HEARTBEAT_INTERVAL": "SALES_SESSION_TIMEOUT (heartbeats: a tenth of it, 3 s at most)",
+}
+
+
+def _say_unread_variables(env: Mapping[str, str]) -> None:
+    for name, instead in UNREAD_VARIABLES.items():
+        if env.get(name):
+            log.warning("%s is set but no longer read: set %s", name, instead)
+
+
 def _check_data_dir(data_dir: Path) -> None:
     """Fail at once, before waiting for Kafka, when the data dir cannot be used."""
     try:
@@ -413,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
+    _say_unread_variables(os.environ)
     _check_data_dir(settings.data_dir)
     _check_api_address(settings)
     try:

@@ -40,6 +40,9 @@ from streams.worker.settings import Settings, SettingsError
         ({"SALES_TOPIC_ACTIVITIES": "sales.deals"}, "would both use the topic 'sales.deals'"),
         ({"SALES_TOPIC_ALERTS": "salespulse.scopes"}, "'salespulse.scopes'"),
         ({"SALES_API_ADVERTISED_URL": "http://0.0.0.0:6066"}, "names no machine"),
+        ({"SALES_SESSION_TIMEOUT": "abc"}, "SALES_SESSION_TIMEOUT='abc' is not a number"),
+        ({"SALES_SESSION_TIMEOUT": "0.5"}, "SALES_SESSION_TIMEOUT='0.5' must be >= 1"),
+        ({"SALES_SESSION_TIMEOUT": "4000"}, "SALES_SESSION_TIMEOUT='4000' must be <= 3600"),
     ],
 )
 def test_an_unusable_setting_is_refused_naming_it(env: dict[str, str], says: str) -> None:
