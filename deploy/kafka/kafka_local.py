@@ -44,6 +44,10 @@ Secured mode (SASL_SSL with SCRAM users and a throwaway CA):
   (random unless given) are kept in `security/users.json` (mode 0600) of the data dir. A data
   dir formatted in plain mode cannot be switched to secured mode (its storage has no SCRAM
   user): use a fresh data dir.
+- `--acls` (`SecuredListener(acls=True)`): the broker authorizes every request
+  (StandardAuthorizer, `allow.everyone.if.no.acl.found=false`); the inter-broker user, and the
+  PLAINTEXT controller listener's ANONYMOUS inside the one process, are super users. Client
+  users may do what ACLs grant them (`salespulse acls --apply` as `kafka-local-admin`).
 - A new throwaway CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost, RSA 2048,
   made with the `openssl` command) are generated at every start into `security/`: `ca.pem`
   (give it to clients) and `broker-keystore.pem` (key and chain, `ssl.keystore.type=PEM`;
@@ -305,11 +309,15 @@ class SecuredListener:
     the same data dir keeps it across restarts. The first user is the default one of
     `Broker.connection()`. mechanism: SCRAM-SHA-512 (default) or SCRAM-SHA-256.
     cert_days: validity of the throwaway CA and broker certificate made at every start.
+    acls: the broker authorizes every request (StandardAuthorizer, nothing allowed without an
+    ACL, the inter-broker user a super user): the client users may do what
+    `Broker.create_acls` granted them, and nothing else.
     """
 
     users: Mapping[str, str | None] = field(default_factory=lambda: {DEFAULT_SASL_USER: None})
     mechanism: str = DEFAULT_MECHANISM
     cert_days: int = 30
+    acls: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,6 +379,7 @@ class _SecuredFiles:
     ca_file: Path
     admin_user: str
     admin_password: str
+    acls: bool = False
 
 
 def _secured_properties(port: int, controller_port: int, sec: _SecuredFiles) -> dict[str, str]:
@@ -379,7 +388,15 @@ def _secured_properties(port: int, controller_port: int, sec: _SecuredFiles) -> 
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{sec.admin_user}" password="{sec.admin_password}";'
     )
+    authorizer = {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        # the controller listener is PLAINTEXT on loopback, inside the one process: its
+        # principal is ANONYMOUS
+        "super.users": f"User:{sec.admin_user};User:ANONYMOUS",
+        "allow.everyone.if.no.acl.found": "false",
+    }
     return {
+        **(authorizer if sec.acls else {}),
         "listeners": f"SASL_SSL://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
         "advertised.listeners": f"SASL_SSL://{HOST}:{port}",
         "inter.broker.listener.name": "SASL_SSL",
@@ -818,18 +835,20 @@ class Broker:
         return f"{HOST}:{self.port}"
 
     def connection(self, user: str | None = None) -> SecuredConnection:
-        """How a client reaches the SASL_SSL listener as `user` (default: the first user)."""
+        """How a client reaches the SASL_SSL listener as `user` (default: the first user;
+        the broker's own user, a super user when it authorizes, to grant ACLs)."""
         sec = self.security
         if sec is None:
             raise KafkaLocalError(f"the broker on {self.bootstrap} runs in plain mode (no SASL)")
         name = user or next(iter(sec.users), "")
-        if name not in sec.users:
+        passwords = {**sec.users, sec.admin_user: sec.admin_password}
+        if name not in passwords:
             raise KafkaLocalError(f"no SASL user {name!r} on {self.bootstrap}")
         return SecuredConnection(
             bootstrap=self.bootstrap,
             ca_file=sec.ca_file,
             username=name,
-            password=sec.users[name],
+            password=passwords[name],
             mechanism=sec.mechanism,
             protocol=sec.protocol,
         )
@@ -1182,7 +1201,7 @@ def start_broker(
             plan = _plan_users(data_dir, security, (log_dir / "meta.properties").is_file())
             ca_file, keystore = make_tls(_security_dir(data_dir), security.cert_days)
             secured = _SecuredFiles(
-                plan.mechanism, keystore, ca_file, ADMIN_USER, plan.admin_password
+                plan.mechanism, keystore, ca_file, ADMIN_USER, plan.admin_password, security.acls
             )
         controller_port = free_port()
         while controller_port == port:
@@ -1500,10 +1519,14 @@ def _default_data_dir() -> Path:
 
 
 def _listener_from_args(args: argparse.Namespace) -> SecuredListener | None:
+    if args.acls and not args.sasl_ssl:
+        raise KafkaLocalError("--acls goes with --sasl-ssl: ACLs name SASL users")
     if not args.sasl_ssl:
         return None
     return SecuredListener(
-        users={args.sasl_user: args.sasl_password or None}, mechanism=args.sasl_mechanism
+        users={args.sasl_user: args.sasl_password or None},
+        mechanism=args.sasl_mechanism,
+        acls=args.acls,
     )
 
 
@@ -1696,6 +1719,13 @@ def main(argv: list[str] | None = None) -> int:
                 action="store_true",
                 help="the client listener is SASL_SSL (SCRAM users, throwaway CA); prints the "
                 "KAFKA_* variables clients need",
+            )
+            p.add_argument(
+                "--acls",
+                action="store_true",
+                help=f"with --sasl-ssl: the broker authorizes requests; users may do only what "
+                f"ACLs grant them ({ADMIN_USER}, a super user, grants them: `env --sasl-user "
+                f"{ADMIN_USER}`, then `salespulse acls --apply`)",
             )
             p.add_argument(
                 "--sasl-password",

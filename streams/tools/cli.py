@@ -23,6 +23,7 @@ COMMANDS = (
     "report",
     "status",
     "deadletters",
+    "acls",
 )
 
 

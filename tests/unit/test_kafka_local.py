@@ -33,3 +33,24 @@ def test_a_kafka_bootstrap_on_another_machine_is_refused(monkeypatch: pytest.Mon
     monkeypatch.setenv("KAFKA_BOOTSTRAP", "kafka-1.prod.example.com:9092")
     with pytest.raises(kafka_local.KafkaLocalError, match="names another machine"):
         kafka_local.default_port()
+
+
+def test_acls_need_the_secured_listener(capsys: pytest.CaptureFixture[str]) -> None:
+    """`up --acls` alone would start a plain broker whose ACLs name no user: refused before
+    anything starts."""
+    kafka_local = load_kafka_local()
+    assert kafka_local.main(["up", "--acls", "--port", "1", "--data-dir", "/nonexistent"]) == 1
+    assert "--acls goes with --sasl-ssl" in capsys.readouterr().err
+
+
+def test_an_authorizing_broker_allows_nothing_but_to_its_own_user(tmp_path: object) -> None:
+    kafka_local = load_kafka_local()
+    files = kafka_local._SecuredFiles(
+        "SCRAM-SHA-512", tmp_path, tmp_path, kafka_local.ADMIN_USER, "pw", acls=True
+    )
+    props = kafka_local._secured_properties(19093, 19094, files)
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"].split(";") == [f"User:{kafka_local.ADMIN_USER}", "User:ANONYMOUS"]
+    plain = kafka_local._SecuredFiles("SCRAM-SHA-512", tmp_path, tmp_path, "a", "pw")
+    assert "authorizer.class.name" not in kafka_local._secured_properties(19093, 19094, plain)

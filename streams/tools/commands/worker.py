@@ -21,11 +21,14 @@ from typing import Any
 import orjson
 from aiokafka.errors import (
     BrokerResponseError,
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
     InvalidPartitionsError,
     InvalidReplicationFactorError,
     InvalidTopicError,
     KafkaError,
     PolicyViolationError,
+    TopicAuthorizationFailedError,
 )
 
 from streams.tools.commands.options import add_loglevel_argument, seconds
@@ -211,6 +214,25 @@ CANNOT_CREATE = (
 )
 
 
+#: Kafka refused the worker's principal something: waiting does not grant it
+REFUSED = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+)
+
+
+def _refused(settings: Settings, exc: KafkaError) -> str:
+    user = settings.kafka_security.username
+    principal = f"User:{user}" if user else "User:<the worker's principal>"
+    return (
+        f"salespulse worker: Kafka at {settings.kafka_bootstrap} refused the worker's user "
+        f"{user or '(no SASL user)'} ({exc}). A cluster that authorizes requests needs ACLs "
+        f"for it: `salespulse acls --principal {principal}` lists them, and with --apply "
+        "creates them as an admin (README, Kafka connection and security)."
+    )
+
+
 def _prepare_kafka(settings: Settings, wait: float) -> Settings:
     """Create the topics, waiting up to `wait` seconds for the broker; says once that it
     waits and why (the Kafka client's own line per attempt is held back, repeated_logs)."""
@@ -228,6 +250,8 @@ def _prepare_kafka(settings: Settings, wait: float) -> Settings:
                 "brokers as replicas; see the broker's log for its policy, or create the "
                 "topics yourself (README, Topics)."
             ) from None
+        except REFUSED as exc:
+            raise SystemExit(_refused(settings, exc)) from None
         except (TimeoutError, KafkaError, OSError) as exc:  # not a bug of ours
             reason, why = loop.run_until_complete(diagnose(settings))
             if reason is not None:  # retrying cannot help

@@ -17,7 +17,17 @@ from aiohttp import web
 
 from streams.tools import cli
 
-MY_COMMANDS = ("run", "generate", "replay", "publish", "targets", "report", "status", "deadletters")
+MY_COMMANDS = (
+    "run",
+    "generate",
+    "replay",
+    "publish",
+    "targets",
+    "report",
+    "status",
+    "deadletters",
+    "acls",
+)
 
 
 def run_cli(argv: list[str]) -> int:

@@ -1,0 +1,92 @@
+"""A worker on a broker that authorizes every request, with the ACLs `salespulse acls`
+lists and nothing more.
+
+The broker (deploy/kafka/kafka_local.py `--acls`) allows nothing without an ACL; its own
+user is a super user. `salespulse acls --apply`, run as that user, grants the worker's user
+what the list says; the worker then creates its topics, joins its group, folds an event and
+answers for it. Without the grants it stops at start, naming what Kafka refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import load_kafka_local
+from tests.support.workers import Cluster, eventually, free_port, http_get, salespulse
+
+pytestmark = pytest.mark.integration
+
+WORKER_USER = "sales-worker"
+
+
+@pytest.fixture(scope="module")
+def authorizing_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    kafka_local = load_kafka_local()
+    broker = kafka_local.start_broker(
+        kafka_local.free_port(),
+        tmp_path_factory.mktemp("kafka-acls"),
+        die_with_parent=True,
+        security=kafka_local.SecuredListener(users={WORKER_USER: None}, acls=True),
+    )
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def secured_cluster(broker: Any, name: str, base: Path) -> Cluster:
+    """Workers of app id `name` that connect as the worker's user."""
+    return Cluster(broker.bootstrap, name, base, extra_env=broker.connection(WORKER_USER).env())
+
+
+async def test_a_worker_with_the_listed_acls_folds_and_answers(
+    authorizing_broker: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cluster = secured_cluster(authorizing_broker, unique_name, tmp_path)
+    admin_env = {
+        **cluster.env(free_port()),
+        **authorizing_broker.connection(load_kafka_local().ADMIN_USER).env(),
+    }
+    granted = await salespulse(admin_env, "acls", "--principal", f"User:{WORKER_USER}", "--apply")
+    assert granted.returncode == 0, granted.stderr
+    assert f"for User:{WORKER_USER} (SALES_APP_ID={unique_name})" in granted.stdout
+    try:
+        worker = cluster.start_worker()
+        activity = {
+            "event_id": "e1",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "rep_id": "r1",
+            "team_id": "t1",
+            "activity": "call",
+        }
+        events = tmp_path / "activities.jsonl"
+        events.write_bytes(orjson.dumps(activity) + b"\n")
+        sent = await salespulse(admin_env, "publish", "--kind", "activities", str(events))
+        assert sent.returncode == 0, sent.stderr
+
+        async def counted() -> None:
+            status, body = await http_get(f"{worker.url}/v1/reps/r1/performance")
+            assert status == 200 and body["activities"]["total"] == 1, body
+
+        await eventually(counted, timeout=90)
+        assert "Authorization" not in worker.log_tail(400), worker.log_tail(400)
+    finally:
+        cluster.stop()
+
+
+async def test_a_worker_without_acls_stops_at_start_naming_what_was_refused(
+    authorizing_broker: Any, tmp_path: Path
+) -> None:
+    cluster = secured_cluster(authorizing_broker, "no-grants", tmp_path)
+    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "60")
+    assert done.returncode != 0
+    assert f"refused the worker's user {WORKER_USER} (" in done.stderr, done.stderr
+    assert "AuthorizationFailedError" in done.stderr, done.stderr
+    assert f"`salespulse acls --principal User:{WORKER_USER}` lists them" in done.stderr
+    assert "give it longer" not in done.stderr, "waiting does not grant a right"
