@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from tests.conftest import load_kafka_local
+from tests.integration.test_ingestion import activity
 from tests.support.workers import Cluster, eventually, free_port, http_get, salespulse
 
 pytestmark = pytest.mark.integration
@@ -58,15 +59,9 @@ async def test_a_worker_with_the_listed_acls_folds_and_answers(
     assert f"for User:{WORKER_USER} (SALES_APP_ID={unique_name})" in granted.stdout
     try:
         worker = cluster.start_worker()
-        activity = {
-            "event_id": "e1",
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "rep_id": "r1",
-            "team_id": "t1",
-            "activity": "call",
-        }
+        call = activity("e1", "r1", datetime.now(UTC))
         events = tmp_path / "activities.jsonl"
-        events.write_bytes(orjson.dumps(activity) + b"\n")
+        events.write_bytes(orjson.dumps(call) + b"\n")
         sent = await salespulse(admin_env, "publish", "--kind", "activities", str(events))
         assert sent.returncode == 0, sent.stderr
 

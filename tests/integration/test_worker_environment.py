@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.integration.test_ingestion import activity
 from tests.support.workers import Cluster, eventually, free_port, http_get, produce, salespulse
 
 #: what a pod beside Services named `web` and `broker` gets, and Faust's own variables
@@ -36,14 +37,8 @@ async def test_variables_of_faust_and_of_other_software_change_nothing(
     cluster = Cluster(kafka_bootstrap, unique_name, tmp_path, extra_env=FOREIGN_ENV)
     try:
         worker = cluster.start_worker()
-        activity = {
-            "event_id": "e1",
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "rep_id": "r1",
-            "team_id": "t1",
-            "activity": "call",
-        }
-        await produce(kafka_bootstrap, [(cluster.topic("activities"), b"r1", activity)])
+        call = activity("e1", "r1", datetime.now(UTC))
+        await produce(kafka_bootstrap, [(cluster.topic("activities"), b"r1", call)])
 
         async def counted() -> None:
             status, body = await http_get(f"{worker.url}/v1/reps/r1/performance")
