@@ -85,3 +85,15 @@ async def test_a_worker_without_acls_stops_at_start_naming_what_was_refused(
     assert "AuthorizationFailedError" in done.stderr, done.stderr
     assert f"`salespulse acls --principal User:{WORKER_USER}` lists them" in done.stderr
     assert "give it longer" not in done.stderr, "waiting does not grant a right"
+
+
+async def test_applying_the_acls_as_a_user_without_the_right_is_refused_clearly(
+    authorizing_broker: Any, tmp_path: Path
+) -> None:
+    cluster = secured_cluster(authorizing_broker, "not-an-admin", tmp_path)
+    done = await salespulse(
+        cluster.env(free_port()), "acls", "--principal", f"User:{WORKER_USER}", "--apply"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "salespulse acls: Kafka refused" in done.stderr, done.stderr
+    assert "created" not in done.stdout
