@@ -310,8 +310,8 @@ class SecuredListener:
     `Broker.connection()`. mechanism: SCRAM-SHA-512 (default) or SCRAM-SHA-256.
     cert_days: validity of the throwaway CA and broker certificate made at every start.
     acls: the broker authorizes every request (StandardAuthorizer, nothing allowed without an
-    ACL, the inter-broker user a super user): the client users may do what
-    `Broker.create_acls` granted them, and nothing else.
+    ACL, the inter-broker user a super user): the client users may do what ACLs grant
+    them (`salespulse acls --apply`, run as the inter-broker user), and nothing else.
     """
 
     users: Mapping[str, str | None] = field(default_factory=lambda: {DEFAULT_SASL_USER: None})

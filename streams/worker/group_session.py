@@ -13,6 +13,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from streams.worker.topics import described_configs
+
 log = logging.getLogger("salespulse.worker")
 
 BOUNDS = ("group.min.session.timeout.ms", "group.max.session.timeout.ms")
@@ -24,24 +26,17 @@ async def broker_session_bounds(admin: Any, node_id: int) -> tuple[float, float]
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     try:
-        response = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.BROKER, str(node_id))]
+        configs = await described_configs(
+            admin, ConfigResource(ConfigResourceType.BROKER, str(node_id))
         )
     except KafkaError as exc:
         log.debug("the broker's session bounds are unknown: %r", exc)
         return None
-    found: dict[str, float] = {}
-    for result in response:
-        for resource in result.resources:
-            if resource[0] != 0:  # an error code: not allowed, say
-                log.debug("the broker's session bounds are unknown: error %s", resource[0])
-                return None
-            for entry in resource[4]:
-                if entry[0] in BOUNDS and entry[1] is not None:
-                    found[entry[0]] = int(entry[1]) / 1000
-    if len(found) < len(BOUNDS):
+    if configs is None or not all(name in configs for name in BOUNDS):
+        log.debug("the broker's session bounds are unknown (not described)")
         return None
-    return found[BOUNDS[0]], found[BOUNDS[1]]
+    least, greatest = (int(configs[name]) / 1000 for name in BOUNDS)
+    return least, greatest
 
 
 def session_refusal(session_timeout: float, bounds: tuple[float, float] | None) -> str | None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -93,17 +94,25 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) 
         await admin.close()
 
 
+async def described_configs(admin: AIOKafkaAdminClient, resource: Any) -> dict[str, str] | None:
+    """The configuration of one ConfigResource (a topic, a broker) by name; None when the
+    broker answers with an error (not allowed to describe it, say)."""
+    found: dict[str, str] = {}
+    for result in await admin.describe_configs([resource]):
+        for described in result.resources:
+            if described[0] != 0:
+                return None
+            found.update((entry[0], entry[1]) for entry in described[4] if entry[1] is not None)
+    return found
+
+
 async def message_limit(admin: AIOKafkaAdminClient, topic: str) -> int | None:
     """The topic's max.message.bytes, or None when the broker does not say."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    response = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-    for result in response:
-        for resource in result.resources:
-            for entry in resource[4]:
-                if entry[0] == "max.message.bytes":
-                    return int(entry[1])
-    return None
+    configs = await described_configs(admin, ConfigResource(ConfigResourceType.TOPIC, topic))
+    limit = (configs or {}).get("max.message.bytes")
+    return int(limit) if limit is not None else None
 
 
 async def create_topics(admin: AIOKafkaAdminClient, topics: Sequence[NewTopic]) -> bool:
