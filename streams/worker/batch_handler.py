@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from time import monotonic
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 import msgspec
 import orjson
@@ -51,6 +50,7 @@ from streams.engine.processor import BatchResult
 from streams.worker import commit_metadata
 from streams.worker.delivery import Batch, Completion, Held, install_batch_handler
 from streams.worker.garbage_collection import collections_held
+from streams.worker.hard_stop import stop_without_commit
 from streams.worker.held_decodes import Entries, item_kept
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
@@ -64,8 +64,6 @@ from streams.worker.stream_times import (
 
 log = logging.getLogger(__name__)
 
-#: exit status of a worker that stopped rather than commit past a batch it did not handle
-EXIT_UNHANDLED = 70
 #: envelopes stay well below Kafka's default 1 MiB message limit
 ENVELOPE_MAX_BYTES = 512 * 1024
 SCOPES = "scopes"
@@ -770,35 +768,3 @@ def record_metrics(rt: Runtime, result: BatchResult) -> None:
     if rep_label:
         for (team, rep), latest in result.last_activity.items():
             rt.last_activity.applied(rep, team, latest)
-
-
-def stop_without_commit(what: str, exc: BaseException) -> NoReturn:
-    """End the process at once, so the batch's offsets are never committed.
-
-    Returning the error to Faust would let it acknowledge the batch and restart the task:
-    committed, never applied. A hard exit is the crash every state record is built to
-    survive: a restarted worker replays from the last committed offset, idempotently.
-    """
-    log.critical(
-        "stopping the worker without committing: %s failed: %s: %s. %s",
-        what,
-        type(exc).__name__,
-        exc,
-        _after_stop(exc),
-        exc_info=exc,
-    )
-    logging.shutdown()
-    os._exit(EXIT_UNHANDLED)
-
-
-def _after_stop(exc: BaseException) -> str:
-    """What the operator may expect of a restart."""
-    if isinstance(exc, UnreadableEnvelope):
-        return (
-            "Nothing is lost: no offset was committed past that record. A restart stops on it "
-            "again until this worker runs a version that reads it"
-        )
-    return (
-        "Nothing is lost; restart the worker to replay from the last committed offset (if "
-        "this repeats, the logs above name the record; report it with this message)"
-    )

@@ -27,6 +27,7 @@ from streams.worker.changelog_frames import (
     encode_meta,
     is_state_key,
 )
+from streams.worker.hard_stop import disk_error, stop_without_commit
 from streams.worker.store_memory import StoreMemory
 
 
@@ -146,7 +147,15 @@ class _FramedRecovery:
         to_key: Callable[[Any], Any],
         to_value: Callable[[Any], Any],
     ) -> None:
-        apply_frames(batch, self.partition, self.set_persisted_offset)
+        """Faust's recovery logs a failed apply and tries again every few seconds, for ever:
+        a write the disk refused stops the worker instead (a RocksDB database refuses every
+        write after one failed, however much space is freed meanwhile)."""
+        try:
+            apply_frames(batch, self.partition, self.set_persisted_offset)
+        except Exception as exc:
+            if disk_error(exc) is None:
+                raise
+            stop_without_commit("restoring the state from the changelog topic", exc)
 
 
 class BoundedRocksDBOptions(faust_rocksdb.RocksDBOptions):  # type: ignore[misc]

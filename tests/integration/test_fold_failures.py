@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.engine.items import RawEvent, encode_envelope
-from streams.worker.batch_handler import EXIT_UNHANDLED
+from streams.worker.hard_stop import EXIT_UNHANDLED
 from streams.worker.partitioning import partition_of
 from tests.support.workers import (
     Cluster,

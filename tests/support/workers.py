@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,6 +52,9 @@ class Worker:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    #: RLIMIT_FSIZE of the worker's process: no file it writes (its log too) grows past this,
+    #: as on a full disk (Python ignores SIGXFSZ: the write fails with EFBIG)
+    file_size_limit: int | None = None
 
     @property
     def url(self) -> str:
@@ -58,6 +62,13 @@ class Worker:
 
     def start(self) -> Worker:
         log = self.log_path.open("ab")
+        limit = self.file_size_limit
+
+        def limit_file_size() -> None:
+            if limit is not None:
+                hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.tools.cli", "worker", "--loglevel", "info"],
             env=self.env,
@@ -65,6 +76,7 @@ class Worker:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=limit_file_size if limit is not None else None,
         )
         return self
 
@@ -136,9 +148,13 @@ class Cluster:
         env.update(self.extra_env)
         return env
 
-    def start_worker(self, port: int | None = None) -> Worker:
+    def start_worker(
+        self, port: int | None = None, *, file_size_limit: int | None = None, run: int = 0
+    ) -> Worker:
+        """A worker on its own data dir (by port); `run` > 0 logs to a file of its own."""
         port = port or free_port()
-        worker = Worker(port, self.env(port), self.base_dir / f"worker-{port}.log").start()
+        log = self.base_dir / (f"worker-{port}.log" if not run else f"worker-{port}.{run}.log")
+        worker = Worker(port, self.env(port), log, file_size_limit=file_size_limit).start()
         self.workers.append(worker)
         return worker
 
