@@ -99,6 +99,7 @@ async def _topics_ready(settings: Settings) -> Settings:
         await _check_partitions(settings, admin)
         await ensure_topics(settings)
         await _check_changelog(settings, admin)
+        await _check_retention(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
         cluster = await admin.describe_cluster()
         await _check_session_timeout(settings, admin, cluster)
@@ -203,6 +204,28 @@ async def _check_changelog(settings: Settings, admin: Any) -> None:
     losses = changelog_watermark.lost_partitions(furthest, ends)
     if losses:
         raise SystemExit(changelog_watermark.refusal(topic, settings.app_id, losses))
+
+
+async def _check_retention(settings: Settings, admin: Any) -> None:
+    """Refuse to start on a changelog Kafka may delete by age or size; say so of a targets
+    or performance topic (streams.worker.topic_retention)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from streams.worker import topic_retention
+    from streams.worker.topics import changelog_topic, described_configs
+
+    changelog = changelog_topic(settings)
+    existing = set(await admin.list_topics())
+    for topic in (changelog, settings.topics.targets, settings.topics.performance):
+        if topic not in existing:
+            continue  # Faust creates the changelog compacted; ensure_topics made the others
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+        deletion = topic_retention.deletes_records(await described_configs(admin, resource) or {})
+        if deletion is None:
+            continue
+        if topic == changelog:
+            raise SystemExit(topic_retention.changelog_refusal(topic, deletion))
+        log.warning(topic_retention.reader_warning(topic, deletion))
 
 
 #: a topic the broker will never create as asked: said at once, not waited for
