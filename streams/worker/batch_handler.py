@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from time import monotonic
@@ -52,6 +52,7 @@ from streams.worker.delivery import Batch, Completion, Held, install_batch_handl
 from streams.worker.garbage_collection import collections_held
 from streams.worker.hard_stop import stop_without_commit
 from streams.worker.held_decodes import Entries, item_kept
+from streams.worker.message_limits import ENVELOPE_BYTES
 from streams.worker.outgoing import Outgoing
 from streams.worker.rate_limited_log import RateLimitedLog
 from streams.worker.runtime import MAX_POLL_RECORDS, PRODUCER_BATCH_BYTES, Runtime
@@ -64,8 +65,6 @@ from streams.worker.stream_times import (
 
 log = logging.getLogger(__name__)
 
-#: envelopes stay well below Kafka's default 1 MiB message limit
-ENVELOPE_MAX_BYTES = 512 * 1024
 SCOPES = "scopes"
 #: the input kinds whose records carry an event time
 TIMED_KINDS = frozenset({"activities", "deals", "feedback"})
@@ -669,7 +668,7 @@ def _chunks(items: list[Item], sizes: Iterable[int]) -> Iterable[list[Item]]:
     chunk: list[Item] = []
     total = 0
     for item, size in zip(items, sizes, strict=True):
-        if chunk and total + size > ENVELOPE_MAX_BYTES:
+        if chunk and total + size > ENVELOPE_BYTES:
             yield chunk
             chunk, total = [], 0
         chunk.append(item)
@@ -679,9 +678,30 @@ def _chunks(items: list[Item], sizes: Iterable[int]) -> Iterable[list[Item]]:
 
 
 def _size(item: Item) -> int:
+    """A guess, cheap to make: `envelopes` checks what it encoded."""
     if isinstance(item, RawEvent):
         return len(item.payload) + len(item.key or b"") + 64
     return 256
+
+
+def envelopes(items: list[Item]) -> Iterator[bytes]:
+    """The items' envelopes in order, each of at most ENVELOPE_BYTES (an item alone may be
+    larger: a forwarded record of SALES_MAX_PAYLOAD_BYTES with as long a key). Chunked by
+    `_size`'s guess, then halved while the encoding is larger: a contribution carries
+    names and an account id of any length (the guess said 256 bytes of one with a 60 KB
+    account id, and a few hundred of them made an envelope Kafka refused, at every start)."""
+    for chunk in _chunks(items, map(_size, items)):
+        yield from _fitted(chunk)
+
+
+def _fitted(chunk: list[Item]) -> Iterator[bytes]:
+    encoded = encode_envelope(chunk)
+    if len(encoded) <= ENVELOPE_BYTES or len(chunk) == 1:
+        yield encoded
+        return
+    half = len(chunk) // 2
+    yield from _fitted(chunk[:half])
+    yield from _fitted(chunk[half:])
 
 
 async def send_items(rt: Runtime, out: Outgoing, items: list[Item]) -> None:
@@ -690,8 +710,8 @@ async def send_items(rt: Runtime, out: Outgoing, items: list[Item]) -> None:
     for item in items:
         groups[rt.partition_of(item.scope)].append(item)
     for partition, group in sorted(groups.items()):
-        for chunk in _chunks(group, map(_size, group)):
-            await out.send(rt.scopes_topic, value=encode_envelope(chunk), partition=partition)
+        for envelope in envelopes(group):
+            await out.send(rt.scopes_topic, value=envelope, partition=partition)
 
 
 # -- the fold ---------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ async def _topics_ready(settings: Settings) -> Settings:
         await ensure_topics(settings)
         await _check_changelog(settings, admin)
         await _check_retention(settings, admin)
+        await _check_message_limits(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
         cluster = await admin.describe_cluster()
         await _check_session_timeout(settings, admin, cluster)
@@ -226,6 +227,23 @@ async def _check_retention(settings: Settings, admin: Any) -> None:
         if topic == changelog:
             raise SystemExit(topic_retention.changelog_refusal(topic, deletion))
         log.warning(topic_retention.reader_warning(topic, deletion))
+
+
+async def _check_message_limits(settings: Settings, admin: Any) -> None:
+    """Refuse to start on a changelog or internal topic whose max.message.bytes cannot take
+    the worker's largest frame or envelope (streams.worker.message_limits)."""
+    from streams.worker.message_limits import too_small
+    from streams.worker.topics import changelog_topic, message_limit
+
+    existing = set(await admin.list_topics())
+    for topic, role in (
+        (changelog_topic(settings), "changelog"),
+        (settings.topics.scopes, "internal"),
+    ):
+        if topic in existing:
+            refusal = too_small(topic, await message_limit(admin, topic), role)
+            if refusal is not None:
+                raise SystemExit(refusal)
 
 
 #: a topic the broker will never create as asked: said at once, not waited for

@@ -1,0 +1,84 @@
+"""Topics made beforehand (a platform's policy, a lowered broker default), against a real
+broker.
+
+- Records Kafka must keep (streams.worker.topic_retention): a changelog made with the
+  broker's default policy (delete, 7 days) kept the worker running for a week, until Kafka
+  deleted the oldest frames and a restore rebuilt figures with events missing. The worker
+  refuses it at start, with the command that fixes it, and starts once the topic is
+  compacted; a performance topic that deletes is said.
+- Records that must fit (streams.worker.message_limits): an internal topic that takes less
+  than the worker's largest envelope refused it under load, and the worker stopped at the
+  same batch at every start. It is refused at start, naming the limit to set.
+"""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from streams.worker.message_limits import KAFKA_DEFAULT
+from tests.support.topics import create_topic
+from tests.support.workers import Cluster, free_port, salespulse, wait_ready
+
+WEEK_MS = "604800000"
+DAY_MS = "86400000"
+
+
+async def alter(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
+    """What a refusal tells the operator to do (kafka-configs --add-config), by AdminClient
+    (AlterConfigs replaces the topic's whole configuration)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
+        response = await admin.alter_configs([resource])
+        assert not [r for resp in response for r in resp.resources if r[0] != 0], response
+    finally:
+        await admin.close()
+
+
+async def test_a_changelog_kafka_may_delete_is_refused_until_it_is_compacted(
+    cluster: Cluster,
+) -> None:
+    changelog = f"{cluster.name}-scopes-changelog"
+    performance = cluster.topic("performance")
+    deleting = {"cleanup.policy": "delete", "retention.ms": WEEK_MS}
+    await create_topic(changelog, 8, configs=deleting, bootstrap_servers=cluster.bootstrap)
+    await create_topic(
+        performance,
+        8,
+        configs={**deleting, "retention.ms": DAY_MS},
+        bootstrap_servers=cluster.bootstrap,
+    )
+
+    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
+    assert done.returncode == 1, done.stderr
+    said = f"the changelog topic {changelog} has cleanup.policy=delete, retention.ms={WEEK_MS}"
+    assert said in done.stderr, done.stderr
+    assert f"--entity-name {changelog} --add-config cleanup.policy=compact" in done.stderr
+
+    await alter(cluster.bootstrap, changelog, {"cleanup.policy": "compact"})
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    log = worker.log_path.read_text(errors="replace")
+    assert f"{performance} has cleanup.policy=delete, retention.ms={DAY_MS}" in log, log[-3000:]
+    assert "the changelog topic" not in log
+
+
+async def test_an_internal_topic_too_small_for_an_envelope_is_refused_until_raised(
+    cluster: Cluster,
+) -> None:
+    internal = cluster.topic("scopes")
+    await create_topic(
+        internal, 8, configs={"max.message.bytes": "100000"}, bootstrap_servers=cluster.bootstrap
+    )
+    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
+    assert done.returncode == 1, done.stderr
+    said = f"the internal topic {internal} takes records of at most 100000 bytes"
+    assert said in done.stderr, done.stderr
+    fix = f"--entity-name {internal} --add-config max.message.bytes={KAFKA_DEFAULT}"
+    assert fix in done.stderr, done.stderr
+
+    await alter(cluster.bootstrap, internal, {"max.message.bytes": str(KAFKA_DEFAULT)})
+    worker = cluster.start_worker()
+    await wait_ready([worker])
