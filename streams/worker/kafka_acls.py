@@ -52,11 +52,20 @@ def worker_grants(settings: Settings) -> list[Grant]:
     return [
         *(
             Grant("topic", name, ("Read", "Create"), why="an input")
-            for name in (t.activities, t.deals, t.feedback, t.targets)
+            for name in (t.activities, t.deals, t.feedback)
         ),
-        *(
-            Grant("topic", name, ("Write", "Create"), why="an output")
-            for name in (t.alerts, t.performance)
+        Grant(
+            "topic",
+            t.targets,
+            ("Read", "Create", "DescribeConfigs"),
+            why="an input, compacted: its cleanup policy is checked at start",
+        ),
+        Grant("topic", t.alerts, ("Write", "Create"), why="an output"),
+        Grant(
+            "topic",
+            t.performance,
+            ("Write", "Create", "DescribeConfigs"),
+            why="an output, compacted: its cleanup policy is checked at start",
         ),
         Grant(
             "topic",
@@ -64,7 +73,12 @@ def worker_grants(settings: Settings) -> list[Grant]:
             ("Write", "Create", "DescribeConfigs"),
             why="dead letters, cut to the topic's max.message.bytes",
         ),
-        Grant("topic", t.scopes, ("Read", "Write", "Create"), why="the internal topic"),
+        Grant(
+            "topic",
+            t.scopes,
+            ("Read", "Write", "Create", "DescribeConfigs"),
+            why="the internal topic: its max.message.bytes is checked at start",
+        ),
         Grant(
             "topic",
             app_prefix,

@@ -27,7 +27,10 @@ def test_every_topic_group_and_the_cluster_the_worker_uses_are_granted() -> None
     assert {t.name for t in wanted_topics(settings)} == set(literal)
     assert "crm.calls" in literal and literal["crm.calls"].operations == ("Read", "Create")
     assert {"Read", "Write"} <= set(literal["eu.scopes"].operations)
-    assert "DescribeConfigs" in literal[settings.topics.deadletter].operations
+    # the topics whose configuration the start checks (message limits, cleanup policies)
+    t = settings.topics
+    for topic in (t.deadletter, t.scopes, t.targets, t.performance):
+        assert "DescribeConfigs" in literal[topic].operations, topic
     (faust,) = [g for g in grants if g.pattern == "prefixed"]
     assert changelog_topic(settings).startswith(faust.name) and faust.name == "eu-"
     assert [g.name for g in grants if g.resource == "group"] == ["eu"]
