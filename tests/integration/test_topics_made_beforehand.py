@@ -6,6 +6,8 @@ broker.
   deleted the oldest frames and a restore rebuilt figures with events missing. The worker
   refuses it at start, with the command that fixes it, and starts once the topic is
   compacted; a performance topic that deletes is said.
+- Records of the internal topic deleted before the group folded them
+  (streams.worker.internal_loss): refused at start, naming the partitions.
 - Records that must fit (streams.worker.message_limits): an internal topic that takes less
   than the worker's largest envelope refused it under load, and the worker stopped at the
   same batch at every start. It is refused at start, naming the limit to set.
@@ -13,12 +15,23 @@ broker.
 
 from __future__ import annotations
 
-from aiokafka.admin import AIOKafkaAdminClient
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.worker.message_limits import KAFKA_DEFAULT
 from tests.support.topics import create_topic
-from tests.support.workers import Cluster, free_port, salespulse, wait_ready
+from tests.support.workers import (
+    Cluster,
+    eventually,
+    free_port,
+    group_commits,
+    produce,
+    salespulse,
+    wait_ready,
+)
 
 WEEK_MS = "604800000"
 DAY_MS = "86400000"
@@ -82,3 +95,54 @@ async def test_an_internal_topic_too_small_for_an_envelope_is_refused_until_rais
     await alter(cluster.bootstrap, internal, {"max.message.bytes": str(KAFKA_DEFAULT)})
     worker = cluster.start_worker()
     await wait_ready([worker])
+
+
+async def test_internal_records_deleted_before_they_were_folded_are_refused(
+    cluster: Cluster,
+) -> None:
+    """Every worker stopped longer than the internal topic's retention: its records were
+    deleted unread, and the worker went on without the contributions they carried."""
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    deals = [
+        {
+            "event_id": f"e{n}", "occurred_at": now.isoformat(), "rep_id": f"r{n}",
+            "team_id": "west", "deal_id": f"d{n}", "outcome": "won", "amount": 10,
+            "currency": "USD",
+        }
+        for n in range(6)
+    ]  # fmt: skip
+    await produce(cluster.bootstrap, [(cluster.topic("deals"), None, deal) for deal in deals])
+    internal = cluster.topic("scopes")
+
+    async def internal_committed() -> dict[int, int]:
+        commits = await group_commits(cluster.bootstrap, cluster.name)
+        found = {tp.partition: m.offset for tp, m in commits.items() if tp.topic == internal}
+        assert any(offset > 0 for offset in found.values()), found
+        return found
+
+    committed = await eventually(internal_committed, timeout=60)
+    worker.stop()
+    # one more record on a partition the group folded, then retention's work: deleted
+    partition = next(p for p, offset in committed.items() if offset > 0)
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(internal, b"never read", partition=partition)
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    await admin.start()
+    try:
+        tp = TopicPartition(internal, partition)
+        await admin.delete_records({tp: RecordsToDelete(before_offset=sent.offset + 1)})
+    finally:
+        await admin.close()
+
+    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
+    assert done.returncode == 1, done.stderr
+    said = f"records of the internal topic {internal} were deleted before consumer group"
+    assert said in done.stderr, done.stderr
+    gap = f"partition {partition}: offsets {committed[partition]} to {sent.offset}"
+    assert gap in done.stderr, done.stderr

@@ -98,7 +98,9 @@ async def _topics_ready(settings: Settings) -> Settings:
         # changelog of another count, the advice to set that count was then refused too
         await _check_partitions(settings, admin)
         await ensure_topics(settings)
-        await _check_changelog(settings, admin)
+        commits = await admin.list_consumer_group_offsets(settings.app_id)
+        await _check_changelog(settings, admin, commits)
+        await _check_internal_backlog(settings, commits)
         await _check_retention(settings, admin)
         await _check_message_limits(settings, admin)
         limit = await message_limit(admin, settings.topics.deadletter)
@@ -175,7 +177,7 @@ async def _check_partitions(settings: Settings, admin: Any) -> None:
             )
 
 
-async def _check_changelog(settings: Settings, admin: Any) -> None:
+async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, Any]) -> None:
     """Refuse to start on a changelog that lost records the group's commits recorded
     (streams.worker.changelog_watermark): the state would be restored without them."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -184,7 +186,6 @@ async def _check_changelog(settings: Settings, admin: Any) -> None:
     from streams.worker.kafka_options import kafka_options
     from streams.worker.topics import changelog_topic
 
-    commits = await admin.list_consumer_group_offsets(settings.app_id)
     furthest = changelog_watermark.recorded(
         (tp.partition, meta.metadata)
         for tp, meta in commits.items()
@@ -205,6 +206,29 @@ async def _check_changelog(settings: Settings, admin: Any) -> None:
     losses = changelog_watermark.lost_partitions(furthest, ends)
     if losses:
         raise SystemExit(changelog_watermark.refusal(topic, settings.app_id, losses))
+
+
+async def _check_internal_backlog(settings: Settings, commits: dict[Any, Any]) -> None:
+    """Refuse to start when records of the internal topic were deleted before the group
+    folded them (streams.worker.internal_loss)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.worker import internal_loss
+    from streams.worker.kafka_options import kafka_options
+
+    topic = settings.topics.scopes
+    committed = {tp.partition: meta.offset for tp, meta in commits.items() if tp.topic == topic}
+    if not committed:
+        return
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        found = await consumer.beginning_offsets([TopicPartition(topic, p) for p in committed])
+    finally:
+        await consumer.stop()
+    gaps = internal_loss.deleted_unread(committed, {tp.partition: o for tp, o in found.items()})
+    if gaps:
+        raise SystemExit(internal_loss.refusal(topic, settings.app_id, gaps))
 
 
 async def _check_retention(settings: Settings, admin: Any) -> None:
