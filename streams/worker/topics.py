@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
@@ -153,19 +153,29 @@ async def legacy_internal_backlog(settings: Settings, admin: AIOKafkaAdminClient
         return None
     offsets = await admin.list_consumer_group_offsets(settings.app_id)
     read = {
-        tp: meta.offset
+        tp.partition: meta.offset
         for tp, meta in offsets.items()
         if tp.topic == LEGACY_SCOPES_TOPIC and meta.offset >= 0
     }
     if not read:
         return None
+    ends = await partition_offsets(settings, LEGACY_SCOPES_TOPIC, read, end=True)
+    return sum(max(ends[partition] - offset, 0) for partition, offset in read.items())
+
+
+async def partition_offsets(
+    settings: Settings, topic: str, partitions: Iterable[int], *, end: bool
+) -> dict[int, int]:
+    """Where each partition of `topic` ends (the offset it would write next), or, not `end`,
+    where it starts (its first record still held), asked by a consumer of its own."""
+    tps = [TopicPartition(topic, partition) for partition in partitions]
     consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(list(read))
+        found = await (consumer.end_offsets(tps) if end else consumer.beginning_offsets(tps))
     finally:
         await consumer.stop()
-    return sum(max(ends[tp] - offset, 0) for tp, offset in read.items())
+    return {tp.partition: offset for tp, offset in found.items()}
 
 
 async def app_topic_partitions(settings: Settings, admin: AIOKafkaAdminClient) -> dict[str, int]:

@@ -50,6 +50,13 @@ async def alter(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
         await admin.close()
 
 
+async def refused_start(cluster: Cluster) -> str:
+    """A worker's start that must be refused (exit 1): what it said."""
+    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
+    assert done.returncode == 1, done.stderr
+    return done.stderr
+
+
 async def test_a_changelog_kafka_may_delete_is_refused_until_it_is_compacted(
     cluster: Cluster,
 ) -> None:
@@ -64,11 +71,10 @@ async def test_a_changelog_kafka_may_delete_is_refused_until_it_is_compacted(
         bootstrap_servers=cluster.bootstrap,
     )
 
-    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
-    assert done.returncode == 1, done.stderr
-    said = f"the changelog topic {changelog} has cleanup.policy=delete, retention.ms={WEEK_MS}"
-    assert said in done.stderr, done.stderr
-    assert f"--entity-name {changelog} --add-config cleanup.policy=compact" in done.stderr
+    said = await refused_start(cluster)
+    policy = f"the changelog topic {changelog} has cleanup.policy=delete, retention.ms={WEEK_MS}"
+    assert policy in said, said
+    assert f"--entity-name {changelog} --add-config cleanup.policy=compact" in said, said
 
     await alter(cluster.bootstrap, changelog, {"cleanup.policy": "compact"})
     worker = cluster.start_worker()
@@ -85,12 +91,10 @@ async def test_an_internal_topic_too_small_for_an_envelope_is_refused_until_rais
     await create_topic(
         internal, 8, configs={"max.message.bytes": "100000"}, bootstrap_servers=cluster.bootstrap
     )
-    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
-    assert done.returncode == 1, done.stderr
-    said = f"the internal topic {internal} takes records of at most 100000 bytes"
-    assert said in done.stderr, done.stderr
+    said = await refused_start(cluster)
+    assert f"the internal topic {internal} takes records of at most 100000 bytes" in said, said
     fix = f"--entity-name {internal} --add-config max.message.bytes={KAFKA_DEFAULT}"
-    assert fix in done.stderr, done.stderr
+    assert fix in said, said
 
     await alter(cluster.bootstrap, internal, {"max.message.bytes": str(KAFKA_DEFAULT)})
     worker = cluster.start_worker()
@@ -140,9 +144,8 @@ async def test_internal_records_deleted_before_they_were_folded_are_refused(
     finally:
         await admin.close()
 
-    done = await salespulse(cluster.env(free_port()), "worker", "--wait-for-kafka", "30")
-    assert done.returncode == 1, done.stderr
-    said = f"records of the internal topic {internal} were deleted before consumer group"
-    assert said in done.stderr, done.stderr
+    said = await refused_start(cluster)
+    deleted = f"records of the internal topic {internal} were deleted before consumer group"
+    assert deleted in said, said
     gap = f"partition {partition}: offsets {committed[partition]} to {sent.offset}"
-    assert gap in done.stderr, done.stderr
+    assert gap in said, said

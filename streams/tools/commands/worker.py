@@ -180,11 +180,8 @@ async def _check_partitions(settings: Settings, admin: Any) -> None:
 async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, Any]) -> None:
     """Refuse to start on a changelog that lost records the group's commits recorded
     (streams.worker.changelog_watermark): the state would be restored without them."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     from streams.worker import changelog_watermark
-    from streams.worker.kafka_options import kafka_options
-    from streams.worker.topics import changelog_topic
+    from streams.worker.topics import changelog_topic, partition_offsets
 
     furthest = changelog_watermark.recorded(
         (tp.partition, meta.metadata)
@@ -196,13 +193,7 @@ async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, An
     topic = changelog_topic(settings)
     ends = dict.fromkeys(furthest, 0)  # a changelog deleted (Faust makes it anew) holds nothing
     if topic in await admin.list_topics():
-        consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
-        await consumer.start()
-        try:
-            found = await consumer.end_offsets([TopicPartition(topic, p) for p in furthest])
-        finally:
-            await consumer.stop()
-        ends = {tp.partition: end for tp, end in found.items()}
+        ends = await partition_offsets(settings, topic, furthest, end=True)
     losses = changelog_watermark.lost_partitions(furthest, ends)
     if losses:
         raise SystemExit(changelog_watermark.refusal(topic, settings.app_id, losses))
@@ -211,22 +202,15 @@ async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, An
 async def _check_internal_backlog(settings: Settings, commits: dict[Any, Any]) -> None:
     """Refuse to start when records of the internal topic were deleted before the group
     folded them (streams.worker.internal_loss)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     from streams.worker import internal_loss
-    from streams.worker.kafka_options import kafka_options
+    from streams.worker.topics import partition_offsets
 
     topic = settings.topics.scopes
     committed = {tp.partition: meta.offset for tp, meta in commits.items() if tp.topic == topic}
     if not committed:
         return
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        found = await consumer.beginning_offsets([TopicPartition(topic, p) for p in committed])
-    finally:
-        await consumer.stop()
-    gaps = internal_loss.deleted_unread(committed, {tp.partition: o for tp, o in found.items()})
+    starts = await partition_offsets(settings, topic, committed, end=False)
+    gaps = internal_loss.deleted_unread(committed, starts)
     if gaps:
         raise SystemExit(internal_loss.refusal(topic, settings.app_id, gaps))
 
