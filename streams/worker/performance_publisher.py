@@ -21,9 +21,11 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from streams.domain.periods import PeriodError, parse_period
 from streams.worker.medians import performance_documents
+from streams.worker.rate_limited_log import RateLimitedLog
 
 if TYPE_CHECKING:  # the runtime holds the pending set defined here
     from streams.worker.runtime import Runtime
@@ -148,7 +150,7 @@ async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod])
     now = datetime.now(UTC)
     topic = rt.settings.topics.performance
     producer: Any = rt.app.producer
-    sent: list[tuple[ScopePeriod, Any]] = []
+    sent: list[tuple[ScopePeriod, int, Any]] = []
     waiting: list[ScopePeriod] = []
     while rt.pending:  # at least one chunk per run, whatever the budget: progress
         started = monotonic()
@@ -157,7 +159,14 @@ async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod])
         ready, unmeasured = await documents(rt, pairs, now)
         waiting += unmeasured
         for pair, key, value in ready:
-            sent.append((pair, await producer.send(topic, key, value, None, None, None)))
+            try:  # one past the producer's request size is refused here, not in the future
+                future = await producer.send(topic, key, value, None, None, None)
+            except Exception as exc:
+                if not too_large(exc):
+                    raise
+                _say_too_large(topic, pair, len(value))
+                continue
+            sent.append((pair, len(value), future))
         busy += monotonic() - started
         await asyncio.sleep(0)  # documents are CPU work: let batches and commits run
         if busy >= budget_seconds:
@@ -165,8 +174,13 @@ async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod])
     if waiting:  # after the loop: not asked for again in this run
         rt.pending.add(waiting)
         log.debug("%d sales.performance documents wait for their team's medians", len(waiting))
-    outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
-    failed = [pair for (pair, _), outcome in zip(sent, outcomes, strict=True) if _failed(outcome)]
+    outcomes = await asyncio.gather(*(future for *_, future in sent), return_exceptions=True)
+    failed = []
+    for (pair, size, _), outcome in zip(sent, outcomes, strict=True):
+        if too_large(outcome):  # sent again, it would be refused again, at every run
+            _say_too_large(topic, pair, size)
+        elif _failed(outcome):
+            failed.append(pair)
     if failed:
         rt.pending.add(failed)
         log.warning(
@@ -181,6 +195,36 @@ async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod])
 
 def _failed(outcome: object) -> bool:
     return isinstance(outcome, BaseException)
+
+
+def too_large(outcome: object) -> bool:
+    """Was a send refused for its size, by the producer or the broker (Faust wraps the
+    client's error in a ProducerSendError of its own)?"""
+    while isinstance(outcome, BaseException):
+        if isinstance(outcome, MessageSizeTooLargeError | RecordTooLargeError):
+            return True
+        outcome = outcome.__cause__
+    return False
+
+
+#: a document too large for the topic is said, not sent again: the operator sees which
+_too_large_log = RateLimitedLog(
+    log, "sales.performance documents too large to publish", where="their figures are on the API"
+)
+
+
+def _say_too_large(topic: str, pair: ScopePeriod, size: int) -> None:
+    scope, period = pair
+    _too_large_log.add(
+        "the %s document of %s in %s is %d bytes, more than %s takes (its max.message.bytes, "
+        "or the producer's request size of 4 MiB): not published, and not tried again until "
+        "its figures change (the API answers them). Raise the topic's max.message.bytes",
+        topic,
+        scope,
+        period,
+        size,
+        topic,
+    )
 
 
 async def documents(

@@ -10,11 +10,13 @@ broker.
   (streams.worker.internal_loss): refused at start, naming the partitions.
 - Records that must fit (streams.worker.message_limits): an internal topic that takes less
   than the worker's largest envelope refused it under load, and the worker stopped at the
-  same batch at every start. It is refused at start, naming the limit to set.
+  same batch at every start. It is refused at start, naming the limit to set. A
+  performance document too large for its topic is said once, not sent again at every run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -28,6 +30,7 @@ from tests.support.workers import (
     eventually,
     free_port,
     group_commits,
+    http_get,
     produce,
     salespulse,
     wait_ready,
@@ -149,3 +152,42 @@ async def test_internal_records_deleted_before_they_were_folded_are_refused(
     assert deleted in said, said
     gap = f"partition {partition}: offsets {committed[partition]} to {sent.offset}"
     assert gap in said, said
+
+
+async def test_documents_too_large_for_the_performance_topic_are_said_not_sent_again(
+    cluster: Cluster,
+) -> None:
+    """A performance topic whose max.message.bytes is below a document's size (a platform's
+    policy, or thousands of deal sources in one document): each refused document is said
+    once, naming its scope, period and size, and not sent again at every run; the figures
+    stay on the API."""
+    performance = cluster.topic("performance")
+    await create_topic(
+        performance,
+        8,
+        configs={"cleanup.policy": "compact", "max.message.bytes": "600"},
+        bootstrap_servers=cluster.bootstrap,
+    )
+    worker = cluster.start_worker()
+    await wait_ready([worker])
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    month = now.strftime("%Y-%m")
+    calls = [
+        {"event_id": f"c{n}", "occurred_at": now.isoformat(), "rep_id": "ada", "team_id": "west",
+         "activity": "call"}
+        for n in range(3)
+    ]  # fmt: skip
+    await produce(cluster.bootstrap, [(cluster.topic("activities"), b"ada", c) for c in calls])
+    said = f"the {performance} document of rep:ada in {month} is "
+
+    async def refused() -> None:
+        assert said in worker.log_path.read_text(errors="replace"), worker.log_tail()
+
+    await eventually(refused, timeout=60)
+    await asyncio.sleep(3)  # three more runs of the publisher (SALES_PERFORMANCE_MIN_INTERVAL)
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count(said) == 1, log[-3000:]
+    assert "sent again at the next run" not in log, log[-3000:]
+    status, body = await http_get(f"{worker.url}/v1/reps/ada/performance?period={month}")
+    assert status == 200 and body["activities"]["total"] == 3, body
+    assert worker.alive()

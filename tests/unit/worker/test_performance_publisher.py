@@ -10,9 +10,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+from faust.exceptions import ProducerSendError
 
 from streams.domain.periods import periods_of
 from streams.domain.retention import Retention
+from streams.worker import performance_publisher
 from streams.worker.peers import OwnerUnknown
 from streams.worker.performance_publisher import (
     PUBLISH_CHUNK,
@@ -20,6 +24,7 @@ from streams.worker.performance_publisher import (
     PublishPacer,
     publish_pending,
 )
+from streams.worker.rate_limited_log import RateLimitedLog
 from tests.unit.worker.test_batch_handler import (
     Sent,
     events_of_one_rep,
@@ -100,6 +105,48 @@ async def test_a_document_whose_send_fails_is_pending_again() -> None:
     assert {key for key in published(rt, sent) if key.startswith("rep:")} == {
         f"rep:r1:{p}" for _, p in failing
     }
+
+
+@pytest.mark.parametrize("refused_by", ["broker", "producer"])
+async def test_a_document_too_large_for_the_topic_is_said_and_not_sent_again(
+    refused_by: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of deal sources make a document past the topic's max.message.bytes: sent
+    again, it was refused again at every run, with a warning each time. The broker refuses
+    one over the topic's limit in the send's future; the producer one over its request size
+    at once. Faust wraps either in a ProducerSendError of its own."""
+    fresh = RateLimitedLog(performance_publisher.log, "documents too large", per_interval=100)
+    monkeypatch.setattr(performance_publisher, "_too_large_log", fresh)  # a test's own allowance
+    rt, sent = await folded_runtime()
+    real_send = rt.app.producer.send
+    topic = rt.settings.topics.performance
+    refused: list[str] = []
+
+    def size_error() -> Exception:
+        try:
+            raise ProducerSendError("Error while sending") from MessageSizeTooLargeError()
+        except ProducerSendError as exc:
+            return exc
+
+    async def send(name: str, key: bytes | None, value: bytes | None, *rest: Any) -> Any:
+        if name == topic and key is not None and key.decode().startswith("rep:"):
+            refused.append(key.decode())
+            if refused_by == "producer":
+                raise size_error()
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future.set_exception(size_error())
+            return future
+        return await real_send(name, key, value, *rest)
+
+    rt.app.producer.send = send
+    with caplog.at_level("WARNING"):
+        await publish_pending(rt, budget_seconds=10.0)
+    assert refused and not rt.pending and not rt.pending.owed()  # neither waits nor is owed
+    assert all(key.startswith("team:") for key in published(rt, sent))
+    said = [r.getMessage() for r in caplog.records if "max.message.bytes" in r.getMessage()]
+    assert len(said) == len(refused), said
+    assert f"the {topic} document of rep:r1 in " in said[0] and " bytes, more than " in said[0]
+    assert not [r for r in caplog.records if "sent again at the next run" in r.getMessage()]
 
 
 async def test_a_reps_document_waits_while_its_teams_owner_cannot_be_asked() -> None:
