@@ -109,11 +109,16 @@ def decode_meta(raw: bytes | None) -> LogMeta:
     return _meta_decoder.decode(raw) if raw else LogMeta()
 
 
-def _chunks(ops: Iterable[Op], max_bytes: int) -> Iterator[list[Op]]:
+def _chunks(
+    ops: Iterable[Op], max_bytes: int, oversized: list[tuple[bytes, int]] | None = None
+) -> Iterator[list[Op]]:
+    """`oversized` collects (key, size) of each op larger than a frame: alone in its frame."""
     chunk: list[Op] = []
     size = 0
     for key, value in ops:
         op_size = len(key) + (len(value) if value is not None else 0) + _OP_OVERHEAD
+        if op_size > max_bytes and oversized is not None:
+            oversized.append((key, op_size))
         if chunk and size + op_size > max_bytes:
             yield chunk
             chunk, size = [], 0
@@ -123,10 +128,14 @@ def _chunks(ops: Iterable[Op], max_bytes: int) -> Iterator[list[Op]]:
 
 
 def group_frames(
-    kind: int, first_seq: int, ops: Iterable[Op], max_bytes: int = FRAME_BYTES
+    kind: int,
+    first_seq: int,
+    ops: Iterable[Op],
+    max_bytes: int = FRAME_BYTES,
+    oversized: list[tuple[bytes, int]] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """The changelog records (key, value) of one group starting at `first_seq`."""
-    chunks = list(_chunks(ops, max_bytes))
+    chunks = list(_chunks(ops, max_bytes, oversized))
     parts = len(chunks)
     return [
         (frame_key(first_seq + i), _encoder.encode(Frame(kind, first_seq, parts, chunk)))
@@ -255,6 +264,9 @@ class CheckpointFrames(msgspec.Struct):
 
     records: list[tuple[bytes, bytes | None]]
     meta: LogMeta
+    #: (state key, bytes) of each record larger than a frame: each goes alone, in a changelog
+    #: record its topic's max.message.bytes must take (said to the operator: write_behind)
+    oversized: list[tuple[bytes, int]] = []
 
 
 def checkpoint_frames(
@@ -272,25 +284,27 @@ def checkpoint_frames(
     snapshot of an upgraded partition come tombstones for every plain record it may hold.
     """
     records: list[tuple[bytes, bytes | None]] = []
+    oversized: list[tuple[bytes, int]] = []
     new = msgspec.structs.replace(meta)
     if meta.retire_below > meta.live_from:
         records += [(frame_key(s), None) for s in range(meta.live_from, meta.retire_below)]
         new.live_from = meta.retire_below
     seq = meta.next_seq
-    delta = group_frames(DELTA, seq, writes.items(), max_bytes)
+    delta = group_frames(DELTA, seq, writes.items(), max_bytes, oversized)
     delta_bytes = payload_bytes(delta)
     if not snapshot_due(meta, delta_bytes, snapshot_min_bytes):
         records += delta
         new.next_seq = seq + len(delta)
         new.delta_bytes = meta.delta_bytes + delta_bytes
-        return CheckpointFrames(records, new)
+        return CheckpointFrames(records, new, oversized)
     merged = dict(state)
     for key, value in writes.items():
         if value is None:
             merged.pop(key, None)
         else:
             merged[key] = value
-    snapshot = group_frames(SNAPSHOT, seq, merged.items(), max_bytes)
+    oversized.clear()  # the snapshot holds every record: it says them all
+    snapshot = group_frames(SNAPSHOT, seq, merged.items(), max_bytes, oversized)
     records += snapshot
     if meta.legacy:
         deleted = [key for key, value in writes.items() if value is None]
@@ -301,4 +315,4 @@ def checkpoint_frames(
     new.delta_bytes = 0
     new.legacy = False
     new.snapshotted = True
-    return CheckpointFrames(records, new)
+    return CheckpointFrames(records, new, oversized)

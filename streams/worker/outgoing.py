@@ -13,7 +13,23 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+
 log = logging.getLogger(__name__)
+
+#: the most the worker's producer sends in one request (runtime.py): no record can be larger
+PRODUCER_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def too_large(outcome: object) -> bool:
+    """Was a send refused for its size, by the producer (past PRODUCER_REQUEST_BYTES) or the
+    broker (past the topic's max.message.bytes)? Faust wraps the client's error in a
+    ProducerSendError of its own."""
+    while isinstance(outcome, BaseException):
+        if isinstance(outcome, MessageSizeTooLargeError | RecordTooLargeError):
+            return True
+        outcome = outcome.__cause__
+    return False
 
 
 class Outgoing:

@@ -21,10 +21,10 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from streams.domain.periods import PeriodError, parse_period
 from streams.worker.medians import performance_documents
+from streams.worker.outgoing import too_large
 from streams.worker.rate_limited_log import RateLimitedLog
 
 if TYPE_CHECKING:  # the runtime holds the pending set defined here
@@ -195,16 +195,6 @@ async def _publish(rt: Runtime, budget_seconds: float, taken: list[ScopePeriod])
 
 def _failed(outcome: object) -> bool:
     return isinstance(outcome, BaseException)
-
-
-def too_large(outcome: object) -> bool:
-    """Was a send refused for its size, by the producer or the broker (Faust wraps the
-    client's error in a ProducerSendError of its own)?"""
-    while isinstance(outcome, BaseException):
-        if isinstance(outcome, MessageSizeTooLargeError | RecordTooLargeError):
-            return True
-        outcome = outcome.__cause__
-    return False
 
 
 #: a document too large for the topic is said, not sent again: the operator sees which

@@ -41,6 +41,7 @@ from streams.worker.kafka_options import faust_credentials
 from streams.worker.last_activity import LastActivities
 from streams.worker.medians import medians_for
 from streams.worker.metrics import BusinessCollector, PipelineMetrics
+from streams.worker.outgoing import PRODUCER_REQUEST_BYTES
 from streams.worker.partition_store import PartitionStore
 from streams.worker.partitioning import partition_of
 from streams.worker.peers import Peers
@@ -166,7 +167,7 @@ def faust_app(s: Settings) -> faust.App:
         # 1,455 and 1,723 at 2,000); the fold still yields between partitions
         broker_max_poll_records=MAX_POLL_RECORDS,
         consumer_max_fetch_size=4 * 1024 * 1024,
-        producer_max_request_size=4 * 1024 * 1024,
+        producer_max_request_size=PRODUCER_REQUEST_BYTES,
         broker_credentials=faust_credentials(s.kafka_security),
         web_in_thread=False,
         consumer_group_instance_id=s.member_instance_id,

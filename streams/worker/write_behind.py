@@ -19,16 +19,22 @@ no changelog has, which a replay would then find unchanged and never write.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from streams.engine.state import parse_key
 from streams.worker.changelog_frames import (
+    FRAME_BYTES,
     SNAPSHOT_MIN_BYTES,
     CheckpointFrames,
     checkpoint_frames,
 )
-from streams.worker.outgoing import Outgoing
+from streams.worker.outgoing import PRODUCER_REQUEST_BYTES, Outgoing
 from streams.worker.partition_store import PartitionStore, Reader
+from streams.worker.rate_limited_log import RateLimitedLog
+
+log = logging.getLogger(__name__)
 
 _ABSENT = object()
 _NOTHING: dict[bytes, bytes | None] = {}
@@ -124,6 +130,8 @@ class WriteBehind:
                     self.store.items(partition),
                     snapshot_min_bytes=self.snapshot_min_bytes,
                 )
+                if plan.oversized:
+                    say_oversized(topic.get_topic_name(), partition, plan.oversized)
                 await out.send_batched(topic, partition, plan.records)
             await out.delivered()
             changelog = topic.get_topic_name()
@@ -140,3 +148,33 @@ class WriteBehind:
             self.writing = {}
 
         return complete
+
+
+#: state records larger than a changelog frame, said with their key and size: if the topic
+#: refuses one, the worker stops, and the operator must know which record outgrew what
+_oversized_log = RateLimitedLog(
+    log, "state records larger than a changelog frame", where="each is one changelog record"
+)
+
+
+def say_oversized(topic: str, partition: int, oversized: list[tuple[bytes, int]]) -> None:
+    for key, size in oversized:
+        _oversized_log.add(
+            "state record %s of partition %d is %d bytes, more than a changelog frame's %d: it "
+            "goes alone, in a record %s must take (its max.message.bytes; Kafka's default is "
+            "1 MiB, this worker's producer sends at most %d)",
+            _readable(key),
+            partition,
+            size,
+            FRAME_BYTES,
+            topic,
+            PRODUCER_REQUEST_BYTES,
+        )
+
+
+def _readable(key: bytes) -> str:
+    """A state key as the operator reads it (scope, kind and the rest), else its bytes."""
+    try:
+        return repr(parse_key(key))
+    except Exception:  # not a state key the fold wrote: said as it is
+        return repr(key[:200])

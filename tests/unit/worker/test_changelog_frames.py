@@ -309,3 +309,19 @@ def test_the_memory_store_recovers_frames_and_keeps_each_partition_apart() -> No
         assert dict(store.partition(p).state_items()) == writer.state
         assert store.partition(p).meta().next_seq == writer.meta.next_seq
     assert store.data == {**writers[3].state, **writers[5].state}
+
+
+def test_records_larger_than_a_frame_are_reported_with_their_size() -> None:
+    """A deal reported to many long account ids outgrew a frame: alone in its frame, it is a
+    changelog record past what the topic may take, and the operator must learn which one
+    (write_behind.say_oversized)."""
+    big, small = KEYS[0], KEYS[1]
+    writes: dict[bytes, bytes | None] = {big: b"x" * 100, small: b"y", KEYS[2]: None}
+    plan = checkpoint_frames(LogMeta(), writes, iter(()), max_bytes=60)
+    assert plan.oversized == [(big, len(big) + 100 + 8)]
+    # a snapshot says every record of the state that is too large, not only the written ones
+    due = LogMeta(delta_bytes=10**9)
+    state = iter([(KEYS[3], b"z" * 100)])
+    plan = checkpoint_frames(due, {small: b"y"}, state, max_bytes=60, snapshot_min_bytes=0)
+    assert [key for key, _ in plan.oversized] == [KEYS[3]]
+    assert checkpoint_frames(LogMeta(), {small: b"y"}, iter(())).oversized == []

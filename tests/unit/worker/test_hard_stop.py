@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+from faust.exceptions import ProducerSendError
 
 from streams.worker import hard_stop
 from streams.worker.hard_stop import disk_error
@@ -74,6 +76,14 @@ def test_only_the_disk_s_complaints_are_disk_errors(exc: BaseException, said: st
     assert disk_error(exc) == said
 
 
+def size_error() -> Exception:
+    """A send refused for its size, as Faust's producer raises it."""
+    try:
+        raise ProducerSendError("Error while sending") from MessageSizeTooLargeError()
+    except ProducerSendError as exc:
+        return exc
+
+
 @pytest.mark.parametrize(
     ("exc", "advice"),
     [
@@ -82,6 +92,7 @@ def test_only_the_disk_s_complaints_are_disk_errors(exc: BaseException, said: st
             "Free space on that volume",
         ),
         (RuntimeError("broker refused"), "the logs above name the record"),
+        (size_error(), "Raise that topic's max.message.bytes"),
     ],
 )
 def test_the_stop_tells_the_operator_where_to_look(
@@ -101,3 +112,4 @@ def test_the_stop_tells_the_operator_where_to_look(
     assert message.startswith("stopping the worker without committing: writing out 3 state")
     assert str(exc) in message and advice in message, message
     assert ("Free space" in message) == (disk_error(exc) is not None)
+    assert ("max.message.bytes=4194304" in message) == (advice.startswith("Raise"))

@@ -11,8 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka.errors import MessageSizeTooLargeError
-from faust.exceptions import ProducerSendError
 
 from streams.domain.periods import periods_of
 from streams.domain.retention import Retention
@@ -32,6 +30,7 @@ from tests.unit.worker.test_batch_handler import (
     internal_records,
     runtime,
 )
+from tests.unit.worker.test_hard_stop import size_error
 
 
 def test_pending_pairs_come_out_oldest_first_and_once() -> None:
@@ -121,12 +120,6 @@ async def test_a_document_too_large_for_the_topic_is_said_and_not_sent_again(
     real_send = rt.app.producer.send
     topic = rt.settings.topics.performance
     refused: list[str] = []
-
-    def size_error() -> Exception:
-        try:
-            raise ProducerSendError("Error while sending") from MessageSizeTooLargeError()
-        except ProducerSendError as exc:
-            return exc
 
     async def send(name: str, key: bytes | None, value: bytes | None, *rest: Any) -> Any:
         if name == topic and key is not None and key.decode().startswith("rep:"):
