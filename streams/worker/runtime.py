@@ -280,7 +280,13 @@ class Runtime:
             key_type=bytes,
             value_type=bytes,
             help="Per-scope state of reps, teams and deals",
-            extra_topic_configs=durability(self.settings),  # its changelog, as Faust makes it
+            # its changelog, as Faust makes it: a state record is never cut, and one larger
+            # than Kafka's default message limit (1 MiB) would stop the worker, so the topic
+            # takes what the producer sends (message_limits; an older changelog keeps its own)
+            extra_topic_configs={
+                **durability(self.settings),
+                "max.message.bytes": str(PRODUCER_REQUEST_BYTES),
+            },
         )
         table.runtime = self
         return self.app.tables.add(table)

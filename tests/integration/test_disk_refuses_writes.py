@@ -36,7 +36,9 @@ async def test_a_disk_that_refuses_the_state_stops_the_worker_and_loses_nothing(
     now = datetime.now(UTC)
     events = generate(now)
     exp = Expected(events, late_grace=GRACE)
-    cluster = Cluster(kafka_bootstrap, unique_name, tmp_path, extra_env=EXTRA_ENV)
+    # a static member: each restart takes the stopped worker's partitions back at once
+    static = {**EXTRA_ENV, "SALES_GROUP_INSTANCE_ID": "disk"}
+    cluster = Cluster(kafka_bootstrap, unique_name, tmp_path, extra_env=static)
     try:
         # 1. the disk fills while the worker runs: a checkpoint's write fails
         worker = cluster.start_worker(file_size_limit=FILE_LIMIT, run=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from streams.worker.outgoing import PRODUCER_REQUEST_BYTES
 from tests.support.clock import clear_of_month_start
 from tests.support.topics import create_topic
 from tests.support.workers import (
@@ -146,6 +147,10 @@ async def test_topics_created_at_startup(cluster: Cluster) -> None:
     for kind in ("activities", "deals", "feedback", "targets", "alerts", "deadletter"):
         assert topics[cluster.topic(kind)][0] == 8
     assert topics[cluster.topic("targets")][1].get("cleanup.policy") == "compact"
+    # the changelog takes any record the producer sends: a state record is never cut
+    changelog = topics[f"{cluster.name}-scopes-changelog"][1]
+    assert changelog.get("cleanup.policy") == "compact"
+    assert changelog.get("max.message.bytes") == str(PRODUCER_REQUEST_BYTES)
 
 
 async def test_late_event_goes_to_deadletter(cluster: Cluster) -> None:
