@@ -97,20 +97,31 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) 
 async def described_configs(admin: AIOKafkaAdminClient, resource: Any) -> dict[str, str] | None:
     """The configuration of one ConfigResource (a topic, a broker) by name; None when the
     broker answers with an error (not allowed to describe it, say)."""
-    found: dict[str, str] = {}
-    for result in await admin.describe_configs([resource]):
-        for described in result.resources:
-            if described[0] != 0:
-                return None
-            found.update((entry[0], entry[1]) for entry in described[4] if entry[1] is not None)
+    return (await _described(admin, [resource])).get(resource.name)
+
+
+async def topic_configs(admin: AIOKafkaAdminClient, topics: Iterable[str]) -> dict[str, Any]:
+    """The configuration of each topic, in one request; a topic the broker would not describe
+    (not allowed, say) is left out."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    return await _described(admin, [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+
+
+async def _described(admin: AIOKafkaAdminClient, resources: list[Any]) -> dict[str, Any]:
+    found: dict[str, dict[str, str]] = {}
+    if not resources:
+        return found
+    for result in await admin.describe_configs(resources):
+        for described in result.resources:  # (error code, message, type, name, entries)
+            if described[0] == 0:
+                entries = described[4]
+                found[described[3]] = {e[0]: e[1] for e in entries if e[1] is not None}
     return found
 
 
-async def message_limit(admin: AIOKafkaAdminClient, topic: str) -> int | None:
-    """The topic's max.message.bytes, or None when the broker does not say."""
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-
-    configs = await described_configs(admin, ConfigResource(ConfigResourceType.TOPIC, topic))
+def message_limit(configs: dict[str, str] | None) -> int | None:
+    """A topic's max.message.bytes, from its configuration; None when the broker does not say."""
     limit = (configs or {}).get("max.message.bytes")
     return int(limit) if limit is not None else None
 

@@ -88,7 +88,12 @@ async def _topics_ready(settings: Settings) -> Settings:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from streams.worker.kafka_options import kafka_options
-    from streams.worker.topics import ensure_topics, message_limit
+    from streams.worker.topics import (
+        changelog_topic,
+        ensure_topics,
+        message_limit,
+        topic_configs,
+    )
 
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     try:
@@ -98,12 +103,17 @@ async def _topics_ready(settings: Settings) -> Settings:
         # changelog of another count, the advice to set that count was then refused too
         await _check_partitions(settings, admin)
         await ensure_topics(settings)
+        # the topics and their configurations, asked once for every check below
+        existing = set(await admin.list_topics())
+        t = settings.topics
+        ours = (changelog_topic(settings), t.scopes, t.targets, t.performance, t.deadletter)
+        configs = await topic_configs(admin, [topic for topic in ours if topic in existing])
         commits = await admin.list_consumer_group_offsets(settings.app_id)
-        await _check_changelog(settings, admin, commits)
+        await _check_changelog(settings, existing, commits)
         await _check_internal_backlog(settings, commits)
-        await _check_retention(settings, admin)
-        await _check_message_limits(settings, admin)
-        limit = await message_limit(admin, settings.topics.deadletter)
+        _check_retention(settings, configs)
+        _check_message_limits(settings, configs)
+        limit = message_limit(configs.get(t.deadletter))
         cluster = await admin.describe_cluster()
         await _check_session_timeout(settings, admin, cluster)
     finally:
@@ -177,7 +187,7 @@ async def _check_partitions(settings: Settings, admin: Any) -> None:
             )
 
 
-async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, Any]) -> None:
+async def _check_changelog(settings: Settings, existing: set[str], commits: dict[Any, Any]) -> None:
     """Refuse to start on a changelog that lost records the group's commits recorded
     (streams.worker.changelog_watermark): the state would be restored without them."""
     from streams.worker import changelog_watermark
@@ -192,7 +202,7 @@ async def _check_changelog(settings: Settings, admin: Any, commits: dict[Any, An
         return
     topic = changelog_topic(settings)
     ends = dict.fromkeys(furthest, 0)  # a changelog deleted (Faust makes it anew) holds nothing
-    if topic in await admin.list_topics():
+    if topic in existing:
         ends = await partition_offsets(settings, topic, furthest, end=True)
     losses = changelog_watermark.lost_partitions(furthest, ends)
     if losses:
@@ -215,21 +225,18 @@ async def _check_internal_backlog(settings: Settings, commits: dict[Any, Any]) -
         raise SystemExit(internal_loss.refusal(topic, settings.app_id, gaps))
 
 
-async def _check_retention(settings: Settings, admin: Any) -> None:
+def _check_retention(settings: Settings, configs: dict[str, Any]) -> None:
     """Refuse to start on a changelog Kafka may delete by age or size; say so of a targets
-    or performance topic (streams.worker.topic_retention)."""
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-
+    or performance topic (streams.worker.topic_retention). `configs`: of each topic that
+    exists and was described."""
     from streams.worker import topic_retention
-    from streams.worker.topics import changelog_topic, described_configs
+    from streams.worker.topics import changelog_topic
 
     changelog = changelog_topic(settings)
-    existing = set(await admin.list_topics())
     for topic in (changelog, settings.topics.targets, settings.topics.performance):
-        if topic not in existing:
+        if topic not in configs:
             continue  # Faust creates the changelog compacted; ensure_topics made the others
-        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-        deletion = topic_retention.deletes_records(await described_configs(admin, resource) or {})
+        deletion = topic_retention.deletes_records(configs[topic])
         if deletion is None:
             continue
         if topic == changelog:
@@ -237,19 +244,18 @@ async def _check_retention(settings: Settings, admin: Any) -> None:
         log.warning(topic_retention.reader_warning(topic, deletion))
 
 
-async def _check_message_limits(settings: Settings, admin: Any) -> None:
+def _check_message_limits(settings: Settings, configs: dict[str, Any]) -> None:
     """Refuse to start on a changelog or internal topic whose max.message.bytes cannot take
     the worker's largest frame or envelope (streams.worker.message_limits)."""
     from streams.worker.message_limits import too_small
     from streams.worker.topics import changelog_topic, message_limit
 
-    existing = set(await admin.list_topics())
     for topic, role in (
         (changelog_topic(settings), "changelog"),
         (settings.topics.scopes, "internal"),
     ):
-        if topic in existing:
-            refusal = too_small(topic, await message_limit(admin, topic), role)
+        if topic in configs:
+            refusal = too_small(topic, message_limit(configs[topic]), role)
             if refusal is not None:
                 raise SystemExit(refusal)
 
