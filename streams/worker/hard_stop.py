@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from streams.engine.items import UnreadableEnvelope
 from streams.worker.outgoing import PRODUCER_REQUEST_BYTES, too_large
+from streams.worker.topic_retention import alter_command
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,8 @@ def after_stop(exc: BaseException) -> str:
             "A record was larger than its topic takes (the ERROR above names the topic; a "
             "state record larger than a changelog frame is named in a WARNING above). Nothing "
             "is lost: no offset was committed past it. Raise that topic's max.message.bytes "
-            "(kafka-configs.sh --bootstrap-server <KAFKA_BOOTSTRAP> --alter --entity-type "
-            f"topics --entity-name <topic> --add-config max.message.bytes={PRODUCER_REQUEST_BYTES}"
-            "), then restart the worker; a record past that, the most its producer sends, "
+            f"({alter_command('<topic>', f'max.message.bytes={PRODUCER_REQUEST_BYTES}')}), "
+            "then restart the worker; a record past that, the most its producer sends, "
             "cannot be written: report it with this message"
         )
     if isinstance(exc, UnreadableEnvelope):

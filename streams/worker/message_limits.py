@@ -15,6 +15,7 @@ limit instead: they can be, streams.domain.deadletter.)
 from __future__ import annotations
 
 from streams.worker.changelog_frames import FRAME_BYTES
+from streams.worker.topic_retention import alter_command
 
 #: the largest envelope of the internal topic (streams.worker.batch_handler)
 ENVELOPE_BYTES = 512 * 1024
@@ -35,7 +36,5 @@ def too_small(topic: str, limit: int | None, role: str) -> str | None:
         f"salespulse worker: the {role} topic {topic} takes records of at most {limit} bytes "
         f"(max.message.bytes), and the worker writes records of up to {NEEDED} there: the "
         "first large one would be refused, and the worker would stop at it at every start. "
-        "Raise it to Kafka's default: kafka-configs.sh --bootstrap-server <KAFKA_BOOTSTRAP> "
-        f"--alter --entity-type topics --entity-name {topic} --add-config "
-        f"max.message.bytes={KAFKA_DEFAULT}"
+        f"Raise it to Kafka's default: {alter_command(topic, f'max.message.bytes={KAFKA_DEFAULT}')}"
     )

@@ -24,7 +24,7 @@ import orjson
 
 from streams.domain.periods import PeriodError, parse_period
 from streams.worker.medians import performance_documents
-from streams.worker.outgoing import too_large
+from streams.worker.outgoing import PRODUCER_REQUEST_BYTES, too_large
 from streams.worker.rate_limited_log import RateLimitedLog
 
 if TYPE_CHECKING:  # the runtime holds the pending set defined here
@@ -207,13 +207,14 @@ def _say_too_large(topic: str, pair: ScopePeriod, size: int) -> None:
     scope, period = pair
     _too_large_log.add(
         "the %s document of %s in %s is %d bytes, more than %s takes (its max.message.bytes, "
-        "or the producer's request size of 4 MiB): not published, and not tried again until "
+        "or the producer's request size of %d bytes): not published, and not tried again until "
         "its figures change (the API answers them). Raise the topic's max.message.bytes",
         topic,
         scope,
         period,
         size,
         topic,
+        PRODUCER_REQUEST_BYTES,
     )
 
 

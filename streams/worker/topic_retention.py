@@ -38,12 +38,18 @@ def deletes_records(configs: Mapping[str, str]) -> str | None:
     return ", ".join([f"cleanup.policy={policy}", *limits])
 
 
-def fix_command(topic: str) -> str:
-    """The kafka-configs call that makes the topic compacted."""
+def alter_command(topic: str, config: str) -> str:
+    """The kafka-configs call that sets one of the topic's configurations ("name=value"):
+    what every refusal about a topic's settings tells the operator to run."""
     return (
         "kafka-configs.sh --bootstrap-server <KAFKA_BOOTSTRAP> --alter --entity-type topics "
-        f"--entity-name {topic} --add-config cleanup.policy=compact"
+        f"--entity-name {topic} --add-config {config}"
     )
+
+
+def fix_command(topic: str) -> str:
+    """The kafka-configs call that makes the topic compacted."""
+    return alter_command(topic, "cleanup.policy=compact")
 
 
 def changelog_refusal(topic: str, deletion: str) -> str:
