@@ -148,10 +148,16 @@ def topics_script(service: dict[str, Any]) -> str:
 
 
 def script_topics(script: str) -> dict[str, dict[str, str]]:
-    """{topic: configs} the `topics` script creates (`topic NAME` and `compacted NAME` lines)."""
+    """{topic: configs} the `topics` script creates (`topic NAME`, `compacted NAME` and
+    `purged NAME` lines: the last, the internal topic the workers purge)."""
+    from streams.worker.topics import purged_by_the_worker
+
+    kinds = {"topic": {}, "compacted": {"cleanup.policy": "compact"}}
+    kinds["purged"] = purged_by_the_worker()
     found: dict[str, dict[str, str]] = {}
-    for kind, name in re.findall(r"^\s*(topic|compacted)\s+([\w.-]+)\s*$", script, re.MULTILINE):
-        found[name] = {"cleanup.policy": "compact"} if kind == "compacted" else {}
+    pattern = r"^\s*(topic|compacted|purged)\s+([\w.-]+)\s*$"
+    for kind, name in re.findall(pattern, script, re.MULTILINE):
+        found[name] = dict(kinds[kind])
     return found
 
 

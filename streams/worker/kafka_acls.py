@@ -26,6 +26,7 @@ OPERATIONS = {
     "Read": 3,
     "Write": 4,
     "Create": 5,
+    "Delete": 6,
     "Describe": 8,
     "DescribeConfigs": 10,
 }
@@ -76,8 +77,9 @@ def worker_grants(settings: Settings) -> list[Grant]:
         Grant(
             "topic",
             t.scopes,
-            ("Read", "Write", "Create", "DescribeConfigs"),
-            why="the internal topic: its max.message.bytes is checked at start",
+            ("Read", "Write", "Create", "Delete", "DescribeConfigs"),
+            why="the internal topic: its records deleted once folded, its configuration "
+            "checked at start",
         ),
         Grant(
             "topic",

@@ -377,6 +377,12 @@ class Settings:
     api_advertised_url: str = ""
     #: the largest dead-letter record; lowered at start to the topic's max.message.bytes
     deadletter_max_bytes: int = DEADLETTER_MAX_BYTES
+    #: seconds between deletions of the internal topic's folded records
+    #: (streams.worker.internal_purge; Kafka Streams' repartition.purge.interval.ms)
+    internal_purge_interval: float = 30.0
+    #: whether the worker deletes them: learnt at start, True when the topic keeps records
+    #: for ever (as the worker creates it)
+    internal_purge: bool = False
     #: the Kafka cluster's id, learnt at start: the local state belongs to one app id on
     #: one cluster (streams.tools.commands.worker, the data dir's owner)
     kafka_cluster_id: str | None = None
@@ -472,6 +478,7 @@ class Settings:
             alert_settle=_float(env, "SALES_ALERT_SETTLE", 5.0),
             commit_interval=_float(env, "SALES_COMMIT_INTERVAL", 1.0, minimum=0.05),
             stop_timeout=_float(env, "SALES_STOP_TIMEOUT", 30.0, minimum=1.0),
+            internal_purge_interval=_float(env, "SALES_INTERNAL_PURGE_INTERVAL", 30.0, minimum=0.1),
             store_memory_bytes=_int(
                 env, "SALES_STORE_MEMORY_BYTES", STORE_BUDGET_BYTES, minimum=MIN_STORE_BUDGET_BYTES
             ),

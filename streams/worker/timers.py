@@ -19,6 +19,7 @@ from typing import Any
 from streams.engine.items import Tick, encode_envelope
 from streams.engine.processor import ANNOUNCE_SECONDS, minute_tick
 from streams.worker.batch_handler import announce_medians, owned_partitions
+from streams.worker.internal_purge import InternalPurge
 from streams.worker.kafka_contact import PROBE_SECONDS, KafkaContact, probe
 from streams.worker.performance_publisher import PublishPacer, publish_pending
 from streams.worker.rate_limited_log import RateLimitedLog
@@ -138,6 +139,8 @@ def register(rt: Runtime) -> None:
         report_held_back(logging.getLogger())
 
     watch_kafka_contact(rt)
+    if rt.settings.internal_purge:
+        purge_internal_topic(rt)
 
     @app.task
     async def watch_event_loop() -> None:
@@ -163,6 +166,20 @@ def watch_kafka_contact(rt: Runtime) -> None:
         client = producer_client(rt.app)
         if client is not None:  # None: the producer has not started yet
             await probe(contact, client.force_metadata_update, time.time)
+
+
+def purge_internal_topic(rt: Runtime) -> None:
+    """The internal topic's folded records deleted (streams.worker.internal_purge)."""
+    purge = InternalPurge(rt.settings)
+    topic = rt.settings.topics.scopes
+
+    @rt.app.timer(rt.settings.internal_purge_interval, name="purge-internal-topic")
+    @guarded
+    async def purge_internal() -> None:
+        if rt.ready:
+            await purge.run(
+                tp.partition for tp in rt.app.consumer.assignment() if tp.topic == topic
+            )
 
 
 def producer_client(app: Any) -> Any:

@@ -7,6 +7,12 @@ fine for a week; then Kafka deletes the oldest frames, the snapshot of a quiet p
 among them, and the next restore rebuilds figures with events missing, without a word. So
 the worker refuses to start on a changelog Kafka may delete by age or size.
 
+The internal topic is kept for ever and purged by the worker once folded
+(streams.worker.internal_purge). One that deletes by age or size is left to its retention,
+and a record every worker was stopped too long to fold is lost with it: said, not refused
+(streams.worker.internal_loss refuses once that happened). One that compacts would refuse
+every record (its records carry no key): refused.
+
 `sales.targets` and `sales.performance` are compacted for their readers (the latest target,
 the latest document of each key); deleted by age, a reader from the start misses the keys
 that did not change within the retention: said, not refused (the worker keeps its targets
@@ -26,7 +32,7 @@ def deletes_records(configs: Mapping[str, str]) -> str | None:
     """How Kafka would delete this topic's records by age or size ("cleanup.policy=delete,
     retention.ms=604800000"), or None when it only compacts or keeps them for ever."""
     policy = configs.get("cleanup.policy", "delete")
-    if "delete" not in {p.strip() for p in policy.split(",")}:
+    if "delete" not in policies(configs):
         return None
     limits = [
         f"{name}={configs[name]}"
@@ -36,6 +42,17 @@ def deletes_records(configs: Mapping[str, str]) -> str | None:
     if not limits:
         return None
     return ", ".join([f"cleanup.policy={policy}", *limits])
+
+
+def policies(configs: Mapping[str, str]) -> set[str]:
+    """The topic's cleanup policies ("delete", "compact")."""
+    return {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+
+
+def kept_for_ever(configs: Mapping[str, str]) -> bool:
+    """Whether Kafka neither deletes nor compacts this topic's records: what the worker's
+    own purge of the internal topic needs."""
+    return policies(configs) == {"delete"} and deletes_records(configs) is None
 
 
 def alter_command(topic: str, config: str) -> str:
@@ -67,4 +84,25 @@ def reader_warning(topic: str, deletion: str) -> str:
     return (
         f"{topic} has {deletion}: a reader from its start misses the keys that did not "
         f"change within that retention. Make it compacted: {fix_command(topic)}"
+    )
+
+
+def internal_warning(topic: str, deletion: str) -> str:
+    """What the operator reads for an internal topic that deletes by age or size."""
+    return (
+        f"the internal topic {topic} has {deletion}: a record not folded by then (every "
+        "worker stopped, or behind, that long) is deleted unread, and the worker then refuses "
+        "to start. Let it keep records for ever, and workers started after that delete them "
+        "once folded: "
+        f"{alter_command(topic, 'retention.ms=-1,retention.bytes=-1')}"
+    )
+
+
+def internal_refusal(topic: str, policy: str) -> str:
+    """What the operator reads for an internal topic that compacts."""
+    return (
+        f"salespulse worker: the internal topic {topic} has cleanup.policy={policy}: Kafka "
+        "refuses its records, which carry no key, and would drop unfolded ones. Make it "
+        "delete records as the worker creates it: "
+        f"{alter_command(topic, 'cleanup.policy=delete,retention.ms=-1,retention.bytes=-1')}"
     )

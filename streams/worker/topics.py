@@ -17,8 +17,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from streams.worker.internal_purge import SEGMENT_BYTES, SEGMENT_MS
 from streams.worker.kafka_options import kafka_options
 from streams.worker.settings import Settings
+from streams.worker.topic_retention import UNLIMITED
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,19 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
         NewTopic(t.alerts, n, rf, topic_configs=durable),
         NewTopic(t.performance, n, rf, topic_configs=compact),
         NewTopic(t.deadletter, n, rf, topic_configs=durable),
-        NewTopic(t.scopes, n, rf, topic_configs=durable),
+        NewTopic(t.scopes, n, rf, topic_configs={**durable, **purged_by_the_worker()}),
     ]
+
+
+def purged_by_the_worker() -> dict[str, str]:
+    """The internal topic keeps its records until the worker deletes them, folded
+    (streams.worker.internal_purge), in segments small enough to be freed soon after."""
+    return {
+        "retention.ms": UNLIMITED,
+        "retention.bytes": UNLIMITED,
+        "segment.bytes": str(SEGMENT_BYTES),
+        "segment.ms": str(SEGMENT_MS),
+    }
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str] | None = None) -> list[str]:

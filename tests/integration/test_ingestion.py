@@ -15,6 +15,7 @@ from tests.support.topics import create_topic
 from tests.support.workers import (
     Cluster,
     eventually,
+    folded_records_deleted,
     http_get,
     produce,
     read_topic,
@@ -140,7 +141,10 @@ def unlabelled(metrics: str, name: str) -> float:
     return value
 
 
-async def test_topics_created_at_startup(cluster: Cluster) -> None:
+async def test_topics_created_at_startup_and_folded_internal_records_deleted(
+    cluster: Cluster,
+) -> None:
+    cluster.extra_env = {"SALES_INTERNAL_PURGE_INTERVAL": "0.5"}
     worker = cluster.start_worker()
     await wait_ready([worker])
     topics = await topic_partitions(cluster.bootstrap)
@@ -151,6 +155,31 @@ async def test_topics_created_at_startup(cluster: Cluster) -> None:
     changelog = topics[f"{cluster.name}-scopes-changelog"][1]
     assert changelog.get("cleanup.policy") == "compact"
     assert changelog.get("max.message.bytes") == str(PRODUCER_REQUEST_BYTES)
+    # the internal topic keeps records until the worker deleted them, folded
+    internal = topics[cluster.topic("scopes")][1]
+    assert (internal.get("retention.ms"), internal.get("retention.bytes")) == ("-1", "-1")
+
+    # won deals and records keyed by no rep cross the internal topic
+    now = clear_of_month_start(datetime.now(UTC).replace(microsecond=0), timedelta(minutes=5))
+    deals = [
+        {**activity(f"d{n}", f"r{n}", now), "deal_id": f"D{n}", "outcome": "won",
+         "amount": 10, "currency": "USD"}
+        for n in range(8)
+    ]  # fmt: skip
+    await produce(cluster.bootstrap, [(cluster.topic("deals"), None, deal) for deal in deals])
+
+    async def counted() -> None:
+        status, body = await http_get(f"{worker.url}/v1/teams/north/performance")
+        assert status == 200 and body["deals"]["won"] == 8, body
+
+    await eventually(counted)
+    purged = await eventually(
+        lambda: folded_records_deleted(
+            cluster.name, cluster.topic("scopes"), bootstrap_servers=cluster.bootstrap
+        )
+    )
+    assert sum(offset for offset, _ in purged.values()) >= 8, purged
+    assert worker.alive(), worker.log_tail()
 
 
 async def test_late_event_goes_to_deadletter(cluster: Cluster) -> None:

@@ -3,8 +3,9 @@ lists and nothing more.
 
 The broker (deploy/kafka/kafka_local.py `--acls`) allows nothing without an ACL; its own
 user is a super user. `salespulse acls --apply`, run as that user, grants the worker's user
-what the list says; the worker then creates its topics, joins its group, folds an event and
-answers for it. Without the grants it stops at start, naming what Kafka refused.
+what the list says; the worker then creates its topics, joins its group, folds events,
+answers for them and deletes the internal topic's folded records. Without the grants it
+stops at start, naming what Kafka refused.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import pytest
 
 from tests.conftest import load_kafka_local
 from tests.integration.test_ingestion import activity
-from tests.support.workers import Cluster, eventually, free_port, http_get, salespulse
+from tests.support.workers import (
+    Cluster,
+    eventually,
+    folded_records_deleted,
+    free_port,
+    http_get,
+    salespulse,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +58,7 @@ async def test_a_worker_with_the_listed_acls_folds_and_answers(
     authorizing_broker: Any, unique_name: str, tmp_path: Path
 ) -> None:
     cluster = secured_cluster(authorizing_broker, unique_name, tmp_path)
+    cluster.extra_env = {**cluster.extra_env, "SALES_INTERNAL_PURGE_INTERVAL": "0.5"}
     admin_env = {
         **cluster.env(free_port()),
         **authorizing_broker.connection(load_kafka_local().ADMIN_USER).env(),
@@ -60,16 +69,24 @@ async def test_a_worker_with_the_listed_acls_folds_and_answers(
     try:
         worker = cluster.start_worker()
         call = activity("e1", "r1", datetime.now(UTC))
-        events = tmp_path / "activities.jsonl"
-        events.write_bytes(orjson.dumps(call) + b"\n")
-        sent = await salespulse(admin_env, "publish", "--kind", "activities", str(events))
-        assert sent.returncode == 0, sent.stderr
+        # a won deal's figure crosses the internal topic, which the worker then purges
+        won = {**call, "event_id": "d1", "deal_id": "D1", "outcome": "won", "amount": 5,
+               "currency": "USD"}  # fmt: skip
+        for kind, event in (("activities", call), ("deals", won)):
+            events = tmp_path / f"{kind}.jsonl"
+            events.write_bytes(orjson.dumps(event) + b"\n")
+            sent = await salespulse(admin_env, "publish", "--kind", kind, str(events))
+            assert sent.returncode == 0, sent.stderr
 
         async def counted() -> None:
             status, body = await http_get(f"{worker.url}/v1/reps/r1/performance")
             assert status == 200 and body["activities"]["total"] == 1, body
+            assert body["deals"]["won"] == 1, body
 
         await eventually(counted, timeout=90)
+        admin = authorizing_broker.connection(load_kafka_local().ADMIN_USER).aiokafka_options()
+        internal = cluster.topic("scopes")
+        await eventually(lambda: folded_records_deleted(unique_name, internal, **admin))
         assert "Authorization" not in worker.log_tail(400), worker.log_tail(400)
     finally:
         cluster.stop()

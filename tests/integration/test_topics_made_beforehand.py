@@ -7,7 +7,8 @@ broker.
   refuses it at start, with the command that fixes it, and starts once the topic is
   compacted; a performance topic that deletes is said.
 - Records of the internal topic deleted before the group folded them
-  (streams.worker.internal_loss): refused at start, naming the partitions.
+  (streams.worker.internal_loss): refused at start, naming the partitions. An internal
+  topic made to delete by age (not kept for ever and purged by the worker) is said.
 - Records that must fit (streams.worker.message_limits): an internal topic that takes less
   than the worker's largest envelope refused it under load, and the worker stopped at the
   same batch at every start. It is refused at start, naming the limit to set. A
@@ -102,6 +103,10 @@ async def test_an_internal_topic_too_small_for_an_envelope_is_refused_until_rais
     await alter(cluster.bootstrap, internal, {"max.message.bytes": str(KAFKA_DEFAULT)})
     worker = cluster.start_worker()
     await wait_ready([worker])
+    # made with the broker's 7 days: left to that retention, said with the fix
+    log = worker.log_path.read_text(errors="replace")
+    deletes = f"the internal topic {internal} has cleanup.policy=delete, retention.ms={WEEK_MS}"
+    assert deletes in log, log[-3000:]
 
 
 async def test_internal_records_deleted_before_they_were_folded_are_refused(

@@ -262,6 +262,32 @@ async def group_commits(bootstrap: str, group: str) -> dict[TopicPartition, Any]
         await admin.close()
 
 
+async def folded_records_deleted(
+    group: str, topic: str, **options: Any
+) -> dict[int, tuple[int, int]]:
+    """Partition -> (committed offset, first offset held) of `topic`'s partitions the
+    group committed past 0, asserting the records before each committed offset are
+    deleted (streams.worker.internal_purge); `options` reach the broker (bootstrap_servers,
+    SASL)."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        commits = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    committed = {tp: m.offset for tp, m in commits.items() if tp.topic == topic and m.offset > 0}
+    assert committed, f"the group {group} committed nothing past 0 on {topic}: {commits}"
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets(list(committed))
+    finally:
+        await consumer.stop()
+    found = {tp.partition: (committed[tp], starts[tp]) for tp in committed}
+    assert all(first == offset for offset, first in found.values()), found
+    return found
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently in a topic (all partitions, up to the end offsets)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

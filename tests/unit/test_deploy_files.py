@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from streams.worker.settings import Settings
-from streams.worker.topics import wanted_topics
+from streams.worker.topics import purged_by_the_worker, wanted_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -654,8 +654,9 @@ def worker_wanted_topics() -> dict[str, dict[str, str]]:
 
 def test_compose_creates_the_topics_as_the_worker_does() -> None:
     wanted = worker_wanted_topics()
-    compacted = {name for name, configs in wanted.items() if configs}
+    compacted = {n for n, configs in wanted.items() if configs.get("cleanup.policy") == "compact"}
     assert {"sales.targets", "sales.performance"} <= compacted
+    assert wanted["salespulse.scopes"] == purged_by_the_worker()
     script = compose_check.topics_script(compose_services()["topics"])
     assert compose_check.script_topics(script) == wanted
     assert compose_check.script_int_option(script, "partitions") == Settings().topic_partitions
@@ -687,8 +688,10 @@ def test_compose_topics_script_creates_and_compacts(tmp_path: Path) -> None:
             altered[opts["--entity-name"]] = opts["--add-config"]
     wanted = worker_wanted_topics()
     assert created == wanted
-    # a compacted topic left by an older stack (created without it) gets its policy
-    assert altered == {n: "cleanup.policy=compact" for n, c in wanted.items() if c}
+    # a topic left by an older stack (created without them) gets its configurations
+    assert altered == {
+        n: ",".join(f"{k}={v}" for k, v in c.items()) for n, c in wanted.items() if c
+    }
 
 
 # --------------------------------------------------------------------- requirements.lock

@@ -112,6 +112,7 @@ async def _topics_ready(settings: Settings) -> Settings:
         await _check_changelog(settings, existing, commits)
         await _check_internal_backlog(settings, commits)
         _check_retention(settings, configs)
+        purge = _check_internal_retention(settings, configs)
         _check_message_limits(settings, configs)
         limit = message_limit(configs.get(t.deadletter))
         cluster = await admin.describe_cluster()
@@ -119,7 +120,7 @@ async def _topics_ready(settings: Settings) -> Settings:
     finally:
         await admin.close()
     cluster_id = cluster.get("cluster_id")
-    settings = replace(settings, kafka_cluster_id=cluster_id)
+    settings = replace(settings, kafka_cluster_id=cluster_id, internal_purge=purge)
     if limit is not None and limit - DEADLETTER_OVERHEAD < settings.deadletter_max_bytes:
         fitted = max(limit - DEADLETTER_OVERHEAD, 1024)
         log.info("dead letters cut to %d bytes (max.message.bytes of the topic)", fitted)
@@ -242,6 +243,24 @@ def _check_retention(settings: Settings, configs: dict[str, Any]) -> None:
         if topic == changelog:
             raise SystemExit(topic_retention.changelog_refusal(topic, deletion))
         log.warning(topic_retention.reader_warning(topic, deletion))
+
+
+def _check_internal_retention(settings: Settings, configs: dict[str, Any]) -> bool:
+    """Whether the worker deletes the internal topic's folded records itself: when the topic
+    keeps them for ever, as the worker creates it (streams.worker.internal_purge). Refuse
+    one that compacts; say of one that deletes by age or size that it may lose records."""
+    from streams.worker import topic_retention
+
+    topic = settings.topics.scopes
+    found = configs.get(topic)
+    if found is None:  # not described (not allowed?): left to its retention
+        return False
+    if "compact" in topic_retention.policies(found):
+        raise SystemExit(topic_retention.internal_refusal(topic, found["cleanup.policy"]))
+    deletion = topic_retention.deletes_records(found)
+    if deletion is not None:
+        log.warning(topic_retention.internal_warning(topic, deletion))
+    return topic_retention.kept_for_ever(found)
 
 
 def _check_message_limits(settings: Settings, configs: dict[str, Any]) -> None:

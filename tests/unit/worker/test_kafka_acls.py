@@ -27,6 +27,8 @@ def test_every_topic_group_and_the_cluster_the_worker_uses_are_granted() -> None
     assert {t.name for t in wanted_topics(settings)} == set(literal)
     assert "crm.calls" in literal and literal["crm.calls"].operations == ("Read", "Create")
     assert {"Read", "Write"} <= set(literal["eu.scopes"].operations)
+    # the worker deletes the internal topic's folded records, and no other topic's
+    assert [name for name, g in literal.items() if "Delete" in g.operations] == ["eu.scopes"]
     # the topics whose configuration the start checks (message limits, cleanup policies)
     t = settings.topics
     for topic in (t.deadletter, t.scopes, t.targets, t.performance):
