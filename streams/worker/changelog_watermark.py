@@ -14,6 +14,12 @@ changelog's end offsets are compared with what the group's commits recorded
 worker refuses to start (`refusal`).
 A commit by a worker without this (an earlier version) records nothing; a new SALES_APP_ID
 (README, Reprocessing) has no commits: nothing to compare, nothing refused.
+
+The other way round, a group without commits beside a changelog holding state: Kafka
+deletes the offsets of a group that had no member for `offsets.retention.minutes` (7 days
+by default), so a deployment stopped that long restarts from the earliest input left. Its
+figures stay right (every event folded before comes again as a repeat, or late), but its
+dead letters repeat, unexplained: the start says why (`commits_gone_warning`).
 """
 
 from __future__ import annotations
@@ -66,4 +72,18 @@ def refusal(topic: str, group: str, losses: list[Loss]) -> str:
         "wrong. Restore the topic from a backup, or fold all the input again: under a new "
         "SALES_APP_ID (README, Reprocessing), or after deleting the consumer group "
         f"({group}) and the changelog topic."
+    )
+
+
+def commits_gone_warning(group: str, topic: str, records: int) -> str:
+    """What the operator reads when the group has no commits but its changelog holds state."""
+    return (
+        f"consumer group {group!r} has no committed offsets, but its changelog {topic} "
+        f"holds state ({records} records written): the group's offsets were deleted (Kafka "
+        "deletes those of a group with no member for the broker's "
+        "offsets.retention.minutes, 7 days by default) or reset, or a first run stopped "
+        "before its first commit. Every input topic is read again from its earliest "
+        "record: the events folded before count as repeats or, past SALES_LATE_GRACE, go "
+        "to the dead-letter topic as late_event again; figures do not change. Keep "
+        "offsets.retention.minutes above the longest time all workers may be stopped."
     )

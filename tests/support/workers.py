@@ -262,6 +262,22 @@ async def group_commits(bootstrap: str, group: str) -> dict[TopicPartition, Any]
         await admin.close()
 
 
+async def delete_group(bootstrap: str, group: str) -> None:
+    """Delete a consumer group without members, its committed offsets with it: what Kafka
+    does once it had none for offsets.retention.minutes (aiokafka's admin client has no
+    call for it: the request, sent to the group's coordinator)."""
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        coordinator = await admin.find_coordinator(group)
+        response = await admin._client.send(coordinator, DeleteGroupsRequest([group]))
+        assert [error for _, error in response.results] == [0], response
+    finally:
+        await admin.close()
+
+
 async def folded_records_deleted(
     group: str, topic: str, **options: Any
 ) -> dict[int, tuple[int, int]]:

@@ -190,10 +190,17 @@ async def _check_partitions(settings: Settings, admin: Any) -> None:
 
 async def _check_changelog(settings: Settings, existing: set[str], commits: dict[Any, Any]) -> None:
     """Refuse to start on a changelog that lost records the group's commits recorded
-    (streams.worker.changelog_watermark): the state would be restored without them."""
+    (streams.worker.changelog_watermark): the state would be restored without them. Say
+    why the input is read again when the group lost its commits but not its state."""
     from streams.worker import changelog_watermark
     from streams.worker.topics import changelog_topic, partition_offsets
 
+    topic = changelog_topic(settings)
+    if not commits and topic in existing:
+        partitions = range(settings.topic_partitions)
+        held = sum((await partition_offsets(settings, topic, partitions, end=True)).values())
+        if held:
+            log.warning(changelog_watermark.commits_gone_warning(settings.app_id, topic, held))
     furthest = changelog_watermark.recorded(
         (tp.partition, meta.metadata)
         for tp, meta in commits.items()
@@ -201,7 +208,6 @@ async def _check_changelog(settings: Settings, existing: set[str], commits: dict
     )
     if not furthest:
         return
-    topic = changelog_topic(settings)
     ends = dict.fromkeys(furthest, 0)  # a changelog deleted (Faust makes it anew) holds nothing
     if topic in existing:
         ends = await partition_offsets(settings, topic, furthest, end=True)
