@@ -2,12 +2,14 @@
 
 The internal topic (`<SALES_APP_ID>.scopes`) carries what one scope's batch sends another:
 input records not keyed by their rep, deals' figures for their reps and teams, first wins,
-memberships. Its records are kept for Kafka's retention (7 days unless set). A group whose
-workers were all stopped longer than that (or lagged that far) found its committed position
-deleted: the client started again at the earliest record left, with a WARNING of skipped
-records, and the figures went on without those contributions for good. So the worker
-refuses to start when a partition's committed offset lies before the partition's first
-record, as it does for a changelog that lost records (streams.worker.changelog_watermark).
+memberships. The worker creates it to keep records until they are folded
+(streams.worker.internal_purge); one made with a retention (beforehand, or by a version
+before 2026-12-08 with Kafka's 7 days) deletes them by age. A group whose workers were all
+stopped longer than that (or lagged that far) found its committed position deleted: the
+client started again at the earliest record left, with a WARNING of skipped records, and
+the figures went on without those contributions for good. So the worker refuses to start
+when a partition's committed offset lies before the partition's first record, as it does
+for a changelog that lost records (streams.worker.changelog_watermark).
 """
 
 from __future__ import annotations
