@@ -15,7 +15,7 @@ from tests.support.workers import (
     free_port,
     http_get,
     produce,
-    read_topic,
+    records_written,
     wait_ready,
 )
 
@@ -102,5 +102,5 @@ async def test_a_second_app_id_reprocesses_the_inputs_into_its_own_state(
         assert await figures(second) == before, second.log_tail()
 
     await eventually(same_figures)
-    assert await read_topic(cluster.bootstrap, f"{second_id}.scopes"), "its own internal topic"
+    assert await records_written(cluster.bootstrap, f"{second_id}.scopes"), "its own internal"
     assert await figures(first) == before, "the first deployment counted nothing twice"

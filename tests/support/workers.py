@@ -304,6 +304,22 @@ async def folded_records_deleted(
     return found
 
 
+async def records_written(bootstrap: str, topic: str) -> int:
+    """How many records were ever written to `topic` (its partitions' end offsets): those
+    the worker purged since count too."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently in a topic (all partitions, up to the end offsets)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
