@@ -40,6 +40,7 @@ from streams.domain.vocabulary import (
     PROCESSING_ERROR,
     UNKNOWN_CURRENCY,
 )
+from streams.engine.account_wins import AccountWinsSet
 from streams.engine.deal_touches import DealTouches
 from streams.engine.hour_slot import HourSlot
 from streams.engine.items import (
@@ -69,7 +70,6 @@ from streams.engine.queries import (
 )
 from streams.engine.rollups import APPLIED_KINDS, HOUR_SECONDS, ScopeView, Views
 from streams.engine.state import (
-    ACCOUNT,
     ALERTS,
     DAY,
     DEAL,
@@ -86,7 +86,6 @@ from streams.engine.state import (
     QUARTER_HOUR,
     STREAM_TIME,
     TARGET,
-    AccountWins,
     DayRecord,
     DealSlot,
     DealState,
@@ -417,6 +416,7 @@ class _Batch:
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
         self.touches_of: dict[str, DealTouches] = {}
+        self.accounts_of: dict[str, AccountWinsSet] = {}
         #: deals that had events of their own in this batch (replays included)
         self.deals_with_events: set[str] = set()
         #: account scope -> its first win before this batch, and the deals that reported
@@ -922,21 +922,26 @@ class _Batch:
             )
         return touches
 
+    def account_wins(self, scope: str) -> AccountWinsSet:
+        """An account's won deals, loaded once per batch (only this batch's
+        `handle_account_deal` changes them)."""
+        wins = self.accounts_of.get(scope)
+        if wins is None:
+            wins = self.accounts_of[scope] = AccountWinsSet.load(
+                scope, self.load, MAX_IDS_PER_RECORD
+            )
+        return wins
+
     def handle_account_deal(self, item: AccountDealItem) -> None:
         """An account keeps its won deals, to know its first win (customers.new/repeat)."""
-        key = (item.scope, ACCOUNT)
-        record: AccountWins | None = self.load(key)
+        wins = self.account_wins(item.scope)
         if item.scope not in self.first_before:
-            self.first_before[item.scope] = first_win(record)
+            self.first_before[item.scope] = wins.first()
         self.account_askers.setdefault(item.scope, set()).add(item.deal_id)
-        won = dict(record.won) if record is not None else {}
-        if won.get(item.deal_id) == item.won_at:
+        if wins.won_at(item.deal_id) == item.won_at:
             return
-        if item.won_at is None:
-            del won[item.deal_id]
-        else:
-            won[item.deal_id] = item.won_at
-        self.put(key, AccountWins(won) if won else None)
+        for key, record in wins.set(item.deal_id, item.won_at):
+            self.put(key, record)
 
     def handle_first_win(self, item: FirstWinItem) -> None:
         key = (item.scope, DEAL_STATE)
@@ -1184,11 +1189,11 @@ class _Batch:
     def emit_first_wins(self) -> None:
         """Answer every deal that reported, and all won deals when the first win moved."""
         for scope in sorted(self.account_askers):
-            record: AccountWins | None = self.load((scope, ACCOUNT))
-            first = first_win(record)
+            wins = self.account_wins(scope)
+            first = wins.first()
             recipients = set(self.account_askers[scope])
-            if first != self.first_before.get(scope) and record is not None:
-                recipients.update(record.won)
+            if first != self.first_before.get(scope):
+                recipients.update(wins.deal_ids())
             account = scope.split(":", 1)[1]
             at, first_id = first if first is not None else (None, None)
             for deal_id in sorted(recipients):
@@ -1419,13 +1424,6 @@ def _newer(part: HourCounts, held: HourCounts | None) -> bool:
     while a newer one was folded where it was made, or a replay's) never takes counts away,
     and an equal one changes nothing."""
     return held is None or part.events() > held.events()
-
-
-def first_win(record: AccountWins | None) -> tuple[float, str] | None:
-    """(occurred_at, deal_id) of an account's first win; ties go to the smaller deal_id."""
-    if record is None or not record.won:
-        return None
-    return min((at, deal_id) for deal_id, at in record.won.items())
 
 
 def deal_version(event: Deal, amount_base: str | None) -> DealVersion:

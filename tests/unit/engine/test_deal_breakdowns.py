@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from streams.engine.items import RawEvent
+from streams.engine.state import ACCOUNT, MAX_IDS_PER_RECORD, decode_value, parse_key
 from tests.unit.engine.scope_harness import (
     DAY,
     Harness,
@@ -364,6 +365,40 @@ def test_first_win_retracted_moves_customers_new_to_the_next_deal() -> None:
     assert g82(h, "team:t1", "2026-11")["customers"] == customers(2, 1, 0)
     assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 1, 0)
     check_oracle(h, log, scopes, periods)
+
+
+def test_an_account_of_thousands_of_wins_keeps_bounded_records_and_its_first_win() -> None:
+    """One record per account grew with its wins (some 90,000 passed what a changelog record
+    may hold): they spread over records of MAX_IDS_PER_RECORD deals, and the first win still
+    moves when it is reopened, and back when it is won again."""
+    h, log = fresh()
+    wins = [
+        deal(f"e{n}", f"D{n:05d}", f"r{n % 3}", "t1", at(11, 2 + n % 20, n % 24, n % 60), "won",
+             1, account_id="A")
+        for n in range(2 * MAX_IDS_PER_RECORD + 300)
+    ]  # fmt: skip
+    first = deal("f", "D-first", "r9", "t2", at(11, 1), "won", 1, account_id="A")
+    run(h, [*wins[:1500], first, *wins[1500:]], log)
+    records = [
+        decode_value(ACCOUNT, value)
+        for p in h.parts
+        for key, value in p.store.items()
+        if parse_key(key)[:2] == ("account:A", ACCOUNT)
+    ]
+    assert sorted(len(r.won) for r in records) == [301, MAX_IDS_PER_RECORD, MAX_IDS_PER_RECORD]
+    assert g82(h, "rep:r9", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "team:t1", "2026-11")["customers"] == customers(1, 0, 0)
+
+    # the first win reopened: the next earliest, D00000 (r0, 2 November 00:00), is first
+    run(h, [deal("f2", "D-first", "r9", "t2", at(11, 1, 11), "reopened")], log)
+    assert g82(h, "rep:r0", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "team:t1", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "rep:r9", "2026-11")["customers"] == customers(0, 0, 0)
+    # won again an hour later, still before D00000: first again, wherever its record is
+    run(h, [deal("f3", "D-first", "r9", "t2", at(11, 1, 12), "won", 1, account_id="A")], log)
+    assert g82(h, "rep:r9", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "team:t1", "2026-11")["customers"] == customers(1, 0, 0)
+    check_oracle(h, log, ["rep:r0", "rep:r9", "team:t1", "team:t2"], ["2026-11"])
 
 
 def test_a_tie_in_first_win_goes_to_the_smaller_deal_id() -> None:
