@@ -152,8 +152,11 @@ def script_topics(script: str) -> dict[str, dict[str, str]]:
     `purged NAME` lines: the last, the internal topic the workers purge)."""
     from streams.worker.topics import purged_by_the_worker
 
-    kinds = {"topic": {}, "compacted": {"cleanup.policy": "compact"}}
-    kinds["purged"] = purged_by_the_worker()
+    kinds = {
+        "topic": {},
+        "compacted": {"cleanup.policy": "compact"},
+        "purged": purged_by_the_worker(),
+    }
     found: dict[str, dict[str, str]] = {}
     pattern = r"^\s*(topic|compacted|purged)\s+([\w.-]+)\s*$"
     for kind, name in re.findall(pattern, script, re.MULTILINE):
