@@ -164,8 +164,8 @@ async def test_documents_too_large_for_the_performance_topic_are_said_not_sent_a
 ) -> None:
     """A performance topic whose max.message.bytes is below a document's size (a platform's
     policy, or thousands of deal sources in one document): each refused document is said
-    once, naming its scope, period and size, and not sent again at every run; the figures
-    stay on the API."""
+    once, naming its scope, period and size, and not sent again at every run until its
+    figures change; the figures stay on the API."""
     performance = cluster.topic("performance")
     await create_topic(
         performance,
@@ -185,14 +185,18 @@ async def test_documents_too_large_for_the_performance_topic_are_said_not_sent_a
     await produce(cluster.bootstrap, [(cluster.topic("activities"), b"ada", c) for c in calls])
     said = f"the {performance} document of rep:ada in {month} is "
 
-    async def refused() -> None:
+    async def refused_with_every_call() -> None:
+        status, body = await http_get(f"{worker.url}/v1/reps/ada/performance?period={month}")
+        assert status == 200 and body["activities"]["total"] == 3, body
         assert said in worker.log_path.read_text(errors="replace"), worker.log_tail()
 
-    await eventually(refused, timeout=60)
-    await asyncio.sleep(3)  # three more runs of the publisher (SALES_PERFORMANCE_MIN_INTERVAL)
+    await eventually(refused_with_every_call, timeout=60)
+    # a document whose figures changed is a new one, said again: the calls may have come in
+    # two batches (a loaded machine). Once they stopped changing, nothing is said again.
+    await asyncio.sleep(2)  # the publisher's run after the last change (every 0.5 s)
+    settled = worker.log_path.read_text(errors="replace").count(said)
+    await asyncio.sleep(3)  # six more runs of the publisher (SALES_PERFORMANCE_MIN_INTERVAL)
     log = worker.log_path.read_text(errors="replace")
-    assert log.count(said) == 1, log[-3000:]
+    assert 1 <= log.count(said) == settled <= 3, log[-3000:]
     assert "sent again at the next run" not in log, log[-3000:]
-    status, body = await http_get(f"{worker.url}/v1/reps/ada/performance?period={month}")
-    assert status == 200 and body["activities"]["total"] == 3, body
     assert worker.alive()
