@@ -175,9 +175,7 @@ async def test_topics_created_at_startup_and_folded_internal_records_deleted(
     await eventually(counted)
     # (envelopes carry many items: how many records the deals made is not theirs to say)
     await eventually(
-        lambda: folded_records_deleted(
-            cluster.name, cluster.topic("scopes"), bootstrap_servers=cluster.bootstrap
-        )
+        lambda: folded_records_deleted(cluster.bootstrap, cluster.name, cluster.topic("scopes"))
     )
     assert worker.alive(), worker.log_tail()
 

@@ -85,8 +85,8 @@ async def test_a_worker_with_the_listed_acls_folds_and_answers(
 
         await eventually(counted, timeout=90)
         admin = authorizing_broker.connection(load_kafka_local().ADMIN_USER).aiokafka_options()
-        internal = cluster.topic("scopes")
-        await eventually(lambda: folded_records_deleted(unique_name, internal, **admin))
+        bootstrap, internal = admin.pop("bootstrap_servers"), cluster.topic("scopes")
+        await eventually(lambda: folded_records_deleted(bootstrap, unique_name, internal, **admin))
         assert "Authorization" not in worker.log_tail(400), worker.log_tail(400)
     finally:
         cluster.stop()

@@ -252,9 +252,10 @@ async def produce(
         await producer.stop()
 
 
-async def group_commits(bootstrap: str, group: str) -> dict[TopicPartition, Any]:
-    """The consumer group's committed offsets, each with its metadata (OffsetAndMetadata)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def group_commits(bootstrap: str, group: str, **security: Any) -> dict[TopicPartition, Any]:
+    """The consumer group's committed offsets, each with its metadata (OffsetAndMetadata);
+    `security`: the client's SASL and TLS options, if the broker wants them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         return dict(await admin.list_consumer_group_offsets(group))
@@ -279,21 +280,15 @@ async def delete_group(bootstrap: str, group: str) -> None:
 
 
 async def folded_records_deleted(
-    group: str, topic: str, **options: Any
+    bootstrap: str, group: str, topic: str, **security: Any
 ) -> dict[int, tuple[int, int]]:
     """Partition -> (committed offset, first offset held) of `topic`'s partitions the
     group committed past 0, asserting the records before each committed offset are
-    deleted (streams.worker.internal_purge); `options` reach the broker (bootstrap_servers,
-    SASL)."""
-    admin = AIOKafkaAdminClient(**options)
-    await admin.start()
-    try:
-        commits = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
+    deleted (streams.worker.internal_purge); `security` as for `group_commits`."""
+    commits = await group_commits(bootstrap, group, **security)
     committed = {tp: m.offset for tp, m in commits.items() if tp.topic == topic and m.offset > 0}
     assert committed, f"the group {group} committed nothing past 0 on {topic}: {commits}"
-    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     try:
         starts = await consumer.beginning_offsets(list(committed))
