@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.worker.message_limits import KAFKA_DEFAULT
+from streams.worker.topics import topic_configs
 from tests.support.topics import create_topic
 from tests.support.workers import (
     Cluster,
@@ -43,13 +44,20 @@ DAY_MS = "86400000"
 
 async def alter(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
     """What a refusal tells the operator to do (kafka-configs --add-config), by AdminClient
-    (AlterConfigs replaces the topic's whole configuration)."""
+    (AlterConfigs replaces the topic's whole configuration); returns once the broker
+    describes the topic so (it applies a change a moment after it answered)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
         response = await admin.alter_configs([resource])
         assert not [r for resp in response for r in resp.resources if r[0] != 0], response
+
+        async def applied() -> None:
+            described = (await topic_configs(admin, [topic]))[topic]
+            assert {name: described.get(name) for name in configs} == configs, described
+
+        await eventually(applied, timeout=30, interval=0.1)
     finally:
         await admin.close()
 
