@@ -1175,16 +1175,25 @@ class _Batch:
         return len(keys)
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
-        """Tell the deal's account whether it is won (and every former account: not)."""
+        """Tell the deal's account whether it is won, and a former account that it is not.
+
+        A former account is told once, then forgotten: the item reaches Kafka before the
+        state that forgets it (a kill in between replays the batch, which tells it again).
+        Keeping every account the deal was ever reported to grew the state with each
+        correction: some 70 of 64 KB ids passed the 4 MiB a changelog record holds."""
         current = state.current
         assert current is not None
-        if current.account and current.account not in state.accounts:
-            state.accounts.append(current.account)
-            self.put((scope, DEAL_STATE), state)
+        account = current.account
         won_at = current.occurred_at if current.outcome == "won" else None
-        for account in state.accounts:
-            at = won_at if account == current.account else None
-            self.result.outbox.append(AccountDealItem("account:" + account, deal_id, at))
+        for former in state.accounts:
+            if former != account:
+                self.result.outbox.append(AccountDealItem("account:" + former, deal_id, None))
+        if account:
+            self.result.outbox.append(AccountDealItem("account:" + account, deal_id, won_at))
+        kept = [account] if account else []
+        if state.accounts != kept:
+            state.accounts = kept
+            self.put((scope, DEAL_STATE), state)
 
     def emit_first_wins(self) -> None:
         """Answer every deal that reported, and all won deals when the first win moved."""

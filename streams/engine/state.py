@@ -171,7 +171,8 @@ class DealState(msgspec.Struct, array_like=True, gc=False):
     #: first MAX_IDS_PER_RECORD of them; later ones in TouchRecords)
     touch_ids: list[str] = []
     touches: dict[str, int] = {}
-    #: every account the deal was ever reported to (a corrected account_id is retracted)
+    #: the account told of this deal (none or one; before 2026-12-08 every account the deal
+    #: was ever reported to: a later batch tells the former ones once and drops them)
     accounts: list[str] = []
     #: what the account of `first_account` last said of its first win: when, and which deal
     first_account: str | None = None

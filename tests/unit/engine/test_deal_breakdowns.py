@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 from streams.engine.items import RawEvent
-from streams.engine.state import ACCOUNT, MAX_IDS_PER_RECORD, decode_value, parse_key
+from streams.engine.state import (
+    ACCOUNT,
+    DEAL_STATE,
+    MAX_IDS_PER_RECORD,
+    decode_value,
+    parse_key,
+)
 from tests.unit.engine.scope_harness import (
     DAY,
     Harness,
@@ -822,6 +828,64 @@ def test_a_correction_of_the_account_moves_the_customer() -> None:
     assert g82(h, "rep:r1", "2026-10")["customers"] == customers(1, 1, 0)
     assert g82(h, "rep:r1", "2026-Q4")["customers"] == customers(2, 2, 0)
     check_oracle(h, log, ["rep:r1", "team:t1"], ["2026-10", "2026-11", "2026-Q4"])
+
+
+def deal_state_record(h: Harness, deal_id: str) -> bytes:
+    (value,) = [
+        value
+        for p in h.parts
+        for key, value in p.store.items()
+        if parse_key(key)[:2] == ("deal:" + deal_id, DEAL_STATE)
+    ]
+    return value
+
+
+def test_a_deal_corrected_to_many_long_accounts_keeps_one_in_its_state() -> None:
+    """A deal once kept every account it was ever reported to: some 70 corrections to
+    64 KB ids passed what a changelog record holds, and the worker stopped. A former
+    account is told once that the deal is not its win, then forgotten."""
+    h, log = fresh()
+    long = ["A" * 60_000 + str(n) for n in range(12)]
+    other = deal("o1", "D2", "r2", "t1", at(11, 3), "won", 5, account_id=long[0])
+    run(h, [other], log)
+    seq = 0
+    for n, account in enumerate(long):
+        batch = []
+        # two corrections in one batch for every other account: the middle one is never told
+        for acc in [long[(n + 5) % 12], account] if n % 2 else [account]:
+            seq += 1
+            batch.append(
+                deal(f"e{seq}", "D1", "r1", "t1", at(11, 2, 10, seq), "won", 10, account_id=acc)
+            )
+        run(h, batch, log)
+        state = decode_value(DEAL_STATE, deal_state_record(h, "D1"))
+        assert state.accounts == [account]
+        # the account at most three times: the current version's, the told one, the one
+        # that answered with its first win
+        assert len(deal_state_record(h, "D1")) < 3 * 60_100
+    # the last account won D1 on 2 November; long[0] won only D2, first on 3 November
+    assert g82(h, "rep:r1", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "team:t1", "2026-11")["customers"] == customers(2, 2, 0)
+    # no account of the past holds D1 any more
+    for account in long[:-1]:
+        held = [
+            decode_value(ACCOUNT, value).won
+            for p in h.parts
+            for key, value in p.store.items()
+            if parse_key(key)[:2] == ("account:" + account, ACCOUNT)
+        ]
+        assert all("D1" not in won for won in held), account[-2:]
+    # back to an account it left: told again
+    run(h, [deal("e99", "D1", "r1", "t1", at(11, 2, 12), "won", 10, account_id=long[0])], log)
+    assert g82(h, "rep:r1", "2026-11")["customers"] == customers(1, 1, 0)
+    assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 0, 0)
+    # reported with no account: the last one is told, and the state holds none
+    run(h, [deal("e100", "D1", "r1", "t1", at(11, 2, 13), "won", 10)], log)
+    assert decode_value(DEAL_STATE, deal_state_record(h, "D1")).accounts == []
+    assert g82(h, "rep:r1", "2026-11")["customers"] == customers(0, 0, 0)
+    assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 1, 0)
+    check_oracle(h, log, ["rep:r1", "rep:r2", "team:t1"], ["2026-11", "2026-Q4"])
 
 
 # -- pipeline ----------------------------------------------------------------------------------
