@@ -42,6 +42,7 @@ from streams.domain.vocabulary import (
 )
 from streams.engine.account_wins import AccountWinsSet
 from streams.engine.deal_touches import DealTouches
+from streams.engine.former_parties import FORMER_ACCOUNT_CHARS, FORMER_OWNERS, remember
 from streams.engine.hour_slot import HourSlot
 from streams.engine.items import (
     AccountDealItem,
@@ -998,6 +999,11 @@ class _Batch:
             for team in teams:
                 share = figure if figure is not None and figure.team == team else None
                 self.result.outbox.append(DealContribution("team:" + team, deal_id, share))
+            if scope in self.deals_with_events:
+                owners = remember(state.owners, (figure.rep, figure.team), _one, FORMER_OWNERS)
+                if owners != state.owners:
+                    state.owners = owners
+                    self.put((scope, DEAL_STATE), state)
 
     def prune_event_ids(self) -> None:
         """Drop the event ids of hours that end before stream time minus the late grace.
@@ -1175,23 +1181,20 @@ class _Batch:
         return len(keys)
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
-        """Tell the deal's account whether it is won, and a former account that it is not.
-
-        A former account is told once, then forgotten: the item reaches Kafka before the
-        state that forgets it (a kill in between replays the batch, which tells it again).
-        Keeping every account the deal was ever reported to grew the state with each
-        correction: some 70 of 64 KB ids passed the 4 MiB a changelog record holds."""
+        """Tell the deal's account whether it is won, and its former accounts that it is not
+        (the ones told longest ago are then forgotten past a budget: former_parties)."""
         current = state.current
         assert current is not None
-        account = current.account
+        account = current.account or None
         won_at = current.occurred_at if current.outcome == "won" else None
-        for former in state.accounts:
-            if former != account:
-                self.result.outbox.append(AccountDealItem("account:" + former, deal_id, None))
-        if account:
-            self.result.outbox.append(AccountDealItem("account:" + account, deal_id, won_at))
-        kept = [account] if account else []
-        if state.accounts != kept:
+        told = list(state.accounts)
+        if account is not None and account not in told:
+            told.append(account)
+        for party in told:
+            at = won_at if party == account else None
+            self.result.outbox.append(AccountDealItem("account:" + party, deal_id, at))
+        kept = remember(state.accounts, account, len, FORMER_ACCOUNT_CHARS)
+        if kept != state.accounts:
             state.accounts = kept
             self.put((scope, DEAL_STATE), state)
 
@@ -1372,6 +1375,10 @@ _HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
     Republish: _Batch.handle_republish,
     Tick: _Batch.handle_tick,
 }
+
+
+def _one(_: object) -> int:
+    return 1
 
 
 def _deal_touched(event: Activity | Feedback) -> str | None:

@@ -165,14 +165,15 @@ class DealVersion(msgspec.Struct, array_like=True, frozen=True, gc=False):
 class DealState(msgspec.Struct, array_like=True, gc=False):
     ids: list[str] = []
     current: DealVersion | None = None
-    #: every (rep, team) the deal was ever attributed to; each gets its absolute share
+    #: the (rep, team) the deal is attributed to, last, and the former ones; each gets its
+    #: absolute share (formers told longest ago are forgotten past a budget: former_parties)
     owners: list[tuple[str, str]] = []
     #: ids of the applied activities carrying this deal_id, and their count per type (the
     #: first MAX_IDS_PER_RECORD of them; later ones in TouchRecords)
     touch_ids: list[str] = []
     touches: dict[str, int] = {}
-    #: the account told of this deal (none or one; before 2026-12-08 every account the deal
-    #: was ever reported to: a later batch tells the former ones once and drops them)
+    #: the account the deal is reported to, last, and the former ones, told they hold
+    #: nothing of it (those told longest ago are forgotten past a budget: former_parties)
     accounts: list[str] = []
     #: what the account of `first_account` last said of its first win: when, and which deal
     first_account: str | None = None

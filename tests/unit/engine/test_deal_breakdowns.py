@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from streams.engine.former_parties import FORMER_ACCOUNT_CHARS, FORMER_OWNERS
 from streams.engine.items import RawEvent
 from streams.engine.state import (
     ACCOUNT,
@@ -840,10 +841,10 @@ def deal_state_record(h: Harness, deal_id: str) -> bytes:
     return value
 
 
-def test_a_deal_corrected_to_many_long_accounts_keeps_one_in_its_state() -> None:
-    """A deal once kept every account it was ever reported to: some 70 corrections to
-    64 KB ids passed what a changelog record holds, and the worker stopped. A former
-    account is told once that the deal is not its win, then forgotten."""
+def test_a_deal_corrected_to_many_long_accounts_keeps_a_bounded_state() -> None:
+    """A deal kept every account it was ever reported to: some 70 corrections to 64 KB ids
+    passed what a changelog record holds, and the worker stopped. Former accounts told
+    longest ago are forgotten past a budget, each told it holds nothing of the deal."""
     h, log = fresh()
     long = ["A" * 60_000 + str(n) for n in range(12)]
     other = deal("o1", "D2", "r2", "t1", at(11, 3), "won", 5, account_id=long[0])
@@ -859,15 +860,16 @@ def test_a_deal_corrected_to_many_long_accounts_keeps_one_in_its_state() -> None
             )
         run(h, batch, log)
         state = decode_value(DEAL_STATE, deal_state_record(h, "D1"))
-        assert state.accounts == [account]
-        # the account at most three times: the current version's, the told one, the one
-        # that answered with its first win
-        assert len(deal_state_record(h, "D1")) < 3 * 60_100
+        assert state.accounts[-1] == account
+        assert sum(map(len, state.accounts[:-1])) <= FORMER_ACCOUNT_CHARS
+        # the account at most four times: the current version's, the one told last, a
+        # former one, the one that answered with its first win
+        assert len(deal_state_record(h, "D1")) < 4 * 60_100
     # the last account won D1 on 2 November; long[0] won only D2, first on 3 November
     assert g82(h, "rep:r1", "2026-11")["customers"] == customers(1, 1, 0)
     assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 1, 0)
     assert g82(h, "team:t1", "2026-11")["customers"] == customers(2, 2, 0)
-    # no account of the past holds D1 any more
+    # no account of the past holds D1 any more, forgotten by the deal or not
     for account in long[:-1]:
         held = [
             decode_value(ACCOUNT, value).won
@@ -876,16 +878,47 @@ def test_a_deal_corrected_to_many_long_accounts_keeps_one_in_its_state() -> None
             if parse_key(key)[:2] == ("account:" + account, ACCOUNT)
         ]
         assert all("D1" not in won for won in held), account[-2:]
-    # back to an account it left: told again
+    # back to an account it forgot: told again
     run(h, [deal("e99", "D1", "r1", "t1", at(11, 2, 12), "won", 10, account_id=long[0])], log)
     assert g82(h, "rep:r1", "2026-11")["customers"] == customers(1, 1, 0)
     assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 0, 0)
-    # reported with no account: the last one is told, and the state holds none
+    # reported with no account: the last one is told
     run(h, [deal("e100", "D1", "r1", "t1", at(11, 2, 13), "won", 10)], log)
-    assert decode_value(DEAL_STATE, deal_state_record(h, "D1")).accounts == []
     assert g82(h, "rep:r1", "2026-11")["customers"] == customers(0, 0, 0)
     assert g82(h, "rep:r2", "2026-11")["customers"] == customers(1, 1, 0)
     check_oracle(h, log, ["rep:r1", "rep:r2", "team:t1"], ["2026-11", "2026-Q4"])
+
+
+def test_a_deal_moved_through_many_reps_keeps_a_bounded_state() -> None:
+    """Former owners past FORMER_OWNERS are forgotten as former accounts are; every former
+    rep and team still loses the deal."""
+    h, log = fresh()
+    moves = FORMER_OWNERS + 40
+    CLOSE = at(11, 28)
+    for start in range(0, moves, 20):
+        batch = [
+            deal(f"e{n}", "D1", f"r{n}", f"t{n % 7}", at(11, 2, n // 60, n % 60), "open", 10,
+                 expected_close_at=CLOSE)
+            for n in range(start, min(start + 20, moves))
+        ]  # fmt: skip
+        run(h, batch, log)
+        owners = decode_value(DEAL_STATE, deal_state_record(h, "D1")).owners
+        assert len(owners) <= FORMER_OWNERS + 1
+        assert tuple(owners[-1]) == (f"r{start + 19}", f"t{(start + 19) % 7}")
+    last = moves - 1
+    assert len(decode_value(DEAL_STATE, deal_state_record(h, "D1")).owners) == FORMER_OWNERS + 1
+    for n in (0, 1, last - 1):
+        assert g82(h, f"rep:r{n}", "2026-11")["pipeline"] == EMPTY_82["pipeline"], n
+    assert g82(h, f"rep:r{last}", "2026-11")["pipeline"]["open_count"] == 1
+    for t in range(7):
+        want = 1 if t == last % 7 else 0
+        assert g82(h, f"team:t{t}", "2026-11")["pipeline"]["open_count"] == want, t
+    # back to the first rep, whom the deal forgot: it counts there again, and only there
+    run(h, [deal("back", "D1", "r0", "t0", at(11, 3), "open", 10, expected_close_at=CLOSE)], log)
+    assert g82(h, "rep:r0", "2026-11")["pipeline"]["open_count"] == 1
+    assert g82(h, f"rep:r{last}", "2026-11")["pipeline"] == EMPTY_82["pipeline"]
+    scopes = ["rep:r0", "rep:r1", f"rep:r{last}", *(f"team:t{t}" for t in range(7))]
+    check_oracle(h, log, scopes, ["2026-11"])
 
 
 # -- pipeline ----------------------------------------------------------------------------------
