@@ -41,6 +41,7 @@ from streams.domain.vocabulary import (
     UNKNOWN_CURRENCY,
 )
 from streams.engine.account_wins import AccountWinsSet
+from streams.engine.deal_ids import DealEventIds
 from streams.engine.deal_touches import DealTouches
 from streams.engine.former_parties import FORMER_ACCOUNT_CHARS, FORMER_OWNERS, remember
 from streams.engine.hour_slot import HourSlot
@@ -400,8 +401,7 @@ class _Batch:
         self.dirty: dict[bytes, None] = {}
         self.encoded_keys: dict[tuple[Any, ...], bytes] = {}
         self.stream_time_key = ("", STREAM_TIME, partition)
-        stored = read_stream_time(get, partition)
-        self.stream_time = stored if stored is not None else 0.0
+        self.stream_time = read_stream_time(get, partition) or 0.0  # 0.0: no event yet
         self.initial_stream_time = self.stream_time
         #: event times before it are in day records or hours pruned of their ids: late
         #: whatever the grace (raised since, it applies to later times only)
@@ -417,6 +417,7 @@ class _Batch:
         self.slots: dict[tuple[str, int], HourSlot] = {}
         self.touched_deals: set[str] = set()
         self.touches_of: dict[str, DealTouches] = {}
+        self.ids_of: dict[str, DealEventIds] = {}
         self.accounts_of: dict[str, AccountWinsSet] = {}
         #: deals that had events of their own in this batch (replays included)
         self.deals_with_events: set[str] = set()
@@ -789,7 +790,8 @@ class _Batch:
         self.touched_deals.add(raw.scope)
         self.deals_with_events.add(raw.scope)
         occurred = event.occurred_at.timestamp()
-        if event.event_id in state.ids:
+        ids = self.deal_ids(raw.scope, state)
+        if event.event_id in ids.ids:
             self.seen_again(occurred, raw.topic)
             return
         if self.is_late(occurred):
@@ -810,7 +812,7 @@ class _Batch:
                 )
                 return
         version = deal_version(event, amount_base)
-        state.ids.append(event.event_id)
+        spilled = ids.add(event.event_id, MAX_IDS_PER_RECORD)
         # the latest occurred_at is current; on a tie the one processed later wins
         if state.current is None or occurred >= state.current.occurred_at:
             state.current = version
@@ -818,6 +820,8 @@ class _Batch:
         if owner not in state.owners:
             state.owners.append(owner)
         self.put(key, state)
+        if spilled is not None:  # after the state: should only the state land, a replay
+            self.put(*spilled)  # applies the event again, which changes nothing in it
         self.advance(occurred, raw.topic)
 
     def handle_contribution(self, item: DealContribution) -> None:
@@ -922,6 +926,15 @@ class _Batch:
                 scope, state, self.load, MAX_IDS_PER_RECORD
             )
         return touches
+
+    def deal_ids(self, scope: str, state: DealState) -> DealEventIds:
+        """A deal's event ids, loaded once per batch (again if its state was replaced)."""
+        ids = self.ids_of.get(scope)
+        if ids is None or ids.state is not state:
+            ids = self.ids_of[scope] = DealEventIds.load(
+                scope, state, self.load, MAX_IDS_PER_RECORD
+            )
+        return ids
 
     def account_wins(self, scope: str) -> AccountWinsSet:
         """An account's won deals, loaded once per batch (only this batch's
@@ -1091,7 +1104,8 @@ class _Batch:
             state: DealState | None = self.load(key)
             if state is None or state.current is None or state.current.occurred_at >= horizon:
                 continue  # an event of this batch moved the deal on
-            state.ids = []
+            for gone in self.deal_ids(scope, state).clear():
+                self.put(gone, None)
             self.put(key, state)
 
     def mark_folded(self) -> None:

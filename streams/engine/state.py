@@ -35,6 +35,7 @@ DERIVED_MEMBERS = "dm"  # ("", "dm", partition) -> 1: memberships re-sent under 
 STREAM_TIME = "st"  # ("", "st", partition) -> float epoch seconds
 ACCOUNT = "ac"  # ("account:<id>", "ac") -> AccountWins
 TOUCHES = "tc"  # ("deal:<id>", "tc", n) -> TouchRecord (a busy deal's later touches)
+DEAL_IDS = "di"  # ("deal:<id>", "di", n) -> DealIdRecord (a busy deal's later event ids)
 FOLD_SETTINGS = "fs"  # ("", "fs", partition) -> FoldSettings the partition was folded with
 FOLDED_BEFORE = "fb"  # ("", "fb", partition) -> float: event times before it were folded
 #: ("", "ft", partition) -> {rep partition: instant}: the deals here forgot the touches that
@@ -163,6 +164,8 @@ class DealVersion(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
 
 class DealState(msgspec.Struct, array_like=True, gc=False):
+    #: ids of the deal's applied events, the first MAX_IDS_PER_RECORD of them (later ones
+    #: in DealIdRecords), until its latest event is past the late grace
     ids: list[str] = []
     current: DealVersion | None = None
     #: the (rep, team) the deal is attributed to, last, and the former ones; each gets its
@@ -182,6 +185,8 @@ class DealState(msgspec.Struct, array_like=True, gc=False):
     #: whether touch records were written: once ids are forgotten (ForgetTouches), the
     #: state may hold fewer than MAX_IDS_PER_RECORD of them with records after it
     touches_spilled: bool = False
+    #: whether deal id records were written (DealIdRecord; until its ids are pruned)
+    ids_spilled: bool = False
 
 
 class TouchRecord(msgspec.Struct, array_like=True, gc=False):
@@ -190,6 +195,14 @@ class TouchRecord(msgspec.Struct, array_like=True, gc=False):
 
     ids: list[str] = []
     touches: dict[str, int] = {}
+
+
+class DealIdRecord(msgspec.Struct, array_like=True, gc=False):
+    """Ids of a deal's events past the MAX_IDS_PER_RECORD its state holds (records n = 1, 2,
+    ...): a deal updated every few seconds within the late grace once kept them all in its
+    state, and some 30,000 passed the 4 MiB a changelog record holds."""
+
+    ids: list[str] = []
 
 
 class AccountWins(msgspec.Struct, array_like=True, gc=False):
@@ -270,6 +283,7 @@ _decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
     DERIVED_MEMBERS: msgspec.msgpack.Decoder(int),
     ACCOUNT: msgspec.msgpack.Decoder(AccountWins),
     TOUCHES: msgspec.msgpack.Decoder(TouchRecord),
+    DEAL_IDS: msgspec.msgpack.Decoder(DealIdRecord),
     FOLD_SETTINGS: msgspec.msgpack.Decoder(FoldSettings),
     FOLDED_BEFORE: msgspec.msgpack.Decoder(float),
     FORGOT_TOUCHES: msgspec.msgpack.Decoder(dict[int, float]),
