@@ -107,6 +107,10 @@ from streams.engine.state import (
 PRUNE_PER_TICK = 20_000
 #: hour records folded into day records per Tick and partition
 COMPACT_PER_TICK = 20_000
+#: a day's hour records are not folded into one larger than this (too_large_for_a_day)
+DAY_RECORD_MAX_BYTES = 3 * 1024 * 1024
+#: parts of hours below which a day record cannot come near DAY_RECORD_MAX_BYTES
+DAY_PART_HOURS_CHECKED = 5_000
 #: records of periods before SALES_RETENTION's horizon deleted per Tick and partition
 RETAIN_PER_TICK = 100_000
 #: the old bytes of a record taken from the views, not read: never equal to an encoded value
@@ -241,6 +245,8 @@ class ScopeProcessor:
         self.announcement_lost: set[tuple[str, str]] = set()
         #: partition -> when its teams' medians were last announced (epoch seconds)
         self.announced_at: dict[int, float] = {}
+        #: (scope, day) whose hours stay in hour records: too many for one day record
+        self.days_too_large: set[tuple[str, int]] = set()
 
     def announce_due(self, partition: int, now: float, *, force: bool = False) -> list[Republish]:
         """Announce the medians of the partition's teams whose members changed, if the
@@ -1180,6 +1186,8 @@ class _Batch:
         if self.put_in_batch(keys):
             return 0
         day_key = (view.scope, DAY, day)
+        if self.too_large_for_a_day(day_key, keys):
+            return 0
         record: DayRecord = self.load(day_key) or DayRecord()
         for key in keys:
             hour_record: HourRecord | None = self.load(key)
@@ -1193,6 +1201,30 @@ class _Batch:
         for key in keys:
             self.put(key, None)
         return len(keys)
+
+    def too_large_for_a_day(self, day_key: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> bool:
+        """Whether a day record of these hours (and of the day record already there) could
+        pass DAY_RECORD_MAX_BYTES: the hours stay in their own records then, each bounded
+        by the reps of one hour. Measured: a team day costs some 300 bytes per rep active
+        nine hours, so about 13,000 such reps passed the 4 MiB a changelog record holds,
+        and the worker stopped. Encoded only past DAY_PART_HOURS_CHECKED parts of hours
+        (an hour record holds more than its share of a day record: an upper bound)."""
+        memo = (day_key[0], day_key[2])
+        days_too_large = self.proc.days_too_large
+        if memo in days_too_large:
+            return True
+        held = [self.load(key) for key in keys if len(key) == 3]
+        existing: DayRecord | None = self.load(day_key)
+        part_hours = sum(len(record.parts) for record in held if record is not None)
+        if existing is not None:
+            part_hours += sum(len(part.hours) for part in existing.parts.values())
+        if part_hours <= DAY_PART_HOURS_CHECKED:
+            return False
+        size = sum(len(encode_value(record)) for record in [existing, *held] if record is not None)
+        if size <= DAY_RECORD_MAX_BYTES:
+            return False
+        days_too_large.add(memo)
+        return True
 
     def emit_account_wins(self, scope: str, deal_id: str, state: DealState) -> None:
         """Tell the deal's account whether it is won, and its former accounts that it is not

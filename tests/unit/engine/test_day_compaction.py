@@ -15,10 +15,19 @@ from typing import Any
 import pytest
 
 from streams.domain.vocabulary import LATE_EVENT
+from streams.engine import processor
 from streams.engine.activity import activity_buckets
 from streams.engine.items import RawEvent, Tick
 from streams.engine.rollups import PeriodAgg, ScopeView
-from streams.engine.state import DAY, FOLDED_BEFORE, HOUR, DayRecord, make_key, parse_key
+from streams.engine.state import (
+    DAY,
+    FOLDED_BEFORE,
+    HOUR,
+    DayRecord,
+    encode_value,
+    make_key,
+    parse_key,
+)
 from tests.unit.engine.scope_harness import Harness, Oracle, activity, close, deal, feedback
 from tests.unit.engine.test_rollups import assert_rebuild_equal
 
@@ -334,3 +343,63 @@ def test_a_fold_keeps_every_local_hour_of_a_zone(tz: str, times: list[str]) -> N
     assert not [k for k in h.records(HOUR) if k[2] < datetime(2026, 11, 5, tzinfo=UTC).timestamp()]
     after = {g: activity_buckets(view, g, start, end, h.tz) for g in ("hour", "day")}
     assert after == before
+
+
+# -- a day too large for one record ---------------------------------------------------------
+
+
+def busy_team_day() -> list[RawEvent]:
+    """Forty reps of t1 active in three hours of 11-02, one rep of t2; then recent events."""
+    reps = [
+        activity(f"b{n}-{hour}", f"r{n}", "t1", f"2026-11-02T{hour:02d}:{n % 60:02d}:00Z",
+                 "call" if n % 3 else "email")
+        for n in range(40)
+        for hour in (9, 12, 15)
+    ]  # fmt: skip
+    return [*reps, activity("s1", "solo", "t2", "2026-11-02T10:00:00Z"), *recent()]
+
+
+def test_a_day_whose_record_would_be_too_large_keeps_its_hours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A team day of some 13,000 reps active nine hours made a record past the 4 MiB a
+    changelog record holds: that day's hours stay in hour records (here with the limits
+    lowered, so forty reps are too many and one is not). Figures, buckets and a rebuilt
+    worker's views are as if it were folded; a late event of it is late as in a folded day."""
+    monkeypatch.setattr(processor, "DAY_PART_HOURS_CHECKED", 0)
+    monkeypatch.setattr(processor, "DAY_RECORD_MAX_BYTES", 2_000)
+    route = {"team:t1": 0, "team:t2": 0, "rep:r1": 0}  # r1's recent event moves partition 0
+    h = Harness(partitions=2, route=lambda scope: route.get(scope, 1))
+    events = busy_team_day()
+    h.run(events, NOW)
+    before = h.shown(("team:t1", "team:t2", "rep:r1"), PERIODS, NOW)
+    h.tick(NOW)
+    h.tick(NOW)  # a second Tick finds the day known too large
+    days = sorted(key[0] for key in h.records(DAY))
+    assert "team:t1" not in days and "team:t2" in days and "rep:r1" in days
+    team_hours = [k for k in hours_of(h, "2026-11-02") if k[0] == "team:t1"]
+    assert len(team_hours) == 3
+    assert h.shown(("team:t1", "team:t2", "rep:r1"), PERIODS, NOW) == before
+    late_part = activity("b-late", "r0", "t1", "2026-11-02T12:30:00Z", "demo")
+    # both partitions are past the day's grace: an event of it is late and changes nothing
+    h.run([late_part], NOW)
+    assert [d.reason for d in h.deadletters] == [LATE_EVENT]
+    oracle = Oracle(events, h.tz, h.fx)
+    for scope in ("team:t1", "team:t2", "rep:r1", "rep:r39"):
+        for period in PERIODS:
+            got, want = h.figures(scope, period, NOW), oracle.figures(scope, period)
+            assert close(got, want), (scope, period, got, want)
+    assert_rebuild_equal(h)
+
+
+def test_an_hour_record_bounds_its_share_of_a_day_record() -> None:
+    """too_large_for_a_day sums encoded hour records: each holds at least what it adds to
+    the day record, so the sum never falls short of the day record it would make."""
+    h = Harness(partitions=1)
+    h.run(busy_team_day(), NOW)
+    hours = {k: h.records(HOUR)[k] for k in hours_of(h, "2026-11-02") if k[0] == "team:t1"}
+    assert len(hours) == 3
+    h.tick(NOW)
+    (day,) = [v for k, v in h.records(DAY).items() if k[0] == "team:t1"]
+
+    assert len(encode_value(day)) <= sum(len(encode_value(v)) for v in hours.values())
