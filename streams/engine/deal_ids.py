@@ -27,12 +27,12 @@ class DealEventIds:
     ids: set[str]
 
     def __init__(
-        self, scope: str, state: DealState, records: list[tuple[Key, DealIdRecord]]
+        self, scope: str, state: DealState, records: list[tuple[Key, DealIdRecord]], ids: set[str]
     ) -> None:
         self.scope = scope
         self.state = state
         self.records = records
-        self.ids = set(state.ids).union(*(record.ids for _, record in records))
+        self.ids = ids
 
     @classmethod
     def load(
@@ -44,7 +44,10 @@ class DealEventIds:
         if state.ids_spilled or len(state.ids) >= limit:
             while (record := load(key := (scope, DEAL_IDS, len(records) + 1))) is not None:
                 records.append((key, record))
-        return DealEventIds(scope, state, records)
+        ids = set(state.ids)
+        for _, record in records:
+            ids.update(record.ids)
+        return DealEventIds(scope, state, records, ids)
 
     def add(self, event_id: str, limit: int) -> tuple[Key, DealIdRecord] | None:
         """Keep a new event's id; returns the id record it went to (None: the state)."""
