@@ -54,7 +54,9 @@ class DealTouches:
         if state.touches_spilled or len(state.touch_ids) >= limit:
             while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
                 records.append((key, record))
-        ids = set(state.touch_ids).union(*(record.ids for _, record in records))
+        ids = set(state.touch_ids)
+        for _, record in records:  # not set.union(*generator): 1.4 % of the fold's instructions
+            ids.update(record.ids)
         return DealTouches(scope, state, records, ids)
 
     def add(self, event_id: str, activity: str, limit: int) -> tuple[Key | None, TouchRecord]:
