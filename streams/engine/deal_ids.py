@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from streams.engine.id_spills import ids_with_spills, read_spills, spill_with_room
 from streams.engine.state import DEAL_IDS, DealIdRecord, DealState
 
 Key = tuple[Any, ...]
@@ -42,12 +43,8 @@ class DealEventIds:
         whose state is short of `limit` ids has none (most deals: no store read)."""
         records: list[tuple[Key, DealIdRecord]] = []
         if state.ids_spilled or len(state.ids) >= limit:
-            while (record := load(key := (scope, DEAL_IDS, len(records) + 1))) is not None:
-                records.append((key, record))
-        ids = set(state.ids)
-        for _, record in records:
-            ids.update(record.ids)
-        return DealEventIds(scope, state, records, ids)
+            records = read_spills(scope, DEAL_IDS, load)
+        return DealEventIds(scope, state, records, ids_with_spills(state.ids, records))
 
     def add(self, event_id: str, limit: int) -> tuple[Key, DealIdRecord] | None:
         """Keep a new event's id; returns the id record it went to (None: the state)."""
@@ -56,9 +53,7 @@ class DealEventIds:
             self.state.ids.append(event_id)
             return None
         self.state.ids_spilled = True
-        if not self.records or len(self.records[-1][1].ids) >= limit:
-            self.records.append(((self.scope, DEAL_IDS, len(self.records) + 1), DealIdRecord()))
-        key, record = self.records[-1]
+        key, record = spill_with_room(self.records, self.scope, DEAL_IDS, limit, DealIdRecord)
         record.ids.append(event_id)
         return key, record
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from streams.engine.id_spills import ids_with_spills, read_spills, spill_with_room
 from streams.engine.state import TOUCHES, DealState, TouchRecord
 
 Key = tuple[Any, ...]
@@ -52,12 +53,8 @@ class DealTouches:
         when they were written (a state written before the mark is full when spilled)."""
         records: list[tuple[Key, TouchRecord]] = []
         if state.touches_spilled or len(state.touch_ids) >= limit:
-            while (record := load(key := (scope, TOUCHES, len(records) + 1))) is not None:
-                records.append((key, record))
-        ids = set(state.touch_ids)
-        for _, record in records:  # not set.union(*generator): 1.4 % of the fold's instructions
-            ids.update(record.ids)
-        return DealTouches(scope, state, records, ids)
+            records = read_spills(scope, TOUCHES, load)
+        return DealTouches(scope, state, records, ids_with_spills(state.touch_ids, records))
 
     def add(self, event_id: str, activity: str, limit: int) -> tuple[Key | None, TouchRecord]:
         """Count a new touch; returns the touch record it went to (None: the state)."""
@@ -67,9 +64,7 @@ class DealTouches:
             self.state.touches[activity] = self.state.touches.get(activity, 0) + 1
             return None, TouchRecord()
         self.state.touches_spilled = True
-        if not self.records or len(self.records[-1][1].ids) >= limit:
-            self.records.append(((self.scope, TOUCHES, len(self.records) + 1), TouchRecord()))
-        key, record = self.records[-1]
+        key, record = spill_with_room(self.records, self.scope, TOUCHES, limit, TouchRecord)
         record.ids.append(event_id)
         record.touches[activity] = record.touches.get(activity, 0) + 1
         return key, record
