@@ -40,10 +40,22 @@ TOPIC_NAMES = (
 )
 
 
+#: every port free_port handed out in this process
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and never handed out before by this process. A worker binds its port
+    a second or so after it starts, and the system may give the same port to the next
+    bind(0) meanwhile: two workers of one cluster once got one port, hence one data dir and
+    one log, and the second refused to start (ci91)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @dataclass
