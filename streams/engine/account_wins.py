@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from streams.engine.id_spills import read_spills
 from streams.engine.state import ACCOUNT, AccountWins
 
 Key = tuple[Any, ...]
@@ -43,8 +44,7 @@ class AccountWinsSet:
         first = load((scope, ACCOUNT))
         records = [dict(first.won) if first is not None else {}]
         if len(records[0]) >= limit:
-            while (spill := load((scope, ACCOUNT, len(records)))) is not None:
-                records.append(dict(spill.won))
+            records += [dict(spill.won) for _, spill in read_spills(scope, ACCOUNT, load)]
         return AccountWinsSet(scope, limit, records)
 
     def key(self, index: int) -> Key:

@@ -1,6 +1,7 @@
-"""Spill records of a deal's ids, numbered 1, 2, ...: the part both its touches
-(`deal_touches`) and its events (`deal_ids`) keep past the MAX_IDS_PER_RECORD its state
-holds, so no write grows with the deal and one fix reaches both.
+"""Spill records numbered 1, 2, ...: the ids a deal's touches (`deal_touches`) and its events
+(`deal_ids`) keep past the MAX_IDS_PER_RECORD its state holds, so no write grows with the
+deal and one fix reaches both; an account's won deals past its own record
+(`account_wins`) are read the same way.
 
 Spills are written in order and only the last has room, so they are read up to the first
 missing one.
@@ -15,13 +16,14 @@ from streams.engine.state import DealIdRecord, TouchRecord
 
 Key = tuple[Any, ...]
 Spill = TypeVar("Spill", TouchRecord, DealIdRecord)
+Record = TypeVar("Record")
 
 
 def read_spills(
-    scope: str, kind: str, load: Callable[[Key], Spill | None]
-) -> list[tuple[Key, Spill]]:
+    scope: str, kind: str, load: Callable[[Key], Record | None]
+) -> list[tuple[Key, Record]]:
     """Every spill record of the scope, in order."""
-    records: list[tuple[Key, Spill]] = []
+    records: list[tuple[Key, Record]] = []
     while (record := load(key := (scope, kind, len(records) + 1))) is not None:
         records.append((key, record))
     return records
